@@ -1,0 +1,28 @@
+"""Serves moto with the EKS extension: python -m moto_eks_ext --host H --port N."""
+
+import argparse
+import os
+import signal
+import sys
+
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import run_simple
+
+from . import install
+from .middleware import SandboxMiddleware
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m moto_eks_ext", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args()
+    os.environ.setdefault("MOTO_PORT", str(args.port))  # as moto_server: moto may call itself
+    install()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    app = SandboxMiddleware(DomainDispatcherApplication(create_backend_app))
+    run_simple(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
+
+
+if __name__ == "__main__":
+    main()

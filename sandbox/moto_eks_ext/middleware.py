@@ -1,0 +1,119 @@
+"""WSGI middleware around moto: a request log for tests and the sandbox-only routes."""
+
+import io
+import json
+import os
+import re
+import threading
+from typing import Any, Callable
+from urllib.parse import parse_qs
+
+from botocore.exceptions import DataNotFoundError, UnknownServiceError
+from moto.core.request import Request
+from moto.core.routing import get_service_router
+from moto.eks.models import eks_backends
+from moto.iam.models import get_account_id_from
+from werkzeug.exceptions import NotFound
+
+CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/[^/]+/([^/]+)/([^/]+)/")
+CLUSTER_FIELDS = {  # request field -> setter on a moto Cluster
+    "endpoint": lambda cluster, value: setattr(cluster, "endpoint", value),
+    "caData": lambda cluster, value: setattr(cluster, "certificate_authority", {"data": value}),
+    "oidcIssuer": lambda cluster, value: setattr(cluster, "identity", {"oidc": {"issuer": value}}),
+}
+
+
+def read_body(environ: dict[str, Any]) -> bytes:
+    """The request body; a chunked one (no Content-Length) is read to its end."""
+    length = environ.get("CONTENT_LENGTH")
+    if length:
+        return environ["wsgi.input"].read(int(length))
+    return environ["wsgi.input"].read() if environ.get("wsgi.input_terminated") else b""
+
+
+def describe_request(environ: dict[str, Any]) -> dict[str, Any]:
+    """The log entry of one request: method, path, service, action and account."""
+    body = read_body(environ)
+    access_key, service = None, None
+    credential = CREDENTIAL.search(environ.get("HTTP_AUTHORIZATION", ""))
+    if credential:
+        access_key, service = credential[1], credential[3]
+    target = environ.get("HTTP_X_AMZ_TARGET", "")
+    action = target.rsplit(".", 1)[-1] or None
+    if not action:
+        params = parse_qs(environ.get("QUERY_STRING", ""))
+        if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
+            params.update(parse_qs(body.decode("utf-8", "replace")))
+        action = params.get("Action", [None])[0]
+    if not action and service:
+        environ["wsgi.input"] = io.BytesIO(body)
+        try:
+            action = get_service_router(service).match(Request(environ))[0].name
+        except (NotFound, NotImplementedError, UnknownServiceError, DataNotFoundError):
+            pass
+    environ["wsgi.input"] = io.BytesIO(body)
+    account = (
+        os.environ.get("MOTO_ACCOUNT_ID")
+        or environ.get("HTTP_X_MOTO_ACCOUNT_ID")
+        or get_account_id_from(access_key or "")
+    )
+    return {
+        "method": environ["REQUEST_METHOD"],
+        "path": environ.get("PATH_INFO", ""),
+        "service": service or (target.split(".", 1)[0] or None),
+        "action": action,
+        "account": account,
+    }
+
+
+class SandboxMiddleware:
+    """Logs every request moto handles and serves /_sandbox/ itself."""
+
+    def __init__(self, app: Callable[..., Any]):
+        self.app = app
+        self.requests: list[dict[str, Any]] = []
+        self.lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/_sandbox/"):
+            status, body = self.sandbox(environ["REQUEST_METHOD"], path, environ)
+            payload = json.dumps(body).encode()
+            start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))])
+            return [payload]
+        entry = describe_request(environ)
+        with self.lock:
+            self.requests.append(entry)
+        return self.app(environ, start_response)
+
+    def sandbox(self, method: str, path: str, environ: dict[str, Any]) -> tuple[str, Any]:
+        """The sandbox-only routes: the request log and the cluster override."""
+        if (method, path) == ("GET", "/_sandbox/requests"):
+            with self.lock:
+                return "200 OK", list(self.requests)
+        if (method, path) == ("POST", "/_sandbox/requests/reset"):
+            with self.lock:
+                self.requests.clear()
+            return "200 OK", {}
+        if (method, path) == ("POST", "/_sandbox/eks/cluster"):
+            return override_cluster(json.loads(read_body(environ) or b"{}"))
+        return "404 Not Found", {"message": f"No sandbox route {method} {path}"}
+
+
+def override_cluster(request: dict[str, Any]) -> tuple[str, Any]:
+    """Points an existing moto cluster at other endpoint, CA and OIDC issuer values."""
+    missing = [key for key in ("account", "region", "name") if not request.get(key)]
+    if missing:
+        return "400 Bad Request", {"message": f"Missing fields: {', '.join(missing)}"}
+    cluster = eks_backends[request["account"]][request["region"]].clusters.get(request["name"])
+    if cluster is None:
+        return "404 Not Found", {"message": f"No cluster found for name: {request['name']}."}
+    for field, apply in CLUSTER_FIELDS.items():
+        if field in request:
+            apply(cluster, request[field])
+    return "200 OK", {
+        "name": cluster.name,
+        "endpoint": cluster.endpoint,
+        "caData": cluster.certificate_authority["data"],
+        "oidcIssuer": cluster.identity["oidc"]["issuer"],
+    }

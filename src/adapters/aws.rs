@@ -1,0 +1,226 @@
+//! EKS over aws-sdk-eks: one client per region from one shared config; not-found is data.
+
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_sdk_eks::Client as EksClient;
+use aws_sdk_eks::config::Region;
+use aws_sdk_eks::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+
+use crate::core::model::{
+    AuthenticationMode, ClusterArn, EksCluster, PodIdentityAssociation, SaRef,
+};
+use crate::error::{Error, Result};
+use crate::ports::Eks;
+
+/// Load the AWS configuration the way the AWS CLI does (env, profile, SSO, credential_process).
+pub async fn load_config(profile: Option<&str>) -> SdkConfig {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    if let Some(profile) = profile {
+        loader = loader.profile_name(profile);
+    }
+    loader.load().await
+}
+
+pub struct AwsEks {
+    config: SdkConfig,
+}
+
+impl AwsEks {
+    pub fn new(config: SdkConfig) -> Self {
+        AwsEks { config }
+    }
+
+    fn client(&self, region: &str) -> EksClient {
+        let config = aws_sdk_eks::config::Builder::from(&self.config)
+            .region(Region::new(region.to_owned()))
+            .build();
+        EksClient::from_conf(config)
+    }
+}
+
+const DENIED_CODES: [&str; 6] = [
+    "AccessDeniedException",
+    "AccessDenied",
+    "UnauthorizedOperation",
+    "UnrecognizedClientException",
+    "InvalidClientTokenId",
+    "ExpiredTokenException",
+];
+
+fn status<E>(error: &SdkError<E>) -> Option<u16> {
+    error.raw_response().map(|r| r.status().as_u16())
+}
+
+fn is_not_found<E: ProvideErrorMetadata>(error: &SdkError<E>) -> bool {
+    error.code() == Some("ResourceNotFoundException") || status(error) == Some(404)
+}
+
+/// An SDK error as the tool's error: denials and conflicts get their own kind and exit code.
+fn aws_error<E>(operation: &str, error: SdkError<E>) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let code = error.code().map(str::to_owned);
+    let message = error
+        .message()
+        .map(str::to_owned)
+        .unwrap_or_else(|| DisplayErrorContext(&error).to_string());
+    if code.as_deref().is_some_and(|c| DENIED_CODES.contains(&c)) || status(&error) == Some(403)
+    {
+        return Error::PermissionDenied {
+            what: format!("AWS refused {operation}: {message}"),
+            fix: format!(
+                "Give the caller eks:{operation} (check who you are with aws sts get-caller-identity), or pick another --profile"
+            ),
+        };
+    }
+    if code.as_deref() == Some("ResourceInUseException") {
+        return Error::Conflict {
+            what: format!("AWS {operation}: {message}"),
+            fix: "Someone changed it meanwhile; run the command again to see the new plan".into(),
+        };
+    }
+    Error::Aws {
+        operation: operation.to_owned(),
+        message: match code {
+            Some(code) => format!("{code}: {message}"),
+            None => message,
+        },
+        fix: "Check the region, credentials and network, then try again; -v shows more".into(),
+    }
+}
+
+impl Eks for AwsEks {
+    async fn describe_cluster(&self, region: &str, name: &str) -> Result<Option<EksCluster>> {
+        let output = match self.client(region).describe_cluster().name(name).send().await {
+            Ok(output) => output,
+            Err(e) if is_not_found(&e) => return Ok(None),
+            Err(e) => return Err(aws_error("DescribeCluster", e)),
+        };
+        let Some(cluster) = output.cluster() else {
+            return Ok(None);
+        };
+        let arn = cluster
+            .arn()
+            .and_then(|arn| ClusterArn::parse(arn).ok())
+            .ok_or_else(|| Error::Aws {
+                operation: "DescribeCluster".into(),
+                message: format!("cluster {name} came back without a valid ARN"),
+                fix: "This is unexpected from EKS; report it with -vv output".into(),
+            })?;
+        Ok(Some(EksCluster {
+            arn,
+            endpoint: cluster.endpoint().unwrap_or_default().to_owned(),
+            ca_data: cluster
+                .certificate_authority()
+                .and_then(|ca| ca.data())
+                .unwrap_or_default()
+                .to_owned(),
+            status: cluster
+                .status()
+                .map(|s| s.as_str().to_owned())
+                .unwrap_or_default(),
+            version: cluster.version().map(str::to_owned),
+            oidc_issuer: cluster
+                .identity()
+                .and_then(|i| i.oidc())
+                .and_then(|o| o.issuer())
+                .map(str::to_owned),
+            authentication_mode: cluster
+                .access_config()
+                .and_then(|a| a.authentication_mode())
+                .and_then(|m| AuthenticationMode::parse(m.as_str())),
+        }))
+    }
+
+    async fn has_addon(&self, cluster: &ClusterArn, addon: &str) -> Result<bool> {
+        let result = self
+            .client(&cluster.region)
+            .describe_addon()
+            .cluster_name(&cluster.name)
+            .addon_name(addon)
+            .send()
+            .await;
+        match result {
+            Ok(output) => Ok(output.addon().is_some()),
+            Err(e) if is_not_found(&e) => Ok(false),
+            Err(e) => Err(aws_error("DescribeAddon", e)),
+        }
+    }
+
+    async fn pod_identity_associations(
+        &self,
+        cluster: &ClusterArn,
+        namespace: &str,
+    ) -> Result<Vec<PodIdentityAssociation>> {
+        let client = self.client(&cluster.region);
+        let mut summaries = Vec::new();
+        let mut pages = client
+            .list_pod_identity_associations()
+            .cluster_name(&cluster.name)
+            .namespace(namespace)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| aws_error("ListPodIdentityAssociations", e))?;
+            summaries.extend(page.associations().iter().cloned());
+        }
+        let mut associations = Vec::with_capacity(summaries.len());
+        for summary in summaries {
+            let id = summary.association_id().unwrap_or_default();
+            let described = client
+                .describe_pod_identity_association()
+                .cluster_name(&cluster.name)
+                .association_id(id)
+                .send()
+                .await
+                .map_err(|e| aws_error("DescribePodIdentityAssociation", e))?;
+            if let Some(association) = described.association() {
+                associations.push(PodIdentityAssociation {
+                    id: id.to_owned(),
+                    service_account: SaRef::new(
+                        association.namespace().unwrap_or(namespace),
+                        association.service_account().unwrap_or_default(),
+                    ),
+                    role_arn: association.role_arn().unwrap_or_default().to_owned(),
+                });
+            }
+        }
+        Ok(associations)
+    }
+
+    async fn create_pod_identity_association(
+        &self,
+        cluster: &ClusterArn,
+        service_account: &SaRef,
+        role_arn: &str,
+    ) -> Result<()> {
+        self.client(&cluster.region)
+            .create_pod_identity_association()
+            .cluster_name(&cluster.name)
+            .namespace(&service_account.namespace)
+            .service_account(&service_account.name)
+            .role_arn(role_arn)
+            .tags("app.kubernetes.io/managed-by", "kubectl-argocd-eks")
+            .send()
+            .await
+            .map_err(|e| aws_error("CreatePodIdentityAssociation", e))?;
+        Ok(())
+    }
+
+    async fn update_pod_identity_association(
+        &self,
+        cluster: &ClusterArn,
+        association_id: &str,
+        role_arn: &str,
+    ) -> Result<()> {
+        self.client(&cluster.region)
+            .update_pod_identity_association()
+            .cluster_name(&cluster.name)
+            .association_id(association_id)
+            .role_arn(role_arn)
+            .send()
+            .await
+            .map_err(|e| aws_error("UpdatePodIdentityAssociation", e))?;
+        Ok(())
+    }
+}

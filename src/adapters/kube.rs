@@ -1,0 +1,280 @@
+//! The hub behind kube::Client: reads, server-side apply, and access reviews.
+
+use k8s_openapi::api::authorization::v1::{
+    ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
+};
+use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config};
+
+use crate::core::model::{
+    FIELD_MANAGER, IRSA_ANNOTATION, SECRET_TYPE_CLUSTER, SECRET_TYPE_LABEL, SaRef,
+};
+use crate::core::plan::ObservedServiceAccount;
+use crate::core::secret::{DesiredSecret, ObservedSecret};
+use crate::error::{Error, Result};
+use crate::ports::{Hub, HubContext, Write};
+
+pub struct KubeHub {
+    client: Client,
+    context: HubContext,
+}
+
+impl KubeHub {
+    /// Connect to the hub named by `--kubeconfig` (else KUBECONFIG, several paths merged, else
+    /// ~/.kube/config) and `--context` (else the current context).
+    pub async fn connect(
+        kubeconfig: Option<&std::path::Path>,
+        context: Option<&str>,
+    ) -> Result<Self> {
+        let to_error = |e: kube::config::KubeconfigError| Error::Kubeconfig {
+            message: e.to_string(),
+        };
+        let file = match kubeconfig {
+            Some(path) => Kubeconfig::read_from(path),
+            None => Kubeconfig::read(),
+        }
+        .map_err(to_error)?;
+        let hub_context = describe_context(&file, context)?;
+        let options = KubeConfigOptions {
+            context: Some(hub_context.context.clone()),
+            ..KubeConfigOptions::default()
+        };
+        let config = Config::from_custom_kubeconfig(file, &options)
+            .await
+            .map_err(to_error)?;
+        let client = Client::try_from(config).map_err(|e| Error::Kubeconfig {
+            message: e.to_string(),
+        })?;
+        Ok(KubeHub {
+            client,
+            context: hub_context,
+        })
+    }
+}
+
+/// The context's name, cluster, server and exec arguments, as the kubeconfig states them.
+fn describe_context(file: &Kubeconfig, wanted: Option<&str>) -> Result<HubContext> {
+    let name = wanted
+        .map(str::to_owned)
+        .or_else(|| file.current_context.clone())
+        .ok_or_else(|| Error::Kubeconfig {
+            message: "there is no current context".into(),
+        })?;
+    let context = file
+        .contexts
+        .iter()
+        .find(|c| c.name == name)
+        .and_then(|c| c.context.as_ref())
+        .ok_or_else(|| Error::Kubeconfig {
+            message: format!("context {name:?} is not in the kubeconfig"),
+        })?;
+    let server = file
+        .clusters
+        .iter()
+        .find(|c| c.name == context.cluster)
+        .and_then(|c| c.cluster.as_ref())
+        .and_then(|c| c.server.clone())
+        .unwrap_or_default();
+    let exec_args = file
+        .auth_infos
+        .iter()
+        .find(|a| Some(&a.name) == context.user.as_ref())
+        .and_then(|a| a.auth_info.as_ref())
+        .and_then(|a| a.exec.as_ref())
+        .map(|exec| {
+            exec.command
+                .iter()
+                .cloned()
+                .chain(exec.args.iter().flatten().cloned())
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(HubContext {
+        context: name,
+        cluster: context.cluster.clone(),
+        server,
+        exec_args,
+    })
+}
+
+/// Turn a kube error into one that says what to do; 403 is a permission problem.
+fn kube_error(action: String, error: kube::Error) -> Error {
+    if let kube::Error::Api(status) = &error
+        && status.code == 403
+    {
+        return Error::PermissionDenied {
+            what: format!("the hub refused to {action}: {}", status.message),
+            fix: "Ask a cluster admin for that RBAC permission (check with kubectl auth can-i), or use --context with an identity that has it".into(),
+        };
+    }
+    Error::Kube {
+        action,
+        fix: "Check that the hub is reachable with kubectl --context and try again".into(),
+        source: Box::new(error),
+    }
+}
+
+fn is_not_found(error: &kube::Error) -> bool {
+    matches!(error, kube::Error::Api(status) if status.code == 404)
+}
+
+fn apply_params(write: Write) -> PatchParams {
+    let mut params = PatchParams::apply(FIELD_MANAGER).force();
+    params.dry_run = write == Write::ServerDryRun;
+    params
+}
+
+impl Hub for KubeHub {
+    fn context(&self) -> &HubContext {
+        &self.context
+    }
+
+    async fn cluster_secrets(&self, namespace: &str) -> Result<Vec<ObservedSecret>> {
+        let api: Api<Secret> = Api::namespaced(self.client.clone(), namespace);
+        let selector = format!("{SECRET_TYPE_LABEL}={SECRET_TYPE_CLUSTER}");
+        let list = api
+            .list(&ListParams::default().labels(&selector))
+            .await
+            .map_err(|e| kube_error(format!("list Secrets in namespace {namespace}"), e))?;
+        Ok(list
+            .items
+            .iter()
+            .map(|s| ObservedSecret::from_secret(s, FIELD_MANAGER))
+            .collect())
+    }
+
+    async fn secret(&self, namespace: &str, name: &str) -> Result<Option<ObservedSecret>> {
+        let api: Api<Secret> = Api::namespaced(self.client.clone(), namespace);
+        match api.get(name).await {
+            Ok(secret) => Ok(Some(ObservedSecret::from_secret(&secret, FIELD_MANAGER))),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(kube_error(format!("read Secret {namespace}/{name}"), e)),
+        }
+    }
+
+    async fn service_accounts(&self, namespace: &str) -> Result<Vec<ObservedServiceAccount>> {
+        let api: Api<ServiceAccount> = Api::namespaced(self.client.clone(), namespace);
+        let list = api.list(&ListParams::default()).await.map_err(|e| {
+            kube_error(format!("list ServiceAccounts in namespace {namespace}"), e)
+        })?;
+        Ok(list
+            .items
+            .into_iter()
+            .map(|sa| ObservedServiceAccount {
+                irsa_role: sa
+                    .metadata
+                    .annotations
+                    .as_ref()
+                    .and_then(|a| a.get(IRSA_ANNOTATION).cloned()),
+                name: sa.metadata.name.unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    async fn can_i(&self, namespace: &str, verb: &str, resource: &str) -> Result<bool> {
+        let api: Api<SelfSubjectAccessReview> = Api::all(self.client.clone());
+        let review = SelfSubjectAccessReview {
+            spec: SelfSubjectAccessReviewSpec {
+                resource_attributes: Some(ResourceAttributes {
+                    namespace: Some(namespace.to_owned()),
+                    verb: Some(verb.to_owned()),
+                    resource: Some(resource.to_owned()),
+                    ..ResourceAttributes::default()
+                }),
+                ..SelfSubjectAccessReviewSpec::default()
+            },
+            ..SelfSubjectAccessReview::default()
+        };
+        let answer = api
+            .create(&PostParams::default(), &review)
+            .await
+            .map_err(|e| kube_error(format!("check whether it may {verb} {resource}"), e))?;
+        Ok(answer.status.is_some_and(|status| status.allowed))
+    }
+
+    async fn apply_secret(&self, secret: &DesiredSecret, write: Write) -> Result<()> {
+        let api: Api<Secret> = Api::namespaced(self.client.clone(), &secret.namespace);
+        api.patch(
+            &secret.name,
+            &apply_params(write),
+            &Patch::Apply(&secret.to_manifest()),
+        )
+        .await
+        .map_err(|e| {
+            kube_error(
+                format!("apply Secret {}/{}", secret.namespace, secret.name),
+                e,
+            )
+        })?;
+        Ok(())
+    }
+
+    async fn annotate_service_account(
+        &self,
+        service_account: &SaRef,
+        key: &str,
+        value: &str,
+        write: Write,
+    ) -> Result<()> {
+        let api: Api<ServiceAccount> =
+            Api::namespaced(self.client.clone(), &service_account.namespace);
+        // Only this one annotation: server-side apply keeps every other field and annotation.
+        let patch = serde_json::json!({
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": {
+                "name": service_account.name,
+                "namespace": service_account.namespace,
+                "annotations": { key: value },
+            },
+        });
+        api.patch(&service_account.name, &apply_params(write), &Patch::Apply(&patch))
+            .await
+            .map_err(|e| kube_error(format!("annotate ServiceAccount {service_account}"), e))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn context_description_reads_exec_args() {
+        let file = Kubeconfig::from_yaml(
+            r#"
+apiVersion: v1
+kind: Config
+current-context: hub
+clusters:
+- name: hub-cluster
+  cluster: {server: "https://hub.example"}
+contexts:
+- name: hub
+  context: {cluster: hub-cluster, user: hub-user}
+- name: other
+  context: {cluster: hub-cluster}
+users:
+- name: hub-user
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1beta1
+      command: aws
+      args: [--region, eu-west-1, eks, get-token, --cluster-name, argocd-hub]
+"#,
+        )
+        .unwrap();
+        let hub = describe_context(&file, None).unwrap();
+        assert_eq!(hub.context, "hub");
+        assert_eq!(hub.server, "https://hub.example");
+        assert_eq!(hub.exec_args[0], "aws");
+        assert_eq!(hub.exec_args.last().unwrap(), "argocd-hub");
+        assert!(describe_context(&file, Some("other")).unwrap().exec_args.is_empty());
+        assert!(matches!(
+            describe_context(&file, Some("nope")),
+            Err(Error::Kubeconfig { .. })
+        ));
+    }
+}

@@ -1,0 +1,5 @@
+//! The ports' real implementations: kube, AWS, and the terminal.
+
+pub mod aws;
+pub mod kube;
+pub mod prompt;

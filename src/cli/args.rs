@@ -1,0 +1,154 @@
+//! The command line, as clap derives it: global kubectl/AWS-style flags and one struct per command.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "kubectl-argocd_eks",
+    bin_name = "kubectl argocd-eks",
+    version,
+    about = "Register Amazon EKS clusters with Argo CD, with the AWS identity Argo CD needs",
+    long_about = "Register Amazon EKS clusters with Argo CD from your current kube context (the \
+cluster where Argo CD runs): fetch the target's endpoint and CA, write Argo CD's cluster Secret, \
+and give Argo CD's service accounts their AWS identity (IRSA annotation or EKS Pod Identity)."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub kube: KubeArgs,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    #[command(flatten)]
+    pub run: RunArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Register EKS clusters with Argo CD (Secret + identity), showing the plan first
+    Add(AddArgs),
+    /// Print a shell completion script
+    Completion(CompletionArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KubeArgs {
+    /// Path to the kubeconfig file (default: KUBECONFIG, then ~/.kube/config)
+    #[arg(long, global = true, value_name = "PATH")]
+    pub kubeconfig: Option<std::path::PathBuf>,
+    /// The kubeconfig context of the cluster where Argo CD runs (default: current context)
+    #[arg(long, global = true, value_name = "NAME")]
+    pub context: Option<String>,
+    /// Namespace Argo CD is installed in
+    #[arg(long, global = true, value_name = "NS", default_value = "argocd")]
+    pub argocd_namespace: String,
+}
+
+#[derive(Debug, Args)]
+pub struct AwsArgs {
+    /// AWS profile to use (default: AWS_PROFILE, then the default chain)
+    #[arg(long, global = true, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// AWS region to look for clusters in; repeatable (default: AWS_REGION or the profile's)
+    #[arg(long = "region", global = true, value_name = "REGION")]
+    pub regions: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Output format
+    #[arg(short, long, global = true, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+    /// Show the plan and write nothing (client), or also let the API server validate it (server)
+    #[arg(long, global = true, value_enum, default_value_t = DryRun::None, num_args = 0..=1,
+          default_missing_value = "client", require_equals = true)]
+    pub dry_run: DryRun,
+    /// Apply without asking for confirmation
+    #[arg(short, long, global = true)]
+    pub yes: bool,
+    /// Never prompt; a missing value is an error that names its flag
+    #[arg(long, global = true)]
+    pub no_interactive: bool,
+    /// More logging on stderr; repeat for more
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// No colours (also NO_COLOR)
+    #[arg(long, global = true)]
+    pub no_color: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Yaml,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DryRun {
+    None,
+    Client,
+    Server,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum IdentityArg {
+    /// Pod identity when the hub is EKS with the pod identity agent, else IRSA
+    Auto,
+    Irsa,
+    PodIdentity,
+}
+
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    /// Target EKS clusters, by name (found in --region) or by ARN
+    #[arg(value_name = "CLUSTER")]
+    pub clusters: Vec<String>,
+    /// Target EKS cluster (same as the positional CLUSTER); repeatable
+    #[arg(long = "cluster", value_name = "CLUSTER")]
+    pub cluster_flags: Vec<String>,
+    /// IAM role in the target's account that Argo CD assumes (omit for direct mode, where the
+    /// management role itself is given access to the target)
+    #[arg(long, value_name = "ARN")]
+    pub role_arn: Option<String>,
+    /// IAM role Argo CD's pods run as (hub account)
+    #[arg(long, value_name = "ARN")]
+    pub management_role_arn: Option<String>,
+    /// How Argo CD's pods get the management role
+    #[arg(long, value_enum, default_value_t = IdentityArg::Auto)]
+    pub identity: IdentityArg,
+    /// The hub's own EKS cluster name, when the kube context does not tell it
+    #[arg(long, value_name = "NAME")]
+    pub hub_cluster: Option<String>,
+    /// Argo CD's display name for the cluster (default: the cluster ARN)
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// Name of the cluster Secret (default: derived from the cluster ARN)
+    #[arg(long, value_name = "NAME")]
+    pub secret_name: Option<String>,
+    /// Label for the Secret (for ApplicationSet cluster generators); repeatable
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    pub labels: Vec<String>,
+    /// Annotation for the Secret; repeatable
+    #[arg(long = "annotation", value_name = "KEY=VALUE")]
+    pub annotations: Vec<String>,
+    /// Argo CD project the cluster belongs to
+    #[arg(long, value_name = "PROJECT")]
+    pub project: Option<String>,
+    /// Namespaces Argo CD may manage on the cluster (comma-separated; default all)
+    #[arg(long, value_name = "NS,NS", value_delimiter = ',')]
+    pub namespaces: Vec<String>,
+    /// With --namespaces: also manage cluster-scoped resources
+    #[arg(long)]
+    pub cluster_resources: bool,
+    /// Switch service accounts that already use another role to the management role
+    #[arg(long)]
+    pub replace_identity: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionArgs {
+    /// Shell to print the completion script for
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}

@@ -1,0 +1,391 @@
+//! Parsed flags -> validated settings, with no I/O; every rejection names the flag to fix.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use super::args::{AddArgs, Cli, Command, DryRun, IdentityArg, OutputFormat};
+use crate::core::model::{
+    ClusterArn, IdentityMode, MANAGED_BY_LABEL, RoleArn, SECRET_TYPE_LABEL,
+};
+use crate::core::secret::{SecretOptions, valid_secret_name};
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    pub kubeconfig: Option<PathBuf>,
+    pub context: Option<String>,
+    pub argocd_namespace: String,
+    pub profile: Option<String>,
+    /// Regions named with --region; empty means the SDK's default region.
+    pub regions: Vec<String>,
+    pub output: OutputFormat,
+    pub dry_run: DryRun,
+    pub yes: bool,
+    /// Prompts allowed: stdin is a terminal and --no-interactive was not given.
+    pub interactive: bool,
+    pub verbose: u8,
+    pub color: bool,
+    pub command: CommandSettings,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommandSettings {
+    Add(AddSettings),
+    Completion(clap_complete::Shell),
+}
+
+/// A target as the user named it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TargetRef {
+    Arn(ClusterArn),
+    Name(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdentityChoice {
+    Auto,
+    Fixed(IdentityMode),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddSettings {
+    pub targets: Vec<TargetRef>,
+    pub target_role: Option<RoleArn>,
+    pub management_role: RoleArn,
+    pub identity: IdentityChoice,
+    pub hub_cluster: Option<String>,
+    pub secret: SecretOptions,
+    pub replace_identity: bool,
+}
+
+/// What the environment says, passed in so that `from_cli` stays pure.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Environment {
+    pub stdin_is_terminal: bool,
+    pub no_color_env: bool,
+}
+
+impl Settings {
+    pub fn from_cli(cli: Cli, environment: Environment) -> Result<Settings> {
+        let command = match cli.command {
+            Command::Add(add) => {
+                CommandSettings::Add(add_settings(add, &cli.kube.argocd_namespace)?)
+            }
+            Command::Completion(completion) => CommandSettings::Completion(completion.shell),
+        };
+        for region in &cli.aws.regions {
+            if !valid_region(region) {
+                return Err(Error::usage(format!(
+                    "--region {region:?} is not an AWS region name (like us-east-1)"
+                )));
+            }
+        }
+        if !valid_label_value(&cli.kube.argocd_namespace) || cli.kube.argocd_namespace.is_empty() {
+            return Err(Error::usage(format!(
+                "--argocd-namespace {:?} is not a valid namespace name",
+                cli.kube.argocd_namespace
+            )));
+        }
+        Ok(Settings {
+            kubeconfig: cli.kube.kubeconfig,
+            context: cli.kube.context,
+            argocd_namespace: cli.kube.argocd_namespace,
+            profile: cli.aws.profile,
+            regions: cli.aws.regions,
+            output: cli.run.output,
+            dry_run: cli.run.dry_run,
+            yes: cli.run.yes,
+            interactive: environment.stdin_is_terminal && !cli.run.no_interactive,
+            verbose: cli.run.verbose,
+            color: !cli.run.no_color && !environment.no_color_env,
+            command,
+        })
+    }
+}
+
+fn valid_region(region: &str) -> bool {
+    !region.is_empty()
+        && region.len() <= 30
+        && region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+fn valid_label_value(value: &str) -> bool {
+    value.len() <= 63
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+fn add_settings(add: AddArgs, namespace: &str) -> Result<AddSettings> {
+    let mut targets = Vec::new();
+    for text in add.clusters.iter().chain(&add.cluster_flags) {
+        let target = if text.starts_with("arn:") {
+            TargetRef::Arn(ClusterArn::parse(text).map_err(|e| Error::usage(e.to_string()))?)
+        } else if ClusterArn::valid_name(text) {
+            TargetRef::Name(text.clone())
+        } else {
+            return Err(Error::usage(format!(
+                "{text:?} is neither an EKS cluster name nor a cluster ARN"
+            )));
+        };
+        if !targets.contains(&target) {
+            targets.push(target);
+        }
+    }
+    if targets.is_empty() {
+        return Err(Error::usage(
+            "name the cluster to register: kubectl argocd-eks add CLUSTER --region REGION (or its ARN)",
+        ));
+    }
+    if targets.len() > 1 && (add.secret_name.is_some() || add.name.is_some()) {
+        return Err(Error::usage(
+            "--secret-name and --name apply to one cluster; register the clusters one at a time",
+        ));
+    }
+    let management_role = add
+        .management_role_arn
+        .as_deref()
+        .ok_or_else(|| {
+            Error::usage(
+                "pass --management-role-arn ARN: the IAM role Argo CD's pods run as (hub account)",
+            )
+        })
+        .and_then(|text| {
+            RoleArn::parse(text).map_err(|e| Error::usage(format!("--management-role-arn: {e}")))
+        })?;
+    let target_role = add
+        .role_arn
+        .as_deref()
+        .map(|text| RoleArn::parse(text).map_err(|e| Error::usage(format!("--role-arn: {e}"))))
+        .transpose()?;
+    if let Some(name) = &add.secret_name
+        && !valid_secret_name(name)
+    {
+        return Err(Error::usage(format!(
+            "--secret-name {name:?} is not a valid Secret name (lower-case letters, digits, '-' and '.', starting and ending with a letter or digit)"
+        )));
+    }
+    if let Some(hub) = &add.hub_cluster
+        && !ClusterArn::valid_name(hub)
+    {
+        return Err(Error::usage(format!(
+            "--hub-cluster {hub:?} is not an EKS cluster name"
+        )));
+    }
+    if add.cluster_resources && add.namespaces.is_empty() {
+        return Err(Error::usage(
+            "--cluster-resources only means something with --namespaces; without --namespaces Argo CD manages everything",
+        ));
+    }
+    for ns in &add.namespaces {
+        if ns.is_empty() || !valid_label_value(ns) {
+            return Err(Error::usage(format!(
+                "--namespaces: {ns:?} is not a valid namespace name"
+            )));
+        }
+    }
+    let labels = key_values("--label", &add.labels)?;
+    for reserved in [SECRET_TYPE_LABEL, MANAGED_BY_LABEL] {
+        if labels.contains_key(reserved) {
+            return Err(Error::usage(format!(
+                "--label {reserved} is set by the tool itself; choose another key"
+            )));
+        }
+    }
+    let identity = match add.identity {
+        IdentityArg::Auto => IdentityChoice::Auto,
+        IdentityArg::Irsa => IdentityChoice::Fixed(IdentityMode::Irsa),
+        IdentityArg::PodIdentity => IdentityChoice::Fixed(IdentityMode::PodIdentity),
+    };
+    Ok(AddSettings {
+        targets,
+        target_role,
+        management_role,
+        identity,
+        hub_cluster: add.hub_cluster,
+        secret: SecretOptions {
+            namespace: namespace.to_owned(),
+            secret_name: add.secret_name,
+            display_name: add.name,
+            labels,
+            annotations: key_values("--annotation", &add.annotations)?,
+            project: add.project,
+            namespaces: add.namespaces,
+            cluster_resources: add.cluster_resources,
+        },
+        replace_identity: add.replace_identity,
+    })
+}
+
+/// `KEY=VALUE` pairs; keys follow Kubernetes' qualified-name rules closely enough to fail early.
+fn key_values(flag: &str, pairs: &[String]) -> Result<BTreeMap<String, String>> {
+    let mut map = BTreeMap::new();
+    for pair in pairs {
+        let Some((key, value)) = pair.split_once('=') else {
+            return Err(Error::usage(format!("{flag} {pair:?}: write it as KEY=VALUE")));
+        };
+        let name = key.rsplit('/').next().unwrap_or(key);
+        let valid_name = !name.is_empty()
+            && name.len() <= 63
+            && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && name.ends_with(|c: char| c.is_ascii_alphanumeric())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        if !valid_name || key.matches('/').count() > 1 {
+            return Err(Error::usage(format!(
+                "{flag} {pair:?}: {key:?} is not a valid key (name or prefix/name)"
+            )));
+        }
+        map.insert(key.to_owned(), value.to_owned());
+    }
+    Ok(map)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    const MGMT: &str = "--management-role-arn=arn:aws:iam::123456789012:role/argocd";
+
+    fn settings(args: &[&str]) -> Result<Settings> {
+        let mut argv = vec!["kubectl-argocd_eks"];
+        argv.extend_from_slice(args);
+        let cli = Cli::try_parse_from(argv).map_err(|e| Error::usage(e.to_string()))?;
+        Settings::from_cli(cli, Environment::default())
+    }
+
+    fn add(args: &[&str]) -> Result<AddSettings> {
+        let mut argv = vec!["add", MGMT];
+        argv.extend_from_slice(args);
+        settings(&argv).map(|s| match s.command {
+            CommandSettings::Add(add) => add,
+            other => panic!("{other:?}"),
+        })
+    }
+
+    fn usage_error(result: Result<impl std::fmt::Debug>) -> String {
+        match result {
+            Err(Error::Usage(message)) => message,
+            other => panic!("expected a usage error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn table_of_valid_add_command_lines() {
+        let arn = "arn:aws:eks:eu-west-1:210987654321:cluster/team-b";
+        let cases: Vec<(Vec<&str>, Vec<TargetRef>)> = vec![
+            (vec!["prod"], vec![TargetRef::Name("prod".into())]),
+            (vec!["--cluster", "prod"], vec![TargetRef::Name("prod".into())]),
+            (
+                vec![arn, "--cluster", "prod", "prod"],
+                vec![
+                    TargetRef::Arn(ClusterArn::parse(arn).unwrap()),
+                    TargetRef::Name("prod".into()),
+                ],
+            ),
+        ];
+        for (args, targets) in cases {
+            assert_eq!(add(&args).unwrap().targets, targets, "{args:?}");
+        }
+    }
+
+    #[test]
+    fn add_defaults() {
+        let add = add(&["prod"]).unwrap();
+        assert_eq!(add.identity, IdentityChoice::Auto);
+        assert_eq!(add.target_role, None);
+        assert_eq!(add.secret.namespace, "argocd");
+        assert!(!add.replace_identity);
+    }
+
+    #[test]
+    fn global_flags() {
+        let s = settings(&[
+            "add", "prod", MGMT, "--region", "eu-west-1", "--region=us-east-1", "-o", "json",
+            "--dry-run", "--yes", "--argocd-namespace", "gitops", "-vv",
+        ])
+        .unwrap();
+        assert_eq!(s.regions, vec!["eu-west-1", "us-east-1"]);
+        assert_eq!(s.output, OutputFormat::Json);
+        assert_eq!(s.dry_run, DryRun::Client);
+        assert!(s.yes && !s.interactive);
+        assert_eq!(s.verbose, 2);
+        assert_eq!(s.argocd_namespace, "gitops");
+        let CommandSettings::Add(add) = s.command else { panic!() };
+        assert_eq!(add.secret.namespace, "gitops");
+        assert_eq!(
+            settings(&["add", "prod", MGMT, "--dry-run=server"]).unwrap().dry_run,
+            DryRun::Server
+        );
+    }
+
+    #[test]
+    fn secret_options_are_collected() {
+        let add = add(&[
+            "prod", "--label", "env=prod", "--label", "example.com/team=a", "--annotation",
+            "note=x=y", "--project", "platform", "--namespaces", "a,b", "--cluster-resources",
+            "--name", "Prod", "--secret-name", "prod",
+        ])
+        .unwrap();
+        assert_eq!(add.secret.labels["env"], "prod");
+        assert_eq!(add.secret.labels["example.com/team"], "a");
+        assert_eq!(add.secret.annotations["note"], "x=y");
+        assert_eq!(add.secret.namespaces, vec!["a", "b"]);
+        assert!(add.secret.cluster_resources);
+        assert_eq!(add.secret.display_name.as_deref(), Some("Prod"));
+        assert_eq!(add.secret.secret_name.as_deref(), Some("prod"));
+    }
+
+    #[test]
+    fn table_of_rejected_command_lines_names_the_flag() {
+        let cases: Vec<(Vec<&str>, &str)> = vec![
+            (vec!["add", MGMT], "add CLUSTER"),
+            (vec!["add", "prod"], "--management-role-arn"),
+            (
+                vec!["add", "prod", "--management-role-arn", "arn:aws:sts::123456789012:assumed-role/a/b"],
+                "assumed-role",
+            ),
+            (vec!["add", "prod", MGMT, "--role-arn", "deployer"], "--role-arn"),
+            (vec!["add", "bad name", MGMT], "neither an EKS cluster name"),
+            (vec!["add", "arn:aws:eks:x:1:cluster/a", MGMT], "not an EKS cluster ARN"),
+            (vec!["add", "a", "b", MGMT, "--secret-name", "x"], "one cluster"),
+            (vec!["add", "a", MGMT, "--secret-name", "Bad_Name"], "--secret-name"),
+            (vec!["add", "a", MGMT, "--label", "novalue"], "KEY=VALUE"),
+            (vec!["add", "a", MGMT, "--label", "a/b/c=1"], "not a valid key"),
+            (
+                vec!["add", "a", MGMT, "--label", "app.kubernetes.io/managed-by=me"],
+                "set by the tool",
+            ),
+            (vec!["add", "a", MGMT, "--cluster-resources"], "--namespaces"),
+            (vec!["add", "a", MGMT, "--region", "EU West"], "--region"),
+            (vec!["add", "a", MGMT, "--argocd-namespace", "Argo_CD"], "--argocd-namespace"),
+            (vec!["add", "a", MGMT, "--hub-cluster", "no way"], "--hub-cluster"),
+        ];
+        for (args, needle) in cases {
+            let message = usage_error(settings(&args));
+            assert!(message.contains(needle), "{args:?}: {message}");
+        }
+    }
+
+    #[test]
+    fn prompts_need_a_terminal_and_no_no_interactive() {
+        let cli = || Cli::try_parse_from(["k", "completion", "bash"]).unwrap();
+        let tty = Environment {
+            stdin_is_terminal: true,
+            no_color_env: false,
+        };
+        assert!(Settings::from_cli(cli(), tty).unwrap().interactive);
+        let cli_no = Cli::try_parse_from(["k", "completion", "bash", "--no-interactive"]).unwrap();
+        assert!(!Settings::from_cli(cli_no, tty).unwrap().interactive);
+        assert!(!Settings::from_cli(cli(), Environment::default()).unwrap().interactive);
+        let no_color = Environment {
+            no_color_env: true,
+            ..tty
+        };
+        assert!(!Settings::from_cli(cli(), no_color).unwrap().color);
+    }
+}

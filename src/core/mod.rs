@@ -1,0 +1,5 @@
+//! The pure core: domain types, the Secret format, and planning. No I/O.
+
+pub mod model;
+pub mod plan;
+pub mod secret;

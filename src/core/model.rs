@@ -1,0 +1,313 @@
+//! The domain's value types: ARNs, clusters, service accounts, identity modes, and the names the tool owns.
+
+use std::fmt;
+
+use serde::Serialize;
+
+/// Field manager for every server-side apply the tool makes.
+pub const FIELD_MANAGER: &str = "kubectl-argocd-eks";
+/// Label put on every object the tool owns.
+pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
+pub const MANAGED_BY_VALUE: &str = "kubectl-argocd-eks";
+/// Argo CD's label that marks a Secret as a cluster registration.
+pub const SECRET_TYPE_LABEL: &str = "argocd.argoproj.io/secret-type";
+pub const SECRET_TYPE_CLUSTER: &str = "cluster";
+/// The IRSA annotation EKS's pod identity webhook reads.
+pub const IRSA_ANNOTATION: &str = "eks.amazonaws.com/role-arn";
+/// The EKS add-on that serves pod identity credentials.
+pub const POD_IDENTITY_AGENT_ADDON: &str = "eks-pod-identity-agent";
+
+/// Argo CD's service accounts that talk to target clusters, and whether Argo CD always has them.
+pub const ARGOCD_SERVICE_ACCOUNTS: [(&str, bool); 3] = [
+    ("argocd-application-controller", true),
+    ("argocd-server", true),
+    ("argocd-applicationset-controller", false),
+];
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ArnError {
+    #[error(
+        "{0:?} is not an EKS cluster ARN (expected arn:aws:eks:<region>:<account>:cluster/<name>)"
+    )]
+    NotClusterArn(String),
+    #[error(
+        "{0:?} is an assumed-role session ARN; use the role's own ARN, arn:aws:iam::<account>:role/<name>"
+    )]
+    AssumedRole(String),
+    #[error("{0:?} is not an IAM role ARN (expected arn:aws:iam::<account>:role/<name>)")]
+    NotRoleArn(String),
+}
+
+fn is_account(text: &str) -> bool {
+    text.len() == 12 && text.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn is_cluster_name(text: &str) -> bool {
+    let mut bytes = text.bytes();
+    matches!(bytes.next(), Some(b) if b.is_ascii_alphanumeric())
+        && text.len() <= 100
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// An EKS cluster's ARN: `arn:<partition>:eks:<region>:<account>:cluster/<name>`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(into = "String")]
+pub struct ClusterArn {
+    pub partition: String,
+    pub region: String,
+    pub account: String,
+    pub name: String,
+}
+
+impl ClusterArn {
+    pub fn new(partition: &str, region: &str, account: &str, name: &str) -> Self {
+        ClusterArn {
+            partition: partition.to_owned(),
+            region: region.to_owned(),
+            account: account.to_owned(),
+            name: name.to_owned(),
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<Self, ArnError> {
+        let bad = || ArnError::NotClusterArn(text.to_owned());
+        let parts: Vec<&str> = text.splitn(6, ':').collect();
+        let [arn, partition, service, region, account, resource] = parts.as_slice() else {
+            return Err(bad());
+        };
+        let name = resource.strip_prefix("cluster/").ok_or_else(bad)?;
+        if *arn != "arn"
+            || *service != "eks"
+            || partition.is_empty()
+            || region.is_empty()
+            || !is_account(account)
+            || !is_cluster_name(name)
+        {
+            return Err(bad());
+        }
+        Ok(ClusterArn::new(partition, region, account, name))
+    }
+
+    /// Whether `text` looks like a cluster name EKS would accept.
+    pub fn valid_name(text: &str) -> bool {
+        is_cluster_name(text)
+    }
+}
+
+impl fmt::Display for ClusterArn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "arn:{}:eks:{}:{}:cluster/{}",
+            self.partition, self.region, self.account, self.name
+        )
+    }
+}
+
+impl From<ClusterArn> for String {
+    fn from(arn: ClusterArn) -> String {
+        arn.to_string()
+    }
+}
+
+/// An IAM role's ARN (never an sts assumed-role session ARN).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(into = "String")]
+pub struct RoleArn {
+    pub partition: String,
+    pub account: String,
+    /// Path and name after `role/`, e.g. `teams/argocd` or `argocd`.
+    pub path_and_name: String,
+}
+
+impl RoleArn {
+    pub fn parse(text: &str) -> Result<Self, ArnError> {
+        let parts: Vec<&str> = text.splitn(6, ':').collect();
+        let [arn, partition, service, region, account, resource] = parts.as_slice() else {
+            return Err(ArnError::NotRoleArn(text.to_owned()));
+        };
+        if *service == "sts" && resource.starts_with("assumed-role/") {
+            return Err(ArnError::AssumedRole(text.to_owned()));
+        }
+        let path_and_name = resource
+            .strip_prefix("role/")
+            .filter(|rest| !rest.is_empty() && !rest.ends_with('/'));
+        match path_and_name {
+            Some(path_and_name)
+                if *arn == "arn"
+                    && *service == "iam"
+                    && region.is_empty()
+                    && !partition.is_empty()
+                    && is_account(account) =>
+            {
+                Ok(RoleArn {
+                    partition: (*partition).to_owned(),
+                    account: (*account).to_owned(),
+                    path_and_name: path_and_name.to_owned(),
+                })
+            }
+            _ => Err(ArnError::NotRoleArn(text.to_owned())),
+        }
+    }
+
+    /// The role's name without its path.
+    pub fn name(&self) -> &str {
+        self.path_and_name
+            .rsplit('/')
+            .next()
+            .unwrap_or(&self.path_and_name)
+    }
+}
+
+impl fmt::Display for RoleArn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "arn:{}:iam::{}:role/{}",
+            self.partition, self.account, self.path_and_name
+        )
+    }
+}
+
+impl From<RoleArn> for String {
+    fn from(arn: RoleArn) -> String {
+        arn.to_string()
+    }
+}
+
+/// A Kubernetes service account, by namespace and name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct SaRef {
+    pub namespace: String,
+    pub name: String,
+}
+
+impl SaRef {
+    pub fn new(namespace: &str, name: &str) -> Self {
+        SaRef {
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+        }
+    }
+}
+
+impl fmt::Display for SaRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.namespace, self.name)
+    }
+}
+
+/// How Argo CD's pods get their AWS identity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum IdentityMode {
+    /// IAM roles for service accounts: an annotation on each service account.
+    Irsa,
+    /// EKS Pod Identity: one association per service account on the hub's EKS cluster.
+    PodIdentity,
+}
+
+impl fmt::Display for IdentityMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            IdentityMode::Irsa => "irsa",
+            IdentityMode::PodIdentity => "pod-identity",
+        })
+    }
+}
+
+/// Who may authenticate to a cluster, as EKS's `accessConfig.authenticationMode` says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum AuthenticationMode {
+    ConfigMap,
+    ApiAndConfigMap,
+    Api,
+}
+
+impl AuthenticationMode {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "CONFIG_MAP" => Some(AuthenticationMode::ConfigMap),
+            "API_AND_CONFIG_MAP" => Some(AuthenticationMode::ApiAndConfigMap),
+            "API" => Some(AuthenticationMode::Api),
+            _ => None,
+        }
+    }
+
+    pub fn allows_access_entries(self) -> bool {
+        !matches!(self, AuthenticationMode::ConfigMap)
+    }
+}
+
+/// What DescribeCluster says about a target cluster, as far as registration needs it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EksCluster {
+    pub arn: ClusterArn,
+    pub endpoint: String,
+    /// `certificateAuthority.data`, base64 of the PEM, kept exactly as EKS returns it.
+    pub ca_data: String,
+    pub status: String,
+    pub version: Option<String>,
+    pub oidc_issuer: Option<String>,
+    pub authentication_mode: Option<AuthenticationMode>,
+}
+
+/// An EKS pod identity association, as the hub's cluster has it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PodIdentityAssociation {
+    pub id: String,
+    pub service_account: SaRef,
+    pub role_arn: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cluster_arn_round_trips() {
+        let text = "arn:aws:eks:eu-west-1:123456789012:cluster/prod_eu-1";
+        let arn = ClusterArn::parse(text).unwrap();
+        assert_eq!(arn.region, "eu-west-1");
+        assert_eq!(arn.account, "123456789012");
+        assert_eq!(arn.name, "prod_eu-1");
+        assert_eq!(arn.to_string(), text);
+    }
+
+    #[test]
+    fn cluster_arn_rejects_other_arns() {
+        for text in [
+            "prod",
+            "arn:aws:iam::123456789012:role/x",
+            "arn:aws:eks:us-east-1:1234:cluster/x",
+            "arn:aws:eks:us-east-1:123456789012:nodegroup/x/y",
+            "arn:aws:eks:us-east-1:123456789012:cluster/-x",
+        ] {
+            assert!(ClusterArn::parse(text).is_err(), "{text}");
+        }
+    }
+
+    #[test]
+    fn role_arn_parses_paths_and_rejects_sessions() {
+        let role = RoleArn::parse("arn:aws:iam::123456789012:role/teams/argocd").unwrap();
+        assert_eq!(role.name(), "argocd");
+        assert_eq!(role.to_string(), "arn:aws:iam::123456789012:role/teams/argocd");
+        assert_eq!(
+            RoleArn::parse("arn:aws:sts::123456789012:assumed-role/argocd/session"),
+            Err(ArnError::AssumedRole(
+                "arn:aws:sts::123456789012:assumed-role/argocd/session".into()
+            ))
+        );
+        for text in [
+            "argocd",
+            "arn:aws:iam::123456789012:user/bob",
+            "arn:aws:iam:us-east-1:123456789012:role/x",
+            "arn:aws:iam::123456789012:role/",
+        ] {
+            assert!(
+                matches!(RoleArn::parse(text), Err(ArnError::NotRoleArn(_))),
+                "{text}"
+            );
+        }
+    }
+}

@@ -1,0 +1,704 @@
+//! Desired registration + observed hub state -> the plan of actions (create / update / unchanged).
+
+use std::fmt;
+
+use serde::Serialize;
+
+use super::model::{
+    ARGOCD_SERVICE_ACCOUNTS, ClusterArn, EksCluster, IRSA_ANNOTATION, IdentityMode,
+    PodIdentityAssociation, RoleArn, SaRef,
+};
+use super::secret::{DesiredSecret, ObservedSecret, SecretOptions, desired_secret, secret_differences};
+
+/// How Argo CD's pods reach AWS: one choice for the hub, shared by every registered cluster.
+#[derive(Debug, Clone)]
+pub struct HubIdentity {
+    /// The namespace Argo CD runs in.
+    pub namespace: String,
+    /// The role Argo CD's pods run as.
+    pub management_role: RoleArn,
+    pub mode: IdentityMode,
+    /// The hub's own EKS cluster; pod identity associations live there.
+    pub hub_cluster: Option<ClusterArn>,
+    /// Switch service accounts that already use another role (else that is a conflict).
+    pub replace_identity: bool,
+}
+
+/// What the user asked for, for one target cluster.
+#[derive(Debug, Clone)]
+pub struct Registration {
+    pub cluster: EksCluster,
+    /// The role in the target's account that Argo CD assumes; None is direct mode.
+    pub target_role: Option<RoleArn>,
+    pub secret: SecretOptions,
+}
+
+/// A service account on the hub as read; `irsa_role` is its `eks.amazonaws.com/role-arn`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObservedServiceAccount {
+    pub name: String,
+    pub irsa_role: Option<String>,
+}
+
+/// What observe() read from the hub and AWS before planning.
+#[derive(Debug, Clone, Default)]
+pub struct Observed {
+    /// Every Argo CD cluster Secret in the namespace, plus the Secret at the target name if any.
+    pub secrets: Vec<ObservedSecret>,
+    pub service_accounts: Vec<ObservedServiceAccount>,
+    /// Pod identity associations in the Argo CD namespace (pod identity mode only).
+    pub associations: Vec<PodIdentityAssociation>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Change {
+    Create,
+    Update,
+    Unchanged,
+}
+
+impl fmt::Display for Change {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Change::Create => "create",
+            Change::Update => "update",
+            Change::Unchanged => "unchanged",
+        })
+    }
+}
+
+/// One write the plan may make, with everything the writer needs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum Step {
+    /// Server-side apply of the cluster Secret (forced: the plan already checked whose it is).
+    ApplySecret { secret: DesiredSecret },
+    /// Server-side apply of the IRSA annotation on one service account.
+    AnnotateServiceAccount { service_account: SaRef, role_arn: String },
+    CreatePodIdentityAssociation {
+        hub_cluster: ClusterArn,
+        service_account: SaRef,
+        role_arn: String,
+    },
+    UpdatePodIdentityAssociation {
+        hub_cluster: ClusterArn,
+        association_id: String,
+        service_account: SaRef,
+        role_arn: String,
+    },
+}
+
+impl Step {
+    /// A one-line name of the object the step writes.
+    pub fn subject(&self) -> String {
+        match self {
+            Step::ApplySecret { secret } => {
+                format!("Secret {}/{}", secret.namespace, secret.name)
+            }
+            Step::AnnotateServiceAccount { service_account, .. } => {
+                format!("ServiceAccount {service_account} annotation {IRSA_ANNOTATION}")
+            }
+            Step::CreatePodIdentityAssociation {
+                hub_cluster,
+                service_account,
+                ..
+            }
+            | Step::UpdatePodIdentityAssociation {
+                hub_cluster,
+                service_account,
+                ..
+            } => format!(
+                "PodIdentityAssociation {service_account} on EKS cluster {}",
+                hub_cluster.name
+            ),
+        }
+    }
+
+    pub fn changes_identity(&self) -> bool {
+        !matches!(self, Step::ApplySecret { .. })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Action {
+    pub change: Change,
+    pub step: Step,
+    /// What differs, for updates; why, for unchanged or created objects.
+    pub detail: String,
+}
+
+/// Everything `add` would do, in the order it must be applied: identity first, the Secrets
+/// last, so Argo CD never sees a registration whose identity is not in place.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    pub clusters: Vec<ClusterArn>,
+    pub identity: IdentityMode,
+    pub actions: Vec<Action>,
+    /// Things the user should know that are not writes (restart needed, shadowing annotations).
+    pub notes: Vec<String>,
+}
+
+impl Plan {
+    pub fn writes(&self) -> impl Iterator<Item = &Action> {
+        self.actions
+            .iter()
+            .filter(|action| action.change != Change::Unchanged)
+    }
+
+    pub fn is_noop(&self) -> bool {
+        self.writes().next().is_none()
+    }
+
+    /// Pods pick up a new identity only when restarted.
+    pub fn needs_restart(&self) -> bool {
+        self.writes().any(|action| action.step.changes_identity())
+    }
+}
+
+/// Why no plan can be made; each names the fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    #[error(
+        "Secret {namespace}/{name} already exists for another server ({server}) and was not made by kubectl-argocd-eks; pass --secret-name to register under another name"
+    )]
+    SecretNameTaken {
+        namespace: String,
+        name: String,
+        server: String,
+    },
+    #[error(
+        "{cluster} is already registered with Argo CD as Secret {namespace}/{name}; pass --secret-name {name} to update that registration"
+    )]
+    AlreadyRegistered {
+        cluster: String,
+        namespace: String,
+        name: String,
+    },
+    #[error(
+        "service account {service_account} was not found; is Argo CD installed in namespace {namespace}? Pass --argocd-namespace with the namespace Argo CD runs in"
+    )]
+    ServiceAccountMissing {
+        service_account: SaRef,
+        namespace: String,
+    },
+    #[error(
+        "{service_account} already uses role {current} ({how}); pass --management-role-arn {current} to keep it, or --replace-identity to switch it to {wanted}"
+    )]
+    IdentityInUse {
+        service_account: SaRef,
+        current: String,
+        wanted: String,
+        how: &'static str,
+    },
+    #[error(
+        "pod identity needs the hub's own EKS cluster name and it could not be found from the kube context; pass --hub-cluster NAME or use --identity irsa"
+    )]
+    HubClusterUnknown,
+}
+
+/// Plan the hub's identity and every registration against what was observed. Pure: no I/O.
+pub fn plan(
+    identity: &HubIdentity,
+    registrations: &[Registration],
+    observed: &Observed,
+) -> Result<Plan, PlanError> {
+    let namespace = &identity.namespace;
+    let mut actions = Vec::new();
+    let mut notes = Vec::new();
+
+    for (name, required) in ARGOCD_SERVICE_ACCOUNTS {
+        let service_account = SaRef::new(namespace, name);
+        let Some(sa) = observed.service_accounts.iter().find(|sa| sa.name == name) else {
+            if required {
+                return Err(PlanError::ServiceAccountMissing {
+                    service_account,
+                    namespace: namespace.clone(),
+                });
+            }
+            continue;
+        };
+        let action = match identity.mode {
+            IdentityMode::Irsa => irsa_action(identity, sa, service_account)?,
+            IdentityMode::PodIdentity => {
+                if let Some(role) = &sa.irsa_role {
+                    notes.push(format!(
+                        "{service_account} also carries the IRSA annotation {IRSA_ANNOTATION}={role}; AWS SDKs prefer it over pod identity, so remove it once pod identity works"
+                    ));
+                }
+                let hub_cluster = identity
+                    .hub_cluster
+                    .clone()
+                    .ok_or(PlanError::HubClusterUnknown)?;
+                pod_identity_action(identity, observed, hub_cluster, service_account)?
+            }
+        };
+        actions.push(action);
+    }
+
+    for registration in registrations {
+        actions.push(secret_action(registration, observed)?);
+    }
+
+    Ok(Plan {
+        clusters: registrations.iter().map(|r| r.cluster.arn.clone()).collect(),
+        identity: identity.mode,
+        actions,
+        notes,
+    })
+}
+
+fn irsa_action(
+    identity: &HubIdentity,
+    sa: &ObservedServiceAccount,
+    service_account: SaRef,
+) -> Result<Action, PlanError> {
+    let wanted = identity.management_role.to_string();
+    let (change, detail) = match &sa.irsa_role {
+        None => (Change::Create, format!("set to {wanted}")),
+        Some(current) if *current == wanted => (Change::Unchanged, format!("already {wanted}")),
+        Some(current) if identity.replace_identity => {
+            (Change::Update, format!("{current} -> {wanted}"))
+        }
+        Some(current) => {
+            return Err(PlanError::IdentityInUse {
+                service_account,
+                current: current.clone(),
+                wanted,
+                how: "IRSA annotation",
+            });
+        }
+    };
+    Ok(Action {
+        change,
+        detail,
+        step: Step::AnnotateServiceAccount {
+            service_account,
+            role_arn: wanted,
+        },
+    })
+}
+
+fn pod_identity_action(
+    identity: &HubIdentity,
+    observed: &Observed,
+    hub_cluster: ClusterArn,
+    service_account: SaRef,
+) -> Result<Action, PlanError> {
+    let wanted = identity.management_role.to_string();
+    let existing = observed
+        .associations
+        .iter()
+        .find(|association| association.service_account == service_account);
+    let (change, detail, step) = match existing {
+        None => (
+            Change::Create,
+            format!("role {wanted}"),
+            Step::CreatePodIdentityAssociation {
+                hub_cluster,
+                service_account,
+                role_arn: wanted,
+            },
+        ),
+        Some(association) if association.role_arn == wanted => (
+            Change::Unchanged,
+            format!("{} already uses {wanted}", association.id),
+            Step::CreatePodIdentityAssociation {
+                hub_cluster,
+                service_account,
+                role_arn: wanted,
+            },
+        ),
+        Some(association) if identity.replace_identity => (
+            Change::Update,
+            format!("{}: {} -> {wanted}", association.id, association.role_arn),
+            Step::UpdatePodIdentityAssociation {
+                hub_cluster,
+                association_id: association.id.clone(),
+                service_account,
+                role_arn: wanted,
+            },
+        ),
+        Some(association) => {
+            return Err(PlanError::IdentityInUse {
+                service_account,
+                current: association.role_arn.clone(),
+                wanted,
+                how: "pod identity association",
+            });
+        }
+    };
+    Ok(Action {
+        change,
+        step,
+        detail,
+    })
+}
+
+fn secret_action(registration: &Registration, observed: &Observed) -> Result<Action, PlanError> {
+    let desired = desired_secret(
+        &registration.cluster,
+        registration.target_role.as_ref(),
+        &registration.secret,
+    );
+    let server = desired.data["server"].clone();
+    if registration.secret.secret_name.is_none()
+        && let Some(other) = observed
+            .secrets
+            .iter()
+            .find(|secret| secret.name != desired.name && secret.server() == Some(server.as_str()))
+    {
+        return Err(PlanError::AlreadyRegistered {
+            cluster: registration.cluster.arn.to_string(),
+            namespace: other.namespace.clone(),
+            name: other.name.clone(),
+        });
+    }
+    let existing = observed
+        .secrets
+        .iter()
+        .find(|secret| secret.name == desired.name);
+    let (change, detail) = match existing {
+        None => (Change::Create, format!("server {server}")),
+        Some(current) if !current.managed_by_us() && current.server() != Some(server.as_str()) => {
+            return Err(PlanError::SecretNameTaken {
+                namespace: current.namespace.clone(),
+                name: current.name.clone(),
+                server: current.server().unwrap_or("none").to_owned(),
+            });
+        }
+        Some(current) => {
+            let differences = secret_differences(&desired, current).join(", ");
+            if differences.is_empty() {
+                (Change::Unchanged, "up to date".to_owned())
+            } else if current.managed_by_us() {
+                (Change::Update, differences)
+            } else {
+                (Change::Update, format!("adopt a hand-made Secret: {differences}"))
+            }
+        }
+    };
+    Ok(Action {
+        change,
+        detail,
+        step: Step::ApplySecret { secret: desired },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::model::AuthenticationMode;
+    use crate::core::secret::{ObservedSecret, OwnedFields};
+
+    const MANAGEMENT: &str = "arn:aws:iam::123456789012:role/argocd-management";
+    const TARGET: &str = "arn:aws:iam::210987654321:role/argocd-deployer";
+
+    fn cluster() -> EksCluster {
+        EksCluster {
+            arn: ClusterArn::new("aws", "eu-west-1", "210987654321", "team-b"),
+            endpoint: "https://B.gr7.eu-west-1.eks.amazonaws.com".into(),
+            ca_data: "Q0E=".into(),
+            status: "ACTIVE".into(),
+            version: Some("1.33".into()),
+            oidc_issuer: None,
+            authentication_mode: Some(AuthenticationMode::Api),
+        }
+    }
+
+    fn hub_identity(mode: IdentityMode) -> HubIdentity {
+        HubIdentity {
+            namespace: "argocd".into(),
+            management_role: RoleArn::parse(MANAGEMENT).unwrap(),
+            mode,
+            hub_cluster: Some(ClusterArn::new(
+                "aws",
+                "us-east-1",
+                "123456789012",
+                "argocd-hub",
+            )),
+            replace_identity: false,
+        }
+    }
+
+    fn registration(target_role: Option<&str>) -> Registration {
+        Registration {
+            cluster: cluster(),
+            target_role: target_role.map(|arn| RoleArn::parse(arn).unwrap()),
+            secret: SecretOptions {
+                namespace: "argocd".into(),
+                ..SecretOptions::default()
+            },
+        }
+    }
+
+    /// Plan one registration.
+    fn plan_one(
+        identity: &HubIdentity,
+        registration: &Registration,
+        observed: &Observed,
+    ) -> Result<Plan, PlanError> {
+        plan(identity, std::slice::from_ref(registration), observed)
+    }
+
+    fn fresh_hub() -> Observed {
+        Observed {
+            service_accounts: ARGOCD_SERVICE_ACCOUNTS
+                .iter()
+                .map(|(name, _)| ObservedServiceAccount {
+                    name: (*name).into(),
+                    irsa_role: None,
+                })
+                .collect(),
+            ..Observed::default()
+        }
+    }
+
+    /// The hub as it is after the plan was applied.
+    fn applied(plan: &Plan, mut observed: Observed) -> Observed {
+        for action in &plan.actions {
+            match &action.step {
+                Step::ApplySecret { secret } => {
+                    observed.secrets.retain(|s| s.name != secret.name);
+                    observed.secrets.push(ObservedSecret {
+                        namespace: secret.namespace.clone(),
+                        name: secret.name.clone(),
+                        labels: secret.labels.clone(),
+                        annotations: secret.annotations.clone(),
+                        data: secret.data.clone(),
+                        owned: OwnedFields {
+                            data: secret.data.keys().cloned().collect(),
+                            labels: secret.labels.keys().cloned().collect(),
+                            annotations: secret.annotations.keys().cloned().collect(),
+                        },
+                    });
+                }
+                Step::AnnotateServiceAccount {
+                    service_account,
+                    role_arn,
+                } => {
+                    let sa = observed
+                        .service_accounts
+                        .iter_mut()
+                        .find(|sa| sa.name == service_account.name)
+                        .unwrap();
+                    sa.irsa_role = Some(role_arn.clone());
+                }
+                Step::CreatePodIdentityAssociation {
+                    service_account,
+                    role_arn,
+                    ..
+                }
+                | Step::UpdatePodIdentityAssociation {
+                    service_account,
+                    role_arn,
+                    ..
+                } => {
+                    observed
+                        .associations
+                        .retain(|a| a.service_account != *service_account);
+                    observed.associations.push(PodIdentityAssociation {
+                        id: format!("a-{}", service_account.name),
+                        service_account: service_account.clone(),
+                        role_arn: role_arn.clone(),
+                    });
+                }
+            }
+        }
+        observed
+    }
+
+    fn changes(plan: &Plan) -> Vec<(Change, String)> {
+        plan.actions
+            .iter()
+            .map(|a| (a.change, a.step.subject()))
+            .collect()
+    }
+
+    fn secret_config(plan: &Plan) -> serde_json::Value {
+        let Step::ApplySecret { secret } = &plan.actions.last().unwrap().step else {
+            panic!("the Secret is applied last");
+        };
+        serde_json::from_str(&secret.data["config"]).unwrap()
+    }
+
+    #[test]
+    fn irsa_chained_annotates_every_sa_then_creates_the_secret() {
+        let plan = plan_one(&hub_identity(IdentityMode::Irsa), &registration(Some(TARGET)), &fresh_hub()).unwrap();
+        let name = crate::core::secret::default_secret_name(&cluster().arn);
+        assert_eq!(
+            changes(&plan),
+            vec![
+                (
+                    Change::Create,
+                    "ServiceAccount argocd/argocd-application-controller annotation eks.amazonaws.com/role-arn".into()
+                ),
+                (
+                    Change::Create,
+                    "ServiceAccount argocd/argocd-server annotation eks.amazonaws.com/role-arn".into()
+                ),
+                (
+                    Change::Create,
+                    "ServiceAccount argocd/argocd-applicationset-controller annotation eks.amazonaws.com/role-arn".into()
+                ),
+                (Change::Create, format!("Secret argocd/{name}")),
+            ]
+        );
+        assert_eq!(secret_config(&plan)["awsAuthConfig"]["roleARN"], TARGET);
+        assert!(plan.needs_restart());
+    }
+
+    #[test]
+    fn irsa_direct_omits_role_arn() {
+        let plan = plan_one(&hub_identity(IdentityMode::Irsa), &registration(None), &fresh_hub()).unwrap();
+        assert_eq!(
+            secret_config(&plan)["awsAuthConfig"],
+            serde_json::json!({"clusterName": "team-b"})
+        );
+    }
+
+    #[test]
+    fn pod_identity_chained_creates_associations_on_the_hub() {
+        let plan = plan_one(&hub_identity(IdentityMode::PodIdentity), &registration(Some(TARGET)), &fresh_hub()).unwrap();
+        let steps: Vec<&Step> = plan.actions.iter().map(|a| &a.step).collect();
+        assert!(matches!(
+            steps[0],
+            Step::CreatePodIdentityAssociation { hub_cluster, service_account, role_arn }
+                if hub_cluster.name == "argocd-hub"
+                    && service_account.name == "argocd-application-controller"
+                    && role_arn == MANAGEMENT
+        ));
+        assert_eq!(plan.writes().count(), 4);
+        assert_eq!(secret_config(&plan)["awsAuthConfig"]["roleARN"], TARGET);
+    }
+
+    #[test]
+    fn pod_identity_direct_omits_role_arn() {
+        let plan = plan_one(&hub_identity(IdentityMode::PodIdentity), &registration(None), &fresh_hub()).unwrap();
+        assert!(secret_config(&plan)["awsAuthConfig"].get("roleARN").is_none());
+    }
+
+    #[test]
+    fn second_run_plans_nothing_in_both_modes() {
+        for identity in [IdentityMode::Irsa, IdentityMode::PodIdentity] {
+            for target in [None, Some(TARGET)] {
+                let (hub, registration) = (hub_identity(identity), registration(target));
+                let first = plan_one(&hub, &registration, &fresh_hub()).unwrap();
+                let after = applied(&first, fresh_hub());
+                let second = plan_one(&hub, &registration, &after).unwrap();
+                assert!(second.is_noop(), "{identity} {target:?}: {second:?}");
+                assert!(!second.needs_restart());
+            }
+        }
+    }
+
+    #[test]
+    fn missing_optional_sa_is_skipped_and_missing_required_sa_is_an_error() {
+        let mut hub = fresh_hub();
+        hub.service_accounts
+            .retain(|sa| sa.name != "argocd-applicationset-controller");
+        let irsa = hub_identity(IdentityMode::Irsa);
+        let plan = plan_one(&irsa, &registration(None), &hub).unwrap();
+        assert_eq!(plan.actions.len(), 3);
+
+        hub.service_accounts.retain(|sa| sa.name != "argocd-server");
+        let error = plan_one(&irsa, &registration(None), &hub).unwrap_err();
+        assert!(matches!(error, PlanError::ServiceAccountMissing { .. }));
+        assert!(error.to_string().contains("--argocd-namespace"));
+    }
+
+    #[test]
+    fn another_role_on_an_sa_is_a_conflict_unless_replacing() {
+        let other = "arn:aws:iam::123456789012:role/other";
+        let mut hub = fresh_hub();
+        hub.service_accounts[1].irsa_role = Some(other.into());
+        let mut identity = hub_identity(IdentityMode::Irsa);
+        let error = plan_one(&identity, &registration(None), &hub).unwrap_err();
+        assert!(error.to_string().contains("--replace-identity"), "{error}");
+
+        identity.replace_identity = true;
+        let plan = plan_one(&identity, &registration(None), &hub).unwrap();
+        assert_eq!(plan.actions[1].change, Change::Update);
+        assert!(plan.actions[1].detail.contains(other));
+    }
+
+    #[test]
+    fn another_association_is_a_conflict_unless_replacing() {
+        let mut hub = fresh_hub();
+        hub.associations.push(PodIdentityAssociation {
+            id: "a-123".into(),
+            service_account: SaRef::new("argocd", "argocd-server"),
+            role_arn: "arn:aws:iam::123456789012:role/other".into(),
+        });
+        let mut identity = hub_identity(IdentityMode::PodIdentity);
+        assert!(matches!(
+            plan_one(&identity, &registration(None), &hub),
+            Err(PlanError::IdentityInUse { .. })
+        ));
+        identity.replace_identity = true;
+        let plan = plan_one(&identity, &registration(None), &hub).unwrap();
+        assert!(matches!(
+            &plan.actions[1].step,
+            Step::UpdatePodIdentityAssociation { association_id, .. } if association_id == "a-123"
+        ));
+    }
+
+    #[test]
+    fn pod_identity_without_hub_cluster_names_the_flag() {
+        let mut identity = hub_identity(IdentityMode::PodIdentity);
+        identity.hub_cluster = None;
+        let error = plan_one(&identity, &registration(None), &fresh_hub()).unwrap_err();
+        assert!(error.to_string().contains("--hub-cluster"));
+    }
+
+    #[test]
+    fn pod_identity_notes_a_shadowing_irsa_annotation() {
+        let mut hub = fresh_hub();
+        hub.service_accounts[0].irsa_role = Some(MANAGEMENT.into());
+        let plan = plan_one(&hub_identity(IdentityMode::PodIdentity), &registration(None), &hub).unwrap();
+        assert_eq!(plan.notes.len(), 1);
+        assert!(plan.notes[0].contains("IRSA annotation"));
+    }
+
+    fn foreign_secret(name: &str, server: &str) -> ObservedSecret {
+        ObservedSecret {
+            namespace: "argocd".into(),
+            name: name.into(),
+            data: [("server".to_string(), server.to_string())].into(),
+            ..ObservedSecret::default()
+        }
+    }
+
+    #[test]
+    fn someone_elses_secret_at_the_name_is_never_clobbered() {
+        let mut registration = registration(None);
+        registration.secret.secret_name = Some("prod".into());
+        let mut hub = fresh_hub();
+        hub.secrets
+            .push(foreign_secret("prod", "https://elsewhere.example"));
+        assert!(matches!(
+            plan_one(&hub_identity(IdentityMode::Irsa), &registration, &hub),
+            Err(PlanError::SecretNameTaken { .. })
+        ));
+    }
+
+    #[test]
+    fn a_hand_made_secret_for_the_same_server_is_adopted() {
+        let mut registration = registration(None);
+        registration.secret.secret_name = Some("prod".into());
+        let mut hub = fresh_hub();
+        hub.secrets.push(foreign_secret("prod", &cluster().endpoint));
+        let plan = plan_one(&hub_identity(IdentityMode::Irsa), &registration, &hub).unwrap();
+        let last = plan.actions.last().unwrap();
+        assert_eq!(last.change, Change::Update);
+        assert!(last.detail.starts_with("adopt"), "{}", last.detail);
+    }
+
+    #[test]
+    fn same_server_under_another_name_points_at_that_registration() {
+        let mut hub = fresh_hub();
+        hub.secrets.push(foreign_secret("old", &cluster().endpoint));
+        let error = plan_one(&hub_identity(IdentityMode::Irsa), &registration(None), &hub).unwrap_err();
+        assert!(error.to_string().contains("--secret-name old"), "{error}");
+    }
+}

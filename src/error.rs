@@ -1,0 +1,86 @@
+//! The one error type of the tool: every message says what to do next, every kind has an exit code.
+
+use std::process::ExitCode;
+
+/// Exit codes (README "Exit codes"): distinct per kind of failure so scripts can branch on them.
+pub mod exit {
+    pub const FAILURE: u8 = 1;
+    pub const USAGE: u8 = 2;
+    pub const DOCTOR_FOUND_PROBLEMS: u8 = 3;
+    pub const PERMISSION_DENIED: u8 = 4;
+    pub const CONFLICT: u8 = 5;
+    pub const NOT_FOUND: u8 = 6;
+    pub const CANCELLED: u8 = 130;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    Usage(String),
+
+    #[error("{what} was not found. {fix}")]
+    NotFound { what: String, fix: String },
+
+    #[error("permission denied: {what}. {fix}")]
+    PermissionDenied { what: String, fix: String },
+
+    #[error("{what}. {fix}")]
+    Conflict { what: String, fix: String },
+
+    #[error("cancelled: nothing was changed")]
+    Cancelled,
+
+    #[error("could not {action}: {source}. {fix}")]
+    Kube {
+        action: String,
+        fix: String,
+        #[source]
+        source: Box<kube::Error>,
+    },
+
+    #[error("AWS {operation} failed: {message}. {fix}")]
+    Aws {
+        operation: String,
+        message: String,
+        fix: String,
+    },
+
+    #[error("could not load the kubeconfig: {message}. Check --kubeconfig / KUBECONFIG and --context")]
+    Kubeconfig { message: String },
+
+    #[error("after applying, {what} does not match what was written: {detail}. Someone else may be changing it; run the command again to see the plan")]
+    VerifyFailed { what: String, detail: String },
+
+    #[error("could not write the output: {0}")]
+    Output(String),
+
+    #[error("could not read the answer: {0}. Pass the values as flags and --yes to run without prompts")]
+    Prompt(String),
+}
+
+impl Error {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Usage(_) | Error::Kubeconfig { .. } | Error::Prompt(_) => exit::USAGE,
+            Error::NotFound { .. } => exit::NOT_FOUND,
+            Error::PermissionDenied { .. } => exit::PERMISSION_DENIED,
+            Error::Conflict { .. } => exit::CONFLICT,
+            Error::Cancelled => exit::CANCELLED,
+            Error::Kube { .. } | Error::Aws { .. } | Error::VerifyFailed { .. } | Error::Output(_) => {
+                exit::FAILURE
+            }
+        }
+    }
+
+    pub fn usage(message: impl Into<String>) -> Self {
+        Error::Usage(message.into())
+    }
+}
+
+impl From<Error> for ExitCode {
+    fn from(error: Error) -> Self {
+        ExitCode::from(error.exit_code())
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,65 @@
+//! kubectl argocd-eks: register Amazon EKS clusters with Argo CD. `run` wires the real adapters.
+
+pub mod adapters;
+pub mod cli;
+pub mod commands;
+pub mod core;
+pub mod error;
+pub mod ports;
+
+use std::io::IsTerminal;
+
+use adapters::aws::{AwsEks, load_config};
+use adapters::kube::KubeHub;
+use adapters::prompt::{NoPrompt, TerminalPrompt};
+use cli::args::Cli;
+use cli::settings::{CommandSettings, Environment, Settings};
+use commands::add::Ports;
+use error::Result;
+
+/// Run one invocation: validate the flags, build the adapters the command needs, dispatch.
+pub async fn run(cli: Cli) -> Result<()> {
+    let environment = Environment {
+        stdin_is_terminal: std::io::stdin().is_terminal(),
+        no_color_env: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
+    };
+    let settings = Settings::from_cli(cli, environment)?;
+    init_tracing(settings.verbose, settings.color);
+    let mut stdout = std::io::stdout().lock();
+    match &settings.command {
+        CommandSettings::Completion(shell) => {
+            commands::completion::run(*shell, &mut stdout);
+            Ok(())
+        }
+        CommandSettings::Add(add) => {
+            let hub = KubeHub::connect(settings.kubeconfig.as_deref(), settings.context.as_deref())
+                .await?;
+            let config = load_config(settings.profile.as_deref()).await;
+            let default_region = config.region().map(ToString::to_string);
+            let eks = AwsEks::new(config);
+            let region = default_region.as_deref();
+            if settings.interactive {
+                let ports = Ports { hub: &hub, eks: &eks, prompt: &TerminalPrompt };
+                commands::add::run(&settings, add, ports, region, &mut stdout).await
+            } else {
+                let ports = Ports { hub: &hub, eks: &eks, prompt: &NoPrompt };
+                commands::add::run(&settings, add, ports, region, &mut stdout).await
+            }
+        }
+    }
+}
+
+/// Logs go to stderr: `-v` this tool's info, `-vv` its debug, `-vvv` everything.
+fn init_tracing(verbose: u8, color: bool) {
+    let filter = match verbose {
+        0 => "warn",
+        1 => "warn,kubectl_argocd_eks=info",
+        2 => "info,kubectl_argocd_eks=debug",
+        _ => "debug",
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .with_ansi(color && std::io::stderr().is_terminal())
+        .try_init();
+}

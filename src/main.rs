@@ -1,0 +1,25 @@
+//! The `kubectl-argocd_eks` binary: parse, run, turn the error into an exit code.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use kubectl_argocd_eks::cli::args::Cli;
+use kubectl_argocd_eks::error::{Error, exit};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: could not start the async runtime: {e}");
+            return ExitCode::from(exit::FAILURE);
+        }
+    };
+    match runtime.block_on(kubectl_argocd_eks::run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::from(Error::exit_code(&error))
+        }
+    }
+}
