@@ -45,16 +45,22 @@ pub enum Error {
         fix: String,
     },
 
-    #[error("could not load the kubeconfig: {message}. Check --kubeconfig / KUBECONFIG and --context")]
+    #[error(
+        "could not load the kubeconfig: {message}. Check --kubeconfig / KUBECONFIG and --context"
+    )]
     Kubeconfig { message: String },
 
-    #[error("after applying, {what} does not match what was written: {detail}. Someone else may be changing it; run the command again to see the plan")]
+    #[error(
+        "after applying, {what} does not match what was written: {detail}. Someone else may be changing it; run the command again to see the plan"
+    )]
     VerifyFailed { what: String, detail: String },
 
     #[error("could not write the output: {0}")]
     Output(String),
 
-    #[error("could not read the answer: {0}. Pass the values as flags and --yes to run without prompts")]
+    #[error(
+        "could not read the answer: {0}. Pass the values as flags and --yes to run without prompts"
+    )]
     Prompt(String),
 }
 
@@ -66,9 +72,10 @@ impl Error {
             Error::PermissionDenied { .. } => exit::PERMISSION_DENIED,
             Error::Conflict { .. } => exit::CONFLICT,
             Error::Cancelled => exit::CANCELLED,
-            Error::Kube { .. } | Error::Aws { .. } | Error::VerifyFailed { .. } | Error::Output(_) => {
-                exit::FAILURE
-            }
+            Error::Kube { .. }
+            | Error::Aws { .. }
+            | Error::VerifyFailed { .. }
+            | Error::Output(_) => exit::FAILURE,
         }
     }
 

@@ -39,10 +39,18 @@ pub async fn run(cli: Cli) -> Result<()> {
             let eks = AwsEks::new(config);
             let region = default_region.as_deref();
             if settings.interactive {
-                let ports = Ports { hub: &hub, eks: &eks, prompt: &TerminalPrompt };
+                let ports = Ports {
+                    hub: &hub,
+                    eks: &eks,
+                    prompt: &TerminalPrompt,
+                };
                 commands::add::run(&settings, add, ports, region, &mut stdout).await
             } else {
-                let ports = Ports { hub: &hub, eks: &eks, prompt: &NoPrompt };
+                let ports = Ports {
+                    hub: &hub,
+                    eks: &eks,
+                    prompt: &NoPrompt,
+                };
                 commands::add::run(&settings, add, ports, region, &mut stdout).await
             }
         }

@@ -1,5 +1,9 @@
 //! The outside world as small traits: the hub cluster, EKS, and the user's answers.
 
+// The traits are implemented and awaited inside this crate on one runtime thread, so their
+// futures need no `Send` bound.
+#![allow(async_fn_in_trait)]
+
 use crate::core::model::{ClusterArn, EksCluster, PodIdentityAssociation, SaRef};
 use crate::core::plan::ObservedServiceAccount;
 use crate::core::secret::{DesiredSecret, ObservedSecret};

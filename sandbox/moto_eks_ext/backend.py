@@ -36,7 +36,7 @@ ACCESS_POLICY_NAMES = [
     "AmazonEKSViewPolicy",
 ]
 ACCESS_POLICY_ARN = "arn:aws:eks::aws:cluster-access-policy/{}"
-PRINCIPAL_ARN = re.compile(r"^arn:aws[\w-]*:iam::(\d{12}):(role|user)/(?:.*/)?([^/]+)$")
+PRINCIPAL_ARN = re.compile(r"^arn:(aws[\w-]*):iam::(\d{12}):(role|user)/(?:.*/)?([^/]+)$")
 DEFAULT_MAX_RESULTS = 100
 
 
@@ -58,7 +58,9 @@ def paginate(items: list[Any], max_results: int, next_token: str | None) -> tupl
     return items[start:end], (str(end) if end < len(items) else None)
 
 
-def _set_roles(association: dict[str, Any], role_arn: str, target_role_arn: str | None, policy: str | None) -> None:
+def _set_roles(
+    association: dict[str, Any], role_arn: str, target_role_arn: str | None, policy: str | None
+) -> None:
     """Sets an association's roles; a target role (role chaining) gets an external id."""
     validate_role_arn(role_arn)
     if target_role_arn:
@@ -66,7 +68,9 @@ def _set_roles(association: dict[str, Any], role_arn: str, target_role_arn: str 
         association["externalId"] = association.get("externalId") or str(random.uuid4())
     else:
         association.pop("externalId", None)
-    association.update(roleArn=role_arn, targetRoleArn=target_role_arn or None, policy=policy, modifiedAt=utcnow())
+    association.update(
+        roleArn=role_arn, targetRoleArn=target_role_arn or None, policy=policy, modifiedAt=utcnow()
+    )
 
 
 def _not_found(cluster: Cluster, message: str, **fields: Any) -> ResourceNotFoundException:
@@ -120,7 +124,9 @@ class ExtendedEKSBackend:
             raise _not_found(cluster, f"No Pod Identity Association found for id: {association_id}.")
         return cluster.pod_identity_associations[association_id]
 
-    def describe_pod_identity_association(self: EKSBackend, cluster_name: str, association_id: str) -> dict[str, Any]:
+    def describe_pod_identity_association(
+        self: EKSBackend, cluster_name: str, association_id: str
+    ) -> dict[str, Any]:
         return self._association(cluster_name, association_id)
 
     def update_pod_identity_association(
@@ -143,7 +149,9 @@ class ExtendedEKSBackend:
         )
         return association
 
-    def delete_pod_identity_association(self: EKSBackend, cluster_name: str, association_id: str) -> dict[str, Any]:
+    def delete_pod_identity_association(
+        self: EKSBackend, cluster_name: str, association_id: str
+    ) -> dict[str, Any]:
         self._association(cluster_name, association_id)
         return self.describe_cluster(cluster_name).pod_identity_associations.pop(association_id)
 
@@ -192,17 +200,23 @@ class ExtendedEKSBackend:
         if principal_arn in cluster.access_entries:
             raise ResourceInUseException(
                 clusterName=cluster_name,
-                message=f"The specified access entry resource is already in use on this cluster: {principal_arn}",
+                message=f"The specified access entry is already in use on this cluster: {principal_arn}",
             )
-        account, kind, name = principal.groups()
+        partition, account, kind, name = principal.groups()
         if not username:
-            username = f"arn:aws:sts::{account}:assumed-role/{name}/{{{{SessionName}}}}" if kind == "role" else principal_arn
+            username = (
+                f"arn:{partition}:sts::{account}:assumed-role/{name}/{{{{SessionName}}}}"
+                if kind == "role"
+                else principal_arn
+            )
         now = utcnow()
         entry = {
             "clusterName": cluster_name,
             "principalArn": principal_arn,
             "kubernetesGroups": kubernetes_groups or [],
-            "accessEntryArn": self._arn(f"access-entry/{cluster_name}/{kind}/{account}/{name}/{random.uuid4()}"),
+            "accessEntryArn": self._arn(
+                f"access-entry/{cluster_name}/{kind}/{account}/{name}/{random.uuid4()}"
+            ),
             "createdAt": now,
             "modifiedAt": now,
             "tags": tags or {},
@@ -238,11 +252,11 @@ class ExtendedEKSBackend:
         self.describe_access_entry(cluster_name, principal_arn)
         del self.describe_cluster(cluster_name).access_entries[principal_arn]
 
-    def list_access_entries(self: EKSBackend, cluster_name: str, associated_policy_arn: str | None) -> list[str]:
+    def list_access_entries(
+        self: EKSBackend, cluster_name: str, associated_policy_arn: str | None
+    ) -> list[str]:
         entries = self._api_cluster(cluster_name).access_entries.values()
-        return sorted(
-            e["principalArn"] for e in entries if associated_policy_arn in (None, *e["policies"])
-        )
+        return sorted(e["principalArn"] for e in entries if associated_policy_arn in (None, *e["policies"]))
 
     # Access policies
 
@@ -262,14 +276,20 @@ class ExtendedEKSBackend:
             )
         now = utcnow()
         associated = entry["policies"].setdefault(policy_arn, {"policyArn": policy_arn, "associatedAt": now})
-        associated.update(accessScope={"type": access_scope["type"], "namespaces": namespaces}, modifiedAt=now)
+        associated.update(
+            accessScope={"type": access_scope["type"], "namespaces": namespaces}, modifiedAt=now
+        )
         return associated
 
-    def list_associated_access_policies(self: EKSBackend, cluster_name: str, principal_arn: str) -> list[dict[str, Any]]:
+    def list_associated_access_policies(
+        self: EKSBackend, cluster_name: str, principal_arn: str
+    ) -> list[dict[str, Any]]:
         policies = self.describe_access_entry(cluster_name, principal_arn)["policies"]
         return [policies[arn] for arn in sorted(policies)]
 
-    def disassociate_access_policy(self: EKSBackend, cluster_name: str, principal_arn: str, policy_arn: str) -> None:
+    def disassociate_access_policy(
+        self: EKSBackend, cluster_name: str, principal_arn: str, policy_arn: str
+    ) -> None:
         policies = self.describe_access_entry(cluster_name, principal_arn)["policies"]
         if policy_arn not in policies:
             raise ResourceNotFoundException(
@@ -317,7 +337,9 @@ class ExtendedEKSBackend:
     def describe_addon(self: EKSBackend, cluster_name: str, addon_name: str) -> dict[str, Any]:
         cluster = self.describe_cluster(cluster_name)
         if addon_name not in cluster.addons:
-            raise _not_found(cluster, f"No addon: {addon_name} found in cluster: {cluster_name}", addonName=addon_name)
+            raise _not_found(
+                cluster, f"No addon: {addon_name} found in cluster: {cluster_name}", addonName=addon_name
+            )
         return cluster.addons[addon_name]
 
     def delete_addon(self: EKSBackend, cluster_name: str, addon_name: str) -> dict[str, Any]:
@@ -337,14 +359,22 @@ class ExtendedEKSBackend:
                 clusterName=cluster_name,
                 message=f"Cluster is already at the desired configuration with authenticationMode: {mode}",
             )
-        if mode not in AUTHENTICATION_MODES or AUTHENTICATION_MODES.index(mode) != AUTHENTICATION_MODES.index(current) + 1:
+        if (
+            mode not in AUTHENTICATION_MODES
+            or AUTHENTICATION_MODES.index(mode) != AUTHENTICATION_MODES.index(current) + 1
+        ):
             raise InvalidParameterException(
-                clusterName=cluster_name, message=f"Unsupported authentication mode update from {current} to {mode}"
+                clusterName=cluster_name,
+                message=f"Unsupported authentication mode update from {current} to {mode}",
             )
         cluster.access_config["authenticationMode"] = mode
-        return self.record_update(cluster, "AccessConfigUpdate", [{"type": "AuthenticationMode", "value": mode}])
+        return self.record_update(
+            cluster, "AccessConfigUpdate", [{"type": "AuthenticationMode", "value": mode}]
+        )
 
-    def record_update(self: EKSBackend, cluster: Cluster, update_type: str, params: list[dict[str, str]]) -> dict[str, Any]:
+    def record_update(
+        self: EKSBackend, cluster: Cluster, update_type: str, params: list[dict[str, str]]
+    ) -> dict[str, Any]:
         """An update that has already succeeded, kept for DescribeUpdate."""
         update = {
             "id": str(random.uuid4()),

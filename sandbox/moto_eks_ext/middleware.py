@@ -1,11 +1,13 @@
 """WSGI middleware around moto: a request log for tests and the sandbox-only routes."""
 
+import contextlib
 import io
 import json
 import os
 import re
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import parse_qs
 
 from botocore.exceptions import DataNotFoundError, UnknownServiceError
@@ -15,7 +17,7 @@ from moto.eks.models import eks_backends
 from moto.iam.models import get_account_id_from
 from werkzeug.exceptions import NotFound
 
-CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/[^/]+/([^/]+)/([^/]+)/")
+CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/[^/]+/[^/]+/([^/]+)/")  # key, service
 CLUSTER_FIELDS = {  # request field -> setter on a moto Cluster
     "endpoint": lambda cluster, value: setattr(cluster, "endpoint", value),
     "caData": lambda cluster, value: setattr(cluster, "certificate_authority", {"data": value}),
@@ -37,7 +39,7 @@ def describe_request(environ: dict[str, Any]) -> dict[str, Any]:
     access_key, service = None, None
     credential = CREDENTIAL.search(environ.get("HTTP_AUTHORIZATION", ""))
     if credential:
-        access_key, service = credential[1], credential[3]
+        access_key, service = credential[1], credential[2]
     target = environ.get("HTTP_X_AMZ_TARGET", "")
     action = target.rsplit(".", 1)[-1] or None
     if not action:
@@ -47,10 +49,8 @@ def describe_request(environ: dict[str, Any]) -> dict[str, Any]:
         action = params.get("Action", [None])[0]
     if not action and service:
         environ["wsgi.input"] = io.BytesIO(body)
-        try:
+        with contextlib.suppress(NotFound, NotImplementedError, UnknownServiceError, DataNotFoundError):
             action = get_service_router(service).match(Request(environ))[0].name
-        except (NotFound, NotImplementedError, UnknownServiceError, DataNotFoundError):
-            pass
     environ["wsgi.input"] = io.BytesIO(body)
     account = (
         os.environ.get("MOTO_ACCOUNT_ID")
@@ -79,7 +79,9 @@ class SandboxMiddleware:
         if path.startswith("/_sandbox/"):
             status, body = self.sandbox(environ["REQUEST_METHOD"], path, environ)
             payload = json.dumps(body).encode()
-            start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))])
+            start_response(
+                status, [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))]
+            )
             return [payload]
         entry = describe_request(environ)
         with self.lock:

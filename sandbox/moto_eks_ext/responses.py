@@ -1,5 +1,12 @@
 """Request handlers for the added EKS operations; moto serializes them by botocore's model."""
 
+from moto.core.authorization import ActionAuthenticatorMixin
+from moto.core.exceptions import (
+    AccessDeniedError,
+    InvalidClientTokenIdError,
+    JsonRESTError,
+    SignatureDoesNotMatchError,
+)
 from moto.core.responses import ActionResult, EmptyResult
 from moto.eks.responses import EKSResponse
 
@@ -7,14 +14,33 @@ from .backend import DEFAULT_MAX_RESULTS, paginate
 
 _moto_create_cluster = EKSResponse.create_cluster
 _moto_update_cluster_config = EKSResponse.update_cluster_config
+# moto's refusals (XML, query-protocol codes) -> the codes a rest-json service sends.
+AUTH_ERROR_CODES = {
+    "AccessDenied": "AccessDeniedException",
+    "SignatureDoesNotMatch": "InvalidSignatureException",
+    "InvalidClientTokenId": "UnrecognizedClientException",
+}
 
 
 class ExtendedEKSResponse:
     """Methods grafted onto moto's EKSResponse, one per operation (botocore's xform_name)."""
 
     def _page(self: EKSResponse, items: list, result_key: str) -> ActionResult:
-        page, token = paginate(items, self._get_int_param("maxResults", DEFAULT_MAX_RESULTS), self._get_param("nextToken"))
+        page, token = paginate(
+            items, self._get_int_param("maxResults", DEFAULT_MAX_RESULTS), self._get_param("nextToken")
+        )
         return ActionResult({result_key: page, "nextToken": token})
+
+    def _authenticate_and_authorize_normal_action(self: EKSResponse, resource: str = "*") -> None:
+        """moto's IAM check (when enforced), fixed for rest-json: the signed payload is the raw
+        body (moto signed the parsed query of a body-less GET), and a refusal is JSON."""
+        self.data = {}
+        try:
+            ActionAuthenticatorMixin._authenticate_and_authorize_normal_action(self, resource)
+        except (AccessDeniedError, InvalidClientTokenIdError, SignatureDoesNotMatchError) as refusal:
+            error = JsonRESTError(AUTH_ERROR_CODES[refusal.error_type], refusal.message)
+            error.code = refusal.code
+            raise error from refusal
 
     # Clusters: moto's handlers, plus accessConfig
 
@@ -30,11 +56,15 @@ class ExtendedEKSResponse:
         if access_config is not None:
             update = self.eks_backend.update_access_config(name, access_config.get("authenticationMode"))
         else:
-            update = self.eks_backend.record_update(self.eks_backend.describe_cluster(name), "ConfigUpdate", [])
+            update = self.eks_backend.record_update(
+                self.eks_backend.describe_cluster(name), "ConfigUpdate", []
+            )
         return ActionResult({"update": update})
 
     def describe_update(self: EKSResponse) -> ActionResult:
-        return ActionResult({"update": self.eks_backend.describe_update(self._get_param("name"), self._get_param("updateId"))})
+        return ActionResult(
+            {"update": self.eks_backend.describe_update(self._get_param("name"), self._get_param("updateId"))}
+        )
 
     # Pod identity associations
 
@@ -52,7 +82,9 @@ class ExtendedEKSResponse:
         return ActionResult({"association": association})
 
     def describe_pod_identity_association(self: EKSResponse) -> ActionResult:
-        association = self.eks_backend.describe_pod_identity_association(self._get_param("name"), self._get_param("associationId"))
+        association = self.eks_backend.describe_pod_identity_association(
+            self._get_param("name"), self._get_param("associationId")
+        )
         return ActionResult({"association": association})
 
     def update_pod_identity_association(self: EKSResponse) -> ActionResult:
@@ -67,7 +99,9 @@ class ExtendedEKSResponse:
         return ActionResult({"association": association})
 
     def delete_pod_identity_association(self: EKSResponse) -> ActionResult:
-        association = self.eks_backend.delete_pod_identity_association(self._get_param("name"), self._get_param("associationId"))
+        association = self.eks_backend.delete_pod_identity_association(
+            self._get_param("name"), self._get_param("associationId")
+        )
         return ActionResult({"association": association})
 
     def list_pod_identity_associations(self: EKSResponse) -> ActionResult:
@@ -90,7 +124,9 @@ class ExtendedEKSResponse:
         return ActionResult({"accessEntry": entry})
 
     def describe_access_entry(self: EKSResponse) -> ActionResult:
-        entry = self.eks_backend.describe_access_entry(self._get_param("name"), self._get_param("principalArn"))
+        entry = self.eks_backend.describe_access_entry(
+            self._get_param("name"), self._get_param("principalArn")
+        )
         return ActionResult({"accessEntry": entry})
 
     def update_access_entry(self: EKSResponse) -> ActionResult:
@@ -107,7 +143,9 @@ class ExtendedEKSResponse:
         return EmptyResult()
 
     def list_access_entries(self: EKSResponse) -> ActionResult:
-        entries = self.eks_backend.list_access_entries(self._get_param("name"), self._get_param("associatedPolicyArn"))
+        entries = self.eks_backend.list_access_entries(
+            self._get_param("name"), self._get_param("associatedPolicyArn")
+        )
         return self._page(entries, "accessEntries")
 
     # Access policies
@@ -117,7 +155,9 @@ class ExtendedEKSResponse:
         associated = self.eks_backend.associate_access_policy(
             name, principal_arn, self._get_param("policyArn"), self._get_param("accessScope")
         )
-        return ActionResult({"clusterName": name, "principalArn": principal_arn, "associatedAccessPolicy": associated})
+        return ActionResult(
+            {"clusterName": name, "principalArn": principal_arn, "associatedAccessPolicy": associated}
+        )
 
     def list_associated_access_policies(self: EKSResponse) -> ActionResult:
         name, principal_arn = self._get_param("name"), self._get_param("principalArn")
@@ -150,10 +190,14 @@ class ExtendedEKSResponse:
         return ActionResult({"addon": addon})
 
     def describe_addon(self: EKSResponse) -> ActionResult:
-        return ActionResult({"addon": self.eks_backend.describe_addon(self._get_param("name"), self._get_param("addonName"))})
+        return ActionResult(
+            {"addon": self.eks_backend.describe_addon(self._get_param("name"), self._get_param("addonName"))}
+        )
 
     def delete_addon(self: EKSResponse) -> ActionResult:
-        return ActionResult({"addon": self.eks_backend.delete_addon(self._get_param("name"), self._get_param("addonName"))})
+        return ActionResult(
+            {"addon": self.eks_backend.delete_addon(self._get_param("name"), self._get_param("addonName"))}
+        )
 
     def list_addons(self: EKSResponse) -> ActionResult:
         return self._page(self.eks_backend.list_addons(self._get_param("name")), "addons")

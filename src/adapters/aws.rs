@@ -64,8 +64,7 @@ where
         .message()
         .map(str::to_owned)
         .unwrap_or_else(|| DisplayErrorContext(&error).to_string());
-    if code.as_deref().is_some_and(|c| DENIED_CODES.contains(&c)) || status(&error) == Some(403)
-    {
+    if code.as_deref().is_some_and(|c| DENIED_CODES.contains(&c)) || status(&error) == Some(403) {
         return Error::PermissionDenied {
             what: format!("AWS refused {operation}: {message}"),
             fix: format!(
@@ -91,7 +90,13 @@ where
 
 impl Eks for AwsEks {
     async fn describe_cluster(&self, region: &str, name: &str) -> Result<Option<EksCluster>> {
-        let output = match self.client(region).describe_cluster().name(name).send().await {
+        let output = match self
+            .client(region)
+            .describe_cluster()
+            .name(name)
+            .send()
+            .await
+        {
             Ok(output) => output,
             Err(e) if is_not_found(&e) => return Ok(None),
             Err(e) => return Err(aws_error("DescribeCluster", e)),

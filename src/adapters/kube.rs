@@ -156,9 +156,10 @@ impl Hub for KubeHub {
 
     async fn service_accounts(&self, namespace: &str) -> Result<Vec<ObservedServiceAccount>> {
         let api: Api<ServiceAccount> = Api::namespaced(self.client.clone(), namespace);
-        let list = api.list(&ListParams::default()).await.map_err(|e| {
-            kube_error(format!("list ServiceAccounts in namespace {namespace}"), e)
-        })?;
+        let list = api
+            .list(&ListParams::default())
+            .await
+            .map_err(|e| kube_error(format!("list ServiceAccounts in namespace {namespace}"), e))?;
         Ok(list
             .items
             .into_iter()
@@ -230,9 +231,13 @@ impl Hub for KubeHub {
                 "annotations": { key: value },
             },
         });
-        api.patch(&service_account.name, &apply_params(write), &Patch::Apply(&patch))
-            .await
-            .map_err(|e| kube_error(format!("annotate ServiceAccount {service_account}"), e))?;
+        api.patch(
+            &service_account.name,
+            &apply_params(write),
+            &Patch::Apply(&patch),
+        )
+        .await
+        .map_err(|e| kube_error(format!("annotate ServiceAccount {service_account}"), e))?;
         Ok(())
     }
 }
@@ -271,7 +276,12 @@ users:
         assert_eq!(hub.server, "https://hub.example");
         assert_eq!(hub.exec_args[0], "aws");
         assert_eq!(hub.exec_args.last().unwrap(), "argocd-hub");
-        assert!(describe_context(&file, Some("other")).unwrap().exec_args.is_empty());
+        assert!(
+            describe_context(&file, Some("other"))
+                .unwrap()
+                .exec_args
+                .is_empty()
+        );
         assert!(matches!(
             describe_context(&file, Some("nope")),
             Err(Error::Kubeconfig { .. })

@@ -26,7 +26,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Register EKS clusters with Argo CD (Secret + identity), showing the plan first
-    Add(AddArgs),
+    Add(Box<AddArgs>),
     /// Print a shell completion script
     Completion(CompletionArgs),
 }

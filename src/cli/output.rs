@@ -122,7 +122,11 @@ pub fn write_outcome(out: &mut dyn Write, report: &AddReport) -> Result<()> {
         _ => writeln!(out, "Dry run: nothing was changed ({summary})."),
     }
     .map_err(write_err)?;
-    if let Some(command) = report.restart_command.as_deref().filter(|_| report.restart_needed) {
+    if let Some(command) = report
+        .restart_command
+        .as_deref()
+        .filter(|_| report.restart_needed)
+    {
         writeln!(
             out,
             "Argo CD's pods pick up the new identity only when restarted:\n  {command}"

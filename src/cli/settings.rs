@@ -4,9 +4,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use super::args::{AddArgs, Cli, Command, DryRun, IdentityArg, OutputFormat};
-use crate::core::model::{
-    ClusterArn, IdentityMode, MANAGED_BY_LABEL, RoleArn, SECRET_TYPE_LABEL,
-};
+use crate::core::model::{ClusterArn, IdentityMode, MANAGED_BY_LABEL, RoleArn, SECRET_TYPE_LABEL};
 use crate::core::secret::{SecretOptions, valid_secret_name};
 use crate::error::{Error, Result};
 
@@ -30,7 +28,7 @@ pub struct Settings {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CommandSettings {
-    Add(AddSettings),
+    Add(Box<AddSettings>),
     Completion(clap_complete::Shell),
 }
 
@@ -69,7 +67,7 @@ impl Settings {
     pub fn from_cli(cli: Cli, environment: Environment) -> Result<Settings> {
         let command = match cli.command {
             Command::Add(add) => {
-                CommandSettings::Add(add_settings(add, &cli.kube.argocd_namespace)?)
+                CommandSettings::Add(Box::new(add_settings(*add, &cli.kube.argocd_namespace)?))
             }
             Command::Completion(completion) => CommandSettings::Completion(completion.shell),
         };
@@ -224,7 +222,9 @@ fn key_values(flag: &str, pairs: &[String]) -> Result<BTreeMap<String, String>> 
     let mut map = BTreeMap::new();
     for pair in pairs {
         let Some((key, value)) = pair.split_once('=') else {
-            return Err(Error::usage(format!("{flag} {pair:?}: write it as KEY=VALUE")));
+            return Err(Error::usage(format!(
+                "{flag} {pair:?}: write it as KEY=VALUE"
+            )));
         };
         let name = key.rsplit('/').next().unwrap_or(key);
         let valid_name = !name.is_empty()
@@ -262,7 +262,7 @@ mod tests {
         let mut argv = vec!["add", MGMT];
         argv.extend_from_slice(args);
         settings(&argv).map(|s| match s.command {
-            CommandSettings::Add(add) => add,
+            CommandSettings::Add(add) => *add,
             other => panic!("{other:?}"),
         })
     }
@@ -279,7 +279,10 @@ mod tests {
         let arn = "arn:aws:eks:eu-west-1:210987654321:cluster/team-b";
         let cases: Vec<(Vec<&str>, Vec<TargetRef>)> = vec![
             (vec!["prod"], vec![TargetRef::Name("prod".into())]),
-            (vec!["--cluster", "prod"], vec![TargetRef::Name("prod".into())]),
+            (
+                vec!["--cluster", "prod"],
+                vec![TargetRef::Name("prod".into())],
+            ),
             (
                 vec![arn, "--cluster", "prod", "prod"],
                 vec![
@@ -305,8 +308,19 @@ mod tests {
     #[test]
     fn global_flags() {
         let s = settings(&[
-            "add", "prod", MGMT, "--region", "eu-west-1", "--region=us-east-1", "-o", "json",
-            "--dry-run", "--yes", "--argocd-namespace", "gitops", "-vv",
+            "add",
+            "prod",
+            MGMT,
+            "--region",
+            "eu-west-1",
+            "--region=us-east-1",
+            "-o",
+            "json",
+            "--dry-run",
+            "--yes",
+            "--argocd-namespace",
+            "gitops",
+            "-vv",
         ])
         .unwrap();
         assert_eq!(s.regions, vec!["eu-west-1", "us-east-1"]);
@@ -315,10 +329,14 @@ mod tests {
         assert!(s.yes && !s.interactive);
         assert_eq!(s.verbose, 2);
         assert_eq!(s.argocd_namespace, "gitops");
-        let CommandSettings::Add(add) = s.command else { panic!() };
+        let CommandSettings::Add(add) = s.command else {
+            panic!()
+        };
         assert_eq!(add.secret.namespace, "gitops");
         assert_eq!(
-            settings(&["add", "prod", MGMT, "--dry-run=server"]).unwrap().dry_run,
+            settings(&["add", "prod", MGMT, "--dry-run=server"])
+                .unwrap()
+                .dry_run,
             DryRun::Server
         );
     }
@@ -326,9 +344,22 @@ mod tests {
     #[test]
     fn secret_options_are_collected() {
         let add = add(&[
-            "prod", "--label", "env=prod", "--label", "example.com/team=a", "--annotation",
-            "note=x=y", "--project", "platform", "--namespaces", "a,b", "--cluster-resources",
-            "--name", "Prod", "--secret-name", "prod",
+            "prod",
+            "--label",
+            "env=prod",
+            "--label",
+            "example.com/team=a",
+            "--annotation",
+            "note=x=y",
+            "--project",
+            "platform",
+            "--namespaces",
+            "a,b",
+            "--cluster-resources",
+            "--name",
+            "Prod",
+            "--secret-name",
+            "prod",
         ])
         .unwrap();
         assert_eq!(add.secret.labels["env"], "prod");
@@ -346,24 +377,59 @@ mod tests {
             (vec!["add", MGMT], "add CLUSTER"),
             (vec!["add", "prod"], "--management-role-arn"),
             (
-                vec!["add", "prod", "--management-role-arn", "arn:aws:sts::123456789012:assumed-role/a/b"],
+                vec![
+                    "add",
+                    "prod",
+                    "--management-role-arn",
+                    "arn:aws:sts::123456789012:assumed-role/a/b",
+                ],
                 "assumed-role",
             ),
-            (vec!["add", "prod", MGMT, "--role-arn", "deployer"], "--role-arn"),
-            (vec!["add", "bad name", MGMT], "neither an EKS cluster name"),
-            (vec!["add", "arn:aws:eks:x:1:cluster/a", MGMT], "not an EKS cluster ARN"),
-            (vec!["add", "a", "b", MGMT, "--secret-name", "x"], "one cluster"),
-            (vec!["add", "a", MGMT, "--secret-name", "Bad_Name"], "--secret-name"),
-            (vec!["add", "a", MGMT, "--label", "novalue"], "KEY=VALUE"),
-            (vec!["add", "a", MGMT, "--label", "a/b/c=1"], "not a valid key"),
             (
-                vec!["add", "a", MGMT, "--label", "app.kubernetes.io/managed-by=me"],
+                vec!["add", "prod", MGMT, "--role-arn", "deployer"],
+                "--role-arn",
+            ),
+            (vec!["add", "bad name", MGMT], "neither an EKS cluster name"),
+            (
+                vec!["add", "arn:aws:eks:x:1:cluster/a", MGMT],
+                "not an EKS cluster ARN",
+            ),
+            (
+                vec!["add", "a", "b", MGMT, "--secret-name", "x"],
+                "one cluster",
+            ),
+            (
+                vec!["add", "a", MGMT, "--secret-name", "Bad_Name"],
+                "--secret-name",
+            ),
+            (vec!["add", "a", MGMT, "--label", "novalue"], "KEY=VALUE"),
+            (
+                vec!["add", "a", MGMT, "--label", "a/b/c=1"],
+                "not a valid key",
+            ),
+            (
+                vec![
+                    "add",
+                    "a",
+                    MGMT,
+                    "--label",
+                    "app.kubernetes.io/managed-by=me",
+                ],
                 "set by the tool",
             ),
-            (vec!["add", "a", MGMT, "--cluster-resources"], "--namespaces"),
+            (
+                vec!["add", "a", MGMT, "--cluster-resources"],
+                "--namespaces",
+            ),
             (vec!["add", "a", MGMT, "--region", "EU West"], "--region"),
-            (vec!["add", "a", MGMT, "--argocd-namespace", "Argo_CD"], "--argocd-namespace"),
-            (vec!["add", "a", MGMT, "--hub-cluster", "no way"], "--hub-cluster"),
+            (
+                vec!["add", "a", MGMT, "--argocd-namespace", "Argo_CD"],
+                "--argocd-namespace",
+            ),
+            (
+                vec!["add", "a", MGMT, "--hub-cluster", "no way"],
+                "--hub-cluster",
+            ),
         ];
         for (args, needle) in cases {
             let message = usage_error(settings(&args));
@@ -381,7 +447,11 @@ mod tests {
         assert!(Settings::from_cli(cli(), tty).unwrap().interactive);
         let cli_no = Cli::try_parse_from(["k", "completion", "bash", "--no-interactive"]).unwrap();
         assert!(!Settings::from_cli(cli_no, tty).unwrap().interactive);
-        assert!(!Settings::from_cli(cli(), Environment::default()).unwrap().interactive);
+        assert!(
+            !Settings::from_cli(cli(), Environment::default())
+                .unwrap()
+                .interactive
+        );
         let no_color = Environment {
             no_color_env: true,
             ..tty

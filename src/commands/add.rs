@@ -1,7 +1,6 @@
 //! `add`: observe -> plan -> show -> confirm -> apply -> verify, for one or more target clusters.
 
 use std::collections::BTreeSet;
-use std::io::Write as _;
 
 use crate::cli::args::{DryRun, OutputFormat};
 use crate::cli::output::{AddReport, restart_command, write_document, write_outcome};
@@ -31,8 +30,13 @@ pub async fn run<H: Hub, E: Eks, P: Prompt>(
     let regions = search_regions(&settings.regions, default_region)?;
     let needs_hub_cluster = add.identity != IdentityChoice::Fixed(IdentityMode::Irsa);
     let hub_cluster = if needs_hub_cluster {
-        find_hub_cluster(ports.hub.context(), ports.eks, add.hub_cluster.as_deref(), &regions)
-            .await?
+        find_hub_cluster(
+            ports.hub.context(),
+            ports.eks,
+            add.hub_cluster.as_deref(),
+            &regions,
+        )
+        .await?
     } else {
         None
     };
@@ -93,7 +97,7 @@ pub async fn run<H: Hub, E: Eks, P: Prompt>(
     } else {
         write_document(out, settings.output, &report)?;
     }
-    out.flush().map_err(|e| Error::Output(e.to_string()))
+    std::io::Write::flush(out).map_err(|e| Error::Output(e.to_string()))
 }
 
 fn plan_error(error: PlanError) -> Error {
@@ -180,17 +184,18 @@ async fn auto_identity<E: Eks>(eks: &E, hub_cluster: Option<&ClusterArn>) -> Res
     }
 }
 
-async fn find_target<E: Eks>(eks: &E, target: &TargetRef, regions: &[String]) -> Result<EksCluster> {
+async fn find_target<E: Eks>(
+    eks: &E,
+    target: &TargetRef,
+    regions: &[String],
+) -> Result<EksCluster> {
     let cluster = match target {
         TargetRef::Arn(arn) => match eks.describe_cluster(&arn.region, &arn.name).await? {
             Some(cluster) if cluster.arn == *arn => cluster,
             Some(cluster) => {
                 return Err(Error::NotFound {
                     what: format!("{arn} (these credentials see {} instead)", cluster.arn),
-                    fix: format!(
-                        "Use credentials for account {} (--profile)",
-                        arn.account
-                    ),
+                    fix: format!("Use credentials for account {} (--profile)", arn.account),
                 });
             }
             None => {
@@ -258,7 +263,8 @@ async fn observe<H: Hub, E: Eks>(
     let service_accounts = hub.service_accounts(namespace).await?;
     let associations = match (&identity.mode, &identity.hub_cluster) {
         (IdentityMode::PodIdentity, Some(hub_cluster)) => {
-            eks.pod_identity_associations(hub_cluster, namespace).await?
+            eks.pod_identity_associations(hub_cluster, namespace)
+                .await?
         }
         _ => Vec::new(),
     };
@@ -380,10 +386,17 @@ mod tests {
 
     #[test]
     fn flag_values_in_exec_args() {
-        let args: Vec<String> = ["aws", "--region", "eu-west-1", "eks", "get-token", "--cluster-name=hub"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let args: Vec<String> = [
+            "aws",
+            "--region",
+            "eu-west-1",
+            "eks",
+            "get-token",
+            "--cluster-name=hub",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
         assert_eq!(flag_value(&args, "--region"), Some("eu-west-1"));
         assert_eq!(flag_value(&args, "--cluster-name"), Some("hub"));
         assert_eq!(flag_value(&args, "--profile"), None);
@@ -395,7 +408,12 @@ mod tests {
             search_regions(&["eu-west-1".into()], Some("us-east-1")).unwrap(),
             vec!["eu-west-1"]
         );
-        assert_eq!(search_regions(&[], Some("us-east-1")).unwrap(), vec!["us-east-1"]);
-        assert!(matches!(search_regions(&[], None), Err(Error::Usage(m)) if m.contains("--region")));
+        assert_eq!(
+            search_regions(&[], Some("us-east-1")).unwrap(),
+            vec!["us-east-1"]
+        );
+        assert!(
+            matches!(search_regions(&[], None), Err(Error::Usage(m)) if m.contains("--region"))
+        );
     }
 }

@@ -291,7 +291,10 @@ mod tests {
     fn role_arn_parses_paths_and_rejects_sessions() {
         let role = RoleArn::parse("arn:aws:iam::123456789012:role/teams/argocd").unwrap();
         assert_eq!(role.name(), "argocd");
-        assert_eq!(role.to_string(), "arn:aws:iam::123456789012:role/teams/argocd");
+        assert_eq!(
+            role.to_string(),
+            "arn:aws:iam::123456789012:role/teams/argocd"
+        );
         assert_eq!(
             RoleArn::parse("arn:aws:sts::123456789012:assumed-role/argocd/session"),
             Err(ArnError::AssumedRole(

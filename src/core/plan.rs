@@ -8,7 +8,9 @@ use super::model::{
     ARGOCD_SERVICE_ACCOUNTS, ClusterArn, EksCluster, IRSA_ANNOTATION, IdentityMode,
     PodIdentityAssociation, RoleArn, SaRef,
 };
-use super::secret::{DesiredSecret, ObservedSecret, SecretOptions, desired_secret, secret_differences};
+use super::secret::{
+    DesiredSecret, ObservedSecret, SecretOptions, desired_secret, secret_differences,
+};
 
 /// How Argo CD's pods reach AWS: one choice for the hub, shared by every registered cluster.
 #[derive(Debug, Clone)]
@@ -75,7 +77,10 @@ pub enum Step {
     /// Server-side apply of the cluster Secret (forced: the plan already checked whose it is).
     ApplySecret { secret: DesiredSecret },
     /// Server-side apply of the IRSA annotation on one service account.
-    AnnotateServiceAccount { service_account: SaRef, role_arn: String },
+    AnnotateServiceAccount {
+        service_account: SaRef,
+        role_arn: String,
+    },
     CreatePodIdentityAssociation {
         hub_cluster: ClusterArn,
         service_account: SaRef,
@@ -96,7 +101,9 @@ impl Step {
             Step::ApplySecret { secret } => {
                 format!("Secret {}/{}", secret.namespace, secret.name)
             }
-            Step::AnnotateServiceAccount { service_account, .. } => {
+            Step::AnnotateServiceAccount {
+                service_account, ..
+            } => {
                 format!("ServiceAccount {service_account} annotation {IRSA_ANNOTATION}")
             }
             Step::CreatePodIdentityAssociation {
@@ -241,7 +248,10 @@ pub fn plan(
     }
 
     Ok(Plan {
-        clusters: registrations.iter().map(|r| r.cluster.arn.clone()).collect(),
+        clusters: registrations
+            .iter()
+            .map(|r| r.cluster.arn.clone())
+            .collect(),
         identity: identity.mode,
         actions,
         notes,
@@ -374,7 +384,10 @@ fn secret_action(registration: &Registration, observed: &Observed) -> Result<Act
             } else if current.managed_by_us() {
                 (Change::Update, differences)
             } else {
-                (Change::Update, format!("adopt a hand-made Secret: {differences}"))
+                (
+                    Change::Update,
+                    format!("adopt a hand-made Secret: {differences}"),
+                )
             }
         }
     };
@@ -524,7 +537,12 @@ mod tests {
 
     #[test]
     fn irsa_chained_annotates_every_sa_then_creates_the_secret() {
-        let plan = plan_one(&hub_identity(IdentityMode::Irsa), &registration(Some(TARGET)), &fresh_hub()).unwrap();
+        let plan = plan_one(
+            &hub_identity(IdentityMode::Irsa),
+            &registration(Some(TARGET)),
+            &fresh_hub(),
+        )
+        .unwrap();
         let name = crate::core::secret::default_secret_name(&cluster().arn);
         assert_eq!(
             changes(&plan),
@@ -550,7 +568,12 @@ mod tests {
 
     #[test]
     fn irsa_direct_omits_role_arn() {
-        let plan = plan_one(&hub_identity(IdentityMode::Irsa), &registration(None), &fresh_hub()).unwrap();
+        let plan = plan_one(
+            &hub_identity(IdentityMode::Irsa),
+            &registration(None),
+            &fresh_hub(),
+        )
+        .unwrap();
         assert_eq!(
             secret_config(&plan)["awsAuthConfig"],
             serde_json::json!({"clusterName": "team-b"})
@@ -559,7 +582,12 @@ mod tests {
 
     #[test]
     fn pod_identity_chained_creates_associations_on_the_hub() {
-        let plan = plan_one(&hub_identity(IdentityMode::PodIdentity), &registration(Some(TARGET)), &fresh_hub()).unwrap();
+        let plan = plan_one(
+            &hub_identity(IdentityMode::PodIdentity),
+            &registration(Some(TARGET)),
+            &fresh_hub(),
+        )
+        .unwrap();
         let steps: Vec<&Step> = plan.actions.iter().map(|a| &a.step).collect();
         assert!(matches!(
             steps[0],
@@ -574,8 +602,17 @@ mod tests {
 
     #[test]
     fn pod_identity_direct_omits_role_arn() {
-        let plan = plan_one(&hub_identity(IdentityMode::PodIdentity), &registration(None), &fresh_hub()).unwrap();
-        assert!(secret_config(&plan)["awsAuthConfig"].get("roleARN").is_none());
+        let plan = plan_one(
+            &hub_identity(IdentityMode::PodIdentity),
+            &registration(None),
+            &fresh_hub(),
+        )
+        .unwrap();
+        assert!(
+            secret_config(&plan)["awsAuthConfig"]
+                .get("roleARN")
+                .is_none()
+        );
     }
 
     #[test]
@@ -655,7 +692,12 @@ mod tests {
     fn pod_identity_notes_a_shadowing_irsa_annotation() {
         let mut hub = fresh_hub();
         hub.service_accounts[0].irsa_role = Some(MANAGEMENT.into());
-        let plan = plan_one(&hub_identity(IdentityMode::PodIdentity), &registration(None), &hub).unwrap();
+        let plan = plan_one(
+            &hub_identity(IdentityMode::PodIdentity),
+            &registration(None),
+            &hub,
+        )
+        .unwrap();
         assert_eq!(plan.notes.len(), 1);
         assert!(plan.notes[0].contains("IRSA annotation"));
     }
@@ -687,7 +729,8 @@ mod tests {
         let mut registration = registration(None);
         registration.secret.secret_name = Some("prod".into());
         let mut hub = fresh_hub();
-        hub.secrets.push(foreign_secret("prod", &cluster().endpoint));
+        hub.secrets
+            .push(foreign_secret("prod", &cluster().endpoint));
         let plan = plan_one(&hub_identity(IdentityMode::Irsa), &registration, &hub).unwrap();
         let last = plan.actions.last().unwrap();
         assert_eq!(last.change, Change::Update);
@@ -698,7 +741,8 @@ mod tests {
     fn same_server_under_another_name_points_at_that_registration() {
         let mut hub = fresh_hub();
         hub.secrets.push(foreign_secret("old", &cluster().endpoint));
-        let error = plan_one(&hub_identity(IdentityMode::Irsa), &registration(None), &hub).unwrap_err();
+        let error =
+            plan_one(&hub_identity(IdentityMode::Irsa), &registration(None), &hub).unwrap_err();
         assert!(error.to_string().contains("--secret-name old"), "{error}");
     }
 }

@@ -400,7 +400,10 @@ mod tests {
     fn direct_secret_omits_role_arn() {
         let secret = desired_secret(&cluster("prod", "eu-west-1"), None, &options());
         let config: serde_json::Value = serde_json::from_str(&secret.data["config"]).unwrap();
-        assert_eq!(config["awsAuthConfig"], serde_json::json!({"clusterName": "prod"}));
+        assert_eq!(
+            config["awsAuthConfig"],
+            serde_json::json!({"clusterName": "prod"})
+        );
     }
 
     #[test]
@@ -441,9 +444,7 @@ mod tests {
         let desired = desired_secret(&cluster("prod", "eu-west-1"), None, &options());
         let mut observed = observed_from(&desired);
         observed.data.insert("shard".into(), "1".into());
-        observed
-            .labels
-            .insert("team".into(), "someone-else".into());
+        observed.labels.insert("team".into(), "someone-else".into());
         // Same JSON, other formatting; server with a trailing slash.
         observed.data.insert(
             "config".into(),
@@ -454,7 +455,10 @@ mod tests {
         );
         let server = format!("{}/", desired.data["server"]);
         observed.data.insert("server".into(), server);
-        assert_eq!(secret_differences(&desired, &observed), Vec::<String>::new());
+        assert_eq!(
+            secret_differences(&desired, &observed),
+            Vec::<String>::new()
+        );
     }
 
     #[test]
@@ -504,6 +508,9 @@ mod tests {
         );
         assert!(observed.managed_by_us());
         assert_eq!(observed.data, desired.data);
-        assert_eq!(secret_differences(&desired, &observed), Vec::<String>::new());
+        assert_eq!(
+            secret_differences(&desired, &observed),
+            Vec::<String>::new()
+        );
     }
 }

@@ -1,0 +1,563 @@
+//! End-to-end tests: the built binary against the sandbox's real kube-apiserver and moto.
+//!
+//! Run through `scripts/test`, which starts the sandbox and exports its environment
+//! (`eval "$(scripts/sandbox env)"`). Each test works in a namespace of its own.
+
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use serde_json::Value;
+
+const MANAGEMENT: &str = "arn:aws:iam::123456789012:role/argocd-management";
+const TARGET_ROLE: &str = "arn:aws:iam::210987654321:role/argocd-deployer";
+const SERVICE_ACCOUNTS: [&str; 3] = [
+    "argocd-application-controller",
+    "argocd-server",
+    "argocd-applicationset-controller",
+];
+
+fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: run these tests with scripts/test (it starts the sandbox)")
+    })
+}
+
+/// A fresh namespace with Argo CD's three service accounts, unique to one test.
+fn argocd_namespace(test: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let namespace = format!(
+        "t-{test}-{}-{nanos:x}",
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    );
+    kubectl(&["create", "namespace", &namespace]);
+    for sa in SERVICE_ACCOUNTS {
+        kubectl(&["-n", &namespace, "create", "serviceaccount", sa]);
+    }
+    namespace
+}
+
+fn kubectl_output(args: &[&str]) -> Output {
+    Command::new("kubectl")
+        .args(args)
+        .output()
+        .expect("kubectl is on PATH (scripts/sandbox env puts the venv's kubectl there)")
+}
+
+fn kubectl(args: &[&str]) -> String {
+    let output = kubectl_output(args);
+    assert!(
+        output.status.success(),
+        "kubectl {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+fn kubectl_json(args: &[&str]) -> Value {
+    let mut all = args.to_vec();
+    all.extend(["-o", "json"]);
+    serde_json::from_str(&kubectl(&all)).unwrap()
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn tool(args: &[&str]) -> Run {
+    let output = Command::new(env!("CARGO_BIN_EXE_kubectl-argocd_eks"))
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+fn add(namespace: &str, extra: &[&str]) -> Run {
+    let mut args = vec![
+        "add",
+        "--argocd-namespace",
+        namespace,
+        "--management-role-arn",
+        MANAGEMENT,
+    ];
+    args.extend_from_slice(extra);
+    tool(&args)
+}
+
+fn cluster_secrets(namespace: &str) -> Vec<Value> {
+    kubectl_json(&[
+        "-n",
+        namespace,
+        "get",
+        "secrets",
+        "-l",
+        "argocd.argoproj.io/secret-type=cluster",
+    ])["items"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+fn decode(value: &Value) -> String {
+    let text = value.as_str().unwrap();
+    let bytes = Command::new("base64")
+        .arg("-d")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(text.as_bytes())?;
+            child.wait_with_output()
+        })
+        .unwrap()
+        .stdout;
+    String::from_utf8(bytes).unwrap()
+}
+
+fn irsa_annotation(namespace: &str, sa: &str) -> Option<String> {
+    kubectl_json(&["-n", namespace, "get", "serviceaccount", sa])["metadata"]["annotations"]
+        ["eks.amazonaws.com/role-arn"]
+        .as_str()
+        .map(str::to_owned)
+}
+
+fn resource_versions(namespace: &str) -> Vec<String> {
+    let mut versions: Vec<String> = ["secrets", "serviceaccounts"]
+        .iter()
+        .flat_map(|kind| {
+            kubectl_json(&["-n", namespace, "get", kind])["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|item| {
+                    format!(
+                        "{}={}",
+                        item["metadata"]["name"], item["metadata"]["resourceVersion"]
+                    )
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    versions.sort();
+    versions
+}
+
+async fn eks(region: &str) -> aws_sdk_eks::Client {
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_sdk_eks::config::Region::new(region.to_owned()))
+        .load()
+        .await;
+    aws_sdk_eks::Client::new(&config)
+}
+
+/// Pod identity associations in `namespace` on the sandbox hub, as (service account, role).
+async fn associations(namespace: &str) -> Vec<(String, String)> {
+    let client = eks("us-east-1").await;
+    let list = client
+        .list_pod_identity_associations()
+        .cluster_name("argocd-hub")
+        .namespace(namespace)
+        .send()
+        .await
+        .unwrap();
+    let mut found = Vec::new();
+    for summary in list.associations() {
+        let described = client
+            .describe_pod_identity_association()
+            .cluster_name("argocd-hub")
+            .association_id(summary.association_id().unwrap())
+            .send()
+            .await
+            .unwrap();
+        let association = described.association().unwrap();
+        found.push((
+            association.service_account().unwrap().to_owned(),
+            association.role_arn().unwrap().to_owned(),
+        ));
+    }
+    found.sort();
+    found
+}
+
+/// The write calls moto has seen for this namespace's associations (request log).
+fn moto_writes_since(start: usize) -> Vec<String> {
+    let output = Command::new("curl")
+        .args([
+            "-sf",
+            &format!("{}/_sandbox/requests", env("ARGOCD_EKS_SANDBOX_MOTO_URL")),
+        ])
+        .output()
+        .unwrap();
+    let log: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
+    log[start.min(log.len())..]
+        .iter()
+        .filter(|r| r["method"] != "GET")
+        .map(|r| format!("{} {}", r["method"], r["action"]))
+        .collect()
+}
+
+fn moto_log_len() -> usize {
+    let output = Command::new("curl")
+        .args([
+            "-sf",
+            &format!("{}/_sandbox/requests", env("ARGOCD_EKS_SANDBOX_MOTO_URL")),
+        ])
+        .output()
+        .unwrap();
+    serde_json::from_slice::<Vec<Value>>(&output.stdout)
+        .unwrap()
+        .len()
+}
+
+#[tokio::test]
+async fn irsa_chained_add_writes_the_design_secret_and_annotations_then_is_a_no_op() {
+    let ns = argocd_namespace("irsa");
+    let run = add(
+        &ns,
+        &[
+            "prod-eu",
+            "--region",
+            "eu-west-1",
+            "--role-arn",
+            TARGET_ROLE,
+            "--identity",
+            "irsa",
+            "--yes",
+        ],
+    );
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("+ create"), "{}", run.stdout);
+    assert!(run.stdout.contains("rollout restart"), "{}", run.stdout);
+
+    let described = eks("eu-west-1")
+        .await
+        .describe_cluster()
+        .name("prod-eu")
+        .send()
+        .await
+        .unwrap();
+    let cluster = described.cluster().unwrap();
+    let secrets = cluster_secrets(&ns);
+    assert_eq!(secrets.len(), 1);
+    let secret = &secrets[0];
+    let name = secret["metadata"]["name"].as_str().unwrap();
+    assert!(name.starts_with("eks-prod-eu-eu-west-1-"), "{name}");
+    assert_eq!(secret["type"], "Opaque");
+    assert_eq!(
+        secret["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+        "kubectl-argocd-eks"
+    );
+    let data = &secret["data"];
+    assert_eq!(decode(&data["name"]), cluster.arn().unwrap());
+    // Argo CD trims a trailing slash from server; so does the tool.
+    assert_eq!(
+        decode(&data["server"]),
+        cluster.endpoint().unwrap().trim_end_matches('/')
+    );
+    let config: Value = serde_json::from_str(&decode(&data["config"])).unwrap();
+    assert_eq!(
+        config,
+        serde_json::json!({
+            "awsAuthConfig": {"clusterName": "prod-eu", "roleARN": TARGET_ROLE},
+            "tlsClientConfig": {
+                "insecure": false,
+                "caData": cluster.certificate_authority().unwrap().data().unwrap()
+            }
+        })
+    );
+    for sa in SERVICE_ACCOUNTS {
+        assert_eq!(
+            irsa_annotation(&ns, sa).as_deref(),
+            Some(MANAGEMENT),
+            "{sa}"
+        );
+    }
+
+    let before = resource_versions(&ns);
+    let again = add(
+        &ns,
+        &[
+            "prod-eu",
+            "--region",
+            "eu-west-1",
+            "--role-arn",
+            TARGET_ROLE,
+            "--identity",
+            "irsa",
+        ],
+    );
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(
+        again.stdout.contains("Nothing to change"),
+        "{}",
+        again.stdout
+    );
+    assert!(!again.stdout.contains("+ create") && !again.stdout.contains("~ update"));
+    assert_eq!(
+        resource_versions(&ns),
+        before,
+        "a no-op run changed objects"
+    );
+}
+
+#[tokio::test]
+async fn pod_identity_direct_add_creates_associations_then_is_a_no_op() {
+    let ns = argocd_namespace("podid");
+    // --identity auto: the sandbox hub has the eks-pod-identity-agent add-on.
+    let run = add(
+        &ns,
+        &[
+            "arn:aws:eks:eu-west-1:123456789012:cluster/prod-eu",
+            "--yes",
+        ],
+    );
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("identity: pod-identity"),
+        "{}",
+        run.stdout
+    );
+    let mut expected: Vec<(String, String)> = SERVICE_ACCOUNTS
+        .iter()
+        .map(|sa| (sa.to_string(), MANAGEMENT.to_string()))
+        .collect();
+    expected.sort();
+    assert_eq!(associations(&ns).await, expected);
+    for sa in SERVICE_ACCOUNTS {
+        assert_eq!(
+            irsa_annotation(&ns, sa),
+            None,
+            "pod identity must not annotate {sa}"
+        );
+    }
+    let secrets = cluster_secrets(&ns);
+    let config: Value = serde_json::from_str(&decode(&secrets[0]["data"]["config"])).unwrap();
+    assert_eq!(
+        config["awsAuthConfig"],
+        serde_json::json!({"clusterName": "prod-eu"})
+    );
+
+    let before = resource_versions(&ns);
+    let log_start = moto_log_len();
+    let again = add(
+        &ns,
+        &[
+            "arn:aws:eks:eu-west-1:123456789012:cluster/prod-eu",
+            "--yes",
+        ],
+    );
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(
+        again.stdout.contains("Nothing to change"),
+        "{}",
+        again.stdout
+    );
+    assert_eq!(resource_versions(&ns), before);
+    assert_eq!(moto_writes_since(log_start), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn restricted_user_is_refused_with_exit_4_and_nothing_is_written() {
+    let ns = argocd_namespace("restricted");
+    let run = add(
+        &ns,
+        &[
+            "prod-eu",
+            "--region",
+            "eu-west-1",
+            "--identity",
+            "irsa",
+            "--yes",
+            "--context",
+            &env("ARGOCD_EKS_SANDBOX_RESTRICTED_CONTEXT"),
+        ],
+    );
+    assert_eq!(run.code, 4, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("permission denied"), "{}", run.stderr);
+    assert!(run.stderr.contains("RBAC"), "{}", run.stderr);
+    assert!(cluster_secrets(&ns).is_empty());
+    for sa in SERVICE_ACCOUNTS {
+        assert_eq!(irsa_annotation(&ns, sa), None);
+    }
+}
+
+#[tokio::test]
+async fn someone_elses_secret_is_never_clobbered() {
+    let ns = argocd_namespace("clobber");
+    kubectl(&[
+        "-n",
+        &ns,
+        "create",
+        "secret",
+        "generic",
+        "mine",
+        "--from-literal=server=https://elsewhere.example",
+    ]);
+    let before = resource_versions(&ns);
+    let run = add(
+        &ns,
+        &[
+            "prod-eu",
+            "--region",
+            "eu-west-1",
+            "--identity",
+            "irsa",
+            "--secret-name",
+            "mine",
+            "--yes",
+        ],
+    );
+    assert_eq!(run.code, 5, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("--secret-name"), "{}", run.stderr);
+    assert_eq!(resource_versions(&ns), before);
+}
+
+#[tokio::test]
+async fn another_role_on_a_service_account_is_kept_unless_replacing_and_other_annotations_survive()
+{
+    let ns = argocd_namespace("replace");
+    let other = "arn:aws:iam::123456789012:role/other";
+    kubectl(&[
+        "-n",
+        &ns,
+        "annotate",
+        "serviceaccount",
+        "argocd-server",
+        &format!("eks.amazonaws.com/role-arn={other}"),
+        "example.com/owner=platform",
+    ]);
+    let base = [
+        "prod-eu",
+        "--region",
+        "eu-west-1",
+        "--identity",
+        "irsa",
+        "--yes",
+    ];
+    let refused = add(&ns, &base);
+    assert_eq!(refused.code, 5, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("--replace-identity"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(
+        irsa_annotation(&ns, "argocd-server").as_deref(),
+        Some(other)
+    );
+    assert!(cluster_secrets(&ns).is_empty());
+
+    let mut replace = base.to_vec();
+    replace.push("--replace-identity");
+    let run = add(&ns, &replace);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("~ update"), "{}", run.stdout);
+    let sa = kubectl_json(&["-n", &ns, "get", "serviceaccount", "argocd-server"]);
+    assert_eq!(
+        sa["metadata"]["annotations"]["eks.amazonaws.com/role-arn"],
+        MANAGEMENT
+    );
+    assert_eq!(
+        sa["metadata"]["annotations"]["example.com/owner"],
+        "platform"
+    );
+}
+
+#[tokio::test]
+async fn dry_run_and_missing_yes_write_nothing() {
+    let ns = argocd_namespace("dry");
+    let before = resource_versions(&ns);
+    let base = ["prod-eu", "--region", "eu-west-1", "--identity", "irsa"];
+
+    let mut dry = base.to_vec();
+    dry.push("--dry-run");
+    let run = add(&ns, &dry);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("+ create") && run.stdout.contains("Dry run"));
+
+    let mut server = base.to_vec();
+    server.extend(["--dry-run=server", "-o", "json"]);
+    let run = add(&ns, &server);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let report: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(report["outcome"], "dry-run-server");
+    assert_eq!(report["plan"]["actions"].as_array().unwrap().len(), 4);
+
+    let run = add(&ns, &base);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("--yes"), "{}", run.stderr);
+    assert_eq!(resource_versions(&ns), before);
+}
+
+#[tokio::test]
+async fn bad_inputs_get_distinct_exit_codes_that_name_the_fix() {
+    let ns = argocd_namespace("bad");
+    let cases: Vec<(Vec<&str>, i32, &str)> = vec![
+        (
+            vec!["no-such-cluster", "--region", "eu-west-1", "--yes"],
+            6,
+            "--region",
+        ),
+        (
+            vec![
+                "prod-eu",
+                "--role-arn",
+                "arn:aws:sts::123456789012:assumed-role/x/y",
+            ],
+            2,
+            "role's own ARN",
+        ),
+        (
+            vec![
+                "prod-eu",
+                "--identity",
+                "pod-identity",
+                "--region",
+                "eu-west-1",
+                "--context",
+                "no-such-context",
+            ],
+            2,
+            "--context",
+        ),
+    ];
+    for (args, code, needle) in cases {
+        let run = add(&ns, &args);
+        assert_eq!(run.code, code, "{args:?}: {}", run.stderr);
+        assert!(run.stderr.contains(needle), "{args:?}: {}", run.stderr);
+    }
+    let no_argocd = tool(&[
+        "add",
+        "prod-eu",
+        "--region",
+        "eu-west-1",
+        "--yes",
+        "--identity",
+        "irsa",
+        "--argocd-namespace",
+        "nowhere",
+        "--management-role-arn",
+        MANAGEMENT,
+    ]);
+    assert_eq!(no_argocd.code, 6, "{}", no_argocd.stderr);
+    assert!(
+        no_argocd.stderr.contains("--argocd-namespace"),
+        "{}",
+        no_argocd.stderr
+    );
+    let missing_role = tool(&["add", "prod-eu", "--argocd-namespace", &ns]);
+    assert_eq!(missing_role.code, 2);
+    assert!(missing_role.stderr.contains("--management-role-arn"));
+    assert!(cluster_secrets(&ns).is_empty());
+}
