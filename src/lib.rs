@@ -9,12 +9,13 @@ pub mod ports;
 
 use std::io::IsTerminal;
 
-use adapters::aws::{AwsEks, load_config};
+use adapters::aws::{AwsEks, assume_role_config, load_config};
 use adapters::kube::KubeHub;
 use adapters::prompt::{NoPrompt, TerminalPrompt};
 use cli::args::Cli;
 use cli::settings::{CommandSettings, Environment, Settings};
 use commands::add::Ports;
+use commands::targets::Account;
 use error::Result;
 
 /// Run one invocation: validate the flags, build the adapters the command needs, dispatch.
@@ -36,19 +37,35 @@ pub async fn run(cli: Cli) -> Result<()> {
                 .await?;
             let config = load_config(settings.profile.as_deref()).await;
             let default_region = config.region().map(ToString::to_string);
-            let eks = AwsEks::new(config);
+            // The caller's own account comes first: it is the hub's, and the fallback.
+            let mut accounts = vec![Account {
+                label: settings
+                    .profile
+                    .as_ref()
+                    .map_or_else(|| "default".to_owned(), |p| format!("profile {p}")),
+                id: None,
+                eks: AwsEks::new(config.clone()),
+            }];
+            for role in &settings.assume_roles {
+                accounts.push(Account {
+                    label: role.to_string(),
+                    id: Some(role.account.clone()),
+                    eks: AwsEks::new(assume_role_config(&config, role).await),
+                });
+            }
             let region = default_region.as_deref();
             if settings.interactive {
+                let prompt = TerminalPrompt::new();
                 let ports = Ports {
                     hub: &hub,
-                    eks: &eks,
-                    prompt: &TerminalPrompt,
+                    accounts: &accounts,
+                    prompt: &prompt,
                 };
                 commands::add::run(&settings, add, ports, region, &mut stdout).await
             } else {
                 let ports = Ports {
                     hub: &hub,
-                    eks: &eks,
+                    accounts: &accounts,
                     prompt: &NoPrompt,
                 };
                 commands::add::run(&settings, add, ports, region, &mut stdout).await

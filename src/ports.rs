@@ -4,7 +4,9 @@
 // futures need no `Send` bound.
 #![allow(async_fn_in_trait)]
 
-use crate::core::model::{ClusterArn, EksCluster, PodIdentityAssociation, SaRef};
+use crate::core::model::{
+    AccessPolicyAssociation, AccessScope, ClusterArn, EksCluster, PodIdentityAssociation, SaRef,
+};
 use crate::core::plan::ObservedServiceAccount;
 use crate::core::secret::{DesiredSecret, ObservedSecret};
 use crate::error::Result;
@@ -33,8 +35,11 @@ pub trait Hub {
     async fn cluster_secrets(&self, namespace: &str) -> Result<Vec<ObservedSecret>>;
     async fn secret(&self, namespace: &str, name: &str) -> Result<Option<ObservedSecret>>;
     async fn service_accounts(&self, namespace: &str) -> Result<Vec<ObservedServiceAccount>>;
-    /// SelfSubjectAccessReview: may the caller `verb` `resource` in `namespace`?
-    async fn can_i(&self, namespace: &str, verb: &str, resource: &str) -> Result<bool>;
+    /// Namespaces holding a service account called `name` (to find where Argo CD runs).
+    async fn namespaces_with_service_account(&self, name: &str) -> Result<Vec<String>>;
+    /// SelfSubjectAccessReview: may the caller `verb` `resource` (of API `group`) in `namespace`?
+    async fn can_i(&self, namespace: &str, verb: &str, group: &str, resource: &str)
+    -> Result<bool>;
     async fn apply_secret(&self, secret: &DesiredSecret, write: Write) -> Result<()>;
     async fn annotate_service_account(
         &self,
@@ -43,10 +48,26 @@ pub trait Hub {
         value: &str,
         write: Write,
     ) -> Result<()>;
+    /// `kubectl rollout restart` of Argo CD's workloads that exist; returns what was restarted.
+    async fn restart_workloads(
+        &self,
+        namespace: &str,
+        workloads: &[Workload],
+        write: Write,
+    ) -> Result<Vec<String>>;
+}
+
+/// A workload to restart: `statefulsets` or `deployments`, by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Workload {
+    pub resource: &'static str,
+    pub name: &'static str,
 }
 
 /// Amazon EKS, in any region of the credentials' account.
 pub trait Eks {
+    /// Every cluster name in `region` (all pages).
+    async fn list_clusters(&self, region: &str) -> Result<Vec<String>>;
     /// DescribeCluster; None when there is no such cluster.
     async fn describe_cluster(&self, region: &str, name: &str) -> Result<Option<EksCluster>>;
     /// Whether the cluster has the add-on installed (DescribeAddon).
@@ -69,10 +90,42 @@ pub trait Eks {
         association_id: &str,
         role_arn: &str,
     ) -> Result<()>;
+    /// The principal's access entry on `cluster`: None when there is none, else its policies.
+    async fn access_entry(
+        &self,
+        cluster: &ClusterArn,
+        principal_arn: &str,
+    ) -> Result<Option<Vec<AccessPolicyAssociation>>>;
+    async fn create_access_entry(&self, cluster: &ClusterArn, principal_arn: &str) -> Result<()>;
+    async fn associate_access_policy(
+        &self,
+        cluster: &ClusterArn,
+        principal_arn: &str,
+        policy_arn: &str,
+        scope: &AccessScope,
+    ) -> Result<()>;
 }
 
-/// Questions for the user; the non-interactive implementation answers none.
+/// Questions for the user; the non-interactive implementation answers none and names `flag`.
 pub trait Prompt {
     /// Ask to go ahead with `question`; Err(Usage) when nobody can answer.
     fn confirm(&self, question: &str) -> Result<bool>;
+    /// Pick any number of `items`.
+    fn pick_many(&self, question: &str, flag: &str, items: &[String]) -> Result<Vec<usize>>;
+    /// Pick one of `items`.
+    fn pick_one(
+        &self,
+        question: &str,
+        flag: &str,
+        items: &[String],
+        default: usize,
+    ) -> Result<usize>;
+    /// A line of text; `validate` returns the reason an answer is refused.
+    fn text(
+        &self,
+        question: &str,
+        flag: &str,
+        default: Option<&str>,
+        validate: &dyn Fn(&str) -> std::result::Result<(), String>,
+    ) -> Result<String>;
 }

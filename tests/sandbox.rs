@@ -492,7 +492,24 @@ async fn dry_run_and_missing_yes_write_nothing() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     let report: Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(report["outcome"], "dry-run-server");
-    assert_eq!(report["plan"]["actions"].as_array().unwrap().len(), 4);
+    // Three service accounts, the access entry and its policy, the Secret.
+    let kinds: Vec<&str> = report["plan"]["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["step"]["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "annotateServiceAccount",
+            "annotateServiceAccount",
+            "annotateServiceAccount",
+            "createAccessEntry",
+            "associateAccessPolicy",
+            "applySecret"
+        ]
+    );
 
     let run = add(&ns, &base);
     assert_eq!(run.code, 2, "{}", run.stderr);

@@ -5,8 +5,11 @@ use aws_sdk_eks::Client as EksClient;
 use aws_sdk_eks::config::Region;
 use aws_sdk_eks::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
+use aws_sdk_eks::types::{AccessScope as SdkAccessScope, AccessScopeType};
+
 use crate::core::model::{
-    AuthenticationMode, ClusterArn, EksCluster, PodIdentityAssociation, SaRef,
+    AccessPolicyAssociation, AccessScope, AuthenticationMode, ClusterArn, EksCluster,
+    PodIdentityAssociation, SaRef,
 };
 use crate::error::{Error, Result};
 use crate::ports::Eks;
@@ -18,6 +21,20 @@ pub async fn load_config(profile: Option<&str>) -> SdkConfig {
         loader = loader.profile_name(profile);
     }
     loader.load().await
+}
+
+/// The same configuration acting as `role` (sts:AssumeRole, refreshed by the SDK).
+pub async fn assume_role_config(base: &SdkConfig, role: &crate::core::model::RoleArn) -> SdkConfig {
+    let provider = aws_config::sts::AssumeRoleProvider::builder(role.to_string())
+        .session_name("kubectl-argocd-eks")
+        .configure(base)
+        .build()
+        .await;
+    base.to_builder()
+        .credentials_provider(aws_sdk_eks::config::SharedCredentialsProvider::new(
+            provider,
+        ))
+        .build()
 }
 
 pub struct AwsEks {
@@ -89,6 +106,16 @@ where
 }
 
 impl Eks for AwsEks {
+    async fn list_clusters(&self, region: &str) -> Result<Vec<String>> {
+        let mut names = Vec::new();
+        let mut pages = self.client(region).list_clusters().into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| aws_error("ListClusters", e))?;
+            names.extend(page.clusters().iter().cloned());
+        }
+        Ok(names)
+    }
+
     async fn describe_cluster(&self, region: &str, name: &str) -> Result<Option<EksCluster>> {
         let output = match self
             .client(region)
@@ -226,6 +253,86 @@ impl Eks for AwsEks {
             .send()
             .await
             .map_err(|e| aws_error("UpdatePodIdentityAssociation", e))?;
+        Ok(())
+    }
+
+    async fn access_entry(
+        &self,
+        cluster: &ClusterArn,
+        principal_arn: &str,
+    ) -> Result<Option<Vec<AccessPolicyAssociation>>> {
+        let client = self.client(&cluster.region);
+        let described = client
+            .describe_access_entry()
+            .cluster_name(&cluster.name)
+            .principal_arn(principal_arn)
+            .send()
+            .await;
+        match described {
+            Ok(_) => {}
+            Err(e) if is_not_found(&e) => return Ok(None),
+            Err(e) => return Err(aws_error("DescribeAccessEntry", e)),
+        }
+        let mut policies = Vec::new();
+        let mut pages = client
+            .list_associated_access_policies()
+            .cluster_name(&cluster.name)
+            .principal_arn(principal_arn)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| aws_error("ListAssociatedAccessPolicies", e))?;
+            for policy in page.associated_access_policies() {
+                let scope = match policy.access_scope() {
+                    Some(scope) if scope.r#type() == Some(&AccessScopeType::Namespace) => {
+                        AccessScope::Namespace(scope.namespaces().to_vec())
+                    }
+                    _ => AccessScope::Cluster,
+                };
+                policies.push(AccessPolicyAssociation {
+                    policy_arn: policy.policy_arn().unwrap_or_default().to_owned(),
+                    scope,
+                });
+            }
+        }
+        Ok(Some(policies))
+    }
+
+    async fn create_access_entry(&self, cluster: &ClusterArn, principal_arn: &str) -> Result<()> {
+        self.client(&cluster.region)
+            .create_access_entry()
+            .cluster_name(&cluster.name)
+            .principal_arn(principal_arn)
+            .tags("app.kubernetes.io/managed-by", "kubectl-argocd-eks")
+            .send()
+            .await
+            .map_err(|e| aws_error("CreateAccessEntry", e))?;
+        Ok(())
+    }
+
+    async fn associate_access_policy(
+        &self,
+        cluster: &ClusterArn,
+        principal_arn: &str,
+        policy_arn: &str,
+        scope: &AccessScope,
+    ) -> Result<()> {
+        let sdk_scope = match scope {
+            AccessScope::Cluster => SdkAccessScope::builder().r#type(AccessScopeType::Cluster),
+            AccessScope::Namespace(namespaces) => SdkAccessScope::builder()
+                .r#type(AccessScopeType::Namespace)
+                .set_namespaces(Some(namespaces.clone())),
+        }
+        .build();
+        self.client(&cluster.region)
+            .associate_access_policy()
+            .cluster_name(&cluster.name)
+            .principal_arn(principal_arn)
+            .policy_arn(policy_arn)
+            .access_scope(sdk_scope)
+            .send()
+            .await
+            .map_err(|e| aws_error("AssociateAccessPolicy", e))?;
         Ok(())
     }
 }

@@ -1,5 +1,6 @@
 //! The hub behind kube::Client: reads, server-side apply, and access reviews.
 
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::authorization::v1::{
     ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
 };
@@ -14,7 +15,7 @@ use crate::core::model::{
 use crate::core::plan::ObservedServiceAccount;
 use crate::core::secret::{DesiredSecret, ObservedSecret};
 use crate::error::{Error, Result};
-use crate::ports::{Hub, HubContext, Write};
+use crate::ports::{Hub, HubContext, Workload, Write};
 
 pub struct KubeHub {
     client: Client,
@@ -174,13 +175,40 @@ impl Hub for KubeHub {
             .collect())
     }
 
-    async fn can_i(&self, namespace: &str, verb: &str, resource: &str) -> Result<bool> {
+    async fn namespaces_with_service_account(&self, name: &str) -> Result<Vec<String>> {
+        let api: Api<ServiceAccount> = Api::all(self.client.clone());
+        let list = api
+            .list(&ListParams::default().fields(&format!("metadata.name={name}")))
+            .await
+            .map_err(|e| {
+                kube_error(
+                    format!("look for ServiceAccount {name} in all namespaces"),
+                    e,
+                )
+            })?;
+        let mut namespaces: Vec<String> = list
+            .items
+            .into_iter()
+            .filter_map(|sa| sa.metadata.namespace)
+            .collect();
+        namespaces.sort();
+        Ok(namespaces)
+    }
+
+    async fn can_i(
+        &self,
+        namespace: &str,
+        verb: &str,
+        group: &str,
+        resource: &str,
+    ) -> Result<bool> {
         let api: Api<SelfSubjectAccessReview> = Api::all(self.client.clone());
         let review = SelfSubjectAccessReview {
             spec: SelfSubjectAccessReviewSpec {
                 resource_attributes: Some(ResourceAttributes {
                     namespace: Some(namespace.to_owned()),
                     verb: Some(verb.to_owned()),
+                    group: Some(group.to_owned()),
                     resource: Some(resource.to_owned()),
                     ..ResourceAttributes::default()
                 }),
@@ -239,6 +267,61 @@ impl Hub for KubeHub {
         .await
         .map_err(|e| kube_error(format!("annotate ServiceAccount {service_account}"), e))?;
         Ok(())
+    }
+
+    async fn restart_workloads(
+        &self,
+        namespace: &str,
+        workloads: &[Workload],
+        write: Write,
+    ) -> Result<Vec<String>> {
+        let mut restarted = Vec::new();
+        for workload in workloads {
+            let found = match workload.resource {
+                "statefulsets" => {
+                    self.restart::<StatefulSet>(namespace, workload.name, write)
+                        .await?
+                }
+                _ => {
+                    self.restart::<Deployment>(namespace, workload.name, write)
+                        .await?
+                }
+            };
+            if found {
+                restarted.push(format!("{}/{}", workload.resource, workload.name));
+            }
+        }
+        Ok(restarted)
+    }
+}
+
+impl KubeHub {
+    /// Patch the pod template's restartedAt annotation, as `kubectl rollout restart` does.
+    async fn restart<K>(&self, namespace: &str, name: &str, write: Write) -> Result<bool>
+    where
+        K: kube::Resource<Scope = kube::core::NamespaceResourceScope>
+            + Clone
+            + serde::de::DeserializeOwned
+            + std::fmt::Debug,
+        K::DynamicType: Default,
+    {
+        let api: Api<K> = Api::namespaced(self.client.clone(), namespace);
+        let now = k8s_openapi::jiff::Timestamp::now().to_string();
+        let patch = serde_json::json!({"spec": {"template": {"metadata": {"annotations": {
+            "kubectl.kubernetes.io/restartedAt": now
+        }}}}});
+        let params = PatchParams {
+            dry_run: write == Write::ServerDryRun,
+            ..PatchParams::default()
+        };
+        match api.patch(name, &params, &Patch::Merge(&patch)).await {
+            Ok(_) => Ok(true),
+            Err(e) if is_not_found(&e) => Ok(false),
+            Err(e) => Err(kube_error(
+                format!("restart {name} in namespace {namespace}"),
+                e,
+            )),
+        }
     }
 }
 

@@ -1,31 +1,118 @@
 //! Asking the user: dialoguer on a terminal, or a refusal that names the flag when there is none.
 
-use dialoguer::Confirm;
 use dialoguer::theme::ColorfulTheme;
+use dialoguer::{Confirm, FuzzySelect, Input, MultiSelect};
 
 use crate::error::{Error, Result};
 use crate::ports::Prompt;
 
 /// Prompts on stderr, so stdout stays clean for output.
-pub struct TerminalPrompt;
+pub struct TerminalPrompt {
+    theme: ColorfulTheme,
+}
+
+impl TerminalPrompt {
+    pub fn new() -> Self {
+        TerminalPrompt {
+            theme: ColorfulTheme::default(),
+        }
+    }
+}
+
+impl Default for TerminalPrompt {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn prompt_error(error: dialoguer::Error) -> Error {
+    Error::Prompt(error.to_string())
+}
 
 impl Prompt for TerminalPrompt {
     fn confirm(&self, question: &str) -> Result<bool> {
-        Confirm::with_theme(&ColorfulTheme::default())
+        Confirm::with_theme(&self.theme)
             .with_prompt(question)
             .default(false)
-            .interact()
-            .map_err(|e| Error::Prompt(e.to_string()))
+            .interact_opt()
+            .map_err(prompt_error)?
+            .ok_or(Error::Cancelled)
+    }
+
+    fn pick_many(&self, question: &str, _flag: &str, items: &[String]) -> Result<Vec<usize>> {
+        MultiSelect::with_theme(&self.theme)
+            .with_prompt(format!("{question} (space to pick, enter to accept)"))
+            .items(items)
+            .interact_opt()
+            .map_err(prompt_error)?
+            .ok_or(Error::Cancelled)
+    }
+
+    fn pick_one(
+        &self,
+        question: &str,
+        _flag: &str,
+        items: &[String],
+        default: usize,
+    ) -> Result<usize> {
+        FuzzySelect::with_theme(&self.theme)
+            .with_prompt(question)
+            .items(items)
+            .default(default)
+            .interact_opt()
+            .map_err(prompt_error)?
+            .ok_or(Error::Cancelled)
+    }
+
+    fn text(
+        &self,
+        question: &str,
+        _flag: &str,
+        default: Option<&str>,
+        validate: &dyn Fn(&str) -> std::result::Result<(), String>,
+    ) -> Result<String> {
+        let mut input = Input::<String>::with_theme(&self.theme)
+            .with_prompt(question)
+            .allow_empty(true)
+            .validate_with(|answer: &String| validate(answer));
+        if let Some(default) = default {
+            input = input.default(default.to_owned());
+        }
+        input.interact_text().map_err(prompt_error)
     }
 }
 
 /// For scripts and CI: never asks; a needed answer is a usage error naming the flag.
 pub struct NoPrompt;
 
+fn needs_flag(flag: &str) -> Error {
+    Error::usage(format!(
+        "{flag} is needed and there is no terminal to ask on (or --no-interactive was given); pass {flag}"
+    ))
+}
+
 impl Prompt for NoPrompt {
     fn confirm(&self, _question: &str) -> Result<bool> {
         Err(Error::usage(
             "this would change things and there is no terminal to confirm on: pass --yes to apply, or --dry-run to only see the plan",
         ))
+    }
+
+    fn pick_many(&self, _question: &str, flag: &str, _items: &[String]) -> Result<Vec<usize>> {
+        Err(needs_flag(flag))
+    }
+
+    fn pick_one(&self, _q: &str, flag: &str, _items: &[String], _default: usize) -> Result<usize> {
+        Err(needs_flag(flag))
+    }
+
+    fn text(
+        &self,
+        _question: &str,
+        flag: &str,
+        _default: Option<&str>,
+        _validate: &dyn Fn(&str) -> std::result::Result<(), String>,
+    ) -> Result<String> {
+        Err(needs_flag(flag))
     }
 }

@@ -39,9 +39,9 @@ pub struct KubeArgs {
     /// The kubeconfig context of the cluster where Argo CD runs (default: current context)
     #[arg(long, global = true, value_name = "NAME")]
     pub context: Option<String>,
-    /// Namespace Argo CD is installed in
-    #[arg(long, global = true, value_name = "NS", default_value = "argocd")]
-    pub argocd_namespace: String,
+    /// Namespace Argo CD is installed in [default: argocd, else the one that has Argo CD]
+    #[arg(long, global = true, value_name = "NS")]
+    pub argocd_namespace: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -52,6 +52,12 @@ pub struct AwsArgs {
     /// AWS region to look for clusters in; repeatable (default: AWS_REGION or the profile's)
     #[arg(long = "region", global = true, value_name = "REGION")]
     pub regions: Vec<String>,
+    /// Look for clusters in every region EKS runs in
+    #[arg(long, global = true, conflicts_with = "regions")]
+    pub all_regions: bool,
+    /// Also look for clusters in another account through this role; repeatable
+    #[arg(long = "assume-role", global = true, value_name = "ARN")]
+    pub assume_roles: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -114,9 +120,9 @@ pub struct AddArgs {
     /// IAM role Argo CD's pods run as (hub account)
     #[arg(long, value_name = "ARN")]
     pub management_role_arn: Option<String>,
-    /// How Argo CD's pods get the management role
-    #[arg(long, value_enum, default_value_t = IdentityArg::Auto)]
-    pub identity: IdentityArg,
+    /// How Argo CD's pods get the management role [default: auto]
+    #[arg(long, value_enum)]
+    pub identity: Option<IdentityArg>,
     /// The hub's own EKS cluster name, when the kube context does not tell it
     #[arg(long, value_name = "NAME")]
     pub hub_cluster: Option<String>,
@@ -144,6 +150,18 @@ pub struct AddArgs {
     /// Switch service accounts that already use another role to the management role
     #[arg(long)]
     pub replace_identity: bool,
+    /// EKS access policy for the role that reaches the target [default: AmazonEKSClusterAdminPolicy]
+    #[arg(long, value_name = "NAME")]
+    pub access_policy: Option<String>,
+    /// Scope the access policy to these namespaces instead of the whole cluster
+    #[arg(long, value_name = "NS,NS", value_delimiter = ',')]
+    pub access_namespaces: Vec<String>,
+    /// Leave the target's access entries alone (you map the role yourself)
+    #[arg(long, conflicts_with_all = ["access_policy", "access_namespaces"])]
+    pub skip_access: bool,
+    /// Restart Argo CD's workloads when their identity changed, so pods pick it up
+    #[arg(long)]
+    pub restart: bool,
 }
 
 #[derive(Debug, Args)]

@@ -15,8 +15,32 @@ pub struct AddReport<'a> {
     pub plan: &'a Plan,
     /// `applied`, `unchanged`, `dry-run-client`, `dry-run-server`.
     pub outcome: &'a str,
+    /// Identity changed and the pods were not restarted by this run.
     pub restart_needed: bool,
-    pub restart_command: Option<String>,
+    pub restart_command: String,
+    /// Workloads restarted by `--restart`.
+    pub restarted: Vec<String>,
+}
+
+/// A spinner on stderr while something slow runs; silent when stderr is not a terminal.
+pub struct Spinner(Option<indicatif::ProgressBar>);
+
+impl Spinner {
+    pub fn start(message: &str) -> Self {
+        use std::io::IsTerminal;
+        if !std::io::stderr().is_terminal() {
+            return Spinner(None);
+        }
+        let bar = indicatif::ProgressBar::new_spinner().with_message(message.to_owned());
+        bar.enable_steady_tick(std::time::Duration::from_millis(100));
+        Spinner(Some(bar))
+    }
+
+    pub fn finish(self) {
+        if let Some(bar) = self.0 {
+            bar.finish_and_clear();
+        }
+    }
 }
 
 fn write_err(e: impl std::fmt::Display) -> Error {
@@ -122,14 +146,14 @@ pub fn write_outcome(out: &mut dyn Write, report: &AddReport) -> Result<()> {
         _ => writeln!(out, "Dry run: nothing was changed ({summary})."),
     }
     .map_err(write_err)?;
-    if let Some(command) = report
-        .restart_command
-        .as_deref()
-        .filter(|_| report.restart_needed)
-    {
+    if !report.restarted.is_empty() {
+        writeln!(out, "Restarted {}.", report.restarted.join(", ")).map_err(write_err)?;
+    }
+    if report.restart_needed {
         writeln!(
             out,
-            "Argo CD's pods pick up the new identity only when restarted:\n  {command}"
+            "Argo CD's pods pick up the new identity only when restarted (or pass --restart):\n  {}",
+            report.restart_command
         )
         .map_err(write_err)?;
     }

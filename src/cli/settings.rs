@@ -4,7 +4,11 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use super::args::{AddArgs, Cli, Command, DryRun, IdentityArg, OutputFormat};
-use crate::core::model::{ClusterArn, IdentityMode, MANAGED_BY_LABEL, RoleArn, SECRET_TYPE_LABEL};
+use crate::core::access::TargetAccess;
+use crate::core::model::{
+    ACCESS_POLICY_PREFIX, AccessScope, ClusterArn, DEFAULT_ACCESS_POLICY, IdentityMode,
+    MANAGED_BY_LABEL, RoleArn, SECRET_TYPE_LABEL,
+};
 use crate::core::secret::{SecretOptions, valid_secret_name};
 use crate::error::{Error, Result};
 
@@ -13,9 +17,14 @@ pub struct Settings {
     pub kubeconfig: Option<PathBuf>,
     pub context: Option<String>,
     pub argocd_namespace: String,
+    /// Whether --argocd-namespace was given (else Argo CD's namespace may be detected).
+    pub argocd_namespace_given: bool,
     pub profile: Option<String>,
-    /// Regions named with --region; empty means the SDK's default region.
+    /// Regions named with --region (or every EKS region with --all-regions); empty means the
+    /// SDK's default region.
     pub regions: Vec<String>,
+    /// Roles to assume to find clusters in other accounts.
+    pub assume_roles: Vec<RoleArn>,
     pub output: OutputFormat,
     pub dry_run: DryRun,
     pub yes: bool,
@@ -47,13 +56,77 @@ pub enum IdentityChoice {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AddSettings {
+    /// Empty: pick them interactively (guided mode, which also asks for what flags left out).
     pub targets: Vec<TargetRef>,
     pub target_role: Option<RoleArn>,
-    pub management_role: RoleArn,
-    pub identity: IdentityChoice,
+    /// None: ask, or fail naming the flag.
+    pub management_role: Option<RoleArn>,
+    /// None: auto (asked in guided mode).
+    pub identity: Option<IdentityChoice>,
     pub hub_cluster: Option<String>,
     pub secret: SecretOptions,
     pub replace_identity: bool,
+    /// None with `skip_access` false: the default policy (asked in guided mode).
+    pub access: Option<TargetAccess>,
+    pub skip_access: bool,
+    pub restart: bool,
+}
+
+/// Every region EKS runs in (commercial partition), for --all-regions.
+pub const EKS_REGIONS: [&str; 33] = [
+    "af-south-1",
+    "ap-east-1",
+    "ap-east-2",
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-northeast-3",
+    "ap-south-1",
+    "ap-south-2",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-southeast-3",
+    "ap-southeast-4",
+    "ap-southeast-5",
+    "ap-southeast-7",
+    "ca-central-1",
+    "ca-west-1",
+    "eu-central-1",
+    "eu-central-2",
+    "eu-north-1",
+    "eu-south-1",
+    "eu-south-2",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-west-3",
+    "il-central-1",
+    "me-central-1",
+    "me-south-1",
+    "mx-central-1",
+    "sa-east-1",
+    "us-east-1",
+    "us-east-2",
+    "us-west-1",
+    "us-west-2",
+];
+
+/// EKS access policies by name, for the picker and for validating --access-policy.
+pub const ACCESS_POLICIES: [&str; 4] = [
+    "AmazonEKSClusterAdminPolicy",
+    "AmazonEKSAdminPolicy",
+    "AmazonEKSEditPolicy",
+    "AmazonEKSViewPolicy",
+];
+
+/// The policy ARN for `--access-policy NAME|ARN`.
+pub fn access_policy_arn(text: &str) -> Result<String> {
+    let name = text.strip_prefix(ACCESS_POLICY_PREFIX).unwrap_or(text);
+    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(Error::usage(format!(
+            "--access-policy {text:?} is not an EKS access policy; use one of {} (or its ARN)",
+            ACCESS_POLICIES.join(", ")
+        )));
+    }
+    Ok(format!("{ACCESS_POLICY_PREFIX}{name}"))
 }
 
 /// What the environment says, passed in so that `from_cli` stays pure.
@@ -65,35 +138,57 @@ pub struct Environment {
 
 impl Settings {
     pub fn from_cli(cli: Cli, environment: Environment) -> Result<Settings> {
+        let interactive = environment.stdin_is_terminal && !cli.run.no_interactive;
+        let argocd_namespace_given = cli.kube.argocd_namespace.is_some();
+        let argocd_namespace = cli
+            .kube
+            .argocd_namespace
+            .unwrap_or_else(|| "argocd".to_owned());
         let command = match cli.command {
-            Command::Add(add) => {
-                CommandSettings::Add(Box::new(add_settings(*add, &cli.kube.argocd_namespace)?))
-            }
+            Command::Add(add) => CommandSettings::Add(Box::new(add_settings(
+                *add,
+                &argocd_namespace,
+                interactive,
+            )?)),
             Command::Completion(completion) => CommandSettings::Completion(completion.shell),
         };
-        for region in &cli.aws.regions {
+        let assume_roles = cli
+            .aws
+            .assume_roles
+            .iter()
+            .map(|text| {
+                RoleArn::parse(text).map_err(|e| Error::usage(format!("--assume-role: {e}")))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let regions = if cli.aws.all_regions {
+            EKS_REGIONS.iter().map(|r| (*r).to_owned()).collect()
+        } else {
+            cli.aws.regions
+        };
+        for region in &regions {
             if !valid_region(region) {
                 return Err(Error::usage(format!(
                     "--region {region:?} is not an AWS region name (like us-east-1)"
                 )));
             }
         }
-        if !valid_label_value(&cli.kube.argocd_namespace) || cli.kube.argocd_namespace.is_empty() {
+        if !valid_label_value(&argocd_namespace) || argocd_namespace.is_empty() {
             return Err(Error::usage(format!(
-                "--argocd-namespace {:?} is not a valid namespace name",
-                cli.kube.argocd_namespace
+                "--argocd-namespace {argocd_namespace:?} is not a valid namespace name"
             )));
         }
         Ok(Settings {
             kubeconfig: cli.kube.kubeconfig,
             context: cli.kube.context,
-            argocd_namespace: cli.kube.argocd_namespace,
+            argocd_namespace,
+            argocd_namespace_given,
             profile: cli.aws.profile,
-            regions: cli.aws.regions,
+            regions,
+            assume_roles,
             output: cli.run.output,
             dry_run: cli.run.dry_run,
             yes: cli.run.yes,
-            interactive: environment.stdin_is_terminal && !cli.run.no_interactive,
+            interactive,
             verbose: cli.run.verbose,
             color: !cli.run.no_color && !environment.no_color_env,
             command,
@@ -116,7 +211,7 @@ fn valid_label_value(value: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
-fn add_settings(add: AddArgs, namespace: &str) -> Result<AddSettings> {
+fn add_settings(add: AddArgs, namespace: &str, interactive: bool) -> Result<AddSettings> {
     let mut targets = Vec::new();
     for text in add.clusters.iter().chain(&add.cluster_flags) {
         let target = if text.starts_with("arn:") {
@@ -132,9 +227,9 @@ fn add_settings(add: AddArgs, namespace: &str) -> Result<AddSettings> {
             targets.push(target);
         }
     }
-    if targets.is_empty() {
+    if targets.is_empty() && !interactive {
         return Err(Error::usage(
-            "name the cluster to register: kubectl argocd-eks add CLUSTER --region REGION (or its ARN)",
+            "name the cluster to register: kubectl argocd-eks add CLUSTER --region REGION (or its ARN); on a terminal, leave it out to pick from a list",
         ));
     }
     if targets.len() > 1 && (add.secret_name.is_some() || add.name.is_some()) {
@@ -145,14 +240,15 @@ fn add_settings(add: AddArgs, namespace: &str) -> Result<AddSettings> {
     let management_role = add
         .management_role_arn
         .as_deref()
-        .ok_or_else(|| {
-            Error::usage(
-                "pass --management-role-arn ARN: the IAM role Argo CD's pods run as (hub account)",
-            )
-        })
-        .and_then(|text| {
+        .map(|text| {
             RoleArn::parse(text).map_err(|e| Error::usage(format!("--management-role-arn: {e}")))
-        })?;
+        })
+        .transpose()?;
+    if management_role.is_none() && !interactive {
+        return Err(Error::usage(
+            "pass --management-role-arn ARN: the IAM role Argo CD's pods run as (hub account)",
+        ));
+    }
     let target_role = add
         .role_arn
         .as_deref()
@@ -192,10 +288,28 @@ fn add_settings(add: AddArgs, namespace: &str) -> Result<AddSettings> {
             )));
         }
     }
-    let identity = match add.identity {
+    let identity = add.identity.map(|identity| match identity {
         IdentityArg::Auto => IdentityChoice::Auto,
         IdentityArg::Irsa => IdentityChoice::Fixed(IdentityMode::Irsa),
         IdentityArg::PodIdentity => IdentityChoice::Fixed(IdentityMode::PodIdentity),
+    });
+    for ns in &add.access_namespaces {
+        if ns.is_empty() || !valid_label_value(ns) {
+            return Err(Error::usage(format!(
+                "--access-namespaces: {ns:?} is not a valid namespace name"
+            )));
+        }
+    }
+    let access = match (&add.access_policy, add.access_namespaces.is_empty()) {
+        (None, true) => None,
+        (policy, _) => Some(TargetAccess {
+            policy_arn: access_policy_arn(policy.as_deref().unwrap_or(DEFAULT_ACCESS_POLICY))?,
+            scope: if add.access_namespaces.is_empty() {
+                AccessScope::Cluster
+            } else {
+                AccessScope::Namespace(add.access_namespaces.clone())
+            },
+        }),
     };
     Ok(AddSettings {
         targets,
@@ -214,6 +328,9 @@ fn add_settings(add: AddArgs, namespace: &str) -> Result<AddSettings> {
             cluster_resources: add.cluster_resources,
         },
         replace_identity: add.replace_identity,
+        access,
+        skip_access: add.skip_access,
+        restart: add.restart,
     })
 }
 
@@ -299,7 +416,9 @@ mod tests {
     #[test]
     fn add_defaults() {
         let add = add(&["prod"]).unwrap();
-        assert_eq!(add.identity, IdentityChoice::Auto);
+        assert_eq!(add.identity, None);
+        assert_eq!(add.access, None);
+        assert!(!add.skip_access && !add.restart);
         assert_eq!(add.target_role, None);
         assert_eq!(add.secret.namespace, "argocd");
         assert!(!add.replace_identity);
@@ -457,5 +576,57 @@ mod tests {
             ..tty
         };
         assert!(!Settings::from_cli(cli(), no_color).unwrap().color);
+    }
+
+    #[test]
+    fn access_flags_become_target_access() {
+        let edit = add(&[
+            "prod",
+            "--access-policy",
+            "AmazonEKSEditPolicy",
+            "--access-namespaces",
+            "a,b",
+        ])
+        .unwrap();
+        assert_eq!(
+            edit.access,
+            Some(TargetAccess {
+                policy_arn: "arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy".into(),
+                scope: AccessScope::Namespace(vec!["a".into(), "b".into()]),
+            })
+        );
+        let scoped = add(&["prod", "--access-namespaces", "a"]).unwrap();
+        let policy = scoped.access.unwrap().policy_arn;
+        assert!(policy.ends_with("/AmazonEKSClusterAdminPolicy"));
+        assert!(add(&["prod", "--skip-access"]).unwrap().skip_access);
+    }
+
+    #[test]
+    fn all_regions_and_assume_roles() {
+        let s = settings(&[
+            "add",
+            "p",
+            MGMT,
+            "--all-regions",
+            "--assume-role",
+            "arn:aws:iam::210987654321:role/discovery",
+        ])
+        .unwrap();
+        assert_eq!(s.regions.len(), EKS_REGIONS.len());
+        assert_eq!(s.assume_roles[0].account, "210987654321");
+        assert!(!s.argocd_namespace_given);
+    }
+
+    #[test]
+    fn a_terminal_may_leave_out_the_cluster() {
+        let cli = Cli::try_parse_from(["k", "add"]).unwrap();
+        let tty = Environment {
+            stdin_is_terminal: true,
+            no_color_env: false,
+        };
+        let CommandSettings::Add(add) = Settings::from_cli(cli, tty).unwrap().command else {
+            panic!()
+        };
+        assert!(add.targets.is_empty() && add.management_role.is_none());
     }
 }

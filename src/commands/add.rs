@@ -3,20 +3,43 @@
 use std::collections::BTreeSet;
 
 use crate::cli::args::{DryRun, OutputFormat};
-use crate::cli::output::{AddReport, restart_command, write_document, write_outcome};
-use crate::cli::settings::{AddSettings, IdentityChoice, Settings, TargetRef};
+use crate::cli::output::{
+    AddReport, Spinner, restart_command, write_document, write_outcome, write_plan,
+};
+use crate::cli::settings::{ACCESS_POLICIES, AddSettings, IdentityChoice, Settings};
+use crate::commands::targets::{
+    Account, discover, eks_for, find_hub_cluster, find_target, search_regions,
+};
+use crate::core::access::{ObservedAccess, TargetAccess};
 use crate::core::model::{
-    ClusterArn, EksCluster, IRSA_ANNOTATION, IdentityMode, POD_IDENTITY_AGENT_ADDON,
+    ARGOCD_SERVICE_ACCOUNTS, AccessScope, ClusterArn, DEFAULT_ACCESS_POLICY, EksCluster,
+    IRSA_ANNOTATION, IdentityMode, POD_IDENTITY_AGENT_ADDON, RoleArn,
 };
 use crate::core::plan::{Change, HubIdentity, Observed, Plan, PlanError, Registration, Step, plan};
 use crate::core::secret::default_secret_name;
 use crate::error::{Error, Result};
-use crate::ports::{Eks, Hub, HubContext, Prompt, Write};
+use crate::ports::{Eks, Hub, Prompt, Workload, Write};
 
-/// The ports `add` works through.
+/// Argo CD's workloads whose pods carry the identity, restarted with `--restart`.
+const ARGOCD_WORKLOADS: [Workload; 3] = [
+    Workload {
+        resource: "statefulsets",
+        name: "argocd-application-controller",
+    },
+    Workload {
+        resource: "deployments",
+        name: "argocd-server",
+    },
+    Workload {
+        resource: "deployments",
+        name: "argocd-applicationset-controller",
+    },
+];
+
+/// The ports `add` works through; `accounts[0]` is the caller's own account, also the hub's.
 pub struct Ports<'a, H, E, P> {
     pub hub: &'a H,
-    pub eks: &'a E,
+    pub accounts: &'a [Account<E>],
     pub prompt: &'a P,
 }
 
@@ -27,70 +50,126 @@ pub async fn run<H: Hub, E: Eks, P: Prompt>(
     default_region: Option<&str>,
     out: &mut dyn std::io::Write,
 ) -> Result<()> {
+    let hub_eks = &ports.accounts[0].eks;
     let regions = search_regions(&settings.regions, default_region)?;
-    let needs_hub_cluster = add.identity != IdentityChoice::Fixed(IdentityMode::Irsa);
-    let hub_cluster = if needs_hub_cluster {
+    // Guided: no cluster on the command line, so pick one and ask for what flags left out.
+    let guided = add.targets.is_empty();
+    let namespace = argocd_namespace(ports.hub, settings).await?;
+
+    let clusters = if guided {
+        pick_targets(&ports, &regions, &namespace).await?
+    } else {
+        let mut clusters = Vec::with_capacity(add.targets.len());
+        for target in &add.targets {
+            clusters.push(find_target(ports.accounts, target, &regions).await?);
+        }
+        clusters
+    };
+
+    let choice = add.identity.unwrap_or(IdentityChoice::Auto);
+    let hub_cluster = if choice == IdentityChoice::Fixed(IdentityMode::Irsa) {
+        None
+    } else {
         find_hub_cluster(
             ports.hub.context(),
-            ports.eks,
+            hub_eks,
             add.hub_cluster.as_deref(),
             &regions,
         )
         .await?
-    } else {
-        None
     };
-    let mode = match add.identity {
+    let mut mode = match choice {
         IdentityChoice::Fixed(mode) => mode,
-        IdentityChoice::Auto => auto_identity(ports.eks, hub_cluster.as_ref()).await?,
+        IdentityChoice::Auto => auto_identity(hub_eks, hub_cluster.as_ref()).await?,
     };
-    let mut registrations = Vec::with_capacity(add.targets.len());
-    for target in &add.targets {
-        registrations.push(Registration {
-            cluster: find_target(ports.eks, target, &regions).await?,
-            target_role: add.target_role.clone(),
-            secret: add.secret.clone(),
-        });
+    if guided && add.identity.is_none() {
+        let modes = [IdentityMode::PodIdentity, IdentityMode::Irsa];
+        let items = [
+            "pod-identity (EKS Pod Identity associations)".to_owned(),
+            "irsa (service account annotation, needs the hub's OIDC provider)".to_owned(),
+        ];
+        let default = modes.iter().position(|m| *m == mode).unwrap_or(0);
+        mode = modes[ports.prompt.pick_one(
+            "How do Argo CD's pods get their AWS identity?",
+            "--identity",
+            &items,
+            default,
+        )?];
     }
+    let management_role = match &add.management_role {
+        Some(role) => role.clone(),
+        None => ask_management_role(&ports, &namespace, mode, hub_cluster.as_ref()).await?,
+    };
+    let target_role = match &add.target_role {
+        Some(role) => Some(role.clone()),
+        None if guided => ask_target_role(ports.prompt)?,
+        None => None,
+    };
+    let access = if add.skip_access {
+        None
+    } else {
+        Some(match &add.access {
+            Some(access) => access.clone(),
+            None if guided => ask_access(ports.prompt)?,
+            None => TargetAccess {
+                policy_arn: crate::cli::settings::access_policy_arn(DEFAULT_ACCESS_POLICY)?,
+                scope: AccessScope::Cluster,
+            },
+        })
+    };
+
+    let mut secret = add.secret.clone();
+    secret.namespace = namespace.clone();
+    let registrations: Vec<Registration> = clusters
+        .into_iter()
+        .map(|cluster| Registration {
+            cluster,
+            target_role: target_role.clone(),
+            secret: secret.clone(),
+            access: access.clone(),
+        })
+        .collect();
     let identity = HubIdentity {
-        namespace: add.secret.namespace.clone(),
-        management_role: add.management_role.clone(),
+        namespace,
+        management_role,
         mode,
         hub_cluster,
         replace_identity: add.replace_identity,
     };
 
-    let observed = observe(ports.hub, ports.eks, &identity, &registrations).await?;
+    let observed = observe(&ports, &identity, &registrations).await?;
     let plan = plan(&identity, &registrations, &observed).map_err(plan_error)?;
     let text = settings.output == OutputFormat::Text;
     if text {
-        crate::cli::output::write_plan(out, &plan)?;
+        write_plan(out, &plan)?;
     }
 
-    let outcome = if plan.is_noop() {
-        "unchanged"
+    let restart = add.restart && plan.needs_restart();
+    let (outcome, restarted) = if plan.is_noop() {
+        ("unchanged", Vec::new())
     } else {
         match settings.dry_run {
-            DryRun::Client => "dry-run-client",
+            DryRun::Client => ("dry-run-client", Vec::new()),
             DryRun::Server => {
-                apply(ports.hub, ports.eks, &plan, Write::ServerDryRun).await?;
-                "dry-run-server"
+                let restarted = apply(&ports, &plan, restart, Write::ServerDryRun).await?;
+                ("dry-run-server", restarted)
             }
             DryRun::None => {
                 if !settings.yes && !ports.prompt.confirm("Apply these changes?")? {
                     return Err(Error::Cancelled);
                 }
-                apply(ports.hub, ports.eks, &plan, Write::Real).await?;
-                verify(ports.hub, ports.eks, &identity, &registrations).await?;
-                "applied"
+                let restarted = apply(&ports, &plan, restart, Write::Real).await?;
+                verify(&ports, &identity, &registrations).await?;
+                ("applied", restarted)
             }
         }
     };
     let report = AddReport {
         plan: &plan,
         outcome,
-        restart_needed: outcome == "applied" && plan.needs_restart(),
-        restart_command: Some(restart_command(&identity.namespace)),
+        restart_needed: outcome == "applied" && plan.needs_restart() && restarted.is_empty(),
+        restart_command: restart_command(&identity.namespace),
+        restarted,
     };
     if text {
         write_outcome(out, &report)?;
@@ -117,61 +196,96 @@ fn plan_error(error: PlanError) -> Error {
     }
 }
 
-/// The regions to look for clusters named without an ARN.
-fn search_regions(flags: &[String], default_region: Option<&str>) -> Result<Vec<String>> {
-    if !flags.is_empty() {
-        return Ok(flags.to_vec());
+/// Argo CD's namespace: `--argocd-namespace`, else `argocd`, else the one namespace that has
+/// Argo CD's application controller service account.
+async fn argocd_namespace<H: Hub>(hub: &H, settings: &Settings) -> Result<String> {
+    let default = &settings.argocd_namespace;
+    if settings.argocd_namespace_given {
+        return Ok(default.clone());
     }
-    default_region
-        .map(|region| vec![region.to_owned()])
-        .ok_or_else(|| {
-            Error::usage(
-                "no AWS region is set: pass --region REGION (or set AWS_REGION, or a region in your profile)",
+    let controller = ARGOCD_SERVICE_ACCOUNTS[0].0;
+    if hub
+        .service_accounts(default)
+        .await?
+        .iter()
+        .any(|sa| sa.name == controller)
+    {
+        return Ok(default.clone());
+    }
+    let found = hub.namespaces_with_service_account(controller).await?;
+    match found.as_slice() {
+        [only] => {
+            eprintln!("Argo CD found in namespace {only} (not {default}).");
+            Ok(only.clone())
+        }
+        [] => Ok(default.clone()),
+        several => Err(Error::usage(format!(
+            "Argo CD seems installed in several namespaces ({}); pass --argocd-namespace",
+            several.join(", ")
+        ))),
+    }
+}
+
+/// Guided mode: list every cluster the accounts can see and let the user pick.
+async fn pick_targets<H: Hub, E: Eks, P: Prompt>(
+    ports: &Ports<'_, H, E, P>,
+    regions: &[String],
+    namespace: &str,
+) -> Result<Vec<EksCluster>> {
+    let spinner = Spinner::start(&format!(
+        "Looking for EKS clusters in {} region(s), {} account(s)",
+        regions.len(),
+        ports.accounts.len()
+    ));
+    let found = discover(ports.accounts, regions).await;
+    spinner.finish();
+    let mut clusters = found?;
+    if clusters.is_empty() {
+        return Err(Error::NotFound {
+            what: format!("any EKS cluster in {}", regions.join(", ")),
+            fix: "Pass --region (or --all-regions), --profile or --assume-role to look elsewhere"
+                .into(),
+        });
+    }
+    let registered: Vec<String> = ports
+        .hub
+        .cluster_secrets(namespace)
+        .await?
+        .iter()
+        .filter_map(|secret| secret.server().map(str::to_owned))
+        .collect();
+    let items: Vec<String> = clusters
+        .iter()
+        .map(|c| {
+            let mark = if registered.contains(&c.endpoint.trim_end_matches('/').to_owned()) {
+                "  (registered)"
+            } else {
+                ""
+            };
+            format!(
+                "{:<24} {:<14} {}  {:<5} {}{mark}",
+                c.arn.name,
+                c.arn.region,
+                c.arn.account,
+                c.version.as_deref().unwrap_or("-"),
+                c.status
             )
         })
-}
-
-/// The value after `flag` in an argument list (`--flag value` or `--flag=value`).
-fn flag_value<'a>(args: &'a [String], flag: &str) -> Option<&'a str> {
-    args.iter().enumerate().find_map(|(i, arg)| {
-        if arg == flag {
-            args.get(i + 1).map(String::as_str)
-        } else {
-            arg.strip_prefix(flag)?.strip_prefix('=')
-        }
-    })
-}
-
-/// The hub's own EKS cluster: `--hub-cluster`, else an EKS ARN as context or cluster name
-/// (as `aws eks update-kubeconfig` writes them), else `aws eks get-token --cluster-name`.
-async fn find_hub_cluster<E: Eks>(
-    context: &HubContext,
-    eks: &E,
-    flag: Option<&str>,
-    regions: &[String],
-) -> Result<Option<ClusterArn>> {
-    let from_context = ClusterArn::parse(&context.context)
-        .or_else(|_| ClusterArn::parse(&context.cluster))
-        .ok();
-    let (name, region) = match (flag, &from_context) {
-        (None, Some(arn)) => return Ok(Some(arn.clone())),
-        (Some(name), Some(arn)) if arn.name == name => return Ok(Some(arn.clone())),
-        (Some(name), _) => (name.to_owned(), regions[0].clone()),
-        (None, None) => {
-            let Some(name) = flag_value(&context.exec_args, "--cluster-name") else {
-                return Ok(None);
-            };
-            let region = flag_value(&context.exec_args, "--region").unwrap_or(&regions[0]);
-            (name.to_owned(), region.to_owned())
-        }
-    };
-    match eks.describe_cluster(&region, &name).await? {
-        Some(cluster) => Ok(Some(cluster.arn)),
-        None => Err(Error::NotFound {
-            what: format!("the hub's EKS cluster {name} (region {region})"),
-            fix: "Pass --hub-cluster with the name of the EKS cluster Argo CD runs on, and --region with its region".into(),
-        }),
+        .collect();
+    let picked =
+        ports
+            .prompt
+            .pick_many("Which clusters should Argo CD manage?", "CLUSTER", &items)?;
+    if picked.is_empty() {
+        return Err(Error::Cancelled);
     }
+    let picked: BTreeSet<usize> = picked.into_iter().collect();
+    let mut index = 0;
+    clusters.retain(|_| {
+        index += 1;
+        picked.contains(&(index - 1))
+    });
+    Ok(clusters)
 }
 
 /// `--identity auto`: pod identity when the hub is EKS and has the agent, else IRSA.
@@ -184,70 +298,84 @@ async fn auto_identity<E: Eks>(eks: &E, hub_cluster: Option<&ClusterArn>) -> Res
     }
 }
 
-async fn find_target<E: Eks>(
-    eks: &E,
-    target: &TargetRef,
-    regions: &[String],
-) -> Result<EksCluster> {
-    let cluster = match target {
-        TargetRef::Arn(arn) => match eks.describe_cluster(&arn.region, &arn.name).await? {
-            Some(cluster) if cluster.arn == *arn => cluster,
-            Some(cluster) => {
-                return Err(Error::NotFound {
-                    what: format!("{arn} (these credentials see {} instead)", cluster.arn),
-                    fix: format!("Use credentials for account {} (--profile)", arn.account),
-                });
-            }
-            None => {
-                return Err(Error::NotFound {
-                    what: format!("EKS cluster {arn}"),
-                    fix: "Check the ARN, and that --profile is for its account".into(),
-                });
-            }
-        },
-        TargetRef::Name(name) => {
-            let mut found = Vec::new();
-            for region in regions {
-                if let Some(cluster) = eks.describe_cluster(region, name).await? {
-                    found.push(cluster);
-                }
-            }
-            match found.len() {
-                0 => {
-                    return Err(Error::NotFound {
-                        what: format!("EKS cluster {name} in {}", regions.join(", ")),
-                        fix: "Pass --region with the cluster's region, or give its ARN".into(),
-                    });
-                }
-                1 => found.remove(0),
-                _ => {
-                    let arns: Vec<String> = found.iter().map(|c| c.arn.to_string()).collect();
-                    return Err(Error::usage(format!(
-                        "there are clusters named {name} in several regions ({}); give the ARN of the one to register",
-                        arns.join(", ")
-                    )));
-                }
-            }
-        }
-    };
-    if cluster.endpoint.is_empty() || cluster.ca_data.is_empty() {
-        return Err(Error::usage(format!(
-            "{} has no endpoint or CA yet (status {}); register it once it is ACTIVE",
-            cluster.arn, cluster.status
-        )));
+fn validate_role(answer: &str, optional: bool) -> std::result::Result<(), String> {
+    if optional && answer.is_empty() {
+        return Ok(());
     }
-    Ok(cluster)
+    RoleArn::parse(answer)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+/// Ask for the management role, offering the one the hub's service accounts already use.
+async fn ask_management_role<H: Hub, E: Eks, P: Prompt>(
+    ports: &Ports<'_, H, E, P>,
+    namespace: &str,
+    mode: IdentityMode,
+    hub_cluster: Option<&ClusterArn>,
+) -> Result<RoleArn> {
+    let current = match (mode, hub_cluster) {
+        (IdentityMode::PodIdentity, Some(cluster)) => ports.accounts[0]
+            .eks
+            .pod_identity_associations(cluster, namespace)
+            .await?
+            .into_iter()
+            .map(|a| a.role_arn)
+            .next(),
+        _ => ports
+            .hub
+            .service_accounts(namespace)
+            .await?
+            .into_iter()
+            .find_map(|sa| sa.irsa_role),
+    };
+    let answer = ports.prompt.text(
+        "IAM role Argo CD's pods run as (management role ARN)",
+        "--management-role-arn",
+        current.as_deref(),
+        &|answer| validate_role(answer, false),
+    )?;
+    RoleArn::parse(&answer).map_err(|e| Error::usage(e.to_string()))
+}
+
+fn ask_target_role<P: Prompt>(prompt: &P) -> Result<Option<RoleArn>> {
+    let answer = prompt.text(
+        "Role in the target's account for Argo CD to assume (empty: direct mode, the management role itself gets access)",
+        "--role-arn",
+        None,
+        &|answer| validate_role(answer, true),
+    )?;
+    if answer.is_empty() {
+        return Ok(None);
+    }
+    RoleArn::parse(&answer)
+        .map(Some)
+        .map_err(|e| Error::usage(e.to_string()))
+}
+
+fn ask_access<P: Prompt>(prompt: &P) -> Result<TargetAccess> {
+    let items: Vec<String> = ACCESS_POLICIES.iter().map(|p| (*p).to_owned()).collect();
+    let picked = prompt.pick_one(
+        "Access policy for Argo CD on the target (cluster scope)",
+        "--access-policy",
+        &items,
+        0,
+    )?;
+    Ok(TargetAccess {
+        policy_arn: crate::cli::settings::access_policy_arn(ACCESS_POLICIES[picked])?,
+        scope: AccessScope::Cluster,
+    })
 }
 
 /// Read everything the plan depends on; reads only.
-async fn observe<H: Hub, E: Eks>(
-    hub: &H,
-    eks: &E,
+async fn observe<H: Hub, E: Eks, P: Prompt>(
+    ports: &Ports<'_, H, E, P>,
     identity: &HubIdentity,
     registrations: &[Registration],
 ) -> Result<Observed> {
     let namespace = &identity.namespace;
-    let mut secrets = hub.cluster_secrets(namespace).await?;
+    let mut secrets = ports.hub.cluster_secrets(namespace).await?;
+    let mut access = ObservedAccess::new();
     for registration in registrations {
         let name = registration
             .secret
@@ -255,15 +383,28 @@ async fn observe<H: Hub, E: Eks>(
             .clone()
             .unwrap_or_else(|| default_secret_name(&registration.cluster.arn));
         if !secrets.iter().any(|s| s.name == name)
-            && let Some(secret) = hub.secret(namespace, &name).await?
+            && let Some(secret) = ports.hub.secret(namespace, &name).await?
         {
             secrets.push(secret);
         }
+        let cluster = &registration.cluster;
+        let takes_entries = cluster
+            .authentication_mode
+            .is_some_and(|mode| mode.allows_access_entries());
+        if registration.access.is_some() && takes_entries {
+            let principal = registration.principal(identity).to_string();
+            let entry = eks_for(ports.accounts, &cluster.arn.account)
+                .access_entry(&cluster.arn, &principal)
+                .await?;
+            access.insert(cluster.arn.to_string(), entry);
+        }
     }
-    let service_accounts = hub.service_accounts(namespace).await?;
+    let service_accounts = ports.hub.service_accounts(namespace).await?;
     let associations = match (&identity.mode, &identity.hub_cluster) {
         (IdentityMode::PodIdentity, Some(hub_cluster)) => {
-            eks.pod_identity_associations(hub_cluster, namespace)
+            ports.accounts[0]
+                .eks
+                .pod_identity_associations(hub_cluster, namespace)
                 .await?
         }
         _ => Vec::new(),
@@ -272,37 +413,42 @@ async fn observe<H: Hub, E: Eks>(
         secrets,
         service_accounts,
         associations,
+        access,
     })
 }
 
-/// The RBAC verbs the plan's Kubernetes writes need, checked before anything is written.
-async fn check_hub_permissions<H: Hub>(hub: &H, plan: &Plan) -> Result<()> {
+/// The RBAC the plan's Kubernetes writes need, checked before anything is written.
+async fn check_hub_permissions<H: Hub>(hub: &H, plan: &Plan, restart: bool) -> Result<()> {
     let mut needed = BTreeSet::new();
     let mut namespace = None;
     for action in plan.writes() {
         match &action.step {
             Step::ApplySecret { secret } => {
                 namespace = Some(secret.namespace.clone());
-                needed.insert(("patch", "secrets"));
+                needed.insert(("patch", "", "secrets"));
                 if action.change == Change::Create {
-                    needed.insert(("create", "secrets"));
+                    needed.insert(("create", "", "secrets"));
                 }
             }
             Step::AnnotateServiceAccount {
                 service_account, ..
             } => {
                 namespace = Some(service_account.namespace.clone());
-                needed.insert(("patch", "serviceaccounts"));
+                needed.insert(("patch", "", "serviceaccounts"));
             }
             _ => {}
         }
+    }
+    if restart {
+        needed.insert(("patch", "apps", "statefulsets"));
+        needed.insert(("patch", "apps", "deployments"));
     }
     let Some(namespace) = namespace else {
         return Ok(());
     };
     let mut denied = Vec::new();
-    for (verb, resource) in &needed {
-        if !hub.can_i(&namespace, verb, resource).await? {
+    for (verb, group, resource) in &needed {
+        if !hub.can_i(&namespace, verb, group, resource).await? {
             denied.push(format!("{verb} {resource}"));
         }
     }
@@ -315,22 +461,31 @@ async fn check_hub_permissions<H: Hub>(hub: &H, plan: &Plan) -> Result<()> {
             denied.join(", ")
         ),
         fix: format!(
-            "Nothing was changed. Ask a cluster admin to grant it, e.g. kubectl -n {namespace} create role argocd-eks-registrar --verb=get,list,create,patch --resource=secrets,serviceaccounts and a rolebinding to you"
+            "Nothing was changed. Ask a cluster admin for that RBAC, e.g. kubectl -n {namespace} create role argocd-eks-registrar --verb=get,list,create,patch --resource=secrets,serviceaccounts and a rolebinding to you"
         ),
     })
 }
 
-/// Make the plan's writes, identity first and Secrets last; writes only.
-async fn apply<H: Hub, E: Eks>(hub: &H, eks: &E, plan: &Plan, write: Write) -> Result<()> {
-    check_hub_permissions(hub, plan).await?;
+/// Make the plan's writes in its order (identity, target access, Secrets), then restart
+/// Argo CD's workloads when asked; writes only. Returns the restarted workloads.
+async fn apply<H: Hub, E: Eks, P: Prompt>(
+    ports: &Ports<'_, H, E, P>,
+    plan: &Plan,
+    restart: bool,
+    write: Write,
+) -> Result<Vec<String>> {
+    check_hub_permissions(ports.hub, plan, restart).await?;
+    let hub_eks = &ports.accounts[0].eks;
     for action in plan.writes() {
         match &action.step {
-            Step::ApplySecret { secret } => hub.apply_secret(secret, write).await?,
+            Step::ApplySecret { secret } => ports.hub.apply_secret(secret, write).await?,
             Step::AnnotateServiceAccount {
                 service_account,
                 role_arn,
             } => {
-                hub.annotate_service_account(service_account, IRSA_ANNOTATION, role_arn, write)
+                ports
+                    .hub
+                    .annotate_service_account(service_account, IRSA_ANNOTATION, role_arn, write)
                     .await?
             }
             // AWS has no dry run: on a server dry run only Kubernetes writes are sent.
@@ -340,7 +495,8 @@ async fn apply<H: Hub, E: Eks>(hub: &H, eks: &E, plan: &Plan, write: Write) -> R
                 service_account,
                 role_arn,
             } => {
-                eks.create_pod_identity_association(hub_cluster, service_account, role_arn)
+                hub_eks
+                    .create_pod_identity_association(hub_cluster, service_account, role_arn)
                     .await?
             }
             Step::UpdatePodIdentityAssociation {
@@ -349,22 +505,54 @@ async fn apply<H: Hub, E: Eks>(hub: &H, eks: &E, plan: &Plan, write: Write) -> R
                 role_arn,
                 ..
             } => {
-                eks.update_pod_identity_association(hub_cluster, association_id, role_arn)
+                hub_eks
+                    .update_pod_identity_association(hub_cluster, association_id, role_arn)
+                    .await?
+            }
+            Step::CreateAccessEntry {
+                cluster,
+                principal_arn,
+            } => {
+                eks_for(ports.accounts, &cluster.account)
+                    .create_access_entry(cluster, principal_arn)
+                    .await?
+            }
+            Step::AssociateAccessPolicy {
+                cluster,
+                principal_arn,
+                policy_arn,
+                scope,
+            } => {
+                eks_for(ports.accounts, &cluster.account)
+                    .associate_access_policy(cluster, principal_arn, policy_arn, scope)
                     .await?
             }
         }
     }
-    Ok(())
+    if !restart {
+        return Ok(Vec::new());
+    }
+    let namespace = plan
+        .actions
+        .iter()
+        .find_map(|a| match &a.step {
+            Step::ApplySecret { secret } => Some(secret.namespace.clone()),
+            _ => None,
+        })
+        .unwrap_or_default();
+    ports
+        .hub
+        .restart_workloads(&namespace, &ARGOCD_WORKLOADS, write)
+        .await
 }
 
 /// Read back and plan again: after a successful apply there must be nothing left to do.
-async fn verify<H: Hub, E: Eks>(
-    hub: &H,
-    eks: &E,
+async fn verify<H: Hub, E: Eks, P: Prompt>(
+    ports: &Ports<'_, H, E, P>,
     identity: &HubIdentity,
     registrations: &[Registration],
 ) -> Result<()> {
-    let observed = observe(hub, eks, identity, registrations).await?;
+    let observed = observe(ports, identity, registrations).await?;
     let again = plan(identity, registrations, &observed).map_err(plan_error)?;
     let left: Vec<String> = again
         .writes()
@@ -377,43 +565,5 @@ async fn verify<H: Hub, E: Eks>(
             what: left.join("; "),
             detail: "the read-back differs".into(),
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn flag_values_in_exec_args() {
-        let args: Vec<String> = [
-            "aws",
-            "--region",
-            "eu-west-1",
-            "eks",
-            "get-token",
-            "--cluster-name=hub",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        assert_eq!(flag_value(&args, "--region"), Some("eu-west-1"));
-        assert_eq!(flag_value(&args, "--cluster-name"), Some("hub"));
-        assert_eq!(flag_value(&args, "--profile"), None);
-    }
-
-    #[test]
-    fn search_regions_prefers_flags_then_default() {
-        assert_eq!(
-            search_regions(&["eu-west-1".into()], Some("us-east-1")).unwrap(),
-            vec!["eu-west-1"]
-        );
-        assert_eq!(
-            search_regions(&[], Some("us-east-1")).unwrap(),
-            vec!["us-east-1"]
-        );
-        assert!(
-            matches!(search_regions(&[], None), Err(Error::Usage(m)) if m.contains("--region"))
-        );
     }
 }

@@ -1,5 +1,7 @@
 //! The pure core: domain types, the Secret format, and planning. No I/O.
 
+pub mod access;
 pub mod model;
 pub mod plan;
 pub mod secret;
+pub mod trust;

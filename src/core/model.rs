@@ -260,6 +260,35 @@ pub struct PodIdentityAssociation {
     pub role_arn: String,
 }
 
+/// The partition-wide ARN prefix of EKS access policies.
+pub const ACCESS_POLICY_PREFIX: &str = "arn:aws:eks::aws:cluster-access-policy/";
+/// The access policy `add` associates unless told otherwise.
+pub const DEFAULT_ACCESS_POLICY: &str = "AmazonEKSClusterAdminPolicy";
+
+/// Where an EKS access policy applies.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", content = "namespaces", rename_all = "lowercase")]
+pub enum AccessScope {
+    Cluster,
+    Namespace(Vec<String>),
+}
+
+impl fmt::Display for AccessScope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AccessScope::Cluster => f.write_str("cluster"),
+            AccessScope::Namespace(namespaces) => write!(f, "namespaces {}", namespaces.join(",")),
+        }
+    }
+}
+
+/// An access policy associated with an access entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AccessPolicyAssociation {
+    pub policy_arn: String,
+    pub scope: AccessScope,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,8 +4,9 @@ use std::fmt;
 
 use serde::Serialize;
 
+use super::access::{ObservedAccess, TargetAccess, access_actions};
 use super::model::{
-    ARGOCD_SERVICE_ACCOUNTS, ClusterArn, EksCluster, IRSA_ANNOTATION, IdentityMode,
+    ARGOCD_SERVICE_ACCOUNTS, AccessScope, ClusterArn, EksCluster, IRSA_ANNOTATION, IdentityMode,
     PodIdentityAssociation, RoleArn, SaRef,
 };
 use super::secret::{
@@ -33,6 +34,17 @@ pub struct Registration {
     /// The role in the target's account that Argo CD assumes; None is direct mode.
     pub target_role: Option<RoleArn>,
     pub secret: SecretOptions,
+    /// The access to give the role that reaches the target; None leaves target access alone.
+    pub access: Option<TargetAccess>,
+}
+
+impl Registration {
+    /// The role the target must let in: the target role, or the management role when direct.
+    pub fn principal<'a>(&'a self, identity: &'a HubIdentity) -> &'a RoleArn {
+        self.target_role
+            .as_ref()
+            .unwrap_or(&identity.management_role)
+    }
 }
 
 /// A service account on the hub as read; `irsa_role` is its `eks.amazonaws.com/role-arn`.
@@ -50,6 +62,8 @@ pub struct Observed {
     pub service_accounts: Vec<ObservedServiceAccount>,
     /// Pod identity associations in the Argo CD namespace (pod identity mode only).
     pub associations: Vec<PodIdentityAssociation>,
+    /// Each target's access entry for the principal that must reach it.
+    pub access: ObservedAccess,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -92,6 +106,18 @@ pub enum Step {
         service_account: SaRef,
         role_arn: String,
     },
+    /// An EKS access entry for the role that reaches the target.
+    CreateAccessEntry {
+        cluster: ClusterArn,
+        principal_arn: String,
+    },
+    /// Associate (or re-scope) an access policy with that entry.
+    AssociateAccessPolicy {
+        cluster: ClusterArn,
+        principal_arn: String,
+        policy_arn: String,
+        scope: AccessScope,
+    },
 }
 
 impl Step {
@@ -119,11 +145,33 @@ impl Step {
                 "PodIdentityAssociation {service_account} on EKS cluster {}",
                 hub_cluster.name
             ),
+            Step::CreateAccessEntry {
+                cluster,
+                principal_arn,
+            } => format!(
+                "AccessEntry {principal_arn} on EKS cluster {}",
+                cluster.name
+            ),
+            Step::AssociateAccessPolicy {
+                cluster,
+                policy_arn,
+                ..
+            } => format!(
+                "AccessPolicy {} on EKS cluster {}",
+                policy_arn.rsplit('/').next().unwrap_or(policy_arn),
+                cluster.name
+            ),
         }
     }
 
+    /// Whether Argo CD's pods must restart to see this change.
     pub fn changes_identity(&self) -> bool {
-        !matches!(self, Step::ApplySecret { .. })
+        matches!(
+            self,
+            Step::AnnotateServiceAccount { .. }
+                | Step::CreatePodIdentityAssociation { .. }
+                | Step::UpdatePodIdentityAssociation { .. }
+        )
     }
 }
 
@@ -244,6 +292,13 @@ pub fn plan(
     }
 
     for registration in registrations {
+        if let Some(access) = &registration.access {
+            let principal = registration.principal(identity);
+            let (steps, note) =
+                access_actions(&registration.cluster, principal, access, &observed.access);
+            actions.extend(steps);
+            notes.extend(note);
+        }
         actions.push(secret_action(registration, observed)?);
     }
 
@@ -442,6 +497,7 @@ mod tests {
                 namespace: "argocd".into(),
                 ..SecretOptions::default()
             },
+            access: None,
         }
     }
 
@@ -514,6 +570,29 @@ mod tests {
                         id: format!("a-{}", service_account.name),
                         service_account: service_account.clone(),
                         role_arn: role_arn.clone(),
+                    });
+                }
+                Step::CreateAccessEntry { cluster, .. } => {
+                    observed
+                        .access
+                        .entry(cluster.to_string())
+                        .or_insert(Some(vec![]));
+                }
+                Step::AssociateAccessPolicy {
+                    cluster,
+                    policy_arn,
+                    scope,
+                    ..
+                } => {
+                    let policies = observed
+                        .access
+                        .get_mut(&cluster.to_string())
+                        .and_then(Option::as_mut)
+                        .unwrap();
+                    policies.retain(|p| p.policy_arn != *policy_arn);
+                    policies.push(crate::core::model::AccessPolicyAssociation {
+                        policy_arn: policy_arn.clone(),
+                        scope: scope.clone(),
                     });
                 }
             }
@@ -744,5 +823,67 @@ mod tests {
         let error =
             plan_one(&hub_identity(IdentityMode::Irsa), &registration(None), &hub).unwrap_err();
         assert!(error.to_string().contains("--secret-name old"), "{error}");
+    }
+
+    fn with_access(mut registration: Registration) -> Registration {
+        registration.access = Some(TargetAccess {
+            policy_arn: format!(
+                "{}AmazonEKSClusterAdminPolicy",
+                crate::core::model::ACCESS_POLICY_PREFIX
+            ),
+            scope: AccessScope::Cluster,
+        });
+        registration
+    }
+
+    #[test]
+    fn access_goes_to_the_target_role_when_chained_and_the_management_role_when_direct() {
+        let identity = hub_identity(IdentityMode::Irsa);
+        for (target, principal) in [(Some(TARGET), TARGET), (None, MANAGEMENT)] {
+            let plan =
+                plan_one(&identity, &with_access(registration(target)), &fresh_hub()).unwrap();
+            let entry = plan
+                .actions
+                .iter()
+                .find_map(|a| match &a.step {
+                    Step::CreateAccessEntry { principal_arn, .. } => Some(principal_arn.clone()),
+                    _ => None,
+                })
+                .unwrap();
+            assert_eq!(entry, principal);
+            // Access first, the Secret last.
+            assert!(matches!(
+                plan.actions.last().unwrap().step,
+                Step::ApplySecret { .. }
+            ));
+            assert!(matches!(
+                plan.actions[plan.actions.len() - 2].step,
+                Step::AssociateAccessPolicy { .. }
+            ));
+        }
+    }
+
+    #[test]
+    fn several_clusters_share_one_identity_and_second_run_is_a_no_op() {
+        let identity = hub_identity(IdentityMode::PodIdentity);
+        let mut other = with_access(registration(Some(TARGET)));
+        other.cluster.arn.name = "team-c".into();
+        other.cluster.endpoint = "https://c.example".into();
+        let registrations = vec![with_access(registration(Some(TARGET))), other];
+        let first = plan(&identity, &registrations, &fresh_hub()).unwrap();
+        let associations = first
+            .actions
+            .iter()
+            .filter(|a| matches!(a.step, Step::CreatePodIdentityAssociation { .. }))
+            .count();
+        let secrets = first
+            .actions
+            .iter()
+            .filter(|a| matches!(a.step, Step::ApplySecret { .. }))
+            .count();
+        assert_eq!((associations, secrets, first.writes().count()), (3, 2, 9));
+        assert_eq!(first.clusters.len(), 2);
+        let second = plan(&identity, &registrations, &applied(&first, fresh_hub())).unwrap();
+        assert!(second.is_noop(), "{second:?}");
     }
 }
