@@ -9,14 +9,15 @@ pub mod ports;
 
 use std::io::IsTerminal;
 
-use adapters::aws::{AwsEks, assume_role_config, load_config};
+use adapters::aws::{AwsApi, assume_role_config, load_config};
 use adapters::kube::KubeHub;
 use adapters::prompt::{NoPrompt, TerminalPrompt};
 use cli::args::Cli;
 use cli::settings::{CommandSettings, Environment, Settings};
-use commands::add::Ports;
+use commands::Ports;
 use commands::targets::Account;
 use error::Result;
+use ports::{Eks, Hub, Iam, Prompt};
 
 /// Run one invocation: validate the flags, build the adapters the command needs, dispatch.
 pub async fn run(cli: Cli) -> Result<()> {
@@ -27,49 +28,69 @@ pub async fn run(cli: Cli) -> Result<()> {
     let settings = Settings::from_cli(cli, environment)?;
     init_tracing(settings.verbose, settings.color);
     let mut stdout = std::io::stdout().lock();
+    if let CommandSettings::Completion(shell) = &settings.command {
+        commands::completion::run(*shell, &mut stdout);
+        return Ok(());
+    }
+    let hub = KubeHub::connect(settings.kubeconfig.as_deref(), settings.context.as_deref()).await?;
+    let config = load_config(settings.profile.as_deref()).await;
+    let default_region = config.region().map(ToString::to_string);
+    // The caller's own account comes first: it is the hub's, and the fallback.
+    let mut accounts = vec![Account {
+        label: settings
+            .profile
+            .as_ref()
+            .map_or_else(|| "default".to_owned(), |p| format!("profile {p}")),
+        id: None,
+        eks: AwsApi::new(config.clone()),
+    }];
+    for role in &settings.assume_roles {
+        accounts.push(Account {
+            label: role.to_string(),
+            id: Some(role.account.clone()),
+            eks: AwsApi::new(assume_role_config(&config, role).await),
+        });
+    }
+    let region = default_region.as_deref();
+    if settings.interactive {
+        let prompt = TerminalPrompt::new();
+        let ports = Ports {
+            hub: &hub,
+            accounts: &accounts,
+            prompt: &prompt,
+        };
+        dispatch(&settings, ports, region, &mut stdout).await
+    } else {
+        let ports = Ports {
+            hub: &hub,
+            accounts: &accounts,
+            prompt: &NoPrompt,
+        };
+        dispatch(&settings, ports, region, &mut stdout).await
+    }
+}
+
+async fn dispatch<H: Hub, A: Eks + Iam, P: Prompt>(
+    settings: &Settings,
+    ports: Ports<'_, H, A, P>,
+    region: Option<&str>,
+    out: &mut dyn std::io::Write,
+) -> Result<()> {
     match &settings.command {
-        CommandSettings::Completion(shell) => {
-            commands::completion::run(*shell, &mut stdout);
-            Ok(())
+        CommandSettings::Add(add) => commands::add::run(settings, add, ports, region, out).await,
+        CommandSettings::List => commands::list::run(settings, ports, region, out).await,
+        CommandSettings::Remove(clusters) => {
+            commands::remove::run(settings, clusters, ports, region, out).await
         }
-        CommandSettings::Add(add) => {
-            let hub = KubeHub::connect(settings.kubeconfig.as_deref(), settings.context.as_deref())
-                .await?;
-            let config = load_config(settings.profile.as_deref()).await;
-            let default_region = config.region().map(ToString::to_string);
-            // The caller's own account comes first: it is the hub's, and the fallback.
-            let mut accounts = vec![Account {
-                label: settings
-                    .profile
-                    .as_ref()
-                    .map_or_else(|| "default".to_owned(), |p| format!("profile {p}")),
-                id: None,
-                eks: AwsEks::new(config.clone()),
-            }];
-            for role in &settings.assume_roles {
-                accounts.push(Account {
-                    label: role.to_string(),
-                    id: Some(role.account.clone()),
-                    eks: AwsEks::new(assume_role_config(&config, role).await),
-                });
-            }
-            let region = default_region.as_deref();
-            if settings.interactive {
-                let prompt = TerminalPrompt::new();
-                let ports = Ports {
-                    hub: &hub,
-                    accounts: &accounts,
-                    prompt: &prompt,
-                };
-                commands::add::run(&settings, add, ports, region, &mut stdout).await
-            } else {
-                let ports = Ports {
-                    hub: &hub,
-                    accounts: &accounts,
-                    prompt: &NoPrompt,
-                };
-                commands::add::run(&settings, add, ports, region, &mut stdout).await
-            }
+        CommandSettings::Doctor(clusters) => {
+            commands::doctor::run(settings, clusters, ports, region, out).await
+        }
+        CommandSettings::Policy(policy) => {
+            commands::policy::run(settings, policy, ports, region, out).await
+        }
+        CommandSettings::Completion(shell) => {
+            commands::completion::run(*shell, out);
+            Ok(())
         }
     }
 }

@@ -129,3 +129,34 @@ pub trait Prompt {
         validate: &dyn Fn(&str) -> std::result::Result<(), String>,
     ) -> Result<String>;
 }
+
+/// An IAM role as GetRole returns it; the trust policy text may be URL-encoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IamRole {
+    pub arn: String,
+    pub trust_policy: String,
+}
+
+/// A policy document attached to a role: inline (by name) or managed (by ARN).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RolePolicy {
+    pub name: String,
+    pub document: String,
+}
+
+/// AWS IAM and STS in the caller's account.
+pub trait Iam {
+    /// The caller's account id and ARN (sts:GetCallerIdentity).
+    async fn caller(&self) -> Result<(String, String)>;
+    /// GetRole by name; None when there is no such role.
+    async fn role(&self, name: &str) -> Result<Option<IamRole>>;
+    /// Inline and attached managed policies of a role, with their current documents.
+    async fn role_policies(&self, name: &str) -> Result<Vec<RolePolicy>>;
+    /// ARNs of the account's IAM OIDC providers.
+    async fn oidc_providers(&self) -> Result<Vec<String>>;
+    async fn create_role(&self, name: &str, trust_policy: &str, description: &str) -> Result<()>;
+    async fn update_trust_policy(&self, name: &str, trust_policy: &str) -> Result<()>;
+    async fn put_role_policy(&self, role: &str, policy_name: &str, document: &str) -> Result<()>;
+    /// Create the IAM OIDC provider for an issuer URL with audience `sts.amazonaws.com`.
+    async fn create_oidc_provider(&self, issuer_url: &str) -> Result<String>;
+}

@@ -37,13 +37,20 @@ pub async fn assume_role_config(base: &SdkConfig, role: &crate::core::model::Rol
         .build()
 }
 
-pub struct AwsEks {
+/// One AWS account's APIs (EKS here, IAM and STS in iam.rs), from one shared configuration.
+pub struct AwsApi {
     config: SdkConfig,
+    pub(crate) iam: aws_sdk_iam::Client,
+    pub(crate) sts: aws_sdk_sts::Client,
 }
 
-impl AwsEks {
+impl AwsApi {
     pub fn new(config: SdkConfig) -> Self {
-        AwsEks { config }
+        AwsApi {
+            iam: aws_sdk_iam::Client::new(&config),
+            sts: aws_sdk_sts::Client::new(&config),
+            config,
+        }
     }
 
     fn client(&self, region: &str) -> EksClient {
@@ -105,7 +112,7 @@ where
     }
 }
 
-impl Eks for AwsEks {
+impl Eks for AwsApi {
     async fn list_clusters(&self, region: &str) -> Result<Vec<String>> {
         let mut names = Vec::new();
         let mut pages = self.client(region).list_clusters().into_paginator().send();

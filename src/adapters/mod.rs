@@ -1,5 +1,6 @@
 //! The ports' real implementations: kube, AWS, and the terminal.
 
 pub mod aws;
+pub mod iam;
 pub mod kube;
 pub mod prompt;

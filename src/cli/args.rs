@@ -27,8 +27,49 @@ pub struct Cli {
 pub enum Command {
     /// Register EKS clusters with Argo CD (Secret + identity), showing the plan first
     Add(Box<AddArgs>),
+    /// List the Argo CD cluster Secrets that point at EKS, with identity and health
+    List,
+    /// Unregister clusters: delete the Secret, and identity or access nothing else still needs
+    Remove(RemoveArgs),
+    /// Check every link from Argo CD to the target cluster and print the fix for each failure
+    Doctor(DoctorArgs),
+    /// Print (or --create) the IAM trust and permission policies for Argo CD's roles
+    Policy(PolicyArgs),
     /// Print a shell completion script
     Completion(CompletionArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RemoveArgs {
+    /// Registered clusters: name, ARN, or the Secret's name
+    #[arg(value_name = "CLUSTER", required = true)]
+    pub clusters: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Registered clusters to check (name, ARN, or Secret name); default all
+    #[arg(value_name = "CLUSTER")]
+    pub clusters: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PolicyArgs {
+    /// Identity mode the management role's trust policy is for [default: auto]
+    #[arg(long, value_enum)]
+    pub identity: Option<IdentityArg>,
+    /// The management role (hub account) [default: role/argocd-management in the caller's account]
+    #[arg(long, value_name = "ARN")]
+    pub management_role_arn: Option<String>,
+    /// Target roles the management role may assume; repeatable
+    #[arg(long = "role-arn", value_name = "ARN")]
+    pub role_arns: Vec<String>,
+    /// The hub's own EKS cluster name, when the kube context does not tell it
+    #[arg(long, value_name = "NAME")]
+    pub hub_cluster: Option<String>,
+    /// Create or update the roles (and the hub's IAM OIDC provider for IRSA) instead of printing
+    #[arg(long)]
+    pub create: bool,
 }
 
 #[derive(Debug, Args)]

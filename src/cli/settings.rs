@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use super::args::{AddArgs, Cli, Command, DryRun, IdentityArg, OutputFormat};
+use super::args::{AddArgs, Cli, Command, DryRun, IdentityArg, OutputFormat, PolicyArgs};
 use crate::core::access::TargetAccess;
 use crate::core::model::{
     ACCESS_POLICY_PREFIX, AccessScope, ClusterArn, DEFAULT_ACCESS_POLICY, IdentityMode,
@@ -38,7 +38,21 @@ pub struct Settings {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CommandSettings {
     Add(Box<AddSettings>),
+    List,
+    Remove(Vec<TargetRef>),
+    Doctor(Vec<TargetRef>),
+    Policy(PolicySettings),
     Completion(clap_complete::Shell),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicySettings {
+    pub identity: IdentityChoice,
+    /// None: `argocd-management` in the caller's account.
+    pub management_role: Option<RoleArn>,
+    pub target_roles: Vec<RoleArn>,
+    pub hub_cluster: Option<String>,
+    pub create: bool,
 }
 
 /// A target as the user named it.
@@ -150,6 +164,10 @@ impl Settings {
                 &argocd_namespace,
                 interactive,
             )?)),
+            Command::List => CommandSettings::List,
+            Command::Remove(remove) => CommandSettings::Remove(registered_refs(&remove.clusters)?),
+            Command::Doctor(doctor) => CommandSettings::Doctor(registered_refs(&doctor.clusters)?),
+            Command::Policy(policy) => CommandSettings::Policy(policy_settings(policy)?),
             Command::Completion(completion) => CommandSettings::Completion(completion.shell),
         };
         let assume_roles = cli
@@ -211,6 +229,63 @@ fn valid_label_value(value: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
+/// Registered clusters as named on the command line (cluster name, ARN, or Secret name).
+fn registered_refs(texts: &[String]) -> Result<Vec<TargetRef>> {
+    texts
+        .iter()
+        .map(|text| {
+            if text.starts_with("arn:") {
+                ClusterArn::parse(text)
+                    .map(TargetRef::Arn)
+                    .map_err(|e| Error::usage(e.to_string()))
+            } else if ClusterArn::valid_name(text) || valid_secret_name(text) {
+                Ok(TargetRef::Name(text.clone()))
+            } else {
+                Err(Error::usage(format!(
+                    "{text:?} is neither a cluster name, a cluster ARN nor a Secret name"
+                )))
+            }
+        })
+        .collect()
+}
+
+fn role_flag(flag: &str, text: &str) -> Result<RoleArn> {
+    RoleArn::parse(text).map_err(|e| Error::usage(format!("{flag}: {e}")))
+}
+
+fn policy_settings(policy: PolicyArgs) -> Result<PolicySettings> {
+    if let Some(hub) = &policy.hub_cluster
+        && !ClusterArn::valid_name(hub)
+    {
+        return Err(Error::usage(format!(
+            "--hub-cluster {hub:?} is not an EKS cluster name"
+        )));
+    }
+    Ok(PolicySettings {
+        identity: identity_choice(policy.identity),
+        management_role: policy
+            .management_role_arn
+            .as_deref()
+            .map(|text| role_flag("--management-role-arn", text))
+            .transpose()?,
+        target_roles: policy
+            .role_arns
+            .iter()
+            .map(|text| role_flag("--role-arn", text))
+            .collect::<Result<_>>()?,
+        hub_cluster: policy.hub_cluster,
+        create: policy.create,
+    })
+}
+
+fn identity_choice(identity: Option<IdentityArg>) -> IdentityChoice {
+    match identity {
+        None | Some(IdentityArg::Auto) => IdentityChoice::Auto,
+        Some(IdentityArg::Irsa) => IdentityChoice::Fixed(IdentityMode::Irsa),
+        Some(IdentityArg::PodIdentity) => IdentityChoice::Fixed(IdentityMode::PodIdentity),
+    }
+}
+
 fn add_settings(add: AddArgs, namespace: &str, interactive: bool) -> Result<AddSettings> {
     let mut targets = Vec::new();
     for text in add.clusters.iter().chain(&add.cluster_flags) {
@@ -240,9 +315,7 @@ fn add_settings(add: AddArgs, namespace: &str, interactive: bool) -> Result<AddS
     let management_role = add
         .management_role_arn
         .as_deref()
-        .map(|text| {
-            RoleArn::parse(text).map_err(|e| Error::usage(format!("--management-role-arn: {e}")))
-        })
+        .map(|text| role_flag("--management-role-arn", text))
         .transpose()?;
     if management_role.is_none() && !interactive {
         return Err(Error::usage(
@@ -252,7 +325,7 @@ fn add_settings(add: AddArgs, namespace: &str, interactive: bool) -> Result<AddS
     let target_role = add
         .role_arn
         .as_deref()
-        .map(|text| RoleArn::parse(text).map_err(|e| Error::usage(format!("--role-arn: {e}"))))
+        .map(|text| role_flag("--role-arn", text))
         .transpose()?;
     if let Some(name) = &add.secret_name
         && !valid_secret_name(name)
@@ -288,11 +361,7 @@ fn add_settings(add: AddArgs, namespace: &str, interactive: bool) -> Result<AddS
             )));
         }
     }
-    let identity = add.identity.map(|identity| match identity {
-        IdentityArg::Auto => IdentityChoice::Auto,
-        IdentityArg::Irsa => IdentityChoice::Fixed(IdentityMode::Irsa),
-        IdentityArg::PodIdentity => IdentityChoice::Fixed(IdentityMode::PodIdentity),
-    });
+    let identity = add.identity.map(|identity| identity_choice(Some(identity)));
     for ns in &add.access_namespaces {
         if ns.is_empty() || !valid_label_value(ns) {
             return Err(Error::usage(format!(

@@ -7,9 +7,8 @@ use crate::cli::output::{
     AddReport, Spinner, restart_command, write_document, write_outcome, write_plan,
 };
 use crate::cli::settings::{ACCESS_POLICIES, AddSettings, IdentityChoice, Settings};
-use crate::commands::targets::{
-    Account, discover, eks_for, find_hub_cluster, find_target, search_regions,
-};
+use crate::commands::Ports;
+use crate::commands::targets::{discover, eks_for, find_hub_cluster, find_target, search_regions};
 use crate::core::access::{ObservedAccess, TargetAccess};
 use crate::core::model::{
     ARGOCD_SERVICE_ACCOUNTS, AccessScope, ClusterArn, DEFAULT_ACCESS_POLICY, EksCluster,
@@ -35,13 +34,6 @@ const ARGOCD_WORKLOADS: [Workload; 3] = [
         name: "argocd-applicationset-controller",
     },
 ];
-
-/// The ports `add` works through; `accounts[0]` is the caller's own account, also the hub's.
-pub struct Ports<'a, H, E, P> {
-    pub hub: &'a H,
-    pub accounts: &'a [Account<E>],
-    pub prompt: &'a P,
-}
 
 pub async fn run<H: Hub, E: Eks, P: Prompt>(
     settings: &Settings,
