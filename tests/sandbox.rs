@@ -1,7 +1,8 @@
 //! End-to-end tests: the built binary against the sandbox's real kube-apiserver and moto.
 //!
 //! Run through `scripts/test`, which starts the sandbox and exports its environment
-//! (`eval "$(scripts/sandbox env)"`). Each test works in a namespace of its own.
+//! (`eval "$(scripts/sandbox env)"`). Each test works in a namespace of its own; tests run one
+//! at a time (`--test-threads=1`) because EKS access entries on a seeded cluster are shared.
 
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -202,7 +203,8 @@ fn moto_writes_since(start: usize) -> Vec<String> {
     let log: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
     log[start.min(log.len())..]
         .iter()
-        .filter(|r| r["method"] != "GET")
+        // STS AssumeRole is how --assume-role authenticates; it changes nothing.
+        .filter(|r| r["method"] != "GET" && r["action"] != "AssumeRole")
         .map(|r| format!("{} {}", r["method"], r["action"]))
         .collect()
 }
@@ -577,4 +579,236 @@ async fn bad_inputs_get_distinct_exit_codes_that_name_the_fix() {
     assert_eq!(missing_role.code, 2);
     assert!(missing_role.stderr.contains("--management-role-arn"));
     assert!(cluster_secrets(&ns).is_empty());
+}
+
+/// Kubernetes writes (create/update/patch/delete) in `namespace` logged by the API server's
+/// audit log after byte `start`.
+fn kube_writes_since(namespace: &str, start: u64) -> Vec<String> {
+    let path = format!("{}/audit.log", env("ARGOCD_EKS_SANDBOX_DIR"));
+    let text = std::fs::read(&path).unwrap();
+    String::from_utf8_lossy(&text[start as usize..])
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|event| {
+            event["objectRef"]["namespace"] == namespace
+                && matches!(
+                    event["verb"].as_str(),
+                    Some("create" | "update" | "patch" | "delete")
+                )
+        })
+        .map(|event| format!("{} {}", event["verb"], event["objectRef"]["resource"]))
+        .collect()
+}
+
+fn audit_log_len() -> u64 {
+    std::fs::metadata(format!("{}/audit.log", env("ARGOCD_EKS_SANDBOX_DIR")))
+        .unwrap()
+        .len()
+}
+
+/// An EKS client acting in `account` through sts:AssumeRole, as `--assume-role` does.
+async fn eks_in(account: &str, region: &str) -> aws_sdk_eks::Client {
+    let base = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_sdk_eks::config::Region::new(region.to_owned()))
+        .load()
+        .await;
+    let provider = aws_config::sts::AssumeRoleProvider::builder(format!(
+        "arn:aws:iam::{account}:role/argocd-deployer"
+    ))
+    .configure(&base)
+    .build()
+    .await;
+    let config = base
+        .to_builder()
+        .credentials_provider(aws_sdk_eks::config::SharedCredentialsProvider::new(
+            provider,
+        ))
+        .build();
+    aws_sdk_eks::Client::new(&config)
+}
+
+#[tokio::test]
+async fn cross_account_target_gets_its_access_entry_and_a_second_run_makes_zero_writes() {
+    let ns = argocd_namespace("xacct");
+    let other = env("ARGOCD_EKS_SANDBOX_OTHER_ACCOUNT");
+    let discovery = format!("arn:aws:iam::{other}:role/argocd-deployer");
+    let args = [
+        "team-b-prod",
+        "--region",
+        "eu-west-1",
+        "--assume-role",
+        discovery.as_str(),
+        "--role-arn",
+        TARGET_ROLE,
+        "--identity",
+        "pod-identity",
+        "--access-namespaces",
+        "apps,tools",
+        "--yes",
+    ];
+    let run = add(&ns, &args);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("AccessEntry"), "{}", run.stdout);
+
+    // Read back in the target's account: the entry is for the target role, not the hub's.
+    let eks = eks_in(&other, "eu-west-1").await;
+    let entry = eks
+        .describe_access_entry()
+        .cluster_name("team-b-prod")
+        .principal_arn(TARGET_ROLE)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        entry.access_entry().unwrap().principal_arn(),
+        Some(TARGET_ROLE)
+    );
+    let policies = eks
+        .list_associated_access_policies()
+        .cluster_name("team-b-prod")
+        .principal_arn(TARGET_ROLE)
+        .send()
+        .await
+        .unwrap();
+    let policy = &policies.associated_access_policies()[0];
+    assert_eq!(
+        policy.policy_arn(),
+        Some("arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy")
+    );
+    let scope = policy.access_scope().unwrap();
+    assert_eq!(scope.namespaces(), ["apps", "tools"]);
+    let secret = &cluster_secrets(&ns)[0];
+    assert_eq!(
+        decode(&secret["data"]["name"]),
+        format!("arn:aws:eks:eu-west-1:{other}:cluster/team-b-prod")
+    );
+
+    let (moto_start, kube_start) = (moto_log_len(), audit_log_len());
+    let again = add(&ns, &args);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(
+        again.stdout.contains("Nothing to change"),
+        "{}",
+        again.stdout
+    );
+    assert_eq!(moto_writes_since(moto_start), Vec::<String>::new());
+    assert_eq!(kube_writes_since(&ns, kube_start), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn config_map_cluster_gets_the_aws_auth_entry_and_no_access_entry_call() {
+    let ns = argocd_namespace("cfgmap");
+    let start = moto_log_len();
+    let run = add(
+        &ns,
+        &[
+            "legacy",
+            "--region",
+            "eu-west-1",
+            "--identity",
+            "irsa",
+            "--yes",
+        ],
+    );
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout
+            .contains("- rolearn: arn:aws:iam::123456789012:role/argocd-management"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("system:masters"), "{}", run.stdout);
+    let writes = moto_writes_since(start);
+    assert!(
+        !writes.iter().any(|w| w.contains("AccessEntry")),
+        "{writes:?}"
+    );
+    assert_eq!(cluster_secrets(&ns).len(), 1);
+}
+
+#[tokio::test]
+async fn several_clusters_in_two_regions_are_registered_in_one_run() {
+    let ns = argocd_namespace("multi");
+    let run = add(
+        &ns,
+        &[
+            "prod-eu",
+            "staging",
+            "--region",
+            "eu-west-1",
+            "--region",
+            "us-east-1",
+            "--identity",
+            "irsa",
+            "--yes",
+        ],
+    );
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let mut names: Vec<String> = cluster_secrets(&ns)
+        .iter()
+        .map(|s| decode(&s["data"]["name"]))
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "arn:aws:eks:eu-west-1:123456789012:cluster/prod-eu",
+            "arn:aws:eks:us-east-1:123456789012:cluster/staging"
+        ]
+    );
+    // One identity for the hub, whatever the number of clusters.
+    assert_eq!(
+        run.stdout.matches("annotation eks.amazonaws.com").count(),
+        3
+    );
+}
+
+#[tokio::test]
+async fn restart_rolls_argo_cds_workloads_only_when_identity_changed() {
+    let ns = argocd_namespace("restart");
+    let manifest = format!(
+        r#"{{"apiVersion":"v1","kind":"List","items":[
+{{"apiVersion":"apps/v1","kind":"StatefulSet","metadata":{{"name":"argocd-application-controller","namespace":"{ns}"}},
+ "spec":{{"serviceName":"x","selector":{{"matchLabels":{{"app":"c"}}}},"template":{{"metadata":{{"labels":{{"app":"c"}}}},"spec":{{"serviceAccountName":"argocd-application-controller","containers":[{{"name":"c","image":"quay.io/argoproj/argocd:v3.2.0"}}]}}}}}}}},
+{{"apiVersion":"apps/v1","kind":"Deployment","metadata":{{"name":"argocd-server","namespace":"{ns}"}},
+ "spec":{{"selector":{{"matchLabels":{{"app":"s"}}}},"template":{{"metadata":{{"labels":{{"app":"s"}}}},"spec":{{"serviceAccountName":"argocd-server","containers":[{{"name":"s","image":"quay.io/argoproj/argocd:v3.2.0"}}]}}}}}}}}]}}"#
+    );
+    let file = std::env::temp_dir().join(format!("{ns}.json"));
+    std::fs::write(&file, manifest).unwrap();
+    kubectl(&["apply", "-f", file.to_str().unwrap()]);
+    let restarted_at = |kind: &str, name: &str| {
+        kubectl_json(&["-n", &ns, "get", kind, name])["spec"]["template"]["metadata"]["annotations"]
+            ["kubectl.kubernetes.io/restartedAt"]
+            .as_str()
+            .map(str::to_owned)
+    };
+    let args = [
+        "prod-eu",
+        "--region",
+        "eu-west-1",
+        "--identity",
+        "irsa",
+        "--restart",
+        "--yes",
+    ];
+    let run = add(&ns, &args);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains(
+            "Restarted statefulsets/argocd-application-controller, deployments/argocd-server."
+        ),
+        "{}",
+        run.stdout
+    );
+    let first = restarted_at("statefulset", "argocd-application-controller");
+    assert!(first.is_some());
+    assert!(restarted_at("deployment", "argocd-server").is_some());
+
+    let again = add(&ns, &args);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(!again.stdout.contains("Restarted"), "{}", again.stdout);
+    assert_eq!(
+        restarted_at("statefulset", "argocd-application-controller"),
+        first
+    );
 }
