@@ -30,6 +30,9 @@ pub enum Error {
     #[error("cancelled: nothing was changed")]
     Cancelled,
 
+    #[error("doctor found {0} problem(s); each has its fix above")]
+    ProblemsFound(usize),
+
     #[error("could not {action}: {source}. {fix}")]
     Kube {
         action: String,
@@ -72,6 +75,7 @@ impl Error {
             Error::PermissionDenied { .. } => exit::PERMISSION_DENIED,
             Error::Conflict { .. } => exit::CONFLICT,
             Error::Cancelled => exit::CANCELLED,
+            Error::ProblemsFound(_) => exit::DOCTOR_FOUND_PROBLEMS,
             Error::Kube { .. }
             | Error::Aws { .. }
             | Error::VerifyFailed { .. }

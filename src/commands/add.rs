@@ -8,11 +8,13 @@ use crate::cli::output::{
 };
 use crate::cli::settings::{ACCESS_POLICIES, AddSettings, IdentityChoice, Settings};
 use crate::commands::Ports;
-use crate::commands::targets::{discover, eks_for, find_hub_cluster, find_target, search_regions};
+use crate::commands::targets::{
+    argocd_namespace, discover, eks_for, find_hub_cluster, find_target, search_regions,
+};
 use crate::core::access::{ObservedAccess, TargetAccess};
 use crate::core::model::{
-    ARGOCD_SERVICE_ACCOUNTS, AccessScope, ClusterArn, DEFAULT_ACCESS_POLICY, EksCluster,
-    IRSA_ANNOTATION, IdentityMode, POD_IDENTITY_AGENT_ADDON, RoleArn,
+    AccessScope, ClusterArn, DEFAULT_ACCESS_POLICY, EksCluster, IRSA_ANNOTATION, IdentityMode,
+    POD_IDENTITY_AGENT_ADDON, RoleArn,
 };
 use crate::core::plan::{Change, HubIdentity, Observed, Plan, PlanError, Registration, Step, plan};
 use crate::core::secret::default_secret_name;
@@ -185,36 +187,6 @@ fn plan_error(error: PlanError) -> Error {
             fix: "Nothing was changed".into(),
         },
         PlanError::HubClusterUnknown => Error::Usage(message),
-    }
-}
-
-/// Argo CD's namespace: `--argocd-namespace`, else `argocd`, else the one namespace that has
-/// Argo CD's application controller service account.
-async fn argocd_namespace<H: Hub>(hub: &H, settings: &Settings) -> Result<String> {
-    let default = &settings.argocd_namespace;
-    if settings.argocd_namespace_given {
-        return Ok(default.clone());
-    }
-    let controller = ARGOCD_SERVICE_ACCOUNTS[0].0;
-    if hub
-        .service_accounts(default)
-        .await?
-        .iter()
-        .any(|sa| sa.name == controller)
-    {
-        return Ok(default.clone());
-    }
-    let found = hub.namespaces_with_service_account(controller).await?;
-    match found.as_slice() {
-        [only] => {
-            eprintln!("Argo CD found in namespace {only} (not {default}).");
-            Ok(only.clone())
-        }
-        [] => Ok(default.clone()),
-        several => Err(Error::usage(format!(
-            "Argo CD seems installed in several namespaces ({}); pass --argocd-namespace",
-            several.join(", ")
-        ))),
     }
 }
 

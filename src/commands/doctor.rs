@@ -1,7 +1,18 @@
 //! `doctor`: check every link from Argo CD to each target and name the fix for each failure.
 
+use crate::cli::args::OutputFormat;
 use crate::cli::settings::{Settings, TargetRef};
 use crate::commands::Ports;
+use crate::commands::targets::{argocd_namespace, eks_for, find_hub_cluster, search_regions};
+use crate::core::checks::{
+    HubFacts, RoleFacts, Section, Status, TargetFacts, detect_identity, hub_checks,
+    identity_checks, target_checks,
+};
+use crate::core::model::{
+    ARGOCD_SERVICE_ACCOUNTS, ClusterArn, IdentityMode, POD_IDENTITY_AGENT_ADDON, RoleArn,
+};
+use crate::core::secret::ObservedSecret;
+use crate::core::trust::parse_policy;
 use crate::error::{Error, Result};
 use crate::ports::{Eks, Hub, Iam, Prompt};
 
@@ -12,6 +23,265 @@ pub async fn run<H: Hub, A: Eks + Iam, P: Prompt>(
     default_region: Option<&str>,
     out: &mut dyn std::io::Write,
 ) -> Result<()> {
-    let _ = (settings, ports, default_region, out);
-    Err(Error::usage("doctor is not implemented yet"))
+    let namespace = argocd_namespace(ports.hub, settings).await?;
+    let hub = hub_facts(&ports, &namespace, settings, default_region).await?;
+    let mut sections = vec![hub_checks(&hub), identity_checks(&hub)];
+
+    let registered = eks_secrets(ports.hub.cluster_secrets(&namespace).await?);
+    let chosen = choose(&registered, clusters)?;
+    let caller_account = ports.accounts[0].eks.caller().await.ok().map(|(id, _)| id);
+    for secret in chosen {
+        let target = target_facts(&ports, &hub, secret, caller_account.as_deref()).await;
+        sections.push(target_checks(&hub, &target));
+    }
+
+    let problems: usize = sections
+        .iter()
+        .flat_map(|s| &s.findings)
+        .filter(|f| f.status == Status::Fail)
+        .count();
+    match settings.output {
+        OutputFormat::Text => write_text(out, &sections)?,
+        OutputFormat::Json => {
+            serde_json::to_writer_pretty(&mut *out, &sections)
+                .map_err(|e| Error::Output(e.to_string()))?;
+            writeln!(out).map_err(|e| Error::Output(e.to_string()))?;
+        }
+        OutputFormat::Yaml => {
+            let text =
+                serde_saphyr::to_string(&sections).map_err(|e| Error::Output(e.to_string()))?;
+            out.write_all(text.as_bytes())
+                .map_err(|e| Error::Output(e.to_string()))?;
+        }
+    }
+    if problems > 0 {
+        return Err(Error::ProblemsFound(problems));
+    }
+    Ok(())
+}
+
+fn write_text(out: &mut dyn std::io::Write, sections: &[Section]) -> Result<()> {
+    let mut text = String::new();
+    for section in sections {
+        text.push_str(&format!("{}\n", section.title));
+        for finding in &section.findings {
+            let mark = match finding.status {
+                Status::Pass => "ok  ",
+                Status::Fail => "FAIL",
+                Status::CannotTell => "??  ",
+            };
+            text.push_str(&format!("  {mark} {}: {}\n", finding.check, finding.detail));
+            if let Some(fix) = &finding.fix {
+                text.push_str(&format!("       fix: {fix}\n"));
+            }
+        }
+        text.push('\n');
+    }
+    out.write_all(text.as_bytes())
+        .map_err(|e| Error::Output(e.to_string()))
+}
+
+/// The Argo CD cluster Secrets that use AWS authentication (or name an EKS cluster).
+fn eks_secrets(secrets: Vec<ObservedSecret>) -> Vec<ObservedSecret> {
+    secrets
+        .into_iter()
+        .filter(|s| {
+            s.config().is_some_and(|c| c.aws_auth_config.is_some())
+                || s.server()
+                    .is_some_and(|server| server.contains(".eks.amazonaws.com"))
+        })
+        .collect()
+}
+
+/// The Secrets the user named (by cluster name, ARN or Secret name), or all of them.
+fn choose<'a>(
+    registered: &'a [ObservedSecret],
+    wanted: &[TargetRef],
+) -> Result<Vec<&'a ObservedSecret>> {
+    if wanted.is_empty() {
+        return Ok(registered.iter().collect());
+    }
+    let mut chosen = Vec::new();
+    for target in wanted {
+        let matches: Vec<&ObservedSecret> = registered
+            .iter()
+            .filter(|s| {
+                let arn = s.data.get("name").and_then(|n| ClusterArn::parse(n).ok());
+                let cluster_name = s
+                    .config()
+                    .and_then(|c| c.aws_auth_config)
+                    .map(|a| a.cluster_name);
+                match target {
+                    TargetRef::Arn(wanted) => arn.as_ref() == Some(wanted),
+                    TargetRef::Name(name) => {
+                        s.name == *name || cluster_name.as_deref() == Some(name.as_str())
+                    }
+                }
+            })
+            .collect();
+        match matches.as_slice() {
+            [] => {
+                return Err(Error::NotFound {
+                    what: format!("a registered EKS cluster matching {target:?}"),
+                    fix: "kubectl argocd-eks list shows what is registered".into(),
+                });
+            }
+            [one] => chosen.push(*one),
+            several => {
+                let names: Vec<&str> = several.iter().map(|s| s.name.as_str()).collect();
+                return Err(Error::usage(format!(
+                    "{target:?} matches several Secrets ({}); name the Secret",
+                    names.join(", ")
+                )));
+            }
+        }
+    }
+    Ok(chosen)
+}
+
+async fn role_facts<I: Iam>(iam: &I, arn: &RoleArn) -> Option<RoleFacts> {
+    let role = iam.role(arn.name()).await.ok()?;
+    let Some(role) = role else {
+        return Some(RoleFacts {
+            arn: arn.clone(),
+            trust: None,
+            permissions: Vec::new(),
+        });
+    };
+    let trust = parse_policy(&role.trust_policy).ok();
+    let permissions = iam
+        .role_policies(arn.name())
+        .await
+        .ok()?
+        .iter()
+        .filter_map(|p| parse_policy(&p.document).ok())
+        .collect();
+    Some(RoleFacts {
+        arn: arn.clone(),
+        trust,
+        permissions,
+    })
+}
+
+/// Read the hub: service accounts, access, its EKS cluster, identity, role, pods. A read that
+/// fails becomes "cannot tell" for the checks that need it, not an error.
+async fn hub_facts<H: Hub, A: Eks + Iam, P: Prompt>(
+    ports: &Ports<'_, H, A, P>,
+    namespace: &str,
+    settings: &Settings,
+    default_region: Option<&str>,
+) -> Result<HubFacts> {
+    let hub_aws = &ports.accounts[0].eks;
+    let service_accounts = ports.hub.service_accounts(namespace).await?;
+    let may_create_secrets = ports
+        .hub
+        .can_i(namespace, "create", "", "secrets")
+        .await
+        .ok();
+    let regions = search_regions(&settings.regions, default_region).unwrap_or_default();
+    let hub_arn = if regions.is_empty() {
+        None
+    } else {
+        find_hub_cluster(ports.hub.context(), hub_aws, None, &regions)
+            .await
+            .ok()
+            .flatten()
+    };
+    let mut facts = HubFacts {
+        namespace: namespace.to_owned(),
+        service_accounts,
+        may_create_secrets,
+        ..HubFacts::default()
+    };
+    if let Some(arn) = &hub_arn {
+        facts.hub_cluster = hub_aws
+            .describe_cluster(&arn.region, &arn.name)
+            .await
+            .ok()
+            .flatten();
+        facts.pod_identity_agent = hub_aws.has_addon(arn, POD_IDENTITY_AGENT_ADDON).await.ok();
+        facts.associations = hub_aws
+            .pod_identity_associations(arn, namespace)
+            .await
+            .unwrap_or_default();
+    }
+    facts.oidc_providers = hub_aws.oidc_providers().await.ok();
+    let names: Vec<&str> = ARGOCD_SERVICE_ACCOUNTS.iter().map(|(n, _)| *n).collect();
+    facts.pods = ports
+        .hub
+        .pods(namespace)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|pod| names.contains(&pod.service_account.as_str()))
+        .collect();
+    if let Some((mode, role)) = detect_identity(&facts) {
+        if let Ok(arn) = RoleArn::parse(&role) {
+            facts.management_role = role_facts(hub_aws, &arn).await;
+        }
+        facts.identity_changed_at = match mode {
+            IdentityMode::Irsa => facts
+                .service_accounts
+                .iter()
+                .filter_map(|sa| sa.irsa_changed_at)
+                .max(),
+            IdentityMode::PodIdentity => None,
+        };
+    }
+    Ok(facts)
+}
+
+/// Read what the checks of one registered cluster need, in the cluster's account when reachable.
+async fn target_facts<H: Hub, A: Eks + Iam, P: Prompt>(
+    ports: &Ports<'_, H, A, P>,
+    hub: &HubFacts,
+    secret: &ObservedSecret,
+    caller_account: Option<&str>,
+) -> TargetFacts {
+    let config = secret.config();
+    let auth = config.and_then(|c| c.aws_auth_config);
+    let cluster_arn = secret
+        .data
+        .get("name")
+        .and_then(|name| ClusterArn::parse(name).ok());
+    let reachable = |account: &str| {
+        caller_account == Some(account)
+            || ports
+                .accounts
+                .iter()
+                .any(|a| a.id.as_deref() == Some(account))
+    };
+    let mut target = TargetFacts {
+        secret: secret.clone(),
+        cluster_arn: cluster_arn.clone(),
+        described: None,
+        target_role: None,
+        access_entry: None,
+    };
+    let Some(arn) = cluster_arn.filter(|arn| reachable(&arn.account)) else {
+        return target;
+    };
+    let aws = eks_for(ports.accounts, &arn.account);
+    target.described = aws.describe_cluster(&arn.region, &arn.name).await.ok();
+    let role = auth
+        .and_then(|a| a.role_arn)
+        .and_then(|text| RoleArn::parse(&text).ok());
+    if let Some(role) = &role
+        && reachable(&role.account)
+    {
+        target.target_role = role_facts(eks_for(ports.accounts, &role.account), role).await;
+    }
+    let principal = role.or_else(|| {
+        detect_identity(hub).and_then(|(_, management)| RoleArn::parse(&management).ok())
+    });
+    let takes_entries = target
+        .described
+        .clone()
+        .flatten()
+        .and_then(|c| c.authentication_mode)
+        .is_some_and(|m| m.allows_access_entries());
+    if let Some(principal) = principal.filter(|_| takes_entries) {
+        target.access_entry = aws.access_entry(&arn, &principal.to_string()).await.ok();
+    }
+    target
 }

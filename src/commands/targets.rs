@@ -3,10 +3,11 @@
 
 use futures::stream::{self, StreamExt};
 
-use crate::cli::settings::TargetRef;
+use crate::cli::settings::{Settings, TargetRef};
+use crate::core::model::ARGOCD_SERVICE_ACCOUNTS;
 use crate::core::model::{ClusterArn, EksCluster};
 use crate::error::{Error, Result};
-use crate::ports::{Eks, HubContext};
+use crate::ports::{Eks, Hub, HubContext};
 
 /// How many EKS calls discovery keeps in flight at once.
 const DISCOVERY_CONCURRENCY: usize = 8;
@@ -213,6 +214,36 @@ pub async fn find_target<E: Eks>(
         )));
     }
     Ok(cluster)
+}
+
+/// Argo CD's namespace: `--argocd-namespace`, else `argocd`, else the one namespace that has
+/// Argo CD's application controller service account.
+pub async fn argocd_namespace<H: Hub>(hub: &H, settings: &Settings) -> Result<String> {
+    let default = &settings.argocd_namespace;
+    if settings.argocd_namespace_given {
+        return Ok(default.clone());
+    }
+    let controller = ARGOCD_SERVICE_ACCOUNTS[0].0;
+    if hub
+        .service_accounts(default)
+        .await?
+        .iter()
+        .any(|sa| sa.name == controller)
+    {
+        return Ok(default.clone());
+    }
+    let found = hub.namespaces_with_service_account(controller).await?;
+    match found.as_slice() {
+        [only] => {
+            eprintln!("Argo CD found in namespace {only} (not {default}).");
+            Ok(only.clone())
+        }
+        [] => Ok(default.clone()),
+        several => Err(Error::usage(format!(
+            "Argo CD seems installed in several namespaces ({}); pass --argocd-namespace",
+            several.join(", ")
+        ))),
+    }
 }
 
 #[cfg(test)]

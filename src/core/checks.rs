@@ -1,0 +1,662 @@
+//! doctor's checks: observed hub, IAM and EKS facts -> findings, each failure with its exact fix.
+
+use serde::Serialize;
+
+use super::model::{
+    AccessPolicyAssociation, ClusterArn, EksCluster, IRSA_ANNOTATION, IdentityMode,
+    PodIdentityAssociation, RoleArn, SaRef,
+};
+use super::plan::ObservedServiceAccount;
+use super::secret::ObservedSecret;
+use super::trust::{
+    self, ASSUME_ROLE, PolicyDocument, Request, RequestPrincipal, STS_AUDIENCE, TAG_SESSION,
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    Pass,
+    Fail,
+    /// The tool could not read what the check needs.
+    CannotTell,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub check: String,
+    pub status: Status,
+    pub detail: String,
+    /// For failures: the command to run or the policy to apply.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+}
+
+impl Finding {
+    fn pass(check: &str, detail: impl Into<String>) -> Self {
+        Finding {
+            check: check.into(),
+            status: Status::Pass,
+            detail: detail.into(),
+            fix: None,
+        }
+    }
+
+    fn fail(check: &str, detail: impl Into<String>, fix: impl Into<String>) -> Self {
+        Finding {
+            check: check.into(),
+            status: Status::Fail,
+            detail: detail.into(),
+            fix: Some(fix.into()),
+        }
+    }
+
+    fn cannot_tell(check: &str, detail: impl Into<String>) -> Self {
+        Finding {
+            check: check.into(),
+            status: Status::CannotTell,
+            detail: detail.into(),
+            fix: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Section {
+    pub title: String,
+    pub findings: Vec<Finding>,
+}
+
+impl Section {
+    pub fn failed(&self) -> bool {
+        self.findings.iter().any(|f| f.status == Status::Fail)
+    }
+}
+
+/// An IAM role as doctor read it: None trust means the role does not exist.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleFacts {
+    pub arn: RoleArn,
+    pub trust: Option<PolicyDocument>,
+    pub permissions: Vec<PolicyDocument>,
+}
+
+/// A pod of one of Argo CD's service accounts, with when it was created (Unix seconds).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PodFacts {
+    pub name: String,
+    pub service_account: String,
+    pub created: i64,
+}
+
+/// Everything doctor read about the hub; `None` in an Option<..> field means "could not read".
+#[derive(Debug, Clone, Default)]
+pub struct HubFacts {
+    pub namespace: String,
+    pub service_accounts: Vec<ObservedServiceAccount>,
+    pub may_create_secrets: Option<bool>,
+    pub hub_cluster: Option<EksCluster>,
+    pub pod_identity_agent: Option<bool>,
+    pub associations: Vec<PodIdentityAssociation>,
+    pub oidc_providers: Option<Vec<String>>,
+    pub management_role: Option<RoleFacts>,
+    pub pods: Vec<PodFacts>,
+    /// When Argo CD's identity last changed (Unix seconds), if known.
+    pub identity_changed_at: Option<i64>,
+}
+
+/// Everything doctor read about one registered cluster.
+#[derive(Debug, Clone)]
+pub struct TargetFacts {
+    pub secret: ObservedSecret,
+    /// The cluster the Secret names (its `name` ARN, or the cluster found at its server).
+    pub cluster_arn: Option<ClusterArn>,
+    /// DescribeCluster: None = could not ask; Some(None) = no such cluster.
+    pub described: Option<Option<EksCluster>>,
+    /// The target role (roleARN), read in the target's account when reachable.
+    pub target_role: Option<RoleFacts>,
+    /// The principal's access entry: None = could not read; Some(None) = none.
+    pub access_entry: Option<Option<Vec<AccessPolicyAssociation>>>,
+}
+
+fn json(doc: &PolicyDocument) -> String {
+    format!("{doc}")
+}
+
+/// The identity Argo CD's application controller has: pod identity association, else IRSA.
+pub fn detect_identity(hub: &HubFacts) -> Option<(IdentityMode, String)> {
+    let controller = super::model::ARGOCD_SERVICE_ACCOUNTS[0].0;
+    if let Some(association) = hub
+        .associations
+        .iter()
+        .find(|a| a.service_account.name == controller)
+    {
+        return Some((IdentityMode::PodIdentity, association.role_arn.clone()));
+    }
+    hub.service_accounts
+        .iter()
+        .find(|sa| sa.name == controller)
+        .and_then(|sa| sa.irsa_role.clone())
+        .map(|role| (IdentityMode::Irsa, role))
+}
+
+fn argocd_service_accounts(hub: &HubFacts) -> Vec<SaRef> {
+    super::model::ARGOCD_SERVICE_ACCOUNTS
+        .iter()
+        .filter(|(name, _)| hub.service_accounts.iter().any(|sa| sa.name == *name))
+        .map(|(name, _)| SaRef::new(&hub.namespace, name))
+        .collect()
+}
+
+/// Link 1: the hub, Argo CD's namespace and service accounts, and the right to write Secrets.
+pub fn hub_checks(hub: &HubFacts) -> Section {
+    let mut findings = Vec::new();
+    let missing: Vec<&str> = super::model::ARGOCD_SERVICE_ACCOUNTS
+        .iter()
+        .filter(|(name, required)| {
+            *required && !hub.service_accounts.iter().any(|sa| sa.name == *name)
+        })
+        .map(|(name, _)| *name)
+        .collect();
+    findings.push(if missing.is_empty() {
+        Finding::pass(
+            "Argo CD's service accounts exist",
+            format!("in namespace {}", hub.namespace),
+        )
+    } else {
+        Finding::fail(
+            "Argo CD's service accounts exist",
+            format!(
+                "{} missing in namespace {}",
+                missing.join(", "),
+                hub.namespace
+            ),
+            "Pass --argocd-namespace with the namespace Argo CD runs in",
+        )
+    });
+    findings.push(match hub.may_create_secrets {
+        Some(true) => Finding::pass("you may create Secrets there", "SelfSubjectAccessReview allowed"),
+        Some(false) => Finding::fail(
+            "you may create Secrets there",
+            "SelfSubjectAccessReview denied create secrets",
+            format!(
+                "Ask a cluster admin: kubectl -n {} create role argocd-eks-registrar --verb=get,list,create,patch --resource=secrets,serviceaccounts, and bind it to you",
+                hub.namespace
+            ),
+        ),
+        None => Finding::cannot_tell("you may create Secrets there", "the access review failed"),
+    });
+    Section {
+        title: format!("Hub (Argo CD in namespace {})", hub.namespace),
+        findings,
+    }
+}
+
+/// Link 2: the AWS identity of Argo CD's pods (IRSA or pod identity) and their restart.
+pub fn identity_checks(hub: &HubFacts) -> Section {
+    let Some((mode, role)) = detect_identity(hub) else {
+        return Section {
+            title: "Argo CD's AWS identity".into(),
+            findings: vec![Finding::fail(
+                "Argo CD's pods have an AWS identity",
+                "argocd-application-controller has neither a pod identity association nor the IRSA annotation",
+                "kubectl argocd-eks add CLUSTER --management-role-arn ARN (it sets up the identity)",
+            )],
+        };
+    };
+    let mut findings = match mode {
+        IdentityMode::Irsa => irsa_checks(hub, &role),
+        IdentityMode::PodIdentity => pod_identity_checks(hub, &role),
+    };
+    findings.push(restart_check(hub));
+    Section {
+        title: format!("Argo CD's AWS identity ({mode}, role {role})"),
+        findings,
+    }
+}
+
+fn role_name(arn: &str) -> &str {
+    arn.rsplit('/').next().unwrap_or(arn)
+}
+
+fn update_trust_fix(role: &RoleArn, wanted: &PolicyDocument) -> String {
+    format!(
+        "aws iam update-assume-role-policy --role-name {} --policy-document '{}'",
+        role.name(),
+        json(wanted)
+    )
+}
+
+fn irsa_checks(hub: &HubFacts, role: &str) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let issuer = hub.hub_cluster.as_ref().and_then(|c| c.oidc_issuer.clone());
+    let provider = issuer
+        .as_ref()
+        .zip(hub.hub_cluster.as_ref())
+        .map(|(issuer, cluster)| {
+            trust::oidc_provider_arn(&cluster.arn.partition, &cluster.arn.account, issuer)
+        });
+    findings.push(match (&issuer, &provider, &hub.oidc_providers) {
+        (Some(_), Some(provider), Some(providers)) if providers.contains(provider) => {
+            Finding::pass("the hub's OIDC issuer is an IAM OIDC provider", provider.clone())
+        }
+        (Some(issuer), Some(provider), Some(_)) => Finding::fail(
+            "the hub's OIDC issuer is an IAM OIDC provider",
+            format!("{provider} does not exist"),
+            format!(
+                "aws iam create-open-id-connect-provider --url {issuer} --client-id-list {STS_AUDIENCE}"
+            ),
+        ),
+        _ => Finding::cannot_tell(
+            "the hub's OIDC issuer is an IAM OIDC provider",
+            "the hub's EKS cluster or IAM's OIDC providers could not be read",
+        ),
+    });
+    for sa in argocd_service_accounts(hub) {
+        let annotation = hub
+            .service_accounts
+            .iter()
+            .find(|s| s.name == sa.name)
+            .and_then(|s| s.irsa_role.as_deref());
+        let check = format!("{sa} carries {IRSA_ANNOTATION}");
+        findings.push(if annotation == Some(role) {
+            Finding::pass(&check, role)
+        } else {
+            Finding::fail(
+                &check,
+                format!("it has {}", annotation.unwrap_or("no annotation")),
+                format!(
+                    "kubectl -n {} annotate --overwrite serviceaccount {} {IRSA_ANNOTATION}={role}",
+                    sa.namespace, sa.name
+                ),
+            )
+        });
+    }
+    let check = "the management role trusts each service account's web identity";
+    let (Some(facts), Some(issuer), Some(provider)) = (&hub.management_role, &issuer, &provider)
+    else {
+        findings.push(Finding::cannot_tell(
+            check,
+            "the role or the hub's issuer could not be read",
+        ));
+        return findings;
+    };
+    let Some(trust_doc) = &facts.trust else {
+        findings.push(Finding::fail(
+            check,
+            format!("role {role} does not exist"),
+            "kubectl argocd-eks policy --create --identity irsa",
+        ));
+        return findings;
+    };
+    let service_accounts = argocd_service_accounts(hub);
+    let wanted = trust::irsa_trust(provider, issuer, &service_accounts);
+    let denied: Vec<String> = service_accounts
+        .iter()
+        .filter(|sa| {
+            !trust::allows(trust_doc, &Request::web_identity(provider, issuer, sa)).is_allowed()
+        })
+        .map(trust::service_account_subject)
+        .collect();
+    findings.push(if denied.is_empty() {
+        Finding::pass(check, "sts:AssumeRoleWithWebIdentity allowed for each")
+    } else {
+        let allowed = trust::irsa_subjects(trust_doc, issuer);
+        Finding::fail(
+            check,
+            format!(
+                "denied for {}; the trust policy allows subjects [{}] (another namespace or name?)",
+                denied.join(", "),
+                allowed.join(", ")
+            ),
+            update_trust_fix(&facts.arn, &wanted),
+        )
+    });
+    let aud_key = format!("{}:aud", trust::issuer_host_path(issuer));
+    let check = "the trust policy checks the token audience";
+    findings.push(if trust::has_condition_key(trust_doc, &aud_key) {
+        Finding::pass(check, format!("{aud_key} is checked"))
+    } else {
+        Finding::fail(
+            check,
+            format!("no condition on {aud_key}: any audience's token from this issuer is accepted"),
+            update_trust_fix(&facts.arn, &wanted),
+        )
+    });
+    findings
+}
+
+fn pod_identity_checks(hub: &HubFacts, role: &str) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let hub_name = hub.hub_cluster.as_ref().map(|c| c.arn.clone());
+    findings.push(match (hub.pod_identity_agent, &hub_name) {
+        (Some(true), _) => Finding::pass("the pod identity agent runs on the hub", "eks-pod-identity-agent add-on"),
+        (Some(false), Some(cluster)) => Finding::fail(
+            "the pod identity agent runs on the hub",
+            "no eks-pod-identity-agent add-on (fine only on EKS Auto Mode, where it is built in)",
+            format!("aws eks create-addon --cluster-name {} --addon-name eks-pod-identity-agent --region {}", cluster.name, cluster.region),
+        ),
+        _ => Finding::cannot_tell("the pod identity agent runs on the hub", "the hub's EKS cluster is unknown"),
+    });
+    for sa in argocd_service_accounts(hub) {
+        let association = hub.associations.iter().find(|a| a.service_account == sa);
+        let check = format!("{sa} has a pod identity association");
+        findings.push(match (association, &hub_name) {
+            (Some(a), _) if a.role_arn == role => Finding::pass(&check, format!("{} -> {role}", a.id)),
+            (found, Some(cluster)) => Finding::fail(
+                &check,
+                found.map_or("none".to_owned(), |a| format!("{} uses {}", a.id, a.role_arn)),
+                format!(
+                    "aws eks create-pod-identity-association --cluster-name {} --region {} --namespace {} --service-account {} --role-arn {role}",
+                    cluster.name, cluster.region, sa.namespace, sa.name
+                ),
+            ),
+            (_, None) => Finding::cannot_tell(&check, "the hub's EKS cluster is unknown"),
+        });
+    }
+    let check = "the management role trusts pods.eks.amazonaws.com (AssumeRole + TagSession)";
+    match (&hub.management_role, &hub_name) {
+        (
+            Some(RoleFacts {
+                trust: Some(doc),
+                arn,
+                ..
+            }),
+            Some(cluster),
+        ) => {
+            let service_accounts = argocd_service_accounts(hub);
+            let mut missing = std::collections::BTreeSet::new();
+            for sa in &service_accounts {
+                let request = Request::pod_identity(cluster, sa);
+                missing.extend(trust::missing_actions(
+                    doc,
+                    &request,
+                    &[ASSUME_ROLE, TAG_SESSION],
+                ));
+            }
+            findings.push(if missing.is_empty() {
+                Finding::pass(check, "allowed")
+            } else {
+                let wanted = trust::pod_identity_trust(None, &[]);
+                Finding::fail(
+                    check,
+                    format!(
+                        "denied: {}",
+                        missing.into_iter().collect::<Vec<_>>().join(", ")
+                    ),
+                    update_trust_fix(arn, &wanted),
+                )
+            });
+        }
+        (Some(RoleFacts { trust: None, .. }), _) => findings.push(Finding::fail(
+            check,
+            format!("role {role} does not exist"),
+            "kubectl argocd-eks policy --create --identity pod-identity",
+        )),
+        _ => findings.push(Finding::cannot_tell(check, "the role could not be read")),
+    }
+    findings
+}
+
+fn restart_check(hub: &HubFacts) -> Finding {
+    let check = "Argo CD's pods started after the identity last changed";
+    let Some(changed) = hub.identity_changed_at else {
+        return Finding::cannot_tell(check, "when the identity changed is unknown");
+    };
+    let stale: Vec<&str> = hub
+        .pods
+        .iter()
+        .filter(|pod| pod.created < changed)
+        .map(|pod| pod.name.as_str())
+        .collect();
+    if hub.pods.is_empty() {
+        Finding::pass(check, "no pods of Argo CD's service accounts are running")
+    } else if stale.is_empty() {
+        Finding::pass(check, format!("{} pod(s) are newer", hub.pods.len()))
+    } else {
+        Finding::fail(
+            check,
+            format!(
+                "{} started before; they still use the old identity",
+                stale.join(", ")
+            ),
+            format!(
+                "kubectl -n {} rollout restart statefulset/argocd-application-controller deployment/argocd-server deployment/argocd-applicationset-controller",
+                hub.namespace
+            ),
+        )
+    }
+}
+
+/// Links 3-5 for one registered cluster: role chain, target access, and the Secret itself.
+pub fn target_checks(hub: &HubFacts, target: &TargetFacts) -> Section {
+    let secret = &target.secret;
+    let title = format!(
+        "{} (Secret {}/{})",
+        target
+            .cluster_arn
+            .as_ref()
+            .map_or("unknown cluster".to_owned(), ToString::to_string),
+        secret.namespace,
+        secret.name
+    );
+    let mut findings = Vec::new();
+    let config = secret.config();
+    let auth = config.as_ref().and_then(|c| c.aws_auth_config.clone());
+    let role_arn = auth.as_ref().and_then(|a| a.role_arn.clone());
+    let identity = detect_identity(hub);
+
+    // The Secret's own fields.
+    let check = "the Secret's roleARN is an IAM role ARN";
+    let target_role = match role_arn.as_deref().map(RoleArn::parse) {
+        None => {
+            findings.push(Finding::pass(
+                check,
+                "no roleARN: direct mode (the management role reaches the target)",
+            ));
+            None
+        }
+        Some(Ok(role)) => {
+            findings.push(Finding::pass(check, role.to_string()));
+            Some(role)
+        }
+        Some(Err(e)) => {
+            findings.push(Finding::fail(check, e.to_string(), format!("kubectl -n {} edit secret {}: set config.awsAuthConfig.roleARN to arn:aws:iam::<account>:role/<name>", secret.namespace, secret.name)));
+            None
+        }
+    };
+    if let (Some(arn), Some(auth)) = (&target.cluster_arn, &auth) {
+        let check = "awsAuthConfig.clusterName and the server's region match the cluster";
+        let host_region = secret
+            .server()
+            .and_then(|s| s.strip_suffix(".eks.amazonaws.com"))
+            .and_then(|s| s.rsplit('.').next());
+        let mut problems = Vec::new();
+        if auth.cluster_name != arn.name {
+            problems.push(format!(
+                "clusterName is {:?}, the cluster is {:?}",
+                auth.cluster_name, arn.name
+            ));
+        }
+        if let Some(region) = host_region.filter(|r| *r != arn.region) {
+            problems.push(format!(
+                "the server is in {region}, the cluster in {}",
+                arn.region
+            ));
+        }
+        findings.push(if problems.is_empty() {
+            Finding::pass(check, format!("{} in {}", arn.name, arn.region))
+        } else {
+            Finding::fail(check, problems.join("; "), format!("kubectl argocd-eks add {arn} --secret-name {} rewrites the Secret from DescribeCluster", secret.name))
+        });
+    }
+    findings.push(match &target.described {
+        Some(Some(cluster)) => {
+            let mut problems = Vec::new();
+            if secret.server() != Some(cluster.endpoint.trim_end_matches('/')) {
+                problems.push(format!(
+                    "server is {}, EKS says {}",
+                    secret.server().unwrap_or("-"),
+                    cluster.endpoint
+                ));
+            }
+            let ca = config
+                .as_ref()
+                .and_then(|c| c.tls_client_config.ca_data.clone());
+            if ca.as_deref() != Some(cluster.ca_data.as_str()) {
+                problems.push(
+                    "caData differs from the cluster's certificate authority (rotated?)".into(),
+                );
+            }
+            if problems.is_empty() {
+                Finding::pass(
+                    "server and caData match DescribeCluster",
+                    cluster.endpoint.clone(),
+                )
+            } else {
+                Finding::fail(
+                    "server and caData match DescribeCluster",
+                    problems.join("; "),
+                    format!(
+                        "kubectl argocd-eks add {} --secret-name {} (updates server and caData)",
+                        cluster.arn, secret.name
+                    ),
+                )
+            }
+        }
+        Some(None) => Finding::fail(
+            "server and caData match DescribeCluster",
+            "the cluster no longer exists",
+            format!("kubectl argocd-eks remove {}", secret.name),
+        ),
+        None => Finding::cannot_tell(
+            "server and caData match DescribeCluster",
+            "the cluster could not be described from here (reach its account with --assume-role)",
+        ),
+    });
+
+    // The role chain.
+    let management = identity
+        .as_ref()
+        .and_then(|(_, arn)| RoleArn::parse(arn).ok());
+    let pod_identity = matches!(identity, Some((IdentityMode::PodIdentity, _)));
+    if let (Some(target_role), Some(management)) = (&target_role, &management) {
+        findings.extend(chain_checks(
+            hub,
+            target,
+            target_role,
+            management,
+            pod_identity,
+        ));
+    }
+
+    // Target access.
+    let principal = target_role.clone().or(management);
+    let check = "the target lets the role in (access entry with a policy)";
+    let auth_mode = target
+        .described
+        .clone()
+        .flatten()
+        .and_then(|c| c.authentication_mode);
+    findings.push(match (&target.access_entry, &principal, &target.cluster_arn) {
+        (_, _, _) if auth_mode.is_some_and(|m| !m.allows_access_entries()) => Finding::cannot_tell(
+            check,
+            "the cluster uses the aws-auth ConfigMap only; check its mapRoles has the role ARN (without path), not an assumed-role ARN",
+        ),
+        (Some(Some(policies)), Some(p), _) if !policies.is_empty() => Finding::pass(check, format!("{p}: {}", policies.iter().map(|a| role_name(&a.policy_arn).to_owned()).collect::<Vec<_>>().join(", "))),
+        (Some(found), Some(p), Some(arn)) => Finding::fail(
+            check,
+            if found.is_some() { format!("{p} has an access entry but no access policy") } else { format!("no access entry for {p}") },
+            format!(
+                "aws eks create-access-entry --cluster-name {0} --region {1} --principal-arn {p}; aws eks associate-access-policy --cluster-name {0} --region {1} --principal-arn {p} --policy-arn arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy --access-scope type=cluster",
+                arn.name, arn.region
+            ),
+        ),
+        _ => Finding::cannot_tell(check, "the access entry could not be read"),
+    });
+    Section { title, findings }
+}
+
+fn chain_checks(
+    hub: &HubFacts,
+    target: &TargetFacts,
+    target_role: &RoleArn,
+    management: &RoleArn,
+    pod_identity: bool,
+) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let actions: &[&str] = if pod_identity {
+        &[ASSUME_ROLE, TAG_SESSION]
+    } else {
+        &[ASSUME_ROLE]
+    };
+    let session = RequestPrincipal::Aws(management.to_string());
+    if target_role == management {
+        // Argo CD still calls sts:AssumeRole on roleARN: the role must trust itself (#17064).
+        let check = "roleARN is the management role: it trusts itself";
+        let fix = format!(
+            "remove roleARN from the Secret (direct mode), or add to the role's trust policy: {}",
+            serde_json::to_string(&trust::self_assume_statement(management, pod_identity))
+                .unwrap_or_default()
+        );
+        findings.push(
+            match hub.management_role.as_ref().and_then(|r| r.trust.as_ref()) {
+                Some(doc) => {
+                    let missing =
+                        trust::missing_actions(doc, &Request::new(ASSUME_ROLE, session), actions);
+                    if missing.is_empty() {
+                        Finding::pass(check, "self-assume allowed")
+                    } else {
+                        Finding::fail(check, format!("denied: {}", missing.join(", ")), fix)
+                    }
+                }
+                None => Finding::cannot_tell(check, "the management role could not be read"),
+            },
+        );
+        return findings;
+    }
+    let check = "the management role may sts:AssumeRole the target role";
+    findings.push(match &hub.management_role {
+        Some(RoleFacts { permissions, .. }) => {
+            let request = Request::new(ASSUME_ROLE, session.clone()).with_resource(&target_role.to_string());
+            let allowed = permissions.iter().any(|doc| trust::allows(doc, &request).is_allowed());
+            if allowed {
+                Finding::pass(check, format!("on {target_role}"))
+            } else {
+                let wanted = trust::management_permissions(std::slice::from_ref(target_role), pod_identity);
+                Finding::fail(
+                    check,
+                    "no permission policy of the management role allows it",
+                    format!(
+                        "aws iam put-role-policy --role-name {} --policy-name kubectl-argocd-eks --policy-document '{}'",
+                        management.name(),
+                        wanted.as_ref().map(json).unwrap_or_default()
+                    ),
+                )
+            }
+        }
+        None => Finding::cannot_tell(check, "the management role could not be read"),
+    });
+    let check = if pod_identity {
+        "the target role trusts the management role (AssumeRole + TagSession)"
+    } else {
+        "the target role trusts the management role"
+    };
+    findings.push(match &target.target_role {
+        Some(RoleFacts { trust: Some(doc), .. }) => {
+            let missing = trust::missing_actions(doc, &Request::new(ASSUME_ROLE, session), actions);
+            if missing.is_empty() {
+                Finding::pass(check, "allowed")
+            } else {
+                let wanted = trust::target_role_trust(management, pod_identity);
+                Finding::fail(
+                    check,
+                    format!("denied: {}{}", missing.join(", "), if missing.iter().any(|a| a == TAG_SESSION) { " (pod identity's session tags are transitive, so a chained role must allow sts:TagSession)" } else { "" }),
+                    format!("in account {}: {}", target_role.account, update_trust_fix(target_role, &wanted)),
+                )
+            }
+        }
+        Some(RoleFacts { trust: None, .. }) => Finding::fail(check, format!("role {target_role} does not exist"), format!("kubectl argocd-eks policy --create --role-arn {target_role}")),
+        None => Finding::cannot_tell(check, format!("the target role could not be read (reach account {} with --assume-role)", target_role.account)),
+    });
+    findings
+}

@@ -1,0 +1,311 @@
+//! `doctor` end to end: a correct setup passes, and each mistake people really make, made in
+//! the sandbox one at a time, is named with its fix (exit code 3).
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+
+/// The sandbox hub's OIDC issuer without `https://`, and its IAM OIDC provider ARN.
+async fn hub_issuer() -> (String, String) {
+    let described = eks("us-east-1")
+        .await
+        .describe_cluster()
+        .name("argocd-hub")
+        .send()
+        .await
+        .unwrap();
+    let issuer = described
+        .cluster()
+        .unwrap()
+        .identity()
+        .unwrap()
+        .oidc()
+        .unwrap()
+        .issuer()
+        .unwrap()
+        .trim_start_matches("https://")
+        .to_owned();
+    let provider = format!("arn:aws:iam::123456789012:oidc-provider/{issuer}");
+    (issuer, provider)
+}
+
+/// An IRSA trust policy for Argo CD's service accounts in `namespace`.
+async fn irsa_trust(namespace: &str, with_audience: bool) -> Value {
+    let (issuer, provider) = hub_issuer().await;
+    let subjects: Vec<String> = SERVICE_ACCOUNTS
+        .iter()
+        .map(|sa| format!("system:serviceaccount:{namespace}:{sa}"))
+        .collect();
+    let mut condition = json!({ format!("{issuer}:sub"): subjects });
+    if with_audience {
+        condition[format!("{issuer}:aud")] = json!("sts.amazonaws.com");
+    }
+    json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow",
+        "Principal": {"Federated": provider},
+        "Action": "sts:AssumeRoleWithWebIdentity",
+        "Condition": {"StringEquals": condition}
+    }]})
+}
+
+/// Create an IAM role in the hub account; returns its ARN.
+async fn create_role(name: &str, trust: &Value) -> String {
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await;
+    let iam = aws_sdk_iam::Client::new(&config);
+    let role = iam
+        .create_role()
+        .role_name(name)
+        .assume_role_policy_document(trust.to_string())
+        .send()
+        .await
+        .unwrap();
+    role.role().unwrap().arn().to_owned()
+}
+
+/// Register `staging` (direct mode unless `extra` says otherwise) with role `role`.
+fn register(namespace: &str, role: &str, identity: &str, extra: &[&str]) {
+    let mut args = vec![
+        "add",
+        "staging",
+        "--region",
+        "us-east-1",
+        "--argocd-namespace",
+        namespace,
+        "--management-role-arn",
+        role,
+        "--identity",
+        identity,
+        "--yes",
+    ];
+    args.extend_from_slice(extra);
+    let run = tool(&args);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+}
+
+fn doctor(namespace: &str) -> Run {
+    tool(&["doctor", "--argocd-namespace", namespace])
+}
+
+/// The doctor line for `check`, which must have failed, and its fix line.
+fn failure(run: &Run, check: &str) -> (String, String) {
+    assert_eq!(run.code, 3, "{}\n{}", run.stdout, run.stderr);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    let at = lines
+        .iter()
+        .position(|line| line.contains("FAIL") && line.contains(check))
+        .unwrap_or_else(|| panic!("no failed check {check:?} in:\n{}", run.stdout));
+    let fix = lines
+        .get(at + 1)
+        .filter(|line| line.trim_start().starts_with("fix:"))
+        .unwrap_or_else(|| panic!("no fix after {:?}", lines[at]));
+    (lines[at].to_owned(), (*fix).to_owned())
+}
+
+fn unique(prefix: &str, namespace: &str) -> String {
+    let name = format!("{prefix}-{namespace}");
+    name[..name.len().min(64)].to_owned()
+}
+
+/// Patch the registered Secret's `config` JSON (and optionally other data keys).
+fn patch_secret(namespace: &str, edit: impl Fn(&mut Value)) {
+    let secret = &cluster_secrets(namespace)[0];
+    let name = secret["metadata"]["name"].as_str().unwrap();
+    let mut data = json!({
+        "config": serde_json::from_str::<Value>(&decode(&secret["data"]["config"])).unwrap(),
+        "name": decode(&secret["data"]["name"]),
+        "server": decode(&secret["data"]["server"]),
+    });
+    edit(&mut data);
+    let string_data = json!({
+        "config": data["config"].to_string(),
+        "name": data["name"],
+        "server": data["server"],
+    });
+    kubectl(&[
+        "-n",
+        namespace,
+        "patch",
+        "secret",
+        name,
+        "--type",
+        "merge",
+        "-p",
+        &json!({ "stringData": string_data }).to_string(),
+    ]);
+}
+
+#[tokio::test]
+async fn a_correct_irsa_setup_passes_every_check() {
+    let ns = argocd_namespace("docok");
+    let role = create_role(&unique("ok", &ns), &irsa_trust(&ns, true).await).await;
+    register(&ns, &role, "irsa", &[]);
+    let run = doctor(&ns);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(!run.stdout.contains("FAIL"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("the management role trusts each service account's web identity"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[tokio::test]
+async fn a_trust_policy_for_another_namespace_is_named() {
+    let ns = argocd_namespace("docns");
+    let role = create_role(&unique("ns", &ns), &irsa_trust("argocd", true).await).await;
+    register(&ns, &role, "irsa", &[]);
+    let run = doctor(&ns);
+    let (line, fix) = failure(&run, "trusts each service account's web identity");
+    assert!(
+        line.contains(&format!("system:serviceaccount:{ns}:argocd-server")),
+        "{line}"
+    );
+    assert!(
+        line.contains("system:serviceaccount:argocd:argocd-server"),
+        "{line}"
+    );
+    assert!(fix.contains("aws iam update-assume-role-policy"), "{fix}");
+    assert!(
+        fix.contains(&format!("system:serviceaccount:{ns}:argocd-server")),
+        "{fix}"
+    );
+}
+
+#[tokio::test]
+async fn a_trust_policy_without_the_audience_is_named() {
+    let ns = argocd_namespace("docaud");
+    let role = create_role(&unique("aud", &ns), &irsa_trust(&ns, false).await).await;
+    register(&ns, &role, "irsa", &[]);
+    let (line, fix) = failure(&doctor(&ns), "checks the token audience");
+    assert!(line.contains(":aud"), "{line}");
+    assert!(fix.contains("sts.amazonaws.com"), "{fix}");
+}
+
+#[tokio::test]
+async fn pod_identity_trust_without_tag_session_is_named() {
+    let ns = argocd_namespace("doctag");
+    let trust = json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow",
+        "Principal": {"Service": "pods.eks.amazonaws.com"},
+        "Action": "sts:AssumeRole"
+    }]});
+    let role = create_role(&unique("tag", &ns), &trust).await;
+    register(&ns, &role, "pod-identity", &[]);
+    let (line, fix) = failure(&doctor(&ns), "trusts pods.eks.amazonaws.com");
+    assert!(line.contains("sts:TagSession"), "{line}");
+    assert!(fix.contains("sts:TagSession"), "{fix}");
+}
+
+#[tokio::test]
+async fn an_assumed_role_arn_in_the_secret_is_named() {
+    let ns = argocd_namespace("docsts");
+    let role = create_role(&unique("sts", &ns), &irsa_trust(&ns, true).await).await;
+    register(&ns, &role, "irsa", &[]);
+    patch_secret(&ns, |data| {
+        data["config"]["awsAuthConfig"]["roleARN"] =
+            json!("arn:aws:sts::123456789012:assumed-role/deployer/session");
+    });
+    let (line, fix) = failure(&doctor(&ns), "roleARN is an IAM role ARN");
+    assert!(line.contains("assumed-role"), "{line}");
+    assert!(fix.contains("arn:aws:iam::<account>:role/<name>"), "{fix}");
+}
+
+#[tokio::test]
+async fn a_region_mismatch_is_named() {
+    let ns = argocd_namespace("docregion");
+    let role = create_role(&unique("region", &ns), &irsa_trust(&ns, true).await).await;
+    let run = tool(&[
+        "add",
+        "prod-eu",
+        "--region",
+        "eu-west-1",
+        "--argocd-namespace",
+        &ns,
+        "--management-role-arn",
+        &role,
+        "--identity",
+        "irsa",
+        "--yes",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    patch_secret(&ns, |data| {
+        data["name"] = json!("arn:aws:eks:us-east-1:123456789012:cluster/prod-eu");
+    });
+    let (line, fix) = failure(&doctor(&ns), "server's region match the cluster");
+    assert!(
+        line.contains("the server is in eu-west-1, the cluster in us-east-1"),
+        "{line}"
+    );
+    assert!(fix.contains("kubectl argocd-eks add"), "{fix}");
+}
+
+#[tokio::test]
+async fn a_rotated_ca_is_named() {
+    let ns = argocd_namespace("docca");
+    let role = create_role(&unique("ca", &ns), &irsa_trust(&ns, true).await).await;
+    register(&ns, &role, "irsa", &[]);
+    patch_secret(&ns, |data| {
+        data["config"]["tlsClientConfig"]["caData"] = json!("T0xEQ0E=");
+    });
+    let (line, fix) = failure(&doctor(&ns), "server and caData match DescribeCluster");
+    assert!(line.contains("rotated"), "{line}");
+    assert!(fix.contains("--secret-name"), "{fix}");
+}
+
+#[tokio::test]
+async fn role_arn_equal_to_the_management_role_needs_a_self_assume_statement() {
+    let ns = argocd_namespace("docself");
+    let role = create_role(&unique("self", &ns), &irsa_trust(&ns, true).await).await;
+    register(&ns, &role, "irsa", &["--role-arn", &role]);
+    let (line, fix) = failure(&doctor(&ns), "trusts itself");
+    assert!(line.contains("sts:AssumeRole"), "{line}");
+    assert!(
+        fix.contains("remove roleARN") && fix.contains(&role),
+        "{fix}"
+    );
+}
+
+#[tokio::test]
+async fn pods_older_than_the_identity_are_named() {
+    let ns = argocd_namespace("docpods");
+    let pod = json!({"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "argocd-server-old", "namespace": ns},
+        "spec": {"serviceAccountName": "argocd-server",
+                 "containers": [{"name": "s", "image": "quay.io/argoproj/argocd:v3.2.0"}]}});
+    let file = std::env::temp_dir().join(format!("{ns}-pod.json"));
+    std::fs::write(&file, pod.to_string()).unwrap();
+    kubectl(&["apply", "-f", file.to_str().unwrap()]);
+    // Creation times have one-second resolution.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let role = create_role(&unique("pods", &ns), &irsa_trust(&ns, true).await).await;
+    register(&ns, &role, "irsa", &[]);
+    let (line, fix) = failure(&doctor(&ns), "pods started after the identity last changed");
+    assert!(line.contains("argocd-server-old"), "{line}");
+    assert!(fix.contains("rollout restart"), "{fix}");
+}
+
+#[tokio::test]
+async fn doctor_speaks_json_for_machines() {
+    let ns = argocd_namespace("docjson");
+    let role = create_role(&unique("json", &ns), &irsa_trust(&ns, false).await).await;
+    register(&ns, &role, "irsa", &[]);
+    let run = tool(&["doctor", "--argocd-namespace", &ns, "-o", "json"]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let sections: Vec<Value> = serde_json::from_str(&run.stdout).unwrap();
+    let failed: Vec<&Value> = sections
+        .iter()
+        .flat_map(|s| s["findings"].as_array().unwrap())
+        .filter(|f| f["status"] == "fail")
+        .collect();
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert!(
+        failed[0]["fix"]
+            .as_str()
+            .unwrap()
+            .contains("update-assume-role-policy")
+    );
+}
