@@ -660,3 +660,192 @@ fn chain_checks(
     });
     findings
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::model::AuthenticationMode;
+    use crate::core::secret::{OwnedFields, SecretOptions, desired_secret};
+
+    const MANAGEMENT: &str = "arn:aws:iam::123456789012:role/argocd-management";
+
+    fn hub(irsa_role: Option<&str>) -> HubFacts {
+        HubFacts {
+            namespace: "argocd".into(),
+            service_accounts: crate::core::model::ARGOCD_SERVICE_ACCOUNTS
+                .iter()
+                .map(|(name, _)| ObservedServiceAccount {
+                    name: (*name).into(),
+                    irsa_role: irsa_role.map(str::to_owned),
+                    irsa_changed_at: Some(100),
+                })
+                .collect(),
+            may_create_secrets: Some(true),
+            ..HubFacts::default()
+        }
+    }
+
+    fn cluster() -> EksCluster {
+        EksCluster {
+            arn: ClusterArn::new("aws", "eu-west-1", "123456789012", "prod"),
+            endpoint: "https://P.gr7.eu-west-1.eks.amazonaws.com".into(),
+            ca_data: "Q0E=".into(),
+            status: "ACTIVE".into(),
+            version: None,
+            oidc_issuer: None,
+            authentication_mode: Some(AuthenticationMode::Api),
+        }
+    }
+
+    fn target(role: Option<&str>) -> TargetFacts {
+        let role = role.map(|r| RoleArn::parse(r).unwrap());
+        let options = SecretOptions {
+            namespace: "argocd".into(),
+            ..SecretOptions::default()
+        };
+        let desired = desired_secret(&cluster(), role.as_ref(), &options);
+        TargetFacts {
+            secret: ObservedSecret {
+                namespace: desired.namespace,
+                name: desired.name,
+                labels: desired.labels,
+                annotations: desired.annotations,
+                data: desired.data,
+                owned: OwnedFields::default(),
+            },
+            cluster_arn: Some(cluster().arn),
+            described: Some(Some(cluster())),
+            target_role: None,
+            access_entry: Some(Some(vec![AccessPolicyAssociation {
+                policy_arn: "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+                    .into(),
+                scope: crate::core::model::AccessScope::Cluster,
+            }])),
+        }
+    }
+
+    fn statuses(section: &Section) -> Vec<(String, Status)> {
+        section
+            .findings
+            .iter()
+            .map(|f| (f.check.clone(), f.status))
+            .collect()
+    }
+
+    fn failed<'a>(section: &'a Section, check: &str) -> &'a Finding {
+        section
+            .findings
+            .iter()
+            .find(|f| f.check.contains(check) && f.status == Status::Fail)
+            .unwrap_or_else(|| panic!("{check} did not fail: {:?}", statuses(section)))
+    }
+
+    #[test]
+    fn identity_is_the_association_first_then_the_annotation() {
+        let mut facts = hub(Some(MANAGEMENT));
+        assert_eq!(
+            detect_identity(&facts),
+            Some((IdentityMode::Irsa, MANAGEMENT.into()))
+        );
+        facts.associations.push(PodIdentityAssociation {
+            id: "a-1".into(),
+            service_account: SaRef::new("argocd", "argocd-application-controller"),
+            role_arn: "arn:aws:iam::123456789012:role/other".into(),
+        });
+        assert_eq!(
+            detect_identity(&facts).unwrap().0,
+            IdentityMode::PodIdentity
+        );
+        assert!(identity_checks(&hub(None)).failed());
+    }
+
+    #[test]
+    fn a_direct_registration_that_matches_passes() {
+        let section = target_checks(&hub(Some(MANAGEMENT)), &target(None));
+        assert!(!section.failed(), "{:?}", statuses(&section));
+    }
+
+    #[test]
+    fn rotated_ca_and_missing_access_entry_fail_with_fixes() {
+        let mut facts = target(None);
+        let mut rotated = cluster();
+        rotated.ca_data = "TkVX".into();
+        facts.described = Some(Some(rotated));
+        facts.access_entry = Some(None);
+        let section = target_checks(&hub(Some(MANAGEMENT)), &facts);
+        let ca = failed(&section, "caData");
+        assert!(ca.detail.contains("rotated"));
+        let access = failed(&section, "access entry");
+        let fix = access.fix.as_deref().unwrap();
+        assert!(
+            fix.contains("create-access-entry") && fix.contains(MANAGEMENT),
+            "{fix}"
+        );
+    }
+
+    #[test]
+    fn a_cluster_that_is_gone_and_an_unreadable_one_differ() {
+        let mut facts = target(None);
+        facts.described = Some(None);
+        let section = target_checks(&hub(Some(MANAGEMENT)), &facts);
+        assert!(
+            failed(&section, "DescribeCluster")
+                .detail
+                .contains("no longer exists")
+        );
+        facts.described = None;
+        facts.access_entry = None;
+        let section = target_checks(&hub(Some(MANAGEMENT)), &facts);
+        assert!(!section.failed(), "{:?}", statuses(&section));
+        assert!(
+            section
+                .findings
+                .iter()
+                .any(|f| f.status == Status::CannotTell)
+        );
+    }
+
+    #[test]
+    fn a_chained_role_needs_permission_and_trust() {
+        let target_role = "arn:aws:iam::210987654321:role/deployer";
+        let mut facts = target(Some(target_role));
+        facts.target_role = Some(RoleFacts {
+            arn: RoleArn::parse(target_role).unwrap(),
+            trust: Some(trust::target_role_trust(
+                &RoleArn::parse(MANAGEMENT).unwrap(),
+                false,
+            )),
+            permissions: vec![],
+        });
+        let mut hub = hub(Some(MANAGEMENT));
+        hub.management_role = Some(RoleFacts {
+            arn: RoleArn::parse(MANAGEMENT).unwrap(),
+            trust: None,
+            permissions: vec![],
+        });
+        let section = target_checks(&hub, &facts);
+        let permission = failed(&section, "may sts:AssumeRole");
+        assert!(permission.fix.as_deref().unwrap().contains(target_role));
+
+        let role = RoleArn::parse(target_role).unwrap();
+        hub.management_role.as_mut().unwrap().permissions =
+            vec![trust::management_permissions(&[role], false).unwrap()];
+        assert!(!target_checks(&hub, &facts).failed());
+    }
+
+    #[test]
+    fn pods_started_before_the_identity_changed_must_restart() {
+        let mut facts = hub(Some(MANAGEMENT));
+        facts.identity_changed_at = Some(100);
+        facts.pods = vec![PodFacts {
+            name: "argocd-server-1".into(),
+            service_account: "argocd-server".into(),
+            created: 99,
+        }];
+        assert_eq!(restart_check(&facts).status, Status::Fail);
+        facts.pods[0].created = 100;
+        assert_eq!(restart_check(&facts).status, Status::Pass);
+        facts.identity_changed_at = None;
+        assert_eq!(restart_check(&facts).status, Status::CannotTell);
+    }
+}
