@@ -53,7 +53,7 @@ pub async fn run(cli: Cli) -> Result<()> {
     }
     let region = default_region.as_deref();
     if settings.interactive {
-        let prompt = TerminalPrompt::new();
+        let prompt = TerminalPrompt::new(settings.color);
         let ports = Ports {
             hub: &hub,
             accounts: &accounts,

@@ -4,6 +4,7 @@
 // futures need no `Send` bound.
 #![allow(async_fn_in_trait)]
 
+use crate::core::checks::PodFacts;
 use crate::core::model::{
     AccessPolicyAssociation, AccessScope, ClusterArn, EksCluster, PodIdentityAssociation, SaRef,
 };
@@ -35,6 +36,8 @@ pub trait Hub {
     async fn cluster_secrets(&self, namespace: &str) -> Result<Vec<ObservedSecret>>;
     async fn secret(&self, namespace: &str, name: &str) -> Result<Option<ObservedSecret>>;
     async fn service_accounts(&self, namespace: &str) -> Result<Vec<ObservedServiceAccount>>;
+    /// Pods in `namespace` with their service account and creation time.
+    async fn pods(&self, namespace: &str) -> Result<Vec<PodFacts>>;
     /// Namespaces holding a service account called `name` (to find where Argo CD runs).
     async fn namespaces_with_service_account(&self, name: &str) -> Result<Vec<String>>;
     /// SelfSubjectAccessReview: may the caller `verb` `resource` (of API `group`) in `namespace`?
@@ -55,6 +58,24 @@ pub trait Hub {
         workloads: &[Workload],
         write: Write,
     ) -> Result<Vec<String>>;
+    /// Delete a Secret; false when it was already gone.
+    async fn delete_secret(&self, namespace: &str, name: &str, write: Write) -> Result<bool>;
+    /// Per service account in `namespace`, the annotation keys this tool's field manager owns
+    /// (server-side apply entries in managedFields).
+    async fn owned_service_account_annotations(
+        &self,
+        namespace: &str,
+    ) -> Result<std::collections::BTreeMap<String, Vec<String>>>;
+    /// Server-side apply of the service account without annotation `key` under this tool's
+    /// field manager: the annotation goes only when no other manager also owns it.
+    async fn remove_service_account_annotation(
+        &self,
+        service_account: &SaRef,
+        key: &str,
+        write: Write,
+    ) -> Result<()>;
+    /// Every Argo CD cluster Secret in every namespace the caller may list them in.
+    async fn cluster_secrets_in_all_namespaces(&self) -> Result<Vec<ObservedSecret>>;
 }
 
 /// A workload to restart: `statefulsets` or `deployments`, by name.
@@ -104,6 +125,31 @@ pub trait Eks {
         policy_arn: &str,
         scope: &AccessScope,
     ) -> Result<()>;
+    /// Like `pod_identity_associations`, with each association's tags.
+    async fn pod_identity_associations_with_tags(
+        &self,
+        cluster: &ClusterArn,
+        namespace: &str,
+    ) -> Result<
+        Vec<(
+            PodIdentityAssociation,
+            std::collections::BTreeMap<String, String>,
+        )>,
+    >;
+    /// DeletePodIdentityAssociation; an association already gone is not an error.
+    async fn delete_pod_identity_association(
+        &self,
+        cluster: &ClusterArn,
+        association_id: &str,
+    ) -> Result<()>;
+    /// The tags of the principal's access entry on `cluster`; None when there is no entry.
+    async fn access_entry_tags(
+        &self,
+        cluster: &ClusterArn,
+        principal_arn: &str,
+    ) -> Result<Option<std::collections::BTreeMap<String, String>>>;
+    /// DeleteAccessEntry (its access policies go with it); an entry already gone is not an error.
+    async fn delete_access_entry(&self, cluster: &ClusterArn, principal_arn: &str) -> Result<()>;
 }
 
 /// Questions for the user; the non-interactive implementation answers none and names `flag`.

@@ -342,4 +342,124 @@ impl Eks for AwsApi {
             .map_err(|e| aws_error("AssociateAccessPolicy", e))?;
         Ok(())
     }
+
+    async fn pod_identity_associations_with_tags(
+        &self,
+        cluster: &ClusterArn,
+        namespace: &str,
+    ) -> Result<
+        Vec<(
+            PodIdentityAssociation,
+            std::collections::BTreeMap<String, String>,
+        )>,
+    > {
+        let client = self.client(&cluster.region);
+        let mut ids = Vec::new();
+        let mut pages = client
+            .list_pod_identity_associations()
+            .cluster_name(&cluster.name)
+            .namespace(namespace)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| aws_error("ListPodIdentityAssociations", e))?;
+            ids.extend(
+                page.associations()
+                    .iter()
+                    .filter_map(|a| a.association_id().map(str::to_owned)),
+            );
+        }
+        let mut associations = Vec::with_capacity(ids.len());
+        for id in ids {
+            let described = match client
+                .describe_pod_identity_association()
+                .cluster_name(&cluster.name)
+                .association_id(&id)
+                .send()
+                .await
+            {
+                Ok(described) => described,
+                // Deleted between the list and the describe.
+                Err(e) if is_not_found(&e) => continue,
+                Err(e) => return Err(aws_error("DescribePodIdentityAssociation", e)),
+            };
+            if let Some(association) = described.association() {
+                let tags = association
+                    .tags()
+                    .map(|tags| tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                    .unwrap_or_default();
+                associations.push((
+                    PodIdentityAssociation {
+                        id,
+                        service_account: SaRef::new(
+                            association.namespace().unwrap_or(namespace),
+                            association.service_account().unwrap_or_default(),
+                        ),
+                        role_arn: association.role_arn().unwrap_or_default().to_owned(),
+                    },
+                    tags,
+                ));
+            }
+        }
+        Ok(associations)
+    }
+
+    async fn delete_pod_identity_association(
+        &self,
+        cluster: &ClusterArn,
+        association_id: &str,
+    ) -> Result<()> {
+        match self
+            .client(&cluster.region)
+            .delete_pod_identity_association()
+            .cluster_name(&cluster.name)
+            .association_id(association_id)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if is_not_found(&e) => Ok(()),
+            Err(e) => Err(aws_error("DeletePodIdentityAssociation", e)),
+        }
+    }
+
+    async fn access_entry_tags(
+        &self,
+        cluster: &ClusterArn,
+        principal_arn: &str,
+    ) -> Result<Option<std::collections::BTreeMap<String, String>>> {
+        let described = self
+            .client(&cluster.region)
+            .describe_access_entry()
+            .cluster_name(&cluster.name)
+            .principal_arn(principal_arn)
+            .send()
+            .await;
+        match described {
+            Ok(output) => Ok(Some(
+                output
+                    .access_entry()
+                    .and_then(|entry| entry.tags())
+                    .map(|tags| tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                    .unwrap_or_default(),
+            )),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(aws_error("DescribeAccessEntry", e)),
+        }
+    }
+
+    async fn delete_access_entry(&self, cluster: &ClusterArn, principal_arn: &str) -> Result<()> {
+        match self
+            .client(&cluster.region)
+            .delete_access_entry()
+            .cluster_name(&cluster.name)
+            .principal_arn(principal_arn)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if is_not_found(&e) => Ok(()),
+            Err(e) => Err(aws_error("DeleteAccessEntry", e)),
+        }
+    }
 }

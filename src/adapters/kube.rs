@@ -4,11 +4,12 @@ use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::authorization::v1::{
     ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
 };
-use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
+use k8s_openapi::api::core::v1::{Pod, Secret, ServiceAccount};
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 
+use crate::core::checks::PodFacts;
 use crate::core::model::{
     FIELD_MANAGER, IRSA_ANNOTATION, SECRET_TYPE_CLUSTER, SECRET_TYPE_LABEL, SaRef,
 };
@@ -100,6 +101,23 @@ fn describe_context(file: &Kubeconfig, wanted: Option<&str>) -> Result<HubContex
     })
 }
 
+/// When any field manager last wrote annotation `key` (Unix seconds), from managedFields.
+fn annotation_written_at(meta: &kube::api::ObjectMeta, key: &str) -> Option<i64> {
+    let field = format!("f:{key}");
+    meta.managed_fields
+        .iter()
+        .flatten()
+        .filter(|entry| {
+            entry.fields_v1.as_ref().is_some_and(|fields| {
+                fields.0["f:metadata"]["f:annotations"]
+                    .get(&field)
+                    .is_some()
+            })
+        })
+        .filter_map(|entry| entry.time.as_ref().map(|time| time.0.as_second()))
+        .max()
+}
+
 /// Turn a kube error into one that says what to do; 403 is a permission problem.
 fn kube_error(action: String, error: kube::Error) -> Error {
     if let kube::Error::Api(status) = &error
@@ -170,7 +188,31 @@ impl Hub for KubeHub {
                     .annotations
                     .as_ref()
                     .and_then(|a| a.get(IRSA_ANNOTATION).cloned()),
+                irsa_changed_at: annotation_written_at(&sa.metadata, IRSA_ANNOTATION),
                 name: sa.metadata.name.unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    async fn pods(&self, namespace: &str) -> Result<Vec<PodFacts>> {
+        let api: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
+        let list = api
+            .list(&ListParams::default())
+            .await
+            .map_err(|e| kube_error(format!("list Pods in namespace {namespace}"), e))?;
+        Ok(list
+            .items
+            .into_iter()
+            .map(|pod| PodFacts {
+                service_account: pod
+                    .spec
+                    .and_then(|spec| spec.service_account_name)
+                    .unwrap_or_else(|| "default".to_owned()),
+                created: pod
+                    .metadata
+                    .creation_timestamp
+                    .map_or(0, |time| time.0.as_second()),
+                name: pod.metadata.name.unwrap_or_default(),
             })
             .collect())
     }
@@ -293,6 +335,108 @@ impl Hub for KubeHub {
         }
         Ok(restarted)
     }
+
+    async fn delete_secret(&self, namespace: &str, name: &str, write: Write) -> Result<bool> {
+        let api: Api<Secret> = Api::namespaced(self.client.clone(), namespace);
+        let params = kube::api::DeleteParams {
+            dry_run: write == Write::ServerDryRun,
+            ..kube::api::DeleteParams::default()
+        };
+        match api.delete(name, &params).await {
+            Ok(_) => Ok(true),
+            Err(e) if is_not_found(&e) => Ok(false),
+            Err(e) => Err(kube_error(format!("delete Secret {namespace}/{name}"), e)),
+        }
+    }
+
+    async fn owned_service_account_annotations(
+        &self,
+        namespace: &str,
+    ) -> Result<std::collections::BTreeMap<String, Vec<String>>> {
+        let api: Api<ServiceAccount> = Api::namespaced(self.client.clone(), namespace);
+        let list = api
+            .list(&ListParams::default())
+            .await
+            .map_err(|e| kube_error(format!("list ServiceAccounts in namespace {namespace}"), e))?;
+        Ok(list
+            .items
+            .iter()
+            .map(|sa| {
+                (
+                    sa.metadata.name.clone().unwrap_or_default(),
+                    owned_annotation_keys(&sa.metadata),
+                )
+            })
+            .collect())
+    }
+
+    async fn remove_service_account_annotation(
+        &self,
+        service_account: &SaRef,
+        key: &str,
+        write: Write,
+    ) -> Result<()> {
+        let api: Api<ServiceAccount> =
+            Api::namespaced(self.client.clone(), &service_account.namespace);
+        let current = match api.get(&service_account.name).await {
+            Ok(sa) => sa,
+            Err(e) if is_not_found(&e) => return Ok(()),
+            Err(e) => {
+                return Err(kube_error(
+                    format!("read ServiceAccount {service_account}"),
+                    e,
+                ));
+            }
+        };
+        // Apply what this manager still wants (its other annotations, at their values), so the
+        // server drops `key` from its set: gone when no one else owns it, kept when someone does.
+        let values = current.metadata.annotations.clone().unwrap_or_default();
+        let keep: serde_json::Map<String, serde_json::Value> =
+            owned_annotation_keys(&current.metadata)
+                .into_iter()
+                .filter(|owned| owned != key)
+                .filter_map(|owned| values.get(&owned).map(|v| (owned, v.clone().into())))
+                .collect();
+        let mut metadata = serde_json::json!({
+            "name": service_account.name,
+            "namespace": service_account.namespace,
+        });
+        if !keep.is_empty() {
+            metadata["annotations"] = serde_json::Value::Object(keep);
+        }
+        let patch = serde_json::json!({
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": metadata,
+        });
+        api.patch(
+            &service_account.name,
+            &apply_params(write),
+            &Patch::Apply(&patch),
+        )
+        .await
+        .map_err(|e| {
+            kube_error(
+                format!("remove annotation {key} from ServiceAccount {service_account}"),
+                e,
+            )
+        })?;
+        Ok(())
+    }
+
+    async fn cluster_secrets_in_all_namespaces(&self) -> Result<Vec<ObservedSecret>> {
+        let api: Api<Secret> = Api::all(self.client.clone());
+        let selector = format!("{SECRET_TYPE_LABEL}={SECRET_TYPE_CLUSTER}");
+        let list = api
+            .list(&ListParams::default().labels(&selector))
+            .await
+            .map_err(|e| kube_error("list cluster Secrets in all namespaces".to_owned(), e))?;
+        Ok(list
+            .items
+            .iter()
+            .map(|s| ObservedSecret::from_secret(s, FIELD_MANAGER))
+            .collect())
+    }
 }
 
 impl KubeHub {
@@ -323,6 +467,22 @@ impl KubeHub {
             )),
         }
     }
+}
+
+/// Annotation keys that this tool's field manager owns through server-side apply.
+fn owned_annotation_keys(meta: &kube::api::ObjectMeta) -> Vec<String> {
+    meta.managed_fields
+        .iter()
+        .flatten()
+        .filter(|entry| {
+            entry.manager.as_deref() == Some(FIELD_MANAGER)
+                && entry.operation.as_deref() == Some("Apply")
+        })
+        .filter_map(|entry| entry.fields_v1.as_ref())
+        .filter_map(|fields| fields.0["f:metadata"]["f:annotations"].as_object())
+        .flat_map(|annotations| annotations.keys())
+        .filter_map(|k| k.strip_prefix("f:").map(str::to_owned))
+        .collect()
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! Asking the user: dialoguer on a terminal, or a refusal that names the flag when there is none.
 
-use dialoguer::theme::ColorfulTheme;
+use dialoguer::theme::{ColorfulTheme, SimpleTheme, Theme};
 use dialoguer::{Confirm, FuzzySelect, Input, MultiSelect};
 
 use crate::error::{Error, Result};
@@ -8,20 +8,18 @@ use crate::ports::Prompt;
 
 /// Prompts on stderr, so stdout stays clean for output.
 pub struct TerminalPrompt {
-    theme: ColorfulTheme,
+    theme: Box<dyn Theme>,
 }
 
 impl TerminalPrompt {
-    pub fn new() -> Self {
-        TerminalPrompt {
-            theme: ColorfulTheme::default(),
-        }
-    }
-}
-
-impl Default for TerminalPrompt {
-    fn default() -> Self {
-        Self::new()
+    /// Without colour, the plain theme marks the cursor with `>` and picks with `[x]`.
+    pub fn new(color: bool) -> Self {
+        let theme: Box<dyn Theme> = if color {
+            Box::new(ColorfulTheme::default())
+        } else {
+            Box::new(SimpleTheme)
+        };
+        TerminalPrompt { theme }
     }
 }
 
@@ -31,7 +29,7 @@ fn prompt_error(error: dialoguer::Error) -> Error {
 
 impl Prompt for TerminalPrompt {
     fn confirm(&self, question: &str) -> Result<bool> {
-        Confirm::with_theme(&self.theme)
+        Confirm::with_theme(self.theme.as_ref())
             .with_prompt(question)
             .default(false)
             .interact_opt()
@@ -40,7 +38,7 @@ impl Prompt for TerminalPrompt {
     }
 
     fn pick_many(&self, question: &str, _flag: &str, items: &[String]) -> Result<Vec<usize>> {
-        MultiSelect::with_theme(&self.theme)
+        MultiSelect::with_theme(self.theme.as_ref())
             .with_prompt(format!("{question} (space to pick, enter to accept)"))
             .items(items)
             .interact_opt()
@@ -55,7 +53,7 @@ impl Prompt for TerminalPrompt {
         items: &[String],
         default: usize,
     ) -> Result<usize> {
-        FuzzySelect::with_theme(&self.theme)
+        FuzzySelect::with_theme(self.theme.as_ref())
             .with_prompt(question)
             .items(items)
             .default(default)
@@ -71,7 +69,7 @@ impl Prompt for TerminalPrompt {
         default: Option<&str>,
         validate: &dyn Fn(&str) -> std::result::Result<(), String>,
     ) -> Result<String> {
-        let mut input = Input::<String>::with_theme(&self.theme)
+        let mut input = Input::<String>::with_theme(self.theme.as_ref())
             .with_prompt(question)
             .allow_empty(true)
             .validate_with(|answer: &String| validate(answer));

@@ -218,16 +218,18 @@ async fn pick_targets<H: Hub, E: Eks, P: Prompt>(
         .iter()
         .filter_map(|secret| secret.server().map(str::to_owned))
         .collect();
+    let hub_server = ports.hub.context().server.trim_end_matches('/').to_owned();
     let items: Vec<String> = clusters
         .iter()
         .map(|c| {
-            let mark = if registered.contains(&c.endpoint.trim_end_matches('/').to_owned()) {
-                "  (registered)"
-            } else {
-                ""
+            let endpoint = c.endpoint.trim_end_matches('/').to_owned();
+            let mark = match (registered.contains(&endpoint), endpoint == hub_server) {
+                (true, _) => "  (registered)",
+                (false, true) => "  (the hub itself)",
+                (false, false) => "",
             };
             format!(
-                "{:<24} {:<14} {}  {:<5} {}{mark}",
+                "{:<24} {:<14} {:<13} {:<7} {}{mark}",
                 c.arn.name,
                 c.arn.region,
                 c.arn.account,
@@ -236,13 +238,22 @@ async fn pick_targets<H: Hub, E: Eks, P: Prompt>(
             )
         })
         .collect();
-    let picked =
-        ports
-            .prompt
-            .pick_many("Which clusters should Argo CD manage?", "CLUSTER", &items)?;
-    if picked.is_empty() {
-        return Err(Error::Cancelled);
-    }
+    eprintln!(
+        "  {:<24} {:<14} {:<13} {:<7} STATUS",
+        "NAME", "REGION", "ACCOUNT", "VERSION"
+    );
+    let picked = loop {
+        let picked =
+            ports
+                .prompt
+                .pick_many("Which clusters should Argo CD manage?", "CLUSTER", &items)?;
+        if !picked.is_empty() {
+            break picked;
+        }
+        eprintln!(
+            "Nothing picked: press space on each cluster to pick it, then enter (esc cancels)."
+        );
+    };
     let picked: BTreeSet<usize> = picked.into_iter().collect();
     let mut index = 0;
     clusters.retain(|_| {
@@ -294,7 +305,7 @@ async fn ask_management_role<H: Hub, E: Eks, P: Prompt>(
             .find_map(|sa| sa.irsa_role),
     };
     let answer = ports.prompt.text(
-        "IAM role Argo CD's pods run as (management role ARN)",
+        "Management role ARN (the role Argo CD's pods run as)",
         "--management-role-arn",
         current.as_deref(),
         &|answer| validate_role(answer, false),
@@ -304,7 +315,7 @@ async fn ask_management_role<H: Hub, E: Eks, P: Prompt>(
 
 fn ask_target_role<P: Prompt>(prompt: &P) -> Result<Option<RoleArn>> {
     let answer = prompt.text(
-        "Role in the target's account for Argo CD to assume (empty: direct mode, the management role itself gets access)",
+        "Target role ARN to assume (empty: direct mode)",
         "--role-arn",
         None,
         &|answer| validate_role(answer, true),

@@ -1,16 +1,345 @@
 //! `list`: the Argo CD cluster Secrets that point at EKS, with identity mode, role and health.
 
+use std::io::Write;
+
+use futures::stream::{self, StreamExt};
+use serde::Serialize;
+
+use crate::cli::args::OutputFormat;
 use crate::cli::settings::Settings;
 use crate::commands::Ports;
+use crate::commands::targets::{argocd_namespace, eks_for, find_hub_cluster, search_regions};
+use crate::core::model::{ARGOCD_SERVICE_ACCOUNTS, ClusterArn, EksCluster, IdentityMode};
+use crate::core::removal::{EksRegistration, Format, Health, eks_registrations, health};
 use crate::error::{Error, Result};
 use crate::ports::{Eks, Hub, Iam, Prompt};
+
+/// How many DescribeCluster calls `list` keeps in flight at once.
+const HEALTH_CONCURRENCY: usize = 8;
+
+/// One line of `list`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListedCluster {
+    pub secret: String,
+    /// Argo CD's name for the cluster.
+    pub name: Option<String>,
+    pub cluster: Option<String>,
+    pub region: Option<String>,
+    pub account: Option<String>,
+    pub server: String,
+    /// `irsa`, `pod-identity`, `capability` or `unknown`.
+    pub mode: String,
+    /// roleARN, `direct` (the management role itself), or None when not awsAuthConfig.
+    pub role: Option<String>,
+    pub managed_by: Option<String>,
+    pub managed_by_us: bool,
+    pub health: Health,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ListDocument<'a> {
+    namespace: &'a str,
+    clusters: &'a [ListedCluster],
+    /// Cluster Secrets in the namespace that do not point at EKS.
+    other_cluster_secrets: usize,
+}
 
 pub async fn run<H: Hub, A: Eks + Iam, P: Prompt>(
     settings: &Settings,
     ports: Ports<'_, H, A, P>,
     default_region: Option<&str>,
-    out: &mut dyn std::io::Write,
+    out: &mut dyn Write,
 ) -> Result<()> {
-    let _ = (settings, ports, default_region, out);
-    Err(Error::usage("list is not implemented yet"))
+    let namespace = argocd_namespace(ports.hub, settings).await?;
+    let secrets = ports.hub.cluster_secrets(&namespace).await?;
+    let registrations = eks_registrations(&secrets);
+    let others = secrets.len() - registrations.len();
+    let hub_mode = if registrations.iter().any(|r| r.format == Format::AwsAuth) {
+        hub_identity_mode(&ports, settings, default_region, &namespace).await
+    } else {
+        None
+    };
+    let healths = check_health(&ports, &registrations).await;
+    let clusters: Vec<ListedCluster> = registrations
+        .iter()
+        .zip(healths)
+        .map(|(registration, health)| listed(registration, hub_mode, health))
+        .collect();
+    match settings.output {
+        OutputFormat::Text => write_table(out, &namespace, &clusters, others)?,
+        format => write_document(
+            out,
+            format,
+            &ListDocument {
+                namespace: &namespace,
+                clusters: &clusters,
+                other_cluster_secrets: others,
+            },
+        )?,
+    }
+    out.flush().map_err(|e| Error::Output(e.to_string()))
+}
+
+fn listed(
+    registration: &EksRegistration,
+    hub_mode: Option<IdentityMode>,
+    health: Health,
+) -> ListedCluster {
+    let mode = match registration.format {
+        Format::Capability => "capability".to_owned(),
+        Format::AwsAuth => hub_mode.map_or_else(|| "unknown".to_owned(), |m| m.to_string()),
+        Format::Endpoint => "unknown".to_owned(),
+    };
+    let role = match registration.format {
+        Format::AwsAuth => Some(
+            registration
+                .role_arn
+                .clone()
+                .unwrap_or_else(|| "direct".to_owned()),
+        ),
+        Format::Capability | Format::Endpoint => None,
+    };
+    ListedCluster {
+        secret: registration.secret.clone(),
+        name: registration.display_name.clone(),
+        cluster: registration.cluster_name.clone(),
+        region: registration.region.clone(),
+        account: registration.account.clone(),
+        server: registration.server.clone(),
+        mode,
+        role,
+        managed_by: registration.managed_by.clone(),
+        managed_by_us: registration.managed_by_us(),
+        health,
+    }
+}
+
+/// The hub's own EKS cluster, without failing: Err says why it is not known.
+pub(crate) async fn hub_cluster<H: Hub, E: Eks>(
+    hub: &H,
+    eks: &E,
+    settings: &Settings,
+    default_region: Option<&str>,
+) -> std::result::Result<ClusterArn, String> {
+    let context = hub.context();
+    if let Ok(arn) =
+        ClusterArn::parse(&context.context).or_else(|_| ClusterArn::parse(&context.cluster))
+    {
+        return Ok(arn);
+    }
+    let regions = search_regions(&settings.regions, default_region).map_err(|e| e.to_string())?;
+    match find_hub_cluster(context, eks, None, &regions).await {
+        Ok(Some(arn)) => Ok(arn),
+        Ok(None) => Err("the kube context does not name the hub's EKS cluster".to_owned()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// How Argo CD's pods get AWS credentials: an IRSA annotation on one of its service accounts
+/// (AWS SDKs prefer it), else pod identity associations on the hub; None when neither is found
+/// or the hub could not be read.
+async fn hub_identity_mode<H: Hub, A: Eks + Iam, P: Prompt>(
+    ports: &Ports<'_, H, A, P>,
+    settings: &Settings,
+    default_region: Option<&str>,
+    namespace: &str,
+) -> Option<IdentityMode> {
+    let is_argocd = |name: &str| ARGOCD_SERVICE_ACCOUNTS.iter().any(|(n, _)| *n == name);
+    match ports.hub.service_accounts(namespace).await {
+        Ok(accounts)
+            if accounts
+                .iter()
+                .any(|sa| is_argocd(&sa.name) && sa.irsa_role.is_some()) =>
+        {
+            return Some(IdentityMode::Irsa);
+        }
+        Ok(_) => {}
+        Err(e) => tracing::info!("could not read Argo CD's service accounts: {e}"),
+    }
+    let hub_eks = &ports.accounts[0].eks;
+    let hub = match hub_cluster(ports.hub, hub_eks, settings, default_region).await {
+        Ok(hub) => hub,
+        Err(why) => {
+            tracing::info!("identity mode unknown: {why}");
+            return None;
+        }
+    };
+    match hub_eks.pod_identity_associations(&hub, namespace).await {
+        Ok(associations)
+            if associations
+                .iter()
+                .any(|a| is_argocd(&a.service_account.name)) =>
+        {
+            Some(IdentityMode::PodIdentity)
+        }
+        Ok(_) => None,
+        Err(e) => {
+            tracing::info!("could not list pod identity associations on {hub}: {e}");
+            None
+        }
+    }
+}
+
+/// Each registration's health, from one DescribeCluster each (concurrent, bounded), in the
+/// cluster's own account when one of the accounts reaches it.
+async fn check_health<H: Hub, A: Eks + Iam, P: Prompt>(
+    ports: &Ports<'_, H, A, P>,
+    registrations: &[EksRegistration],
+) -> Vec<Health> {
+    let assumed = |account: &str| {
+        ports
+            .accounts
+            .iter()
+            .any(|a| a.id.as_deref() == Some(account))
+    };
+    // The caller's own account, asked only when some cluster is in an account not assumed.
+    let caller = if registrations
+        .iter()
+        .any(|r| r.account.as_deref().is_some_and(|a| !assumed(a)))
+    {
+        match ports.accounts[0].eks.caller().await {
+            Ok((account, _)) => Some(account),
+            Err(e) => {
+                tracing::info!("could not tell the caller's account: {e}");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let caller = caller.as_deref();
+    let mut healths: Vec<(usize, Health)> = stream::iter(registrations.iter().enumerate())
+        .map(|(index, registration)| async move {
+            (index, one_health(ports, registration, caller).await)
+        })
+        .buffer_unordered(HEALTH_CONCURRENCY)
+        .collect()
+        .await;
+    healths.sort_by_key(|(index, _)| *index);
+    healths.into_iter().map(|(_, health)| health).collect()
+}
+
+async fn one_health<H: Hub, A: Eks + Iam, P: Prompt>(
+    ports: &Ports<'_, H, A, P>,
+    registration: &EksRegistration,
+    caller: Option<&str>,
+) -> Health {
+    let (Some(region), Some(name)) = (&registration.region, &registration.cluster_name) else {
+        return Health::Unknown;
+    };
+    let account = registration.account.as_deref();
+    let assumed = account.filter(|a| ports.accounts.iter().any(|x| x.id.as_deref() == Some(*a)));
+    let client_account = assumed.or(caller);
+    if let (Some(account), Some(client)) = (account, client_account)
+        && account != client
+    {
+        // No credentials for that account: --assume-role would reach it.
+        return Health::Unknown;
+    }
+    let eks = eks_for(ports.accounts, account.unwrap_or_default());
+    let described: Option<Option<EksCluster>> = match eks.describe_cluster(region, name).await {
+        Ok(found) => Some(found),
+        Err(e) => {
+            tracing::info!("DescribeCluster {name} ({region}): {e}");
+            None
+        }
+    };
+    health(
+        registration,
+        client_account,
+        described.as_ref().map(Option::as_ref),
+    )
+}
+
+fn write_err(e: impl std::fmt::Display) -> Error {
+    Error::Output(e.to_string())
+}
+
+/// A document for machines: JSON or YAML.
+pub(crate) fn write_document<T: Serialize>(
+    out: &mut dyn Write,
+    format: OutputFormat,
+    document: &T,
+) -> Result<()> {
+    match format {
+        OutputFormat::Yaml => {
+            let text = serde_saphyr::to_string(document).map_err(write_err)?;
+            out.write_all(text.as_bytes()).map_err(write_err)
+        }
+        _ => {
+            serde_json::to_writer_pretty(&mut *out, document).map_err(write_err)?;
+            writeln!(out).map_err(write_err)
+        }
+    }
+}
+
+fn write_table(
+    out: &mut dyn Write,
+    namespace: &str,
+    clusters: &[ListedCluster],
+    others: usize,
+) -> Result<()> {
+    if clusters.is_empty() {
+        writeln!(
+            out,
+            "No EKS cluster is registered with Argo CD in namespace {namespace}."
+        )
+        .map_err(write_err)?;
+    } else {
+        let dash = |value: &Option<String>| value.clone().unwrap_or_else(|| "-".to_owned());
+        let mut rows = vec![
+            [
+                "SECRET",
+                "CLUSTER",
+                "REGION",
+                "ACCOUNT",
+                "MODE",
+                "ROLE",
+                "MANAGED-BY",
+                "HEALTH",
+            ]
+            .map(str::to_owned),
+        ];
+        for c in clusters {
+            let managed_by = if c.managed_by_us {
+                "kubectl-argocd-eks".to_owned()
+            } else {
+                c.managed_by.clone().unwrap_or_else(|| "other".to_owned())
+            };
+            rows.push([
+                c.secret.clone(),
+                dash(&c.cluster),
+                dash(&c.region),
+                dash(&c.account),
+                c.mode.clone(),
+                dash(&c.role),
+                managed_by,
+                c.health.to_string(),
+            ]);
+        }
+        let mut widths = [0usize; 8];
+        for row in &rows {
+            for (width, cell) in widths.iter_mut().zip(row) {
+                *width = (*width).max(cell.chars().count());
+            }
+        }
+        for row in &rows {
+            let line: Vec<String> = row
+                .iter()
+                .zip(widths)
+                .map(|(cell, width)| format!("{cell:<width$}"))
+                .collect();
+            writeln!(out, "{}", line.join("  ").trim_end()).map_err(write_err)?;
+        }
+    }
+    if others > 0 {
+        writeln!(
+            out,
+            "({others} other cluster Secret(s) in namespace {namespace} do not point at EKS.)"
+        )
+        .map_err(write_err)?;
+    }
+    Ok(())
 }

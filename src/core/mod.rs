@@ -1,7 +1,9 @@
 //! The pure core: domain types, the Secret format, and planning. No I/O.
 
 pub mod access;
+pub mod checks;
 pub mod model;
 pub mod plan;
+pub mod removal;
 pub mod secret;
 pub mod trust;

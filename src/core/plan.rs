@@ -52,6 +52,8 @@ impl Registration {
 pub struct ObservedServiceAccount {
     pub name: String,
     pub irsa_role: Option<String>,
+    /// When the IRSA annotation was last written (Unix seconds, from managedFields), if known.
+    pub irsa_changed_at: Option<i64>,
 }
 
 /// What observe() read from the hub and AWS before planning.
@@ -517,6 +519,7 @@ mod tests {
                 .map(|(name, _)| ObservedServiceAccount {
                     name: (*name).into(),
                     irsa_role: None,
+                    irsa_changed_at: None,
                 })
                 .collect(),
             ..Observed::default()
