@@ -49,6 +49,11 @@ pub enum Error {
     },
 
     #[error(
+        "could not reach {server}: {message}. Check that the endpoint is reachable from here (public/private endpoint access) and that the CA matches"
+    )]
+    Connect { server: String, message: String },
+
+    #[error(
         "could not load the kubeconfig: {message}. Check --kubeconfig / KUBECONFIG and --context"
     )]
     Kubeconfig { message: String },
@@ -77,6 +82,7 @@ impl Error {
             Error::Cancelled => exit::CANCELLED,
             Error::ProblemsFound(_) => exit::DOCTOR_FOUND_PROBLEMS,
             Error::Kube { .. }
+            | Error::Connect { .. }
             | Error::Aws { .. }
             | Error::VerifyFailed { .. }
             | Error::Output(_) => exit::FAILURE,

@@ -17,7 +17,7 @@ use cli::settings::{CommandSettings, Environment, Settings};
 use commands::Ports;
 use commands::targets::Account;
 use error::Result;
-use ports::{Eks, Hub, Iam, Prompt};
+use ports::{Eks, Hub, Iam, Prompt, Targets};
 
 /// Run one invocation: validate the flags, build the adapters the command needs, dispatch.
 pub async fn run(cli: Cli) -> Result<()> {
@@ -70,7 +70,7 @@ pub async fn run(cli: Cli) -> Result<()> {
     }
 }
 
-async fn dispatch<H: Hub, A: Eks + Iam, P: Prompt>(
+async fn dispatch<H: Hub + Targets, A: Eks + Iam, P: Prompt>(
     settings: &Settings,
     ports: Ports<'_, H, A, P>,
     region: Option<&str>,
@@ -98,7 +98,8 @@ async fn dispatch<H: Hub, A: Eks + Iam, P: Prompt>(
 /// Logs go to stderr: `-v` this tool's info, `-vv` its debug, `-vvv` everything.
 fn init_tracing(verbose: u8, color: bool) {
     let filter = match verbose {
-        0 => "warn",
+        // kube logs unreachable endpoints as errors; doctor reports those itself.
+        0 => "warn,kube_client=off",
         1 => "warn,kubectl_argocd_eks=info",
         2 => "info,kubectl_argocd_eks=debug",
         _ => "debug",

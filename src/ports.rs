@@ -205,4 +205,28 @@ pub trait Iam {
     async fn put_role_policy(&self, role: &str, policy_name: &str, document: &str) -> Result<()>;
     /// Create the IAM OIDC provider for an issuer URL with audience `sts.amazonaws.com`.
     async fn create_oidc_provider(&self, issuer_url: &str) -> Result<String>;
+    /// An EKS bearer token for `cluster_name`, after assuming each role of `chain` in turn.
+    async fn eks_token(
+        &self,
+        chain: &[crate::core::model::RoleArn],
+        cluster_name: &str,
+        region: &str,
+    ) -> Result<String>;
+}
+
+/// What a target cluster says about a bearer token (SelfSubjectReview).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenReview {
+    Authenticated {
+        username: String,
+        groups: Vec<String>,
+    },
+    /// 401: the cluster does not accept the token (no access entry / aws-auth mapping).
+    Rejected,
+}
+
+/// Other clusters, reached with a bearer token and a CA, as Argo CD reaches its targets.
+pub trait Targets {
+    /// Ask the cluster at `server` (verified against `ca_data`, base64 PEM) who `token` is.
+    async fn review_token(&self, server: &str, ca_data: &str, token: &str) -> Result<TokenReview>;
 }

@@ -151,6 +151,34 @@ async fn a_correct_irsa_setup_passes_every_check() {
         "{}",
         run.stdout
     );
+    // `staging` is served by the sandbox apiserver, which checks EKS tokens as EKS does.
+    let connect = run
+        .stdout
+        .lines()
+        .find(|line| line.contains("(connect)"))
+        .unwrap();
+    let session = format!(
+        "authenticated as arn:aws:sts::123456789012:assumed-role/{}/",
+        role.rsplit('/').next().unwrap()
+    );
+    assert!(connect.contains(&session), "{connect}");
+    assert!(connect.contains("system:masters"), "{connect}");
+}
+
+#[tokio::test]
+async fn a_role_not_mapped_into_the_target_is_rejected_when_connecting() {
+    let ns = argocd_namespace("docmap");
+    let role = create_role(&unique("map", &ns), &irsa_trust(&ns, true).await).await;
+    register(&ns, &role, "irsa", &["--skip-access"]);
+    let run = doctor(&ns);
+    let (line, fix) = failure(&run, "(connect)");
+    assert!(line.contains("answered 401"), "{line}");
+    assert!(fix.contains("access entry"), "{fix}");
+    let (_, access_fix) = failure(&run, "access entry with a policy");
+    assert!(
+        access_fix.contains("aws eks create-access-entry"),
+        "{access_fix}"
+    );
 }
 
 #[tokio::test]

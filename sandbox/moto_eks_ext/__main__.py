@@ -16,11 +16,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m moto_eks_ext", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument(
+        "--apiserver",
+        help="the sandbox kube-apiserver's URL: the TokenReview webhook authenticates for the "
+        "EKS clusters whose endpoint it is (default: any cluster with a loopback endpoint)",
+    )
     args = parser.parse_args()
     os.environ.setdefault("MOTO_PORT", str(args.port))  # as moto_server: moto may call itself
     install()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    app = SandboxMiddleware(DomainDispatcherApplication(create_backend_app))
+    app = SandboxMiddleware(DomainDispatcherApplication(create_backend_app), apiserver=args.apiserver)
     run_simple(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
 
 

@@ -17,6 +17,8 @@ from moto.eks.models import eks_backends
 from moto.iam.models import get_account_id_from
 from werkzeug.exceptions import NotFound
 
+from . import tokenreview
+
 CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/[^/]+/[^/]+/([^/]+)/")  # key, service
 CLUSTER_FIELDS = {  # request field -> setter on a moto Cluster
     "endpoint": lambda cluster, value: setattr(cluster, "endpoint", value),
@@ -67,10 +69,15 @@ def describe_request(environ: dict[str, Any]) -> dict[str, Any]:
 
 
 class SandboxMiddleware:
-    """Logs every request moto handles and serves /_sandbox/ itself."""
+    """Logs every request moto handles and serves /_sandbox/ itself.
 
-    def __init__(self, app: Callable[..., Any]):
+    `apiserver` is the sandbox kube-apiserver's URL, for the TokenReview webhook: the EKS
+    clusters whose endpoint it is are the ones the webhook authenticates for.
+    """
+
+    def __init__(self, app: Callable[..., Any], apiserver: str | None = None):
         self.app = app
+        self.apiserver = apiserver
         self.requests: list[dict[str, Any]] = []
         self.lock = threading.Lock()
 
@@ -89,7 +96,8 @@ class SandboxMiddleware:
         return self.app(environ, start_response)
 
     def sandbox(self, method: str, path: str, environ: dict[str, Any]) -> tuple[str, Any]:
-        """The sandbox-only routes: the request log and the cluster override."""
+        """The sandbox-only routes: the request log, the cluster override and the
+        TokenReview webhook of the sandbox kube-apiserver."""
         if (method, path) == ("GET", "/_sandbox/requests"):
             with self.lock:
                 return "200 OK", list(self.requests)
@@ -99,7 +107,21 @@ class SandboxMiddleware:
             return "200 OK", {}
         if (method, path) == ("POST", "/_sandbox/eks/cluster"):
             return override_cluster(json.loads(read_body(environ) or b"{}"))
+        if (method, path) == ("POST", "/_sandbox/tokenreview"):
+            return token_review(read_body(environ), self.apiserver)
         return "404 Not Found", {"message": f"No sandbox route {method} {path}"}
+
+
+def token_review(body: bytes, apiserver: str | None) -> tuple[str, Any]:
+    """Answers a TokenReview; a rejected token is a 200 with authenticated false, so the
+    apiserver neither retries nor backs off."""
+    try:
+        request = json.loads(body)
+    except ValueError:
+        return "400 Bad Request", {"message": "the body is not JSON"}
+    if not isinstance(request, dict) or request.get("kind") != "TokenReview":
+        return "400 Bad Request", {"message": "the body is not a TokenReview"}
+    return "200 OK", tokenreview.review(request, apiserver)
 
 
 def override_cluster(request: dict[str, Any]) -> tuple[str, Any]:

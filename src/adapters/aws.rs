@@ -53,6 +53,10 @@ impl AwsApi {
         }
     }
 
+    pub(crate) fn config(&self) -> &SdkConfig {
+        &self.config
+    }
+
     fn client(&self, region: &str) -> EksClient {
         let config = aws_sdk_eks::config::Builder::from(&self.config)
             .region(Region::new(region.to_owned()))

@@ -183,6 +183,15 @@ impl Iam for AwsApi {
         Ok(())
     }
 
+    async fn eks_token(
+        &self,
+        chain: &[crate::core::model::RoleArn],
+        cluster_name: &str,
+        region: &str,
+    ) -> Result<String> {
+        self.presign_eks_token(chain, cluster_name, region).await
+    }
+
     async fn create_oidc_provider(&self, issuer_url: &str) -> Result<String> {
         let output = self
             .iam
@@ -197,5 +206,114 @@ impl Iam for AwsApi {
             .open_id_connect_provider_arn()
             .unwrap_or_default()
             .to_owned())
+    }
+}
+
+/// How long a presigned EKS token is valid, as `aws eks get-token` makes them.
+const TOKEN_LIFETIME: std::time::Duration = std::time::Duration::from_secs(60);
+
+impl AwsApi {
+    /// Credentials after assuming each role of `chain` in turn, starting from this account's.
+    async fn chained_credentials(
+        &self,
+        chain: &[crate::core::model::RoleArn],
+    ) -> Result<aws_credential_types::Credentials> {
+        use aws_credential_types::provider::ProvideCredentials;
+        let mut config = self.config().clone();
+        for role in chain {
+            config = super::aws::assume_role_config(&config, role).await;
+        }
+        let provider = config.credentials_provider().ok_or_else(|| Error::Aws {
+            operation: "AssumeRole".into(),
+            message: "no AWS credentials are configured".into(),
+            fix: "Configure credentials (AWS_PROFILE, SSO, ...) and try again".into(),
+        })?;
+        provider
+            .provide_credentials()
+            .await
+            .map_err(|e| Error::PermissionDenied {
+                what: format!(
+                    "could not assume {}: {}",
+                    chain
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(" then "),
+                    DisplayErrorContext(&e)
+                ),
+                fix: "Run doctor with credentials that may assume the roles to test the connection"
+                    .into(),
+            })
+    }
+
+    /// A bearer token for EKS cluster `cluster_name`, made exactly as `argocd-k8s-auth aws`
+    /// and `aws eks get-token` make it: `k8s-aws-v1.` + base64url of a presigned STS
+    /// GetCallerIdentity URL whose signed headers include `x-k8s-aws-id: <cluster name>`.
+    async fn presign_eks_token(
+        &self,
+        chain: &[crate::core::model::RoleArn],
+        cluster_name: &str,
+        region: &str,
+    ) -> Result<String> {
+        use aws_sigv4::http_request::{
+            SignableBody, SignableRequest, SignatureLocation, SigningSettings, sign,
+        };
+        use base64::Engine as _;
+        let credentials = self.chained_credentials(chain).await?;
+        let identity = credentials.into();
+        let mut settings = SigningSettings::default();
+        settings.signature_location = SignatureLocation::QueryParams;
+        settings.expires_in = Some(TOKEN_LIFETIME);
+        let params = aws_sigv4::sign::v4::SigningParams::builder()
+            .identity(&identity)
+            .region(region)
+            .name("sts")
+            .time(std::time::SystemTime::now())
+            .settings(settings)
+            .build()
+            .map_err(|e| token_error(e.to_string()))?
+            .into();
+        let endpoint = self.config().endpoint_url().map_or_else(
+            || format!("https://sts.{region}.amazonaws.com"),
+            str::to_owned,
+        );
+        let url = format!(
+            "{}/?Action=GetCallerIdentity&Version=2011-06-15",
+            endpoint.trim_end_matches('/')
+        );
+        let host = url
+            .split("://")
+            .nth(1)
+            .and_then(|rest| rest.split('/').next())
+            .unwrap_or_default()
+            .to_owned();
+        let headers = [("host", host.as_str()), ("x-k8s-aws-id", cluster_name)];
+        let signable = SignableRequest::new(
+            "GET",
+            url.as_str(),
+            headers.into_iter(),
+            SignableBody::Bytes(&[]),
+        )
+        .map_err(|e| token_error(e.to_string()))?;
+        let (instructions, _signature) = sign(signable, &params)
+            .map_err(|e| token_error(e.to_string()))?
+            .into_parts();
+        let mut request = http::Request::get(url.as_str())
+            .body(())
+            .map_err(|e| token_error(e.to_string()))?;
+        instructions.apply_to_request_http1x(&mut request);
+        let presigned = request.uri().to_string();
+        Ok(format!(
+            "k8s-aws-v1.{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(presigned)
+        ))
+    }
+}
+
+fn token_error(message: String) -> Error {
+    Error::Aws {
+        operation: "presign GetCallerIdentity".into(),
+        message,
+        fix: "This is unexpected; report it with -vv output".into(),
     }
 }

@@ -16,7 +16,7 @@ use crate::core::model::{
 use crate::core::plan::ObservedServiceAccount;
 use crate::core::secret::{DesiredSecret, ObservedSecret};
 use crate::error::{Error, Result};
-use crate::ports::{Hub, HubContext, Workload, Write};
+use crate::ports::{Hub, HubContext, Targets, TokenReview, Workload, Write};
 
 pub struct KubeHub {
     client: Client,
@@ -483,6 +483,46 @@ fn owned_annotation_keys(meta: &kube::api::ObjectMeta) -> Vec<String> {
         .flat_map(|annotations| annotations.keys())
         .filter_map(|k| k.strip_prefix("f:").map(str::to_owned))
         .collect()
+}
+
+/// Target clusters are reached the way Argo CD reaches them: the Secret's CA and a bearer token.
+impl Targets for KubeHub {
+    async fn review_token(&self, server: &str, ca_data: &str, token: &str) -> Result<TokenReview> {
+        use k8s_openapi::api::authentication::v1::SelfSubjectReview;
+        let connect_error = |message: String| Error::Connect {
+            server: server.to_owned(),
+            message,
+        };
+        let file = Kubeconfig::from_yaml(&serde_json::json!({
+            "apiVersion": "v1",
+            "kind": "Config",
+            "current-context": "target",
+            "clusters": [{"name": "target", "cluster": {
+                "server": server, "certificate-authority-data": ca_data}}],
+            "users": [{"name": "argocd", "user": {"token": token}}],
+            "contexts": [{"name": "target", "context": {"cluster": "target", "user": "argocd"}}],
+        }).to_string())
+        .map_err(|e| connect_error(e.to_string()))?;
+        let config = Config::from_custom_kubeconfig(file, &KubeConfigOptions::default())
+            .await
+            .map_err(|e| connect_error(e.to_string()))?;
+        let client = Client::try_from(config).map_err(|e| connect_error(e.to_string()))?;
+        let api: Api<SelfSubjectReview> = Api::all(client);
+        match api
+            .create(&PostParams::default(), &SelfSubjectReview::default())
+            .await
+        {
+            Ok(review) => {
+                let user = review.status.and_then(|s| s.user_info).unwrap_or_default();
+                Ok(TokenReview::Authenticated {
+                    username: user.username.unwrap_or_default(),
+                    groups: user.groups.unwrap_or_default(),
+                })
+            }
+            Err(kube::Error::Api(status)) if status.code == 401 => Ok(TokenReview::Rejected),
+            Err(e) => Err(connect_error(e.to_string())),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -2,4 +2,5 @@
 
 pub mod args;
 pub mod output;
+pub mod policy_output;
 pub mod settings;

@@ -43,21 +43,33 @@ impl Spinner {
     }
 }
 
-fn write_err(e: impl std::fmt::Display) -> Error {
+/// An output error (a closed pipe, a value serde cannot write) as the tool's error.
+pub fn write_err(e: impl std::fmt::Display) -> Error {
     Error::Output(e.to_string())
+}
+
+/// `value` as YAML for `-o yaml`, else as pretty JSON.
+pub fn write_serialized<T: Serialize>(
+    out: &mut dyn Write,
+    format: OutputFormat,
+    value: &T,
+) -> Result<()> {
+    match format {
+        OutputFormat::Yaml => {
+            let text = serde_saphyr::to_string(value).map_err(write_err)?;
+            out.write_all(text.as_bytes()).map_err(write_err)
+        }
+        OutputFormat::Json | OutputFormat::Text => {
+            serde_json::to_writer_pretty(&mut *out, value).map_err(write_err)?;
+            writeln!(out).map_err(write_err)
+        }
+    }
 }
 
 pub fn write_document(out: &mut dyn Write, format: OutputFormat, report: &AddReport) -> Result<()> {
     match format {
-        OutputFormat::Json => {
-            serde_json::to_writer_pretty(&mut *out, report).map_err(write_err)?;
-            writeln!(out).map_err(write_err)
-        }
-        OutputFormat::Yaml => {
-            let text = serde_saphyr::to_string(report).map_err(write_err)?;
-            out.write_all(text.as_bytes()).map_err(write_err)
-        }
         OutputFormat::Text => write_plan(out, report.plan),
+        OutputFormat::Json | OutputFormat::Yaml => write_serialized(out, format, report),
     }
 }
 
@@ -67,6 +79,30 @@ fn marker(change: Change) -> &'static str {
         Change::Update => "~",
         Change::Unchanged => "=",
     }
+}
+
+/// One line of a plan: `  + create    <subject>  (<detail>)`.
+pub fn write_step(
+    out: &mut dyn Write,
+    marker: &str,
+    change: &str,
+    subject: &str,
+    detail: &str,
+) -> Result<()> {
+    writeln!(out, "  {marker} {change:<9} {subject}  ({detail})").map_err(write_err)
+}
+
+/// `note: ...`, one line each.
+pub fn write_notes(out: &mut dyn Write, notes: &[String]) -> Result<()> {
+    for note in notes {
+        writeln!(out, "note: {note}").map_err(write_err)?;
+    }
+    Ok(())
+}
+
+/// `N created, N updated, N unchanged`.
+pub fn change_summary(created: usize, updated: usize, unchanged: usize) -> String {
+    format!("{created} created, {updated} updated, {unchanged} unchanged")
 }
 
 /// The plan, one line per object: `+ create`, `~ update`, `= unchanged`.
@@ -80,20 +116,15 @@ pub fn write_plan(out: &mut dyn Write, plan: &Plan) -> Result<()> {
     )
     .map_err(write_err)?;
     for action in &plan.actions {
-        writeln!(
+        write_step(
             out,
-            "  {} {:<9} {}  ({})",
             marker(action.change),
-            action.change.to_string(),
-            action.step.subject(),
-            action.detail
-        )
-        .map_err(write_err)?;
+            &action.change.to_string(),
+            &action.step.subject(),
+            &action.detail,
+        )?;
     }
-    for note in &plan.notes {
-        writeln!(out, "note: {note}").map_err(write_err)?;
-    }
-    Ok(())
+    write_notes(out, &plan.notes)
 }
 
 /// The kubectl command that restarts Argo CD's workloads in `namespace`.
@@ -122,11 +153,10 @@ pub fn write_outcome(out: &mut dyn Write, report: &AddReport) -> Result<()> {
             _ => None,
         })
         .collect();
-    let summary = format!(
-        "{} created, {} updated, {} unchanged",
+    let summary = change_summary(
         count(Change::Create),
         count(Change::Update),
-        count(Change::Unchanged)
+        count(Change::Unchanged),
     );
     match report.outcome {
         "unchanged" => writeln!(

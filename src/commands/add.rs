@@ -9,12 +9,13 @@ use crate::cli::output::{
 use crate::cli::settings::{ACCESS_POLICIES, AddSettings, IdentityChoice, Settings};
 use crate::commands::Ports;
 use crate::commands::targets::{
-    argocd_namespace, discover, eks_for, find_hub_cluster, find_target, search_regions,
+    argocd_namespace, auto_identity, discover, eks_for, find_hub_cluster, find_target,
+    search_regions,
 };
 use crate::core::access::{ObservedAccess, TargetAccess};
 use crate::core::model::{
     AccessScope, ClusterArn, DEFAULT_ACCESS_POLICY, EksCluster, IRSA_ANNOTATION, IdentityMode,
-    POD_IDENTITY_AGENT_ADDON, RoleArn,
+    RoleArn,
 };
 use crate::core::plan::{Change, HubIdentity, Observed, Plan, PlanError, Registration, Step, plan};
 use crate::core::secret::default_secret_name;
@@ -261,16 +262,6 @@ async fn pick_targets<H: Hub, E: Eks, P: Prompt>(
         picked.contains(&(index - 1))
     });
     Ok(clusters)
-}
-
-/// `--identity auto`: pod identity when the hub is EKS and has the agent, else IRSA.
-async fn auto_identity<E: Eks>(eks: &E, hub_cluster: Option<&ClusterArn>) -> Result<IdentityMode> {
-    match hub_cluster {
-        Some(cluster) if eks.has_addon(cluster, POD_IDENTITY_AGENT_ADDON).await? => {
-            Ok(IdentityMode::PodIdentity)
-        }
-        _ => Ok(IdentityMode::Irsa),
-    }
 }
 
 fn validate_role(answer: &str, optional: bool) -> std::result::Result<(), String> {

@@ -5,7 +5,7 @@ use crate::cli::settings::{Settings, TargetRef};
 use crate::commands::Ports;
 use crate::commands::targets::{argocd_namespace, eks_for, find_hub_cluster, search_regions};
 use crate::core::checks::{
-    HubFacts, RoleFacts, Section, Status, TargetFacts, detect_identity, hub_checks,
+    Connection, HubFacts, RoleFacts, Section, Status, TargetFacts, detect_identity, hub_checks,
     identity_checks, target_checks,
 };
 use crate::core::model::{
@@ -14,9 +14,9 @@ use crate::core::model::{
 use crate::core::secret::ObservedSecret;
 use crate::core::trust::parse_policy;
 use crate::error::{Error, Result};
-use crate::ports::{Eks, Hub, Iam, Prompt};
+use crate::ports::{Eks, Hub, Iam, Prompt, Targets, TokenReview};
 
-pub async fn run<H: Hub, A: Eks + Iam, P: Prompt>(
+pub async fn run<H: Hub + Targets, A: Eks + Iam, P: Prompt>(
     settings: &Settings,
     clusters: &[TargetRef],
     ports: Ports<'_, H, A, P>,
@@ -232,7 +232,7 @@ async fn hub_facts<H: Hub, A: Eks + Iam, P: Prompt>(
 }
 
 /// Read what the checks of one registered cluster need, in the cluster's account when reachable.
-async fn target_facts<H: Hub, A: Eks + Iam, P: Prompt>(
+async fn target_facts<H: Hub + Targets, A: Eks + Iam, P: Prompt>(
     ports: &Ports<'_, H, A, P>,
     hub: &HubFacts,
     secret: &ObservedSecret,
@@ -257,6 +257,7 @@ async fn target_facts<H: Hub, A: Eks + Iam, P: Prompt>(
         described: None,
         target_role: None,
         access_entry: None,
+        connection: None,
     };
     let Some(arn) = cluster_arn.filter(|arn| reachable(&arn.account)) else {
         return target;
@@ -280,8 +281,44 @@ async fn target_facts<H: Hub, A: Eks + Iam, P: Prompt>(
         .flatten()
         .and_then(|c| c.authentication_mode)
         .is_some_and(|m| m.allows_access_entries());
-    if let Some(principal) = principal.filter(|_| takes_entries) {
+    if let Some(principal) = principal.clone().filter(|_| takes_entries) {
         target.access_entry = aws.access_entry(&arn, &principal.to_string()).await.ok();
     }
+    target.connection = connect(ports, hub, secret, &arn, principal.as_ref()).await;
     target
+}
+
+/// Connect as Argo CD would: assume the management role (and the target role when chained),
+/// make the EKS token, and ask the cluster who that is, trusting only the Secret's CA.
+async fn connect<H: Hub + Targets, A: Eks + Iam, P: Prompt>(
+    ports: &Ports<'_, H, A, P>,
+    hub: &HubFacts,
+    secret: &ObservedSecret,
+    arn: &ClusterArn,
+    principal: Option<&RoleArn>,
+) -> Option<Connection> {
+    let management = detect_identity(hub).and_then(|(_, role)| RoleArn::parse(&role).ok())?;
+    let config = secret.config()?;
+    let cluster_name = config.aws_auth_config?.cluster_name;
+    let ca_data = config.tls_client_config.ca_data?;
+    let server = secret.server()?.to_owned();
+    let mut chain = vec![management.clone()];
+    chain.extend(principal.filter(|p| **p != management).cloned());
+    let token = match ports.accounts[0]
+        .eks
+        .eks_token(&chain, &cluster_name, &arn.region)
+        .await
+    {
+        Ok(token) => token,
+        Err(e) => return Some(Connection::CannotAssume(e.to_string())),
+    };
+    Some(
+        match ports.hub.review_token(&server, &ca_data, &token).await {
+            Ok(TokenReview::Authenticated { username, groups }) => {
+                Connection::Authenticated { username, groups }
+            }
+            Ok(TokenReview::Rejected) => Connection::Rejected,
+            Err(e) => Connection::Unreachable(e.to_string()),
+        },
+    )
 }

@@ -146,42 +146,9 @@ async fn observe<H: Hub, A: Eks + Iam, P: Prompt>(
     }
 
     // Other Argo CD instances on the hub may reach the same targets as the same principal; in
-    // direct mode that principal is their own management role, read where it matters.
-    let (elsewhere, elsewhere_unchecked) = match ports.hub.cluster_secrets_in_all_namespaces().await
-    {
-        Ok(secrets) => {
-            let mut all = eks_registrations(&secrets);
-            all.retain(|r| r.namespace != namespace);
-            (all, None)
-        }
-        Err(Error::PermissionDenied { .. }) => (
-            Vec::new(),
-            Some("you may not list Secrets in all namespaces".to_owned()),
-        ),
-        Err(e) => (Vec::new(), Some(e.to_string())),
-    };
-    let mut elsewhere_management = BTreeMap::new();
-    let direct_namespaces: BTreeSet<&str> = elsewhere
-        .iter()
-        .filter(|r| r.format == Format::AwsAuth && r.role_arn.is_none())
-        .filter(|r| {
-            targets.iter().any(|(_, target)| match target {
-                ObservedTarget::Found {
-                    cluster, endpoint, ..
-                } => r.reaches(cluster, endpoint),
-                ObservedTarget::NotChecked(_) => false,
-            })
-        })
-        .map(|r| r.namespace.as_str())
-        .collect();
-    for other in direct_namespaces {
-        // Unreadable: the plan then counts their registrations as users of the entry.
-        if let Ok((accounts, associations, _)) = observe_identity(ports, &hub, other).await
-            && let Some(role) = management_role(&accounts, &associations)
-        {
-            elsewhere_management.insert(other.to_owned(), role);
-        }
-    }
+    // direct mode that principal is their own management role.
+    let (elsewhere, elsewhere_unchecked, elsewhere_management) =
+        observe_elsewhere(ports, &hub, namespace, &targets).await;
 
     Ok(ObservedRemoval {
         namespace: namespace.to_owned(),
@@ -195,6 +162,86 @@ async fn observe<H: Hub, A: Eks + Iam, P: Prompt>(
         elsewhere_unchecked,
         elsewhere_management,
     })
+}
+
+/// Registrations in the hub's other namespaces, why they were not read (if so), and the
+/// management role of the namespaces whose direct-mode registrations reach a removed target.
+async fn observe_elsewhere<H: Hub, A: Eks + Iam, P: Prompt>(
+    ports: &Ports<'_, H, A, P>,
+    hub: &std::result::Result<ClusterArn, String>,
+    namespace: &str,
+    targets: &[(String, ObservedTarget)],
+) -> (
+    Vec<EksRegistration>,
+    Option<String>,
+    BTreeMap<String, String>,
+) {
+    let list = || async {
+        match ports.hub.cluster_secrets_in_all_namespaces().await {
+            Ok(secrets) => {
+                let mut all = eks_registrations(&secrets);
+                all.retain(|r| r.namespace != namespace);
+                Ok(all)
+            }
+            Err(Error::PermissionDenied { .. }) => {
+                Err("you may not list Secrets in all namespaces".to_owned())
+            }
+            Err(e) => Err(e.to_string()),
+        }
+    };
+    let first = match list().await {
+        Ok(all) => all,
+        Err(why) => return (Vec::new(), Some(why), BTreeMap::new()),
+    };
+    // A namespace whose direct-mode registration reaches a removed target.
+    let candidates = |all: &[EksRegistration]| -> BTreeSet<String> {
+        all.iter()
+            .filter(|r| r.format == Format::AwsAuth && r.role_arn.is_none())
+            .filter(|r| {
+                targets.iter().any(|(_, target)| match target {
+                    ObservedTarget::Found {
+                        cluster, endpoint, ..
+                    } => r.reaches(cluster, endpoint),
+                    ObservedTarget::NotChecked(_) => false,
+                })
+            })
+            .map(|r| r.namespace.clone())
+            .collect()
+    };
+    let before = candidates(&first);
+    if before.is_empty() {
+        return (first, None, BTreeMap::new());
+    }
+    let mut management = management_roles(ports, hub, &before).await;
+    // List again. `remove` deletes a Secret before the identity, so a Secret still listed had
+    // its identity when it was read above; `add` writes the identity before the Secret, so a
+    // namespace that appeared meanwhile has its identity when it is read now.
+    match list().await {
+        Ok(again) => {
+            let new: BTreeSet<String> = candidates(&again).difference(&before).cloned().collect();
+            management.extend(management_roles(ports, hub, &new).await);
+            (again, None, management)
+        }
+        Err(why) => (first, Some(why), management),
+    }
+}
+
+/// The management role of each namespace's Argo CD, where it can be read (else the plan counts
+/// that namespace's direct-mode registrations as users of the entry).
+async fn management_roles<H: Hub, A: Eks + Iam, P: Prompt>(
+    ports: &Ports<'_, H, A, P>,
+    hub: &std::result::Result<ClusterArn, String>,
+    namespaces: &BTreeSet<String>,
+) -> BTreeMap<String, String> {
+    let mut roles = BTreeMap::new();
+    for namespace in namespaces {
+        if let Ok((accounts, associations, _)) = observe_identity(ports, hub, namespace).await
+            && let Some(role) = management_role(&accounts, &associations)
+        {
+            roles.insert(namespace.clone(), role);
+        }
+    }
+    roles
 }
 
 /// Argo CD's service accounts in `namespace` with their IRSA annotation (and whether this tool

@@ -4,8 +4,9 @@
 use futures::stream::{self, StreamExt};
 
 use crate::cli::settings::{Settings, TargetRef};
-use crate::core::model::ARGOCD_SERVICE_ACCOUNTS;
-use crate::core::model::{ClusterArn, EksCluster};
+use crate::core::model::{
+    ARGOCD_SERVICE_ACCOUNTS, ClusterArn, EksCluster, IdentityMode, POD_IDENTITY_AGENT_ADDON,
+};
 use crate::error::{Error, Result};
 use crate::ports::{Eks, Hub, HubContext};
 
@@ -214,6 +215,19 @@ pub async fn find_target<E: Eks>(
         )));
     }
     Ok(cluster)
+}
+
+/// `--identity auto`: pod identity when the hub is EKS and has the agent, else IRSA.
+pub async fn auto_identity<E: Eks>(
+    eks: &E,
+    hub_cluster: Option<&ClusterArn>,
+) -> Result<IdentityMode> {
+    match hub_cluster {
+        Some(cluster) if eks.has_addon(cluster, POD_IDENTITY_AGENT_ADDON).await? => {
+            Ok(IdentityMode::PodIdentity)
+        }
+        _ => Ok(IdentityMode::Irsa),
+    }
 }
 
 /// Argo CD's namespace: `--argocd-namespace`, else `argocd`, else the one namespace that has

@@ -116,6 +116,22 @@ pub struct TargetFacts {
     pub target_role: Option<RoleFacts>,
     /// The principal's access entry: None = could not read; Some(None) = none.
     pub access_entry: Option<Option<Vec<AccessPolicyAssociation>>>,
+    /// Connecting as Argo CD would; None when not attempted.
+    pub connection: Option<Connection>,
+}
+
+/// What happened when doctor connected to the target the way Argo CD does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Connection {
+    Authenticated {
+        username: String,
+        groups: Vec<String>,
+    },
+    /// The cluster answered 401 to the token.
+    Rejected,
+    /// The roles could not be assumed from here (the caller is not Argo CD).
+    CannotAssume(String),
+    Unreachable(String),
 }
 
 fn json(doc: &PolicyDocument) -> String {
@@ -573,7 +589,35 @@ pub fn target_checks(hub: &HubFacts, target: &TargetFacts) -> Section {
         ),
         _ => Finding::cannot_tell(check, "the access entry could not be read"),
     });
+    findings.push(connection_finding(target, principal.as_ref()));
     Section { title, findings }
+}
+
+fn connection_finding(target: &TargetFacts, principal: Option<&RoleArn>) -> Finding {
+    let check = "Argo CD's token is accepted by the cluster (connect)";
+    match &target.connection {
+        Some(Connection::Authenticated { username, groups }) => Finding::pass(
+            check,
+            format!("authenticated as {username} (groups {})", groups.join(", ")),
+        ),
+        Some(Connection::Rejected) => Finding::fail(
+            check,
+            format!(
+                "the cluster answered 401 to a token for {}: the role is not mapped into it",
+                principal.map_or("the role".to_owned(), ToString::to_string)
+            ),
+            "give the role an access entry with a policy (see the access check above), or map it in aws-auth",
+        ),
+        Some(Connection::CannotAssume(why)) => Finding::cannot_tell(check, why.clone()),
+        Some(Connection::Unreachable(why)) => Finding::cannot_tell(
+            check,
+            format!("the endpoint is not reachable from here: {why}"),
+        ),
+        None => Finding::cannot_tell(
+            check,
+            "not attempted (the cluster or the roles are unknown)",
+        ),
+    }
 }
 
 fn chain_checks(
@@ -721,6 +765,10 @@ mod tests {
                     .into(),
                 scope: crate::core::model::AccessScope::Cluster,
             }])),
+            connection: Some(Connection::Authenticated {
+                username: "argocd".into(),
+                groups: vec!["system:masters".into()],
+            }),
         }
     }
 

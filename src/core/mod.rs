@@ -5,5 +5,6 @@ pub mod checks;
 pub mod model;
 pub mod plan;
 pub mod removal;
+pub mod roles;
 pub mod secret;
 pub mod trust;

@@ -1,0 +1,684 @@
+//! `policy`'s planning: the IAM roles Argo CD needs (trust and permission documents), how to
+//! compare them with what IAM has, and the writes that close the gap. Pure: the command observes
+//! IAM and applies the writes.
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+
+use super::model::{ARGOCD_SERVICE_ACCOUNTS, ClusterArn, IdentityMode, RoleArn, SaRef};
+use super::trust::{
+    ASSUME_ROLE, Effect, PolicyDocument, Principal, Statement, Values, irsa_trust,
+    management_permissions, pod_identity_trust, self_assume_statement, target_role_trust,
+};
+
+/// The inline policy the tool owns on the management role.
+pub const INLINE_POLICY: &str = "kubectl-argocd-eks";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RoleKind {
+    Management,
+    Target,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NamedPolicy {
+    pub name: String,
+    pub document: PolicyDocument,
+}
+
+/// One role and the documents it needs.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RolePolicies {
+    pub arn: RoleArn,
+    pub kind: RoleKind,
+    /// The management role is also a target role (roleARN = itself): it trusts itself.
+    pub self_assume: bool,
+    pub purpose: String,
+    pub trust_policy: PolicyDocument,
+    pub permission_policies: Vec<NamedPolicy>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OidcProvider {
+    pub arn: String,
+    pub url: String,
+    pub client_ids: [&'static str; 1],
+}
+
+/// What a plan step does to IAM. Unlike `add`'s `plan::Change`, a step can be left to the user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Change {
+    Create,
+    Update,
+    Unchanged,
+    /// Needs credentials (or a feature) this run does not have: the user runs the aws commands.
+    Manual,
+}
+
+/// A write to IAM, with everything the writer needs; `account` says which credentials make it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IamWrite {
+    CreateOidcProvider {
+        issuer: String,
+    },
+    CreateRole {
+        name: String,
+        trust: PolicyDocument,
+        description: String,
+        /// Set after creating: a trust policy that names the role itself (IAM refuses a
+        /// principal that does not exist yet).
+        then_trust: Option<PolicyDocument>,
+    },
+    UpdateTrust {
+        name: String,
+        trust: PolicyDocument,
+    },
+    PutPolicy {
+        role: String,
+        document: PolicyDocument,
+    },
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlanStep {
+    pub change: Change,
+    pub account: String,
+    pub subject: String,
+    pub detail: String,
+    #[serde(skip)]
+    pub write: Option<IamWrite>,
+}
+
+/// Argo CD's service accounts that need the identity: the ones Argo CD always has, and the
+/// ApplicationSet controller's when it exists (`present`: the names in `namespace`).
+pub fn argocd_service_accounts(
+    namespace: &str,
+    present: &[String],
+    notes: &mut Vec<String>,
+) -> Vec<SaRef> {
+    let missing: Vec<&str> = ARGOCD_SERVICE_ACCOUNTS
+        .iter()
+        .filter(|(name, always)| *always && !present.iter().any(|p| p == name))
+        .map(|(name, _)| *name)
+        .collect();
+    if !missing.is_empty() {
+        notes.push(format!(
+            "namespace {namespace} has no service account {}: the policies are for Argo CD's defaults there (pass --argocd-namespace if Argo CD runs elsewhere)",
+            missing.join(", ")
+        ));
+    }
+    ARGOCD_SERVICE_ACCOUNTS
+        .iter()
+        .filter(|(name, always)| *always || present.iter().any(|p| p == name))
+        .map(|(name, _)| SaRef::new(namespace, name))
+        .collect()
+}
+
+// ---- the documents ----
+
+/// The management role (first) and the target roles, each with the documents it needs.
+pub fn wanted_roles(
+    mode: IdentityMode,
+    management: &RoleArn,
+    target_roles: &[RoleArn],
+    oidc_provider: Option<&OidcProvider>,
+    hub: Option<&ClusterArn>,
+    service_accounts: &[SaRef],
+) -> Vec<RolePolicies> {
+    let pod_identity = mode == IdentityMode::PodIdentity;
+    let targets: BTreeSet<&RoleArn> = target_roles.iter().collect();
+    let self_assume = targets.contains(management);
+    let mut trust = match oidc_provider {
+        Some(provider) => irsa_trust(&provider.arn, &provider.url, service_accounts),
+        None => pod_identity_trust(hub, service_accounts),
+    };
+    let names: Vec<&str> = service_accounts.iter().map(|sa| sa.name.as_str()).collect();
+    let mut purpose = match mode {
+        IdentityMode::Irsa => format!(
+            "Argo CD's pods run as this role: IRSA, each service account ({}) annotated with eks.amazonaws.com/role-arn.",
+            names.join(", ")
+        ),
+        IdentityMode::PodIdentity => format!(
+            "Argo CD's pods run as this role: one EKS Pod Identity association per service account ({}).",
+            names.join(", ")
+        ),
+    };
+    if self_assume {
+        trust.add_statement(self_assume_statement(management, pod_identity));
+        purpose.push_str(
+            " It is also the target role (awsAuthConfig.roleARN = this role), so it trusts itself (statement ArgoCdSelfAssume, Argo CD issue #17064).",
+        );
+    }
+    let owned: Vec<RoleArn> = targets.iter().map(|r| (*r).clone()).collect();
+    let permissions = management_permissions(&owned, pod_identity);
+    match &permissions {
+        Some(_) => purpose.push_str(" Its permission policy lets it assume exactly the target roles."),
+        None => purpose.push_str(
+            " Direct mode (no --role-arn): it needs no permission policy; map this role itself into each target cluster (kubectl argocd-eks add makes the access entry).",
+        ),
+    }
+    let mut roles = vec![RolePolicies {
+        arn: management.clone(),
+        kind: RoleKind::Management,
+        self_assume,
+        purpose,
+        trust_policy: trust,
+        permission_policies: permissions
+            .into_iter()
+            .map(|document| NamedPolicy {
+                name: INLINE_POLICY.into(),
+                document,
+            })
+            .collect(),
+    }];
+    for target in targets.into_iter().filter(|t| *t != management) {
+        roles.push(RolePolicies {
+            arn: target.clone(),
+            kind: RoleKind::Target,
+            self_assume: false,
+            purpose: format!(
+                "Argo CD assumes this role to reach target clusters in account {} (awsAuthConfig.roleARN); map it into each target cluster (kubectl argocd-eks add makes the access entry). It needs no permission policy.{}",
+                target.account,
+                if pod_identity {
+                    " Its trust allows sts:TagSession: pod identity's session tags are transitive."
+                } else {
+                    ""
+                }
+            ),
+            trust_policy: target_role_trust(management, pod_identity),
+            permission_policies: Vec::new(),
+        });
+    }
+    roles
+}
+
+// ---- compare documents ----
+
+/// A statement in a form where equal meaning is equal text: no Sid, sorted values, actions and
+/// condition keys in lower case (IAM compares those without case).
+fn canonical_statement(statement: &Statement) -> String {
+    let mut s = statement.clone();
+    s.sid = None;
+    let sort = |values: &mut Values, lower: bool| {
+        if lower {
+            values
+                .0
+                .iter_mut()
+                .for_each(|v| *v = v.to_ascii_lowercase());
+        }
+        values.0.sort();
+        values.0.dedup();
+    };
+    for values in [&mut s.action, &mut s.not_action].into_iter().flatten() {
+        sort(values, true);
+    }
+    for values in [&mut s.resource, &mut s.not_resource].into_iter().flatten() {
+        sort(values, false);
+    }
+    for principal in [&mut s.principal, &mut s.not_principal]
+        .into_iter()
+        .flatten()
+    {
+        if let Principal::Of(kinds) = principal {
+            kinds.values_mut().for_each(|values| sort(values, false));
+        }
+    }
+    s.condition = std::mem::take(&mut s.condition)
+        .into_iter()
+        .map(|(operator, keys)| {
+            let keys = keys
+                .into_iter()
+                .map(|(key, mut values)| {
+                    sort(&mut values, false);
+                    (key.to_ascii_lowercase(), values)
+                })
+                .collect();
+            (operator.to_ascii_lowercase(), keys)
+        })
+        .collect();
+    serde_json::to_string(&s).unwrap_or_default()
+}
+
+fn canonical(doc: &PolicyDocument) -> (String, BTreeSet<String>) {
+    (
+        doc.version.clone(),
+        doc.statements.iter().map(canonical_statement).collect(),
+    )
+}
+
+/// Whether two documents mean the same (statement order, Sids, value order aside).
+pub fn same_policy(a: &PolicyDocument, b: &PolicyDocument) -> bool {
+    canonical(a) == canonical(b)
+}
+
+/// The wanted statements `existing` lacks.
+pub fn missing_statements<'a>(
+    existing: &PolicyDocument,
+    wanted: &'a PolicyDocument,
+) -> Vec<&'a Statement> {
+    let have = canonical(existing).1;
+    wanted
+        .statements
+        .iter()
+        .filter(|s| !have.contains(&canonical_statement(s)))
+        .collect()
+}
+
+/// The roles a permission policy lets its holder `sts:AssumeRole`, by exact ARN.
+pub fn assumable_roles(doc: &PolicyDocument) -> BTreeSet<RoleArn> {
+    doc.statements
+        .iter()
+        .filter(|s| s.effect == Effect::Allow && s.principal.is_none())
+        .filter(|s| {
+            s.action
+                .iter()
+                .flat_map(|a| a.iter())
+                .any(|a| a.eq_ignore_ascii_case(ASSUME_ROLE))
+        })
+        .flat_map(|s| s.resource.iter().flat_map(|r| r.iter()))
+        .filter_map(|r| RoleArn::parse(r).ok())
+        .collect()
+}
+
+// ---- plan the writes ----
+
+/// A role as IAM has it: trust policy, and the tool's inline policy if there is one.
+pub struct ObservedRole {
+    pub trust: PolicyDocument,
+    pub inline: Option<PolicyDocument>,
+}
+
+pub fn trust_subject(role: &RoleArn) -> String {
+    format!("role {role} trust policy")
+}
+
+pub fn provider_subject(provider: &OidcProvider) -> String {
+    format!("IAM OIDC provider {}", provider.arn)
+}
+
+pub fn policy_subject(role: &RoleArn, name: &str) -> String {
+    format!("role {role} policy {name}")
+}
+
+fn manual(account: &str, subject: String, detail: String) -> PlanStep {
+    PlanStep {
+        change: Change::Manual,
+        account: account.to_owned(),
+        subject,
+        detail,
+        write: None,
+    }
+}
+
+/// Every step of `role` left to the user, for `detail`'s reason.
+pub fn manual_role(role: &RolePolicies, detail: &str) -> Vec<PlanStep> {
+    let account = &role.arn.account;
+    let mut steps = vec![manual(account, trust_subject(&role.arn), detail.to_owned())];
+    for policy in &role.permission_policies {
+        steps.push(manual(
+            account,
+            policy_subject(&role.arn, &policy.name),
+            detail.to_owned(),
+        ));
+    }
+    steps
+}
+
+/// The hub's IAM OIDC provider: `exists` is what the management role's account says, `None`
+/// when this run cannot reach that account.
+pub fn plan_oidc_provider(
+    provider: &OidcProvider,
+    management: &RoleArn,
+    exists: Option<bool>,
+) -> PlanStep {
+    let account = &management.account;
+    let subject = provider_subject(provider);
+    match exists {
+        None => manual(account, subject, unreachable_detail(account, management)),
+        Some(true) => PlanStep {
+            change: Change::Unchanged,
+            account: account.clone(),
+            subject,
+            detail: format!("for {}", provider.url),
+            write: None,
+        },
+        Some(false) => PlanStep {
+            change: Change::Create,
+            account: account.clone(),
+            subject,
+            detail: format!("for the hub's issuer {}", provider.url),
+            write: Some(IamWrite::CreateOidcProvider {
+                issuer: provider.url.clone(),
+            }),
+        },
+    }
+}
+
+pub fn unreachable_detail(account: &str, role: &RoleArn) -> String {
+    format!(
+        "account {account} is not reachable with these credentials: run the aws commands below with credentials for it, or pass --assume-role arn:{}:iam::{account}:role/<a role there you may assume>",
+        role.partition
+    )
+}
+
+/// The writes that make `role` as wanted from what IAM has (`None`: no such role). A trust
+/// policy only gains statements; the inline policy keeps the roles it already allows.
+pub fn plan_role(
+    role: &RolePolicies,
+    observed: Option<&ObservedRole>,
+    pod_identity: bool,
+    notes: &mut Vec<String>,
+) -> Vec<PlanStep> {
+    let account = role.arn.account.clone();
+    let name = role.arn.name().to_owned();
+    let step = |change, subject, detail: String, write| PlanStep {
+        change,
+        account: account.clone(),
+        subject,
+        detail,
+        write,
+    };
+    let mut steps = Vec::new();
+    let statements = role.trust_policy.statements.len();
+    match observed {
+        None if role.arn.path_and_name.contains('/') => {
+            return manual_role(
+                role,
+                "--create makes roles without a path: create this one with the aws commands below, then run again",
+            );
+        }
+        None => {
+            let trust = creation_trust(role);
+            let then_trust = role.self_assume.then(|| role.trust_policy.clone());
+            let description = match role.kind {
+                RoleKind::Management => "Argo CD management role (kubectl-argocd-eks)".to_owned(),
+                RoleKind::Target => format!(
+                    "Target role Argo CD assumes from {} (kubectl-argocd-eks)",
+                    role_management_arn(role)
+                ),
+            };
+            steps.push(step(
+                Change::Create,
+                trust_subject(&role.arn),
+                format!("new role, trust policy with {statements} statement(s)"),
+                Some(IamWrite::CreateRole {
+                    name: name.clone(),
+                    trust,
+                    description,
+                    then_trust,
+                }),
+            ));
+        }
+        Some(observed) => {
+            let missing = missing_statements(&observed.trust, &role.trust_policy);
+            if missing.is_empty() {
+                steps.push(step(
+                    Change::Unchanged,
+                    trust_subject(&role.arn),
+                    "already allows it".into(),
+                    None,
+                ));
+            } else {
+                let mut trust = observed.trust.clone();
+                trust
+                    .statements
+                    .extend(missing.iter().map(|s| (*s).clone()));
+                steps.push(step(
+                    Change::Update,
+                    trust_subject(&role.arn),
+                    format!(
+                        "add {} statement(s), keep the {} there",
+                        missing.len(),
+                        observed.trust.statements.len()
+                    ),
+                    Some(IamWrite::UpdateTrust {
+                        name: name.clone(),
+                        trust,
+                    }),
+                ));
+            }
+        }
+    }
+    let existing_inline = observed.and_then(|o| o.inline.as_ref());
+    for policy in &role.permission_policies {
+        let subject = policy_subject(&role.arn, &policy.name);
+        let wanted_roles = assumable_roles(&policy.document);
+        let Some(existing) = existing_inline else {
+            steps.push(step(
+                Change::Create,
+                subject,
+                format!("sts:AssumeRole on {} role(s)", wanted_roles.len()),
+                Some(IamWrite::PutPolicy {
+                    role: name.clone(),
+                    document: policy.document.clone(),
+                }),
+            ));
+            continue;
+        };
+        // Keep the roles it already may assume: clusters registered before still use them.
+        let kept = assumable_roles(existing);
+        let all: Vec<RoleArn> = kept.union(&wanted_roles).cloned().collect();
+        let document =
+            management_permissions(&all, pod_identity).unwrap_or_else(|| policy.document.clone());
+        if same_policy(existing, &document) {
+            steps.push(step(
+                Change::Unchanged,
+                subject,
+                format!("sts:AssumeRole on {} role(s)", all.len()),
+                None,
+            ));
+        } else {
+            let new = wanted_roles.difference(&kept).count();
+            steps.push(step(
+                Change::Update,
+                subject,
+                format!(
+                    "sts:AssumeRole on {} role(s), {new} of them new{}",
+                    all.len(),
+                    if kept.is_empty() {
+                        ""
+                    } else {
+                        ", keeping the ones it had"
+                    }
+                ),
+                Some(IamWrite::PutPolicy {
+                    role: name.clone(),
+                    document,
+                }),
+            ));
+        }
+    }
+    if role.permission_policies.is_empty()
+        && let Some(existing) = existing_inline
+    {
+        let roles: Vec<String> = assumable_roles(existing)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        notes.push(format!(
+            "role {} keeps its inline policy {INLINE_POLICY} (sts:AssumeRole on {}); direct mode does not need it: aws iam delete-role-policy --role-name {name} --policy-name {INLINE_POLICY}",
+            role.arn,
+            if roles.is_empty() { "nothing".to_owned() } else { roles.join(", ") }
+        ));
+    }
+    steps
+}
+
+/// The trust policy a role is created with. IAM refuses a principal that does not exist yet: a
+/// role that trusts itself is created without that statement, which is added right after.
+pub fn creation_trust(role: &RolePolicies) -> PolicyDocument {
+    let mut first = role.trust_policy.clone();
+    if role.self_assume {
+        first
+            .statements
+            .retain(|s| s.sid.as_deref() != Some("ArgoCdSelfAssume"));
+    }
+    first
+}
+
+/// The management role a target role's trust names.
+fn role_management_arn(role: &RolePolicies) -> String {
+    role.trust_policy
+        .statements
+        .iter()
+        .find_map(|s| match &s.principal {
+            Some(Principal::Of(kinds)) => kinds
+                .get("AWS")
+                .and_then(|v| v.iter().next())
+                .map(str::to_owned),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::trust::{STS_AUDIENCE, oidc_provider_arn, parse_policy};
+
+    const MGMT: &str = "arn:aws:iam::111122223333:role/argocd-management";
+    const TARGET: &str = "arn:aws:iam::444455556666:role/argocd-deployer";
+
+    fn role(text: &str) -> RoleArn {
+        RoleArn::parse(text).unwrap()
+    }
+
+    fn provider() -> OidcProvider {
+        let issuer = "https://oidc.eks.us-east-1.amazonaws.com/id/ABC";
+        OidcProvider {
+            arn: oidc_provider_arn("aws", "111122223333", issuer),
+            url: issuer.into(),
+            client_ids: [STS_AUDIENCE],
+        }
+    }
+
+    fn sas() -> Vec<SaRef> {
+        vec![
+            SaRef::new("argocd", "argocd-application-controller"),
+            SaRef::new("argocd", "argocd-server"),
+        ]
+    }
+
+    /// The roles for management role MGMT and `targets`: IRSA with the hub's provider, or pod
+    /// identity with the hub's cluster unknown.
+    fn wanted(mode: IdentityMode, targets: &[RoleArn]) -> Vec<RolePolicies> {
+        let provider = (mode == IdentityMode::Irsa).then(provider);
+        wanted_roles(mode, &role(MGMT), targets, provider.as_ref(), None, &sas())
+    }
+
+    #[test]
+    fn direct_mode_has_one_role_and_no_permission_policy() {
+        let roles = wanted(IdentityMode::Irsa, &[]);
+        assert_eq!(roles.len(), 1);
+        assert!(roles[0].permission_policies.is_empty());
+        assert!(!roles[0].self_assume);
+    }
+
+    #[test]
+    fn a_target_equal_to_the_management_role_becomes_self_assume() {
+        let mgmt = role(MGMT);
+        let roles = wanted(
+            IdentityMode::PodIdentity,
+            &[mgmt.clone(), role(TARGET), role(TARGET)],
+        );
+        assert_eq!(roles.len(), 2);
+        assert!(roles[0].self_assume);
+        let statement = self_assume_statement(&mgmt, true);
+        assert!(roles[0].trust_policy.statements.contains(&statement));
+        let allowed = assumable_roles(&roles[0].permission_policies[0].document);
+        assert_eq!(allowed, BTreeSet::from([mgmt, role(TARGET)]));
+        assert_eq!(roles[1].kind, RoleKind::Target);
+        assert_eq!(roles[1].trust_policy, target_role_trust(&role(MGMT), true));
+    }
+
+    #[test]
+    fn same_meaning_is_same_policy() {
+        let a = parse_policy(&format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"X","Effect":"Allow","Action":["sts:TagSession","sts:AssumeRole"],"Resource":["{TARGET}","{MGMT}"]}}]}}"#
+        ))
+        .unwrap();
+        let b = management_permissions(&[role(MGMT), role(TARGET)], true).unwrap();
+        assert!(same_policy(&a, &b));
+        let c = management_permissions(&[role(MGMT)], true).unwrap();
+        assert!(!same_policy(&a, &c));
+    }
+
+    #[test]
+    fn trust_updates_add_what_is_missing_and_keep_the_rest() {
+        let wanted = target_role_trust(&role(MGMT), true);
+        let other = target_role_trust(&role("arn:aws:iam::111122223333:role/other"), false);
+        let plan = plan_role(
+            &RolePolicies {
+                arn: role(TARGET),
+                kind: RoleKind::Target,
+                self_assume: false,
+                purpose: String::new(),
+                trust_policy: wanted.clone(),
+                permission_policies: Vec::new(),
+            },
+            Some(&ObservedRole {
+                trust: other.clone(),
+                inline: None,
+            }),
+            true,
+            &mut Vec::new(),
+        );
+        let Some(IamWrite::UpdateTrust { trust, .. }) = &plan[0].write else {
+            panic!("{plan:?}");
+        };
+        assert_eq!(trust.statements.len(), 2);
+        assert!(trust.statements.contains(&other.statements[0]));
+        assert!(missing_statements(trust, &wanted).is_empty());
+    }
+
+    #[test]
+    fn self_assume_roles_are_created_first_without_trusting_themselves() {
+        let mgmt = role(MGMT);
+        let roles = wanted(IdentityMode::Irsa, std::slice::from_ref(&mgmt));
+        let plan = plan_role(&roles[0], None, false, &mut Vec::new());
+        let Some(IamWrite::CreateRole {
+            trust, then_trust, ..
+        }) = &plan[0].write
+        else {
+            panic!("{plan:?}");
+        };
+        assert!(!trust.to_string().contains(MGMT));
+        assert_eq!(then_trust.as_ref(), Some(&roles[0].trust_policy));
+        assert_eq!(plan[1].change, Change::Create);
+    }
+
+    #[test]
+    fn permission_updates_keep_roles_already_allowed() {
+        let old = role("arn:aws:iam::444455556666:role/old");
+        let roles = wanted(IdentityMode::Irsa, &[role(TARGET)]);
+        let observed = ObservedRole {
+            trust: roles[0].trust_policy.clone(),
+            inline: management_permissions(std::slice::from_ref(&old), false),
+        };
+        let plan = plan_role(&roles[0], Some(&observed), false, &mut Vec::new());
+        assert_eq!(plan[0].change, Change::Unchanged);
+        let Some(IamWrite::PutPolicy { document, .. }) = &plan[1].write else {
+            panic!("{plan:?}");
+        };
+        assert_eq!(
+            assumable_roles(document),
+            BTreeSet::from([old, role(TARGET)])
+        );
+        let again = ObservedRole {
+            trust: roles[0].trust_policy.clone(),
+            inline: Some(document.clone()),
+        };
+        let plan = plan_role(&roles[0], Some(&again), false, &mut Vec::new());
+        assert!(
+            plan.iter().all(|s| s.change == Change::Unchanged),
+            "{plan:?}"
+        );
+    }
+}
