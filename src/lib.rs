@@ -82,8 +82,8 @@ async fn dispatch<H: Hub + Targets, A: Eks + Iam, P: Prompt>(
         CommandSettings::Remove(clusters) => {
             commands::remove::run(settings, clusters, ports, region, out).await
         }
-        CommandSettings::Doctor(clusters) => {
-            commands::doctor::run(settings, clusters, ports, region, out).await
+        CommandSettings::Doctor(doctor) => {
+            commands::doctor::run(settings, doctor, ports, region, out).await
         }
         CommandSettings::Policy(policy) => {
             commands::policy::run(settings, policy, ports, region, out).await

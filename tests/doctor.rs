@@ -337,3 +337,85 @@ async fn doctor_speaks_json_for_machines() {
             .contains("update-assume-role-policy")
     );
 }
+
+#[tokio::test]
+async fn a_capability_registration_names_the_cluster_by_arn_and_lets_its_role_in() {
+    let ns = argocd_namespace("doccap");
+    let trust = json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow",
+        "Principal": {"Service": "capabilities.eks.amazonaws.com"},
+        "Action": ["sts:AssumeRole", "sts:TagSession"]
+    }]});
+    let role = create_role(&unique("cap", &ns), &trust).await;
+    let args = [
+        "add",
+        "staging",
+        "--region",
+        "us-east-1",
+        "--argocd-namespace",
+        &ns,
+        "--capability-role",
+        &role,
+        "--yes",
+    ];
+    let run = tool(&args);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("identity: capability"),
+        "{}",
+        run.stdout
+    );
+    let secret = &cluster_secrets(&ns)[0];
+    assert_eq!(
+        decode(&secret["data"]["server"]),
+        "arn:aws:eks:us-east-1:123456789012:cluster/staging"
+    );
+    assert!(secret["data"].get("config").is_none(), "{secret}");
+    for sa in SERVICE_ACCOUNTS {
+        assert_eq!(irsa_annotation(&ns, sa), None);
+    }
+    let entry = eks("us-east-1")
+        .await
+        .describe_access_entry()
+        .cluster_name("staging")
+        .principal_arn(&role)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        entry.access_entry().unwrap().principal_arn(),
+        Some(role.as_str())
+    );
+    let again = tool(&args);
+    assert!(
+        again.stdout.contains("Nothing to change"),
+        "{}",
+        again.stdout
+    );
+
+    let run = tool(&[
+        "doctor",
+        "--argocd-namespace",
+        &ns,
+        "--capability-role",
+        &role,
+    ]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("EKS Argo CD capability"),
+        "{}",
+        run.stdout
+    );
+    let session = format!(
+        "authenticated as arn:aws:sts::123456789012:assumed-role/{}/",
+        unique("cap", &ns)
+    );
+    assert!(run.stdout.contains(&session), "{}", run.stdout);
+    let unnamed = doctor(&ns);
+    assert_eq!(unnamed.code, 0, "{}", unnamed.stdout);
+    assert!(
+        unnamed.stdout.contains("pass --capability-role"),
+        "{}",
+        unnamed.stdout
+    );
+}

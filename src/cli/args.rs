@@ -51,6 +51,9 @@ pub struct DoctorArgs {
     /// Registered clusters to check (name, ARN, or Secret name); default all
     #[arg(value_name = "CLUSTER")]
     pub clusters: Vec<String>,
+    /// The EKS Argo CD capability's role, to check its access to capability-format clusters
+    #[arg(long, value_name = "ARN")]
+    pub capability_role: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -203,6 +206,12 @@ pub struct AddArgs {
     /// Restart Argo CD's workloads when their identity changed, so pods pick it up
     #[arg(long)]
     pub restart: bool,
+    /// Register for AWS's managed Argo CD (the EKS Argo CD capability) with this capability
+    /// role: the Secret names the cluster by ARN and the role gets the access entry
+    #[arg(long, value_name = "ARN", conflicts_with_all = [
+        "identity", "role_arn", "management_role_arn", "restart", "replace_identity", "hub_cluster"
+    ])]
+    pub capability_role: Option<String>,
 }
 
 #[derive(Debug, Args)]

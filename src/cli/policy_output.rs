@@ -139,6 +139,7 @@ pub fn write_outcome(out: &mut dyn Write, report: &PolicyReport) -> Result<()> {
             match report.identity {
                 IdentityMode::Irsa => "service accounts' eks.amazonaws.com/role-arn annotation",
                 IdentityMode::PodIdentity => "pod identity associations",
+                IdentityMode::Capability => "EKS Argo CD capability",
             }
         )
         .map_err(write_err)?;

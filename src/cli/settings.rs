@@ -40,9 +40,15 @@ pub enum CommandSettings {
     Add(Box<AddSettings>),
     List,
     Remove(Vec<TargetRef>),
-    Doctor(Vec<TargetRef>),
+    Doctor(DoctorSettings),
     Policy(PolicySettings),
     Completion(clap_complete::Shell),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DoctorSettings {
+    pub clusters: Vec<TargetRef>,
+    pub capability_role: Option<RoleArn>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -166,7 +172,14 @@ impl Settings {
             )?)),
             Command::List => CommandSettings::List,
             Command::Remove(remove) => CommandSettings::Remove(registered_refs(&remove.clusters)?),
-            Command::Doctor(doctor) => CommandSettings::Doctor(registered_refs(&doctor.clusters)?),
+            Command::Doctor(doctor) => CommandSettings::Doctor(DoctorSettings {
+                clusters: registered_refs(&doctor.clusters)?,
+                capability_role: doctor
+                    .capability_role
+                    .as_deref()
+                    .map(|text| role_flag("--capability-role", text))
+                    .transpose()?,
+            }),
             Command::Policy(policy) => CommandSettings::Policy(policy_settings(policy)?),
             Command::Completion(completion) => CommandSettings::Completion(completion.shell),
         };
@@ -312,11 +325,19 @@ fn add_settings(add: AddArgs, namespace: &str, interactive: bool) -> Result<AddS
             "--secret-name and --name apply to one cluster; register the clusters one at a time",
         ));
     }
-    let management_role = add
-        .management_role_arn
+    let capability_role = add
+        .capability_role
         .as_deref()
-        .map(|text| role_flag("--management-role-arn", text))
+        .map(|text| role_flag("--capability-role", text))
         .transpose()?;
+    let management_role = match &capability_role {
+        Some(role) => Some(role.clone()),
+        None => add
+            .management_role_arn
+            .as_deref()
+            .map(|text| role_flag("--management-role-arn", text))
+            .transpose()?,
+    };
     if management_role.is_none() && !interactive {
         return Err(Error::usage(
             "pass --management-role-arn ARN: the IAM role Argo CD's pods run as (hub account)",
@@ -361,7 +382,10 @@ fn add_settings(add: AddArgs, namespace: &str, interactive: bool) -> Result<AddS
             )));
         }
     }
-    let identity = add.identity.map(|identity| identity_choice(Some(identity)));
+    let identity = match capability_role {
+        Some(_) => Some(IdentityChoice::Fixed(IdentityMode::Capability)),
+        None => add.identity.map(|identity| identity_choice(Some(identity))),
+    };
     for ns in &add.access_namespaces {
         if ns.is_empty() || !valid_label_value(ns) {
             return Err(Error::usage(format!(
@@ -697,5 +721,36 @@ mod tests {
             panic!()
         };
         assert!(add.targets.is_empty() && add.management_role.is_none());
+    }
+
+    #[test]
+    fn capability_role_selects_the_capability_mode() {
+        let cli = Cli::try_parse_from([
+            "k",
+            "add",
+            "prod",
+            "--capability-role",
+            "arn:aws:iam::123456789012:role/ArgoCDCapabilityRole",
+        ])
+        .unwrap();
+        let CommandSettings::Add(add) = Settings::from_cli(cli, Environment::default())
+            .unwrap()
+            .command
+        else {
+            panic!()
+        };
+        assert_eq!(
+            add.identity,
+            Some(IdentityChoice::Fixed(IdentityMode::Capability))
+        );
+        assert_eq!(add.management_role.unwrap().name(), "ArgoCDCapabilityRole");
+        let both = settings(&[
+            "add",
+            "prod",
+            MGMT,
+            "--capability-role",
+            "arn:aws:iam::123456789012:role/ArgoCDCapabilityRole",
+        ]);
+        assert!(usage_error(both).contains("cannot be used with"));
     }
 }

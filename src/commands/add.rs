@@ -62,7 +62,11 @@ pub async fn run<H: Hub, E: Eks, P: Prompt>(
     };
 
     let choice = add.identity.unwrap_or(IdentityChoice::Auto);
-    let hub_cluster = if choice == IdentityChoice::Fixed(IdentityMode::Irsa) {
+    let needs_hub = !matches!(
+        choice,
+        IdentityChoice::Fixed(IdentityMode::Irsa | IdentityMode::Capability)
+    );
+    let hub_cluster = if !needs_hub {
         None
     } else {
         find_hub_cluster(

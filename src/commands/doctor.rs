@@ -1,7 +1,7 @@
 //! `doctor`: check every link from Argo CD to each target and name the fix for each failure.
 
 use crate::cli::args::OutputFormat;
-use crate::cli::settings::{Settings, TargetRef};
+use crate::cli::settings::{DoctorSettings, Settings, TargetRef};
 use crate::commands::Ports;
 use crate::commands::targets::{argocd_namespace, eks_for, find_hub_cluster, search_regions};
 use crate::core::checks::{
@@ -18,17 +18,19 @@ use crate::ports::{Eks, Hub, Iam, Prompt, Targets, TokenReview};
 
 pub async fn run<H: Hub + Targets, A: Eks + Iam, P: Prompt>(
     settings: &Settings,
-    clusters: &[TargetRef],
+    doctor: &DoctorSettings,
     ports: Ports<'_, H, A, P>,
     default_region: Option<&str>,
     out: &mut dyn std::io::Write,
 ) -> Result<()> {
     let namespace = argocd_namespace(ports.hub, settings).await?;
-    let hub = hub_facts(&ports, &namespace, settings, default_region).await?;
+    let registered = eks_secrets(ports.hub.cluster_secrets(&namespace).await?);
+    let chosen = choose(&registered, &doctor.clusters)?;
+    let mut hub = hub_facts(&ports, &namespace, settings, default_region).await?;
+    hub.capability_role = doctor.capability_role.clone();
+    hub.capability = !chosen.is_empty() && chosen.iter().all(|s| capability_cluster(s).is_some());
     let mut sections = vec![hub_checks(&hub), identity_checks(&hub)];
 
-    let registered = eks_secrets(ports.hub.cluster_secrets(&namespace).await?);
-    let chosen = choose(&registered, clusters)?;
     let caller_account = ports.accounts[0].eks.caller().await.ok().map(|(id, _)| id);
     for secret in chosen {
         let target = target_facts(&ports, &hub, secret, caller_account.as_deref()).await;
@@ -81,7 +83,8 @@ fn write_text(out: &mut dyn std::io::Write, sections: &[Section]) -> Result<()> 
         .map_err(|e| Error::Output(e.to_string()))
 }
 
-/// The Argo CD cluster Secrets that use AWS authentication (or name an EKS cluster).
+/// The Argo CD cluster Secrets that use AWS authentication, name an EKS endpoint, or name the
+/// cluster by ARN (the EKS Argo CD capability's format).
 fn eks_secrets(secrets: Vec<ObservedSecret>) -> Vec<ObservedSecret> {
     secrets
         .into_iter()
@@ -89,8 +92,16 @@ fn eks_secrets(secrets: Vec<ObservedSecret>) -> Vec<ObservedSecret> {
             s.config().is_some_and(|c| c.aws_auth_config.is_some())
                 || s.server()
                     .is_some_and(|server| server.contains(".eks.amazonaws.com"))
+                || capability_cluster(s).is_some()
         })
         .collect()
+}
+
+/// The cluster a Secret names by ARN in `server` (the EKS Argo CD capability's format).
+fn capability_cluster(secret: &ObservedSecret) -> Option<ClusterArn> {
+    secret
+        .server()
+        .and_then(|server| ClusterArn::parse(server).ok())
 }
 
 /// The Secrets the user named (by cluster name, ARN or Secret name), or all of them.
@@ -225,7 +236,7 @@ async fn hub_facts<H: Hub, A: Eks + Iam, P: Prompt>(
                 .iter()
                 .filter_map(|sa| sa.irsa_changed_at)
                 .max(),
-            IdentityMode::PodIdentity => None,
+            IdentityMode::PodIdentity | IdentityMode::Capability => None,
         };
     }
     Ok(facts)
@@ -240,10 +251,12 @@ async fn target_facts<H: Hub + Targets, A: Eks + Iam, P: Prompt>(
 ) -> TargetFacts {
     let config = secret.config();
     let auth = config.and_then(|c| c.aws_auth_config);
-    let cluster_arn = secret
-        .data
-        .get("name")
-        .and_then(|name| ClusterArn::parse(name).ok());
+    let cluster_arn = capability_cluster(secret).or_else(|| {
+        secret
+            .data
+            .get("name")
+            .and_then(|name| ClusterArn::parse(name).ok())
+    });
     let reachable = |account: &str| {
         caller_account == Some(account)
             || ports
@@ -272,9 +285,13 @@ async fn target_facts<H: Hub + Targets, A: Eks + Iam, P: Prompt>(
     {
         target.target_role = role_facts(eks_for(ports.accounts, &role.account), role).await;
     }
-    let principal = role.or_else(|| {
-        detect_identity(hub).and_then(|(_, management)| RoleArn::parse(&management).ok())
-    });
+    let principal = if hub.capability {
+        hub.capability_role.clone()
+    } else {
+        role.or_else(|| {
+            detect_identity(hub).and_then(|(_, management)| RoleArn::parse(&management).ok())
+        })
+    };
     let takes_entries = target
         .described
         .clone()
@@ -297,13 +314,31 @@ async fn connect<H: Hub + Targets, A: Eks + Iam, P: Prompt>(
     arn: &ClusterArn,
     principal: Option<&RoleArn>,
 ) -> Option<Connection> {
-    let management = detect_identity(hub).and_then(|(_, role)| RoleArn::parse(&role).ok())?;
-    let config = secret.config()?;
-    let cluster_name = config.aws_auth_config?.cluster_name;
-    let ca_data = config.tls_client_config.ca_data?;
-    let server = secret.server()?.to_owned();
-    let mut chain = vec![management.clone()];
-    chain.extend(principal.filter(|p| **p != management).cloned());
+    let (chain, cluster_name, server, ca_data) = if hub.capability {
+        // The capability reaches the cluster as its role, at the endpoint EKS describes.
+        let cluster = eks_for(ports.accounts, &arn.account)
+            .describe_cluster(&arn.region, &arn.name)
+            .await
+            .ok()
+            .flatten()?;
+        (
+            vec![principal?.clone()],
+            arn.name.clone(),
+            cluster.endpoint,
+            cluster.ca_data,
+        )
+    } else {
+        let management = detect_identity(hub).and_then(|(_, role)| RoleArn::parse(&role).ok())?;
+        let config = secret.config()?;
+        let mut chain = vec![management.clone()];
+        chain.extend(principal.filter(|p| **p != management).cloned());
+        (
+            chain,
+            config.aws_auth_config?.cluster_name,
+            secret.server()?.to_owned(),
+            config.tls_client_config.ca_data?,
+        )
+    };
     let token = match ports.accounts[0]
         .eks
         .eks_token(&chain, &cluster_name, &arn.region)

@@ -76,6 +76,8 @@ pub async fn run<H: Hub, A: Eks + Iam, P: Prompt>(
             hub_arn.as_ref(),
             &management,
         )?),
+        // `policy` only offers irsa and pod-identity; the capability's role is made by EKS.
+        IdentityMode::Capability => None,
         IdentityMode::PodIdentity => {
             if hub_arn.is_none() {
                 notes.push(format!(

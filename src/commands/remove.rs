@@ -174,7 +174,7 @@ async fn observe_elsewhere<H: Hub, A: Eks + Iam, P: Prompt>(
 ) -> (
     Vec<EksRegistration>,
     Option<String>,
-    BTreeMap<String, String>,
+    BTreeMap<String, Option<String>>,
 ) {
     let list = || async {
         match ports.hub.cluster_secrets_in_all_namespaces().await {
@@ -226,19 +226,24 @@ async fn observe_elsewhere<H: Hub, A: Eks + Iam, P: Prompt>(
     }
 }
 
-/// The management role of each namespace's Argo CD, where it can be read (else the plan counts
-/// that namespace's direct-mode registrations as users of the entry).
+/// The management role of each namespace's Argo CD (None: it has no AWS identity), where it
+/// can be read; the plan counts the direct-mode registrations of a namespace left out as users
+/// of the entry.
 async fn management_roles<H: Hub, A: Eks + Iam, P: Prompt>(
     ports: &Ports<'_, H, A, P>,
     hub: &std::result::Result<ClusterArn, String>,
     namespaces: &BTreeSet<String>,
-) -> BTreeMap<String, String> {
+) -> BTreeMap<String, Option<String>> {
     let mut roles = BTreeMap::new();
     for namespace in namespaces {
-        if let Ok((accounts, associations, _)) = observe_identity(ports, hub, namespace).await
-            && let Some(role) = management_role(&accounts, &associations)
-        {
-            roles.insert(namespace.clone(), role);
+        match observe_identity(ports, hub, namespace).await {
+            Ok((accounts, associations, unchecked)) => {
+                let role = management_role(&accounts, &associations);
+                if role.is_some() || unchecked.is_none() {
+                    roles.insert(namespace.clone(), role);
+                }
+            }
+            Err(e) => tracing::info!("could not read Argo CD's identity in {namespace}: {e}"),
         }
     }
     roles

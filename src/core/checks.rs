@@ -102,6 +102,10 @@ pub struct HubFacts {
     pub pods: Vec<PodFacts>,
     /// When Argo CD's identity last changed (Unix seconds), if known.
     pub identity_changed_at: Option<i64>,
+    /// Argo CD is the EKS Argo CD capability (every checked Secret names its cluster by ARN).
+    pub capability: bool,
+    /// The capability's role, when the user named it.
+    pub capability_role: Option<RoleArn>,
 }
 
 /// Everything doctor read about one registered cluster.
@@ -166,6 +170,16 @@ fn argocd_service_accounts(hub: &HubFacts) -> Vec<SaRef> {
 /// Link 1: the hub, Argo CD's namespace and service accounts, and the right to write Secrets.
 pub fn hub_checks(hub: &HubFacts) -> Section {
     let mut findings = Vec::new();
+    if hub.capability {
+        findings.push(Finding::pass(
+            "Argo CD runs as the EKS Argo CD capability",
+            "its Secrets name clusters by ARN; EKS runs Argo CD's pods",
+        ));
+        return Section {
+            title: format!("Hub (Argo CD in namespace {})", hub.namespace),
+            findings,
+        };
+    }
     let missing: Vec<&str> = super::model::ARGOCD_SERVICE_ACCOUNTS
         .iter()
         .filter(|(name, required)| {
@@ -209,6 +223,19 @@ pub fn hub_checks(hub: &HubFacts) -> Section {
 
 /// Link 2: the AWS identity of Argo CD's pods (IRSA or pod identity) and their restart.
 pub fn identity_checks(hub: &HubFacts) -> Section {
+    if hub.capability {
+        let finding = match &hub.capability_role {
+            Some(role) => Finding::pass("the capability's role is known", role.to_string()),
+            None => Finding::cannot_tell(
+                "the capability's role is known",
+                "pass --capability-role ARN to check its access entries and connect as it",
+            ),
+        };
+        return Section {
+            title: "Argo CD's AWS identity (EKS Argo CD capability)".into(),
+            findings: vec![finding],
+        };
+    }
     let Some((mode, role)) = detect_identity(hub) else {
         return Section {
             title: "Argo CD's AWS identity".into(),
@@ -222,6 +249,8 @@ pub fn identity_checks(hub: &HubFacts) -> Section {
     let mut findings = match mode {
         IdentityMode::Irsa => irsa_checks(hub, &role),
         IdentityMode::PodIdentity => pod_identity_checks(hub, &role),
+        // detect_identity never reports the capability: EKS runs its Argo CD.
+        IdentityMode::Capability => Vec::new(),
     };
     findings.push(restart_check(hub));
     Section {
@@ -455,6 +484,9 @@ pub fn target_checks(hub: &HubFacts, target: &TargetFacts) -> Section {
         secret.namespace,
         secret.name
     );
+    if hub.capability {
+        return capability_target_checks(hub, target, title);
+    }
     let mut findings = Vec::new();
     let config = secret.config();
     let auth = config.as_ref().and_then(|c| c.aws_auth_config.clone());
@@ -590,6 +622,46 @@ pub fn target_checks(hub: &HubFacts, target: &TargetFacts) -> Section {
         _ => Finding::cannot_tell(check, "the access entry could not be read"),
     });
     findings.push(connection_finding(target, principal.as_ref()));
+    Section { title, findings }
+}
+
+/// A Secret in the EKS Argo CD capability's format: the cluster exists, and the capability
+/// role has an access entry with a policy there.
+fn capability_target_checks(hub: &HubFacts, target: &TargetFacts, title: String) -> Section {
+    let exists = "server names an existing EKS cluster";
+    let mut findings = vec![match &target.described {
+        Some(Some(cluster)) => Finding::pass(exists, cluster.arn.to_string()),
+        Some(None) => Finding::fail(
+            exists,
+            "no such cluster",
+            format!("kubectl argocd-eks remove {}", target.secret.name),
+        ),
+        None => Finding::cannot_tell(
+            exists,
+            "the cluster could not be described from here (reach its account with --assume-role)",
+        ),
+    }];
+    let check = "the capability role has an access entry with a policy";
+    findings.push(
+        match (
+            &hub.capability_role,
+            &target.access_entry,
+            &target.cluster_arn,
+        ) {
+            (None, _, _) => Finding::cannot_tell(check, "pass --capability-role ARN"),
+            (Some(role), Some(Some(policies)), _) if !policies.is_empty() => {
+                let names: Vec<&str> = policies.iter().map(|a| role_name(&a.policy_arn)).collect();
+                Finding::pass(check, format!("{role}: {}", names.join(", ")))
+            }
+            (Some(role), Some(_), Some(arn)) => Finding::fail(
+                check,
+                format!("no access entry with a policy for {role}"),
+                format!("kubectl argocd-eks add {arn} --capability-role {role}"),
+            ),
+            _ => Finding::cannot_tell(check, "the access entry could not be read"),
+        },
+    );
+    findings.push(connection_finding(target, hub.capability_role.as_ref()));
     Section { title, findings }
 }
 

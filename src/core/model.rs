@@ -205,6 +205,9 @@ pub enum IdentityMode {
     Irsa,
     /// EKS Pod Identity: one association per service account on the hub's EKS cluster.
     PodIdentity,
+    /// AWS's managed Argo CD (the EKS Argo CD capability): its capability role reaches the
+    /// targets; nothing to set up on the hub's service accounts.
+    Capability,
 }
 
 impl fmt::Display for IdentityMode {
@@ -212,6 +215,7 @@ impl fmt::Display for IdentityMode {
         f.write_str(match self {
             IdentityMode::Irsa => "irsa",
             IdentityMode::PodIdentity => "pod-identity",
+            IdentityMode::Capability => "capability",
         })
     }
 }

@@ -10,7 +10,8 @@ use super::model::{
     PodIdentityAssociation, RoleArn, SaRef,
 };
 use super::secret::{
-    DesiredSecret, ObservedSecret, SecretOptions, desired_secret, secret_differences,
+    DesiredSecret, ObservedSecret, SecretOptions, desired_capability_secret, desired_secret,
+    secret_differences,
 };
 
 /// How Argo CD's pods reach AWS: one choice for the hub, shared by every registered cluster.
@@ -264,7 +265,12 @@ pub fn plan(
     let mut actions = Vec::new();
     let mut notes = Vec::new();
 
-    for (name, required) in ARGOCD_SERVICE_ACCOUNTS {
+    // The EKS Argo CD capability has no service accounts of ours to give an identity.
+    let service_accounts: &[(&str, bool)] = match identity.mode {
+        IdentityMode::Capability => &[],
+        IdentityMode::Irsa | IdentityMode::PodIdentity => &ARGOCD_SERVICE_ACCOUNTS,
+    };
+    for &(name, required) in service_accounts {
         let service_account = SaRef::new(namespace, name);
         let Some(sa) = observed.service_accounts.iter().find(|sa| sa.name == name) else {
             if required {
@@ -289,6 +295,7 @@ pub fn plan(
                     .ok_or(PlanError::HubClusterUnknown)?;
                 pod_identity_action(identity, observed, hub_cluster, service_account)?
             }
+            IdentityMode::Capability => continue,
         };
         actions.push(action);
     }
@@ -301,7 +308,7 @@ pub fn plan(
             actions.extend(steps);
             notes.extend(note);
         }
-        actions.push(secret_action(registration, observed)?);
+        actions.push(secret_action(identity, registration, observed)?);
     }
 
     Ok(Plan {
@@ -402,12 +409,21 @@ fn pod_identity_action(
     })
 }
 
-fn secret_action(registration: &Registration, observed: &Observed) -> Result<Action, PlanError> {
-    let desired = desired_secret(
-        &registration.cluster,
-        registration.target_role.as_ref(),
-        &registration.secret,
-    );
+fn secret_action(
+    identity: &HubIdentity,
+    registration: &Registration,
+    observed: &Observed,
+) -> Result<Action, PlanError> {
+    let desired = match identity.mode {
+        IdentityMode::Capability => {
+            desired_capability_secret(&registration.cluster, &registration.secret)
+        }
+        IdentityMode::Irsa | IdentityMode::PodIdentity => desired_secret(
+            &registration.cluster,
+            registration.target_role.as_ref(),
+            &registration.secret,
+        ),
+    };
     let server = desired.data["server"].clone();
     if registration.secret.secret_name.is_none()
         && let Some(other) = observed

@@ -396,9 +396,10 @@ pub struct ObservedRemoval {
     pub elsewhere: Vec<EksRegistration>,
     /// Why other namespaces were not looked at, if they were not.
     pub elsewhere_unchecked: Option<String>,
-    /// The management role of other namespaces' Argo CD, where it was read (for their
-    /// direct-mode registrations).
-    pub elsewhere_management: std::collections::BTreeMap<String, String>,
+    /// The management role of other namespaces' Argo CD (None: it has no AWS identity), where
+    /// it was read, for their direct-mode registrations; a direct-mode registration in a
+    /// namespace not read counts as a user of the entry.
+    pub elsewhere_management: std::collections::BTreeMap<String, Option<String>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -585,17 +586,15 @@ pub fn plan_removal(observed: &ObservedRemoval, removing: &[String]) -> RemovalP
             })
             .collect();
         // Another namespace's Argo CD: its roleARN, or in direct mode its own management role;
-        // when that is unknown, the registration counts as a user.
+        // when that could not be read, the registration counts as a user.
         needed_by.extend(observed.elsewhere.iter().filter(|r| {
-            let theirs = r.principal(
-                observed
-                    .elsewhere_management
-                    .get(&r.namespace)
-                    .map(String::as_str),
-            );
-            r.format == Format::AwsAuth
-                && r.reaches(cluster, endpoint)
-                && theirs.as_ref().is_none_or(|role| role == principal)
+            let uses_principal =
+                match (&r.role_arn, observed.elsewhere_management.get(&r.namespace)) {
+                    (Some(role), _) | (None, Some(Some(role))) => role == principal,
+                    (None, Some(None)) => false,
+                    (None, None) => true,
+                };
+            r.format == Format::AwsAuth && r.reaches(cluster, endpoint) && uses_principal
         }));
         let step = RemovalStep::DeleteAccessEntry {
             cluster: cluster.clone(),
@@ -1123,16 +1122,18 @@ mod tests {
             "still needed by Secret argocd-team-b/x"
         );
 
-        // Their management role is known and is not TARGET.
+        // Their management role is known and is not TARGET, or they have no identity at all.
+        for theirs in [Some(MANAGEMENT.to_owned()), None] {
+            observed
+                .elsewhere_management
+                .insert("argocd-team-b".into(), theirs);
+            let plan = plan_removal(&observed, &["a".into()]);
+            assert_eq!(plan.actions[1].change, Removal::Delete);
+            assert!(plan.notes.is_empty());
+        }
         observed
             .elsewhere_management
-            .insert("argocd-team-b".into(), MANAGEMENT.into());
-        let plan = plan_removal(&observed, &["a".into()]);
-        assert_eq!(plan.actions[1].change, Removal::Delete);
-        assert!(plan.notes.is_empty());
-        observed
-            .elsewhere_management
-            .insert("argocd-team-b".into(), TARGET.into());
+            .insert("argocd-team-b".into(), Some(TARGET.into()));
         let plan = plan_removal(&observed, &["a".into()]);
         assert_eq!(plan.actions[1].change, Removal::Keep);
 

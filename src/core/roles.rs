@@ -149,6 +149,9 @@ pub fn wanted_roles(
             "Argo CD's pods run as this role: one EKS Pod Identity association per service account ({}).",
             names.join(", ")
         ),
+        IdentityMode::Capability => {
+            "The EKS Argo CD capability runs as this role (its capability role).".to_owned()
+        }
     };
     if self_assume {
         trust.add_statement(self_assume_statement(management, pod_identity));

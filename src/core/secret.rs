@@ -118,11 +118,29 @@ pub fn desired_secret(
     target_role: Option<&RoleArn>,
     options: &SecretOptions,
 ) -> DesiredSecret {
+    // Invariant: ClusterConfig holds only strings and bools, which always serialize.
+    let config = serde_json::to_string(&cluster_config(cluster, target_role))
+        .expect("ClusterConfig serializes");
+    let server = cluster.endpoint.trim_end_matches('/').to_owned();
+    build_secret(cluster, server, Some(config), options)
+}
+
+/// The Secret AWS's managed Argo CD (the EKS Argo CD capability) reads: `server` is the
+/// cluster's ARN and there is no `config`; its capability role reaches the cluster.
+pub fn desired_capability_secret(cluster: &EksCluster, options: &SecretOptions) -> DesiredSecret {
+    build_secret(cluster, cluster.arn.to_string(), None, options)
+}
+
+fn build_secret(
+    cluster: &EksCluster,
+    server: String,
+    config: Option<String>,
+    options: &SecretOptions,
+) -> DesiredSecret {
     let mut labels = options.labels.clone();
     labels.insert(SECRET_TYPE_LABEL.into(), SECRET_TYPE_CLUSTER.into());
     labels.insert(MANAGED_BY_LABEL.into(), MANAGED_BY_VALUE.into());
 
-    let config = cluster_config(cluster, target_role);
     let mut data = BTreeMap::new();
     data.insert(
         "name".to_owned(),
@@ -131,13 +149,10 @@ pub fn desired_secret(
             .clone()
             .unwrap_or_else(|| cluster.arn.to_string()),
     );
-    data.insert(
-        "server".to_owned(),
-        cluster.endpoint.trim_end_matches('/').to_owned(),
-    );
-    // Invariant: ClusterConfig holds only strings and bools, which always serialize.
-    let config_json = serde_json::to_string(&config).expect("ClusterConfig serializes");
-    data.insert("config".to_owned(), config_json);
+    data.insert("server".to_owned(), server);
+    if let Some(config) = config {
+        data.insert("config".to_owned(), config);
+    }
     if let Some(project) = &options.project {
         data.insert("project".to_owned(), project.clone());
     }
@@ -512,5 +527,16 @@ mod tests {
             secret_differences(&desired, &observed),
             Vec::<String>::new()
         );
+    }
+
+    #[test]
+    fn capability_secret_names_the_cluster_by_arn_without_config() {
+        let secret = desired_capability_secret(&cluster("prod", "eu-west-1"), &options());
+        assert_eq!(
+            secret.data["server"],
+            "arn:aws:eks:eu-west-1:123456789012:cluster/prod"
+        );
+        assert!(!secret.data.contains_key("config"));
+        assert_eq!(secret.labels[SECRET_TYPE_LABEL], "cluster");
     }
 }
