@@ -125,17 +125,6 @@ pub trait Eks {
         policy_arn: &str,
         scope: &AccessScope,
     ) -> Result<()>;
-    /// Like `pod_identity_associations`, with each association's tags.
-    async fn pod_identity_associations_with_tags(
-        &self,
-        cluster: &ClusterArn,
-        namespace: &str,
-    ) -> Result<
-        Vec<(
-            PodIdentityAssociation,
-            std::collections::BTreeMap<String, String>,
-        )>,
-    >;
     /// DeletePodIdentityAssociation; an association already gone is not an error.
     async fn delete_pod_identity_association(
         &self,

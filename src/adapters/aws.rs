@@ -9,7 +9,7 @@ use aws_sdk_eks::types::{AccessScope as SdkAccessScope, AccessScopeType};
 
 use crate::core::model::{
     AccessPolicyAssociation, AccessScope, AuthenticationMode, ClusterArn, EksCluster,
-    PodIdentityAssociation, SaRef,
+    MANAGED_BY_LABEL, MANAGED_BY_VALUE, PodIdentityAssociation, SaRef,
 };
 use crate::error::{Error, Result};
 use crate::ports::Eks;
@@ -210,14 +210,23 @@ impl Eks for AwsApi {
         let mut associations = Vec::with_capacity(summaries.len());
         for summary in summaries {
             let id = summary.association_id().unwrap_or_default();
-            let described = client
+            let described = match client
                 .describe_pod_identity_association()
                 .cluster_name(&cluster.name)
                 .association_id(id)
                 .send()
                 .await
-                .map_err(|e| aws_error("DescribePodIdentityAssociation", e))?;
+            {
+                Ok(described) => described,
+                // Deleted between the list and the describe.
+                Err(e) if is_not_found(&e) => continue,
+                Err(e) => return Err(aws_error("DescribePodIdentityAssociation", e)),
+            };
             if let Some(association) = described.association() {
+                let managed_by_us = association
+                    .tags()
+                    .and_then(|tags| tags.get(MANAGED_BY_LABEL))
+                    .is_some_and(|value| value == MANAGED_BY_VALUE);
                 associations.push(PodIdentityAssociation {
                     id: id.to_owned(),
                     service_account: SaRef::new(
@@ -225,6 +234,11 @@ impl Eks for AwsApi {
                         association.service_account().unwrap_or_default(),
                     ),
                     role_arn: association.role_arn().unwrap_or_default().to_owned(),
+                    managed_by_us,
+                    changed_at: association
+                        .modified_at()
+                        .or(association.created_at())
+                        .map(|time| time.secs()),
                 });
             }
         }
@@ -243,7 +257,7 @@ impl Eks for AwsApi {
             .namespace(&service_account.namespace)
             .service_account(&service_account.name)
             .role_arn(role_arn)
-            .tags("app.kubernetes.io/managed-by", "kubectl-argocd-eks")
+            .tags(MANAGED_BY_LABEL, MANAGED_BY_VALUE)
             .send()
             .await
             .map_err(|e| aws_error("CreatePodIdentityAssociation", e))?;
@@ -314,7 +328,7 @@ impl Eks for AwsApi {
             .create_access_entry()
             .cluster_name(&cluster.name)
             .principal_arn(principal_arn)
-            .tags("app.kubernetes.io/managed-by", "kubectl-argocd-eks")
+            .tags(MANAGED_BY_LABEL, MANAGED_BY_VALUE)
             .send()
             .await
             .map_err(|e| aws_error("CreateAccessEntry", e))?;
@@ -345,67 +359,6 @@ impl Eks for AwsApi {
             .await
             .map_err(|e| aws_error("AssociateAccessPolicy", e))?;
         Ok(())
-    }
-
-    async fn pod_identity_associations_with_tags(
-        &self,
-        cluster: &ClusterArn,
-        namespace: &str,
-    ) -> Result<
-        Vec<(
-            PodIdentityAssociation,
-            std::collections::BTreeMap<String, String>,
-        )>,
-    > {
-        let client = self.client(&cluster.region);
-        let mut ids = Vec::new();
-        let mut pages = client
-            .list_pod_identity_associations()
-            .cluster_name(&cluster.name)
-            .namespace(namespace)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| aws_error("ListPodIdentityAssociations", e))?;
-            ids.extend(
-                page.associations()
-                    .iter()
-                    .filter_map(|a| a.association_id().map(str::to_owned)),
-            );
-        }
-        let mut associations = Vec::with_capacity(ids.len());
-        for id in ids {
-            let described = match client
-                .describe_pod_identity_association()
-                .cluster_name(&cluster.name)
-                .association_id(&id)
-                .send()
-                .await
-            {
-                Ok(described) => described,
-                // Deleted between the list and the describe.
-                Err(e) if is_not_found(&e) => continue,
-                Err(e) => return Err(aws_error("DescribePodIdentityAssociation", e)),
-            };
-            if let Some(association) = described.association() {
-                let tags = association
-                    .tags()
-                    .map(|tags| tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-                    .unwrap_or_default();
-                associations.push((
-                    PodIdentityAssociation {
-                        id,
-                        service_account: SaRef::new(
-                            association.namespace().unwrap_or(namespace),
-                            association.service_account().unwrap_or_default(),
-                        ),
-                        role_arn: association.role_arn().unwrap_or_default().to_owned(),
-                    },
-                    tags,
-                ));
-            }
-        }
-        Ok(associations)
     }
 
     async fn delete_pod_identity_association(

@@ -236,7 +236,10 @@ async fn hub_facts<H: Hub, A: Eks + Iam, P: Prompt>(
                 .iter()
                 .filter_map(|sa| sa.irsa_changed_at)
                 .max(),
-            IdentityMode::PodIdentity | IdentityMode::Capability => None,
+            IdentityMode::PodIdentity => {
+                facts.associations.iter().filter_map(|a| a.changed_at).max()
+            }
+            IdentityMode::Capability => None,
         };
     }
     Ok(facts)

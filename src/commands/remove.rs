@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use futures::stream::{self, StreamExt};
 use serde::Serialize;
 
 use crate::cli::args::{DryRun, OutputFormat};
@@ -22,6 +23,9 @@ use crate::core::removal::{
 };
 use crate::error::{Error, Result};
 use crate::ports::{Eks, Hub, Iam, Prompt, Write};
+
+/// How many other namespaces' identities are read at once.
+const ELSEWHERE_CONCURRENCY: usize = 8;
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -228,25 +232,57 @@ async fn observe_elsewhere<H: Hub, A: Eks + Iam, P: Prompt>(
 
 /// The management role of each namespace's Argo CD (None: it has no AWS identity), where it
 /// can be read; the plan counts the direct-mode registrations of a namespace left out as users
-/// of the entry.
+/// of the entry. Namespaces are read concurrently (bounded).
 async fn management_roles<H: Hub, A: Eks + Iam, P: Prompt>(
     ports: &Ports<'_, H, A, P>,
     hub: &std::result::Result<ClusterArn, String>,
     namespaces: &BTreeSet<String>,
 ) -> BTreeMap<String, Option<String>> {
-    let mut roles = BTreeMap::new();
-    for namespace in namespaces {
-        match observe_identity(ports, hub, namespace).await {
-            Ok((accounts, associations, unchecked)) => {
-                let role = management_role(&accounts, &associations);
-                if role.is_some() || unchecked.is_none() {
-                    roles.insert(namespace.clone(), role);
-                }
-            }
-            Err(e) => tracing::info!("could not read Argo CD's identity in {namespace}: {e}"),
+    stream::iter(namespaces)
+        .map(|namespace| namespace_management(ports, hub, namespace))
+        .buffer_unordered(ELSEWHERE_CONCURRENCY)
+        .filter_map(|found| async move { found })
+        .collect()
+        .await
+}
+
+/// One namespace's Argo CD management role (None: no identity); None when it cannot be read.
+async fn namespace_management<H: Hub, A: Eks + Iam, P: Prompt>(
+    ports: &Ports<'_, H, A, P>,
+    hub: &std::result::Result<ClusterArn, String>,
+    namespace: &str,
+) -> Option<(String, Option<String>)> {
+    let irsa = match ports.hub.service_accounts(namespace).await {
+        Ok(accounts) => accounts
+            .into_iter()
+            .filter(|sa| is_argocd(&sa.name))
+            .find_map(|sa| sa.irsa_role),
+        Err(e) => {
+            tracing::info!("could not read Argo CD's identity in {namespace}: {e}");
+            return None;
+        }
+    };
+    if irsa.is_some() {
+        return Some((namespace.to_owned(), irsa));
+    }
+    let hub = hub.as_ref().ok()?;
+    match ports.accounts[0]
+        .eks
+        .pod_identity_associations(hub, namespace)
+        .await
+    {
+        Ok(associations) => Some((
+            namespace.to_owned(),
+            associations
+                .into_iter()
+                .find(|a| is_argocd(&a.service_account.name))
+                .map(|a| a.role_arn),
+        )),
+        Err(e) => {
+            tracing::info!("could not read pod identity associations of {namespace}: {e}");
+            None
         }
     }
-    roles
 }
 
 /// Argo CD's service accounts in `namespace` with their IRSA annotation (and whether this tool
@@ -282,7 +318,7 @@ async fn observe_identity<H: Hub, A: Eks + Iam, P: Prompt>(
     let (mut associations, mut unchecked) = match hub {
         Ok(hub) => match ports.accounts[0]
             .eks
-            .pod_identity_associations_with_tags(hub, namespace)
+            .pod_identity_associations(hub, namespace)
             .await
         {
             Ok(found) => (found, None),
@@ -290,12 +326,12 @@ async fn observe_identity<H: Hub, A: Eks + Iam, P: Prompt>(
         },
         Err(why) => (Vec::new(), Some(why.clone())),
     };
-    associations.retain(|(a, _)| is_argocd(&a.service_account.name));
+    associations.retain(|a| is_argocd(&a.service_account.name));
     let associations = associations
         .into_iter()
-        .map(|(association, tags)| ObservedAssociation {
+        .map(|association| ObservedAssociation {
+            ours: association.managed_by_us,
             association,
-            ours: tags.get(MANAGED_BY_LABEL).map(String::as_str) == Some(MANAGED_BY_VALUE),
         })
         .collect();
     // A hub whose pods use IRSA has no associations to miss.

@@ -142,21 +142,22 @@ fn json(doc: &PolicyDocument) -> String {
     format!("{doc}")
 }
 
-/// The identity Argo CD's application controller has: pod identity association, else IRSA.
+/// The identity Argo CD's application controller has. AWS SDKs look for IRSA's web identity
+/// before pod identity's container credentials, so an IRSA annotation wins when both exist.
 pub fn detect_identity(hub: &HubFacts) -> Option<(IdentityMode, String)> {
     let controller = super::model::ARGOCD_SERVICE_ACCOUNTS[0].0;
-    if let Some(association) = hub
-        .associations
-        .iter()
-        .find(|a| a.service_account.name == controller)
-    {
-        return Some((IdentityMode::PodIdentity, association.role_arn.clone()));
-    }
-    hub.service_accounts
+    let annotation = hub
+        .service_accounts
         .iter()
         .find(|sa| sa.name == controller)
-        .and_then(|sa| sa.irsa_role.clone())
-        .map(|role| (IdentityMode::Irsa, role))
+        .and_then(|sa| sa.irsa_role.clone());
+    if let Some(role) = annotation {
+        return Some((IdentityMode::Irsa, role));
+    }
+    hub.associations
+        .iter()
+        .find(|a| a.service_account.name == controller)
+        .map(|association| (IdentityMode::PodIdentity, association.role_arn.clone()))
 }
 
 fn argocd_service_accounts(hub: &HubFacts) -> Vec<SaRef> {
@@ -246,12 +247,36 @@ pub fn identity_checks(hub: &HubFacts) -> Section {
             )],
         };
     };
-    let mut findings = match mode {
+    let mut findings = Vec::new();
+    let shadowed: Vec<String> = hub
+        .associations
+        .iter()
+        .filter(|a| {
+            hub.service_accounts
+                .iter()
+                .any(|sa| sa.name == a.service_account.name && sa.irsa_role.is_some())
+        })
+        .map(|a| a.service_account.to_string())
+        .collect();
+    if !shadowed.is_empty() {
+        findings.push(Finding::fail(
+            "each service account has one identity",
+            format!(
+                "{} carry the IRSA annotation and a pod identity association; AWS SDKs use IRSA",
+                shadowed.join(", ")
+            ),
+            format!(
+                "keep one: kubectl -n {} annotate serviceaccount <name> {IRSA_ANNOTATION}- (to use pod identity), or delete the associations (to use IRSA)",
+                hub.namespace
+            ),
+        ));
+    }
+    findings.extend(match mode {
         IdentityMode::Irsa => irsa_checks(hub, &role),
         IdentityMode::PodIdentity => pod_identity_checks(hub, &role),
         // detect_identity never reports the capability: EKS runs its Argo CD.
         IdentityMode::Capability => Vec::new(),
-    };
+    });
     findings.push(restart_check(hub));
     Section {
         title: format!("Argo CD's AWS identity ({mode}, role {role})"),
@@ -861,7 +886,7 @@ mod tests {
     }
 
     #[test]
-    fn identity_is_the_association_first_then_the_annotation() {
+    fn identity_is_the_annotation_first_then_the_association() {
         let mut facts = hub(Some(MANAGEMENT));
         assert_eq!(
             detect_identity(&facts),
@@ -871,9 +896,18 @@ mod tests {
             id: "a-1".into(),
             service_account: SaRef::new("argocd", "argocd-application-controller"),
             role_arn: "arn:aws:iam::123456789012:role/other".into(),
+            managed_by_us: true,
+            changed_at: None,
         });
+        // Both: SDKs use IRSA, and doctor says the service account has two identities.
+        assert_eq!(detect_identity(&facts).unwrap().0, IdentityMode::Irsa);
+        let both = identity_checks(&facts);
+        assert!(both.findings[0].check.contains("one identity"), "{both:?}");
+        assert_eq!(both.findings[0].status, Status::Fail);
+        let mut pod_identity_only = hub(None);
+        pod_identity_only.associations = facts.associations.clone();
         assert_eq!(
-            detect_identity(&facts).unwrap().0,
+            detect_identity(&pod_identity_only).unwrap().0,
             IdentityMode::PodIdentity
         );
         assert!(identity_checks(&hub(None)).failed());

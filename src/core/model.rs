@@ -262,6 +262,10 @@ pub struct PodIdentityAssociation {
     pub id: String,
     pub service_account: SaRef,
     pub role_arn: String,
+    /// Created by this tool (it tags what it creates with the managed-by label).
+    pub managed_by_us: bool,
+    /// When EKS last changed it (Unix seconds), if it said.
+    pub changed_at: Option<i64>,
 }
 
 /// The partition-wide ARN prefix of EKS access policies.

@@ -300,6 +300,15 @@ pub fn plan(
         actions.push(action);
     }
 
+    let this_run: Vec<String> = registrations
+        .iter()
+        .map(|r| {
+            r.secret
+                .secret_name
+                .clone()
+                .unwrap_or_else(|| super::secret::default_secret_name(&r.cluster.arn))
+        })
+        .collect();
     for registration in registrations {
         if let Some(access) = &registration.access {
             let principal = registration.principal(identity);
@@ -308,7 +317,7 @@ pub fn plan(
             actions.extend(steps);
             notes.extend(note);
         }
-        actions.push(secret_action(identity, registration, observed)?);
+        actions.push(secret_action(identity, registration, observed, &this_run)?);
     }
 
     Ok(Plan {
@@ -409,10 +418,12 @@ fn pod_identity_action(
     })
 }
 
+/// `this_run`: the names of every Secret this plan writes (they are no one else's).
 fn secret_action(
     identity: &HubIdentity,
     registration: &Registration,
     observed: &Observed,
+    this_run: &[String],
 ) -> Result<Action, PlanError> {
     let desired = match identity.mode {
         IdentityMode::Capability => {
@@ -426,10 +437,11 @@ fn secret_action(
     };
     let server = desired.data["server"].clone();
     if registration.secret.secret_name.is_none()
-        && let Some(other) = observed
-            .secrets
-            .iter()
-            .find(|secret| secret.name != desired.name && secret.server() == Some(server.as_str()))
+        && let Some(other) = observed.secrets.iter().find(|secret| {
+            secret.name != desired.name
+                && !this_run.contains(&secret.name)
+                && secret.server() == Some(server.as_str())
+        })
     {
         return Err(PlanError::AlreadyRegistered {
             cluster: registration.cluster.arn.to_string(),
@@ -589,6 +601,8 @@ mod tests {
                         id: format!("a-{}", service_account.name),
                         service_account: service_account.clone(),
                         role_arn: role_arn.clone(),
+                        managed_by_us: true,
+                        changed_at: None,
                     });
                 }
                 Step::CreateAccessEntry { cluster, .. } => {
@@ -764,6 +778,8 @@ mod tests {
             id: "a-123".into(),
             service_account: SaRef::new("argocd", "argocd-server"),
             role_arn: "arn:aws:iam::123456789012:role/other".into(),
+            managed_by_us: true,
+            changed_at: None,
         });
         let mut identity = hub_identity(IdentityMode::PodIdentity);
         assert!(matches!(
@@ -904,5 +920,16 @@ mod tests {
         assert_eq!(first.clusters.len(), 2);
         let second = plan(&identity, &registrations, &applied(&first, fresh_hub())).unwrap();
         assert!(second.is_noop(), "{second:?}");
+    }
+
+    #[test]
+    fn two_clusters_of_this_run_sharing_an_endpoint_are_not_each_others_registration() {
+        let identity = hub_identity(IdentityMode::Irsa);
+        let mut twin = registration(None);
+        twin.cluster.arn.name = "twin".into();
+        let registrations = vec![registration(None), twin];
+        let first = plan(&identity, &registrations, &fresh_hub()).unwrap();
+        let after = applied(&first, fresh_hub());
+        assert!(plan(&identity, &registrations, &after).unwrap().is_noop());
     }
 }

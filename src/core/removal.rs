@@ -952,6 +952,8 @@ mod tests {
                     id: format!("a-{name}"),
                     service_account: SaRef::new("argocd", name),
                     role_arn: MANAGEMENT.into(),
+                    managed_by_us: true,
+                    changed_at: None,
                 },
                 ours,
             })

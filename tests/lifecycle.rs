@@ -1,0 +1,781 @@
+//! `list` and `remove` end to end: the built binary against the sandbox's real kube-apiserver and
+//! moto, after registering clusters with `add`.
+//!
+//! Run through `scripts/test` (or `eval "$(scripts/sandbox env)"` first). Each test works in a
+//! namespace of its own, and gives the target its own role ARN, so that access entries (which are
+//! per cluster and principal, shared by every test) never collide.
+
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use serde_json::Value;
+
+const MANAGEMENT: &str = "arn:aws:iam::123456789012:role/argocd-management";
+const SERVICE_ACCOUNTS: [&str; 3] = [
+    "argocd-application-controller",
+    "argocd-server",
+    "argocd-applicationset-controller",
+];
+
+fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: run these tests with scripts/test (it starts the sandbox)")
+    })
+}
+
+/// A fresh namespace with Argo CD's three service accounts, unique to one test.
+fn argocd_namespace(test: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let namespace = format!(
+        "t-{test}-{}-{nanos:x}",
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    );
+    kubectl(&["create", "namespace", &namespace]);
+    for sa in SERVICE_ACCOUNTS {
+        kubectl(&["-n", &namespace, "create", "serviceaccount", sa]);
+    }
+    namespace
+}
+
+/// A target role ARN no other test uses (access entries are keyed by cluster and principal).
+fn role_for(namespace: &str, suffix: &str) -> String {
+    format!("arn:aws:iam::123456789012:role/lc-{namespace}{suffix}")
+}
+
+fn kubectl_output(args: &[&str]) -> Output {
+    Command::new("kubectl")
+        .args(args)
+        .output()
+        .expect("kubectl is on PATH (scripts/sandbox env puts the venv's kubectl there)")
+}
+
+fn kubectl(args: &[&str]) -> String {
+    let output = kubectl_output(args);
+    assert!(
+        output.status.success(),
+        "kubectl {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+fn kubectl_json(args: &[&str]) -> Value {
+    let mut all = args.to_vec();
+    all.extend(["-o", "json"]);
+    serde_json::from_str(&kubectl(&all)).unwrap()
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl std::fmt::Display for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {}\n--- stdout\n{}--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+fn tool(args: &[&str]) -> Run {
+    let output = Command::new(env!("CARGO_BIN_EXE_kubectl-argocd_eks"))
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// `add ... --yes` in `namespace`, which must succeed.
+fn add(namespace: &str, extra: &[&str]) {
+    let mut args = vec![
+        "add",
+        "--argocd-namespace",
+        namespace,
+        "--management-role-arn",
+        MANAGEMENT,
+        "--yes",
+    ];
+    args.extend_from_slice(extra);
+    let run = tool(&args);
+    assert_eq!(run.code, 0, "add {extra:?}: {run}");
+}
+
+/// `list` or `remove` in `namespace`.
+fn command(namespace: &str, name: &str, extra: &[&str]) -> Run {
+    let mut args = vec![name, "--argocd-namespace", namespace];
+    args.extend_from_slice(extra);
+    tool(&args)
+}
+
+fn secret_names(namespace: &str) -> Vec<String> {
+    let mut names: Vec<String> = kubectl_json(&[
+        "-n",
+        namespace,
+        "get",
+        "secrets",
+        "-l",
+        "argocd.argoproj.io/secret-type=cluster",
+    ])["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["metadata"]["name"].as_str().unwrap().to_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+fn irsa_annotation(namespace: &str, sa: &str) -> Option<String> {
+    kubectl_json(&["-n", namespace, "get", "serviceaccount", sa])["metadata"]["annotations"]
+        ["eks.amazonaws.com/role-arn"]
+        .as_str()
+        .map(str::to_owned)
+}
+
+fn resource_versions(namespace: &str) -> Vec<String> {
+    let mut versions: Vec<String> = ["secrets", "serviceaccounts"]
+        .iter()
+        .flat_map(|kind| {
+            kubectl_json(&["-n", namespace, "get", kind])["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|item| {
+                    format!(
+                        "{}={}",
+                        item["metadata"]["name"], item["metadata"]["resourceVersion"]
+                    )
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    versions.sort();
+    versions
+}
+
+async fn eks(region: &str) -> aws_sdk_eks::Client {
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_sdk_eks::config::Region::new(region.to_owned()))
+        .load()
+        .await;
+    aws_sdk_eks::Client::new(&config)
+}
+
+/// Pod identity associations in `namespace` on the sandbox hub, as (service account, id).
+async fn associations(namespace: &str) -> Vec<(String, String)> {
+    let list = eks("us-east-1")
+        .await
+        .list_pod_identity_associations()
+        .cluster_name("argocd-hub")
+        .namespace(namespace)
+        .send()
+        .await
+        .unwrap();
+    let mut found: Vec<(String, String)> = list
+        .associations()
+        .iter()
+        .map(|a| {
+            (
+                a.service_account().unwrap().to_owned(),
+                a.association_id().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+/// ListAccessEntries on a sandbox cluster.
+async fn access_entries(region: &str, cluster: &str) -> Vec<String> {
+    eks(region)
+        .await
+        .list_access_entries()
+        .cluster_name(cluster)
+        .send()
+        .await
+        .unwrap()
+        .access_entries()
+        .to_vec()
+}
+
+fn moto_log() -> Vec<Value> {
+    let output = Command::new("curl")
+        .args([
+            "-sf",
+            &format!("{}/_sandbox/requests", env("ARGOCD_EKS_SANDBOX_MOTO_URL")),
+        ])
+        .output()
+        .unwrap();
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// Write requests to moto since `start` whose path mentions any of `needles` (other tests run
+/// at the same time, so only this test's objects are looked at).
+fn moto_writes_since(start: usize, needles: &[String]) -> Vec<String> {
+    let log = moto_log();
+    log[start.min(log.len())..]
+        .iter()
+        .filter(|r| r["method"] != "GET")
+        .filter(|r| {
+            let path = r["path"].as_str().unwrap_or_default();
+            needles.iter().any(|needle| path.contains(needle.as_str()))
+        })
+        .map(|r| format!("{} {}", r["method"], r["path"]))
+        .collect()
+}
+
+fn all_service_accounts() -> Vec<String> {
+    let mut names: Vec<String> = SERVICE_ACCOUNTS.iter().map(|s| s.to_string()).collect();
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn pod_identity_stays_until_the_last_registration_goes() {
+    let ns = argocd_namespace("lc-podid");
+    let role = role_for(&ns, "");
+    // Two targets, one management role through pod identity (auto: the hub has the agent).
+    add(
+        &ns,
+        &[
+            "prod-eu",
+            "staging",
+            "--region",
+            "eu-west-1",
+            "--region",
+            "us-east-1",
+            "--role-arn",
+            &role,
+        ],
+    );
+    assert_eq!(secret_names(&ns).len(), 2);
+    let before = associations(&ns).await;
+    let names: Vec<String> = before.iter().map(|(sa, _)| sa.clone()).collect();
+    assert_eq!(names, all_service_accounts());
+    assert!(access_entries("eu-west-1", "prod-eu").await.contains(&role));
+    assert!(access_entries("us-east-1", "staging").await.contains(&role));
+
+    let run = command(&ns, "remove", &["prod-eu", "--yes"]);
+    assert_eq!(run.code, 0, "{run}");
+    assert!(run.stdout.contains("- delete Secret"), "{run}");
+    assert!(
+        run.stdout.contains("= keep   PodIdentityAssociation")
+            && run.stdout.contains("still needed by Secret"),
+        "{run}"
+    );
+    let left = secret_names(&ns);
+    assert_eq!(left.len(), 1);
+    assert!(left[0].starts_with("eks-staging-us-east-1-"), "{left:?}");
+    assert_eq!(associations(&ns).await, before, "associations must stay");
+    assert!(!access_entries("eu-west-1", "prod-eu").await.contains(&role));
+    assert!(access_entries("us-east-1", "staging").await.contains(&role));
+
+    let run = command(
+        &ns,
+        "remove",
+        &[
+            "arn:aws:eks:us-east-1:123456789012:cluster/staging",
+            "--yes",
+        ],
+    );
+    assert_eq!(run.code, 0, "{run}");
+    assert!(
+        run.stdout.contains("- delete PodIdentityAssociation"),
+        "{run}"
+    );
+    assert!(run.stdout.contains("rollout restart"), "{run}");
+    assert!(secret_names(&ns).is_empty());
+    assert_eq!(associations(&ns).await, Vec::<(String, String)>::new());
+    assert!(!access_entries("us-east-1", "staging").await.contains(&role));
+}
+
+#[tokio::test]
+async fn irsa_annotations_go_only_when_the_tool_set_them() {
+    let ns = argocd_namespace("lc-irsa");
+    // Someone else set argocd-server's annotation, with the value add would set.
+    kubectl(&[
+        "-n",
+        &ns,
+        "annotate",
+        "serviceaccount",
+        "argocd-server",
+        &format!("eks.amazonaws.com/role-arn={MANAGEMENT}"),
+        "example.com/owner=platform",
+    ]);
+    add(
+        &ns,
+        &[
+            "prod-eu",
+            "--region",
+            "eu-west-1",
+            "--identity",
+            "irsa",
+            "--skip-access",
+        ],
+    );
+    for sa in SERVICE_ACCOUNTS {
+        assert_eq!(
+            irsa_annotation(&ns, sa).as_deref(),
+            Some(MANAGEMENT),
+            "{sa}"
+        );
+    }
+
+    let run = command(&ns, "remove", &["prod-eu", "--yes"]);
+    assert_eq!(run.code, 0, "{run}");
+    assert!(
+        run.stdout.contains("= keep   ServiceAccount ")
+            && run.stdout.contains(
+                "/argocd-server annotation eks.amazonaws.com/role-arn  (set by someone else"
+            ),
+        "{run}"
+    );
+    assert!(secret_names(&ns).is_empty());
+    assert_eq!(irsa_annotation(&ns, "argocd-application-controller"), None);
+    assert_eq!(
+        irsa_annotation(&ns, "argocd-applicationset-controller"),
+        None
+    );
+    let server = kubectl_json(&["-n", &ns, "get", "serviceaccount", "argocd-server"]);
+    assert_eq!(
+        server["metadata"]["annotations"]["eks.amazonaws.com/role-arn"],
+        MANAGEMENT
+    );
+    assert_eq!(
+        server["metadata"]["annotations"]["example.com/owner"],
+        "platform"
+    );
+}
+
+#[tokio::test]
+async fn access_entries_go_per_target_and_only_when_tagged() {
+    let ns = argocd_namespace("lc-access");
+    let role = role_for(&ns, "");
+    // The same principal on two targets.
+    add(
+        &ns,
+        &[
+            "staging",
+            "prod-eu",
+            "--region",
+            "us-east-1",
+            "--region",
+            "eu-west-1",
+            "--identity",
+            "irsa",
+            "--role-arn",
+            &role,
+        ],
+    );
+    let run = command(&ns, "remove", &["staging", "--yes"]);
+    assert_eq!(run.code, 0, "{run}");
+    assert!(
+        !access_entries("us-east-1", "staging").await.contains(&role),
+        "{run}"
+    );
+    assert!(
+        access_entries("eu-west-1", "prod-eu").await.contains(&role),
+        "{run}"
+    );
+    // prod-eu still needs Argo CD's identity.
+    for sa in SERVICE_ACCOUNTS {
+        assert_eq!(
+            irsa_annotation(&ns, sa).as_deref(),
+            Some(MANAGEMENT),
+            "{sa}"
+        );
+    }
+
+    // An entry someone else made (no managed-by tag) stays, even when nothing uses it.
+    let theirs = role_for(&ns, "-theirs");
+    eks("us-east-1")
+        .await
+        .create_access_entry()
+        .cluster_name("staging")
+        .principal_arn(&theirs)
+        .send()
+        .await
+        .unwrap();
+    add(
+        &ns,
+        &[
+            "staging",
+            "--region",
+            "us-east-1",
+            "--identity",
+            "irsa",
+            "--role-arn",
+            &theirs,
+        ],
+    );
+    let run = command(&ns, "remove", &["staging", "prod-eu", "--yes"]);
+    assert_eq!(run.code, 0, "{run}");
+    assert!(
+        run.stdout.contains(&format!(
+            "= keep   AccessEntry {theirs} on EKS cluster staging  (not created by kubectl-argocd-eks"
+        )),
+        "{run}"
+    );
+    assert!(
+        access_entries("us-east-1", "staging")
+            .await
+            .contains(&theirs)
+    );
+    eks("us-east-1")
+        .await
+        .delete_access_entry()
+        .cluster_name("staging")
+        .principal_arn(&theirs)
+        .send()
+        .await
+        .unwrap();
+    assert!(!access_entries("eu-west-1", "prod-eu").await.contains(&role));
+    assert!(secret_names(&ns).is_empty());
+    for sa in SERVICE_ACCOUNTS {
+        assert_eq!(irsa_annotation(&ns, sa), None, "{sa}");
+    }
+}
+
+fn listed(run: &Run) -> Vec<Value> {
+    assert_eq!(run.code, 0, "{run}");
+    let document: Value = serde_json::from_str(&run.stdout).unwrap();
+    document["clusters"].as_array().unwrap().clone()
+}
+
+fn by_cluster<'a>(clusters: &'a [Value], name: &str) -> &'a Value {
+    clusters
+        .iter()
+        .find(|c| c["cluster"] == name)
+        .unwrap_or_else(|| panic!("{name} is not listed: {clusters:?}"))
+}
+
+#[tokio::test]
+async fn list_shows_every_eks_registration_with_mode_role_and_health() {
+    let ns = argocd_namespace("lc-list");
+    let role = role_for(&ns, "");
+    add(
+        &ns,
+        &[
+            "prod-eu",
+            "--region",
+            "eu-west-1",
+            "--identity",
+            "irsa",
+            "--skip-access",
+        ],
+    );
+    add(
+        &ns,
+        &[
+            "staging",
+            "--region",
+            "us-east-1",
+            "--identity",
+            "irsa",
+            "--role-arn",
+            &role,
+            "--skip-access",
+        ],
+    );
+    // Made by others: AWS's managed Argo CD format, one for a cluster that does not exist,
+    // and one that is not EKS at all.
+    for (name, server) in [
+        (
+            "capability",
+            "arn:aws:eks:eu-west-1:123456789012:cluster/prod-eu",
+        ),
+        (
+            "gone",
+            "arn:aws:eks:eu-west-1:123456789012:cluster/no-such-cluster",
+        ),
+        ("elsewhere", "https://k8s.example.org"),
+    ] {
+        kubectl(&[
+            "-n",
+            &ns,
+            "create",
+            "secret",
+            "generic",
+            name,
+            &format!("--from-literal=server={server}"),
+            &format!("--from-literal=name={name}"),
+        ]);
+        kubectl(&[
+            "-n",
+            &ns,
+            "label",
+            "secret",
+            name,
+            "argocd.argoproj.io/secret-type=cluster",
+        ]);
+    }
+
+    let text = command(&ns, "list", &[]);
+    assert_eq!(text.code, 0, "{text}");
+    let lines: Vec<&str> = text.stdout.lines().collect();
+    assert!(
+        lines[0].starts_with("SECRET") && lines[0].ends_with("HEALTH"),
+        "{text}"
+    );
+    // Aligned: every column starts where its header does.
+    let health_at = lines[0].find("HEALTH").unwrap();
+    let staging = lines.iter().find(|l| l.contains(" staging ")).unwrap();
+    assert_eq!(&staging[health_at..], "ok", "{text}");
+    assert!(
+        staging.contains(&role) && staging.contains(" irsa "),
+        "{text}"
+    );
+    assert!(text.stdout.contains("1 other cluster Secret(s)"), "{text}");
+    assert_eq!(lines.len(), 6, "{text}");
+
+    let clusters = listed(&command(&ns, "list", &["-o", "json"]));
+    assert_eq!(clusters.len(), 4, "{clusters:?}");
+    let prod = clusters
+        .iter()
+        .find(|c| c["secret"].as_str().unwrap().starts_with("eks-prod-eu-"))
+        .unwrap();
+    assert_eq!(prod["mode"], "irsa");
+    assert_eq!(prod["role"], "direct");
+    assert_eq!(prod["region"], "eu-west-1");
+    assert_eq!(prod["account"], "123456789012");
+    assert_eq!(prod["managedByUs"], true);
+    assert_eq!(prod["health"], "ok");
+    let staging = by_cluster(&clusters, "staging");
+    assert_eq!(
+        (&staging["role"], &staging["health"]),
+        (&Value::from(role.clone()), &Value::from("ok"))
+    );
+    let capability = clusters
+        .iter()
+        .find(|c| c["secret"] == "capability")
+        .unwrap();
+    assert_eq!(capability["mode"], "capability");
+    assert_eq!(capability["health"], "ok");
+    assert_eq!(capability["managedByUs"], false);
+    assert_eq!(
+        by_cluster(&clusters, "no-such-cluster")["health"],
+        "missing"
+    );
+
+    let yaml = command(&ns, "list", &["-o", "yaml"]);
+    assert_eq!(yaml.code, 0, "{yaml}");
+    assert!(yaml.stdout.contains("health: ok"), "{yaml}");
+
+    // The cluster's CA rotated since the Secret was written.
+    let secret = staging["secret"].as_str().unwrap();
+    let config = kubectl(&[
+        "-n",
+        &ns,
+        "get",
+        "secret",
+        secret,
+        "-o",
+        "jsonpath={.data.config}",
+    ]);
+    let config = String::from_utf8(
+        Command::new("base64")
+            .arg("-d")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut child| {
+                use std::io::Write;
+                child.stdin.take().unwrap().write_all(config.as_bytes())?;
+                child.wait_with_output()
+            })
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let mut config: Value = serde_json::from_str(&config).unwrap();
+    config["tlsClientConfig"]["caData"] = "T0xEIENB".into();
+    let patch = serde_json::json!({"stringData": {"config": config.to_string()}});
+    kubectl(&[
+        "-n",
+        &ns,
+        "patch",
+        "secret",
+        secret,
+        "--type",
+        "merge",
+        "-p",
+        &patch.to_string(),
+    ]);
+    let clusters = listed(&command(&ns, "list", &["-o", "json"]));
+    assert_eq!(by_cluster(&clusters, "staging")["health"], "ca-rotated");
+    assert_eq!(by_cluster(&clusters, "prod-eu")["health"], "ok");
+}
+
+#[tokio::test]
+async fn unknown_clusters_and_dry_runs_write_nothing() {
+    let ns = argocd_namespace("lc-dry");
+    let role = role_for(&ns, "");
+    add(
+        &ns,
+        &["prod-eu", "--region", "eu-west-1", "--role-arn", &role],
+    );
+    let ids: Vec<String> = associations(&ns)
+        .await
+        .into_iter()
+        .map(|(_, id)| id)
+        .collect();
+    assert_eq!(ids.len(), 3);
+    let mut needles = ids.clone();
+    needles.push(role.clone());
+    needles.push(ns.clone());
+    let before = resource_versions(&ns);
+    let log_start = moto_log().len();
+
+    let unknown = command(&ns, "remove", &["no-such-cluster", "--yes"]);
+    assert_eq!(unknown.code, 6, "{unknown}");
+    assert!(unknown.stderr.contains("no-such-cluster"), "{unknown}");
+    assert!(
+        unknown.stderr.contains("= prod-eu (eu-west-1)"),
+        "{unknown}"
+    );
+
+    for args in [
+        vec!["prod-eu", "--dry-run"],
+        vec!["prod-eu", "--dry-run=server"],
+        // No terminal and no --yes: refused before anything is written.
+        vec!["prod-eu"],
+    ] {
+        let run = command(&ns, "remove", &args);
+        if args.len() == 1 {
+            assert_eq!(run.code, 2, "{run}");
+            assert!(run.stderr.contains("--yes"), "{run}");
+        } else {
+            assert_eq!(run.code, 0, "{args:?}: {run}");
+            assert!(run.stdout.contains("Dry run"), "{run}");
+            assert!(run.stdout.contains("- delete AccessEntry"), "{run}");
+        }
+    }
+    let json = command(&ns, "remove", &["prod-eu", "--dry-run", "-o", "json"]);
+    assert_eq!(json.code, 0, "{json}");
+    let report: Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(report["outcome"], "dry-run-client");
+    let kinds: Vec<&str> = report["plan"]["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["step"]["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "deleteSecret",
+            "deleteAccessEntry",
+            "deletePodIdentityAssociation",
+            "deletePodIdentityAssociation",
+            "deletePodIdentityAssociation"
+        ]
+    );
+
+    // A hand-made registration for another cluster of the same name makes the name ambiguous.
+    kubectl(&[
+        "-n",
+        &ns,
+        "create",
+        "secret",
+        "generic",
+        "hand-made",
+        "--from-literal=server=https://ABC.gr7.us-west-2.eks.amazonaws.com",
+        r#"--from-literal=config={"awsAuthConfig":{"clusterName":"prod-eu"},"tlsClientConfig":{"insecure":false}}"#,
+    ]);
+    kubectl(&[
+        "-n",
+        &ns,
+        "label",
+        "secret",
+        "hand-made",
+        "argocd.argoproj.io/secret-type=cluster",
+    ]);
+    let before_ambiguous = resource_versions(&ns);
+    let ambiguous = command(&ns, "remove", &["prod-eu", "--yes"]);
+    assert_eq!(ambiguous.code, 2, "{ambiguous}");
+    assert!(ambiguous.stderr.contains("hand-made"), "{ambiguous}");
+    assert_eq!(resource_versions(&ns), before_ambiguous);
+
+    assert_eq!(moto_writes_since(log_start, &needles), Vec::<String>::new());
+    assert_eq!(associations(&ns).await.len(), 3);
+    assert!(access_entries("eu-west-1", "prod-eu").await.contains(&role));
+    let mut after = resource_versions(&ns);
+    after.retain(|v| !v.contains("hand-made"));
+    assert_eq!(after, before);
+
+    // The hand-made Secret can go by its name; identity stays for prod-eu.
+    let run = command(&ns, "remove", &["hand-made", "--yes"]);
+    assert_eq!(run.code, 0, "{run}");
+    assert!(run.stdout.contains("not by kubectl-argocd-eks"), "{run}");
+    assert_eq!(secret_names(&ns).len(), 1);
+    assert_eq!(associations(&ns).await.len(), 3);
+
+    let run = command(&ns, "remove", &["prod-eu", "--yes"]);
+    assert_eq!(run.code, 0, "{run}");
+    assert!(associations(&ns).await.is_empty());
+}
+
+#[tokio::test]
+async fn an_access_entry_another_argocd_on_the_hub_uses_stays() {
+    // Two Argo CD instances on one hub, both direct mode (IRSA) with the same management role,
+    // registering the same target: they share its access entry.
+    let first = argocd_namespace("lc-shared-a");
+    let second = argocd_namespace("lc-shared-b");
+    let management = role_for(&first, "-mgmt");
+    for ns in [&first, &second] {
+        let run = tool(&[
+            "add",
+            "staging",
+            "--region",
+            "us-east-1",
+            "--identity",
+            "irsa",
+            "--argocd-namespace",
+            ns,
+            "--management-role-arn",
+            &management,
+            "--yes",
+        ]);
+        assert_eq!(run.code, 0, "{run}");
+    }
+    assert!(
+        access_entries("us-east-1", "staging")
+            .await
+            .contains(&management)
+    );
+
+    let run = command(&first, "remove", &["staging", "--yes"]);
+    assert_eq!(run.code, 0, "{run}");
+    assert!(
+        run.stdout
+            .contains(&format!("= keep   AccessEntry {management} on EKS cluster staging  (still needed by Secret {second}/")),
+        "{run}"
+    );
+    assert!(
+        access_entries("us-east-1", "staging")
+            .await
+            .contains(&management)
+    );
+
+    let run = command(&second, "remove", &["staging", "--yes"]);
+    assert_eq!(run.code, 0, "{run}");
+    assert!(
+        !access_entries("us-east-1", "staging")
+            .await
+            .contains(&management),
+        "{run}"
+    );
+}
