@@ -419,3 +419,47 @@ async fn a_capability_registration_names_the_cluster_by_arn_and_lets_its_role_in
         unnamed.stdout
     );
 }
+
+#[tokio::test]
+async fn policy_create_then_add_then_doctor_passes_from_nothing() {
+    let ns = argocd_namespace("docnew");
+    let management = format!("arn:aws:iam::123456789012:role/{}", unique("mgmt", &ns));
+    let target = format!("arn:aws:iam::123456789012:role/{}", unique("target", &ns));
+    let roles = [
+        "--argocd-namespace",
+        &ns,
+        "--identity",
+        "irsa",
+        "--management-role-arn",
+        &management,
+        "--role-arn",
+        &target,
+    ];
+    let mut policy = vec!["policy", "--create", "--yes"];
+    policy.extend_from_slice(&roles);
+    let created = tool(&policy);
+    assert_eq!(created.code, 0, "{}\n{}", created.stdout, created.stderr);
+    let mut add = vec!["add", "staging", "--region", "us-east-1", "--yes"];
+    add.extend_from_slice(&roles);
+    let added = tool(&add);
+    assert_eq!(added.code, 0, "{}\n{}", added.stdout, added.stderr);
+
+    let run = doctor(&ns);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(!run.stdout.contains("FAIL"), "{}", run.stdout);
+    for check in [
+        "the management role may sts:AssumeRole the target role",
+        "the target role trusts the management role",
+    ] {
+        assert!(
+            run.stdout.contains(&format!("ok   {check}")),
+            "{check}:\n{}",
+            run.stdout
+        );
+    }
+    let session = format!(
+        "authenticated as arn:aws:sts::123456789012:assumed-role/{}/",
+        unique("target", &ns)
+    );
+    assert!(run.stdout.contains(&session), "{}", run.stdout);
+}
