@@ -216,6 +216,10 @@ pub enum TokenReview {
 
 /// Other clusters, reached with a bearer token and a CA, as Argo CD reaches its targets.
 pub trait Targets {
+    /// The `mapRoles` of kube-system/aws-auth on the cluster at `server`, read through a
+    /// kubeconfig context for it: None when the kubeconfig has no context for that server,
+    /// Some(None) when there is no aws-auth ConfigMap (or no mapRoles).
+    async fn aws_auth_map_roles(&self, server: &str) -> Result<Option<Option<String>>>;
     /// Ask the cluster at `server` (verified against `ca_data`, base64 PEM) who `token` is.
     async fn review_token(&self, server: &str, ca_data: &str, token: &str) -> Result<TokenReview>;
 }

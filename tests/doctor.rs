@@ -463,3 +463,119 @@ async fn policy_create_then_add_then_doctor_passes_from_nothing() {
     );
     assert!(run.stdout.contains(&session), "{}", run.stdout);
 }
+
+/// A CONFIG_MAP-only EKS cluster in moto whose endpoint and CA are the sandbox apiserver's.
+async fn config_map_cluster(name: &str) {
+    let eks = eks("us-east-1").await;
+    let hub = eks
+        .describe_cluster()
+        .name("argocd-hub")
+        .send()
+        .await
+        .unwrap();
+    let ca = hub
+        .cluster()
+        .unwrap()
+        .certificate_authority()
+        .unwrap()
+        .data()
+        .unwrap()
+        .to_owned();
+    eks.create_cluster()
+        .name(name)
+        .role_arn("arn:aws:iam::123456789012:role/eks-cluster-role")
+        .resources_vpc_config(aws_sdk_eks::types::VpcConfigRequest::builder().build())
+        .access_config(
+            aws_sdk_eks::types::CreateAccessConfigRequest::builder()
+                .authentication_mode(aws_sdk_eks::types::AuthenticationMode::ConfigMap)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let body = json!({"account": "123456789012", "region": "us-east-1", "name": name,
+        "endpoint": env("ARGOCD_EKS_SANDBOX_APISERVER"), "caData": ca});
+    let url = format!(
+        "{}/_sandbox/eks/cluster",
+        env("ARGOCD_EKS_SANDBOX_MOTO_URL")
+    );
+    let status = std::process::Command::new("curl")
+        .args([
+            "-sf",
+            "-o",
+            "/dev/null",
+            "-X",
+            "POST",
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+        ])
+        .arg(body.to_string())
+        .arg(url)
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+fn write_aws_auth(map_roles: &str) {
+    let config_map = json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "aws-auth", "namespace": "kube-system"},
+        "data": {"mapRoles": map_roles}});
+    let file = std::env::temp_dir().join(format!("aws-auth-{}.json", std::process::id()));
+    std::fs::write(&file, config_map.to_string()).unwrap();
+    kubectl(&[
+        "apply",
+        "--server-side",
+        "--force-conflicts",
+        "-f",
+        file.to_str().unwrap(),
+    ]);
+}
+
+#[tokio::test]
+async fn an_assumed_role_arn_in_aws_auth_is_named() {
+    let ns = argocd_namespace("docawsauth");
+    let cluster = unique("cm", &ns);
+    config_map_cluster(&cluster).await;
+    let role = create_role(&unique("awsauth", &ns), &irsa_trust(&ns, true).await).await;
+    let run = tool(&[
+        "add",
+        &cluster,
+        "--region",
+        "us-east-1",
+        "--argocd-namespace",
+        &ns,
+        "--management-role-arn",
+        &role,
+        "--identity",
+        "irsa",
+        "--yes",
+    ]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("mapRoles"), "{}", run.stdout);
+    let name = role.rsplit('/').next().unwrap();
+
+    write_aws_auth(&format!(
+        "- rolearn: arn:aws:sts::123456789012:assumed-role/{name}/argocd\n  username: argocd\n  groups: [system:masters]\n"
+    ));
+    let run = doctor(&ns);
+    let (line, fix) = failure(&run, "aws-auth maps the role");
+    assert!(line.contains("assumed-role session ARN"), "{line}");
+    assert!(fix.contains("edit configmap aws-auth"), "{fix}");
+    assert!(
+        run.stdout.contains(&format!("- rolearn: {role}\n")),
+        "{}",
+        run.stdout
+    );
+
+    write_aws_auth(&format!(
+        "- rolearn: {role}\n  username: argocd\n  groups: [system:masters]\n"
+    ));
+    let run = doctor(&ns);
+    let line = run
+        .stdout
+        .lines()
+        .find(|l| l.contains("aws-auth maps the role"))
+        .unwrap();
+    assert!(line.trim_start().starts_with("ok"), "{line}");
+}

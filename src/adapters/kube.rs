@@ -21,6 +21,8 @@ use crate::ports::{Hub, HubContext, Targets, TokenReview, Workload, Write};
 pub struct KubeHub {
     client: Client,
     context: HubContext,
+    /// The kubeconfig as read, to reach other clusters it has contexts for.
+    kubeconfig: Kubeconfig,
 }
 
 impl KubeHub {
@@ -43,6 +45,7 @@ impl KubeHub {
             context: Some(hub_context.context.clone()),
             ..KubeConfigOptions::default()
         };
+        let file_for_targets = file.clone();
         let config = Config::from_custom_kubeconfig(file, &options)
             .await
             .map_err(to_error)?;
@@ -52,6 +55,7 @@ impl KubeHub {
         Ok(KubeHub {
             client,
             context: hub_context,
+            kubeconfig: file_for_targets,
         })
     }
 }
@@ -487,6 +491,55 @@ fn owned_annotation_keys(meta: &kube::api::ObjectMeta) -> Vec<String> {
 
 /// Target clusters are reached the way Argo CD reaches them: the Secret's CA and a bearer token.
 impl Targets for KubeHub {
+    async fn aws_auth_map_roles(&self, server: &str) -> Result<Option<Option<String>>> {
+        use k8s_openapi::api::core::v1::ConfigMap;
+        let server = server.trim_end_matches('/');
+        let cluster = self.kubeconfig.clusters.iter().find(|c| {
+            c.cluster
+                .as_ref()
+                .and_then(|c| c.server.as_deref())
+                .is_some_and(|s| s.trim_end_matches('/') == server)
+        });
+        let context = cluster.and_then(|cluster| {
+            let uses = |c: &&kube::config::NamedContext| {
+                c.context
+                    .as_ref()
+                    .is_some_and(|c| c.cluster == cluster.name)
+            };
+            let contexts = &self.kubeconfig.contexts;
+            contexts
+                .iter()
+                .filter(uses)
+                .find(|c| c.name == self.context.context)
+                .or_else(|| contexts.iter().find(uses))
+        });
+        let Some(context) = context else {
+            return Ok(None);
+        };
+        let options = KubeConfigOptions {
+            context: Some(context.name.clone()),
+            ..KubeConfigOptions::default()
+        };
+        let config = Config::from_custom_kubeconfig(self.kubeconfig.clone(), &options)
+            .await
+            .map_err(|e| Error::Kubeconfig {
+                message: e.to_string(),
+            })?;
+        let client = Client::try_from(config).map_err(|e| Error::Kubeconfig {
+            message: e.to_string(),
+        })?;
+        let api: Api<ConfigMap> = Api::namespaced(client, "kube-system");
+        let found = api.get_opt("aws-auth").await.map_err(|e| {
+            kube_error(
+                format!("read kube-system/aws-auth through context {}", context.name),
+                e,
+            )
+        })?;
+        Ok(Some(
+            found.and_then(|map| map.data?.get("mapRoles").cloned()),
+        ))
+    }
+
     async fn review_token(&self, server: &str, ca_data: &str, token: &str) -> Result<TokenReview> {
         use k8s_openapi::api::authentication::v1::SelfSubjectReview;
         let connect_error = |message: String| Error::Connect {

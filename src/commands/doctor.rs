@@ -274,6 +274,7 @@ async fn target_facts<H: Hub + Targets, A: Eks + Iam, P: Prompt>(
         target_role: None,
         access_entry: None,
         connection: None,
+        aws_auth: None,
     };
     let Some(arn) = cluster_arn.filter(|arn| reachable(&arn.account)) else {
         return target;
@@ -303,6 +304,17 @@ async fn target_facts<H: Hub + Targets, A: Eks + Iam, P: Prompt>(
         .is_some_and(|m| m.allows_access_entries());
     if let Some(principal) = principal.clone().filter(|_| takes_entries) {
         target.access_entry = aws.access_entry(&arn, &principal.to_string()).await.ok();
+    }
+    let config_map_only = target.described.clone().flatten().filter(|c| {
+        c.authentication_mode
+            .is_some_and(|m| !m.allows_access_entries())
+    });
+    if let Some(cluster) = config_map_only {
+        target.aws_auth = ports
+            .hub
+            .aws_auth_map_roles(&cluster.endpoint)
+            .await
+            .unwrap_or(None);
     }
     target.connection = connect(ports, hub, secret, &arn, principal.as_ref()).await;
     target

@@ -122,6 +122,17 @@ pub struct TargetFacts {
     pub access_entry: Option<Option<Vec<AccessPolicyAssociation>>>,
     /// Connecting as Argo CD would; None when not attempted.
     pub connection: Option<Connection>,
+    /// kube-system/aws-auth `mapRoles` on the target: None = no kube context for it here;
+    /// Some(None) = no aws-auth ConfigMap.
+    pub aws_auth: Option<Option<String>>,
+}
+
+/// One `mapRoles` entry of the aws-auth ConfigMap.
+#[derive(Debug, serde::Deserialize)]
+struct MapRole {
+    rolearn: String,
+    #[serde(default)]
+    groups: Vec<String>,
 }
 
 /// What happened when doctor connected to the target the way Argo CD does.
@@ -631,10 +642,9 @@ pub fn target_checks(hub: &HubFacts, target: &TargetFacts) -> Section {
         .flatten()
         .and_then(|c| c.authentication_mode);
     findings.push(match (&target.access_entry, &principal, &target.cluster_arn) {
-        (_, _, _) if auth_mode.is_some_and(|m| !m.allows_access_entries()) => Finding::cannot_tell(
-            check,
-            "the cluster uses the aws-auth ConfigMap only; check its mapRoles has the role ARN (without path), not an assumed-role ARN",
-        ),
+        (_, _, _) if auth_mode.is_some_and(|m| !m.allows_access_entries()) => {
+            aws_auth_finding(principal.as_ref(), &target.aws_auth)
+        }
         (Some(Some(policies)), Some(p), _) if !policies.is_empty() => Finding::pass(check, format!("{p}: {}", policies.iter().map(|a| role_name(&a.policy_arn).to_owned()).collect::<Vec<_>>().join(", "))),
         (Some(found), Some(p), Some(arn)) => Finding::fail(
             check,
@@ -688,6 +698,73 @@ fn capability_target_checks(hub: &HubFacts, target: &TargetFacts, title: String)
     );
     findings.push(connection_finding(target, hub.capability_role.as_ref()));
     Section { title, findings }
+}
+
+/// For a cluster that reads only aws-auth: its mapRoles must name the role by its role ARN
+/// without path (aws-auth compares that form), never by an assumed-role session ARN.
+fn aws_auth_finding(principal: Option<&RoleArn>, aws_auth: &Option<Option<String>>) -> Finding {
+    let check = "aws-auth maps the role (the cluster takes no access entries)";
+    let Some(principal) = principal else {
+        return Finding::cannot_tell(check, "the role that reaches the cluster is unknown");
+    };
+    let without_path = format!(
+        "arn:{}:iam::{}:role/{}",
+        principal.partition,
+        principal.account,
+        principal.name()
+    );
+    let session_prefix = format!(
+        "arn:{}:sts::{}:assumed-role/{}/",
+        principal.partition,
+        principal.account,
+        principal.name()
+    );
+    let fix = format!(
+        "kubectl -n kube-system edit configmap aws-auth on that cluster, and in mapRoles use:\n    - rolearn: {without_path}\n      username: argocd\n      groups:\n        - system:masters"
+    );
+    let text = match aws_auth {
+        None => {
+            return Finding::cannot_tell(
+                check,
+                "there is no kube context for this cluster here (aws eks update-kubeconfig --name <cluster>), so its aws-auth was not read",
+            );
+        }
+        Some(None) => return Finding::fail(check, "there is no aws-auth ConfigMap", fix),
+        Some(Some(text)) => text,
+    };
+    let entries: Vec<MapRole> = match serde_saphyr::from_str(text) {
+        Ok(entries) => entries,
+        Err(e) => return Finding::fail(check, format!("mapRoles is not valid YAML: {e}"), fix),
+    };
+    if let Some(entry) = entries.iter().find(|e| e.rolearn == without_path) {
+        return Finding::pass(
+            check,
+            format!("{without_path} -> {}", entry.groups.join(", ")),
+        );
+    }
+    if let Some(entry) = entries
+        .iter()
+        .find(|e| e.rolearn.starts_with(&session_prefix))
+    {
+        return Finding::fail(
+            check,
+            format!(
+                "mapRoles has the assumed-role session ARN {}; aws-auth matches the role ARN",
+                entry.rolearn
+            ),
+            fix,
+        );
+    }
+    if entries.iter().any(|e| e.rolearn == principal.to_string()) {
+        return Finding::fail(
+            check,
+            format!(
+                "mapRoles has {principal} with its path; aws-auth matches the role ARN without the path"
+            ),
+            fix,
+        );
+    }
+    Finding::fail(check, format!("no mapRoles entry for {without_path}"), fix)
 }
 
 fn connection_finding(target: &TargetFacts, principal: Option<&RoleArn>) -> Finding {
@@ -866,6 +943,7 @@ mod tests {
                 username: "argocd".into(),
                 groups: vec!["system:masters".into()],
             }),
+            aws_auth: None,
         }
     }
 
@@ -1001,5 +1079,30 @@ mod tests {
         assert_eq!(restart_check(&facts).status, Status::Pass);
         facts.identity_changed_at = None;
         assert_eq!(restart_check(&facts).status, Status::CannotTell);
+    }
+
+    #[test]
+    fn aws_auth_must_map_the_role_arn_without_path() {
+        let role = RoleArn::parse("arn:aws:iam::123456789012:role/teams/deployer").unwrap();
+        let finding = |text: &str| aws_auth_finding(Some(&role), &Some(Some(text.to_owned())));
+        let good =
+            "- rolearn: arn:aws:iam::123456789012:role/deployer\n  groups: [system:masters]\n";
+        assert_eq!(finding(good).status, Status::Pass);
+        let session = "- rolearn: arn:aws:sts::123456789012:assumed-role/deployer/argocd\n";
+        assert!(finding(session).detail.contains("assumed-role session ARN"));
+        let with_path = "- rolearn: arn:aws:iam::123456789012:role/teams/deployer\n";
+        assert!(finding(with_path).detail.contains("without the path"));
+        assert_eq!(finding("[]").status, Status::Fail);
+        assert_eq!(
+            aws_auth_finding(Some(&role), &None).status,
+            Status::CannotTell
+        );
+        let missing = aws_auth_finding(Some(&role), &Some(None));
+        assert!(
+            missing
+                .fix
+                .unwrap()
+                .contains("rolearn: arn:aws:iam::123456789012:role/deployer")
+        );
     }
 }
