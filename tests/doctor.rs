@@ -7,32 +7,15 @@ use common::*;
 use serde_json::{Value, json};
 
 /// The sandbox hub's OIDC issuer without `https://`, and its IAM OIDC provider ARN.
-async fn hub_issuer() -> (String, String) {
-    let described = eks("us-east-1")
-        .await
-        .describe_cluster()
-        .name("argocd-hub")
-        .send()
-        .await
-        .unwrap();
-    let issuer = described
-        .cluster()
-        .unwrap()
-        .identity()
-        .unwrap()
-        .oidc()
-        .unwrap()
-        .issuer()
-        .unwrap()
-        .trim_start_matches("https://")
-        .to_owned();
+async fn hub_oidc() -> (String, String) {
+    let issuer = hub_issuer().await.trim_start_matches("https://").to_owned();
     let provider = format!("arn:aws:iam::123456789012:oidc-provider/{issuer}");
     (issuer, provider)
 }
 
 /// An IRSA trust policy for Argo CD's service accounts in `namespace`.
 async fn irsa_trust(namespace: &str, with_audience: bool) -> Value {
-    let (issuer, provider) = hub_issuer().await;
+    let (issuer, provider) = hub_oidc().await;
     let subjects: Vec<String> = SERVICE_ACCOUNTS
         .iter()
         .map(|sa| format!("system:serviceaccount:{namespace}:{sa}"))
@@ -65,13 +48,34 @@ async fn create_role(name: &str, trust: &Value) -> String {
     role.role().unwrap().arn().to_owned()
 }
 
+/// A management role (named after `prefix`) whose IRSA trust is right for `namespace`; its ARN.
+async fn irsa_role(namespace: &str, prefix: &str) -> String {
+    create_role(
+        &unique(prefix, namespace),
+        &irsa_trust(namespace, true).await,
+    )
+    .await
+}
+
 /// Register `staging` (direct mode unless `extra` says otherwise) with role `role`.
 fn register(namespace: &str, role: &str, identity: &str, extra: &[&str]) {
+    register_cluster(namespace, "staging", "us-east-1", role, identity, extra);
+}
+
+/// Register `cluster` in `region` with management role `role`, which must succeed.
+fn register_cluster(
+    namespace: &str,
+    cluster: &str,
+    region: &str,
+    role: &str,
+    identity: &str,
+    extra: &[&str],
+) -> Run {
     let mut args = vec![
         "add",
-        "staging",
+        cluster,
         "--region",
-        "us-east-1",
+        region,
         "--argocd-namespace",
         namespace,
         "--management-role-arn",
@@ -83,6 +87,7 @@ fn register(namespace: &str, role: &str, identity: &str, extra: &[&str]) {
     args.extend_from_slice(extra);
     let run = tool(&args);
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    run
 }
 
 fn doctor(namespace: &str) -> Run {
@@ -109,38 +114,15 @@ fn unique(prefix: &str, namespace: &str) -> String {
     name[..name.len().min(64)].to_owned()
 }
 
-/// Patch the registered Secret's `config` JSON (and optionally other data keys).
-fn patch_secret(namespace: &str, edit: impl Fn(&mut Value)) {
-    let secret = &cluster_secrets(namespace)[0];
-    let name = secret["metadata"]["name"].as_str().unwrap();
-    let mut data = json!({
-        "config": serde_json::from_str::<Value>(&decode(&secret["data"]["config"])).unwrap(),
-        "name": decode(&secret["data"]["name"]),
-        "server": decode(&secret["data"]["server"]),
-    });
-    edit(&mut data);
-    let string_data = json!({
-        "config": data["config"].to_string(),
-        "name": data["name"],
-        "server": data["server"],
-    });
-    kubectl(&[
-        "-n",
-        namespace,
-        "patch",
-        "secret",
-        name,
-        "--type",
-        "merge",
-        "-p",
-        &json!({ "stringData": string_data }).to_string(),
-    ]);
+/// The start of the connect check's line for a session of role `role_name` in the hub account.
+fn authenticated_as(role_name: &str) -> String {
+    format!("authenticated as arn:aws:sts::123456789012:assumed-role/{role_name}/")
 }
 
 #[tokio::test]
 async fn a_correct_irsa_setup_passes_every_check() {
     let ns = argocd_namespace("docok");
-    let role = create_role(&unique("ok", &ns), &irsa_trust(&ns, true).await).await;
+    let role = irsa_role(&ns, "ok").await;
     register(&ns, &role, "irsa", &[]);
     let run = doctor(&ns);
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
@@ -157,10 +139,7 @@ async fn a_correct_irsa_setup_passes_every_check() {
         .lines()
         .find(|line| line.contains("(connect)"))
         .unwrap();
-    let session = format!(
-        "authenticated as arn:aws:sts::123456789012:assumed-role/{}/",
-        role.rsplit('/').next().unwrap()
-    );
+    let session = authenticated_as(role.rsplit('/').next().unwrap());
     assert!(connect.contains(&session), "{connect}");
     assert!(connect.contains("system:masters"), "{connect}");
 }
@@ -168,7 +147,7 @@ async fn a_correct_irsa_setup_passes_every_check() {
 #[tokio::test]
 async fn a_role_not_mapped_into_the_target_is_rejected_when_connecting() {
     let ns = argocd_namespace("docmap");
-    let role = create_role(&unique("map", &ns), &irsa_trust(&ns, true).await).await;
+    let role = irsa_role(&ns, "map").await;
     register(&ns, &role, "irsa", &["--skip-access"]);
     let run = doctor(&ns);
     let (line, fix) = failure(&run, "(connect)");
@@ -231,9 +210,9 @@ async fn pod_identity_trust_without_tag_session_is_named() {
 #[tokio::test]
 async fn an_assumed_role_arn_in_the_secret_is_named() {
     let ns = argocd_namespace("docsts");
-    let role = create_role(&unique("sts", &ns), &irsa_trust(&ns, true).await).await;
+    let role = irsa_role(&ns, "sts").await;
     register(&ns, &role, "irsa", &[]);
-    patch_secret(&ns, |data| {
+    patch_secret(&cluster_secrets(&ns)[0], |data| {
         data["config"]["awsAuthConfig"]["roleARN"] =
             json!("arn:aws:sts::123456789012:assumed-role/deployer/session");
     });
@@ -245,22 +224,9 @@ async fn an_assumed_role_arn_in_the_secret_is_named() {
 #[tokio::test]
 async fn a_region_mismatch_is_named() {
     let ns = argocd_namespace("docregion");
-    let role = create_role(&unique("region", &ns), &irsa_trust(&ns, true).await).await;
-    let run = tool(&[
-        "add",
-        "prod-eu",
-        "--region",
-        "eu-west-1",
-        "--argocd-namespace",
-        &ns,
-        "--management-role-arn",
-        &role,
-        "--identity",
-        "irsa",
-        "--yes",
-    ]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    patch_secret(&ns, |data| {
+    let role = irsa_role(&ns, "region").await;
+    register_cluster(&ns, "prod-eu", "eu-west-1", &role, "irsa", &[]);
+    patch_secret(&cluster_secrets(&ns)[0], |data| {
         data["name"] = json!("arn:aws:eks:us-east-1:123456789012:cluster/prod-eu");
     });
     let (line, fix) = failure(&doctor(&ns), "server's region match the cluster");
@@ -274,9 +240,9 @@ async fn a_region_mismatch_is_named() {
 #[tokio::test]
 async fn a_rotated_ca_is_named() {
     let ns = argocd_namespace("docca");
-    let role = create_role(&unique("ca", &ns), &irsa_trust(&ns, true).await).await;
+    let role = irsa_role(&ns, "ca").await;
     register(&ns, &role, "irsa", &[]);
-    patch_secret(&ns, |data| {
+    patch_secret(&cluster_secrets(&ns)[0], |data| {
         data["config"]["tlsClientConfig"]["caData"] = json!("T0xEQ0E=");
     });
     let (line, fix) = failure(&doctor(&ns), "server and caData match DescribeCluster");
@@ -287,7 +253,7 @@ async fn a_rotated_ca_is_named() {
 #[tokio::test]
 async fn role_arn_equal_to_the_management_role_needs_a_self_assume_statement() {
     let ns = argocd_namespace("docself");
-    let role = create_role(&unique("self", &ns), &irsa_trust(&ns, true).await).await;
+    let role = irsa_role(&ns, "self").await;
     register(&ns, &role, "irsa", &["--role-arn", &role]);
     let (line, fix) = failure(&doctor(&ns), "trusts itself");
     assert!(line.contains("sts:AssumeRole"), "{line}");
@@ -309,7 +275,7 @@ async fn pods_older_than_the_identity_are_named() {
     kubectl(&["apply", "-f", file.to_str().unwrap()]);
     // Creation times have one-second resolution.
     std::thread::sleep(std::time::Duration::from_millis(1100));
-    let role = create_role(&unique("pods", &ns), &irsa_trust(&ns, true).await).await;
+    let role = irsa_role(&ns, "pods").await;
     register(&ns, &role, "irsa", &[]);
     let (line, fix) = failure(&doctor(&ns), "pods started after the identity last changed");
     assert!(line.contains("argocd-server-old"), "{line}");
@@ -371,21 +337,8 @@ async fn a_capability_registration_names_the_cluster_by_arn_and_lets_its_role_in
         "arn:aws:eks:us-east-1:123456789012:cluster/staging"
     );
     assert!(secret["data"].get("config").is_none(), "{secret}");
-    for sa in SERVICE_ACCOUNTS {
-        assert_eq!(irsa_annotation(&ns, sa), None);
-    }
-    let entry = eks("us-east-1")
-        .await
-        .describe_access_entry()
-        .cluster_name("staging")
-        .principal_arn(&role)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        entry.access_entry().unwrap().principal_arn(),
-        Some(role.as_str())
-    );
+    assert_irsa_annotations(&ns, None);
+    assert_access_entry(&eks("us-east-1").await, "staging", &role).await;
     let again = tool(&args);
     assert!(
         again.stdout.contains("Nothing to change"),
@@ -406,10 +359,7 @@ async fn a_capability_registration_names_the_cluster_by_arn_and_lets_its_role_in
         "{}",
         run.stdout
     );
-    let session = format!(
-        "authenticated as arn:aws:sts::123456789012:assumed-role/{}/",
-        unique("cap", &ns)
-    );
+    let session = authenticated_as(&unique("cap", &ns));
     assert!(run.stdout.contains(&session), "{}", run.stdout);
     let unnamed = doctor(&ns);
     assert_eq!(unnamed.code, 0, "{}", unnamed.stdout);
@@ -457,31 +407,22 @@ async fn policy_create_then_add_then_doctor_passes_from_nothing() {
             run.stdout
         );
     }
-    let session = format!(
-        "authenticated as arn:aws:sts::123456789012:assumed-role/{}/",
-        unique("target", &ns)
-    );
+    let session = authenticated_as(&unique("target", &ns));
     assert!(run.stdout.contains(&session), "{}", run.stdout);
 }
 
 /// A CONFIG_MAP-only EKS cluster in moto whose endpoint and CA are the sandbox apiserver's.
 async fn config_map_cluster(name: &str) {
-    let eks = eks("us-east-1").await;
-    let hub = eks
-        .describe_cluster()
-        .name("argocd-hub")
-        .send()
+    let ca = hub_cluster()
         .await
-        .unwrap();
-    let ca = hub
-        .cluster()
-        .unwrap()
         .certificate_authority()
         .unwrap()
         .data()
         .unwrap()
         .to_owned();
-    eks.create_cluster()
+    eks("us-east-1")
+        .await
+        .create_cluster()
         .name(name)
         .role_arn("arn:aws:iam::123456789012:role/eks-cluster-role")
         .resources_vpc_config(aws_sdk_eks::types::VpcConfigRequest::builder().build())
@@ -537,21 +478,8 @@ async fn an_assumed_role_arn_in_aws_auth_is_named() {
     let ns = argocd_namespace("docawsauth");
     let cluster = unique("cm", &ns);
     config_map_cluster(&cluster).await;
-    let role = create_role(&unique("awsauth", &ns), &irsa_trust(&ns, true).await).await;
-    let run = tool(&[
-        "add",
-        &cluster,
-        "--region",
-        "us-east-1",
-        "--argocd-namespace",
-        &ns,
-        "--management-role-arn",
-        &role,
-        "--identity",
-        "irsa",
-        "--yes",
-    ]);
-    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let role = irsa_role(&ns, "awsauth").await;
+    let run = register_cluster(&ns, &cluster, "us-east-1", &role, "irsa", &[]);
     assert!(run.stdout.contains("mapRoles"), "{}", run.stdout);
     let name = role.rsplit('/').next().unwrap();
 

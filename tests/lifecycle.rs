@@ -5,112 +5,14 @@
 //! namespace of its own, and gives the target its own role ARN, so that access entries (which are
 //! per cluster and principal, shared by every test) never collide.
 
-use std::process::{Command, Output};
-use std::sync::atomic::{AtomicU32, Ordering};
+mod common;
 
+use common::*;
 use serde_json::Value;
-
-const MANAGEMENT: &str = "arn:aws:iam::123456789012:role/argocd-management";
-const SERVICE_ACCOUNTS: [&str; 3] = [
-    "argocd-application-controller",
-    "argocd-server",
-    "argocd-applicationset-controller",
-];
-
-fn env(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| {
-        panic!("{name} is not set: run these tests with scripts/test (it starts the sandbox)")
-    })
-}
-
-/// A fresh namespace with Argo CD's three service accounts, unique to one test.
-fn argocd_namespace(test: &str) -> String {
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    let namespace = format!(
-        "t-{test}-{}-{nanos:x}",
-        COUNTER.fetch_add(1, Ordering::SeqCst)
-    );
-    kubectl(&["create", "namespace", &namespace]);
-    for sa in SERVICE_ACCOUNTS {
-        kubectl(&["-n", &namespace, "create", "serviceaccount", sa]);
-    }
-    namespace
-}
 
 /// A target role ARN no other test uses (access entries are keyed by cluster and principal).
 fn role_for(namespace: &str, suffix: &str) -> String {
     format!("arn:aws:iam::123456789012:role/lc-{namespace}{suffix}")
-}
-
-fn kubectl_output(args: &[&str]) -> Output {
-    Command::new("kubectl")
-        .args(args)
-        .output()
-        .expect("kubectl is on PATH (scripts/sandbox env puts the venv's kubectl there)")
-}
-
-fn kubectl(args: &[&str]) -> String {
-    let output = kubectl_output(args);
-    assert!(
-        output.status.success(),
-        "kubectl {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap()
-}
-
-fn kubectl_json(args: &[&str]) -> Value {
-    let mut all = args.to_vec();
-    all.extend(["-o", "json"]);
-    serde_json::from_str(&kubectl(&all)).unwrap()
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl std::fmt::Display for Run {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "exit {}\n--- stdout\n{}--- stderr\n{}",
-            self.code, self.stdout, self.stderr
-        )
-    }
-}
-
-fn tool(args: &[&str]) -> Run {
-    let output = Command::new(env!("CARGO_BIN_EXE_kubectl-argocd_eks"))
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
-}
-
-/// `add ... --yes` in `namespace`, which must succeed.
-fn add(namespace: &str, extra: &[&str]) {
-    let mut args = vec![
-        "add",
-        "--argocd-namespace",
-        namespace,
-        "--management-role-arn",
-        MANAGEMENT,
-        "--yes",
-    ];
-    args.extend_from_slice(extra);
-    let run = tool(&args);
-    assert_eq!(run.code, 0, "add {extra:?}: {run}");
 }
 
 /// `list` or `remove` in `namespace`.
@@ -121,81 +23,12 @@ fn command(namespace: &str, name: &str, extra: &[&str]) -> Run {
 }
 
 fn secret_names(namespace: &str) -> Vec<String> {
-    let mut names: Vec<String> = kubectl_json(&[
-        "-n",
-        namespace,
-        "get",
-        "secrets",
-        "-l",
-        "argocd.argoproj.io/secret-type=cluster",
-    ])["items"]
-        .as_array()
-        .unwrap()
+    let mut names: Vec<String> = cluster_secrets(namespace)
         .iter()
         .map(|s| s["metadata"]["name"].as_str().unwrap().to_owned())
         .collect();
     names.sort();
     names
-}
-
-fn irsa_annotation(namespace: &str, sa: &str) -> Option<String> {
-    kubectl_json(&["-n", namespace, "get", "serviceaccount", sa])["metadata"]["annotations"]
-        ["eks.amazonaws.com/role-arn"]
-        .as_str()
-        .map(str::to_owned)
-}
-
-fn resource_versions(namespace: &str) -> Vec<String> {
-    let mut versions: Vec<String> = ["secrets", "serviceaccounts"]
-        .iter()
-        .flat_map(|kind| {
-            kubectl_json(&["-n", namespace, "get", kind])["items"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|item| {
-                    format!(
-                        "{}={}",
-                        item["metadata"]["name"], item["metadata"]["resourceVersion"]
-                    )
-                })
-                .collect::<Vec<_>>()
-        })
-        .collect();
-    versions.sort();
-    versions
-}
-
-async fn eks(region: &str) -> aws_sdk_eks::Client {
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_sdk_eks::config::Region::new(region.to_owned()))
-        .load()
-        .await;
-    aws_sdk_eks::Client::new(&config)
-}
-
-/// Pod identity associations in `namespace` on the sandbox hub, as (service account, id).
-async fn associations(namespace: &str) -> Vec<(String, String)> {
-    let list = eks("us-east-1")
-        .await
-        .list_pod_identity_associations()
-        .cluster_name("argocd-hub")
-        .namespace(namespace)
-        .send()
-        .await
-        .unwrap();
-    let mut found: Vec<(String, String)> = list
-        .associations()
-        .iter()
-        .map(|a| {
-            (
-                a.service_account().unwrap().to_owned(),
-                a.association_id().unwrap().to_owned(),
-            )
-        })
-        .collect();
-    found.sort();
-    found
 }
 
 /// ListAccessEntries on a sandbox cluster.
@@ -211,24 +44,11 @@ async fn access_entries(region: &str, cluster: &str) -> Vec<String> {
         .to_vec()
 }
 
-fn moto_log() -> Vec<Value> {
-    let output = Command::new("curl")
-        .args([
-            "-sf",
-            &format!("{}/_sandbox/requests", env("ARGOCD_EKS_SANDBOX_MOTO_URL")),
-        ])
-        .output()
-        .unwrap();
-    serde_json::from_slice(&output.stdout).unwrap()
-}
-
 /// Write requests to moto since `start` whose path mentions any of `needles` (other tests run
 /// at the same time, so only this test's objects are looked at).
-fn moto_writes_since(start: usize, needles: &[String]) -> Vec<String> {
-    let log = moto_log();
-    log[start.min(log.len())..]
+fn moto_writes_mentioning(start: usize, needles: &[String]) -> Vec<String> {
+    moto_write_requests_since(start)
         .iter()
-        .filter(|r| r["method"] != "GET")
         .filter(|r| {
             let path = r["path"].as_str().unwrap_or_default();
             needles.iter().any(|needle| path.contains(needle.as_str()))
@@ -248,7 +68,7 @@ async fn pod_identity_stays_until_the_last_registration_goes() {
     let ns = argocd_namespace("lc-podid");
     let role = role_for(&ns, "");
     // Two targets, one management role through pod identity (auto: the hub has the agent).
-    add(
+    add_yes(
         &ns,
         &[
             "prod-eu",
@@ -262,7 +82,7 @@ async fn pod_identity_stays_until_the_last_registration_goes() {
         ],
     );
     assert_eq!(secret_names(&ns).len(), 2);
-    let before = associations(&ns).await;
+    let before = association_ids(&ns).await;
     let names: Vec<String> = before.iter().map(|(sa, _)| sa.clone()).collect();
     assert_eq!(names, all_service_accounts());
     assert!(access_entries("eu-west-1", "prod-eu").await.contains(&role));
@@ -279,7 +99,7 @@ async fn pod_identity_stays_until_the_last_registration_goes() {
     let left = secret_names(&ns);
     assert_eq!(left.len(), 1);
     assert!(left[0].starts_with("eks-staging-us-east-1-"), "{left:?}");
-    assert_eq!(associations(&ns).await, before, "associations must stay");
+    assert_eq!(association_ids(&ns).await, before, "associations must stay");
     assert!(!access_entries("eu-west-1", "prod-eu").await.contains(&role));
     assert!(access_entries("us-east-1", "staging").await.contains(&role));
 
@@ -298,7 +118,7 @@ async fn pod_identity_stays_until_the_last_registration_goes() {
     );
     assert!(run.stdout.contains("rollout restart"), "{run}");
     assert!(secret_names(&ns).is_empty());
-    assert_eq!(associations(&ns).await, Vec::<(String, String)>::new());
+    assert_eq!(association_ids(&ns).await, Vec::<(String, String)>::new());
     assert!(!access_entries("us-east-1", "staging").await.contains(&role));
 }
 
@@ -306,16 +126,8 @@ async fn pod_identity_stays_until_the_last_registration_goes() {
 async fn irsa_annotations_go_only_when_the_tool_set_them() {
     let ns = argocd_namespace("lc-irsa");
     // Someone else set argocd-server's annotation, with the value add would set.
-    kubectl(&[
-        "-n",
-        &ns,
-        "annotate",
-        "serviceaccount",
-        "argocd-server",
-        &format!("eks.amazonaws.com/role-arn={MANAGEMENT}"),
-        "example.com/owner=platform",
-    ]);
-    add(
+    annotate_server_as_someone_else(&ns, MANAGEMENT);
+    add_yes(
         &ns,
         &[
             "prod-eu",
@@ -326,13 +138,7 @@ async fn irsa_annotations_go_only_when_the_tool_set_them() {
             "--skip-access",
         ],
     );
-    for sa in SERVICE_ACCOUNTS {
-        assert_eq!(
-            irsa_annotation(&ns, sa).as_deref(),
-            Some(MANAGEMENT),
-            "{sa}"
-        );
-    }
+    assert_irsa_annotations(&ns, Some(MANAGEMENT));
 
     let run = command(&ns, "remove", &["prod-eu", "--yes"]);
     assert_eq!(run.code, 0, "{run}");
@@ -349,15 +155,7 @@ async fn irsa_annotations_go_only_when_the_tool_set_them() {
         irsa_annotation(&ns, "argocd-applicationset-controller"),
         None
     );
-    let server = kubectl_json(&["-n", &ns, "get", "serviceaccount", "argocd-server"]);
-    assert_eq!(
-        server["metadata"]["annotations"]["eks.amazonaws.com/role-arn"],
-        MANAGEMENT
-    );
-    assert_eq!(
-        server["metadata"]["annotations"]["example.com/owner"],
-        "platform"
-    );
+    assert_server_annotations(&ns, MANAGEMENT);
 }
 
 #[tokio::test]
@@ -365,7 +163,7 @@ async fn access_entries_go_per_target_and_only_when_tagged() {
     let ns = argocd_namespace("lc-access");
     let role = role_for(&ns, "");
     // The same principal on two targets.
-    add(
+    add_yes(
         &ns,
         &[
             "staging",
@@ -391,13 +189,7 @@ async fn access_entries_go_per_target_and_only_when_tagged() {
         "{run}"
     );
     // prod-eu still needs Argo CD's identity.
-    for sa in SERVICE_ACCOUNTS {
-        assert_eq!(
-            irsa_annotation(&ns, sa).as_deref(),
-            Some(MANAGEMENT),
-            "{sa}"
-        );
-    }
+    assert_irsa_annotations(&ns, Some(MANAGEMENT));
 
     // An entry someone else made (no managed-by tag) stays, even when nothing uses it.
     let theirs = role_for(&ns, "-theirs");
@@ -409,7 +201,7 @@ async fn access_entries_go_per_target_and_only_when_tagged() {
         .send()
         .await
         .unwrap();
-    add(
+    add_yes(
         &ns,
         &[
             "staging",
@@ -444,9 +236,7 @@ async fn access_entries_go_per_target_and_only_when_tagged() {
         .unwrap();
     assert!(!access_entries("eu-west-1", "prod-eu").await.contains(&role));
     assert!(secret_names(&ns).is_empty());
-    for sa in SERVICE_ACCOUNTS {
-        assert_eq!(irsa_annotation(&ns, sa), None, "{sa}");
-    }
+    assert_irsa_annotations(&ns, None);
 }
 
 fn listed(run: &Run) -> Vec<Value> {
@@ -466,7 +256,7 @@ fn by_cluster<'a>(clusters: &'a [Value], name: &str) -> &'a Value {
 async fn list_shows_every_eks_registration_with_mode_role_and_health() {
     let ns = argocd_namespace("lc-list");
     let role = role_for(&ns, "");
-    add(
+    add_yes(
         &ns,
         &[
             "prod-eu",
@@ -477,7 +267,7 @@ async fn list_shows_every_eks_registration_with_mode_role_and_health() {
             "--skip-access",
         ],
     );
-    add(
+    add_yes(
         &ns,
         &[
             "staging",
@@ -575,45 +365,13 @@ async fn list_shows_every_eks_registration_with_mode_role_and_health() {
     assert!(yaml.stdout.contains("health: ok"), "{yaml}");
 
     // The cluster's CA rotated since the Secret was written.
-    let secret = staging["secret"].as_str().unwrap();
-    let config = kubectl(&[
-        "-n",
-        &ns,
-        "get",
-        "secret",
-        secret,
-        "-o",
-        "jsonpath={.data.config}",
-    ]);
-    let config = String::from_utf8(
-        Command::new("base64")
-            .arg("-d")
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .and_then(|mut child| {
-                use std::io::Write;
-                child.stdin.take().unwrap().write_all(config.as_bytes())?;
-                child.wait_with_output()
-            })
-            .unwrap()
-            .stdout,
-    )
-    .unwrap();
-    let mut config: Value = serde_json::from_str(&config).unwrap();
-    config["tlsClientConfig"]["caData"] = "T0xEIENB".into();
-    let patch = serde_json::json!({"stringData": {"config": config.to_string()}});
-    kubectl(&[
-        "-n",
-        &ns,
-        "patch",
-        "secret",
-        secret,
-        "--type",
-        "merge",
-        "-p",
-        &patch.to_string(),
-    ]);
+    let secret = cluster_secrets(&ns)
+        .into_iter()
+        .find(|s| s["metadata"]["name"] == staging["secret"])
+        .unwrap();
+    patch_secret(&secret, |data| {
+        data["config"]["tlsClientConfig"]["caData"] = "T0xEIENB".into();
+    });
     let clusters = listed(&command(&ns, "list", &["-o", "json"]));
     assert_eq!(by_cluster(&clusters, "staging")["health"], "ca-rotated");
     assert_eq!(by_cluster(&clusters, "prod-eu")["health"], "ok");
@@ -623,11 +381,11 @@ async fn list_shows_every_eks_registration_with_mode_role_and_health() {
 async fn unknown_clusters_and_dry_runs_write_nothing() {
     let ns = argocd_namespace("lc-dry");
     let role = role_for(&ns, "");
-    add(
+    add_yes(
         &ns,
         &["prod-eu", "--region", "eu-west-1", "--role-arn", &role],
     );
-    let ids: Vec<String> = associations(&ns)
+    let ids: Vec<String> = association_ids(&ns)
         .await
         .into_iter()
         .map(|(_, id)| id)
@@ -637,7 +395,7 @@ async fn unknown_clusters_and_dry_runs_write_nothing() {
     needles.push(role.clone());
     needles.push(ns.clone());
     let before = resource_versions(&ns);
-    let log_start = moto_log().len();
+    let log_start = moto_log_len();
 
     let unknown = command(&ns, "remove", &["no-such-cluster", "--yes"]);
     assert_eq!(unknown.code, 6, "{unknown}");
@@ -665,16 +423,8 @@ async fn unknown_clusters_and_dry_runs_write_nothing() {
     }
     let json = command(&ns, "remove", &["prod-eu", "--dry-run", "-o", "json"]);
     assert_eq!(json.code, 0, "{json}");
-    let report: Value = serde_json::from_str(&json.stdout).unwrap();
-    assert_eq!(report["outcome"], "dry-run-client");
-    let kinds: Vec<&str> = report["plan"]["actions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["step"]["kind"].as_str().unwrap())
-        .collect();
     assert_eq!(
-        kinds,
+        planned_kinds(&json, "dry-run-client"),
         [
             "deleteSecret",
             "deleteAccessEntry",
@@ -709,8 +459,11 @@ async fn unknown_clusters_and_dry_runs_write_nothing() {
     assert!(ambiguous.stderr.contains("hand-made"), "{ambiguous}");
     assert_eq!(resource_versions(&ns), before_ambiguous);
 
-    assert_eq!(moto_writes_since(log_start, &needles), Vec::<String>::new());
-    assert_eq!(associations(&ns).await.len(), 3);
+    assert_eq!(
+        moto_writes_mentioning(log_start, &needles),
+        Vec::<String>::new()
+    );
+    assert_eq!(association_ids(&ns).await.len(), 3);
     assert!(access_entries("eu-west-1", "prod-eu").await.contains(&role));
     let mut after = resource_versions(&ns);
     after.retain(|v| !v.contains("hand-made"));
@@ -721,11 +474,11 @@ async fn unknown_clusters_and_dry_runs_write_nothing() {
     assert_eq!(run.code, 0, "{run}");
     assert!(run.stdout.contains("not by kubectl-argocd-eks"), "{run}");
     assert_eq!(secret_names(&ns).len(), 1);
-    assert_eq!(associations(&ns).await.len(), 3);
+    assert_eq!(association_ids(&ns).await.len(), 3);
 
     let run = command(&ns, "remove", &["prod-eu", "--yes"]);
     assert_eq!(run.code, 0, "{run}");
-    assert!(associations(&ns).await.is_empty());
+    assert!(association_ids(&ns).await.is_empty());
 }
 
 #[tokio::test]

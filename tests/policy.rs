@@ -5,26 +5,16 @@
 //! gives credentials from sts:AssumeRole of any role ARN in that account (the tool gets them
 //! with `--assume-role`), and its request log says which account each call went to.
 
-use std::process::{Command, Output};
+mod common;
+
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use common::*;
 use kubectl_argocd_eks::core::trust::parse_policy;
 use serde_json::{Value, json};
 
 const HUB: &str = "123456789012";
-const OTHER_TARGET: &str = "arn:aws:iam::210987654321:role/argocd-deployer";
 const HUB_CLUSTER: &str = "arn:aws:eks:us-east-1:123456789012:cluster/argocd-hub";
-const SERVICE_ACCOUNTS: [&str; 3] = [
-    "argocd-application-controller",
-    "argocd-server",
-    "argocd-applicationset-controller",
-];
-
-fn env(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| {
-        panic!("{name} is not set: run these tests with scripts/test (it starts the sandbox)")
-    })
-}
 
 fn unique() -> u64 {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
@@ -40,41 +30,6 @@ fn fresh_account() -> String {
     format!("7{:011}", unique() % 100_000_000_000)
 }
 
-fn kubectl_output(args: &[&str]) -> Output {
-    Command::new("kubectl")
-        .args(args)
-        .output()
-        .expect("kubectl is on PATH (scripts/sandbox env puts the venv's kubectl there)")
-}
-
-fn kubectl(args: &[&str]) {
-    let output = kubectl_output(args);
-    assert!(
-        output.status.success(),
-        "kubectl {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn tool(args: &[&str]) -> Run {
-    let output = Command::new(env!("CARGO_BIN_EXE_kubectl-argocd_eks"))
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
-}
-
 fn ok(run: Run) -> Run {
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     run
@@ -84,45 +39,10 @@ fn json_of(run: Run) -> Value {
     serde_json::from_str(&ok(run).stdout).unwrap()
 }
 
-fn aws_config() -> impl std::future::Future<Output = aws_config::SdkConfig> {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_sdk_eks::config::Region::new("us-east-1"))
-        .load()
-}
-
-async fn hub_issuer() -> String {
-    let eks = aws_sdk_eks::Client::new(&aws_config().await);
-    let described = eks
-        .describe_cluster()
-        .name("argocd-hub")
-        .send()
-        .await
-        .unwrap();
-    described
-        .cluster()
-        .and_then(|c| c.identity())
-        .and_then(|i| i.oidc())
-        .and_then(|o| o.issuer())
-        .expect("the sandbox hub has an OIDC issuer")
-        .to_owned()
-}
-
 /// IAM in `account`, with credentials from assuming a role there (as the tool gets them).
 async fn iam_in(account: &str) -> aws_sdk_iam::Client {
-    let base = aws_config().await;
-    let provider =
-        aws_config::sts::AssumeRoleProvider::builder(format!("arn:aws:iam::{account}:role/tests"))
-            .session_name("policy-tests")
-            .configure(&base)
-            .build()
-            .await;
-    let config = base
-        .to_builder()
-        .credentials_provider(aws_sdk_iam::config::SharedCredentialsProvider::new(
-            provider,
-        ))
-        .build();
-    aws_sdk_iam::Client::new(&config)
+    let role = format!("arn:aws:iam::{account}:role/tests");
+    aws_sdk_iam::Client::new(&assumed_config(&role, "us-east-1", Some("policy-tests")).await)
 }
 
 async fn trust_policy(iam: &aws_sdk_iam::Client, name: &str) -> Value {
@@ -144,15 +64,8 @@ async fn inline_policy(iam: &aws_sdk_iam::Client, role: &str) -> Value {
 
 /// The IAM writes moto has seen in `account` so far (its request log).
 fn iam_writes(account: &str) -> Vec<String> {
-    let output = Command::new("curl")
-        .args([
-            "-sf",
-            &format!("{}/_sandbox/requests", env("ARGOCD_EKS_SANDBOX_MOTO_URL")),
-        ])
-        .output()
-        .unwrap();
-    let log: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
-    log.iter()
+    moto_log()
+        .iter()
         .filter(|r| r["service"] == "iam" && r["account"] == account)
         .filter_map(|r| r["action"].as_str())
         .filter(|action| !action.starts_with("Get") && !action.starts_with("List"))
@@ -228,11 +141,7 @@ async fn irsa_trust_uses_the_hubs_real_issuer_and_exact_service_accounts() {
     }
 
     // Only the service accounts that exist: no ApplicationSet controller here.
-    let namespace = format!("t-policy-{:x}", unique());
-    kubectl(&["create", "namespace", &namespace]);
-    for sa in &SERVICE_ACCOUNTS[..2] {
-        kubectl(&["-n", &namespace, "create", "serviceaccount", sa]);
-    }
+    let namespace = argocd_namespace_with("policy", &SERVICE_ACCOUNTS[..2]);
     let report = json_of(tool(&[
         "policy",
         "--identity",
@@ -253,7 +162,7 @@ async fn irsa_trust_uses_the_hubs_real_issuer_and_exact_service_accounts() {
 #[tokio::test]
 async fn pod_identity_is_the_default_on_the_hub_and_chains_with_tag_session() {
     let management = format!("arn:aws:iam::{HUB}:role/argocd-management");
-    let report = json_of(tool(&["policy", "--role-arn", OTHER_TARGET, "-o", "json"]));
+    let report = json_of(tool(&["policy", "--role-arn", TARGET_ROLE, "-o", "json"]));
     assert_eq!(
         report["identity"], "pod-identity",
         "the hub has the agent add-on"
@@ -287,11 +196,11 @@ async fn pod_identity_is_the_default_on_the_hub_and_chains_with_tag_session() {
             "Statement": [{
                 "Effect": "Allow",
                 "Action": ["sts:AssumeRole", "sts:TagSession"],
-                "Resource": OTHER_TARGET
+                "Resource": TARGET_ROLE
             }]
         }}])
     );
-    let target = role_named(&report, OTHER_TARGET);
+    let target = role_named(&report, TARGET_ROLE);
     assert_eq!(target["kind"], "target");
     assert_eq!(
         target["trustPolicy"],
@@ -356,7 +265,7 @@ async fn create_on_a_fresh_account_makes_exactly_the_printed_documents_then_writ
         "--role-arn",
         &deployer,
         "--role-arn",
-        OTHER_TARGET,
+        TARGET_ROLE,
         "--assume-role",
         &assume,
     ];
@@ -384,7 +293,7 @@ async fn create_on_a_fresh_account_makes_exactly_the_printed_documents_then_writ
     // The target role in an account these credentials cannot reach: what to run there.
     assert!(
         run.stdout
-            .contains(&format!("! by hand   role {OTHER_TARGET} trust policy")),
+            .contains(&format!("! by hand   role {TARGET_ROLE} trust policy")),
         "{}",
         run.stdout
     );

@@ -12,20 +12,16 @@ use serde_json::Value;
 #[tokio::test]
 async fn irsa_chained_add_writes_the_design_secret_and_annotations_then_is_a_no_op() {
     let ns = argocd_namespace("irsa");
-    let run = add(
-        &ns,
-        &[
-            "prod-eu",
-            "--region",
-            "eu-west-1",
-            "--role-arn",
-            TARGET_ROLE,
-            "--identity",
-            "irsa",
-            "--yes",
-        ],
-    );
-    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let args = [
+        "prod-eu",
+        "--region",
+        "eu-west-1",
+        "--role-arn",
+        TARGET_ROLE,
+        "--identity",
+        "irsa",
+    ];
+    let run = add_yes(&ns, &args);
     assert!(run.stdout.contains("+ create"), "{}", run.stdout);
     assert!(run.stdout.contains("rollout restart"), "{}", run.stdout);
 
@@ -65,27 +61,10 @@ async fn irsa_chained_add_writes_the_design_secret_and_annotations_then_is_a_no_
             }
         })
     );
-    for sa in SERVICE_ACCOUNTS {
-        assert_eq!(
-            irsa_annotation(&ns, sa).as_deref(),
-            Some(MANAGEMENT),
-            "{sa}"
-        );
-    }
+    assert_irsa_annotations(&ns, Some(MANAGEMENT));
 
     let before = resource_versions(&ns);
-    let again = add(
-        &ns,
-        &[
-            "prod-eu",
-            "--region",
-            "eu-west-1",
-            "--role-arn",
-            TARGET_ROLE,
-            "--identity",
-            "irsa",
-        ],
-    );
+    let again = add(&ns, &args);
     assert_eq!(again.code, 0, "{}", again.stderr);
     assert!(
         again.stdout.contains("Nothing to change"),
@@ -104,14 +83,8 @@ async fn irsa_chained_add_writes_the_design_secret_and_annotations_then_is_a_no_
 async fn pod_identity_direct_add_creates_associations_then_is_a_no_op() {
     let ns = argocd_namespace("podid");
     // --identity auto: the sandbox hub has the eks-pod-identity-agent add-on.
-    let run = add(
-        &ns,
-        &[
-            "arn:aws:eks:eu-west-1:123456789012:cluster/prod-eu",
-            "--yes",
-        ],
-    );
-    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let cluster = ["arn:aws:eks:eu-west-1:123456789012:cluster/prod-eu"];
+    let run = add_yes(&ns, &cluster);
     assert!(
         run.stdout.contains("identity: pod-identity"),
         "{}",
@@ -123,13 +96,8 @@ async fn pod_identity_direct_add_creates_associations_then_is_a_no_op() {
         .collect();
     expected.sort();
     assert_eq!(associations(&ns).await, expected);
-    for sa in SERVICE_ACCOUNTS {
-        assert_eq!(
-            irsa_annotation(&ns, sa),
-            None,
-            "pod identity must not annotate {sa}"
-        );
-    }
+    // Pod identity must not annotate them.
+    assert_irsa_annotations(&ns, None);
     let secrets = cluster_secrets(&ns);
     let config: Value = serde_json::from_str(&decode(&secrets[0]["data"]["config"])).unwrap();
     assert_eq!(
@@ -139,14 +107,7 @@ async fn pod_identity_direct_add_creates_associations_then_is_a_no_op() {
 
     let before = resource_versions(&ns);
     let log_start = moto_log_len();
-    let again = add(
-        &ns,
-        &[
-            "arn:aws:eks:eu-west-1:123456789012:cluster/prod-eu",
-            "--yes",
-        ],
-    );
-    assert_eq!(again.code, 0, "{}", again.stderr);
+    let again = add_yes(&ns, &cluster);
     assert!(
         again.stdout.contains("Nothing to change"),
         "{}",
@@ -176,9 +137,7 @@ async fn restricted_user_is_refused_with_exit_4_and_nothing_is_written() {
     assert!(run.stderr.contains("permission denied"), "{}", run.stderr);
     assert!(run.stderr.contains("RBAC"), "{}", run.stderr);
     assert!(cluster_secrets(&ns).is_empty());
-    for sa in SERVICE_ACCOUNTS {
-        assert_eq!(irsa_annotation(&ns, sa), None);
-    }
+    assert_irsa_annotations(&ns, None);
 }
 
 #[tokio::test]
@@ -217,15 +176,7 @@ async fn another_role_on_a_service_account_is_kept_unless_replacing_and_other_an
 {
     let ns = argocd_namespace("replace");
     let other = "arn:aws:iam::123456789012:role/other";
-    kubectl(&[
-        "-n",
-        &ns,
-        "annotate",
-        "serviceaccount",
-        "argocd-server",
-        &format!("eks.amazonaws.com/role-arn={other}"),
-        "example.com/owner=platform",
-    ]);
+    annotate_server_as_someone_else(&ns, other);
     let base = [
         "prod-eu",
         "--region",
@@ -252,15 +203,7 @@ async fn another_role_on_a_service_account_is_kept_unless_replacing_and_other_an
     let run = add(&ns, &replace);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stdout.contains("~ update"), "{}", run.stdout);
-    let sa = kubectl_json(&["-n", &ns, "get", "serviceaccount", "argocd-server"]);
-    assert_eq!(
-        sa["metadata"]["annotations"]["eks.amazonaws.com/role-arn"],
-        MANAGEMENT
-    );
-    assert_eq!(
-        sa["metadata"]["annotations"]["example.com/owner"],
-        "platform"
-    );
+    assert_server_annotations(&ns, MANAGEMENT);
 }
 
 #[tokio::test]
@@ -279,17 +222,9 @@ async fn dry_run_and_missing_yes_write_nothing() {
     server.extend(["--dry-run=server", "-o", "json"]);
     let run = add(&ns, &server);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let report: Value = serde_json::from_str(&run.stdout).unwrap();
-    assert_eq!(report["outcome"], "dry-run-server");
     // Three service accounts, the access entry and its policy, the Secret.
-    let kinds: Vec<&str> = report["plan"]["actions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["step"]["kind"].as_str().unwrap())
-        .collect();
     assert_eq!(
-        kinds,
+        planned_kinds(&run, "dry-run-server"),
         [
             "annotateServiceAccount",
             "annotateServiceAccount",
@@ -368,7 +303,6 @@ async fn bad_inputs_get_distinct_exit_codes_that_name_the_fix() {
     assert!(cluster_secrets(&ns).is_empty());
 }
 
-/// Kubernetes writes (create/update/patch/delete) in `namespace` logged by the API server's
 #[tokio::test]
 async fn cross_account_target_gets_its_access_entry_and_a_second_run_makes_zero_writes() {
     let ns = argocd_namespace("xacct");
@@ -386,25 +320,13 @@ async fn cross_account_target_gets_its_access_entry_and_a_second_run_makes_zero_
         "pod-identity",
         "--access-namespaces",
         "apps,tools",
-        "--yes",
     ];
-    let run = add(&ns, &args);
-    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let run = add_yes(&ns, &args);
     assert!(run.stdout.contains("AccessEntry"), "{}", run.stdout);
 
     // Read back in the target's account: the entry is for the target role, not the hub's.
     let eks = eks_in(&other, "eu-west-1").await;
-    let entry = eks
-        .describe_access_entry()
-        .cluster_name("team-b-prod")
-        .principal_arn(TARGET_ROLE)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        entry.access_entry().unwrap().principal_arn(),
-        Some(TARGET_ROLE)
-    );
+    assert_access_entry(&eks, "team-b-prod", TARGET_ROLE).await;
     let policies = eks
         .list_associated_access_policies()
         .cluster_name("team-b-prod")
@@ -426,8 +348,7 @@ async fn cross_account_target_gets_its_access_entry_and_a_second_run_makes_zero_
     );
 
     let (moto_start, kube_start) = (moto_log_len(), audit_log_len());
-    let again = add(&ns, &args);
-    assert_eq!(again.code, 0, "{}", again.stderr);
+    let again = add_yes(&ns, &args);
     assert!(
         again.stdout.contains("Nothing to change"),
         "{}",
@@ -441,18 +362,10 @@ async fn cross_account_target_gets_its_access_entry_and_a_second_run_makes_zero_
 async fn config_map_cluster_gets_the_aws_auth_entry_and_no_access_entry_call() {
     let ns = argocd_namespace("cfgmap");
     let start = moto_log_len();
-    let run = add(
+    let run = add_yes(
         &ns,
-        &[
-            "legacy",
-            "--region",
-            "eu-west-1",
-            "--identity",
-            "irsa",
-            "--yes",
-        ],
+        &["legacy", "--region", "eu-west-1", "--identity", "irsa"],
     );
-    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     assert!(
         run.stdout
             .contains("- rolearn: arn:aws:iam::123456789012:role/argocd-management"),
@@ -471,7 +384,7 @@ async fn config_map_cluster_gets_the_aws_auth_entry_and_no_access_entry_call() {
 #[tokio::test]
 async fn several_clusters_in_two_regions_are_registered_in_one_run() {
     let ns = argocd_namespace("multi");
-    let run = add(
+    let run = add_yes(
         &ns,
         &[
             "prod-eu",
@@ -482,10 +395,8 @@ async fn several_clusters_in_two_regions_are_registered_in_one_run() {
             "us-east-1",
             "--identity",
             "irsa",
-            "--yes",
         ],
     );
-    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     let mut names: Vec<String> = cluster_secrets(&ns)
         .iter()
         .map(|s| decode(&s["data"]["name"]))
@@ -531,10 +442,8 @@ async fn restart_rolls_argo_cds_workloads_only_when_identity_changed() {
         "--identity",
         "irsa",
         "--restart",
-        "--yes",
     ];
-    let run = add(&ns, &args);
-    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let run = add_yes(&ns, &args);
     assert!(
         run.stdout.contains(
             "Restarted statefulsets/argocd-application-controller, deployments/argocd-server."
@@ -546,8 +455,7 @@ async fn restart_rolls_argo_cds_workloads_only_when_identity_changed() {
     assert!(first.is_some());
     assert!(restarted_at("deployment", "argocd-server").is_some());
 
-    let again = add(&ns, &args);
-    assert_eq!(again.code, 0, "{}", again.stderr);
+    let again = add_yes(&ns, &args);
     assert!(!again.stdout.contains("Restarted"), "{}", again.stdout);
     assert_eq!(
         restarted_at("statefulset", "argocd-application-controller"),

@@ -74,12 +74,43 @@ const DENIED_CODES: [&str; 6] = [
     "ExpiredTokenException",
 ];
 
-fn status<E>(error: &SdkError<E>) -> Option<u16> {
+pub(super) fn status<E>(error: &SdkError<E>) -> Option<u16> {
     error.raw_response().map(|r| r.status().as_u16())
+}
+
+/// AWS's message for `error`, else all the SDK can say about it.
+pub(super) fn error_message<E>(error: &SdkError<E>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    error
+        .message()
+        .map(str::to_owned)
+        .unwrap_or_else(|| DisplayErrorContext(error).to_string())
+}
+
+/// `message` led by AWS's error code, when there is one.
+pub(super) fn with_code(code: Option<&str>, message: String) -> String {
+    match code {
+        Some(code) => format!("{code}: {message}"),
+        None => message,
+    }
 }
 
 fn is_not_found<E: ProvideErrorMetadata>(error: &SdkError<E>) -> bool {
     error.code() == Some("ResourceNotFoundException") || status(error) == Some(404)
+}
+
+/// The call's output, or None when what it names does not exist.
+fn found<T, E>(operation: &str, result: std::result::Result<T, SdkError<E>>) -> Result<Option<T>>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match result {
+        Ok(output) => Ok(Some(output)),
+        Err(e) if is_not_found(&e) => Ok(None),
+        Err(e) => Err(aws_error(operation, e)),
+    }
 }
 
 /// An SDK error as the tool's error: denials and conflicts get their own kind and exit code.
@@ -88,10 +119,7 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
     let code = error.code().map(str::to_owned);
-    let message = error
-        .message()
-        .map(str::to_owned)
-        .unwrap_or_else(|| DisplayErrorContext(&error).to_string());
+    let message = error_message(&error);
     if code.as_deref().is_some_and(|c| DENIED_CODES.contains(&c)) || status(&error) == Some(403) {
         return Error::PermissionDenied {
             what: format!("AWS refused {operation}: {message}"),
@@ -108,36 +136,32 @@ where
     }
     Error::Aws {
         operation: operation.to_owned(),
-        message: match code {
-            Some(code) => format!("{code}: {message}"),
-            None => message,
-        },
+        message: with_code(code.as_deref(), message),
         fix: "Check the region, credentials and network, then try again; -v shows more".into(),
     }
 }
 
 impl Eks for AwsApi {
     async fn list_clusters(&self, region: &str) -> Result<Vec<String>> {
-        let mut names = Vec::new();
-        let mut pages = self.client(region).list_clusters().into_paginator().send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| aws_error("ListClusters", e))?;
-            names.extend(page.clusters().iter().cloned());
-        }
-        Ok(names)
+        self.client(region)
+            .list_clusters()
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| aws_error("ListClusters", e))
     }
 
     async fn describe_cluster(&self, region: &str, name: &str) -> Result<Option<EksCluster>> {
-        let output = match self
+        let described = self
             .client(region)
             .describe_cluster()
             .name(name)
             .send()
-            .await
-        {
-            Ok(output) => output,
-            Err(e) if is_not_found(&e) => return Ok(None),
-            Err(e) => return Err(aws_error("DescribeCluster", e)),
+            .await;
+        let Some(output) = found("DescribeCluster", described)? else {
+            return Ok(None);
         };
         let Some(cluster) = output.cluster() else {
             return Ok(None);
@@ -183,11 +207,7 @@ impl Eks for AwsApi {
             .addon_name(addon)
             .send()
             .await;
-        match result {
-            Ok(output) => Ok(output.addon().is_some()),
-            Err(e) if is_not_found(&e) => Ok(false),
-            Err(e) => Err(aws_error("DescribeAddon", e)),
-        }
+        Ok(found("DescribeAddon", result)?.is_some_and(|output| output.addon().is_some()))
     }
 
     async fn pod_identity_associations(
@@ -196,31 +216,28 @@ impl Eks for AwsApi {
         namespace: &str,
     ) -> Result<Vec<PodIdentityAssociation>> {
         let client = self.client(&cluster.region);
-        let mut summaries = Vec::new();
-        let mut pages = client
+        let summaries = client
             .list_pod_identity_associations()
             .cluster_name(&cluster.name)
             .namespace(namespace)
             .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| aws_error("ListPodIdentityAssociations", e))?;
-            summaries.extend(page.associations().iter().cloned());
-        }
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| aws_error("ListPodIdentityAssociations", e))?;
         let mut associations = Vec::with_capacity(summaries.len());
         for summary in summaries {
             let id = summary.association_id().unwrap_or_default();
-            let described = match client
+            let described = client
                 .describe_pod_identity_association()
                 .cluster_name(&cluster.name)
                 .association_id(id)
                 .send()
-                .await
-            {
-                Ok(described) => described,
-                // Deleted between the list and the describe.
-                Err(e) if is_not_found(&e) => continue,
-                Err(e) => return Err(aws_error("DescribePodIdentityAssociation", e)),
+                .await;
+            // None: deleted between the list and the describe.
+            let Some(described) = found("DescribePodIdentityAssociation", described)? else {
+                continue;
             };
             if let Some(association) = described.association() {
                 let managed_by_us = association
@@ -293,34 +310,33 @@ impl Eks for AwsApi {
             .principal_arn(principal_arn)
             .send()
             .await;
-        match described {
-            Ok(_) => {}
-            Err(e) if is_not_found(&e) => return Ok(None),
-            Err(e) => return Err(aws_error("DescribeAccessEntry", e)),
+        if found("DescribeAccessEntry", described)?.is_none() {
+            return Ok(None);
         }
-        let mut policies = Vec::new();
-        let mut pages = client
+        let policies = client
             .list_associated_access_policies()
             .cluster_name(&cluster.name)
             .principal_arn(principal_arn)
             .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| aws_error("ListAssociatedAccessPolicies", e))?;
-            for policy in page.associated_access_policies() {
-                let scope = match policy.access_scope() {
-                    Some(scope) if scope.r#type() == Some(&AccessScopeType::Namespace) => {
-                        AccessScope::Namespace(scope.namespaces().to_vec())
-                    }
-                    _ => AccessScope::Cluster,
-                };
-                policies.push(AccessPolicyAssociation {
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| aws_error("ListAssociatedAccessPolicies", e))?;
+        Ok(Some(
+            policies
+                .iter()
+                .map(|policy| AccessPolicyAssociation {
                     policy_arn: policy.policy_arn().unwrap_or_default().to_owned(),
-                    scope,
-                });
-            }
-        }
-        Ok(Some(policies))
+                    scope: match policy.access_scope() {
+                        Some(scope) if scope.r#type() == Some(&AccessScopeType::Namespace) => {
+                            AccessScope::Namespace(scope.namespaces().to_vec())
+                        }
+                        _ => AccessScope::Cluster,
+                    },
+                })
+                .collect(),
+        ))
     }
 
     async fn create_access_entry(&self, cluster: &ClusterArn, principal_arn: &str) -> Result<()> {
@@ -366,18 +382,16 @@ impl Eks for AwsApi {
         cluster: &ClusterArn,
         association_id: &str,
     ) -> Result<()> {
-        match self
+        let deleted = self
             .client(&cluster.region)
             .delete_pod_identity_association()
             .cluster_name(&cluster.name)
             .association_id(association_id)
             .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if is_not_found(&e) => Ok(()),
-            Err(e) => Err(aws_error("DeletePodIdentityAssociation", e)),
-        }
+            .await;
+        // Already gone is as good as deleted.
+        found("DeletePodIdentityAssociation", deleted)?;
+        Ok(())
     }
 
     async fn access_entry_tags(
@@ -392,31 +406,25 @@ impl Eks for AwsApi {
             .principal_arn(principal_arn)
             .send()
             .await;
-        match described {
-            Ok(output) => Ok(Some(
-                output
-                    .access_entry()
-                    .and_then(|entry| entry.tags())
-                    .map(|tags| tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-                    .unwrap_or_default(),
-            )),
-            Err(e) if is_not_found(&e) => Ok(None),
-            Err(e) => Err(aws_error("DescribeAccessEntry", e)),
-        }
+        Ok(found("DescribeAccessEntry", described)?.map(|output| {
+            output
+                .access_entry()
+                .and_then(|entry| entry.tags())
+                .map(|tags| tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                .unwrap_or_default()
+        }))
     }
 
     async fn delete_access_entry(&self, cluster: &ClusterArn, principal_arn: &str) -> Result<()> {
-        match self
+        let deleted = self
             .client(&cluster.region)
             .delete_access_entry()
             .cluster_name(&cluster.name)
             .principal_arn(principal_arn)
             .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if is_not_found(&e) => Ok(()),
-            Err(e) => Err(aws_error("DeleteAccessEntry", e)),
-        }
+            .await;
+        // Already gone is as good as deleted.
+        found("DeleteAccessEntry", deleted)?;
+        Ok(())
     }
 }

@@ -3,7 +3,8 @@
 use aws_sdk_iam::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_iam::types::Tag;
 
-use super::aws::AwsApi;
+use super::aws::{AwsApi, error_message, status, with_code};
+use crate::core::model::{MANAGED_BY_LABEL, MANAGED_BY_VALUE};
 use crate::error::{Error, Result};
 use crate::ports::{Iam, IamRole, RolePolicy};
 
@@ -11,13 +12,9 @@ fn iam_error<E>(operation: &str, error: SdkError<E>) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
-    let code = error.code().unwrap_or_default().to_owned();
-    let message = error
-        .message()
-        .map(str::to_owned)
-        .unwrap_or_else(|| DisplayErrorContext(&error).to_string());
-    let status = error.raw_response().map(|r| r.status().as_u16());
-    if code.starts_with("AccessDenied") || status == Some(403) {
+    let code = error.code().filter(|code| !code.is_empty());
+    let message = error_message(&error);
+    if code.is_some_and(|c| c.starts_with("AccessDenied")) || status(&error) == Some(403) {
         return Error::PermissionDenied {
             what: format!("AWS refused {operation}: {message}"),
             fix: format!("Give the caller iam:{operation}, or pick another --profile"),
@@ -25,11 +22,7 @@ where
     }
     Error::Aws {
         operation: operation.to_owned(),
-        message: if code.is_empty() {
-            message
-        } else {
-            format!("{code}: {message}")
-        },
+        message: with_code(code, message),
         fix: "Check the credentials and network, then try again; -v shows more".into(),
     }
 }
@@ -37,8 +30,8 @@ where
 fn managed_by_tag() -> Tag {
     // Invariant: both required fields are set.
     Tag::builder()
-        .key("app.kubernetes.io/managed-by")
-        .value("kubectl-argocd-eks")
+        .key(MANAGED_BY_LABEL)
+        .value(MANAGED_BY_VALUE)
         .build()
         .expect("tag key and value are set")
 }

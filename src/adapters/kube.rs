@@ -32,32 +32,34 @@ impl KubeHub {
         kubeconfig: Option<&std::path::Path>,
         context: Option<&str>,
     ) -> Result<Self> {
-        let to_error = |e: kube::config::KubeconfigError| Error::Kubeconfig {
-            message: e.to_string(),
-        };
         let file = match kubeconfig {
             Some(path) => Kubeconfig::read_from(path),
             None => Kubeconfig::read(),
         }
-        .map_err(to_error)?;
-        let hub_context = describe_context(&file, context)?;
-        let options = KubeConfigOptions {
-            context: Some(hub_context.context.clone()),
-            ..KubeConfigOptions::default()
-        };
-        let file_for_targets = file.clone();
-        let config = Config::from_custom_kubeconfig(file, &options)
-            .await
-            .map_err(to_error)?;
-        let client = Client::try_from(config).map_err(|e| Error::Kubeconfig {
+        .map_err(|e| Error::Kubeconfig {
             message: e.to_string(),
         })?;
+        let hub_context = describe_context(&file, context)?;
+        let client = client_for(file.clone(), &hub_context.context).await?;
         Ok(KubeHub {
             client,
             context: hub_context,
-            kubeconfig: file_for_targets,
+            kubeconfig: file,
         })
     }
+}
+
+/// A client for context `context` of kubeconfig `file`.
+async fn client_for(file: Kubeconfig, context: &str) -> Result<Client> {
+    let to_error = |message: String| Error::Kubeconfig { message };
+    let options = KubeConfigOptions {
+        context: Some(context.to_owned()),
+        ..KubeConfigOptions::default()
+    };
+    let config = Config::from_custom_kubeconfig(file, &options)
+        .await
+        .map_err(|e| to_error(e.to_string()))?;
+    Client::try_from(config).map_err(|e| to_error(e.to_string()))
 }
 
 /// The context's name, cluster, server and exec arguments, as the kubeconfig states them.
@@ -143,6 +145,43 @@ fn is_not_found(error: &kube::Error) -> bool {
     matches!(error, kube::Error::Api(status) if status.code == 404)
 }
 
+/// The call's result, or None when the object is not there; errors say it tried to `action`.
+fn found<T>(result: kube::Result<T>, action: impl FnOnce() -> String) -> Result<Option<T>> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(e) if is_not_found(&e) => Ok(None),
+        Err(e) => Err(kube_error(action(), e)),
+    }
+}
+
+/// The items of `api` that `params` selects; errors say it tried to `action`.
+async fn list<K>(
+    api: Api<K>,
+    params: &ListParams,
+    action: impl FnOnce() -> String,
+) -> Result<Vec<K>>
+where
+    K: Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    match api.list(params).await {
+        Ok(list) => Ok(list.items),
+        Err(e) => Err(kube_error(action(), e)),
+    }
+}
+
+/// The cluster Secrets `api` reaches; errors say it tried to `action`.
+async fn cluster_secrets(
+    api: Api<Secret>,
+    action: impl FnOnce() -> String,
+) -> Result<Vec<ObservedSecret>> {
+    let selector = format!("{SECRET_TYPE_LABEL}={SECRET_TYPE_CLUSTER}");
+    let secrets = list(api, &ListParams::default().labels(&selector), action).await?;
+    Ok(secrets
+        .iter()
+        .map(|s| ObservedSecret::from_secret(s, FIELD_MANAGER))
+        .collect())
+}
+
 fn apply_params(write: Write) -> PatchParams {
     let mut params = PatchParams::apply(FIELD_MANAGER).force();
     params.dry_run = write == Write::ServerDryRun;
@@ -155,36 +194,24 @@ impl Hub for KubeHub {
     }
 
     async fn cluster_secrets(&self, namespace: &str) -> Result<Vec<ObservedSecret>> {
-        let api: Api<Secret> = Api::namespaced(self.client.clone(), namespace);
-        let selector = format!("{SECRET_TYPE_LABEL}={SECRET_TYPE_CLUSTER}");
-        let list = api
-            .list(&ListParams::default().labels(&selector))
-            .await
-            .map_err(|e| kube_error(format!("list Secrets in namespace {namespace}"), e))?;
-        Ok(list
-            .items
-            .iter()
-            .map(|s| ObservedSecret::from_secret(s, FIELD_MANAGER))
-            .collect())
+        cluster_secrets(Api::namespaced(self.client.clone(), namespace), || {
+            format!("list Secrets in namespace {namespace}")
+        })
+        .await
     }
 
     async fn secret(&self, namespace: &str, name: &str) -> Result<Option<ObservedSecret>> {
         let api: Api<Secret> = Api::namespaced(self.client.clone(), namespace);
-        match api.get(name).await {
-            Ok(secret) => Ok(Some(ObservedSecret::from_secret(&secret, FIELD_MANAGER))),
-            Err(e) if is_not_found(&e) => Ok(None),
-            Err(e) => Err(kube_error(format!("read Secret {namespace}/{name}"), e)),
-        }
+        let secret = found(api.get(name).await, || {
+            format!("read Secret {namespace}/{name}")
+        })?;
+        Ok(secret.map(|secret| ObservedSecret::from_secret(&secret, FIELD_MANAGER)))
     }
 
     async fn service_accounts(&self, namespace: &str) -> Result<Vec<ObservedServiceAccount>> {
-        let api: Api<ServiceAccount> = Api::namespaced(self.client.clone(), namespace);
-        let list = api
-            .list(&ListParams::default())
-            .await
-            .map_err(|e| kube_error(format!("list ServiceAccounts in namespace {namespace}"), e))?;
-        Ok(list
-            .items
+        Ok(self
+            .namespaced_service_accounts(namespace)
+            .await?
             .into_iter()
             .map(|sa| ObservedServiceAccount {
                 irsa_role: sa
@@ -200,12 +227,11 @@ impl Hub for KubeHub {
 
     async fn pods(&self, namespace: &str) -> Result<Vec<PodFacts>> {
         let api: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
-        let list = api
-            .list(&ListParams::default())
-            .await
-            .map_err(|e| kube_error(format!("list Pods in namespace {namespace}"), e))?;
-        Ok(list
-            .items
+        let pods = list(api, &ListParams::default(), || {
+            format!("list Pods in namespace {namespace}")
+        })
+        .await?;
+        Ok(pods
             .into_iter()
             .map(|pod| PodFacts {
                 service_account: pod
@@ -223,17 +249,12 @@ impl Hub for KubeHub {
 
     async fn namespaces_with_service_account(&self, name: &str) -> Result<Vec<String>> {
         let api: Api<ServiceAccount> = Api::all(self.client.clone());
-        let list = api
-            .list(&ListParams::default().fields(&format!("metadata.name={name}")))
-            .await
-            .map_err(|e| {
-                kube_error(
-                    format!("look for ServiceAccount {name} in all namespaces"),
-                    e,
-                )
-            })?;
-        let mut namespaces: Vec<String> = list
-            .items
+        let params = ListParams::default().fields(&format!("metadata.name={name}"));
+        let service_accounts = list(api, &params, || {
+            format!("look for ServiceAccount {name} in all namespaces")
+        })
+        .await?;
+        let mut namespaces: Vec<String> = service_accounts
             .into_iter()
             .filter_map(|sa| sa.metadata.namespace)
             .collect();
@@ -293,26 +314,13 @@ impl Hub for KubeHub {
         value: &str,
         write: Write,
     ) -> Result<()> {
-        let api: Api<ServiceAccount> =
-            Api::namespaced(self.client.clone(), &service_account.namespace);
         // Only this one annotation: server-side apply keeps every other field and annotation.
-        let patch = serde_json::json!({
-            "apiVersion": "v1",
-            "kind": "ServiceAccount",
-            "metadata": {
-                "name": service_account.name,
-                "namespace": service_account.namespace,
-                "annotations": { key: value },
-            },
-        });
-        api.patch(
-            &service_account.name,
-            &apply_params(write),
-            &Patch::Apply(&patch),
-        )
+        let mut annotations = serde_json::Map::new();
+        annotations.insert(key.to_owned(), value.into());
+        self.apply_annotations(service_account, annotations, write, || {
+            format!("annotate ServiceAccount {service_account}")
+        })
         .await
-        .map_err(|e| kube_error(format!("annotate ServiceAccount {service_account}"), e))?;
-        Ok(())
     }
 
     async fn restart_workloads(
@@ -346,24 +354,19 @@ impl Hub for KubeHub {
             dry_run: write == Write::ServerDryRun,
             ..kube::api::DeleteParams::default()
         };
-        match api.delete(name, &params).await {
-            Ok(_) => Ok(true),
-            Err(e) if is_not_found(&e) => Ok(false),
-            Err(e) => Err(kube_error(format!("delete Secret {namespace}/{name}"), e)),
-        }
+        let deleted = found(api.delete(name, &params).await, || {
+            format!("delete Secret {namespace}/{name}")
+        })?;
+        Ok(deleted.is_some())
     }
 
     async fn owned_service_account_annotations(
         &self,
         namespace: &str,
     ) -> Result<std::collections::BTreeMap<String, Vec<String>>> {
-        let api: Api<ServiceAccount> = Api::namespaced(self.client.clone(), namespace);
-        let list = api
-            .list(&ListParams::default())
-            .await
-            .map_err(|e| kube_error(format!("list ServiceAccounts in namespace {namespace}"), e))?;
-        Ok(list
-            .items
+        Ok(self
+            .namespaced_service_accounts(namespace)
+            .await?
             .iter()
             .map(|sa| {
                 (
@@ -382,15 +385,11 @@ impl Hub for KubeHub {
     ) -> Result<()> {
         let api: Api<ServiceAccount> =
             Api::namespaced(self.client.clone(), &service_account.namespace);
-        let current = match api.get(&service_account.name).await {
-            Ok(sa) => sa,
-            Err(e) if is_not_found(&e) => return Ok(()),
-            Err(e) => {
-                return Err(kube_error(
-                    format!("read ServiceAccount {service_account}"),
-                    e,
-                ));
-            }
+        let current = found(api.get(&service_account.name).await, || {
+            format!("read ServiceAccount {service_account}")
+        })?;
+        let Some(current) = current else {
+            return Ok(());
         };
         // Apply what this manager still wants (its other annotations, at their values), so the
         // server drops `key` from its set: gone when no one else owns it, kept when someone does.
@@ -401,12 +400,46 @@ impl Hub for KubeHub {
                 .filter(|owned| owned != key)
                 .filter_map(|owned| values.get(&owned).map(|v| (owned, v.clone().into())))
                 .collect();
+        self.apply_annotations(service_account, keep, write, || {
+            format!("remove annotation {key} from ServiceAccount {service_account}")
+        })
+        .await
+    }
+
+    async fn cluster_secrets_in_all_namespaces(&self) -> Result<Vec<ObservedSecret>> {
+        cluster_secrets(Api::all(self.client.clone()), || {
+            "list cluster Secrets in all namespaces".to_owned()
+        })
+        .await
+    }
+}
+
+impl KubeHub {
+    async fn namespaced_service_accounts(&self, namespace: &str) -> Result<Vec<ServiceAccount>> {
+        let api: Api<ServiceAccount> = Api::namespaced(self.client.clone(), namespace);
+        list(api, &ListParams::default(), || {
+            format!("list ServiceAccounts in namespace {namespace}")
+        })
+        .await
+    }
+
+    /// Server-side apply of `service_account` with exactly `annotations` (none: the key is
+    /// left out), as this tool's field manager; errors say it tried to `action`.
+    async fn apply_annotations(
+        &self,
+        service_account: &SaRef,
+        annotations: serde_json::Map<String, serde_json::Value>,
+        write: Write,
+        action: impl FnOnce() -> String,
+    ) -> Result<()> {
+        let api: Api<ServiceAccount> =
+            Api::namespaced(self.client.clone(), &service_account.namespace);
         let mut metadata = serde_json::json!({
             "name": service_account.name,
             "namespace": service_account.namespace,
         });
-        if !keep.is_empty() {
-            metadata["annotations"] = serde_json::Value::Object(keep);
+        if !annotations.is_empty() {
+            metadata["annotations"] = serde_json::Value::Object(annotations);
         }
         let patch = serde_json::json!({
             "apiVersion": "v1",
@@ -419,31 +452,10 @@ impl Hub for KubeHub {
             &Patch::Apply(&patch),
         )
         .await
-        .map_err(|e| {
-            kube_error(
-                format!("remove annotation {key} from ServiceAccount {service_account}"),
-                e,
-            )
-        })?;
+        .map_err(|e| kube_error(action(), e))?;
         Ok(())
     }
 
-    async fn cluster_secrets_in_all_namespaces(&self) -> Result<Vec<ObservedSecret>> {
-        let api: Api<Secret> = Api::all(self.client.clone());
-        let selector = format!("{SECRET_TYPE_LABEL}={SECRET_TYPE_CLUSTER}");
-        let list = api
-            .list(&ListParams::default().labels(&selector))
-            .await
-            .map_err(|e| kube_error("list cluster Secrets in all namespaces".to_owned(), e))?;
-        Ok(list
-            .items
-            .iter()
-            .map(|s| ObservedSecret::from_secret(s, FIELD_MANAGER))
-            .collect())
-    }
-}
-
-impl KubeHub {
     /// Patch the pod template's restartedAt annotation, as `kubectl rollout restart` does.
     async fn restart<K>(&self, namespace: &str, name: &str, write: Write) -> Result<bool>
     where
@@ -462,14 +474,11 @@ impl KubeHub {
             dry_run: write == Write::ServerDryRun,
             ..PatchParams::default()
         };
-        match api.patch(name, &params, &Patch::Merge(&patch)).await {
-            Ok(_) => Ok(true),
-            Err(e) if is_not_found(&e) => Ok(false),
-            Err(e) => Err(kube_error(
-                format!("restart {name} in namespace {namespace}"),
-                e,
-            )),
-        }
+        let patched = found(
+            api.patch(name, &params, &Patch::Merge(&patch)).await,
+            || format!("restart {name} in namespace {namespace}"),
+        )?;
+        Ok(patched.is_some())
     }
 }
 
@@ -516,18 +525,7 @@ impl Targets for KubeHub {
         let Some(context) = context else {
             return Ok(None);
         };
-        let options = KubeConfigOptions {
-            context: Some(context.name.clone()),
-            ..KubeConfigOptions::default()
-        };
-        let config = Config::from_custom_kubeconfig(self.kubeconfig.clone(), &options)
-            .await
-            .map_err(|e| Error::Kubeconfig {
-                message: e.to_string(),
-            })?;
-        let client = Client::try_from(config).map_err(|e| Error::Kubeconfig {
-            message: e.to_string(),
-        })?;
+        let client = client_for(self.kubeconfig.clone(), &context.name).await?;
         let api: Api<ConfigMap> = Api::namespaced(client, "kube-system");
         let found = api.get_opt("aws-auth").await.map_err(|e| {
             kube_error(

@@ -6,7 +6,7 @@
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 pub const MANAGEMENT: &str = "arn:aws:iam::123456789012:role/argocd-management";
 pub const TARGET_ROLE: &str = "arn:aws:iam::210987654321:role/argocd-deployer";
@@ -24,6 +24,11 @@ pub fn env(name: &str) -> String {
 
 /// A fresh namespace with Argo CD's three service accounts, unique to one test.
 pub fn argocd_namespace(test: &str) -> String {
+    argocd_namespace_with(test, &SERVICE_ACCOUNTS)
+}
+
+/// A fresh namespace with only `service_accounts` of Argo CD's, unique to one test.
+pub fn argocd_namespace_with(test: &str, service_accounts: &[&str]) -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -34,7 +39,7 @@ pub fn argocd_namespace(test: &str) -> String {
         COUNTER.fetch_add(1, Ordering::SeqCst)
     );
     kubectl(&["create", "namespace", &namespace]);
-    for sa in SERVICE_ACCOUNTS {
+    for sa in service_accounts {
         kubectl(&["-n", &namespace, "create", "serviceaccount", sa]);
     }
     namespace
@@ -69,6 +74,16 @@ pub struct Run {
     pub stderr: String,
 }
 
+impl std::fmt::Display for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {}\n--- stdout\n{}--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
 pub fn tool(args: &[&str]) -> Run {
     let output = Command::new(env!("CARGO_BIN_EXE_kubectl-argocd_eks"))
         .args(args)
@@ -92,6 +107,27 @@ pub fn add(namespace: &str, extra: &[&str]) -> Run {
     ];
     args.extend_from_slice(extra);
     tool(&args)
+}
+
+/// `add --yes` in `namespace`, which must succeed.
+pub fn add_yes(namespace: &str, extra: &[&str]) -> Run {
+    let mut args = vec!["--yes"];
+    args.extend_from_slice(extra);
+    let run = add(namespace, &args);
+    assert_eq!(run.code, 0, "add {extra:?}: {run}");
+    run
+}
+
+/// The kinds of the steps an `-o json` report plans, in order, once its outcome is `outcome`.
+pub fn planned_kinds(run: &Run, outcome: &str) -> Vec<String> {
+    let report: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(report["outcome"], outcome);
+    report["plan"]["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["step"]["kind"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 pub fn cluster_secrets(namespace: &str) -> Vec<Value> {
@@ -132,6 +168,66 @@ pub fn irsa_annotation(namespace: &str, sa: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// Asserts that each of Argo CD's service accounts has IRSA annotation `expected`.
+pub fn assert_irsa_annotations(namespace: &str, expected: Option<&str>) {
+    for sa in SERVICE_ACCOUNTS {
+        assert_eq!(irsa_annotation(namespace, sa).as_deref(), expected, "{sa}");
+    }
+}
+
+/// Annotates argocd-server as someone else would: IRSA role `role`, and an annotation of theirs.
+pub fn annotate_server_as_someone_else(namespace: &str, role: &str) {
+    kubectl(&[
+        "-n",
+        namespace,
+        "annotate",
+        "serviceaccount",
+        "argocd-server",
+        &format!("eks.amazonaws.com/role-arn={role}"),
+        "example.com/owner=platform",
+    ]);
+}
+
+/// Asserts that argocd-server has IRSA role `role` and still has the other annotation.
+pub fn assert_server_annotations(namespace: &str, role: &str) {
+    let server = kubectl_json(&["-n", namespace, "get", "serviceaccount", "argocd-server"]);
+    assert_eq!(
+        server["metadata"]["annotations"]["eks.amazonaws.com/role-arn"],
+        role
+    );
+    assert_eq!(
+        server["metadata"]["annotations"]["example.com/owner"],
+        "platform"
+    );
+}
+
+/// Patches cluster Secret `secret` (as listed by `cluster_secrets`): `edit` gets its data
+/// decoded, `config` as JSON, and what it leaves is written back.
+pub fn patch_secret(secret: &Value, edit: impl Fn(&mut Value)) {
+    let mut data = json!({
+        "config": serde_json::from_str::<Value>(&decode(&secret["data"]["config"])).unwrap(),
+        "name": decode(&secret["data"]["name"]),
+        "server": decode(&secret["data"]["server"]),
+    });
+    edit(&mut data);
+    let string_data = json!({
+        "config": data["config"].to_string(),
+        "name": data["name"],
+        "server": data["server"],
+    });
+    kubectl(&[
+        "-n",
+        secret["metadata"]["namespace"].as_str().unwrap(),
+        "patch",
+        "secret",
+        secret["metadata"]["name"].as_str().unwrap(),
+        "--type",
+        "merge",
+        "-p",
+        &json!({ "stringData": string_data }).to_string(),
+    ]);
+}
+
 pub fn resource_versions(namespace: &str) -> Vec<String> {
     let mut versions: Vec<String> = ["secrets", "serviceaccounts"]
         .iter()
@@ -153,30 +249,102 @@ pub fn resource_versions(namespace: &str) -> Vec<String> {
     versions
 }
 
-pub async fn eks(region: &str) -> aws_sdk_eks::Client {
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+/// The sandbox's AWS configuration in `region`, with the credentials the environment gives.
+pub async fn sdk_config(region: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_sdk_eks::config::Region::new(region.to_owned()))
         .load()
-        .await;
-    aws_sdk_eks::Client::new(&config)
+        .await
 }
 
-/// Pod identity associations in `namespace` on the sandbox hub, as (service account, role).
-pub async fn associations(namespace: &str) -> Vec<(String, String)> {
-    let client = eks("us-east-1").await;
-    let list = client
+/// The same configuration acting as `role` through sts:AssumeRole, as `--assume-role` does;
+/// `session` names the session, else the SDK picks a name.
+pub async fn assumed_config(
+    role: &str,
+    region: &str,
+    session: Option<&str>,
+) -> aws_config::SdkConfig {
+    let base = sdk_config(region).await;
+    let mut provider = aws_config::sts::AssumeRoleProvider::builder(role);
+    if let Some(session) = session {
+        provider = provider.session_name(session);
+    }
+    let provider = provider.configure(&base).build().await;
+    base.to_builder()
+        .credentials_provider(aws_sdk_eks::config::SharedCredentialsProvider::new(
+            provider,
+        ))
+        .build()
+}
+
+pub async fn eks(region: &str) -> aws_sdk_eks::Client {
+    aws_sdk_eks::Client::new(&sdk_config(region).await)
+}
+
+/// An EKS client acting in `account` through sts:AssumeRole, as `--assume-role` does.
+pub async fn eks_in(account: &str, region: &str) -> aws_sdk_eks::Client {
+    let role = format!("arn:aws:iam::{account}:role/argocd-deployer");
+    aws_sdk_eks::Client::new(&assumed_config(&role, region, None).await)
+}
+
+/// The sandbox hub, argocd-hub in us-east-1, as DescribeCluster has it.
+pub async fn hub_cluster() -> aws_sdk_eks::types::Cluster {
+    eks("us-east-1")
+        .await
+        .describe_cluster()
+        .name("argocd-hub")
+        .send()
+        .await
+        .unwrap()
+        .cluster()
+        .expect("DescribeCluster returns the cluster")
+        .clone()
+}
+
+/// The sandbox hub's OIDC issuer URL.
+pub async fn hub_issuer() -> String {
+    hub_cluster()
+        .await
+        .identity()
+        .and_then(|i| i.oidc())
+        .and_then(|o| o.issuer())
+        .expect("the sandbox hub has an OIDC issuer")
+        .to_owned()
+}
+
+/// Pod identity associations in `namespace` on the sandbox hub, as (service account, id).
+pub async fn association_ids(namespace: &str) -> Vec<(String, String)> {
+    let list = eks("us-east-1")
+        .await
         .list_pod_identity_associations()
         .cluster_name("argocd-hub")
         .namespace(namespace)
         .send()
         .await
         .unwrap();
+    let mut found: Vec<(String, String)> = list
+        .associations()
+        .iter()
+        .map(|a| {
+            (
+                a.service_account().unwrap().to_owned(),
+                a.association_id().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+/// Pod identity associations in `namespace` on the sandbox hub, as (service account, role).
+pub async fn associations(namespace: &str) -> Vec<(String, String)> {
+    let client = eks("us-east-1").await;
     let mut found = Vec::new();
-    for summary in list.associations() {
+    for (_, id) in association_ids(namespace).await {
         let described = client
             .describe_pod_identity_association()
             .cluster_name("argocd-hub")
-            .association_id(summary.association_id().unwrap())
+            .association_id(id)
             .send()
             .await
             .unwrap();
@@ -190,8 +358,23 @@ pub async fn associations(namespace: &str) -> Vec<(String, String)> {
     found
 }
 
-/// The write calls moto has seen for this namespace's associations (request log).
-pub fn moto_writes_since(start: usize) -> Vec<String> {
+/// Asserts that `cluster` has an access entry for `principal` (seen through `client`).
+pub async fn assert_access_entry(client: &aws_sdk_eks::Client, cluster: &str, principal: &str) {
+    let entry = client
+        .describe_access_entry()
+        .cluster_name(cluster)
+        .principal_arn(principal)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        entry.access_entry().unwrap().principal_arn(),
+        Some(principal)
+    );
+}
+
+/// Every request moto has logged, oldest first.
+pub fn moto_log() -> Vec<Value> {
     let output = Command::new("curl")
         .args([
             "-sf",
@@ -199,28 +382,33 @@ pub fn moto_writes_since(start: usize) -> Vec<String> {
         ])
         .output()
         .unwrap();
-    let log: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
-    log[start.min(log.len())..]
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+pub fn moto_log_len() -> usize {
+    moto_log().len()
+}
+
+/// The write requests (all but GETs) moto has logged since entry `start`.
+pub fn moto_write_requests_since(start: usize) -> Vec<Value> {
+    moto_log()
+        .into_iter()
+        .skip(start)
+        .filter(|r| r["method"] != "GET")
+        .collect()
+}
+
+/// The write calls moto has seen since entry `start`, as "method action".
+pub fn moto_writes_since(start: usize) -> Vec<String> {
+    moto_write_requests_since(start)
         .iter()
         // STS AssumeRole is how --assume-role authenticates; it changes nothing.
-        .filter(|r| r["method"] != "GET" && r["action"] != "AssumeRole")
+        .filter(|r| r["action"] != "AssumeRole")
         .map(|r| format!("{} {}", r["method"], r["action"]))
         .collect()
 }
 
-pub fn moto_log_len() -> usize {
-    let output = Command::new("curl")
-        .args([
-            "-sf",
-            &format!("{}/_sandbox/requests", env("ARGOCD_EKS_SANDBOX_MOTO_URL")),
-        ])
-        .output()
-        .unwrap();
-    serde_json::from_slice::<Vec<Value>>(&output.stdout)
-        .unwrap()
-        .len()
-}
-
+/// Kubernetes writes (create/update/patch/delete) in `namespace` logged by the API server's
 /// audit log after byte `start`.
 pub fn kube_writes_since(namespace: &str, start: u64) -> Vec<String> {
     let path = format!("{}/audit.log", env("ARGOCD_EKS_SANDBOX_DIR"));
@@ -243,25 +431,4 @@ pub fn audit_log_len() -> u64 {
     std::fs::metadata(format!("{}/audit.log", env("ARGOCD_EKS_SANDBOX_DIR")))
         .unwrap()
         .len()
-}
-
-/// An EKS client acting in `account` through sts:AssumeRole, as `--assume-role` does.
-pub async fn eks_in(account: &str, region: &str) -> aws_sdk_eks::Client {
-    let base = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_sdk_eks::config::Region::new(region.to_owned()))
-        .load()
-        .await;
-    let provider = aws_config::sts::AssumeRoleProvider::builder(format!(
-        "arn:aws:iam::{account}:role/argocd-deployer"
-    ))
-    .configure(&base)
-    .build()
-    .await;
-    let config = base
-        .to_builder()
-        .credentials_provider(aws_sdk_eks::config::SharedCredentialsProvider::new(
-            provider,
-        ))
-        .build();
-    aws_sdk_eks::Client::new(&config)
 }
