@@ -13,7 +13,14 @@ pub struct TerminalPrompt {
 
 impl TerminalPrompt {
     /// Without colour, the plain theme marks the cursor with `>` and picks with `[x]`.
+    /// Ctrl-C at a prompt would leave the terminal's cursor hidden: show it again and exit 130.
     pub fn new(color: bool) -> Self {
+        // Fails only when a handler is already set, which then does the job.
+        let _ = ctrlc::set_handler(|| {
+            let _ = console::Term::stderr().show_cursor();
+            eprintln!("\ninterrupted");
+            std::process::exit(i32::from(crate::error::exit::CANCELLED));
+        });
         let theme: Box<dyn Theme> = if color {
             Box::new(ColorfulTheme::default())
         } else {
