@@ -31,7 +31,14 @@ impl TerminalPrompt {
 }
 
 fn prompt_error(error: dialoguer::Error) -> Error {
-    Error::Prompt(error.to_string())
+    match error {
+        // Ctrl-C interrupts the read before the handler exits: the same cancellation.
+        dialoguer::Error::IO(e) if e.kind() == std::io::ErrorKind::Interrupted => {
+            let _ = console::Term::stderr().show_cursor();
+            Error::Cancelled
+        }
+        error => Error::Prompt(error.to_string()),
+    }
 }
 
 impl Prompt for TerminalPrompt {
