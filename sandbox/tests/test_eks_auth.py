@@ -13,7 +13,6 @@ import base64
 import datetime
 import json
 import os
-import shlex
 import ssl
 import subprocess
 import urllib.error
@@ -24,10 +23,9 @@ from pathlib import Path
 import boto3
 import botocore.auth
 import pytest
+from conftest import UNSET
 from botocore.config import Config
 
-REPO = Path(__file__).resolve().parents[2]
-SANDBOX = REPO / "scripts" / "sandbox"
 
 HUB = "123456789012"
 REGION = "us-east-1"
@@ -46,28 +44,14 @@ TRUST = {
 
 
 @pytest.fixture(scope="session")
-def sandbox():
-    status = subprocess.run([str(SANDBOX), "status"], capture_output=True, text=True)
-    if status.returncode != 0:
-        pytest.fail(
-            "the sandbox is not up; run `scripts/sandbox up` first\n" + status.stdout + status.stderr,
-            pytrace=False,
-        )
-    out = subprocess.run([str(SANDBOX), "env"], capture_output=True, text=True, check=True).stdout
-    exported = {}
-    for line in out.splitlines():
-        words = shlex.split(line)
-        if words and words[0] == "export":
-            name, _, value = words[1].partition("=")
-            exported[name] = value
-    unset = ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE")
-    env = {k: v for k, v in os.environ.items() if k not in unset}
-    env.update(exported)
-    directory = Path(exported["ARGOCD_EKS_SANDBOX_DIR"])
+def sandbox(sandbox_exports):
+    env = {k: v for k, v in os.environ.items() if k not in UNSET}
+    env.update(sandbox_exports)
+    directory = Path(sandbox_exports["ARGOCD_EKS_SANDBOX_DIR"])
     return {
         "env": env,
-        "moto": exported["ARGOCD_EKS_SANDBOX_MOTO_URL"],
-        "apiserver": exported["ARGOCD_EKS_SANDBOX_APISERVER"],
+        "moto": sandbox_exports["ARGOCD_EKS_SANDBOX_MOTO_URL"],
+        "apiserver": sandbox_exports["ARGOCD_EKS_SANDBOX_APISERVER"],
         "ca": (directory / "pki" / "ca.crt").read_bytes(),
     }
 

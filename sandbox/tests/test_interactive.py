@@ -29,9 +29,8 @@ from pathlib import Path
 import boto3
 import pexpect
 import pytest
+from conftest import UNSET
 
-REPO = Path(__file__).resolve().parents[2]
-SANDBOX = REPO / "scripts" / "sandbox"
 
 HUB = "123456789012"
 REGIONS = ("us-east-1", "eu-west-1")
@@ -103,27 +102,12 @@ def transcript(command: str, raw: str, keys: list) -> str:
 
 
 @pytest.fixture(scope="session")
-def sandbox():
+def sandbox(sandbox_exports):
     """The sandbox's environment, as `eval "$(scripts/sandbox env)"` gives it."""
-    status = subprocess.run([str(SANDBOX), "status"], capture_output=True, text=True)
-    if status.returncode != 0:
-        pytest.fail(
-            "the sandbox is not up; run `scripts/sandbox up` first\n"
-            + status.stdout
-            + status.stderr,
-            pytrace=False,
-        )
-    out = subprocess.run([str(SANDBOX), "env"], capture_output=True, text=True, check=True).stdout
-    exported = {}
-    for line in out.splitlines():
-        words = shlex.split(line)
-        if words and words[0] == "export":
-            name, _, value = words[1].partition("=")
-            exported[name] = value
-    for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
+    for name in UNSET:
         os.environ.pop(name, None)
-    os.environ.update(exported)
-    return {"dir": Path(exported["ARGOCD_EKS_SANDBOX_DIR"])}
+    os.environ.update(sandbox_exports)
+    return {"dir": Path(sandbox_exports["ARGOCD_EKS_SANDBOX_DIR"])}
 
 
 @pytest.fixture(scope="session")

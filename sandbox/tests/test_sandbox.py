@@ -10,7 +10,6 @@ import base64
 import json
 import os
 import re
-import shlex
 import ssl
 import subprocess
 import time
@@ -19,10 +18,9 @@ from pathlib import Path
 
 import boto3
 import pytest
+from conftest import UNSET
 from botocore.config import Config
 
-REPO = Path(__file__).resolve().parents[2]
-SANDBOX = REPO / "scripts" / "sandbox"
 
 HUB = "123456789012"
 OTHER = "210987654321"
@@ -64,30 +62,17 @@ ENV_NAMES = {
 
 
 @pytest.fixture(scope="session")
-def sandbox():
-    status = subprocess.run([str(SANDBOX), "status"], capture_output=True, text=True)
-    if status.returncode != 0:
-        pytest.fail(
-            "the sandbox is not up; run `scripts/sandbox up` first\n"
-            + status.stdout
-            + status.stderr,
-            pytrace=False,
-        )
-    out = subprocess.run(
-        [str(SANDBOX), "env"], capture_output=True, text=True, check=True
-    ).stdout
-    exported = {}
-    for line in out.splitlines():
-        words = shlex.split(line)
-        if words and words[0] == "export":
-            name, _, value = words[1].partition("=")
-            exported[name] = value
+def sandbox(sandbox_exports):
     # As `eval "$(scripts/sandbox env)"` would, for kubectl and for boto3 in this process.
-    for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
+    for name in UNSET:
         os.environ.pop(name, None)
-    os.environ.update(exported)
+    os.environ.update(sandbox_exports)
     env = dict(os.environ)
-    return {"exported": exported, "env": env, "dir": Path(exported["ARGOCD_EKS_SANDBOX_DIR"])}
+    return {
+        "exported": sandbox_exports,
+        "env": env,
+        "dir": Path(sandbox_exports["ARGOCD_EKS_SANDBOX_DIR"]),
+    }
 
 
 @pytest.fixture(scope="session")
