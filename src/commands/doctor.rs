@@ -9,7 +9,8 @@ use crate::core::checks::{
     identity_checks, target_checks,
 };
 use crate::core::model::{
-    ARGOCD_SERVICE_ACCOUNTS, ClusterArn, IdentityMode, POD_IDENTITY_AGENT_ADDON, RoleArn,
+    ARGOCD_SERVICE_ACCOUNTS, ClusterArn, EksCluster, IdentityMode, POD_IDENTITY_AGENT_ADDON,
+    RoleArn,
 };
 use crate::core::secret::ObservedSecret;
 use crate::core::trust::parse_policy;
@@ -316,7 +317,16 @@ async fn target_facts<H: Hub + Targets, A: Eks + Iam, P: Prompt>(
             .await
             .unwrap_or(None);
     }
-    target.connection = connect(ports, hub, secret, &arn, principal.as_ref()).await;
+    let described = target.described.clone().flatten();
+    target.connection = connect(
+        ports,
+        hub,
+        secret,
+        &arn,
+        described.as_ref(),
+        principal.as_ref(),
+    )
+    .await;
     target
 }
 
@@ -327,20 +337,17 @@ async fn connect<H: Hub + Targets, A: Eks + Iam, P: Prompt>(
     hub: &HubFacts,
     secret: &ObservedSecret,
     arn: &ClusterArn,
+    described: Option<&EksCluster>,
     principal: Option<&RoleArn>,
 ) -> Option<Connection> {
     let (chain, cluster_name, server, ca_data) = if hub.capability {
         // The capability reaches the cluster as its role, at the endpoint EKS describes.
-        let cluster = eks_for(ports.accounts, &arn.account)
-            .describe_cluster(&arn.region, &arn.name)
-            .await
-            .ok()
-            .flatten()?;
+        let cluster = described?;
         (
             vec![principal?.clone()],
             arn.name.clone(),
-            cluster.endpoint,
-            cluster.ca_data,
+            cluster.endpoint.clone(),
+            cluster.ca_data.clone(),
         )
     } else {
         let management = detect_identity(hub).and_then(|(_, role)| RoleArn::parse(&role).ok())?;
