@@ -4,7 +4,9 @@ use crate::cli::args::OutputFormat;
 use crate::cli::output::doctor::write_text;
 use crate::cli::settings::{DoctorSettings, Settings, TargetRef};
 use crate::commands::Ports;
-use crate::commands::targets::{argocd_namespace, eks_for, find_hub_cluster, search_regions};
+use crate::commands::targets::{
+    Account, argocd_namespace, eks_for, find_hub_cluster, search_regions,
+};
 use crate::core::checks::{
     Connection, HubFacts, RoleFacts, Status, TargetFacts, detect_identity, hub_checks,
     identity_checks, target_checks,
@@ -14,6 +16,7 @@ use crate::core::model::{
     RoleArn,
 };
 use crate::core::policy::document::parse_policy;
+use crate::core::policy::generate::NamedPolicy;
 use crate::core::secret::ObservedSecret;
 use crate::error::{Error, Result};
 use crate::ports::{Eks, Hub, Iam, Prompt, Targets, TokenReview};
@@ -28,12 +31,19 @@ pub async fn run<H: Hub + Targets, A: Eks + Iam, P: Prompt>(
     let namespace = argocd_namespace(ports.hub, settings).await?;
     let registered = eks_secrets(ports.hub.cluster_secrets(&namespace).await?);
     let chosen = choose(&registered, &doctor.clusters)?;
-    let mut hub = hub_facts(&ports, &namespace, settings, default_region).await?;
+    let caller_account = ports.accounts[0].eks.caller().await.ok().map(|(id, _)| id);
+    let caller = caller_account.as_deref();
+    let mut hub = hub_facts(&ports, &namespace, settings, default_region, caller).await?;
     hub.capability_role = doctor.capability_role.clone();
     hub.capability = !chosen.is_empty() && chosen.iter().all(|s| capability_cluster(s).is_some());
+    // The fixes doctor prints are for every Secret it checks, so that they do not undo each other.
+    hub.target_roles = chosen
+        .iter()
+        .filter_map(|s| s.config()?.aws_auth_config?.role_arn)
+        .filter_map(|text| RoleArn::parse(&text).ok())
+        .collect();
     let mut sections = vec![hub_checks(&hub), identity_checks(&hub)];
 
-    let caller_account = ports.accounts[0].eks.caller().await.ok().map(|(id, _)| id);
     for secret in chosen {
         let target = target_facts(&ports, &hub, secret, caller_account.as_deref()).await;
         sections.push(target_checks(&hub, &target));
@@ -131,6 +141,20 @@ fn choose<'a>(
     Ok(chosen)
 }
 
+/// The IAM client for `account`: the caller's own, or an `--assume-role` account's; None when
+/// this run has no credentials there.
+fn iam_in<'a, A>(accounts: &'a [Account<A>], caller: Option<&str>, account: &str) -> Option<&'a A> {
+    if caller == Some(account) {
+        return Some(&accounts[0].eks);
+    }
+    accounts
+        .iter()
+        .find(|a| a.id.as_deref() == Some(account))
+        .map(|a| &a.eks)
+}
+
+/// A role as IAM has it; None when it cannot be read, or a document of it cannot be parsed (a
+/// policy left out could hold the Deny that decides).
 async fn role_facts<I: Iam>(iam: &I, arn: &RoleArn) -> Option<RoleFacts> {
     let role = iam.role(arn.name()).await.ok()?;
     let Some(role) = role else {
@@ -140,14 +164,19 @@ async fn role_facts<I: Iam>(iam: &I, arn: &RoleArn) -> Option<RoleFacts> {
             permissions: Vec::new(),
         });
     };
-    let trust = parse_policy(&role.trust_policy).ok();
+    let trust = Some(parse_policy(&role.trust_policy).ok()?);
     let permissions = iam
         .role_policies(arn.name())
         .await
         .ok()?
-        .iter()
-        .filter_map(|p| parse_policy(&p.document).ok())
-        .collect();
+        .into_iter()
+        .map(|p| {
+            parse_policy(&p.document).ok().map(|document| NamedPolicy {
+                name: p.name,
+                document,
+            })
+        })
+        .collect::<Option<Vec<_>>>()?;
     Some(RoleFacts {
         arn: arn.clone(),
         trust,
@@ -162,6 +191,7 @@ async fn hub_facts<H: Hub, A: Eks + Iam, P: Prompt>(
     namespace: &str,
     settings: &Settings,
     default_region: Option<&str>,
+    caller: Option<&str>,
 ) -> Result<HubFacts> {
     let hub_aws = &ports.accounts[0].eks;
     let service_accounts = ports.hub.service_accounts(namespace).await?;
@@ -197,7 +227,6 @@ async fn hub_facts<H: Hub, A: Eks + Iam, P: Prompt>(
             .await
             .unwrap_or_default();
     }
-    facts.oidc_providers = hub_aws.oidc_providers().await.ok();
     let names: Vec<&str> = ARGOCD_SERVICE_ACCOUNTS.iter().map(|(n, _)| *n).collect();
     facts.pods = ports
         .hub
@@ -208,8 +237,15 @@ async fn hub_facts<H: Hub, A: Eks + Iam, P: Prompt>(
         .filter(|pod| names.contains(&pod.service_account.as_str()))
         .collect();
     if let Some((mode, role)) = detect_identity(&facts) {
-        if let Ok(arn) = RoleArn::parse(&role) {
-            facts.management_role = role_facts(hub_aws, &arn).await;
+        // The management role, and the OIDC provider IRSA's trust names, are in the role's
+        // account, which need not be the hub cluster's or the caller's.
+        if let Ok(arn) = RoleArn::parse(&role)
+            && let Some(iam) = iam_in(ports.accounts, caller, &arn.account)
+        {
+            facts.management_role = role_facts(iam, &arn).await;
+            if mode == IdentityMode::Irsa {
+                facts.oidc_providers = iam.oidc_providers().await.ok();
+            }
         }
         facts.identity_changed_at = match mode {
             IdentityMode::Irsa => facts

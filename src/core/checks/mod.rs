@@ -1,6 +1,8 @@
 //! doctor's checks: observed hub, IAM and EKS facts -> findings, each failure with its exact fix.
 //! This file holds the facts and findings; one file per link of the chain does the checking.
 
+mod chain;
+mod fixes;
 mod hub;
 mod identity;
 mod target;
@@ -19,6 +21,7 @@ use crate::core::model::{
 };
 use crate::core::plan::ObservedServiceAccount;
 use crate::core::policy::document::PolicyDocument;
+use crate::core::policy::generate::NamedPolicy;
 use crate::core::secret::ObservedSecret;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -82,11 +85,18 @@ impl Section {
 }
 
 /// An IAM role as doctor read it: None trust means the role does not exist.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct RoleFacts {
     pub arn: RoleArn,
     pub trust: Option<PolicyDocument>,
-    pub permissions: Vec<PolicyDocument>,
+    /// Its inline (by name) and attached managed (by ARN) policies.
+    pub permissions: Vec<NamedPolicy>,
+}
+
+impl RoleFacts {
+    pub(super) fn documents(&self) -> Vec<&PolicyDocument> {
+        self.permissions.iter().map(|p| &p.document).collect()
+    }
 }
 
 /// A pod of one of Argo CD's service accounts, with when it was created (Unix seconds).
@@ -115,6 +125,8 @@ pub struct HubFacts {
     pub capability: bool,
     /// The capability's role, when the user named it.
     pub capability_role: Option<RoleArn>,
+    /// The roleARNs of the Secrets doctor checks: the fixes it prints are for all of them.
+    pub target_roles: Vec<RoleArn>,
 }
 
 /// Everything doctor read about one registered cluster.
@@ -158,10 +170,6 @@ pub enum Connection {
     Unreachable(String),
 }
 
-pub(super) fn json(doc: &PolicyDocument) -> String {
-    format!("{doc}")
-}
-
 /// The identity Argo CD's application controller has. AWS SDKs look for IRSA's web identity
 /// before pod identity's container credentials, so an IRSA annotation wins when both exist.
 pub fn detect_identity(hub: &HubFacts) -> Option<(IdentityMode, String)> {
@@ -190,12 +198,4 @@ pub(super) fn argocd_service_accounts(hub: &HubFacts) -> Vec<SaRef> {
 
 pub(super) fn role_name(arn: &str) -> &str {
     arn.rsplit('/').next().unwrap_or(arn)
-}
-
-pub(super) fn update_trust_fix(role: &RoleArn, wanted: &PolicyDocument) -> String {
-    format!(
-        "aws iam update-assume-role-policy --role-name {} --policy-document '{}'",
-        role.name(),
-        json(wanted)
-    )
 }

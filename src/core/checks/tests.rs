@@ -4,7 +4,7 @@ use super::identity::restart_check;
 use super::target::aws_auth_finding;
 use super::*;
 use crate::core::model::AuthenticationMode;
-use crate::core::policy::generate;
+use crate::core::policy::generate::{self, NamedPolicy};
 use crate::core::secret::{OwnedFields, SecretOptions, desired_secret};
 
 const MANAGEMENT: &str = "arn:aws:iam::123456789012:role/argocd-management";
@@ -181,8 +181,10 @@ fn a_chained_role_needs_permission_and_trust() {
     assert!(permission.fix.as_deref().unwrap().contains(target_role));
 
     let role = RoleArn::parse(target_role).unwrap();
-    hub.management_role.as_mut().unwrap().permissions =
-        vec![generate::management_permissions(&[role], false).unwrap()];
+    hub.management_role.as_mut().unwrap().permissions = vec![NamedPolicy {
+        name: "kubectl-argocd-eks".into(),
+        document: generate::management_permissions(&[role], false).unwrap(),
+    }];
     assert!(!target_checks(&hub, &facts).failed());
 }
 

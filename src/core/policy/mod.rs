@@ -6,6 +6,8 @@ pub mod document;
 pub mod evaluate;
 pub mod generate;
 pub mod plan;
+pub mod repair;
+pub mod request;
 
 #[cfg(test)]
 mod tests;
