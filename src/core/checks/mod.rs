@@ -8,6 +8,8 @@ mod identity;
 mod target;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_policy;
 
 pub use hub::hub_checks;
 pub use identity::identity_checks;

@@ -7,9 +7,9 @@ use crate::core::model::AuthenticationMode;
 use crate::core::policy::generate::{self, NamedPolicy};
 use crate::core::secret::{OwnedFields, SecretOptions, desired_secret};
 
-const MANAGEMENT: &str = "arn:aws:iam::123456789012:role/argocd-management";
+pub(super) const MANAGEMENT: &str = "arn:aws:iam::123456789012:role/argocd-management";
 
-fn hub(irsa_role: Option<&str>) -> HubFacts {
+pub(super) fn hub(irsa_role: Option<&str>) -> HubFacts {
     HubFacts {
         namespace: "argocd".into(),
         service_accounts: crate::core::model::ARGOCD_SERVICE_ACCOUNTS
@@ -25,7 +25,7 @@ fn hub(irsa_role: Option<&str>) -> HubFacts {
     }
 }
 
-fn cluster() -> EksCluster {
+pub(super) fn cluster() -> EksCluster {
     EksCluster {
         arn: ClusterArn::new("aws", "eu-west-1", "123456789012", "prod"),
         endpoint: "https://P.gr7.eu-west-1.eks.amazonaws.com".into(),
@@ -37,7 +37,7 @@ fn cluster() -> EksCluster {
     }
 }
 
-fn target(role: Option<&str>) -> TargetFacts {
+pub(super) fn target(role: Option<&str>) -> TargetFacts {
     let role = role.map(|r| RoleArn::parse(r).unwrap());
     let options = SecretOptions {
         namespace: "argocd".into(),
@@ -68,7 +68,7 @@ fn target(role: Option<&str>) -> TargetFacts {
     }
 }
 
-fn statuses(section: &Section) -> Vec<(String, Status)> {
+pub(super) fn statuses(section: &Section) -> Vec<(String, Status)> {
     section
         .findings
         .iter()
@@ -76,7 +76,7 @@ fn statuses(section: &Section) -> Vec<(String, Status)> {
         .collect()
 }
 
-fn failed<'a>(section: &'a Section, check: &str) -> &'a Finding {
+pub(super) fn failed<'a>(section: &'a Section, check: &str) -> &'a Finding {
     section
         .findings
         .iter()

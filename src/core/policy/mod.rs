@@ -11,3 +11,5 @@ pub mod request;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_evaluate;
