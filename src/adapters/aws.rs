@@ -81,7 +81,7 @@ pub(super) fn status<E>(error: &SdkError<E>) -> Option<u16> {
 /// AWS's message for `error`, else all the SDK can say about it.
 pub(super) fn error_message<E>(error: &SdkError<E>) -> String
 where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     error
         .message()
@@ -104,7 +104,7 @@ fn is_not_found<E: ProvideErrorMetadata>(error: &SdkError<E>) -> bool {
 /// The call's output, or None when what it names does not exist.
 fn found<T, E>(operation: &str, result: std::result::Result<T, SdkError<E>>) -> Result<Option<T>>
 where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     match result {
         Ok(output) => Ok(Some(output)),
@@ -116,7 +116,7 @@ where
 /// An SDK error as the tool's error: denials and conflicts get their own kind and exit code.
 fn aws_error<E>(operation: &str, error: SdkError<E>) -> Error
 where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     let code = error.code().map(str::to_owned);
     let message = error_message(&error);
@@ -126,6 +126,7 @@ where
             fix: format!(
                 "Give the caller eks:{operation} (check who you are with aws sts get-caller-identity), or pick another --profile"
             ),
+            source: Some(Box::new(error)),
         };
     }
     if code.as_deref() == Some("ResourceInUseException") {
@@ -138,6 +139,7 @@ where
         operation: operation.to_owned(),
         message: with_code(code.as_deref(), message),
         fix: "Check the region, credentials and network, then try again; -v shows more".into(),
+        source: Some(Box::new(error)),
     }
 }
 
@@ -173,6 +175,7 @@ impl Eks for AwsApi {
                 operation: "DescribeCluster".into(),
                 message: format!("cluster {name} came back without a valid ARN"),
                 fix: "This is unexpected from EKS; report it with -vv output".into(),
+                source: None,
             })?;
         Ok(Some(EksCluster {
             arn,

@@ -10,7 +10,7 @@ use crate::ports::{Iam, IamRole, RolePolicy};
 
 fn iam_error<E>(operation: &str, error: SdkError<E>) -> Error
 where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     let code = error.code().filter(|code| !code.is_empty());
     let message = error_message(&error);
@@ -18,12 +18,14 @@ where
         return Error::PermissionDenied {
             what: format!("AWS refused {operation}: {message}"),
             fix: format!("Give the caller iam:{operation}, or pick another --profile"),
+            source: Some(Box::new(error)),
         };
     }
     Error::Aws {
         operation: operation.to_owned(),
         message: with_code(code, message),
         fix: "Check the credentials and network, then try again; -v shows more".into(),
+        source: Some(Box::new(error)),
     }
 }
 
@@ -220,6 +222,7 @@ impl AwsApi {
             operation: "AssumeRole".into(),
             message: "no AWS credentials are configured".into(),
             fix: "Configure credentials (AWS_PROFILE, SSO, ...) and try again".into(),
+            source: None,
         })?;
         provider
             .provide_credentials()
@@ -236,6 +239,7 @@ impl AwsApi {
                 ),
                 fix: "Run doctor with credentials that may assume the roles to test the connection"
                     .into(),
+                source: Some(Box::new(e)),
             })
     }
 
@@ -308,5 +312,6 @@ fn token_error(message: String) -> Error {
         operation: "presign GetCallerIdentity".into(),
         message,
         fix: "This is unexpected; report it with -vv output".into(),
+        source: None,
     }
 }

@@ -38,6 +38,7 @@ impl KubeHub {
         }
         .map_err(|e| Error::Kubeconfig {
             message: e.to_string(),
+            source: Some(Box::new(e)),
         })?;
         let hub_context = describe_context(&file, context)?;
         let client = client_for(file.clone(), &hub_context.context).await?;
@@ -51,15 +52,18 @@ impl KubeHub {
 
 /// A client for context `context` of kubeconfig `file`.
 async fn client_for(file: Kubeconfig, context: &str) -> Result<Client> {
-    let to_error = |message: String| Error::Kubeconfig { message };
+    let to_error = |source: crate::error::Cause| Error::Kubeconfig {
+        message: source.to_string(),
+        source: Some(source),
+    };
     let options = KubeConfigOptions {
         context: Some(context.to_owned()),
         ..KubeConfigOptions::default()
     };
     let config = Config::from_custom_kubeconfig(file, &options)
         .await
-        .map_err(|e| to_error(e.to_string()))?;
-    Client::try_from(config).map_err(|e| to_error(e.to_string()))
+        .map_err(|e| to_error(Box::new(e)))?;
+    Client::try_from(config).map_err(|e| to_error(Box::new(e)))
 }
 
 /// The context's name, cluster, server and exec arguments, as the kubeconfig states them.
@@ -69,6 +73,7 @@ fn describe_context(file: &Kubeconfig, wanted: Option<&str>) -> Result<HubContex
         .or_else(|| file.current_context.clone())
         .ok_or_else(|| Error::Kubeconfig {
             message: "there is no current context".into(),
+            source: None,
         })?;
     let context = file
         .contexts
@@ -77,6 +82,7 @@ fn describe_context(file: &Kubeconfig, wanted: Option<&str>) -> Result<HubContex
         .and_then(|c| c.context.as_ref())
         .ok_or_else(|| Error::Kubeconfig {
             message: format!("context {name:?} is not in the kubeconfig"),
+            source: None,
         })?;
     let server = file
         .clusters
@@ -132,6 +138,7 @@ fn kube_error(action: String, error: kube::Error) -> Error {
         return Error::PermissionDenied {
             what: format!("the hub refused to {action}: {}", status.message),
             fix: "Ask a cluster admin for that RBAC permission (check with kubectl auth can-i), or use --context with an identity that has it".into(),
+            source: Some(Box::new(error)),
         };
     }
     Error::Kube {
@@ -540,9 +547,10 @@ impl Targets for KubeHub {
 
     async fn review_token(&self, server: &str, ca_data: &str, token: &str) -> Result<TokenReview> {
         use k8s_openapi::api::authentication::v1::SelfSubjectReview;
-        let connect_error = |message: String| Error::Connect {
+        let connect_error = |source: crate::error::Cause| Error::Connect {
             server: server.to_owned(),
-            message,
+            message: source.to_string(),
+            source,
         };
         let file = Kubeconfig::from_yaml(&serde_json::json!({
             "apiVersion": "v1",
@@ -553,11 +561,11 @@ impl Targets for KubeHub {
             "users": [{"name": "argocd", "user": {"token": token}}],
             "contexts": [{"name": "target", "context": {"cluster": "target", "user": "argocd"}}],
         }).to_string())
-        .map_err(|e| connect_error(e.to_string()))?;
+        .map_err(|e| connect_error(Box::new(e)))?;
         let config = Config::from_custom_kubeconfig(file, &KubeConfigOptions::default())
             .await
-            .map_err(|e| connect_error(e.to_string()))?;
-        let client = Client::try_from(config).map_err(|e| connect_error(e.to_string()))?;
+            .map_err(|e| connect_error(Box::new(e)))?;
+        let client = Client::try_from(config).map_err(|e| connect_error(Box::new(e)))?;
         let api: Api<SelfSubjectReview> = Api::all(client);
         match api
             .create(&PostParams::default(), &SelfSubjectReview::default())
@@ -571,7 +579,7 @@ impl Targets for KubeHub {
                 })
             }
             Err(kube::Error::Api(status)) if status.code == 401 => Ok(TokenReview::Rejected),
-            Err(e) => Err(connect_error(e.to_string())),
+            Err(e) => Err(connect_error(Box::new(e))),
         }
     }
 }

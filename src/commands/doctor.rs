@@ -1,13 +1,13 @@
 //! `doctor`: check every link from Argo CD to each target and name the fix for each failure.
 
-use crate::cli::args::OutputFormat;
-use crate::cli::output::doctor::write_text;
+use crate::cli::output::doctor::DoctorReport;
+use crate::cli::output::emit;
 use crate::cli::settings::{DoctorSettings, Settings, TargetRef};
 use crate::commands::Ports;
 use crate::commands::targets::{argocd_namespace, eks_for, find_hub_cluster, search_regions};
 use crate::core::checks::{
-    Connection, HubFacts, RoleFacts, Status, TargetFacts, detect_identity, hub_checks,
-    identity_checks, target_checks,
+    Connection, HubFacts, RoleFacts, TargetFacts, detect_identity, hub_checks, identity_checks,
+    target_checks,
 };
 use crate::core::model::{
     ARGOCD_SERVICE_ACCOUNTS, ClusterArn, EksCluster, IdentityMode, POD_IDENTITY_AGENT_ADDON,
@@ -39,25 +39,9 @@ pub async fn run<H: Hub + Targets, A: Eks + Iam, P: Prompt>(
         sections.push(target_checks(&hub, &target));
     }
 
-    let problems: usize = sections
-        .iter()
-        .flat_map(|s| &s.findings)
-        .filter(|f| f.status == Status::Fail)
-        .count();
-    match settings.output {
-        OutputFormat::Text => write_text(out, &sections)?,
-        OutputFormat::Json => {
-            serde_json::to_writer_pretty(&mut *out, &sections)
-                .map_err(|e| Error::Output(e.to_string()))?;
-            writeln!(out).map_err(|e| Error::Output(e.to_string()))?;
-        }
-        OutputFormat::Yaml => {
-            let text =
-                serde_saphyr::to_string(&sections).map_err(|e| Error::Output(e.to_string()))?;
-            out.write_all(text.as_bytes())
-                .map_err(|e| Error::Output(e.to_string()))?;
-        }
-    }
+    let report = DoctorReport { sections };
+    emit(out, settings.output, &report)?;
+    let problems = report.problems();
     if problems > 0 {
         return Err(Error::ProblemsFound(problems));
     }

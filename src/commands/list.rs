@@ -4,15 +4,14 @@ use std::io::Write;
 
 use futures::stream::{self, StreamExt};
 
-use crate::cli::args::OutputFormat;
-use crate::cli::output::list::{ListDocument, ListedCluster, write_table};
-use crate::cli::output::write_serialized;
+use crate::cli::output::emit;
+use crate::cli::output::list::{ListReport, ListedCluster};
 use crate::cli::settings::Settings;
 use crate::commands::Ports;
 use crate::commands::targets::{argocd_namespace, eks_for, find_hub_cluster, search_regions};
 use crate::core::model::{ARGOCD_SERVICE_ACCOUNTS, ClusterArn, EksCluster, IdentityMode};
 use crate::core::registration::{EksRegistration, Format, Health, eks_registrations, health};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::ports::{Eks, Hub, Iam, Prompt};
 
 /// How many DescribeCluster calls `list` keeps in flight at once.
@@ -39,19 +38,12 @@ pub async fn run<H: Hub, A: Eks + Iam, P: Prompt>(
         .zip(healths)
         .map(|(registration, health)| listed(registration, hub_mode, health))
         .collect();
-    match settings.output {
-        OutputFormat::Text => write_table(out, &namespace, &clusters, others)?,
-        format => write_serialized(
-            out,
-            format,
-            &ListDocument {
-                namespace: &namespace,
-                clusters: &clusters,
-                other_cluster_secrets: others,
-            },
-        )?,
-    }
-    out.flush().map_err(|e| Error::Output(e.to_string()))
+    let report = ListReport {
+        namespace,
+        clusters,
+        other_cluster_secrets: others,
+    };
+    emit(out, settings.output, &report)
 }
 
 fn listed(

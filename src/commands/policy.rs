@@ -2,11 +2,9 @@
 //! target roles, built from the hub's real OIDC issuer and service accounts; printed, or with
 //! `--create` made: observe -> plan -> show -> confirm -> apply -> verify, like `add`.
 
-use crate::cli::args::{DryRun, OutputFormat};
-use crate::cli::output::policy::{
-    PolicyReport, write_document, write_header, write_outcome, write_plan, write_text,
-};
-use crate::cli::output::write_err;
+use crate::cli::args::DryRun;
+use crate::cli::output::policy::{PolicyPlan, PolicyReport};
+use crate::cli::output::{Outcome, emit, show};
 use crate::cli::settings::{IdentityChoice, PolicySettings, Settings};
 use crate::commands::Ports;
 use crate::commands::targets::{
@@ -109,14 +107,8 @@ pub async fn run<H: Hub, A: Eks + Iam, P: Prompt>(
         outcome: None,
         notes,
     };
-    let text = settings.output == OutputFormat::Text;
     if !policy.create {
-        if text {
-            write_text(out, &report)?;
-        } else {
-            write_document(out, settings.output, &report)?;
-        }
-        return out.flush().map_err(write_err);
+        return emit(out, settings.output, &report);
     }
 
     let caller_account = caller.map(|(account, _)| account).unwrap_or_default();
@@ -125,30 +117,29 @@ pub async fn run<H: Hub, A: Eks + Iam, P: Prompt>(
     let plan = observe_and_plan(accounts, &caller_account, &report, &mut plan_notes).await?;
     report.notes.extend(plan_notes);
     let writes = plan.iter().any(|s| s.write.is_some());
-    if text {
-        write_header(out, &report)?;
-        write_plan(out, &plan)?;
-    }
+    show(
+        out,
+        settings.output,
+        &PolicyPlan {
+            report: &report,
+            steps: &plan,
+        },
+    )?;
     let outcome = if !writes {
-        "unchanged"
+        Outcome::Unchanged
     } else if settings.dry_run != DryRun::None {
-        "dry-run"
+        Outcome::DryRun
     } else {
         if !settings.yes && !ports.prompt.confirm("Apply these changes?")? {
             return Err(Error::Cancelled);
         }
         apply(accounts, &caller_account, &plan).await?;
         verify(accounts, &caller_account, &report).await?;
-        "applied"
+        Outcome::Applied
     };
     report.plan = Some(plan);
     report.outcome = Some(outcome);
-    if text {
-        write_outcome(out, &report)?;
-    } else {
-        write_document(out, settings.output, &report)?;
-    }
-    out.flush().map_err(write_err)
+    emit(out, settings.output, &report)
 }
 
 // ---- observe the hub ----
@@ -241,6 +232,7 @@ async fn observe_role<A: Iam>(
         operation: "GetRole".into(),
         message: format!("the {what} of {role} is unreadable: {e}"),
         fix: "Fix or replace that document by hand, then run again".into(),
+        source: Some(Box::new(e)),
     };
     let trust = parse_policy(&found.trust_policy).map_err(|e| unreadable("trust policy", e))?;
     let policies = if with_policy {

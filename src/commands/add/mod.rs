@@ -2,10 +2,9 @@
 
 use std::collections::BTreeSet;
 
-use crate::cli::args::{DryRun, OutputFormat};
-use crate::cli::output::add::{
-    AddReport, restart_command, write_document, write_outcome, write_plan,
-};
+use crate::cli::args::DryRun;
+use crate::cli::output::add::AddReport;
+use crate::cli::output::{Outcome, emit, restart_command, show};
 use crate::cli::settings::{AddSettings, IdentityChoice, Settings};
 use crate::commands::Ports;
 use crate::commands::targets::{
@@ -139,20 +138,17 @@ pub async fn run<H: Hub, E: Eks, P: Prompt>(
 
     let observed = observe(&ports, &identity, &registrations).await?;
     let plan = plan(&identity, &registrations, &observed).map_err(plan_error)?;
-    let text = settings.output == OutputFormat::Text;
-    if text {
-        write_plan(out, &plan)?;
-    }
+    show(out, settings.output, &plan)?;
 
     let restart = add.restart && plan.needs_restart();
     let (outcome, restarted) = if plan.is_noop() {
-        ("unchanged", Vec::new())
+        (Outcome::Unchanged, Vec::new())
     } else {
         match settings.dry_run {
-            DryRun::Client => ("dry-run-client", Vec::new()),
+            DryRun::Client => (Outcome::DryRunClient, Vec::new()),
             DryRun::Server => {
                 let restarted = apply(&ports, &plan, restart, Write::ServerDryRun).await?;
-                ("dry-run-server", restarted)
+                (Outcome::DryRunServer, restarted)
             }
             DryRun::None => {
                 if !settings.yes && !ports.prompt.confirm("Apply these changes?")? {
@@ -160,23 +156,18 @@ pub async fn run<H: Hub, E: Eks, P: Prompt>(
                 }
                 let restarted = apply(&ports, &plan, restart, Write::Real).await?;
                 verify(&ports, &identity, &registrations).await?;
-                ("applied", restarted)
+                (Outcome::Applied, restarted)
             }
         }
     };
     let report = AddReport {
         plan: &plan,
         outcome,
-        restart_needed: outcome == "applied" && plan.needs_restart() && restarted.is_empty(),
+        restart_needed: outcome == Outcome::Applied && plan.needs_restart() && restarted.is_empty(),
         restart_command: restart_command(&identity.namespace),
         restarted,
     };
-    if text {
-        write_outcome(out, &report)?;
-    } else {
-        write_document(out, settings.output, &report)?;
-    }
-    std::io::Write::flush(out).map_err(|e| Error::Output(e.to_string()))
+    emit(out, settings.output, &report)
 }
 
 fn plan_error(error: PlanError) -> Error {
@@ -284,15 +275,15 @@ async fn check_hub_permissions<H: Hub>(hub: &H, plan: &Plan, restart: bool) -> R
     if denied.is_empty() {
         return Ok(());
     }
-    Err(Error::PermissionDenied {
-        what: format!(
+    Err(Error::denied(
+        format!(
             "the hub does not let you {} in namespace {namespace}",
             denied.join(", ")
         ),
-        fix: format!(
+        format!(
             "Nothing was changed. Ask a cluster admin for that RBAC, e.g. kubectl -n {namespace} create role argocd-eks-registrar --verb=get,list,create,patch --resource=secrets,serviceaccounts and a rolebinding to you"
         ),
-    })
+    ))
 }
 
 /// Make the plan's writes in its order (identity, target access, Secrets), then restart

@@ -3,9 +3,9 @@
 
 use std::collections::BTreeSet;
 
-use crate::cli::args::{DryRun, OutputFormat};
-use crate::cli::output::remove::{RemoveReport, write_outcome, write_plan};
-use crate::cli::output::write_serialized;
+use crate::cli::args::DryRun;
+use crate::cli::output::remove::RemoveReport;
+use crate::cli::output::{Outcome, emit, show};
 use crate::cli::settings::{Settings, TargetRef};
 use crate::commands::Ports;
 use crate::commands::targets::{argocd_namespace, eks_for};
@@ -51,15 +51,12 @@ pub async fn run<H: Hub, A: Eks + Iam, P: Prompt>(
     )
     .await?;
     let plan = plan_removal(&observed, &removing);
-    let text = settings.output == OutputFormat::Text;
-    if text {
-        write_plan(out, &plan)?;
-    }
+    show(out, settings.output, &plan)?;
     let outcome = match settings.dry_run {
-        DryRun::Client => "dry-run-client",
+        DryRun::Client => Outcome::DryRunClient,
         DryRun::Server => {
             apply(&ports, &plan, Write::ServerDryRun).await?;
-            "dry-run-server"
+            Outcome::DryRunServer
         }
         DryRun::None => {
             if !settings.yes && !ports.prompt.confirm("Remove these?")? {
@@ -67,22 +64,17 @@ pub async fn run<H: Hub, A: Eks + Iam, P: Prompt>(
             }
             apply(&ports, &plan, Write::Real).await?;
             verify(&ports, &plan).await?;
-            "applied"
+            Outcome::Applied
         }
     };
-    if text {
-        write_outcome(out, &plan, outcome)?;
-    } else {
-        write_serialized(
-            out,
-            settings.output,
-            &RemoveReport {
-                plan: &plan,
-                outcome,
-            },
-        )?;
-    }
-    out.flush().map_err(|e| Error::Output(e.to_string()))
+    emit(
+        out,
+        settings.output,
+        &RemoveReport {
+            plan: &plan,
+            outcome,
+        },
+    )
 }
 
 fn select_error(error: SelectError, namespace: &str) -> Error {
@@ -128,13 +120,13 @@ async fn check_hub_permissions<H: Hub>(hub: &H, plan: &RemovalPlan) -> Result<()
     if denied.is_empty() {
         return Ok(());
     }
-    Err(Error::PermissionDenied {
-        what: format!(
+    Err(Error::denied(
+        format!(
             "the hub does not let you {} in namespace {namespace}",
             denied.join(", ")
         ),
-        fix: "Nothing was changed. Ask a cluster admin for that RBAC (kubectl auth can-i shows what you may do)".into(),
-    })
+        "Nothing was changed. Ask a cluster admin for that RBAC (kubectl auth can-i shows what you may do)",
+    ))
 }
 
 /// Make the plan's deletes in its order; writes only. AWS has no dry run: on a server dry run
