@@ -4,9 +4,9 @@ use aws_sdk_iam::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_iam::types::Tag;
 
 use super::aws::{AwsApi, error_message, status, with_code};
-use crate::core::model::{MANAGED_BY_LABEL, MANAGED_BY_VALUE};
+use crate::core::model::{MANAGED_BY_LABEL, MANAGED_BY_VALUE, RoleArn};
 use crate::error::{Error, Result};
-use crate::ports::{Iam, IamRole, RolePolicy};
+use crate::ports::{CallerIdentity, IamRead, IamRole, IamWrite, RolePolicy, TokenMinter};
 
 fn iam_error<E>(operation: &str, error: SdkError<E>) -> Error
 where
@@ -38,18 +38,18 @@ fn managed_by_tag() -> Tag {
         .expect("tag key and value are set")
 }
 
-impl Iam for AwsApi {
-    async fn caller(&self) -> Result<(String, String)> {
+impl IamRead for AwsApi {
+    async fn caller(&self) -> Result<CallerIdentity> {
         let identity = self
             .sts
             .get_caller_identity()
             .send()
             .await
             .map_err(|e| iam_error("GetCallerIdentity", e))?;
-        Ok((
-            identity.account().unwrap_or_default().to_owned(),
-            identity.arn().unwrap_or_default().to_owned(),
-        ))
+        Ok(CallerIdentity {
+            account: identity.account().unwrap_or_default().to_owned(),
+            arn: identity.arn().unwrap_or_default().to_owned(),
+        })
     }
 
     async fn role(&self, name: &str) -> Result<Option<IamRole>> {
@@ -141,7 +141,9 @@ impl Iam for AwsApi {
             .filter_map(|p| p.arn().map(str::to_owned))
             .collect())
     }
+}
 
+impl IamWrite for AwsApi {
     async fn create_role(&self, name: &str, trust_policy: &str, description: &str) -> Result<()> {
         self.iam
             .create_role()
@@ -178,15 +180,6 @@ impl Iam for AwsApi {
         Ok(())
     }
 
-    async fn eks_token(
-        &self,
-        chain: &[crate::core::model::RoleArn],
-        cluster_name: &str,
-        region: &str,
-    ) -> Result<String> {
-        self.presign_eks_token(chain, cluster_name, region).await
-    }
-
     async fn create_oidc_provider(&self, issuer_url: &str) -> Result<String> {
         let output = self
             .iam
@@ -204,6 +197,17 @@ impl Iam for AwsApi {
     }
 }
 
+impl TokenMinter for AwsApi {
+    async fn eks_token(
+        &self,
+        chain: &[RoleArn],
+        cluster_name: &str,
+        region: &str,
+    ) -> Result<String> {
+        self.presign_eks_token(chain, cluster_name, region).await
+    }
+}
+
 /// How long a presigned EKS token is valid, as `aws eks get-token` makes them.
 const TOKEN_LIFETIME: std::time::Duration = std::time::Duration::from_secs(60);
 
@@ -211,7 +215,7 @@ impl AwsApi {
     /// Credentials after assuming each role of `chain` in turn, starting from this account's.
     async fn chained_credentials(
         &self,
-        chain: &[crate::core::model::RoleArn],
+        chain: &[RoleArn],
     ) -> Result<aws_credential_types::Credentials> {
         use aws_credential_types::provider::ProvideCredentials;
         let mut config = self.config().clone();
@@ -248,7 +252,7 @@ impl AwsApi {
     /// GetCallerIdentity URL whose signed headers include `x-k8s-aws-id: <cluster name>`.
     async fn presign_eks_token(
         &self,
-        chain: &[crate::core::model::RoleArn],
+        chain: &[RoleArn],
         cluster_name: &str,
         region: &str,
     ) -> Result<String> {

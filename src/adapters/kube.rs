@@ -9,14 +9,15 @@ use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 
-use crate::core::checks::PodFacts;
 use crate::core::model::{
-    FIELD_MANAGER, IRSA_ANNOTATION, SECRET_TYPE_CLUSTER, SECRET_TYPE_LABEL, SaRef,
+    FIELD_MANAGER, IRSA_ANNOTATION, ObservedServiceAccount, PodFacts, SECRET_TYPE_CLUSTER,
+    SECRET_TYPE_LABEL, SaRef,
 };
-use crate::core::plan::ObservedServiceAccount;
 use crate::core::secret::{DesiredSecret, ObservedSecret};
 use crate::error::{Error, Result};
-use crate::ports::{Hub, HubContext, Targets, TokenReview, Workload, Write};
+use crate::ports::{
+    AwsAuth, HubContext, HubRead, HubWrite, Targets, TokenReview, Workload, WorkloadKind, Write,
+};
 
 pub struct KubeHub {
     client: Client,
@@ -195,7 +196,7 @@ fn apply_params(write: Write) -> PatchParams {
     params
 }
 
-impl Hub for KubeHub {
+impl HubRead for KubeHub {
     fn context(&self) -> &HubContext {
         &self.context
     }
@@ -297,6 +298,32 @@ impl Hub for KubeHub {
         Ok(answer.status.is_some_and(|status| status.allowed))
     }
 
+    async fn owned_service_account_annotations(
+        &self,
+        namespace: &str,
+    ) -> Result<std::collections::BTreeMap<String, Vec<String>>> {
+        Ok(self
+            .namespaced_service_accounts(namespace)
+            .await?
+            .iter()
+            .map(|sa| {
+                (
+                    sa.metadata.name.clone().unwrap_or_default(),
+                    owned_annotation_keys(&sa.metadata),
+                )
+            })
+            .collect())
+    }
+
+    async fn cluster_secrets_in_all_namespaces(&self) -> Result<Vec<ObservedSecret>> {
+        cluster_secrets(Api::all(self.client.clone()), || {
+            "list cluster Secrets in all namespaces".to_owned()
+        })
+        .await
+    }
+}
+
+impl HubWrite for KubeHub {
     async fn apply_secret(&self, secret: &DesiredSecret, write: Write) -> Result<()> {
         let api: Api<Secret> = Api::namespaced(self.client.clone(), &secret.namespace);
         api.patch(
@@ -338,18 +365,18 @@ impl Hub for KubeHub {
     ) -> Result<Vec<String>> {
         let mut restarted = Vec::new();
         for workload in workloads {
-            let found = match workload.resource {
-                "statefulsets" => {
+            let found = match workload.kind {
+                WorkloadKind::StatefulSet => {
                     self.restart::<StatefulSet>(namespace, workload.name, write)
                         .await?
                 }
-                _ => {
+                WorkloadKind::Deployment => {
                     self.restart::<Deployment>(namespace, workload.name, write)
                         .await?
                 }
             };
             if found {
-                restarted.push(format!("{}/{}", workload.resource, workload.name));
+                restarted.push(format!("{}/{}", workload.kind.resource(), workload.name));
             }
         }
         Ok(restarted)
@@ -365,23 +392,6 @@ impl Hub for KubeHub {
             format!("delete Secret {namespace}/{name}")
         })?;
         Ok(deleted.is_some())
-    }
-
-    async fn owned_service_account_annotations(
-        &self,
-        namespace: &str,
-    ) -> Result<std::collections::BTreeMap<String, Vec<String>>> {
-        Ok(self
-            .namespaced_service_accounts(namespace)
-            .await?
-            .iter()
-            .map(|sa| {
-                (
-                    sa.metadata.name.clone().unwrap_or_default(),
-                    owned_annotation_keys(&sa.metadata),
-                )
-            })
-            .collect())
     }
 
     async fn remove_service_account_annotation(
@@ -409,13 +419,6 @@ impl Hub for KubeHub {
                 .collect();
         self.apply_annotations(service_account, keep, write, || {
             format!("remove annotation {key} from ServiceAccount {service_account}")
-        })
-        .await
-    }
-
-    async fn cluster_secrets_in_all_namespaces(&self) -> Result<Vec<ObservedSecret>> {
-        cluster_secrets(Api::all(self.client.clone()), || {
-            "list cluster Secrets in all namespaces".to_owned()
         })
         .await
     }
@@ -507,7 +510,7 @@ fn owned_annotation_keys(meta: &kube::api::ObjectMeta) -> Vec<String> {
 
 /// Target clusters are reached the way Argo CD reaches them: the Secret's CA and a bearer token.
 impl Targets for KubeHub {
-    async fn aws_auth_map_roles(&self, server: &str) -> Result<Option<Option<String>>> {
+    async fn aws_auth(&self, server: &str) -> Result<AwsAuth> {
         use k8s_openapi::api::core::v1::ConfigMap;
         let server = server.trim_end_matches('/');
         let cluster = self.kubeconfig.clusters.iter().find(|c| {
@@ -530,7 +533,7 @@ impl Targets for KubeHub {
                 .or_else(|| contexts.iter().find(uses))
         });
         let Some(context) = context else {
-            return Ok(None);
+            return Ok(AwsAuth::NoContext);
         };
         let client = client_for(self.kubeconfig.clone(), &context.name).await?;
         let api: Api<ConfigMap> = Api::namespaced(client, "kube-system");
@@ -540,9 +543,12 @@ impl Targets for KubeHub {
                 e,
             )
         })?;
-        Ok(Some(
-            found.and_then(|map| map.data?.get("mapRoles").cloned()),
-        ))
+        Ok(
+            match found.and_then(|map| map.data?.get("mapRoles").cloned()) {
+                Some(map_roles) => AwsAuth::MapRoles(map_roles),
+                None => AwsAuth::Missing,
+            },
+        )
     }
 
     async fn review_token(&self, server: &str, ca_data: &str, token: &str) -> Result<TokenReview> {

@@ -8,16 +8,16 @@ use crate::cli::output::emit;
 use crate::cli::output::list::{ListReport, ListedCluster};
 use crate::cli::settings::Settings;
 use crate::commands::Ports;
-use crate::commands::targets::{argocd_namespace, eks_for, find_hub_cluster, search_regions};
-use crate::core::model::{ARGOCD_SERVICE_ACCOUNTS, ClusterArn, EksCluster, IdentityMode};
+use crate::commands::targets::{argocd_namespace, find_hub_cluster, search_regions};
+use crate::core::model::{ARGOCD_SERVICE_ACCOUNTS, ClusterArn, IdentityMode, Lookup};
 use crate::core::registration::{EksRegistration, Format, Health, eks_registrations, health};
 use crate::error::Result;
-use crate::ports::{Eks, Hub, Iam, Prompt};
+use crate::ports::{EksRead, HubRead, IamRead, Prompt};
 
 /// How many DescribeCluster calls `list` keeps in flight at once.
 const HEALTH_CONCURRENCY: usize = 8;
 
-pub async fn run<H: Hub, A: Eks + Iam, P: Prompt>(
+pub async fn run<H: HubRead, A: EksRead + IamRead, P: Prompt>(
     settings: &Settings,
     ports: Ports<'_, H, A, P>,
     default_region: Option<&str>,
@@ -81,7 +81,7 @@ fn listed(
 }
 
 /// The hub's own EKS cluster, without failing: Err says why it is not known.
-pub(crate) async fn hub_cluster<H: Hub, E: Eks>(
+pub(crate) async fn hub_cluster<H: HubRead, E: EksRead>(
     hub: &H,
     eks: &E,
     settings: &Settings,
@@ -104,7 +104,7 @@ pub(crate) async fn hub_cluster<H: Hub, E: Eks>(
 /// How Argo CD's pods get AWS credentials: an IRSA annotation on one of its service accounts
 /// (AWS SDKs prefer it), else pod identity associations on the hub; None when neither is found
 /// or the hub could not be read.
-async fn hub_identity_mode<H: Hub, A: Eks + Iam, P: Prompt>(
+async fn hub_identity_mode<H: HubRead, A: EksRead + IamRead, P: Prompt>(
     ports: &Ports<'_, H, A, P>,
     settings: &Settings,
     default_region: Option<&str>,
@@ -122,7 +122,7 @@ async fn hub_identity_mode<H: Hub, A: Eks + Iam, P: Prompt>(
         Ok(_) => {}
         Err(e) => tracing::info!("could not read Argo CD's service accounts: {e}"),
     }
-    let hub_eks = &ports.accounts[0].eks;
+    let hub_eks = ports.accounts.own();
     let hub = match hub_cluster(ports.hub, hub_eks, settings, default_region).await {
         Ok(hub) => hub,
         Err(why) => {
@@ -148,23 +148,18 @@ async fn hub_identity_mode<H: Hub, A: Eks + Iam, P: Prompt>(
 
 /// Each registration's health, from one DescribeCluster each (concurrent, bounded), in the
 /// cluster's own account when one of the accounts reaches it.
-async fn check_health<H: Hub, A: Eks + Iam, P: Prompt>(
+async fn check_health<H: HubRead, A: EksRead + IamRead, P: Prompt>(
     ports: &Ports<'_, H, A, P>,
     registrations: &[EksRegistration],
 ) -> Vec<Health> {
-    let assumed = |account: &str| {
-        ports
-            .accounts
-            .iter()
-            .any(|a| a.id.as_deref() == Some(account))
-    };
     // The caller's own account, asked only when some cluster is in an account not assumed.
-    let caller = if registrations
-        .iter()
-        .any(|r| r.account.as_deref().is_some_and(|a| !assumed(a)))
-    {
-        match ports.accounts[0].eks.caller().await {
-            Ok((account, _)) => Some(account),
+    let caller = if registrations.iter().any(|r| {
+        r.account
+            .as_deref()
+            .is_some_and(|a| !ports.accounts.is_assumed(a))
+    }) {
+        match ports.accounts.own().caller().await {
+            Ok(caller) => Some(caller.account),
             Err(e) => {
                 tracing::info!("could not tell the caller's account: {e}");
                 None
@@ -185,7 +180,7 @@ async fn check_health<H: Hub, A: Eks + Iam, P: Prompt>(
     healths.into_iter().map(|(_, health)| health).collect()
 }
 
-async fn one_health<H: Hub, A: Eks + Iam, P: Prompt>(
+async fn one_health<H: HubRead, A: EksRead + IamRead, P: Prompt>(
     ports: &Ports<'_, H, A, P>,
     registration: &EksRegistration,
     caller: Option<&str>,
@@ -194,7 +189,7 @@ async fn one_health<H: Hub, A: Eks + Iam, P: Prompt>(
         return Health::Unknown;
     };
     let account = registration.account.as_deref();
-    let assumed = account.filter(|a| ports.accounts.iter().any(|x| x.id.as_deref() == Some(*a)));
+    let assumed = account.filter(|a| ports.accounts.is_assumed(a));
     let client_account = assumed.or(caller);
     if let (Some(account), Some(client)) = (account, client_account)
         && account != client
@@ -202,17 +197,11 @@ async fn one_health<H: Hub, A: Eks + Iam, P: Prompt>(
         // No credentials for that account: --assume-role would reach it.
         return Health::Unknown;
     }
-    let eks = eks_for(ports.accounts, account.unwrap_or_default());
-    let described: Option<Option<EksCluster>> = match eks.describe_cluster(region, name).await {
-        Ok(found) => Some(found),
-        Err(e) => {
-            tracing::info!("DescribeCluster {name} ({region}): {e}");
-            None
-        }
-    };
-    health(
-        registration,
-        client_account,
-        described.as_ref().map(Option::as_ref),
-    )
+    let eks = ports.accounts.for_account(account.unwrap_or_default());
+    let read = eks.describe_cluster(region, name).await;
+    if let Err(e) = &read {
+        tracing::info!("DescribeCluster {name} ({region}): {e}");
+    }
+    let described = Lookup::from_read(read);
+    health(registration, client_account, described.as_ref())
 }

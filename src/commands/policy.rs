@@ -7,32 +7,31 @@ use crate::cli::output::policy::{PolicyPlan, PolicyReport};
 use crate::cli::output::{Outcome, emit, show};
 use crate::cli::settings::{IdentityChoice, PolicySettings, Settings};
 use crate::commands::Ports;
-use crate::commands::targets::{
-    Account, argocd_namespace, auto_identity, find_hub_cluster, search_regions,
-};
+use crate::commands::accounts::Accounts;
+use crate::commands::targets::{argocd_namespace, auto_identity, find_hub_cluster, search_regions};
 use crate::core::model::{ClusterArn, EksCluster, IdentityMode, RoleArn};
 use crate::core::policy::document::{PolicyError, STS_AUDIENCE, parse_policy};
 use crate::core::policy::generate::{
     INLINE_POLICY, OidcProvider, RoleKind, argocd_service_accounts, oidc_provider_arn, wanted_roles,
 };
 use crate::core::policy::plan::{
-    IamWrite, ObservedRole, PlanStep, manual_role, plan_oidc_provider, plan_role,
+    IamAction, ObservedRole, PlanStep, manual_role, plan_oidc_provider, plan_role,
     unreachable_detail,
 };
 use crate::error::{Error, Result};
-use crate::ports::{Eks, Hub, HubContext, Iam, Prompt};
+use crate::ports::{CallerIdentity, EksRead, HubContext, HubRead, IamRead, IamWrite, Prompt};
 
 /// The management role's name when `--management-role-arn` is not given.
 pub const DEFAULT_MANAGEMENT_ROLE: &str = "argocd-management";
 
-pub async fn run<H: Hub, A: Eks + Iam, P: Prompt>(
+pub async fn run<H: HubRead, A: EksRead + IamRead + IamWrite, P: Prompt>(
     settings: &Settings,
     policy: &PolicySettings,
     ports: Ports<'_, H, A, P>,
     default_region: Option<&str>,
     out: &mut dyn std::io::Write,
 ) -> Result<()> {
-    let hub_eks = &ports.accounts[0].eks;
+    let hub_eks = ports.accounts.own();
     let mut notes = Vec::new();
     let namespace = argocd_namespace(ports.hub, settings).await?;
     let present: Vec<String> = ports
@@ -65,7 +64,7 @@ pub async fn run<H: Hub, A: Eks + Iam, P: Prompt>(
     };
     let management = match (&policy.management_role, &caller) {
         (Some(role), _) => role.clone(),
-        (None, Some((account, arn))) => default_management_role(account, arn)?,
+        (None, Some(caller)) => default_management_role(caller)?,
         (None, None) => unreachable!("the caller is read when no management role is given"),
     };
 
@@ -111,7 +110,7 @@ pub async fn run<H: Hub, A: Eks + Iam, P: Prompt>(
         return emit(out, settings.output, &report);
     }
 
-    let caller_account = caller.map(|(account, _)| account).unwrap_or_default();
+    let caller_account = caller.map(|c| c.account).unwrap_or_default();
     let accounts = ports.accounts;
     let mut plan_notes = Vec::new();
     let plan = observe_and_plan(accounts, &caller_account, &report, &mut plan_notes).await?;
@@ -188,29 +187,19 @@ fn irsa_provider(
 }
 
 /// `role/argocd-management` in the caller's account and partition.
-fn default_management_role(account: &str, caller_arn: &str) -> Result<RoleArn> {
-    let partition = caller_arn.split(':').nth(1).unwrap_or("aws");
+fn default_management_role(caller: &CallerIdentity) -> Result<RoleArn> {
     RoleArn::parse(&format!(
-        "arn:{partition}:iam::{account}:role/{DEFAULT_MANAGEMENT_ROLE}"
+        "arn:{}:iam::{}:role/{DEFAULT_MANAGEMENT_ROLE}",
+        caller.partition(),
+        caller.account
     ))
     .map_err(|e| Error::usage(format!("{e}; pass --management-role-arn")))
 }
 
 // ---- observe IAM and plan ----
 
-/// The IAM client for `account`: the caller's own, or an `--assume-role` account's.
-fn iam_for<'a, A>(accounts: &'a [Account<A>], caller: &str, account: &str) -> Option<&'a A> {
-    if account == caller {
-        return Some(&accounts[0].eks);
-    }
-    accounts
-        .iter()
-        .find(|a| a.id.as_deref() == Some(account))
-        .map(|a| &a.eks)
-}
-
 /// The inline policy is read only for `with_policy` (a target role needs none).
-async fn observe_role<A: Iam>(
+async fn observe_role<A: IamRead>(
     iam: &A,
     role: &RoleArn,
     with_policy: bool,
@@ -251,8 +240,8 @@ async fn observe_role<A: Iam>(
 
 /// Reads what IAM has (reads only) and plans every write: the hub's OIDC provider, then the
 /// management role, then the target roles (each trusts a role that must exist first).
-async fn observe_and_plan<A: Iam>(
-    accounts: &[Account<A>],
+async fn observe_and_plan<A: IamRead>(
+    accounts: &Accounts<A>,
     caller: &str,
     report: &PolicyReport,
     notes: &mut Vec<String>,
@@ -261,7 +250,7 @@ async fn observe_and_plan<A: Iam>(
     let management = &report.roles[0].arn;
     let pod_identity = report.identity == IdentityMode::PodIdentity;
     if let Some(provider) = &report.oidc_provider {
-        let exists = match iam_for(accounts, caller, &management.account) {
+        let exists = match accounts.reaching(&management.account, Some(caller)) {
             Some(iam) => Some(iam.oidc_providers().await?.contains(&provider.arn)),
             None => None,
         };
@@ -269,7 +258,7 @@ async fn observe_and_plan<A: Iam>(
     }
     for role in &report.roles {
         let account = &role.arn.account;
-        let Some(iam) = iam_for(accounts, caller, account) else {
+        let Some(iam) = accounts.reaching(account, Some(caller)) else {
             steps.extend(manual_role(role, &unreachable_detail(account, &role.arn)));
             continue;
         };
@@ -282,19 +271,19 @@ async fn observe_and_plan<A: Iam>(
 
 // ---- apply and verify ----
 
-async fn apply<A: Iam>(accounts: &[Account<A>], caller: &str, plan: &[PlanStep]) -> Result<()> {
+async fn apply<A: IamWrite>(accounts: &Accounts<A>, caller: &str, plan: &[PlanStep]) -> Result<()> {
     for step in plan {
         let Some(write) = &step.write else {
             continue;
         };
-        let Some(iam) = iam_for(accounts, caller, &step.account) else {
+        let Some(iam) = accounts.reaching(&step.account, Some(caller)) else {
             continue; // planned only for reachable accounts
         };
         match write {
-            IamWrite::CreateOidcProvider { issuer } => {
+            IamAction::CreateOidcProvider { issuer } => {
                 iam.create_oidc_provider(issuer).await?;
             }
-            IamWrite::CreateRole {
+            IamAction::CreateRole {
                 name,
                 trust,
                 description,
@@ -306,10 +295,10 @@ async fn apply<A: Iam>(accounts: &[Account<A>], caller: &str, plan: &[PlanStep])
                     iam.update_trust_policy(name, &trust.to_string()).await?;
                 }
             }
-            IamWrite::UpdateTrust { name, trust } => {
+            IamAction::UpdateTrust { name, trust } => {
                 iam.update_trust_policy(name, &trust.to_string()).await?
             }
-            IamWrite::PutPolicy { role, document } => {
+            IamAction::PutPolicy { role, document } => {
                 iam.put_role_policy(role, INLINE_POLICY, &document.to_string())
                     .await?
             }
@@ -319,8 +308,8 @@ async fn apply<A: Iam>(accounts: &[Account<A>], caller: &str, plan: &[PlanStep])
 }
 
 /// Read back and plan again: after a successful apply there must be nothing left to write.
-async fn verify<A: Iam>(
-    accounts: &[Account<A>],
+async fn verify<A: IamRead>(
+    accounts: &Accounts<A>,
     caller: &str,
     report: &PolicyReport,
 ) -> Result<()> {
