@@ -399,3 +399,6 @@ async fn verify<H: HubRead, E: EksRead, P: Prompt>(
         })
     }
 }
+
+#[cfg(test)]
+pub(crate) mod tests;
