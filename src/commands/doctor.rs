@@ -338,3 +338,138 @@ async fn connect<H: HubRead + Targets, A: EksRead + IamRead + TokenMinter, P: Pr
         },
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::run;
+    use crate::cli::settings::CommandSettings;
+    use crate::commands::accounts::Accounts;
+    use crate::commands::add::tests::add;
+    use crate::error::{Error, Result};
+    use crate::testing::{FakeAws, FakeHub, FakePrompt, MANAGEMENT, eks_cluster, ports, settings};
+
+    const ACCOUNT: &str = "123456789012";
+
+    async fn doctor(
+        hub: &FakeHub,
+        accounts: &Accounts<FakeAws>,
+        args: &[&str],
+    ) -> (Result<()>, String) {
+        let mut all = vec![
+            "doctor",
+            "--argocd-namespace",
+            "argocd",
+            "--region",
+            "eu-west-1",
+        ];
+        all.extend_from_slice(args);
+        let settings = settings(&all, false);
+        let CommandSettings::Doctor(doctor) = &settings.command else {
+            panic!("not doctor")
+        };
+        let prompt = FakePrompt::default();
+        let mut out = Vec::new();
+        let result = run(
+            &settings,
+            doctor,
+            ports(hub, accounts, &prompt),
+            None,
+            &mut out,
+        )
+        .await;
+        (result, String::from_utf8(out).unwrap())
+    }
+
+    async fn registered() -> (FakeHub, Accounts<FakeAws>) {
+        let mut hub = FakeHub::with_argocd("argocd");
+        hub.token_user = Some((
+            "arn:aws:sts::123456789012:assumed-role/argocd-management/x".into(),
+            vec!["system:masters".into()],
+        ));
+        let accounts = Accounts::new(FakeAws::in_account(
+            ACCOUNT,
+            vec![eks_cluster(ACCOUNT, "eu-west-1", "prod")],
+        ));
+        let args = [
+            "prod",
+            "--yes",
+            "--identity",
+            "irsa",
+            "--management-role-arn",
+            MANAGEMENT,
+        ];
+        add(&hub, &accounts, &FakePrompt::default(), &args, false)
+            .await
+            .0
+            .unwrap();
+        (hub, accounts)
+    }
+
+    fn problems(result: &Result<()>) -> usize {
+        match result {
+            Err(Error::ProblemsFound(n)) => *n,
+            Ok(()) => 0,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn each_broken_link_is_a_failure_with_its_fix() {
+        let (mut hub, accounts) = registered().await;
+        let (result, out) = doctor(&hub, &accounts, &[]).await;
+        // What cannot be read (the hub's EKS cluster, the role) is "??", not a failure.
+        assert_eq!(problems(&result), 0, "{out}");
+        assert!(
+            out.contains("  ok   server and caData match DescribeCluster"),
+            "{out}"
+        );
+        assert!(out.contains("  ok   the target lets the role in"), "{out}");
+        assert!(
+            out.contains(
+                "  ok   Argo CD's token is accepted by the cluster (connect): authenticated as"
+            ),
+            "{out}"
+        );
+        assert!(out.contains("  ??   the management role trusts"), "{out}");
+
+        accounts.own().entries.borrow_mut().clear();
+        hub.token_user = None;
+        let (result, out) = doctor(&hub, &accounts, &[]).await;
+        assert_eq!(problems(&result), 2, "{out}");
+        assert!(out.contains("  FAIL the target lets the role in"), "{out}");
+        assert!(
+            out.contains(&format!("no access entry for {MANAGEMENT}")),
+            "{out}"
+        );
+        assert!(
+            out.contains("fix: aws eks create-access-entry --cluster-name prod --region eu-west-1"),
+            "{out}"
+        );
+        assert!(
+            out.contains("  FAIL Argo CD's token is accepted by the cluster (connect)"),
+            "{out}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_document_lists_the_sections_and_unknown_clusters_are_not_found() {
+        let (hub, accounts) = registered().await;
+        let (result, out) = doctor(&hub, &accounts, &["-o", "json"]).await;
+        assert_eq!(problems(&result), 0);
+        let sections: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let titles: Vec<&str> = sections
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["title"].as_str().unwrap())
+            .collect();
+        assert_eq!(titles.len(), 3, "hub, identity, one target: {titles:?}");
+        assert!(
+            titles[2].starts_with("arn:aws:eks:eu-west-1:123456789012:cluster/prod"),
+            "{titles:?}"
+        );
+
+        let (result, _) = doctor(&hub, &accounts, &["nope"]).await;
+        assert!(matches!(result, Err(Error::NotFound { .. })), "{result:?}");
+    }
+}

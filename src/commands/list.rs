@@ -205,3 +205,87 @@ async fn one_health<H: HubRead, A: EksRead + IamRead, P: Prompt>(
     let described = Lookup::from_read(read);
     health(registration, client_account, described.as_ref())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::run;
+    use crate::commands::accounts::Accounts;
+    use crate::commands::add::tests::add;
+    use crate::testing::{FakeAws, FakeHub, FakePrompt, MANAGEMENT, eks_cluster, ports, settings};
+
+    const ACCOUNT: &str = "123456789012";
+
+    async fn list(hub: &FakeHub, accounts: &Accounts<FakeAws>, args: &[&str]) -> String {
+        let mut all = vec!["list", "--argocd-namespace", "argocd"];
+        all.extend_from_slice(args);
+        let settings = settings(&all, false);
+        let prompt = FakePrompt::default();
+        let mut out = Vec::new();
+        run(&settings, ports(hub, accounts, &prompt), None, &mut out)
+            .await
+            .unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[tokio::test]
+    async fn registered_clusters_with_mode_role_and_health() {
+        let hub = FakeHub::with_argocd("argocd");
+        let clusters = vec![
+            eks_cluster(ACCOUNT, "eu-west-1", "prod"),
+            eks_cluster(ACCOUNT, "eu-west-1", "staging"),
+        ];
+        let accounts = Accounts::new(FakeAws::in_account(ACCOUNT, clusters.clone()));
+        let args = [
+            "prod",
+            "staging",
+            "--yes",
+            "--identity",
+            "irsa",
+            "--management-role-arn",
+            MANAGEMENT,
+        ];
+        add(&hub, &accounts, &FakePrompt::default(), &args, false)
+            .await
+            .0
+            .unwrap();
+
+        let table = list(&hub, &accounts, &[]).await;
+        let rows: Vec<&str> = table.lines().collect();
+        assert!(
+            rows[0].starts_with("SECRET") && rows[0].ends_with("HEALTH"),
+            "{table}"
+        );
+        assert!(
+            rows[1].contains("prod")
+                && rows[1].contains("irsa")
+                && rows[1].contains("direct")
+                && rows[1].ends_with("ok"),
+            "{table}"
+        );
+
+        // The CA of prod rotated, staging is gone: the health says so.
+        let mut rotated = clusters[0].clone();
+        rotated.ca_data = "TkVX".into();
+        let moved = Accounts::new(FakeAws::in_account(ACCOUNT, vec![rotated]));
+        let document: serde_json::Value =
+            serde_json::from_str(&list(&hub, &moved, &["-o", "json"]).await).unwrap();
+        let health: Vec<&str> = document["clusters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["health"].as_str().unwrap())
+            .collect();
+        assert_eq!(health, ["ca-rotated", "missing"]);
+        assert_eq!(document["otherClusterSecrets"], 0);
+    }
+
+    #[tokio::test]
+    async fn an_empty_namespace_says_so() {
+        let hub = FakeHub::with_argocd("argocd");
+        let accounts = Accounts::new(FakeAws::in_account(ACCOUNT, Vec::new()));
+        assert_eq!(
+            list(&hub, &accounts, &[]).await,
+            "No EKS cluster is registered with Argo CD in namespace argocd.\n"
+        );
+    }
+}

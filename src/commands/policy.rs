@@ -328,3 +328,161 @@ async fn verify<A: IamRead>(
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::run;
+    use crate::cli::settings::CommandSettings;
+    use crate::commands::accounts::Accounts;
+    use crate::error::{Error, Result};
+    use crate::testing::{FakeAws, FakeHub, FakePrompt, ports, settings};
+
+    const ACCOUNT: &str = "123456789012";
+    const TARGET: &str = "arn:aws:iam::123456789012:role/argocd-deployer";
+
+    async fn policy(
+        hub: &FakeHub,
+        accounts: &Accounts<FakeAws>,
+        args: &[&str],
+    ) -> (Result<()>, String) {
+        let mut all = vec![
+            "policy",
+            "--argocd-namespace",
+            "argocd",
+            "--region",
+            "us-east-1",
+        ];
+        all.extend_from_slice(args);
+        let settings = settings(&all, false);
+        let CommandSettings::Policy(policy) = &settings.command else {
+            panic!("not policy")
+        };
+        let prompt = FakePrompt::default();
+        let mut out = Vec::new();
+        let result = run(
+            &settings,
+            policy,
+            ports(hub, accounts, &prompt),
+            None,
+            &mut out,
+        )
+        .await;
+        (result, String::from_utf8(out).unwrap())
+    }
+
+    #[tokio::test]
+    async fn printing_the_policies_writes_nothing() {
+        let hub = FakeHub::with_argocd("argocd");
+        let accounts = Accounts::new(FakeAws::in_account(ACCOUNT, Vec::new()));
+        let (result, out) = policy(
+            &hub,
+            &accounts,
+            &["--identity", "pod-identity", "--role-arn", TARGET],
+        )
+        .await;
+        result.unwrap();
+        assert!(
+            out.contains("== Management role arn:aws:iam::123456789012:role/argocd-management =="),
+            "{out}"
+        );
+        assert!(
+            out.contains("pods.eks.amazonaws.com") && out.contains("== Target role"),
+            "{out}"
+        );
+        assert!(
+            out.contains("aws iam create-role --role-name argocd-deployer"),
+            "{out}"
+        );
+        assert!(accounts.own().writes.borrow().is_empty());
+    }
+
+    #[tokio::test]
+    async fn create_makes_the_roles_and_a_second_run_changes_nothing() {
+        let hub = FakeHub::with_argocd("argocd");
+        let accounts = Accounts::new(FakeAws::in_account(ACCOUNT, Vec::new()));
+        let args = [
+            "--identity",
+            "pod-identity",
+            "--role-arn",
+            TARGET,
+            "--create",
+            "--yes",
+        ];
+        let (result, out) = policy(&hub, &accounts, &args).await;
+        result.unwrap();
+        assert!(
+            out.contains(
+                "  + create    role arn:aws:iam::123456789012:role/argocd-management trust policy"
+            ),
+            "{out}"
+        );
+        assert!(
+            out.contains("Applied and read back: 3 created, 0 updated, 0 unchanged."),
+            "{out}"
+        );
+        assert_eq!(
+            *accounts.own().writes.borrow(),
+            [
+                "create role argocd-management",
+                "put policy kubectl-argocd-eks on argocd-management",
+                "create role argocd-deployer"
+            ]
+        );
+        let (again, out) = policy(&hub, &accounts, &args).await;
+        again.unwrap();
+        assert!(
+            out.contains("Nothing to change (0 created, 0 updated, 3 unchanged)."),
+            "{out}"
+        );
+        assert_eq!(accounts.own().writes.borrow().len(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_dry_run_plans_without_writing_and_a_taken_name_is_a_conflict() {
+        let hub = FakeHub::with_argocd("argocd");
+        let accounts = Accounts::new(FakeAws::in_account(ACCOUNT, Vec::new()));
+        let (result, out) = policy(
+            &hub,
+            &accounts,
+            &[
+                "--identity",
+                "pod-identity",
+                "--create",
+                "--dry-run",
+                "-o",
+                "json",
+            ],
+        )
+        .await;
+        result.unwrap();
+        let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(report["outcome"], "dry-run");
+        assert!(accounts.own().writes.borrow().is_empty());
+
+        accounts.own().roles.borrow_mut().insert(
+            "argocd-management".into(),
+            crate::testing::FakeRole {
+                arn: "arn:aws:iam::123456789012:role/teams/argocd-management".into(),
+                trust: "{\"Version\":\"2012-10-17\",\"Statement\":[]}".into(),
+                ..Default::default()
+            },
+        );
+        let (result, _) = policy(
+            &hub,
+            &accounts,
+            &["--identity", "pod-identity", "--create", "--yes"],
+        )
+        .await;
+        assert!(matches!(result, Err(Error::Conflict { .. })), "{result:?}");
+        assert!(accounts.own().writes.borrow().is_empty());
+    }
+
+    #[tokio::test]
+    async fn irsa_without_a_known_hub_names_the_flag() {
+        let hub = FakeHub::with_argocd("argocd");
+        let accounts = Accounts::new(FakeAws::in_account(ACCOUNT, Vec::new()));
+        let (result, _) = policy(&hub, &accounts, &["--identity", "irsa"]).await;
+        let error = result.unwrap_err();
+        assert!(error.to_string().contains("--hub-cluster"), "{error}");
+    }
+}

@@ -249,3 +249,6 @@ async fn verify<H: HubRead, A: EksRead, P: Prompt>(
         })
     }
 }
+
+#[cfg(test)]
+mod tests;
