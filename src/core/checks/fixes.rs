@@ -12,7 +12,7 @@ use crate::core::policy::generate::{
     INLINE_POLICY, OidcProvider, RolePolicies, argocd_service_accounts, oidc_provider_arn,
     wanted_roles,
 };
-use crate::core::policy::plan::{IamWrite, ObservedRole, plan_role};
+use crate::core::policy::plan::{IamAction, ObservedRole, plan_role};
 
 /// The IAM OIDC provider IRSA's trust names: the hub's issuer, in the management role's account
 /// (where the role is, which need not be the hub cluster's account).
@@ -62,7 +62,7 @@ fn planned(
     management: &RoleArn,
     facts: &RoleFacts,
     target: Option<&RoleArn>,
-) -> Vec<IamWrite> {
+) -> Vec<IamAction> {
     // A role doctor found without a trust policy does not exist: its permission fix still holds.
     let trust = facts.trust.clone().unwrap_or_else(PolicyDocument::empty);
     let mut hub = hub.clone();
@@ -100,7 +100,7 @@ pub(super) fn trust_fix(
     planned(hub, mode, management, facts, target)
         .into_iter()
         .find_map(|write| match write {
-            IamWrite::UpdateTrust { trust, .. } => Some(update_trust_command(&facts.arn, &trust)),
+            IamAction::UpdateTrust { trust, .. } => Some(update_trust_command(&facts.arn, &trust)),
             _ => None,
         })
 }
@@ -116,7 +116,7 @@ pub(super) fn permission_fix(
     planned(hub, mode, &management.arn, management, Some(target))
         .into_iter()
         .find_map(|write| match write {
-            IamWrite::PutPolicy { document, .. } => Some(format!(
+            IamAction::PutPolicy { document, .. } => Some(format!(
                 "in account {}: aws iam put-role-policy --role-name {} --policy-name {INLINE_POLICY} --policy-document {}",
                 management.arn.account,
                 management.arn.name(),

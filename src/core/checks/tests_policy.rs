@@ -9,7 +9,7 @@ use crate::core::policy::document::{PolicyDocument, parse_policy};
 use crate::core::policy::generate::{
     NamedPolicy, oidc_provider_arn, target_role_trust, wanted_roles,
 };
-use crate::core::policy::plan::{IamWrite, ObservedRole, plan_role};
+use crate::core::policy::plan::{IamAction, ObservedRole, plan_role};
 
 const TARGET: &str = "arn:aws:iam::210987654321:role/deployer";
 const ISSUER: &str = "https://oidc.eks.eu-west-1.amazonaws.com/id/ABC";
@@ -289,7 +289,7 @@ fn a_fix_is_the_whole_document_policy_create_writes_with_every_statement_kept() 
         inline: None,
     };
     let plan = plan_role(&wanted[0], Some(&observed), false, &mut Vec::new());
-    let Some(IamWrite::UpdateTrust { trust: written, .. }) = &plan[0].write else {
+    let Some(IamAction::UpdateTrust { trust: written, .. }) = &plan[0].write else {
         panic!("{plan:?}");
     };
     assert_eq!(written, &fixed);
