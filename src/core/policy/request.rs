@@ -172,7 +172,10 @@ impl Request {
             .with_context("aws:PrincipalArn", &[&role.to_string()])
             .with_context("aws:PrincipalAccount", &[&role.account])
             .with_context("aws:PrincipalType", &["AssumedRole"])
-            .with_context("aws:PrincipalIsAWSService", &["false"]);
+            .with_context("aws:PrincipalIsAWSService", &["false"])
+            // Argo CD's awsAuthConfig has no external id, and it sets no source identity.
+            .with_complete("sts:ExternalId")
+            .with_complete("sts:SourceIdentity");
         match pod_identity {
             Some((hub, sa)) => with_pod_tags(request, PRINCIPAL_TAG, hub, sa),
             // Argo CD passes no session tags of its own.

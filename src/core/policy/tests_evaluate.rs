@@ -65,6 +65,9 @@ fn requests_carry_the_global_keys_aws_sets() {
         let policy = keyed(operator, key, r#""something-else""#);
         assert!(allows(&policy, &session).is_denied(), "{key}");
     }
+    // Argo CD passes no external id: a trust that wants one never lets it in.
+    let external = keyed("StringEquals", "sts:ExternalId", r#""x""#);
+    assert!(allows(&external, &session).is_denied());
     // Pod identity's session tags: in its request, and on the chained session after it.
     let pods = Request::pod_identity(Some(&hub()), &sa());
     for (key, value) in [
