@@ -39,7 +39,7 @@ pub fn access_actions(
     if !allows_entries {
         return (Vec::new(), Some(aws_auth_note(cluster, principal, wanted)));
     }
-    let principal_arn = principal.to_string();
+    let principal_arn = principal.clone();
     let entry = observed.get(&cluster.arn.to_string()).cloned().flatten();
     let entry_action = Action {
         change: if entry.is_some() {
@@ -158,7 +158,7 @@ mod tests {
         assert!(matches!(
             &actions[0].step,
             Step::CreateAccessEntry { principal_arn, .. }
-                if principal_arn == "arn:aws:iam::210987654321:role/teams/argocd-deployer"
+                if principal_arn.to_string() == "arn:aws:iam::210987654321:role/teams/argocd-deployer"
         ));
     }
 

@@ -268,6 +268,46 @@ pub struct PodIdentityAssociation {
     pub changed_at: Option<i64>,
 }
 
+/// What a read found: the thing, nothing there, or it could not tell (the read failed or was
+/// not made).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup<T> {
+    Found(T),
+    Absent,
+    Unknown,
+}
+
+impl<T> Lookup<T> {
+    /// A read's result: `Ok(None)` is absent, an error is unknown.
+    pub fn from_read<E>(read: Result<Option<T>, E>) -> Self {
+        match read {
+            Ok(Some(value)) => Lookup::Found(value),
+            Ok(None) => Lookup::Absent,
+            Err(_) => Lookup::Unknown,
+        }
+    }
+
+    pub fn found(&self) -> Option<&T> {
+        match self {
+            Lookup::Found(value) => Some(value),
+            Lookup::Absent | Lookup::Unknown => None,
+        }
+    }
+
+    /// Whether the read answered (found or absent).
+    pub fn is_known(&self) -> bool {
+        !matches!(self, Lookup::Unknown)
+    }
+
+    pub fn as_ref(&self) -> Lookup<&T> {
+        match self {
+            Lookup::Found(value) => Lookup::Found(value),
+            Lookup::Absent => Lookup::Absent,
+            Lookup::Unknown => Lookup::Unknown,
+        }
+    }
+}
+
 /// The partition-wide ARN prefix of EKS access policies.
 pub const ACCESS_POLICY_PREFIX: &str = "arn:aws:eks::aws:cluster-access-policy/";
 /// The access policy `add` associates unless told otherwise.
@@ -295,6 +335,23 @@ impl fmt::Display for AccessScope {
 pub struct AccessPolicyAssociation {
     pub policy_arn: String,
     pub scope: AccessScope,
+}
+
+/// A service account on the hub as read; `irsa_role` is its `eks.amazonaws.com/role-arn`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObservedServiceAccount {
+    pub name: String,
+    pub irsa_role: Option<String>,
+    /// When the IRSA annotation was last written (Unix seconds, from managedFields), if known.
+    pub irsa_changed_at: Option<i64>,
+}
+
+/// A pod of one of Argo CD's service accounts, with when it was created (Unix seconds).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PodFacts {
+    pub name: String,
+    pub service_account: String,
+    pub created: i64,
 }
 
 #[cfg(test)]

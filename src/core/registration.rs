@@ -7,7 +7,7 @@ use std::fmt;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::model::{ClusterArn, EksCluster, MANAGED_BY_LABEL, MANAGED_BY_VALUE};
+use super::model::{ClusterArn, EksCluster, Lookup, MANAGED_BY_LABEL, MANAGED_BY_VALUE};
 use super::secret::ObservedSecret;
 
 /// How Argo CD reaches a registered EKS cluster, as its Secret says.
@@ -284,26 +284,27 @@ impl fmt::Display for Health {
     }
 }
 
-/// What DescribeCluster said about a registration's cluster: `described` is None when the
-/// call failed, Some(None) when there is no such cluster. `client_account` is the account the
-/// call was made in, when known.
+/// What DescribeCluster said about a registration's cluster. `client_account` is the account
+/// the call was made in, when known.
 pub fn health(
     registration: &EksRegistration,
     client_account: Option<&str>,
-    described: Option<Option<&EksCluster>>,
+    described: Lookup<&EksCluster>,
 ) -> Health {
     let account = registration.account.as_deref();
     match described {
-        None => Health::Unknown,
+        Lookup::Unknown => Health::Unknown,
         // "Not found" means gone only when it was asked in the cluster's own account.
-        Some(None) if account.is_some() && account == client_account => Health::Missing,
-        Some(None) => Health::Unknown,
-        Some(Some(cluster)) if account.is_some_and(|a| a != cluster.arn.account) => Health::Unknown,
-        Some(Some(_)) if registration.format == Format::Capability => Health::Ok,
-        Some(Some(cluster)) if cluster.endpoint.trim_end_matches('/') != registration.server => {
+        Lookup::Absent if account.is_some() && account == client_account => Health::Missing,
+        Lookup::Absent => Health::Unknown,
+        Lookup::Found(cluster) if account.is_some_and(|a| a != cluster.arn.account) => {
+            Health::Unknown
+        }
+        Lookup::Found(_) if registration.format == Format::Capability => Health::Ok,
+        Lookup::Found(cluster) if cluster.endpoint.trim_end_matches('/') != registration.server => {
             Health::Moved
         }
-        Some(Some(cluster))
+        Lookup::Found(cluster)
             if registration
                 .ca_data
                 .as_ref()
@@ -311,7 +312,7 @@ pub fn health(
         {
             Health::CaRotated
         }
-        Some(Some(_)) => Health::Ok,
+        Lookup::Found(_) => Health::Ok,
     }
 }
 
@@ -427,30 +428,36 @@ mod tests {
         let mut cluster = described("prod", "eu-west-1");
         let account = Some("123456789012");
         assert_eq!(
-            health(&registration, account, Some(Some(&cluster))),
+            health(&registration, account, Lookup::Found(&cluster)),
             Health::Ok
         );
         cluster.ca_data = "TkVX".into();
         assert_eq!(
-            health(&registration, account, Some(Some(&cluster))),
+            health(&registration, account, Lookup::Found(&cluster)),
             Health::CaRotated
         );
         cluster.endpoint = "https://elsewhere.example".into();
         assert_eq!(
-            health(&registration, account, Some(Some(&cluster))),
+            health(&registration, account, Lookup::Found(&cluster)),
             Health::Moved
         );
-        assert_eq!(health(&registration, account, Some(None)), Health::Missing);
+        assert_eq!(
+            health(&registration, account, Lookup::Absent),
+            Health::Missing
+        );
         // Not found with another account's credentials, or an error: cannot tell.
         assert_eq!(
-            health(&registration, Some("999999999999"), Some(None)),
+            health(&registration, Some("999999999999"), Lookup::Absent),
             Health::Unknown
         );
-        assert_eq!(health(&registration, None, Some(None)), Health::Unknown);
-        assert_eq!(health(&registration, account, None), Health::Unknown);
+        assert_eq!(health(&registration, None, Lookup::Absent), Health::Unknown);
+        assert_eq!(
+            health(&registration, account, Lookup::Unknown),
+            Health::Unknown
+        );
         cluster.arn.account = "999999999999".into();
         assert_eq!(
-            health(&registration, account, Some(Some(&cluster))),
+            health(&registration, account, Lookup::Found(&cluster)),
             Health::Unknown
         );
     }
