@@ -5,7 +5,8 @@ use super::chain::chain_checks;
 use super::{
     Connection, Finding, HubFacts, MapRole, Section, TargetFacts, detect_identity, role_name,
 };
-use crate::core::model::{Lookup, RoleArn};
+use crate::core::model::{DEFAULT_ACCESS_POLICY, Lookup, RoleArn};
+use crate::core::partition::Partition;
 
 /// Links 3-5 for one registered cluster: role chain, target access, and the Secret itself.
 pub fn target_checks(hub: &HubFacts, target: &TargetFacts) -> Section {
@@ -136,14 +137,26 @@ pub fn target_checks(hub: &HubFacts, target: &TargetFacts) -> Section {
             aws_auth_finding(principal.as_ref(), &target.aws_auth)
         }
         (Lookup::Found(policies), Some(p), _) if !policies.is_empty() => Finding::pass(check, format!("{p}: {}", policies.iter().map(|a| role_name(&a.policy_arn).to_owned()).collect::<Vec<_>>().join(", "))),
-        (entry @ (Lookup::Found(_) | Lookup::Absent), Some(p), Some(arn)) => Finding::fail(
-            check,
-            if entry.found().is_some() { format!("{p} has an access entry but no access policy") } else { format!("no access entry for {p}") },
-            format!(
-                "aws eks create-access-entry --cluster-name {0} --region {1} --principal-arn {p}; aws eks associate-access-policy --cluster-name {0} --region {1} --principal-arn {p} --policy-arn arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy --access-scope type=cluster",
+        (entry @ (Lookup::Found(_) | Lookup::Absent), Some(p), Some(arn)) => {
+            // The policy ARN is in the target's partition; an entry that exists is not made again.
+            let policy = Partition::of_arn(&arn.partition).access_policy_arn(DEFAULT_ACCESS_POLICY);
+            let associate = format!(
+                "aws eks associate-access-policy --cluster-name {0} --region {1} --principal-arn {p} --policy-arn {policy} --access-scope type=cluster",
                 arn.name, arn.region
-            ),
-        ),
+            );
+            let (what, fix) = if entry.found().is_some() {
+                (format!("{p} has an access entry but no access policy"), associate)
+            } else {
+                (
+                    format!("no access entry for {p}"),
+                    format!(
+                        "aws eks create-access-entry --cluster-name {0} --region {1} --principal-arn {p}; {associate}",
+                        arn.name, arn.region
+                    ),
+                )
+            };
+            Finding::fail(check, what, fix)
+        }
         _ => Finding::cannot_tell(check, "the access entry could not be read"),
     });
     findings.push(connection_finding(target, principal.as_ref()));
