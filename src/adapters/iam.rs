@@ -3,7 +3,7 @@
 use aws_sdk_iam::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_iam::types::Tag;
 
-use super::aws::{AwsApi, error_message, status, with_code};
+use super::aws::{AwsApi, error_message, status, unreachable_reason, with_code};
 use crate::core::model::{MANAGED_BY_LABEL, MANAGED_BY_VALUE, RoleArn};
 use crate::core::partition::Partition;
 use crate::error::{Error, Result};
@@ -13,8 +13,38 @@ fn iam_error<E>(operation: &str, error: SdkError<E>) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
+    if let Some(reason) = unreachable_reason(&error) {
+        let service = if operation == "GetCallerIdentity" {
+            "STS"
+        } else {
+            "IAM"
+        };
+        let url = std::env::var(format!("AWS_ENDPOINT_URL_{service}"))
+            .or_else(|_| std::env::var("AWS_ENDPOINT_URL"))
+            .unwrap_or_else(|_| format!("the {service} endpoint of the credentials' partition"));
+        return Error::Unreachable {
+            service: service.into(),
+            url,
+            reason,
+            source: Box::new(error),
+        };
+    }
     let code = error.code().filter(|code| !code.is_empty());
     let message = error_message(&error);
+    if code.is_some_and(|c| c == "InvalidClientTokenId" || c == "ExpiredToken") {
+        return Error::CredentialsRefused {
+            at: format!(
+                "AWS {} ({operation})",
+                if operation == "GetCallerIdentity" {
+                    "STS"
+                } else {
+                    "IAM"
+                }
+            ),
+            message: with_code(code, message),
+            source: Box::new(error),
+        };
+    }
     if code.is_some_and(|c| c.starts_with("AccessDenied")) || status(&error) == Some(403) {
         return Error::PermissionDenied {
             what: format!("AWS refused {operation}: {message}"),
