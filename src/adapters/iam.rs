@@ -239,7 +239,9 @@ impl TokenMinter for AwsApi {
     }
 }
 
-/// How long a presigned EKS token is valid, as `aws eks get-token` makes them.
+/// X-Amz-Expires of the presigned URL, 60 s as argocd-k8s-auth and `aws eks get-token` sign it.
+/// It is not the token's lifetime: STS, hence EKS, accepts the URL for 15 minutes after its
+/// X-Amz-Date whatever this says, and argocd-k8s-auth caches the token for 14.
 const TOKEN_LIFETIME: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl AwsApi {
