@@ -9,7 +9,7 @@ use crate::core::model::{
     AccessScope, ClusterArn, DEFAULT_ACCESS_POLICY, IdentityMode, MANAGED_BY_LABEL, RoleArn,
     SECRET_TYPE_LABEL,
 };
-use crate::core::partition::{COMMERCIAL, Partition};
+use crate::core::partition::Partition;
 use crate::core::secret::{SecretOptions, valid_secret_name};
 use crate::error::{Error, Result};
 
@@ -21,9 +21,10 @@ pub struct Settings {
     /// Whether --argocd-namespace was given (else Argo CD's namespace may be detected).
     pub argocd_namespace_given: bool,
     pub profile: Option<String>,
-    /// Regions named with --region (or every EKS region with --all-regions); empty means the
-    /// SDK's default region.
+    /// Regions named with --region; empty means the SDK's default region.
     pub regions: Vec<String>,
+    /// --all-regions: every EKS region of the caller's partition as well.
+    pub all_regions: bool,
     /// Roles to assume to find clusters in other accounts.
     pub assume_roles: Vec<RoleArn>,
     pub output: OutputFormat,
@@ -153,15 +154,7 @@ impl Settings {
                 RoleArn::parse(text).map_err(|e| Error::usage(format!("--assume-role: {e}")))
             })
             .collect::<Result<Vec<_>>>()?;
-        let regions = if cli.aws.all_regions {
-            COMMERCIAL
-                .eks_regions
-                .iter()
-                .map(|r| (*r).to_owned())
-                .collect()
-        } else {
-            cli.aws.regions
-        };
+        let regions = cli.aws.regions;
         for region in &regions {
             if !valid_region(region) {
                 return Err(Error::usage(format!(
@@ -181,6 +174,7 @@ impl Settings {
             argocd_namespace_given,
             profile: cli.aws.profile,
             regions,
+            all_regions: cli.aws.all_regions,
             assume_roles,
             output: cli.run.output,
             dry_run: cli.run.dry_run,
@@ -690,7 +684,7 @@ mod tests {
             "arn:aws:iam::210987654321:role/discovery",
         ])
         .unwrap();
-        assert_eq!(s.regions.len(), COMMERCIAL.eks_regions.len());
+        assert!(s.all_regions && s.regions.is_empty());
         assert_eq!(s.assume_roles[0].account, "210987654321");
         assert!(!s.argocd_namespace_given);
     }

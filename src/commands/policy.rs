@@ -8,7 +8,9 @@ use crate::cli::output::{Outcome, emit, show};
 use crate::cli::settings::{IdentityChoice, PolicySettings, Settings};
 use crate::commands::Ports;
 use crate::commands::accounts::Accounts;
-use crate::commands::targets::{argocd_namespace, auto_identity, find_hub_cluster, search_regions};
+use crate::commands::targets::{
+    Regions, argocd_namespace, auto_identity, find_hub_cluster, search_regions,
+};
 use crate::core::model::{ClusterArn, EksCluster, IdentityMode, RoleArn};
 use crate::core::policy::document::{PolicyError, STS_AUDIENCE, parse_policy};
 use crate::core::policy::generate::{
@@ -159,12 +161,12 @@ fn hub_regions(
     context: &HubContext,
     flags: &[String],
     default_region: Option<&str>,
-) -> Result<Vec<String>> {
-    search_regions(flags, default_region).or_else(|error| {
-        ClusterArn::parse(&context.context)
+) -> Result<Regions> {
+    search_regions(flags, false, default_region).or_else(|error| {
+        let arn = ClusterArn::parse(&context.context)
             .or_else(|_| ClusterArn::parse(&context.cluster))
-            .map(|arn| vec![arn.region])
-            .map_err(|_| error)
+            .map_err(|_| error)?;
+        search_regions(&[arn.region], false, None)
     })
 }
 
