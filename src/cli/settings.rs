@@ -20,12 +20,7 @@ pub struct Settings {
     pub argocd_namespace: String,
     /// Whether --argocd-namespace was given (else Argo CD's namespace may be detected).
     pub argocd_namespace_given: bool,
-    pub profile: Option<String>,
-    /// Regions named with --region (or every EKS region with --all-regions); empty means the
-    /// SDK's default region.
-    pub regions: Vec<String>,
-    /// Roles to assume to find clusters in other accounts.
-    pub assume_roles: Vec<RoleArn>,
+    pub aws: AwsSettings,
     pub output: OutputFormat,
     pub dry_run: DryRun,
     pub yes: bool,
@@ -34,6 +29,19 @@ pub struct Settings {
     pub verbose: u8,
     pub color: bool,
     pub command: CommandSettings,
+}
+
+/// How to reach AWS, from `AwsArgs`: the profile, the regions to look in, and the roles that
+/// reach other accounts. Endpoints and retries come from the AWS SDK's own configuration
+/// (`AWS_ENDPOINT_URL*`, the profile's `retry_mode`), as for the AWS CLI.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AwsSettings {
+    pub profile: Option<String>,
+    /// Regions named with --region (or every EKS region with --all-regions); empty means the
+    /// SDK's default region.
+    pub regions: Vec<String>,
+    /// Roles to assume to find clusters in other accounts.
+    pub assume_roles: Vec<RoleArn>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -169,9 +177,11 @@ impl Settings {
             context: cli.kube.context,
             argocd_namespace,
             argocd_namespace_given,
-            profile: cli.aws.profile,
-            regions,
-            assume_roles,
+            aws: AwsSettings {
+                profile: cli.aws.profile,
+                regions,
+                assume_roles,
+            },
             output: cli.run.output,
             dry_run: cli.run.dry_run,
             yes: cli.run.yes,
@@ -491,7 +501,7 @@ mod tests {
             "-vv",
         ])
         .unwrap();
-        assert_eq!(s.regions, vec!["eu-west-1", "us-east-1"]);
+        assert_eq!(s.aws.regions, vec!["eu-west-1", "us-east-1"]);
         assert_eq!(s.output, OutputFormat::Json);
         assert_eq!(s.dry_run, DryRun::Client);
         assert!(s.yes && !s.interactive);
@@ -661,8 +671,8 @@ mod tests {
             "arn:aws:iam::210987654321:role/discovery",
         ])
         .unwrap();
-        assert_eq!(s.regions.len(), EKS_REGIONS.len());
-        assert_eq!(s.assume_roles[0].account, "210987654321");
+        assert_eq!(s.aws.regions.len(), EKS_REGIONS.len());
+        assert_eq!(s.aws.assume_roles[0].account, "210987654321");
         assert!(!s.argocd_namespace_given);
     }
 

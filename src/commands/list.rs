@@ -93,7 +93,8 @@ pub(crate) async fn hub_cluster<H: HubRead, E: EksRead>(
     {
         return Ok(arn);
     }
-    let regions = search_regions(&settings.regions, default_region).map_err(|e| e.to_string())?;
+    let regions =
+        search_regions(&settings.aws.regions, default_region).map_err(|e| e.to_string())?;
     match find_hub_cluster(context, eks, None, &regions).await {
         Ok(Some(arn)) => Ok(arn),
         Ok(None) => Err("the kube context does not name the hub's EKS cluster".to_owned()),

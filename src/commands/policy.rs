@@ -44,7 +44,7 @@ pub async fn run<H: HubRead, A: EksRead + IamRead + IamWrite, P: Prompt>(
     let service_accounts = argocd_service_accounts(&namespace, &present, &mut notes);
 
     let context = ports.hub.context();
-    let regions = hub_regions(context, &settings.regions, default_region)?;
+    let regions = hub_regions(context, &settings.aws.regions, default_region)?;
     let hub_arn =
         find_hub_cluster(context, hub_eks, policy.hub_cluster.as_deref(), &regions).await?;
     let hub = match &hub_arn {

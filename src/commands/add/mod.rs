@@ -46,7 +46,7 @@ pub async fn run<H: HubRead + HubWrite, E: EksRead + EksWrite, P: Prompt>(
     out: &mut dyn std::io::Write,
 ) -> Result<()> {
     let hub_eks = ports.accounts.own();
-    let regions = search_regions(&settings.regions, default_region)?;
+    let regions = search_regions(&settings.aws.regions, default_region)?;
     // Guided: no cluster on the command line, so pick one and ask for what flags left out.
     let guided = add.targets.is_empty();
     let namespace = argocd_namespace(ports.hub, settings).await?;
