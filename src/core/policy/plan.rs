@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::diagnose::assumable_roles;
 use super::document::{PolicyDocument, Principal, missing_statements, same_policy};
 use super::generate::{
-    INLINE_POLICY, OidcProvider, RoleKind, RolePolicies, management_permissions,
+    INLINE_POLICY, NamedPolicy, OidcProvider, RoleKind, RolePolicies, management_permissions,
 };
 use crate::core::model::RoleArn;
 
@@ -144,139 +144,167 @@ pub fn plan_role(
     pod_identity: bool,
     notes: &mut Vec<String>,
 ) -> Vec<PlanStep> {
-    let account = role.arn.account.clone();
-    let name = role.arn.name().to_owned();
-    let step = |change, subject, detail: String, write| PlanStep {
-        change,
-        account: account.clone(),
-        subject,
-        detail,
-        write,
-    };
-    let mut steps = Vec::new();
-    let statements = role.trust_policy.statements.len();
-    match observed {
-        None if role.arn.path_and_name.contains('/') => {
-            return manual_role(
-                role,
-                "--create makes roles without a path: create this one with the aws commands below, then run again",
-            );
-        }
-        None => {
-            let trust = creation_trust(role);
-            let then_trust = role.self_assume.then(|| role.trust_policy.clone());
-            let description = match role.kind {
-                RoleKind::Management => "Argo CD management role (kubectl-argocd-eks)".to_owned(),
-                RoleKind::Target => format!(
-                    "Target role Argo CD assumes from {} (kubectl-argocd-eks)",
-                    role_management_arn(role)
-                ),
-            };
-            steps.push(step(
-                Change::Create,
-                trust_subject(&role.arn),
-                format!("new role, trust policy with {statements} statement(s)"),
-                Some(IamAction::CreateRole {
-                    name: name.clone(),
-                    trust,
-                    description,
-                    then_trust,
-                }),
-            ));
-        }
-        Some(observed) => {
-            let missing = missing_statements(&observed.trust, &role.trust_policy);
-            if missing.is_empty() {
-                steps.push(step(
-                    Change::Unchanged,
-                    trust_subject(&role.arn),
-                    "already allows it".into(),
-                    None,
-                ));
-            } else {
-                let mut trust = observed.trust.clone();
-                trust
-                    .statements
-                    .extend(missing.iter().map(|s| (*s).clone()));
-                steps.push(step(
-                    Change::Update,
-                    trust_subject(&role.arn),
-                    format!(
-                        "add {} statement(s), keep the {} there",
-                        missing.len(),
-                        observed.trust.statements.len()
-                    ),
-                    Some(IamAction::UpdateTrust {
-                        name: name.clone(),
-                        trust,
-                    }),
-                ));
-            }
-        }
+    if observed.is_none() && role.arn.path_and_name.contains('/') {
+        return manual_role(
+            role,
+            "--create makes roles without a path: create this one with the aws commands below, then run again",
+        );
     }
+    let mut steps = vec![trust_step(role, observed)];
     let existing_inline = observed.and_then(|o| o.inline.as_ref());
     for policy in &role.permission_policies {
-        let subject = policy_subject(&role.arn, &policy.name);
-        let wanted_roles = assumable_roles(&policy.document);
-        let Some(existing) = existing_inline else {
-            steps.push(step(
-                Change::Create,
-                subject,
-                format!("sts:AssumeRole on {} role(s)", wanted_roles.len()),
-                Some(IamAction::PutPolicy {
-                    role: name.clone(),
-                    document: policy.document.clone(),
-                }),
-            ));
-            continue;
-        };
-        // Keep the roles it already may assume: clusters registered before still use them.
-        let kept = assumable_roles(existing);
-        let all: Vec<RoleArn> = kept.union(&wanted_roles).cloned().collect();
-        let document =
-            management_permissions(&all, pod_identity).unwrap_or_else(|| policy.document.clone());
-        if same_policy(existing, &document) {
-            steps.push(step(
-                Change::Unchanged,
-                subject,
-                format!("sts:AssumeRole on {} role(s)", all.len()),
-                None,
-            ));
-        } else {
-            let new = wanted_roles.difference(&kept).count();
-            steps.push(step(
-                Change::Update,
-                subject,
-                format!(
-                    "sts:AssumeRole on {} role(s), {new} of them new{}",
-                    all.len(),
-                    if kept.is_empty() {
-                        ""
-                    } else {
-                        ", keeping the ones it had"
-                    }
-                ),
-                Some(IamAction::PutPolicy {
-                    role: name.clone(),
-                    document,
-                }),
-            ));
-        }
+        steps.push(permission_step(role, policy, existing_inline, pod_identity));
     }
     if role.permission_policies.is_empty()
         && let Some(existing) = existing_inline
     {
-        let roles: Vec<String> = assumable_roles(existing)
-            .iter()
-            .map(ToString::to_string)
-            .collect();
-        notes.push(format!(
-            "role {} keeps its inline policy {INLINE_POLICY} (sts:AssumeRole on {}); direct mode does not need it: aws iam delete-role-policy --role-name {name} --policy-name {INLINE_POLICY}",
-            role.arn,
-            if roles.is_empty() { "nothing".to_owned() } else { roles.join(", ") }
-        ));
+        notes.push(unneeded_inline_note(role, existing));
     }
     steps
+}
+
+fn step(
+    role: &RolePolicies,
+    change: Change,
+    subject: String,
+    detail: String,
+    write: Option<IamAction>,
+) -> PlanStep {
+    PlanStep {
+        change,
+        account: role.arn.account.clone(),
+        subject,
+        detail,
+        write,
+    }
+}
+
+/// Create the role with its trust policy, or add the statements its trust policy lacks.
+fn trust_step(role: &RolePolicies, observed: Option<&ObservedRole>) -> PlanStep {
+    let name = role.arn.name().to_owned();
+    let subject = trust_subject(&role.arn);
+    let Some(observed) = observed else {
+        let statements = role.trust_policy.statements.len();
+        let description = match role.kind {
+            RoleKind::Management => "Argo CD management role (kubectl-argocd-eks)".to_owned(),
+            RoleKind::Target => format!(
+                "Target role Argo CD assumes from {} (kubectl-argocd-eks)",
+                role_management_arn(role)
+            ),
+        };
+        return step(
+            role,
+            Change::Create,
+            subject,
+            format!("new role, trust policy with {statements} statement(s)"),
+            Some(IamAction::CreateRole {
+                name,
+                trust: creation_trust(role),
+                description,
+                then_trust: role.self_assume.then(|| role.trust_policy.clone()),
+            }),
+        );
+    };
+    let missing = missing_statements(&observed.trust, &role.trust_policy);
+    if missing.is_empty() {
+        return step(
+            role,
+            Change::Unchanged,
+            subject,
+            "already allows it".into(),
+            None,
+        );
+    }
+    let mut trust = observed.trust.clone();
+    trust
+        .statements
+        .extend(missing.iter().map(|s| (*s).clone()));
+    step(
+        role,
+        Change::Update,
+        subject,
+        format!(
+            "add {} statement(s), keep the {} there",
+            missing.len(),
+            observed.trust.statements.len()
+        ),
+        Some(IamAction::UpdateTrust { name, trust }),
+    )
+}
+
+/// Put the permission policy; an existing one keeps the roles it already may assume
+/// (clusters registered before still use them).
+fn permission_step(
+    role: &RolePolicies,
+    policy: &NamedPolicy,
+    existing: Option<&PolicyDocument>,
+    pod_identity: bool,
+) -> PlanStep {
+    let name = role.arn.name().to_owned();
+    let subject = policy_subject(&role.arn, &policy.name);
+    let wanted_roles = assumable_roles(&policy.document);
+    let Some(existing) = existing else {
+        return step(
+            role,
+            Change::Create,
+            subject,
+            format!("sts:AssumeRole on {} role(s)", wanted_roles.len()),
+            Some(IamAction::PutPolicy {
+                role: name,
+                document: policy.document.clone(),
+            }),
+        );
+    };
+    let kept = assumable_roles(existing);
+    let all: Vec<RoleArn> = kept.union(&wanted_roles).cloned().collect();
+    let document =
+        management_permissions(&all, pod_identity).unwrap_or_else(|| policy.document.clone());
+    if same_policy(existing, &document) {
+        return step(
+            role,
+            Change::Unchanged,
+            subject,
+            format!("sts:AssumeRole on {} role(s)", all.len()),
+            None,
+        );
+    }
+    let new = wanted_roles.difference(&kept).count();
+    step(
+        role,
+        Change::Update,
+        subject,
+        format!(
+            "sts:AssumeRole on {} role(s), {new} of them new{}",
+            all.len(),
+            if kept.is_empty() {
+                ""
+            } else {
+                ", keeping the ones it had"
+            }
+        ),
+        Some(IamAction::PutPolicy {
+            role: name,
+            document,
+        }),
+    )
+}
+
+/// Direct mode needs no permission policy: say how to drop the one the role still has.
+fn unneeded_inline_note(role: &RolePolicies, existing: &PolicyDocument) -> String {
+    let roles: Vec<String> = assumable_roles(existing)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    format!(
+        "role {} keeps its inline policy {INLINE_POLICY} (sts:AssumeRole on {}); direct mode does not need it: aws iam delete-role-policy --role-name {} --policy-name {INLINE_POLICY}",
+        role.arn,
+        if roles.is_empty() {
+            "nothing".to_owned()
+        } else {
+            roles.join(", ")
+        },
+        role.arn.name()
+    )
 }
 
 /// The trust policy a role is created with. IAM refuses a principal that does not exist yet: a
