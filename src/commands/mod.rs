@@ -6,6 +6,7 @@ pub mod completion;
 pub mod doctor;
 pub mod list;
 pub mod policy;
+pub mod registered;
 pub mod remove;
 pub mod targets;
 
