@@ -1,10 +1,8 @@
-//! The Argo CD cluster Secret: build the desired one, read an existing one back, compare them.
+//! The Argo CD cluster Secret: build the desired one, read an existing one as Argo CD does,
+//! compare them. Plain types: the kube adapter turns them into Kubernetes objects and back.
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::ByteString;
-use k8s_openapi::api::core::v1::Secret;
-use kube::api::ObjectMeta;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -175,29 +173,6 @@ fn build_secret(
     }
 }
 
-impl DesiredSecret {
-    /// The object sent with server-side apply: only the fields the tool owns.
-    pub fn to_manifest(&self) -> Secret {
-        Secret {
-            metadata: ObjectMeta {
-                name: Some(self.name.clone()),
-                namespace: Some(self.namespace.clone()),
-                labels: Some(self.labels.clone()),
-                annotations: (!self.annotations.is_empty()).then(|| self.annotations.clone()),
-                ..ObjectMeta::default()
-            },
-            type_: Some("Opaque".to_owned()),
-            data: Some(
-                self.data
-                    .iter()
-                    .map(|(k, v)| (k.clone(), ByteString(v.clone().into_bytes())))
-                    .collect(),
-            ),
-            ..Secret::default()
-        }
-    }
-}
-
 /// An existing Secret as read from the hub, decoded.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ObservedSecret {
@@ -218,62 +193,6 @@ pub struct OwnedFields {
 }
 
 impl ObservedSecret {
-    /// Decode a Secret read from the API server; `field_manager` picks whose fields are "owned".
-    pub fn from_secret(secret: &Secret, field_manager: &str) -> Self {
-        let meta = &secret.metadata;
-        let mut data: BTreeMap<String, String> = secret
-            .data
-            .iter()
-            .flatten()
-            .map(|(k, v)| (k.clone(), String::from_utf8_lossy(&v.0).into_owned()))
-            .collect();
-        // Argo CD merges stringData over data; so do we (the server does too on write).
-        for (k, v) in secret.string_data.iter().flatten() {
-            data.insert(k.clone(), v.clone());
-        }
-        let owned = meta
-            .managed_fields
-            .iter()
-            .flatten()
-            .filter(|entry| {
-                entry.manager.as_deref() == Some(field_manager)
-                    && entry.operation.as_deref() == Some("Apply")
-            })
-            .filter_map(|entry| entry.fields_v1.as_ref())
-            .fold(OwnedFields::default(), |mut owned, fields| {
-                let keys = |path: &[&str]| -> Vec<String> {
-                    let mut node = &fields.0;
-                    for step in path {
-                        node = match node.get(step) {
-                            Some(next) => next,
-                            None => return Vec::new(),
-                        };
-                    }
-                    node.as_object()
-                        .map(|map| {
-                            map.keys()
-                                .filter_map(|k| k.strip_prefix("f:").map(str::to_owned))
-                                .collect()
-                        })
-                        .unwrap_or_default()
-                };
-                owned.data.extend(keys(&["f:data"]));
-                owned.labels.extend(keys(&["f:metadata", "f:labels"]));
-                owned
-                    .annotations
-                    .extend(keys(&["f:metadata", "f:annotations"]));
-                owned
-            });
-        ObservedSecret {
-            namespace: meta.namespace.clone().unwrap_or_default(),
-            name: meta.name.clone().unwrap_or_default(),
-            labels: meta.labels.clone().unwrap_or_default(),
-            annotations: meta.annotations.clone().unwrap_or_default(),
-            data,
-            owned,
-        }
-    }
-
     pub fn managed_by_us(&self) -> bool {
         self.labels.get(MANAGED_BY_LABEL).map(String::as_str) == Some(MANAGED_BY_VALUE)
     }
@@ -490,42 +409,6 @@ mod tests {
         assert_eq!(
             secret_differences(&desired, &observed),
             vec!["data.config", "data.project (removed)"]
-        );
-    }
-
-    #[test]
-    fn observed_secret_reads_owned_fields_from_managed_fields() {
-        use k8s_openapi::apimachinery::pkg::apis::meta::v1::{FieldsV1, ManagedFieldsEntry};
-        let desired = desired_secret(&cluster("prod", "eu-west-1"), None, &options());
-        let mut secret = desired.to_manifest();
-        secret.metadata.managed_fields = Some(vec![
-            ManagedFieldsEntry {
-                manager: Some("kubectl-argocd-eks".into()),
-                operation: Some("Apply".into()),
-                fields_v1: Some(FieldsV1(serde_json::json!({
-                    "f:data": {"f:config": {}, "f:name": {}, "f:server": {}},
-                    "f:metadata": {"f:labels": {"f:argocd.argoproj.io/secret-type": {}}}
-                }))),
-                ..Default::default()
-            },
-            ManagedFieldsEntry {
-                manager: Some("argocd-server".into()),
-                operation: Some("Update".into()),
-                fields_v1: Some(FieldsV1(serde_json::json!({"f:data": {"f:shard": {}}}))),
-                ..Default::default()
-            },
-        ]);
-        let observed = ObservedSecret::from_secret(&secret, "kubectl-argocd-eks");
-        assert_eq!(observed.owned.data, vec!["config", "name", "server"]);
-        assert_eq!(
-            observed.owned.labels,
-            vec!["argocd.argoproj.io/secret-type"]
-        );
-        assert!(observed.managed_by_us());
-        assert_eq!(observed.data, desired.data);
-        assert_eq!(
-            secret_differences(&desired, &observed),
-            Vec::<String>::new()
         );
     }
 
