@@ -1,11 +1,11 @@
 //! kubectl argocd-eks: register Amazon EKS clusters with Argo CD. `run` wires the real adapters.
 
-pub mod adapters;
+pub(crate) mod adapters;
 pub mod cli;
-pub mod commands;
+pub(crate) mod commands;
 pub mod core;
 pub mod error;
-pub mod ports;
+pub(crate) mod ports;
 #[cfg(test)]
 mod testing;
 

@@ -20,7 +20,7 @@ use crate::ports::{
     AwsAuth, HubContext, HubRead, HubWrite, Targets, TokenReview, Workload, WorkloadKind, Write,
 };
 
-pub struct KubeHub {
+pub(crate) struct KubeHub {
     client: Client,
     context: HubContext,
     /// The kubeconfig as read, to reach other clusters it has contexts for.
@@ -30,7 +30,7 @@ pub struct KubeHub {
 impl KubeHub {
     /// Connect to the hub named by `--kubeconfig` (else KUBECONFIG, several paths merged, else
     /// ~/.kube/config) and `--context` (else the current context).
-    pub async fn connect(
+    pub(crate) async fn connect(
         kubeconfig: Option<&std::path::Path>,
         context: Option<&str>,
     ) -> Result<Self> {

@@ -20,7 +20,7 @@ use crate::core::secret::ObservedSecret;
 use crate::error::{Error, Result};
 use crate::ports::{AwsAuth, EksRead, HubRead, IamRead, Prompt, Targets, TokenMinter, TokenReview};
 
-pub async fn run<H: HubRead + Targets, A: EksRead + IamRead + TokenMinter, P: Prompt>(
+pub(crate) async fn run<H: HubRead + Targets, A: EksRead + IamRead + TokenMinter, P: Prompt>(
     settings: &Settings,
     doctor: &DoctorSettings,
     ports: Ports<'_, H, A, P>,

@@ -22,9 +22,9 @@ use crate::error::{Error, Result};
 use crate::ports::{CallerIdentity, EksRead, HubContext, HubRead, IamRead, IamWrite, Prompt};
 
 /// The management role's name when `--management-role-arn` is not given.
-pub const DEFAULT_MANAGEMENT_ROLE: &str = "argocd-management";
+pub(crate) const DEFAULT_MANAGEMENT_ROLE: &str = "argocd-management";
 
-pub async fn run<H: HubRead, A: EksRead + IamRead + IamWrite, P: Prompt>(
+pub(crate) async fn run<H: HubRead, A: EksRead + IamRead + IamWrite, P: Prompt>(
     settings: &Settings,
     policy: &PolicySettings,
     ports: Ports<'_, H, A, P>,
@@ -150,10 +150,10 @@ fn hub_regions(
     default_region: Option<&str>,
 ) -> Result<Vec<String>> {
     search_regions(flags, default_region).or_else(|error| {
-        ClusterArn::parse(&context.context)
-            .or_else(|_| ClusterArn::parse(&context.cluster))
+        context
+            .cluster_arn()
             .map(|arn| vec![arn.region])
-            .map_err(|_| error)
+            .ok_or(error)
     })
 }
 
@@ -296,11 +296,11 @@ async fn apply<A: IamWrite>(accounts: &Accounts<A>, caller: &str, plan: &[PlanSt
                 }
             }
             IamAction::UpdateTrust { name, trust } => {
-                iam.update_trust_policy(name, &trust.to_string()).await?
+                iam.update_trust_policy(name, &trust.to_string()).await?;
             }
             IamAction::PutPolicy { role, document } => {
                 iam.put_role_policy(role, INLINE_POLICY, &document.to_string())
-                    .await?
+                    .await?;
             }
         }
     }

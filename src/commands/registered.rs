@@ -6,7 +6,7 @@ use crate::core::registration::{EksRegistration, SelectError, select};
 use crate::error::{Error, Result};
 
 /// The registrations `wanted` names, each once, in the order named.
-pub fn named<'a>(
+pub(crate) fn named<'a>(
     registrations: &'a [EksRegistration],
     wanted: &[TargetRef],
     namespace: &str,

@@ -15,7 +15,10 @@ use crate::ports::{EksRead, HubContext, HubRead};
 const DISCOVERY_CONCURRENCY: usize = 8;
 
 /// The regions to look in for clusters named without an ARN.
-pub fn search_regions(flags: &[String], default_region: Option<&str>) -> Result<Vec<String>> {
+pub(crate) fn search_regions(
+    flags: &[String],
+    default_region: Option<&str>,
+) -> Result<Vec<String>> {
     if !flags.is_empty() {
         return Ok(flags.to_vec());
     }
@@ -42,15 +45,13 @@ fn flag_value<'a>(args: &'a [String], flag: &str) -> Option<&'a str> {
 /// The hub's own EKS cluster: `--hub-cluster`, else an EKS ARN as context or cluster name (as
 /// `aws eks update-kubeconfig` writes them), else `aws eks get-token --cluster-name`, else the
 /// cluster in `regions` whose endpoint is the context's server.
-pub async fn find_hub_cluster<E: EksRead>(
+pub(crate) async fn find_hub_cluster<E: EksRead>(
     context: &HubContext,
     eks: &E,
     flag: Option<&str>,
     regions: &[String],
 ) -> Result<Option<ClusterArn>> {
-    let from_context = ClusterArn::parse(&context.context)
-        .or_else(|_| ClusterArn::parse(&context.cluster))
-        .ok();
+    let from_context = context.cluster_arn();
     let (name, region) = match (flag, &from_context) {
         (None, Some(arn)) => return Ok(Some(arn.clone())),
         (Some(name), Some(arn)) if arn.name == name => return Ok(Some(arn.clone())),
@@ -118,7 +119,7 @@ async fn describe_all<E: EksRead>(eks: &E, regions: &[String]) -> Result<Vec<Eks
 }
 
 /// Every cluster every account can see in `regions`.
-pub async fn discover<E: EksRead>(
+pub(crate) async fn discover<E: EksRead>(
     accounts: &Accounts<E>,
     regions: &[String],
 ) -> Result<Vec<EksCluster>> {
@@ -132,7 +133,7 @@ pub async fn discover<E: EksRead>(
 
 /// The cluster a user named: an ARN in its own region and account, or a name looked up in
 /// every account and region (it must be found exactly once).
-pub async fn find_target<E: EksRead>(
+pub(crate) async fn find_target<E: EksRead>(
     accounts: &Accounts<E>,
     target: &TargetRef,
     regions: &[String],
@@ -200,7 +201,7 @@ pub async fn find_target<E: EksRead>(
 }
 
 /// `--identity auto`: pod identity when the hub is EKS and has the agent, else IRSA.
-pub async fn auto_identity<E: EksRead>(
+pub(crate) async fn auto_identity<E: EksRead>(
     eks: &E,
     hub_cluster: Option<&ClusterArn>,
 ) -> Result<IdentityMode> {
@@ -214,7 +215,7 @@ pub async fn auto_identity<E: EksRead>(
 
 /// Argo CD's namespace: `--argocd-namespace`, else `argocd`, else the one namespace that has
 /// Argo CD's application controller service account.
-pub async fn argocd_namespace<H: HubRead>(hub: &H, settings: &Settings) -> Result<String> {
+pub(crate) async fn argocd_namespace<H: HubRead>(hub: &H, settings: &Settings) -> Result<String> {
     let default = &settings.argocd_namespace;
     if settings.argocd_namespace_given {
         return Ok(default.clone());

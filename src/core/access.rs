@@ -7,7 +7,7 @@ use super::action::{Action, Change, Step};
 use super::model::{AccessPolicyAssociation, AccessScope, EksCluster, RoleArn};
 
 /// EKS access policies by name, for the picker and for validating --access-policy.
-pub const ACCESS_POLICIES: [&str; 4] = [
+pub(crate) const ACCESS_POLICIES: [&str; 4] = [
     "AmazonEKSClusterAdminPolicy",
     "AmazonEKSAdminPolicy",
     "AmazonEKSEditPolicy",
@@ -16,18 +16,18 @@ pub const ACCESS_POLICIES: [&str; 4] = [
 
 /// The access `add` gives the role that reaches a target.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TargetAccess {
-    pub policy_arn: String,
-    pub scope: AccessScope,
+pub(crate) struct TargetAccess {
+    pub(crate) policy_arn: String,
+    pub(crate) scope: AccessScope,
 }
 
 /// Per target cluster ARN: None when the principal has no access entry there, else the access
 /// policies associated with its entry.
-pub type ObservedAccess = BTreeMap<String, Option<Vec<AccessPolicyAssociation>>>;
+pub(crate) type ObservedAccess = BTreeMap<String, Option<Vec<AccessPolicyAssociation>>>;
 
 /// The actions (access entry, policy association) for one target, or a note with the aws-auth
 /// entry when the cluster does not take access entries.
-pub fn access_actions(
+pub(crate) fn access_actions(
     cluster: &EksCluster,
     principal: &RoleArn,
     wanted: &TargetAccess,

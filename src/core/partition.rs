@@ -1,7 +1,7 @@
 //! AWS partitions as data: the regions EKS runs in (for `--all-regions`). A plain table.
 
 /// Every region EKS runs in (commercial partition), for --all-regions.
-pub const EKS_REGIONS: [&str; 33] = [
+pub(crate) const EKS_REGIONS: [&str; 33] = [
     "af-south-1",
     "ap-east-1",
     "ap-east-2",

@@ -13,24 +13,24 @@ use super::registration::{EksRegistration, Format};
 
 /// One of Argo CD's service accounts and its IRSA annotation.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServiceAccountIdentity {
-    pub name: String,
-    pub irsa_role: Option<String>,
+pub(crate) struct ServiceAccountIdentity {
+    pub(crate) name: String,
+    pub(crate) irsa_role: Option<String>,
     /// The annotation is owned by this tool's field manager (server-side apply).
-    pub annotation_ours: bool,
+    pub(crate) annotation_ours: bool,
 }
 
 /// A pod identity association for one of Argo CD's service accounts.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ObservedAssociation {
-    pub association: PodIdentityAssociation,
+pub(crate) struct ObservedAssociation {
+    pub(crate) association: PodIdentityAssociation,
     /// It carries the tag `app.kubernetes.io/managed-by=kubectl-argocd-eks`.
-    pub ours: bool,
+    pub(crate) ours: bool,
 }
 
 /// The management role Argo CD's pods run as: the IRSA annotation (AWS SDKs prefer it when both
 /// are set), else the pod identity association.
-pub fn management_role(
+pub(crate) fn management_role(
     service_accounts: &[ServiceAccountIdentity],
     associations: &[ObservedAssociation],
 ) -> Option<String> {
@@ -47,7 +47,7 @@ pub fn management_role(
 
 /// What the target says about the access entry of the principal that reached it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EntryState {
+pub(crate) enum EntryState {
     /// The entry exists; `ours` when it carries this tool's managed-by tag.
     Present {
         ours: bool,
@@ -59,7 +59,7 @@ pub enum EntryState {
 
 /// A removed registration's target, as observed: the cluster and its access entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ObservedTarget {
+pub(crate) enum ObservedTarget {
     Found {
         cluster: ClusterArn,
         endpoint: String,
@@ -72,34 +72,34 @@ pub enum ObservedTarget {
 
 /// Everything `remove` read before planning.
 #[derive(Debug, Clone, Default)]
-pub struct ObservedRemoval {
-    pub namespace: String,
+pub(crate) struct ObservedRemoval {
+    pub(crate) namespace: String,
     /// Every EKS registration in the namespace.
-    pub registrations: Vec<EksRegistration>,
+    pub(crate) registrations: Vec<EksRegistration>,
     /// Argo CD's service accounts that exist.
-    pub service_accounts: Vec<ServiceAccountIdentity>,
+    pub(crate) service_accounts: Vec<ServiceAccountIdentity>,
     /// The hub's EKS cluster, when known; pod identity associations live there.
-    pub hub_cluster: Option<ClusterArn>,
+    pub(crate) hub_cluster: Option<ClusterArn>,
     /// Associations for Argo CD's service accounts.
-    pub associations: Vec<ObservedAssociation>,
+    pub(crate) associations: Vec<ObservedAssociation>,
     /// Why associations were not looked at, if they were not.
-    pub associations_unchecked: Option<String>,
+    pub(crate) associations_unchecked: Option<String>,
     /// Per removed Secret (by name), its target.
-    pub targets: Vec<(String, ObservedTarget)>,
+    pub(crate) targets: Vec<(String, ObservedTarget)>,
     /// EKS registrations in the hub's other namespaces (other Argo CD instances may share a
     /// target's access entry).
-    pub elsewhere: Vec<EksRegistration>,
+    pub(crate) elsewhere: Vec<EksRegistration>,
     /// Why other namespaces were not looked at, if they were not.
-    pub elsewhere_unchecked: Option<String>,
+    pub(crate) elsewhere_unchecked: Option<String>,
     /// The management role of other namespaces' Argo CD (None: it has no AWS identity), where
     /// it was read, for their direct-mode registrations; a direct-mode registration in a
     /// namespace not read counts as a user of the entry.
-    pub elsewhere_management: BTreeMap<String, Option<String>>,
+    pub(crate) elsewhere_management: BTreeMap<String, Option<String>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Removal {
+pub(crate) enum Removal {
     Delete,
     Keep,
 }
@@ -116,7 +116,7 @@ impl fmt::Display for Removal {
 /// One object `remove` deletes, or keeps.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "camelCase")]
-pub enum RemovalStep {
+pub(crate) enum RemovalStep {
     DeleteSecret {
         namespace: String,
         name: String,
@@ -139,7 +139,7 @@ pub enum RemovalStep {
 }
 
 impl RemovalStep {
-    pub fn subject(&self) -> String {
+    pub(crate) fn subject(&self) -> String {
         match self {
             RemovalStep::DeleteSecret { namespace, name } => format!("Secret {namespace}/{name}"),
             RemovalStep::RemoveServiceAccountAnnotation {
@@ -164,7 +164,7 @@ impl RemovalStep {
     }
 
     /// Whether Argo CD's pods lose an identity with this step.
-    pub fn changes_identity(&self) -> bool {
+    pub(crate) fn changes_identity(&self) -> bool {
         matches!(
             self,
             RemovalStep::RemoveServiceAccountAnnotation { .. }
@@ -174,31 +174,27 @@ impl RemovalStep {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RemovalAction {
-    pub change: Removal,
-    pub step: RemovalStep,
+pub(crate) struct RemovalAction {
+    pub(crate) change: Removal,
+    pub(crate) step: RemovalStep,
     /// Why it goes, or why it stays.
-    pub detail: String,
+    pub(crate) detail: String,
 }
 
 /// Everything `remove` would do, in order: the Secrets first (Argo CD stops using the
 /// clusters), then target access, then Argo CD's identity.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RemovalPlan {
-    pub namespace: String,
+pub(crate) struct RemovalPlan {
+    pub(crate) namespace: String,
     /// The removed registrations' Secret names.
-    pub secrets: Vec<String>,
-    pub actions: Vec<RemovalAction>,
-    pub notes: Vec<String>,
+    pub(crate) secrets: Vec<String>,
+    pub(crate) actions: Vec<RemovalAction>,
+    pub(crate) notes: Vec<String>,
 }
 
 impl RemovalPlan {
-    pub fn deletes(&self) -> impl Iterator<Item = &RemovalAction> {
+    pub(crate) fn deletes(&self) -> impl Iterator<Item = &RemovalAction> {
         self.actions.iter().filter(|a| a.change == Removal::Delete)
-    }
-
-    pub fn is_noop(&self) -> bool {
-        self.deletes().next().is_none()
     }
 }
 
@@ -220,7 +216,7 @@ fn still_needed(by: &[&EksRegistration]) -> String {
 }
 
 /// Plan the removal of the registrations whose Secrets are `removing`. Pure: no I/O.
-pub fn plan_removal(observed: &ObservedRemoval, removing: &[String]) -> RemovalPlan {
+pub(crate) fn plan_removal(observed: &ObservedRemoval, removing: &[String]) -> RemovalPlan {
     let mut notes = Vec::new();
     let remaining: Vec<&EksRegistration> = observed
         .registrations

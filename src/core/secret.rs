@@ -13,59 +13,59 @@ use super::model::{
 
 /// Argo CD's `ClusterConfig`, limited to the fields this tool writes (names are Argo CD's own).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ClusterConfig {
+pub(crate) struct ClusterConfig {
     #[serde(rename = "awsAuthConfig", skip_serializing_if = "Option::is_none")]
-    pub aws_auth_config: Option<AwsAuthConfig>,
+    pub(crate) aws_auth_config: Option<AwsAuthConfig>,
     #[serde(rename = "tlsClientConfig", default)]
-    pub tls_client_config: TlsClientConfig,
+    pub(crate) tls_client_config: TlsClientConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AwsAuthConfig {
+pub(crate) struct AwsAuthConfig {
     #[serde(rename = "clusterName")]
-    pub cluster_name: String,
+    pub(crate) cluster_name: String,
     #[serde(rename = "roleARN", default, skip_serializing_if = "Option::is_none")]
-    pub role_arn: Option<String>,
+    pub(crate) role_arn: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub profile: Option<String>,
+    pub(crate) profile: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TlsClientConfig {
+pub(crate) struct TlsClientConfig {
     #[serde(default)]
-    pub insecure: bool,
+    pub(crate) insecure: bool,
     #[serde(rename = "caData", default, skip_serializing_if = "Option::is_none")]
-    pub ca_data: Option<String>,
+    pub(crate) ca_data: Option<String>,
 }
 
 /// Everything the user chose about one registration's Secret.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SecretOptions {
-    pub namespace: String,
+pub(crate) struct SecretOptions {
+    pub(crate) namespace: String,
     /// `--secret-name`; default derived from the cluster ARN.
-    pub secret_name: Option<String>,
+    pub(crate) secret_name: Option<String>,
     /// `--name`; default the cluster ARN.
-    pub display_name: Option<String>,
-    pub labels: BTreeMap<String, String>,
-    pub annotations: BTreeMap<String, String>,
-    pub project: Option<String>,
-    pub namespaces: Vec<String>,
-    pub cluster_resources: bool,
+    pub(crate) display_name: Option<String>,
+    pub(crate) labels: BTreeMap<String, String>,
+    pub(crate) annotations: BTreeMap<String, String>,
+    pub(crate) project: Option<String>,
+    pub(crate) namespaces: Vec<String>,
+    pub(crate) cluster_resources: bool,
 }
 
 /// The Secret the tool wants to exist for one target cluster.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct DesiredSecret {
-    pub namespace: String,
-    pub name: String,
-    pub labels: BTreeMap<String, String>,
-    pub annotations: BTreeMap<String, String>,
+pub(crate) struct DesiredSecret {
+    pub(crate) namespace: String,
+    pub(crate) name: String,
+    pub(crate) labels: BTreeMap<String, String>,
+    pub(crate) annotations: BTreeMap<String, String>,
     /// The Secret's `data`, as strings.
-    pub data: BTreeMap<String, String>,
+    pub(crate) data: BTreeMap<String, String>,
 }
 
 /// Name for a cluster's Secret: unique across accounts and regions, stable, a DNS-1123 subdomain.
-pub fn default_secret_name(arn: &ClusterArn) -> String {
+pub(crate) fn default_secret_name(arn: &ClusterArn) -> String {
     let digest = Sha256::digest(arn.to_string().as_bytes());
     let hash: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
     let cluster: String = arn
@@ -81,7 +81,7 @@ pub fn default_secret_name(arn: &ClusterArn) -> String {
 }
 
 /// Whether `name` is a valid DNS-1123 subdomain (what Kubernetes requires of a Secret's name).
-pub fn valid_secret_name(name: &str) -> bool {
+pub(crate) fn valid_secret_name(name: &str) -> bool {
     name.len() <= 253
         && !name.is_empty()
         && name.split('.').all(|label| {
@@ -96,7 +96,7 @@ pub fn valid_secret_name(name: &str) -> bool {
 }
 
 /// The `config` value: Argo CD authenticates with `argocd-k8s-auth aws`, TLS always verified.
-pub fn cluster_config(cluster: &EksCluster, target_role: Option<&RoleArn>) -> ClusterConfig {
+pub(crate) fn cluster_config(cluster: &EksCluster, target_role: Option<&RoleArn>) -> ClusterConfig {
     ClusterConfig {
         aws_auth_config: Some(AwsAuthConfig {
             cluster_name: cluster.arn.name.clone(),
@@ -111,7 +111,7 @@ pub fn cluster_config(cluster: &EksCluster, target_role: Option<&RoleArn>) -> Cl
 }
 
 /// The desired Secret for `cluster`, reached through `target_role` (None: direct mode).
-pub fn desired_secret(
+pub(crate) fn desired_secret(
     cluster: &EksCluster,
     target_role: Option<&RoleArn>,
     options: &SecretOptions,
@@ -125,7 +125,10 @@ pub fn desired_secret(
 
 /// The Secret AWS's managed Argo CD (the EKS Argo CD capability) reads: `server` is the
 /// cluster's ARN and there is no `config`; its capability role reaches the cluster.
-pub fn desired_capability_secret(cluster: &EksCluster, options: &SecretOptions) -> DesiredSecret {
+pub(crate) fn desired_capability_secret(
+    cluster: &EksCluster,
+    options: &SecretOptions,
+) -> DesiredSecret {
     build_secret(cluster, cluster.arn.to_string(), None, options)
 }
 
@@ -175,34 +178,34 @@ fn build_secret(
 
 /// An existing Secret as read from the hub, decoded.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct ObservedSecret {
-    pub namespace: String,
-    pub name: String,
-    pub labels: BTreeMap<String, String>,
-    pub annotations: BTreeMap<String, String>,
-    pub data: BTreeMap<String, String>,
+pub(crate) struct ObservedSecret {
+    pub(crate) namespace: String,
+    pub(crate) name: String,
+    pub(crate) labels: BTreeMap<String, String>,
+    pub(crate) annotations: BTreeMap<String, String>,
+    pub(crate) data: BTreeMap<String, String>,
     /// Data keys, label keys and annotation keys that this tool's field manager owns.
-    pub owned: OwnedFields,
+    pub(crate) owned: OwnedFields,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct OwnedFields {
-    pub data: Vec<String>,
-    pub labels: Vec<String>,
-    pub annotations: Vec<String>,
+pub(crate) struct OwnedFields {
+    pub(crate) data: Vec<String>,
+    pub(crate) labels: Vec<String>,
+    pub(crate) annotations: Vec<String>,
 }
 
 impl ObservedSecret {
-    pub fn managed_by_us(&self) -> bool {
+    pub(crate) fn managed_by_us(&self) -> bool {
         self.labels.get(MANAGED_BY_LABEL).map(String::as_str) == Some(MANAGED_BY_VALUE)
     }
 
     /// `server` as Argo CD reads it (trailing `/` trimmed).
-    pub fn server(&self) -> Option<&str> {
+    pub(crate) fn server(&self) -> Option<&str> {
         self.data.get("server").map(|s| s.trim_end_matches('/'))
     }
 
-    pub fn config(&self) -> Option<ClusterConfig> {
+    pub(crate) fn config(&self) -> Option<ClusterConfig> {
         self.data
             .get("config")
             .and_then(|text| serde_json::from_str(text).ok())
@@ -210,7 +213,10 @@ impl ObservedSecret {
 }
 
 /// What differs between the desired Secret and the one on the hub; empty means unchanged.
-pub fn secret_differences(desired: &DesiredSecret, observed: &ObservedSecret) -> Vec<String> {
+pub(crate) fn secret_differences(
+    desired: &DesiredSecret,
+    observed: &ObservedSecret,
+) -> Vec<String> {
     let mut differences = Vec::new();
     for (key, want) in &desired.data {
         let have = observed.data.get(key);

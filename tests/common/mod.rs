@@ -1,7 +1,7 @@
 //! Helpers the end-to-end test binaries share: the sandbox's environment, kubectl, the tool.
 
-// Each test binary uses only some of these helpers.
-#![allow(dead_code)]
+// Each test binary uses only some of these helpers, and none is exported from a test crate.
+#![allow(dead_code, unreachable_pub)]
 
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -20,7 +20,7 @@ mod observe;
 
 use observe::observe;
 
-pub async fn run<H: HubRead + HubWrite, A: EksRead + EksWrite, P: Prompt>(
+pub(crate) async fn run<H: HubRead + HubWrite, A: EksRead + EksWrite, P: Prompt>(
     settings: &Settings,
     clusters: &[TargetRef],
     ports: Ports<'_, H, A, P>,
@@ -120,7 +120,7 @@ async fn apply<H: HubRead + HubWrite, A: EksWrite, P: Prompt>(
                 ports
                     .hub
                     .remove_service_account_annotation(service_account, IRSA_ANNOTATION, write)
-                    .await?
+                    .await?;
             }
             _ if write == Write::ServerDryRun => {}
             RemovalStep::DeletePodIdentityAssociation {
@@ -132,7 +132,7 @@ async fn apply<H: HubRead + HubWrite, A: EksWrite, P: Prompt>(
                     .accounts
                     .own()
                     .delete_pod_identity_association(hub_cluster, association_id)
-                    .await?
+                    .await?;
             }
             RemovalStep::DeleteAccessEntry {
                 cluster,
@@ -142,7 +142,7 @@ async fn apply<H: HubRead + HubWrite, A: EksWrite, P: Prompt>(
                     .accounts
                     .for_account(&cluster.account)
                     .delete_access_entry(cluster, principal_arn)
-                    .await?
+                    .await?;
             }
         }
     }

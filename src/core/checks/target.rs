@@ -12,7 +12,7 @@ use crate::core::policy::{diagnose, evaluate, generate};
 use crate::core::secret::{AwsAuthConfig, ClusterConfig, ObservedSecret};
 
 /// Links 3-5 for one registered cluster: role chain, target access, and the Secret itself.
-pub fn target_checks(hub: &HubFacts, target: &TargetFacts) -> Section {
+pub(crate) fn target_checks(hub: &HubFacts, target: &TargetFacts) -> Section {
     let secret = &target.secret;
     let title = format!(
         "{} (Secret {}/{})",

@@ -14,7 +14,7 @@ use crate::core::model::RoleArn;
 /// What a plan step does to IAM. Unlike `add`'s `action::Change`, a step can be left to the user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Change {
+pub(crate) enum Change {
     Create,
     Update,
     Unchanged,
@@ -24,7 +24,7 @@ pub enum Change {
 
 /// A write to IAM, with everything the writer needs; `account` says which credentials make it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum IamAction {
+pub(crate) enum IamAction {
     CreateOidcProvider {
         issuer: String,
     },
@@ -48,30 +48,30 @@ pub enum IamAction {
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct PlanStep {
-    pub change: Change,
-    pub account: String,
-    pub subject: String,
-    pub detail: String,
+pub(crate) struct PlanStep {
+    pub(crate) change: Change,
+    pub(crate) account: String,
+    pub(crate) subject: String,
+    pub(crate) detail: String,
     #[serde(skip)]
-    pub write: Option<IamAction>,
+    pub(crate) write: Option<IamAction>,
 }
 
 /// A role as IAM has it: trust policy, and the tool's inline policy if there is one.
-pub struct ObservedRole {
-    pub trust: PolicyDocument,
-    pub inline: Option<PolicyDocument>,
+pub(crate) struct ObservedRole {
+    pub(crate) trust: PolicyDocument,
+    pub(crate) inline: Option<PolicyDocument>,
 }
 
-pub fn trust_subject(role: &RoleArn) -> String {
+pub(crate) fn trust_subject(role: &RoleArn) -> String {
     format!("role {role} trust policy")
 }
 
-pub fn provider_subject(provider: &OidcProvider) -> String {
+pub(crate) fn provider_subject(provider: &OidcProvider) -> String {
     format!("IAM OIDC provider {}", provider.arn)
 }
 
-pub fn policy_subject(role: &RoleArn, name: &str) -> String {
+pub(crate) fn policy_subject(role: &RoleArn, name: &str) -> String {
     format!("role {role} policy {name}")
 }
 
@@ -86,7 +86,7 @@ fn manual(account: &str, subject: String, detail: String) -> PlanStep {
 }
 
 /// Every step of `role` left to the user, for `detail`'s reason.
-pub fn manual_role(role: &RolePolicies, detail: &str) -> Vec<PlanStep> {
+pub(crate) fn manual_role(role: &RolePolicies, detail: &str) -> Vec<PlanStep> {
     let account = &role.arn.account;
     let mut steps = vec![manual(account, trust_subject(&role.arn), detail.to_owned())];
     for policy in &role.permission_policies {
@@ -101,7 +101,7 @@ pub fn manual_role(role: &RolePolicies, detail: &str) -> Vec<PlanStep> {
 
 /// The hub's IAM OIDC provider: `exists` is what the management role's account says, `None`
 /// when this run cannot reach that account.
-pub fn plan_oidc_provider(
+pub(crate) fn plan_oidc_provider(
     provider: &OidcProvider,
     management: &RoleArn,
     exists: Option<bool>,
@@ -129,7 +129,7 @@ pub fn plan_oidc_provider(
     }
 }
 
-pub fn unreachable_detail(account: &str, role: &RoleArn) -> String {
+pub(crate) fn unreachable_detail(account: &str, role: &RoleArn) -> String {
     format!(
         "account {account} is not reachable with these credentials: run the aws commands below with credentials for it, or pass --assume-role arn:{}:iam::{account}:role/<a role there you may assume>",
         role.partition
@@ -138,7 +138,7 @@ pub fn unreachable_detail(account: &str, role: &RoleArn) -> String {
 
 /// The writes that make `role` as wanted from what IAM has (`None`: no such role). A trust
 /// policy only gains statements; the inline policy keeps the roles it already allows.
-pub fn plan_role(
+pub(crate) fn plan_role(
     role: &RolePolicies,
     observed: Option<&ObservedRole>,
     pod_identity: bool,
@@ -309,7 +309,7 @@ fn unneeded_inline_note(role: &RolePolicies, existing: &PolicyDocument) -> Strin
 
 /// The trust policy a role is created with. IAM refuses a principal that does not exist yet: a
 /// role that trusts itself is created without that statement, which is added right after.
-pub fn creation_trust(role: &RolePolicies) -> PolicyDocument {
+pub(crate) fn creation_trust(role: &RolePolicies) -> PolicyDocument {
     let mut first = role.trust_policy.clone();
     if role.self_assume {
         first
