@@ -735,10 +735,7 @@ mod tests {
 
     fn with_access(mut registration: Registration) -> Registration {
         registration.access = Some(TargetAccess {
-            policy_arn: format!(
-                "{}AmazonEKSClusterAdminPolicy",
-                crate::core::model::ACCESS_POLICY_PREFIX
-            ),
+            policy: "AmazonEKSClusterAdminPolicy".into(),
             scope: AccessScope::Cluster,
         });
         registration

@@ -8,6 +8,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::model::{ClusterArn, EksCluster, Lookup, MANAGED_BY_LABEL, MANAGED_BY_VALUE};
+use super::partition::eks_endpoint_region;
 use super::secret::ObservedSecret;
 
 /// How Argo CD reaches a registered EKS cluster, as its Secret says.
@@ -45,24 +46,6 @@ pub(crate) struct EksRegistration {
     pub(crate) managed_by: Option<String>,
 }
 
-/// The region in an EKS endpoint host, `<id>.<zone>.<region>.eks.amazonaws.com[.cn]`.
-pub(crate) fn eks_host_region(server: &str) -> Option<String> {
-    let rest = server
-        .strip_prefix("https://")
-        .or_else(|| server.strip_prefix("http://"))
-        .unwrap_or(server);
-    let host = rest.split(['/', ':']).next()?.to_ascii_lowercase();
-    let before = host
-        .strip_suffix(".eks.amazonaws.com")
-        .or_else(|| host.strip_suffix(".eks.amazonaws.com.cn"))?;
-    let region = before.rsplit('.').next()?;
-    (region.contains('-')
-        && region
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-'))
-    .then(|| region.to_owned())
-}
-
 impl EksRegistration {
     /// Read a cluster Secret; None when it does not point at EKS.
     pub(crate) fn from_secret(secret: &ObservedSecret) -> Option<Self> {
@@ -87,7 +70,7 @@ impl EksRegistration {
         let name_arn = display_name
             .as_deref()
             .and_then(|name| ClusterArn::parse(name).ok());
-        let host_region = eks_host_region(&server);
+        let host_region = eks_endpoint_region(&server);
         let format = if server_arn.is_some() {
             Format::Capability
         } else if aws.is_some() {
@@ -368,23 +351,6 @@ mod tests {
         ] {
             assert_eq!(EksRegistration::from_secret(&other), None);
         }
-    }
-
-    #[test]
-    fn region_comes_from_the_endpoint_host() {
-        assert_eq!(
-            eks_host_region("https://A1.gr7.eu-west-1.eks.amazonaws.com:443/x").as_deref(),
-            Some("eu-west-1")
-        );
-        assert_eq!(
-            eks_host_region("https://A1.cn-north-1.eks.amazonaws.com.cn").as_deref(),
-            Some("cn-north-1")
-        );
-        assert_eq!(eks_host_region("https://127.0.0.1:6443"), None);
-        assert_eq!(
-            eks_host_region("https://eks.amazonaws.com.example.org"),
-            None
-        );
     }
 
     #[test]

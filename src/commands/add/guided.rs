@@ -149,7 +149,7 @@ pub(super) fn ask_access<P: Prompt>(prompt: &P) -> Result<TargetAccess> {
         0,
     )?;
     Ok(TargetAccess {
-        policy_arn: crate::cli::settings::access_policy_arn(ACCESS_POLICIES[picked])?,
+        policy: ACCESS_POLICIES[picked].to_owned(),
         scope: AccessScope::Cluster,
     })
 }

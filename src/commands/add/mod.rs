@@ -111,7 +111,7 @@ pub(crate) async fn run<H: HubRead + HubWrite, E: EksRead + EksWrite, P: Prompt>
             Some(access) => access.clone(),
             None if guided => ask_access(ports.prompt)?,
             None => TargetAccess {
-                policy_arn: crate::cli::settings::access_policy_arn(DEFAULT_ACCESS_POLICY)?,
+                policy: DEFAULT_ACCESS_POLICY.to_owned(),
                 scope: AccessScope::Cluster,
             },
         })

@@ -5,7 +5,8 @@ use super::{
     Connection, Finding, HubFacts, MapRole, RoleFacts, Section, TargetFacts, detect_identity, json,
     role_name, update_trust_fix,
 };
-use crate::core::model::{ClusterArn, IdentityMode, Lookup, RoleArn};
+use crate::core::model::{ClusterArn, DEFAULT_ACCESS_POLICY, IdentityMode, Lookup, RoleArn};
+use crate::core::partition::Partition;
 use crate::core::policy::document::{ASSUME_ROLE, TAG_SESSION};
 use crate::core::policy::evaluate::{Request, RequestPrincipal};
 use crate::core::policy::{diagnose, evaluate, generate};
@@ -193,18 +194,29 @@ fn access_finding(target: &TargetFacts, principal: Option<&RoleArn>) -> Finding 
                     .join(", ")
             ),
         ),
-        (entry @ (Lookup::Found(_) | Lookup::Absent), Some(p), Some(arn)) => Finding::fail(
-            check,
-            if entry.found().is_some() {
-                format!("{p} has an access entry but no access policy")
-            } else {
-                format!("no access entry for {p}")
-            },
-            format!(
-                "aws eks create-access-entry --cluster-name {0} --region {1} --principal-arn {p}; aws eks associate-access-policy --cluster-name {0} --region {1} --principal-arn {p} --policy-arn arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy --access-scope type=cluster",
+        (entry @ (Lookup::Found(_) | Lookup::Absent), Some(p), Some(arn)) => {
+            // The policy ARN is in the target's partition; an entry that exists is not made again.
+            let policy = Partition::of_arn(&arn.partition).access_policy_arn(DEFAULT_ACCESS_POLICY);
+            let associate = format!(
+                "aws eks associate-access-policy --cluster-name {0} --region {1} --principal-arn {p} --policy-arn {policy} --access-scope type=cluster",
                 arn.name, arn.region
-            ),
-        ),
+            );
+            let (what, fix) = if entry.found().is_some() {
+                (
+                    format!("{p} has an access entry but no access policy"),
+                    associate,
+                )
+            } else {
+                (
+                    format!("no access entry for {p}"),
+                    format!(
+                        "aws eks create-access-entry --cluster-name {0} --region {1} --principal-arn {p}; {associate}",
+                        arn.name, arn.region
+                    ),
+                )
+            };
+            Finding::fail(check, what, fix)
+        }
         _ => Finding::cannot_tell(check, "the access entry could not be read"),
     }
 }
