@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::ports::{EksRead, EksWrite};
 
 /// Load the AWS configuration the way the AWS CLI does (env, profile, SSO, credential_process).
-pub async fn load_config(profile: Option<&str>) -> SdkConfig {
+pub(crate) async fn load_config(profile: Option<&str>) -> SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::latest());
     if let Some(profile) = profile {
         loader = loader.profile_name(profile);
@@ -25,7 +25,7 @@ pub async fn load_config(profile: Option<&str>) -> SdkConfig {
 }
 
 /// The same configuration acting as `role` (sts:AssumeRole, refreshed by the SDK).
-pub async fn assume_role_config(base: &SdkConfig, role: &RoleArn) -> SdkConfig {
+pub(crate) async fn assume_role_config(base: &SdkConfig, role: &RoleArn) -> SdkConfig {
     let provider = aws_config::sts::AssumeRoleProvider::builder(role.to_string())
         .session_name("kubectl-argocd-eks")
         .configure(base)
@@ -39,14 +39,14 @@ pub async fn assume_role_config(base: &SdkConfig, role: &RoleArn) -> SdkConfig {
 }
 
 /// One AWS account's APIs (EKS here, IAM and STS in iam.rs), from one shared configuration.
-pub struct AwsApi {
+pub(crate) struct AwsApi {
     config: SdkConfig,
     pub(crate) iam: aws_sdk_iam::Client,
     pub(crate) sts: aws_sdk_sts::Client,
 }
 
 impl AwsApi {
-    pub fn new(config: SdkConfig) -> Self {
+    pub(crate) fn new(config: SdkConfig) -> Self {
         AwsApi {
             iam: aws_sdk_iam::Client::new(&config),
             sts: aws_sdk_sts::Client::new(&config),

@@ -18,7 +18,7 @@ const DISCOVERY_CONCURRENCY: usize = 8;
 /// Where to look for clusters: the regions named with `--region` (or the default region), and
 /// with `--all-regions` every EKS region of the caller's partition.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Regions {
+pub(crate) struct Regions {
     all: Vec<String>,
     /// Named with --region: a refusal there fails the command.
     named: Vec<String>,
@@ -43,7 +43,7 @@ impl std::ops::Deref for Regions {
 /// The regions to look in for clusters named without an ARN: `--region` flags, else the
 /// default region; `--all-regions` adds every EKS region of their partition (of the default
 /// region's, else the commercial one).
-pub fn search_regions(
+pub(crate) fn search_regions(
     flags: &[String],
     all_regions: bool,
     default_region: Option<&str>,
@@ -101,15 +101,13 @@ fn flag_value<'a>(args: &'a [String], flag: &str) -> Option<&'a str> {
 /// The hub's own EKS cluster: `--hub-cluster`, else an EKS ARN as context or cluster name (as
 /// `aws eks update-kubeconfig` writes them), else `aws eks get-token --cluster-name`, else the
 /// cluster in `regions` whose endpoint is the context's server.
-pub async fn find_hub_cluster<E: EksRead>(
+pub(crate) async fn find_hub_cluster<E: EksRead>(
     context: &HubContext,
     eks: &E,
     flag: Option<&str>,
     regions: &Regions,
 ) -> Result<Option<ClusterArn>> {
-    let from_context = ClusterArn::parse(&context.context)
-        .or_else(|_| ClusterArn::parse(&context.cluster))
-        .ok();
+    let from_context = context.cluster_arn();
     let (name, region) = match (flag, &from_context) {
         (None, Some(arn)) => return Ok(Some(arn.clone())),
         (Some(name), Some(arn)) if arn.name == name => return Ok(Some(arn.clone())),
@@ -195,7 +193,7 @@ async fn describe_all<E: EksRead>(eks: &E, regions: &Regions) -> Result<Vec<EksC
 }
 
 /// Every cluster every account can see in `regions`.
-pub async fn discover<E: EksRead>(
+pub(crate) async fn discover<E: EksRead>(
     accounts: &Accounts<E>,
     regions: &Regions,
 ) -> Result<Vec<EksCluster>> {
@@ -209,7 +207,7 @@ pub async fn discover<E: EksRead>(
 
 /// The cluster a user named: an ARN in its own region and account, or a name looked up in
 /// every account and region (it must be found exactly once).
-pub async fn find_target<E: EksRead>(
+pub(crate) async fn find_target<E: EksRead>(
     accounts: &Accounts<E>,
     target: &TargetRef,
     regions: &Regions,
@@ -298,7 +296,7 @@ pub async fn find_target<E: EksRead>(
 }
 
 /// `--identity auto`: pod identity when the hub is EKS and has the agent, else IRSA.
-pub async fn auto_identity<E: EksRead>(
+pub(crate) async fn auto_identity<E: EksRead>(
     eks: &E,
     hub_cluster: Option<&ClusterArn>,
 ) -> Result<IdentityMode> {
@@ -312,7 +310,7 @@ pub async fn auto_identity<E: EksRead>(
 
 /// Argo CD's namespace: `--argocd-namespace`, else `argocd`, else the one namespace that has
 /// Argo CD's application controller service account.
-pub async fn argocd_namespace<H: HubRead>(hub: &H, settings: &Settings) -> Result<String> {
+pub(crate) async fn argocd_namespace<H: HubRead>(hub: &H, settings: &Settings) -> Result<String> {
     let default = &settings.argocd_namespace;
     if settings.argocd_namespace_given {
         return Ok(default.clone());

@@ -17,35 +17,35 @@ use crate::core::policy::plan::{
 /// What `policy` reports, as text or as a machine document.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct PolicyReport {
-    pub identity: IdentityMode,
-    pub hub_cluster: Option<ClusterArn>,
-    pub argocd_namespace: String,
-    pub service_accounts: Vec<String>,
+pub(crate) struct PolicyReport {
+    pub(crate) identity: IdentityMode,
+    pub(crate) hub_cluster: Option<ClusterArn>,
+    pub(crate) argocd_namespace: String,
+    pub(crate) service_accounts: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub oidc_provider: Option<OidcProvider>,
-    pub roles: Vec<RolePolicies>,
+    pub(crate) oidc_provider: Option<OidcProvider>,
+    pub(crate) roles: Vec<RolePolicies>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub plan: Option<Vec<PlanStep>>,
+    pub(crate) plan: Option<Vec<PlanStep>>,
     /// With `--create`: `applied`, `unchanged`, `dry-run`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub outcome: Option<Outcome>,
+    pub(crate) outcome: Option<Outcome>,
     /// Without `--create`: the roles that exist and could be read, with what they should become.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub existing: Vec<ExistingRole>,
-    pub notes: Vec<String>,
+    pub(crate) existing: Vec<ExistingRole>,
+    pub(crate) notes: Vec<String>,
 }
 
 /// A role that exists: the documents it should get (what `--create` writes), every statement it
 /// has kept; None where it already allows what Argo CD needs.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ExistingRole {
-    pub arn: RoleArn,
+pub(crate) struct ExistingRole {
+    pub(crate) arn: RoleArn,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub trust_policy: Option<PolicyDocument>,
+    pub(crate) trust_policy: Option<PolicyDocument>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub permission_policy: Option<NamedPolicy>,
+    pub(crate) permission_policy: Option<NamedPolicy>,
 }
 
 impl PlanLine for PlanStep {
@@ -81,9 +81,9 @@ impl PlanLine for PlanStep {
 
 /// `--create`'s plan as shown before the question: where Argo CD runs, then one line per
 /// document.
-pub struct PolicyPlan<'a> {
-    pub report: &'a PolicyReport,
-    pub steps: &'a [PlanStep],
+pub(crate) struct PolicyPlan<'a> {
+    pub(crate) report: &'a PolicyReport,
+    pub(crate) steps: &'a [PlanStep],
 }
 
 impl Text for PolicyPlan<'_> {

@@ -5,12 +5,12 @@ use std::borrow::Borrow;
 use std::collections::BTreeSet;
 
 use super::document::{ASSUME_ROLE, ASSUME_ROLE_WITH_WEB_IDENTITY, Effect, PolicyDocument};
-use super::evaluate::{At, Operator, Outcome, Request, Test, action_matches, allows, evaluate};
+use super::evaluate::{At, Operator, Outcome, Request, Test, action_matches, evaluate};
 use super::generate::issuer_host_path;
 use crate::core::model::RoleArn;
 
 /// The `<issuer>:sub` values (or patterns) that Allow statements for web identity accept.
-pub fn irsa_subjects(doc: &PolicyDocument, issuer: &str) -> Vec<String> {
+pub(crate) fn irsa_subjects(doc: &PolicyDocument, issuer: &str) -> Vec<String> {
     let key = format!("{}:sub", issuer_host_path(issuer));
     let mut subjects = BTreeSet::new();
     let web_identity = doc
@@ -32,16 +32,22 @@ pub fn irsa_subjects(doc: &PolicyDocument, issuer: &str) -> Vec<String> {
 }
 
 /// Those of `actions` the policy does not allow for `request`'s principal, resource and context.
-pub fn missing_actions(doc: &PolicyDocument, request: &Request, actions: &[&str]) -> Vec<String> {
+#[cfg(test)]
+pub(crate) fn missing_actions(
+    doc: &PolicyDocument,
+    request: &Request,
+    actions: &[&str],
+) -> Vec<String> {
     actions
         .iter()
-        .filter(|action| !allows(doc, &request.for_action(action)).is_allowed())
+        .filter(|action| !super::evaluate::allows(doc, &request.for_action(action)).is_allowed())
         .map(|action| (*action).to_owned())
         .collect()
 }
 
 /// Whether any statement has a condition on `key` (compared case-insensitively, as IAM does).
-pub fn has_condition_key(doc: &PolicyDocument, key: &str) -> bool {
+#[cfg(test)]
+pub(crate) fn has_condition_key(doc: &PolicyDocument, key: &str) -> bool {
     doc.statements
         .iter()
         .flat_map(|s| s.condition.values())
@@ -49,14 +55,21 @@ pub fn has_condition_key(doc: &PolicyDocument, key: &str) -> bool {
 }
 
 /// Condition operators in `doc` this evaluator cannot apply.
-pub fn unknown_operators(doc: &PolicyDocument) -> Vec<String> {
+#[cfg_attr(
+    not(test),
+    expect(
+        dead_code,
+        reason = "doctor does not yet name the condition operators it cannot apply; the tests use it"
+    )
+)]
+pub(crate) fn unknown_operators(doc: &PolicyDocument) -> Vec<String> {
     let names = doc.statements.iter().flat_map(|s| s.condition.keys());
     let unknown: BTreeSet<&String> = names.filter(|n| Operator::parse(n).is_none()).collect();
     unknown.into_iter().cloned().collect()
 }
 
 /// The roles a permission policy lets its holder `sts:AssumeRole`, by exact ARN.
-pub fn assumable_roles(doc: &PolicyDocument) -> BTreeSet<RoleArn> {
+pub(crate) fn assumable_roles(doc: &PolicyDocument) -> BTreeSet<RoleArn> {
     doc.statements
         .iter()
         .filter(|s| s.effect == Effect::Allow && s.principal.is_none())
@@ -73,7 +86,7 @@ pub fn assumable_roles(doc: &PolicyDocument) -> BTreeSet<RoleArn> {
 
 /// What doctor concludes about requests that documents, evaluated together, must all allow.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     Allowed,
     /// Certainly denied: these actions, and the explicit Deny when one decided.
     Denied {
@@ -84,7 +97,7 @@ pub enum Verdict {
     CannotTell(Vec<String>),
 }
 
-pub fn verdict<D: Borrow<PolicyDocument>>(docs: &[D], requests: &[Request]) -> Verdict {
+pub(crate) fn verdict<D: Borrow<PolicyDocument>>(docs: &[D], requests: &[Request]) -> Verdict {
     let (mut denied, mut deny, mut unknown) = (BTreeSet::new(), None, BTreeSet::new());
     for request in requests {
         let decision = evaluate(docs, request);

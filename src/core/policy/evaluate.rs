@@ -5,7 +5,7 @@
 use std::borrow::Borrow;
 
 use super::document::{Conditions, Effect, PolicyDocument, Principal, Statement, Values};
-pub use super::request::{KeyValue, Request, RequestPrincipal};
+pub(crate) use super::request::{KeyValue, Request, RequestPrincipal};
 
 impl Principal {
     fn matches(&self, who: &RequestPrincipal) -> Match {
@@ -33,7 +33,7 @@ enum Match {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     Allowed,
     ImplicitDeny,
     ExplicitDeny,
@@ -43,42 +43,44 @@ pub enum Outcome {
 
 /// A statement: which document (of those evaluated together) and which statement in it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct At {
-    pub document: usize,
-    pub statement: usize,
+pub(crate) struct At {
+    pub(crate) document: usize,
+    pub(crate) statement: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Decision {
-    pub outcome: Outcome,
+pub(crate) struct Decision {
+    pub(crate) outcome: Outcome,
     /// The statement that decided: the Deny, or the Allow; none for an implicit deny.
-    pub at: Option<At>,
+    pub(crate) at: Option<At>,
     /// The Allow names the caller only through its account (`:root`, an account id): then the
     /// caller's own policies must allow the action too.
-    pub via_account: bool,
+    pub(crate) via_account: bool,
     /// What could not be evaluated (operators, keys whose values cannot be known) in
     /// statements that could change the outcome.
-    pub unknown: Vec<String>,
+    pub(crate) unknown: Vec<String>,
 }
 
 impl Decision {
     /// Certainly allowed.
-    pub fn is_allowed(&self) -> bool {
+    pub(crate) fn is_allowed(&self) -> bool {
         self.outcome == Outcome::Allowed
     }
 
     /// Certainly denied (explicitly, or with nothing that might allow it).
-    pub fn is_denied(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_denied(&self) -> bool {
         matches!(self.outcome, Outcome::ExplicitDeny | Outcome::ImplicitDeny)
     }
 
     /// False when something this tool cannot evaluate might change the outcome.
-    pub fn is_certain(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_certain(&self) -> bool {
         self.outcome != Outcome::Unknown
     }
 
     /// Index of the deciding statement, in a one-document evaluation.
-    pub fn statement(&self) -> Option<usize> {
+    pub(crate) fn statement(&self) -> Option<usize> {
         self.at.map(|at| at.statement)
     }
 }
@@ -92,13 +94,13 @@ enum Truth {
 }
 
 /// Evaluates one policy as IAM does: an explicit Deny wins, else any matching Allow, else deny.
-pub fn allows(doc: &PolicyDocument, request: &Request) -> Decision {
+pub(crate) fn allows(doc: &PolicyDocument, request: &Request) -> Decision {
     evaluate(std::slice::from_ref(doc), request)
 }
 
 /// Evaluates the policies of one principal (or one resource) together, as IAM does: an explicit
 /// Deny in any of them wins over an Allow in another; else any Allow; else an implicit deny.
-pub fn evaluate<D: Borrow<PolicyDocument>>(docs: &[D], request: &Request) -> Decision {
+pub(crate) fn evaluate<D: Borrow<PolicyDocument>>(docs: &[D], request: &Request) -> Decision {
     let mut allowed: Option<(At, bool)> = None;
     let (mut maybe_allow, mut maybe_deny) = (Vec::new(), Vec::new());
     for (document, doc) in docs.iter().enumerate() {

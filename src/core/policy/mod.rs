@@ -1,13 +1,13 @@
 //! IAM policies: the documents (parse, compare), the ones the tool wants, IAM's evaluation of
 //! them, doctor's questions about them, and `policy --create`'s plan.
 
-pub mod diagnose;
+pub(crate) mod diagnose;
 pub mod document;
-pub mod evaluate;
-pub mod generate;
-pub mod plan;
-pub mod repair;
-pub mod request;
+pub(crate) mod evaluate;
+pub(crate) mod generate;
+pub(crate) mod plan;
+pub(crate) mod repair;
+pub(crate) mod request;
 
 #[cfg(test)]
 mod tests;

@@ -19,10 +19,10 @@ use crate::core::model::{ClusterArn, RoleArn, SaRef};
 
 /// A statement the tool wants in a trust policy, and the requests it is there to allow.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TrustNeed {
-    pub statement: Statement,
+pub(crate) struct TrustNeed {
+    pub(crate) statement: Statement,
     /// Each must be allowed (one request per action).
-    pub requests: Vec<Request>,
+    pub(crate) requests: Vec<Request>,
 }
 
 /// Nothing in `doc` certainly allows `request`, and an Allow could help: no explicit Deny, and
@@ -37,7 +37,7 @@ fn lacks_allow(doc: &PolicyDocument, request: &Request) -> bool {
 /// action; one for the same web identity that does not check the token's audience gains that
 /// check; a wanted statement is added only while some of its requests are still not allowed.
 /// An explicit Deny is left as it is (doctor names it).
-pub fn repair_trust(existing: &PolicyDocument, needs: &[TrustNeed]) -> PolicyDocument {
+pub(crate) fn repair_trust(existing: &PolicyDocument, needs: &[TrustNeed]) -> PolicyDocument {
     let mut doc = existing.clone();
     for need in needs {
         add_missing_audience(&mut doc, &need.statement);
@@ -79,7 +79,7 @@ pub fn repair_trust(existing: &PolicyDocument, needs: &[TrustNeed]) -> PolicyDoc
 }
 
 /// The web identity Allow statements for `provider` that check no `<issuer>:aud` (`aud_key`).
-pub fn statements_without_audience(
+pub(crate) fn statements_without_audience(
     doc: &PolicyDocument,
     provider: &str,
     aud_key: &str,
@@ -155,7 +155,7 @@ fn only_assumes_roles(statement: &Statement) -> bool {
 /// The tool's inline policy as it should become: one statement assuming every role it already
 /// may assume (clusters registered before still use them) and `wanted`; every other statement
 /// someone put there kept as it is.
-pub fn repair_permissions(
+pub(crate) fn repair_permissions(
     existing: &PolicyDocument,
     wanted: &BTreeSet<RoleArn>,
     pod_identity: bool,
@@ -178,7 +178,7 @@ pub fn repair_permissions(
 
 /// Requests of sessions of `role` calling sts:AssumeRole (and sts:TagSession under pod
 /// identity, whose sessions carry its transitive tags), one per service account and action.
-pub fn session_requests(
+pub(crate) fn session_requests(
     role: &RoleArn,
     pod_identity: bool,
     hub: Option<&ClusterArn>,
@@ -202,7 +202,7 @@ pub fn session_requests(
 
 /// The management role's trust statements and what each is for: the pods' identity (IRSA's
 /// web identity, or pod identity's requests per namespace), and assuming itself.
-pub fn management_trust_needs(
+pub(crate) fn management_trust_needs(
     management: &RoleArn,
     oidc_provider: Option<&OidcProvider>,
     hub: Option<&ClusterArn>,
@@ -260,7 +260,7 @@ pub fn management_trust_needs(
 }
 
 /// A target role's trust statement: the management role's sessions may assume it.
-pub fn target_trust_needs(
+pub(crate) fn target_trust_needs(
     management: &RoleArn,
     hub: Option<&ClusterArn>,
     service_accounts: &[SaRef],

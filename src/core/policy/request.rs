@@ -12,7 +12,7 @@ use crate::core::model::{ClusterArn, RoleArn, SaRef};
 
 /// The session tags EKS Pod Identity sets on every session it makes (unless the association
 /// disables them); all of them are transitive.
-pub const POD_IDENTITY_TAGS: [&str; 6] = [
+pub(crate) const POD_IDENTITY_TAGS: [&str; 6] = [
     "eks-cluster-arn",
     "eks-cluster-name",
     "kubernetes-namespace",
@@ -26,7 +26,7 @@ const TAG_KEYS: &str = "aws:TagKeys";
 
 /// Who asks, as IAM sees the caller of an STS action.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RequestPrincipal {
+pub(crate) enum RequestPrincipal {
     /// A role, user, or `arn:aws:sts::<acct>:assumed-role/<name>/<session>`.
     Aws(String),
     Service(String),
@@ -35,23 +35,23 @@ pub enum RequestPrincipal {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Request {
-    pub action: String,
-    pub principal: RequestPrincipal,
+pub(crate) struct Request {
+    pub(crate) action: String,
+    pub(crate) principal: RequestPrincipal,
     /// Checked against `Resource` only when set (trust policies have none).
-    pub resource: Option<String>,
+    pub(crate) resource: Option<String>,
     /// Condition keys the request carries, with their values (keys compared without case).
-    pub context: BTreeMap<String, Vec<String>>,
+    pub(crate) context: BTreeMap<String, Vec<String>>,
     /// Keys (lower case) the request carries with values this tool cannot know.
-    pub unknowable: BTreeSet<String>,
+    pub(crate) unknowable: BTreeSet<String>,
     /// Key prefixes (lower case) of which the request carries no keys but the listed ones: any
     /// other key with such a prefix is absent. Every other unlisted key is unknowable.
-    pub complete: BTreeSet<String>,
+    pub(crate) complete: BTreeSet<String>,
 }
 
 /// What a request holds for one condition key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyValue<'a> {
+pub(crate) enum KeyValue<'a> {
     Present(&'a [String]),
     Absent,
     /// Present or not, with values this tool cannot know.
@@ -59,7 +59,7 @@ pub enum KeyValue<'a> {
 }
 
 impl Request {
-    pub fn new(action: &str, principal: RequestPrincipal) -> Self {
+    pub(crate) fn new(action: &str, principal: RequestPrincipal) -> Self {
         Request {
             action: action.to_owned(),
             principal,
@@ -70,31 +70,31 @@ impl Request {
         }
     }
 
-    pub fn with_context(mut self, key: &str, values: &[&str]) -> Self {
+    pub(crate) fn with_context(mut self, key: &str, values: &[&str]) -> Self {
         let values = values.iter().map(|v| (*v).to_owned()).collect();
         self.context.insert(key.to_owned(), values);
         self
     }
 
     /// The request carries `key` with a value this tool cannot know (a pod's name, say).
-    pub fn with_unknowable(mut self, key: &str) -> Self {
+    pub(crate) fn with_unknowable(mut self, key: &str) -> Self {
         self.unknowable.insert(key.to_ascii_lowercase());
         self
     }
 
     /// The request carries no key starting with `prefix` but those in its context.
-    pub fn with_complete(mut self, prefix: &str) -> Self {
+    pub(crate) fn with_complete(mut self, prefix: &str) -> Self {
         self.complete.insert(prefix.to_ascii_lowercase());
         self
     }
 
-    pub fn with_resource(mut self, resource: &str) -> Self {
+    pub(crate) fn with_resource(mut self, resource: &str) -> Self {
         self.resource = Some(resource.to_owned());
         self
     }
 
     /// The same request for another action.
-    pub fn for_action(&self, action: &str) -> Self {
+    pub(crate) fn for_action(&self, action: &str) -> Self {
         Request {
             action: action.to_owned(),
             ..self.clone()
@@ -102,7 +102,7 @@ impl Request {
     }
 
     /// What the request holds for `key`, compared without case as IAM compares keys.
-    pub fn lookup(&self, key: &str) -> KeyValue<'_> {
+    pub(crate) fn lookup(&self, key: &str) -> KeyValue<'_> {
         let lower = key.to_ascii_lowercase();
         if let Some((_, values)) = self
             .context
@@ -130,7 +130,7 @@ impl Request {
     }
 
     /// What STS evaluates when `sa`'s pod exchanges its projected token (IRSA).
-    pub fn web_identity(oidc_provider_arn: &str, issuer: &str, sa: &SaRef) -> Self {
+    pub(crate) fn web_identity(oidc_provider_arn: &str, issuer: &str, sa: &SaRef) -> Self {
         let issuer = issuer_host_path(issuer);
         let principal = RequestPrincipal::Federated(oidc_provider_arn.to_owned());
         Request::new(ASSUME_ROLE_WITH_WEB_IDENTITY, principal)
@@ -144,7 +144,7 @@ impl Request {
 
     /// What STS evaluates when EKS Pod Identity assumes a role for `sa` with session tags on;
     /// `hub` None: the hub's cluster is not known, so neither are the tags that name it.
-    pub fn pod_identity(hub: Option<&ClusterArn>, sa: &SaRef) -> Self {
+    pub(crate) fn pod_identity(hub: Option<&ClusterArn>, sa: &SaRef) -> Self {
         let principal = RequestPrincipal::Service(POD_IDENTITY_SERVICE.to_owned());
         let request = Request::new(ASSUME_ROLE, principal)
             .with_context("aws:PrincipalServiceName", &[POD_IDENTITY_SERVICE])
@@ -157,7 +157,7 @@ impl Request {
     /// What STS evaluates when a session of `role` calls sts:AssumeRole (Argo CD's role
     /// chaining). `pod_identity`: the session came from EKS Pod Identity for that service account
     /// on that hub, so it carries pod identity's transitive tags as `aws:PrincipalTag/*`.
-    pub fn role_session(
+    pub(crate) fn role_session(
         role: &RoleArn,
         pod_identity: Option<(Option<&ClusterArn>, &SaRef)>,
     ) -> Self {
