@@ -3,26 +3,21 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
-
 use common::*;
 
 /// The tool at -vvv with `key` as the caller's credentials: stdout and stderr together.
 fn verbose(key: &(String, String), args: &[&str]) -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_kubectl-argocd_eks"))
-        .args(args)
-        .arg("-vvv")
-        .env("AWS_ACCESS_KEY_ID", &key.0)
-        .env("AWS_SECRET_ACCESS_KEY", &key.1)
-        .env("RUST_LOG", "trace")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
+    let mut args = args.to_vec();
+    args.push("-vvv");
+    let run = tool_with_env(
+        &args,
+        &[
+            ("AWS_ACCESS_KEY_ID", &key.0),
+            ("AWS_SECRET_ACCESS_KEY", &key.1),
+            ("RUST_LOG", "trace"),
+        ],
+    );
+    format!("{}{}", run.stdout, run.stderr)
 }
 
 #[tokio::test]
