@@ -725,6 +725,21 @@ impl Prompt for FakePrompt {
     }
 }
 
+/// Run the tool's command line `args` against the fakes, as `run` does after building the
+/// real adapters: the result and what it printed. `terminal`: stdin is a terminal.
+pub(crate) async fn run_tool(
+    hub: &FakeHub,
+    accounts: &Accounts<FakeAws>,
+    prompt: &FakePrompt,
+    args: &[&str],
+    terminal: bool,
+) -> (Result<()>, String) {
+    let settings = settings(args, terminal);
+    let mut out = Vec::new();
+    let result = crate::dispatch(&settings, ports(hub, accounts, prompt), None, &mut out).await;
+    (result, String::from_utf8(out).unwrap_or_default())
+}
+
 /// The ports of one test: a hub, the caller's own account (and assumed ones), a user.
 pub(crate) fn ports<'a>(
     hub: &'a FakeHub,

@@ -331,11 +331,9 @@ async fn verify<A: IamRead>(
 
 #[cfg(test)]
 mod tests {
-    use super::run;
-    use crate::cli::settings::CommandSettings;
     use crate::commands::accounts::Accounts;
     use crate::error::{Error, Result};
-    use crate::testing::{FakeAws, FakeHub, FakePrompt, ports, settings};
+    use crate::testing::{FakeAws, FakeHub, FakePrompt, run_tool};
 
     const ACCOUNT: &str = "123456789012";
     const TARGET: &str = "arn:aws:iam::123456789012:role/argocd-deployer";
@@ -345,29 +343,18 @@ mod tests {
         accounts: &Accounts<FakeAws>,
         args: &[&str],
     ) -> (Result<()>, String) {
-        let mut all = vec![
-            "policy",
-            "--argocd-namespace",
-            "argocd",
-            "--region",
-            "us-east-1",
-        ];
-        all.extend_from_slice(args);
-        let settings = settings(&all, false);
-        let CommandSettings::Policy(policy) = &settings.command else {
-            panic!("not policy")
-        };
-        let prompt = FakePrompt::default();
-        let mut out = Vec::new();
-        let result = run(
-            &settings,
-            policy,
-            ports(hub, accounts, &prompt),
-            None,
-            &mut out,
-        )
-        .await;
-        (result, String::from_utf8(out).unwrap())
+        let all = [
+            &[
+                "policy",
+                "--argocd-namespace",
+                "argocd",
+                "--region",
+                "us-east-1",
+            ],
+            args,
+        ]
+        .concat();
+        run_tool(hub, accounts, &FakePrompt::default(), &all, false).await
     }
 
     #[tokio::test]
