@@ -8,6 +8,7 @@ use crate::cli::output::{Outcome, emit, show};
 use crate::cli::settings::{IdentityChoice, PolicySettings, Settings};
 use crate::commands::Ports;
 use crate::commands::accounts::Accounts;
+use crate::commands::nothing_left;
 use crate::commands::targets::{argocd_namespace, auto_identity, find_hub_cluster, search_regions};
 use crate::core::model::{ClusterArn, EksCluster, IdentityMode, RoleArn};
 use crate::core::policy::document::{PolicyError, STS_AUDIENCE, parse_policy};
@@ -314,19 +315,13 @@ async fn verify<A: IamRead>(
     report: &PolicyReport,
 ) -> Result<()> {
     let again = observe_and_plan(accounts, caller, report, &mut Vec::new()).await?;
-    let left: Vec<String> = again
-        .iter()
-        .filter(|s| s.write.is_some())
-        .map(|s| format!("{} ({})", s.subject, s.detail))
-        .collect();
-    if left.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::VerifyFailed {
-            what: left.join("; "),
-            detail: "the read-back differs".into(),
-        })
-    }
+    nothing_left(
+        &again
+            .iter()
+            .filter(|s| s.write.is_some())
+            .map(|s| format!("{} ({})", s.subject, s.detail))
+            .collect::<Vec<_>>(),
+    )
 }
 
 #[cfg(test)]
