@@ -292,7 +292,7 @@ async fn connect<H: HubRead + Targets, A: EksRead + IamRead + TokenMinter, P: Pr
 #[cfg(test)]
 mod tests {
     use crate::commands::accounts::Accounts;
-    use crate::commands::add::tests::add;
+    use crate::commands::add;
     use crate::error::{Error, Result};
     use crate::testing::{FakeAws, FakeHub, FakePrompt, MANAGEMENT, eks_cluster, run_tool};
 
@@ -327,18 +327,7 @@ mod tests {
             ACCOUNT,
             vec![eks_cluster(ACCOUNT, "eu-west-1", "prod")],
         ));
-        let args = [
-            "prod",
-            "--yes",
-            "--identity",
-            "irsa",
-            "--management-role-arn",
-            MANAGEMENT,
-        ];
-        add(&hub, &accounts, &FakePrompt::default(), &args, false)
-            .await
-            .0
-            .unwrap();
+        add::tests::registered(&hub, &accounts, &["prod"]).await;
         (hub, accounts)
     }
 

@@ -208,8 +208,8 @@ async fn one_health<H: HubRead, A: EksRead + IamRead, P: Prompt>(
 #[cfg(test)]
 mod tests {
     use crate::commands::accounts::Accounts;
-    use crate::commands::add::tests::add;
-    use crate::testing::{FakeAws, FakeHub, FakePrompt, MANAGEMENT, eks_cluster, run_tool};
+    use crate::commands::add::tests::registered;
+    use crate::testing::{FakeAws, FakeHub, FakePrompt, eks_cluster, run_tool};
 
     const ACCOUNT: &str = "123456789012";
 
@@ -228,19 +228,7 @@ mod tests {
             eks_cluster(ACCOUNT, "eu-west-1", "staging"),
         ];
         let accounts = Accounts::new(FakeAws::in_account(ACCOUNT, clusters.clone()));
-        let args = [
-            "prod",
-            "staging",
-            "--yes",
-            "--identity",
-            "irsa",
-            "--management-role-arn",
-            MANAGEMENT,
-        ];
-        add(&hub, &accounts, &FakePrompt::default(), &args, false)
-            .await
-            .0
-            .unwrap();
+        registered(&hub, &accounts, &["prod", "staging"]).await;
 
         let table = list(&hub, &accounts, &[]).await;
         let rows: Vec<&str> = table.lines().collect();

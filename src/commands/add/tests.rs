@@ -40,6 +40,18 @@ pub(crate) async fn add(
     run_tool(hub, accounts, prompt, &all, terminal).await
 }
 
+/// `hub` and `accounts` after `add` registered `clusters` (IRSA, direct mode), with the log
+/// of writes emptied.
+pub(crate) async fn registered(hub: &FakeHub, accounts: &Accounts<FakeAws>, clusters: &[&str]) {
+    let args = [clusters, &["--yes"], &IRSA].concat();
+    add(hub, accounts, &FakePrompt::default(), &args, false)
+        .await
+        .0
+        .unwrap();
+    hub.writes.borrow_mut().clear();
+    accounts.own().writes.borrow_mut().clear();
+}
+
 const IRSA: [&str; 4] = ["--management-role-arn", MANAGEMENT, "--identity", "irsa"];
 
 fn with<'a>(first: &[&'a str], rest: &[&'a str]) -> Vec<&'a str> {

@@ -2,7 +2,7 @@
 //! needs it, dry runs, and registrations that cannot be named.
 
 use crate::commands::accounts::Accounts;
-use crate::commands::add::tests::add;
+use crate::commands::add::tests;
 use crate::error::{Error, Result};
 use crate::testing::{FakeAws, FakeHub, FakePrompt, MANAGEMENT, eks_cluster, run_tool};
 
@@ -18,21 +18,7 @@ async fn registered() -> (FakeHub, Accounts<FakeAws>) {
             eks_cluster(ACCOUNT, "eu-west-1", "staging"),
         ],
     ));
-    let args = [
-        "prod",
-        "staging",
-        "--yes",
-        "--identity",
-        "irsa",
-        "--management-role-arn",
-        MANAGEMENT,
-    ];
-    add(&hub, &accounts, &FakePrompt::default(), &args, false)
-        .await
-        .0
-        .unwrap();
-    hub.writes.borrow_mut().clear();
-    accounts.own().writes.borrow_mut().clear();
+    tests::registered(&hub, &accounts, &["prod", "staging"]).await;
     (hub, accounts)
 }
 
