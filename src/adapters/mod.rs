@@ -3,5 +3,4 @@
 pub(crate) mod aws;
 pub(crate) mod iam;
 pub(crate) mod kube;
-mod objects;
 pub(crate) mod prompt;
