@@ -9,7 +9,7 @@ use crate::core::model::{
     AccessScope, ClusterArn, DEFAULT_ACCESS_POLICY, IdentityMode, MANAGED_BY_LABEL, RoleArn,
     SECRET_TYPE_LABEL,
 };
-use crate::core::partition::{COMMERCIAL, Partition};
+use crate::core::partition::Partition;
 use crate::core::secret::{SecretOptions, valid_secret_name};
 use crate::error::{Error, Result};
 
@@ -37,9 +37,10 @@ pub(crate) struct Settings {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub(crate) struct AwsSettings {
     pub(crate) profile: Option<String>,
-    /// Regions named with --region (or every EKS region with --all-regions); empty means the
-    /// SDK's default region.
+    /// Regions named with --region; empty means the SDK's default region.
     pub(crate) regions: Vec<String>,
+    /// --all-regions: every EKS region of the caller's partition as well.
+    pub(crate) all_regions: bool,
     /// Roles to assume to find clusters in other accounts.
     pub(crate) assume_roles: Vec<RoleArn>,
 }
@@ -161,15 +162,7 @@ impl Settings {
                 RoleArn::parse(text).map_err(|e| Error::usage(format!("--assume-role: {e}")))
             })
             .collect::<Result<Vec<_>>>()?;
-        let regions = if cli.aws.all_regions {
-            COMMERCIAL
-                .eks_regions
-                .iter()
-                .map(|r| (*r).to_owned())
-                .collect()
-        } else {
-            cli.aws.regions
-        };
+        let regions = cli.aws.regions;
         for region in &regions {
             if !valid_region(region) {
                 return Err(Error::usage(format!(
@@ -190,6 +183,7 @@ impl Settings {
             aws: AwsSettings {
                 profile: cli.aws.profile,
                 regions,
+                all_regions: cli.aws.all_regions,
                 assume_roles,
             },
             output: cli.run.output,
@@ -700,7 +694,7 @@ mod tests {
             "arn:aws:iam::210987654321:role/discovery",
         ])
         .unwrap();
-        assert_eq!(s.aws.regions.len(), COMMERCIAL.eks_regions.len());
+        assert!(s.aws.all_regions && s.aws.regions.is_empty());
         assert_eq!(s.aws.assume_roles[0].account, "210987654321");
         assert!(!s.argocd_namespace_given);
     }

@@ -104,7 +104,12 @@ async fn hub_facts<H: HubRead, A: EksRead + IamRead, P: Prompt>(
         .can_i(namespace, "create", "", "secrets")
         .await
         .ok();
-    let regions = search_regions(&settings.aws.regions, default_region).unwrap_or_default();
+    let regions = search_regions(
+        &settings.aws.regions,
+        settings.aws.all_regions,
+        default_region,
+    )
+    .unwrap_or_default();
     let hub_arn = if regions.is_empty() {
         None
     } else {

@@ -91,8 +91,12 @@ pub(crate) async fn hub_cluster<H: HubRead, E: EksRead>(
     if let Some(arn) = context.cluster_arn() {
         return Ok(arn);
     }
-    let regions =
-        search_regions(&settings.aws.regions, default_region).map_err(|e| e.to_string())?;
+    let regions = search_regions(
+        &settings.aws.regions,
+        settings.aws.all_regions,
+        default_region,
+    )
+    .map_err(|e| e.to_string())?;
     match find_hub_cluster(context, eks, None, &regions).await {
         Ok(Some(arn)) => Ok(arn),
         Ok(None) => Err("the kube context does not name the hub's EKS cluster".to_owned()),

@@ -9,7 +9,9 @@ use crate::cli::settings::{IdentityChoice, PolicySettings, Settings};
 use crate::commands::Ports;
 use crate::commands::accounts::Accounts;
 use crate::commands::nothing_left;
-use crate::commands::targets::{argocd_namespace, auto_identity, find_hub_cluster, search_regions};
+use crate::commands::targets::{
+    Regions, argocd_namespace, auto_identity, find_hub_cluster, search_regions,
+};
 use crate::core::model::{ClusterArn, EksCluster, IdentityMode, RoleArn};
 use crate::core::policy::document::{PolicyError, STS_AUDIENCE, parse_policy};
 use crate::core::policy::generate::{
@@ -149,12 +151,10 @@ fn hub_regions(
     context: &HubContext,
     flags: &[String],
     default_region: Option<&str>,
-) -> Result<Vec<String>> {
-    search_regions(flags, default_region).or_else(|error| {
-        context
-            .cluster_arn()
-            .map(|arn| vec![arn.region])
-            .ok_or(error)
+) -> Result<Regions> {
+    search_regions(flags, false, default_region).or_else(|error| {
+        let arn = context.cluster_arn().ok_or(error)?;
+        search_regions(&[arn.region], false, None)
     })
 }
 

@@ -125,6 +125,33 @@ pub(crate) enum PlanError {
         "pod identity needs the hub's own EKS cluster name and it could not be found from the kube context; pass --hub-cluster NAME or use --identity irsa"
     )]
     HubClusterUnknown,
+    #[error(
+        "{cluster} is in partition {cluster_partition}, but role {role} is in {role_partition}: IAM roles cannot be assumed across partitions, so Argo CD could never reach it; use roles in {cluster_partition} (arn:{cluster_partition}:iam::...) with credentials for that partition"
+    )]
+    CrossPartition {
+        cluster: String,
+        cluster_partition: String,
+        role: String,
+        role_partition: String,
+    },
+}
+
+/// The roles on the way to a target must be in its partition: STS in one partition cannot
+/// assume a role of another, and EKS maps only its own partition's principals.
+fn check_partitions(identity: &HubIdentity, registration: &Registration) -> Result<(), PlanError> {
+    let cluster = &registration.cluster.arn;
+    let roles = std::iter::once(&identity.management_role).chain(&registration.target_role);
+    for role in roles {
+        if role.partition != cluster.partition {
+            return Err(PlanError::CrossPartition {
+                cluster: cluster.to_string(),
+                cluster_partition: cluster.partition.clone(),
+                role: role.to_string(),
+                role_partition: role.partition.clone(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Plan the hub's identity and every registration against what was observed. Pure: no I/O.
@@ -182,6 +209,7 @@ pub(crate) fn plan(
         })
         .collect();
     for registration in registrations {
+        check_partitions(identity, registration)?;
         if let Some(access) = &registration.access {
             let principal = registration.principal(identity);
             let (steps, note) =
@@ -720,6 +748,27 @@ mod tests {
         let error =
             plan_one(&hub_identity(IdentityMode::Irsa), &registration(None), &hub).unwrap_err();
         assert!(error.to_string().contains("--secret-name old"), "{error}");
+    }
+
+    #[test]
+    fn roles_of_another_partition_cannot_reach_a_target() {
+        let hub = fresh_hub();
+        let mut china = registration(None);
+        china.cluster.arn = ClusterArn::new("aws-cn", "cn-north-1", "210987654321", "prod");
+        let error = plan_one(&hub_identity(IdentityMode::Irsa), &china, &hub).unwrap_err();
+        assert!(
+            matches!(&error, PlanError::CrossPartition { role_partition, .. } if role_partition == "aws"),
+            "{error}"
+        );
+        let mut commercial = registration(Some("arn:aws-us-gov:iam::210987654321:role/deployer"));
+        commercial.cluster = cluster();
+        let error = plan_one(&hub_identity(IdentityMode::Irsa), &commercial, &hub).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("cannot be assumed across partitions"),
+            "{error}"
+        );
     }
 
     fn with_access(mut registration: Registration) -> Registration {

@@ -42,7 +42,9 @@ pub(super) fn observed_secret(secret: &Secret) -> ObservedSecret {
         .flatten()
         .map(|(k, v)| (k.clone(), String::from_utf8_lossy(&v.0).into_owned()))
         .collect();
-    // Argo CD merges stringData over data; so do we (the server does too on write).
+    // The API server folds stringData into data on write and never returns it, and Argo CD
+    // reads only data (util/db SecretToCluster); an object that was never written (a
+    // manifest) may carry stringData, folded here as the server would fold it.
     for (k, v) in secret.string_data.iter().flatten() {
         data.insert(k.clone(), v.clone());
     }

@@ -46,7 +46,11 @@ pub(crate) async fn run<H: HubRead + HubWrite, E: EksRead + EksWrite, P: Prompt>
     out: &mut dyn std::io::Write,
 ) -> Result<()> {
     let hub_eks = ports.accounts.own();
-    let regions = search_regions(&settings.aws.regions, default_region)?;
+    let regions = search_regions(
+        &settings.aws.regions,
+        settings.aws.all_regions,
+        default_region,
+    )?;
     // Guided: no cluster on the command line, so pick one and ask for what flags left out.
     let guided = add.targets.is_empty();
     let namespace = argocd_namespace(ports.hub, settings).await?;
@@ -179,11 +183,17 @@ fn plan_error(error: &PlanError) -> Error {
             what: message,
             fix: "Nothing was changed".into(),
         },
-        PlanError::ServiceAccountMissing { .. } => Error::NotFound {
-            what: message,
-            fix: "Nothing was changed".into(),
+        // NotFound says "<what> was not found. <fix>": the account alone, then the question.
+        PlanError::ServiceAccountMissing {
+            service_account,
+            namespace,
+        } => Error::NotFound {
+            what: format!("service account {service_account}"),
+            fix: format!(
+                "Is Argo CD installed in namespace {namespace}? Pass --argocd-namespace with the namespace Argo CD runs in. Nothing was changed"
+            ),
         },
-        PlanError::HubClusterUnknown => Error::Usage(message),
+        PlanError::HubClusterUnknown | PlanError::CrossPartition { .. } => Error::Usage(message),
     }
 }
 

@@ -333,7 +333,18 @@ fn connection_finding(target: &TargetFacts, principal: Option<&RoleArn>) -> Find
     match &target.connection {
         Some(Connection::Authenticated { username, groups }) => Finding::pass(
             check,
-            format!("authenticated as {username} (groups {})", groups.join(", ")),
+            format!(
+                "authenticated as {username} (groups {}){}",
+                groups.join(", "),
+                // The token names the regional STS host of the target's partition.
+                target
+                    .cluster_arn
+                    .as_ref()
+                    .map_or(String::new(), |arn| format!(
+                        ", token for {}",
+                        Partition::of_arn(&arn.partition).sts_host(&arn.region)
+                    ))
+            ),
         ),
         Some(Connection::Rejected) => Finding::fail(
             check,
