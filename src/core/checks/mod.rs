@@ -1,6 +1,7 @@
 //! doctor's checks: observed hub, IAM and EKS facts -> findings, each failure with its exact fix.
 //! This file holds the facts and findings; one file per link of the chain does the checking.
 
+mod chain;
 mod hub;
 mod identity;
 mod target;
