@@ -1,7 +1,7 @@
 //! The hub behind kube::Client: connecting through the kubeconfig, and what reads and writes
 //! share (errors, lists); one file each for reads, writes and other clusters.
 
-mod objects;
+pub(crate) mod objects;
 mod read;
 mod targets;
 mod write;
