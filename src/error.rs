@@ -10,6 +10,7 @@ pub mod exit {
     pub const PERMISSION_DENIED: u8 = 4;
     pub const CONFLICT: u8 = 5;
     pub const NOT_FOUND: u8 = 6;
+    pub const WOULD_NOT_WORK: u8 = 7;
     pub const CANCELLED: u8 = 130;
 }
 
@@ -35,6 +36,11 @@ pub enum Error {
 
     #[error("{what}. {fix}")]
     Conflict { what: String, fix: String },
+
+    #[error(
+        "the registration would not work: {0} check(s) before writing failed, each with its fix above. Nothing was changed; apply the fixes and run again, or pass --force to write it anyway"
+    )]
+    WouldNotWork(usize),
 
     #[error("cancelled: nothing was changed")]
     Cancelled,
@@ -124,6 +130,7 @@ impl Error {
             Error::Conflict { .. } => exit::CONFLICT,
             Error::Cancelled => exit::CANCELLED,
             Error::ProblemsFound(_) => exit::DOCTOR_FOUND_PROBLEMS,
+            Error::WouldNotWork(_) => exit::WOULD_NOT_WORK,
             Error::Kube { .. }
             | Error::Connect { .. }
             | Error::Unreachable { .. }

@@ -222,6 +222,10 @@ pub struct AddArgs {
     /// Restart Argo CD's workloads when their identity changed, so pods pick it up
     #[arg(long)]
     pub restart: bool,
+    /// Write the registration even when the checks before writing say it cannot work (exit
+    /// code 7 without it); checks that cannot tell never stop it
+    #[arg(long)]
+    pub force: bool,
     /// Register for AWS's managed Argo CD (the EKS Argo CD capability) with this capability
     /// role: the Secret names the cluster by ARN and the role gets the access entry
     #[arg(long, value_name = "ARN", conflicts_with_all = [

@@ -100,6 +100,8 @@ pub(crate) struct AddSettings {
     pub(crate) access: Option<TargetAccess>,
     pub(crate) skip_access: bool,
     pub(crate) restart: bool,
+    /// Write even when the checks before writing fail.
+    pub(crate) force: bool,
 }
 
 /// The policy name of `--access-policy NAME|ARN`; an ARN may be in any partition
@@ -394,6 +396,7 @@ fn add_settings(add: AddArgs, namespace: &str, interactive: bool) -> Result<AddS
         access,
         skip_access: add.skip_access,
         restart: add.restart,
+        force: add.force,
     })
 }
 

@@ -76,7 +76,7 @@ fn capability_cluster(secret: &ObservedSecret) -> Option<ClusterArn> {
 
 /// A role as IAM has it; None when it cannot be read, or a document of it cannot be parsed (a
 /// policy left out could hold the Deny that decides).
-async fn role_facts<I: IamRead>(iam: &I, arn: &RoleArn) -> Option<RoleFacts> {
+pub(crate) async fn role_facts<I: IamRead>(iam: &I, arn: &RoleArn) -> Option<RoleFacts> {
     let role = iam.role(arn.name()).await.ok()?;
     let Some(role) = role else {
         return Some(RoleFacts {

@@ -5,7 +5,7 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 use super::Text;
-use crate::core::checks::{Section, Status};
+use crate::core::checks::{Finding, Section, Status};
 
 /// Every section doctor checked; as a document, the list of sections.
 #[derive(Debug, Serialize)]
@@ -25,22 +25,29 @@ impl DoctorReport {
     }
 }
 
+/// One line per finding, `  ok   `, `  FAIL ` or `  ??   `, and the fix under a failure.
+pub(crate) fn findings_text<'a>(findings: impl IntoIterator<Item = &'a Finding>) -> String {
+    let mut text = String::new();
+    for finding in findings {
+        let mark = match finding.status {
+            Status::Pass => "ok  ",
+            Status::Fail => "FAIL",
+            Status::CannotTell => "??  ",
+        };
+        text.push_str(&format!("  {mark} {}: {}\n", finding.check, finding.detail));
+        if let Some(fix) = &finding.fix {
+            text.push_str(&format!("       fix: {fix}\n"));
+        }
+    }
+    text
+}
+
 impl Text for DoctorReport {
     fn write_text(&self, out: &mut dyn Write) -> io::Result<()> {
         let mut text = String::new();
         for section in &self.sections {
             text.push_str(&format!("{}\n", section.title));
-            for finding in &section.findings {
-                let mark = match finding.status {
-                    Status::Pass => "ok  ",
-                    Status::Fail => "FAIL",
-                    Status::CannotTell => "??  ",
-                };
-                text.push_str(&format!("  {mark} {}: {}\n", finding.check, finding.detail));
-                if let Some(fix) = &finding.fix {
-                    text.push_str(&format!("       fix: {fix}\n"));
-                }
-            }
+            text.push_str(&findings_text(&section.findings));
             text.push('\n');
         }
         out.write_all(text.as_bytes())

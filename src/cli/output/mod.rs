@@ -5,6 +5,7 @@ pub(crate) mod add;
 pub(crate) mod doctor;
 pub(crate) mod list;
 pub(crate) mod manifests;
+pub(crate) mod next_steps;
 pub(crate) mod policy;
 pub(crate) mod remove;
 
@@ -78,6 +79,8 @@ pub(crate) enum Outcome {
     DryRunClient,
     /// `--dry-run=server`: the API server validated the Kubernetes writes.
     DryRunServer,
+    /// Not written: a check before writing failed (and no `--force`).
+    Refused,
 }
 
 /// One line of a plan, as `add`, `remove` and `policy` show them.
@@ -217,6 +220,7 @@ mod tests {
             Outcome::DryRun,
             Outcome::DryRunClient,
             Outcome::DryRunServer,
+            Outcome::Refused,
         ]
         .iter()
         .map(|o| serde_json::to_string(o).unwrap())
@@ -228,7 +232,8 @@ mod tests {
                 "\"unchanged\"",
                 "\"dry-run\"",
                 "\"dry-run-client\"",
-                "\"dry-run-server\""
+                "\"dry-run-server\"",
+                "\"refused\""
             ]
         );
     }

@@ -73,6 +73,8 @@ impl Text for RemoveReport<'_> {
                 out,
                 "Dry run: nothing was changed ({deletes} to delete, {kept} kept)."
             ),
+            // remove refuses nothing by checks.
+            Outcome::Refused => Ok(()),
         }?;
         if self.outcome == Outcome::Applied && plan.deletes().any(|a| a.step.changes_identity()) {
             writeln!(

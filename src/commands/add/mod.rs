@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 
 use crate::cli::args::{DryRun, OutputFormat};
-use crate::cli::output::add::AddReport;
+use crate::cli::output::add::{AddReport, Checks, failed};
 use crate::cli::output::manifests::manifests;
 use crate::cli::output::{Outcome, emit, restart_command, show, write_document};
 use crate::cli::settings::{AddSettings, IdentityChoice, Settings};
@@ -13,11 +13,14 @@ use crate::commands::targets::{
 use crate::commands::{Ports, nothing_left, require_rbac};
 use crate::core::access::{ObservedAccess, TargetAccess};
 use crate::core::action::{Change, Step};
+use crate::core::checks::{Status, preflight_checks};
 use crate::core::model::{AccessScope, DEFAULT_ACCESS_POLICY, IRSA_ANNOTATION, IdentityMode};
 use crate::core::plan::{HubIdentity, Observed, Plan, PlanError, Registration, plan};
 use crate::core::secret::default_secret_name;
 use crate::error::{Error, Result};
-use crate::ports::{EksRead, EksWrite, HubRead, HubWrite, Prompt, Workload, WorkloadKind, Write};
+use crate::ports::{
+    EksRead, EksWrite, HubRead, HubWrite, IamRead, Prompt, Workload, WorkloadKind, Write,
+};
 
 /// Argo CD's workloads whose pods carry the identity, restarted with `--restart`.
 const ARGOCD_WORKLOADS: [Workload; 3] = [
@@ -36,10 +39,12 @@ const ARGOCD_WORKLOADS: [Workload; 3] = [
 ];
 
 mod guided;
+mod preflight;
 
 use guided::{ask_access, ask_management_role, ask_target_role, pick_targets};
+use preflight::{HubClues, read_facts};
 
-pub(crate) async fn run<H: HubRead + HubWrite, E: EksRead + EksWrite, P: Prompt>(
+pub(crate) async fn run<H: HubRead + HubWrite, E: EksRead + EksWrite + IamRead, P: Prompt>(
     settings: &Settings,
     add: &AddSettings,
     ports: Ports<'_, H, E, P>,
@@ -86,6 +91,9 @@ pub(crate) async fn run<H: HubRead + HubWrite, E: EksRead + EksWrite, P: Prompt>
         IdentityChoice::Fixed(mode) => mode,
         IdentityChoice::Auto => auto_identity(hub_eks, hub_cluster.as_ref()).await?,
     };
+    // Auto picks pod identity only where the agent runs.
+    let agent_seen =
+        (choice == IdentityChoice::Auto && mode == IdentityMode::PodIdentity).then_some(true);
     if guided && add.identity.is_none() {
         let modes = [IdentityMode::PodIdentity, IdentityMode::Irsa];
         let items = [
@@ -144,8 +152,53 @@ pub(crate) async fn run<H: HubRead + HubWrite, E: EksRead + EksWrite, P: Prompt>
     let observed = observe(&ports, &identity, &registrations).await?;
     let plan = plan(&identity, &registrations, &observed).map_err(|e| plan_error(&e))?;
     show(out, settings.output, &plan)?;
+    // Check before writing what doctor will check once it is written; with nothing to write
+    // there is nothing to refuse (doctor checks a registration that is in place).
+    let checks = if plan.is_noop() {
+        Vec::new()
+    } else {
+        // IRSA's trust names the hub's OIDC issuer, so the check needs the hub's cluster.
+        let cluster = match (&identity.hub_cluster, mode) {
+            (Some(arn), _) => Some(arn.clone()),
+            (None, IdentityMode::Irsa) => find_hub_cluster(
+                ports.hub.context(),
+                hub_eks,
+                add.hub_cluster.as_deref(),
+                &regions,
+            )
+            .await
+            .ok()
+            .flatten(),
+            (None, _) => None,
+        };
+        let clues = HubClues {
+            cluster,
+            agent: agent_seen,
+        };
+        let facts = read_facts(&ports, &identity, &registrations, clues).await;
+        preflight_checks(&identity, &registrations, &observed, &facts)
+    };
+    show(out, settings.output, &Checks(&checks))?;
+    let refused = failed(&checks) > 0 && !add.force;
 
     let restart = add.restart && plan.needs_restart();
+    let mut report = AddReport {
+        plan: &plan,
+        outcome: Outcome::Refused,
+        checks: &checks,
+        forced: add.force && failed(&checks) > 0,
+        doctor_command: None,
+        restart_needed: false,
+        restart_command: restart_command(&identity.namespace),
+        restarted: Vec::new(),
+    };
+    if refused && settings.dry_run == DryRun::None {
+        // Refused before the question: nothing is written.
+        if settings.output != OutputFormat::Text {
+            emit(out, settings.output, &report)?;
+        }
+        return Err(Error::WouldNotWork(failed(&checks)));
+    }
     let (outcome, restarted) = if plan.is_noop() {
         (Outcome::Unchanged, Vec::new())
     } else {
@@ -173,17 +226,68 @@ pub(crate) async fn run<H: HubRead + HubWrite, E: EksRead + EksWrite, P: Prompt>
         for write in &aws_writes {
             eprintln!("Not in the List (an AWS write, not a Kubernetes object): {write}");
         }
+        for check in checks.iter().filter(|c| c.status != Status::Pass) {
+            let fix = check
+                .fix
+                .as_deref()
+                .map(|f| format!("; fix: {f}"))
+                .unwrap_or_default();
+            eprintln!(
+                "Check before writing: {}: {}{fix}",
+                check.check, check.detail
+            );
+        }
         write_document(out, settings.output, &list)?;
         return Ok(());
     }
-    let report = AddReport {
-        plan: &plan,
-        outcome,
-        restart_needed: outcome == Outcome::Applied && plan.needs_restart() && restarted.is_empty(),
-        restart_command: restart_command(&identity.namespace),
-        restarted,
-    };
+    report.outcome = outcome;
+    report.restart_needed =
+        outcome == Outcome::Applied && plan.needs_restart() && restarted.is_empty();
+    report.restarted = restarted;
+    if matches!(outcome, Outcome::Applied | Outcome::Unchanged) {
+        report.doctor_command = Some(doctor_command(settings, &registrations, &identity));
+    }
     emit(out, settings.output, &report)
+}
+
+/// The doctor command that checks these registrations, with the flags that found them.
+fn doctor_command(
+    settings: &Settings,
+    registrations: &[Registration],
+    identity: &HubIdentity,
+) -> String {
+    let mut words = vec!["kubectl argocd-eks doctor".to_owned()];
+    words.extend(registrations.iter().map(|r| r.cluster.arn.to_string()));
+    let mut flag = |name: &str, value: &str| {
+        words.push(format!("--{name} {}", shell_word(value)));
+    };
+    if let Some(path) = &settings.kubeconfig {
+        flag("kubeconfig", &path.display().to_string());
+    }
+    if let Some(context) = &settings.context {
+        flag("context", context);
+    }
+    flag("argocd-namespace", &identity.namespace);
+    if let Some(profile) = &settings.aws.profile {
+        flag("profile", profile);
+    }
+    for region in &settings.aws.regions {
+        flag("region", region);
+    }
+    for role in &settings.aws.assume_roles {
+        flag("assume-role", &role.to_string());
+    }
+    words.join(" ")
+}
+
+/// `text` as one shell word: as is when it holds only safe characters, else single-quoted.
+fn shell_word(text: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "-_.:/@=+,".contains(c);
+    if !text.is_empty() && text.chars().all(safe) {
+        text.to_owned()
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
+    }
 }
 
 fn plan_error(error: &PlanError) -> Error {
@@ -409,3 +513,5 @@ async fn verify<H: HubRead, E: EksRead, P: Prompt>(
 
 #[cfg(test)]
 pub(crate) mod tests;
+#[cfg(test)]
+mod tests_checks;

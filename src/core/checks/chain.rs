@@ -48,8 +48,32 @@ pub(super) fn chain_checks(
         && target_trust.is_some_and(|t| trusts_directly(t, &requests));
     vec![
         permission_check(hub, target_role, mode, &requests, direct),
-        target_trust_check(hub, target, target_role, management, mode, &requests),
+        target_trust_check(
+            hub,
+            target.target_role.as_ref(),
+            target_role,
+            management,
+            mode,
+            &requests,
+        ),
     ]
+}
+
+/// The trust half of the hop, as `add` checks it before writing: the target role (or, when it
+/// is the management role, that role itself) lets the management role's sessions assume it.
+/// `target_facts`: the target role as read (None: it could not be read).
+pub(super) fn trust_of_target(
+    hub: &HubFacts,
+    target_facts: Option<&RoleFacts>,
+    target_role: &RoleArn,
+    management: &RoleArn,
+    mode: IdentityMode,
+) -> Finding {
+    let requests = requests(hub, management, mode);
+    if target_role == management {
+        return self_assume_check(hub, management, mode, &requests);
+    }
+    target_trust_check(hub, target_facts, target_role, management, mode, &requests)
 }
 
 /// roleARN = the management role: Argo CD still calls sts:AssumeRole on it, and IAM no longer
@@ -160,7 +184,7 @@ fn permission_check(
 
 fn target_trust_check(
     hub: &HubFacts,
-    target: &TargetFacts,
+    target_facts: Option<&RoleFacts>,
     target_role: &RoleArn,
     management: &RoleArn,
     mode: IdentityMode,
@@ -171,7 +195,7 @@ fn target_trust_check(
     } else {
         "the target role trusts the management role"
     };
-    let facts = match &target.target_role {
+    let facts = match target_facts {
         Some(facts @ RoleFacts { trust: Some(_), .. }) => facts,
         Some(RoleFacts { trust: None, .. }) => {
             return Finding::fail(

@@ -72,7 +72,7 @@ pub(crate) fn identity_checks(hub: &HubFacts) -> Section {
     }
 }
 
-fn irsa_checks(hub: &HubFacts, role: &str) -> Vec<Finding> {
+pub(super) fn irsa_checks(hub: &HubFacts, role: &str) -> Vec<Finding> {
     let mut findings = Vec::new();
     let check = "the hub's OIDC issuer is an IAM OIDC provider";
     // The provider IRSA's trust names is in the management role's account, which need not be the
@@ -201,7 +201,7 @@ fn irsa_checks(hub: &HubFacts, role: &str) -> Vec<Finding> {
     findings
 }
 
-fn pod_identity_checks(hub: &HubFacts, role: &str) -> Vec<Finding> {
+pub(super) fn pod_identity_checks(hub: &HubFacts, role: &str) -> Vec<Finding> {
     let mut findings = Vec::new();
     let hub_name = hub.hub_cluster.as_ref().map(|c| c.arn.clone());
     findings.push(match (hub.pod_identity_agent, &hub_name) {

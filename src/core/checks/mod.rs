@@ -5,6 +5,7 @@ mod chain;
 mod fixes;
 mod hub;
 mod identity;
+mod preflight;
 mod target;
 #[cfg(test)]
 mod tests;
@@ -13,6 +14,7 @@ mod tests_policy;
 
 pub(crate) use hub::hub_checks;
 pub(crate) use identity::identity_checks;
+pub(crate) use preflight::{PreflightFacts, preflight_checks, target_roles};
 pub(crate) use target::target_checks;
 
 use serde::Serialize;
