@@ -501,6 +501,8 @@ async fn an_access_entry_another_argocd_on_the_hub_uses_stays() {
             "--management-role-arn",
             &management,
             "--yes",
+            // A made-up role: this test is about the shared access entry.
+            "--force",
         ]);
         assert_eq!(run.code, 0, "{run}");
     }

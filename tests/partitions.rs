@@ -57,6 +57,8 @@ async fn registers_in_partition(cluster: &str, region: &str, partition: &str, st
             "--identity",
             "irsa",
             "--yes",
+            // About partitions, not the role's trust (tests/add_checks.rs checks that).
+            "--force",
         ],
     );
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);

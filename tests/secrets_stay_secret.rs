@@ -54,6 +54,8 @@ async fn add_doctor_and_remove_at_vvv_print_no_secret() {
             "--identity",
             "irsa",
             "--yes",
+            // argocd-management's trust is for pod identity; this test is about what is printed.
+            "--force",
         ],
     );
     assert!(add.contains("Registered"), "{add}");

@@ -131,6 +131,10 @@ pub fn tool_with_env(args: &[&str], vars: &[(&str, &str)]) -> Run {
     }
 }
 
+/// `add` in `namespace` with the sandbox's `argocd-management`, with `--force`: these tests
+/// are about what add writes and removes, with roles that trust nothing (names made up for the
+/// test) or, under IRSA, argocd-management (which trusts only pods.eks.amazonaws.com); add's
+/// check before writing would refuse them, and tests/add_checks.rs tests that refusal.
 pub fn add(namespace: &str, extra: &[&str]) -> Run {
     let mut args = vec![
         "add",
@@ -138,6 +142,7 @@ pub fn add(namespace: &str, extra: &[&str]) -> Run {
         namespace,
         "--management-role-arn",
         MANAGEMENT,
+        "--force",
     ];
     args.extend_from_slice(extra);
     tool(&args)
