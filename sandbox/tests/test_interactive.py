@@ -451,7 +451,9 @@ def test_guided_add_with_irsa_registers_the_one_picked_cluster(
     cluster = describe("prod-eu", "eu-west-1")
     before = resource_versions(namespace)
     ok = False
-    with add(plugin_dir, namespace, "--identity", "irsa") as term:
+    # argocd-management trusts only pods.eks.amazonaws.com: add's check before writing would
+    # refuse it for IRSA; this test is about the prompts (tests/add_checks.rs is about the check).
+    with add(plugin_dir, namespace, "--identity", "irsa", "--force") as term:
         try:
             rows = term.pick_clusters("prod-eu")
             regions = {r["region"] for r in rows}
