@@ -2,6 +2,8 @@
 
 pub mod access;
 pub mod action;
+pub mod argocd_config;
+pub mod aws_auth;
 pub mod checks;
 pub mod model;
 pub mod partition;

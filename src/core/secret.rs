@@ -8,6 +8,7 @@ use kube::api::ObjectMeta;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::argocd_config::{ConfigError, decode_cluster_config};
 use super::model::{
     ClusterArn, EksCluster, MANAGED_BY_LABEL, MANAGED_BY_VALUE, RoleArn, SECRET_TYPE_CLUSTER,
     SECRET_TYPE_LABEL,
@@ -283,10 +284,17 @@ impl ObservedSecret {
         self.data.get("server").map(|s| s.trim_end_matches('/'))
     }
 
+    /// `config` as Argo CD decodes it (Go's encoding/json: keys in any case, an empty roleARN
+    /// is none); None when there is no `config` or Argo CD cannot read it.
     pub fn config(&self) -> Option<ClusterConfig> {
         self.data
             .get("config")
-            .and_then(|text| serde_json::from_str(text).ok())
+            .and_then(|text| decode_cluster_config(text).ok())
+    }
+
+    /// Why Argo CD cannot read this Secret's `config` (it then ignores the whole Secret).
+    pub fn config_error(&self) -> Option<ConfigError> {
+        decode_cluster_config(self.data.get("config")?).err()
     }
 }
 

@@ -225,3 +225,33 @@ fn aws_auth_must_map_the_role_arn_without_path() {
             .contains("rolearn: arn:aws:iam::123456789012:role/deployer")
     );
 }
+
+#[test]
+fn the_secret_is_read_as_argo_cd_reads_it() {
+    // `roleArn` is roleARN for Go's encoding/json: doctor checks the chain through it.
+    let mut spelled = target(None);
+    spelled.secret.data.insert(
+        "config".into(),
+        r#"{"awsAuthConfig":{"clusterName":"prod","roleArn":"arn:aws:iam::210987654321:role/argocd-deployer"},"tlsClientConfig":{"caData":"Q0E="}}"#.into(),
+    );
+    let section = target_checks(&hub(Some(MANAGEMENT)), &spelled);
+    let role_check = &section.findings[0];
+    assert_eq!(role_check.status, Status::Pass, "{:?}", statuses(&section));
+    assert!(
+        role_check.detail.contains("argocd-deployer"),
+        "{role_check:?}"
+    );
+    // An empty roleARN is direct mode, not a malformed ARN.
+    let mut empty = target(None);
+    empty.secret.data.insert(
+        "config".into(),
+        r#"{"awsAuthConfig":{"clusterName":"prod","roleARN":""},"tlsClientConfig":{"caData":"Q0E="}}"#.into(),
+    );
+    let section = target_checks(&hub(Some(MANAGEMENT)), &empty);
+    assert!(!section.failed(), "{:?}", statuses(&section));
+    assert!(
+        section.findings[0].detail.contains("direct mode"),
+        "{:?}",
+        section.findings[0]
+    );
+}
