@@ -6,7 +6,7 @@
 
 use crate::core::checks::PodFacts;
 use crate::core::model::{
-    AccessPolicyAssociation, AccessScope, ClusterArn, EksCluster, PodIdentityAssociation, SaRef,
+    AccessEntry, AccessScope, ClusterArn, EksCluster, GroupBinding, PodIdentityAssociation, SaRef,
 };
 use crate::core::plan::ObservedServiceAccount;
 use crate::core::secret::{DesiredSecret, ObservedSecret};
@@ -111,12 +111,13 @@ pub trait Eks {
         association_id: &str,
         role_arn: &str,
     ) -> Result<()>;
-    /// The principal's access entry on `cluster`: None when there is none, else its policies.
+    /// The principal's access entry on `cluster` (its policies and Kubernetes groups): None
+    /// when there is none.
     async fn access_entry(
         &self,
         cluster: &ClusterArn,
         principal_arn: &str,
-    ) -> Result<Option<Vec<AccessPolicyAssociation>>>;
+    ) -> Result<Option<AccessEntry>>;
     async fn create_access_entry(&self, cluster: &ClusterArn, principal_arn: &str) -> Result<()>;
     async fn associate_access_policy(
         &self,
@@ -220,6 +221,9 @@ pub trait Targets {
     /// kubeconfig context for it: None when the kubeconfig has no context for that server,
     /// Some(None) when there is no aws-auth ConfigMap (or no mapRoles).
     async fn aws_auth_map_roles(&self, server: &str) -> Result<Option<Option<String>>>;
+    /// The RoleBindings and ClusterRoleBindings that bind groups on the cluster at `server`,
+    /// read through a kubeconfig context for it: None when the kubeconfig has no context for it.
+    async fn group_bindings(&self, server: &str) -> Result<Option<Vec<GroupBinding>>>;
     /// Ask the cluster at `server` (verified against `ca_data`, base64 PEM) who `token` is.
     async fn review_token(&self, server: &str, ca_data: &str, token: &str) -> Result<TokenReview>;
 }

@@ -8,7 +8,7 @@ use aws_sdk_eks::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_eks::types::{AccessScope as SdkAccessScope, AccessScopeType};
 
 use crate::core::model::{
-    AccessPolicyAssociation, AccessScope, AuthenticationMode, ClusterArn, EksCluster,
+    AccessEntry, AccessPolicyAssociation, AccessScope, AuthenticationMode, ClusterArn, EksCluster,
     MANAGED_BY_LABEL, MANAGED_BY_VALUE, PodIdentityAssociation, SaRef,
 };
 use crate::error::{Error, Result};
@@ -302,7 +302,7 @@ impl Eks for AwsApi {
         &self,
         cluster: &ClusterArn,
         principal_arn: &str,
-    ) -> Result<Option<Vec<AccessPolicyAssociation>>> {
+    ) -> Result<Option<AccessEntry>> {
         let client = self.client(&cluster.region);
         let described = client
             .describe_access_entry()
@@ -310,9 +310,13 @@ impl Eks for AwsApi {
             .principal_arn(principal_arn)
             .send()
             .await;
-        if found("DescribeAccessEntry", described)?.is_none() {
+        let Some(described) = found("DescribeAccessEntry", described)? else {
             return Ok(None);
-        }
+        };
+        let kubernetes_groups = described
+            .access_entry()
+            .map(|entry| entry.kubernetes_groups().to_vec())
+            .unwrap_or_default();
         let policies = client
             .list_associated_access_policies()
             .cluster_name(&cluster.name)
@@ -323,8 +327,9 @@ impl Eks for AwsApi {
             .try_collect()
             .await
             .map_err(|e| aws_error("ListAssociatedAccessPolicies", e))?;
-        Ok(Some(
-            policies
+        Ok(Some(AccessEntry {
+            kubernetes_groups,
+            policies: policies
                 .iter()
                 .map(|policy| AccessPolicyAssociation {
                     policy_arn: policy.policy_arn().unwrap_or_default().to_owned(),
@@ -336,7 +341,7 @@ impl Eks for AwsApi {
                     },
                 })
                 .collect(),
-        ))
+        }))
     }
 
     async fn create_access_entry(&self, cluster: &ClusterArn, principal_arn: &str) -> Result<()> {

@@ -10,8 +10,8 @@ use crate::core::checks::{
     identity_checks, target_checks,
 };
 use crate::core::model::{
-    ARGOCD_SERVICE_ACCOUNTS, ClusterArn, EksCluster, IdentityMode, POD_IDENTITY_AGENT_ADDON,
-    RoleArn,
+    ARGOCD_SERVICE_ACCOUNTS, AuthenticationMode, ClusterArn, EksCluster, IdentityMode,
+    POD_IDENTITY_AGENT_ADDON, RoleArn,
 };
 use crate::core::policy::document::parse_policy;
 use crate::core::secret::ObservedSecret;
@@ -256,6 +256,7 @@ async fn target_facts<H: Hub + Targets, A: Eks + Iam, P: Prompt>(
         access_entry: None,
         connection: None,
         aws_auth: None,
+        group_bindings: None,
     };
     let Some(arn) = cluster_arn.filter(|arn| reachable(&arn.account)) else {
         return target;
@@ -277,25 +278,39 @@ async fn target_facts<H: Hub + Targets, A: Eks + Iam, P: Prompt>(
             detect_identity(hub).and_then(|(_, management)| RoleArn::parse(&management).ok())
         })
     };
-    let takes_entries = target
-        .described
+    let described = target.described.clone().flatten();
+    let mode = described.as_ref().and_then(|c| c.authentication_mode);
+    if let Some(principal) = principal
         .clone()
-        .flatten()
-        .and_then(|c| c.authentication_mode)
-        .is_some_and(|m| m.allows_access_entries());
-    if let Some(principal) = principal.clone().filter(|_| takes_entries) {
+        .filter(|_| mode.is_some_and(|m| m.allows_access_entries()))
+    {
         target.access_entry = aws.access_entry(&arn, &principal.to_string()).await.ok();
     }
-    let config_map_only = target.described.clone().flatten().filter(|c| {
-        c.authentication_mode
-            .is_some_and(|m| !m.allows_access_entries())
-    });
-    if let Some(cluster) = config_map_only {
+    // aws-auth counts where the cluster reads it and no access entry of the role shadows it.
+    let reads_aws_auth = match mode {
+        Some(AuthenticationMode::ConfigMap) => true,
+        Some(AuthenticationMode::ApiAndConfigMap) => matches!(target.access_entry, Some(None)),
+        _ => false,
+    };
+    if let (true, Some(cluster)) = (reads_aws_auth, &described) {
         target.aws_auth = ports
             .hub
             .aws_auth_map_roles(&cluster.endpoint)
             .await
             .unwrap_or(None);
+    }
+    // RBAC decides when the role's rights are only Kubernetes groups (an entry without a
+    // policy, or an aws-auth mapping).
+    let groups_only = matches!(&target.access_entry, Some(Some(entry))
+        if entry.policies.is_empty() && !entry.kubernetes_groups.is_empty())
+        || matches!(target.aws_auth, Some(Some(_)));
+    if let (true, Some(cluster)) = (groups_only, &described) {
+        target.group_bindings = ports
+            .hub
+            .group_bindings(&cluster.endpoint)
+            .await
+            .ok()
+            .flatten();
     }
     let described = target.described.clone().flatten();
     target.connection = connect(

@@ -297,6 +297,24 @@ pub struct AccessPolicyAssociation {
     pub scope: AccessScope,
 }
 
+/// An EKS access entry: its access policies and the Kubernetes groups it puts the role in.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct AccessEntry {
+    pub policies: Vec<AccessPolicyAssociation>,
+    /// `kubernetesGroups`: RBAC bindings of these groups give the role its rights.
+    pub kubernetes_groups: Vec<String>,
+}
+
+/// A RoleBinding or ClusterRoleBinding on a target cluster that binds Kubernetes groups.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GroupBinding {
+    /// `ClusterRoleBinding NAME` or `RoleBinding NAMESPACE/NAME`.
+    pub binding: String,
+    /// `ClusterRole NAME` or `Role NAME`.
+    pub role: String,
+    pub groups: Vec<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

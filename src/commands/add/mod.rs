@@ -225,7 +225,7 @@ async fn observe<H: Hub, E: Eks, P: Prompt>(
             let entry = eks_for(ports.accounts, &cluster.arn.account)
                 .access_entry(&cluster.arn, &principal)
                 .await?;
-            access.insert(cluster.arn.to_string(), entry);
+            access.insert(cluster.arn.to_string(), entry.map(|e| e.policies));
         }
     }
     let service_accounts = ports.hub.service_accounts(namespace).await?;

@@ -1,6 +1,7 @@
 //! doctor's checks: observed hub, IAM and EKS facts -> findings, each failure with its exact fix.
 //! This file holds the facts and findings; one file per link of the chain does the checking.
 
+mod access;
 mod hub;
 mod identity;
 mod target;
@@ -14,8 +15,8 @@ pub use target::target_checks;
 use serde::Serialize;
 
 use crate::core::model::{
-    AccessPolicyAssociation, ClusterArn, EksCluster, IdentityMode, PodIdentityAssociation, RoleArn,
-    SaRef,
+    AccessEntry, ClusterArn, EksCluster, GroupBinding, IdentityMode, PodIdentityAssociation,
+    RoleArn, SaRef,
 };
 use crate::core::plan::ObservedServiceAccount;
 use crate::core::policy::document::PolicyDocument;
@@ -128,20 +129,15 @@ pub struct TargetFacts {
     /// The target role (roleARN), read in the target's account when reachable.
     pub target_role: Option<RoleFacts>,
     /// The principal's access entry: None = could not read; Some(None) = none.
-    pub access_entry: Option<Option<Vec<AccessPolicyAssociation>>>,
+    pub access_entry: Option<Option<AccessEntry>>,
     /// Connecting as Argo CD would; None when not attempted.
     pub connection: Option<Connection>,
     /// kube-system/aws-auth `mapRoles` on the target: None = no kube context for it here;
     /// Some(None) = no aws-auth ConfigMap.
     pub aws_auth: Option<Option<String>>,
-}
-
-/// One `mapRoles` entry of the aws-auth ConfigMap.
-#[derive(Debug, serde::Deserialize)]
-pub(super) struct MapRole {
-    pub(super) rolearn: String,
-    #[serde(default)]
-    pub(super) groups: Vec<String>,
+    /// The target's RBAC bindings of groups, read when the role's groups need them: None =
+    /// not read (no kube context for it here, or not allowed).
+    pub group_bindings: Option<Vec<GroupBinding>>,
 }
 
 /// What happened when doctor connected to the target the way Argo CD does.

@@ -1,8 +1,9 @@
 //! Links 3 to 6 of doctor's chain for one registered cluster: the role chain, the target's
 //! access entry or aws-auth mapping, the Secret against DescribeCluster, and connecting.
 
+use super::access::access_finding;
 use super::{
-    Connection, Finding, HubFacts, MapRole, RoleFacts, Section, TargetFacts, detect_identity, json,
+    Connection, Finding, HubFacts, RoleFacts, Section, TargetFacts, detect_identity, json,
     role_name, update_trust_fix,
 };
 use crate::core::model::{IdentityMode, RoleArn};
@@ -137,27 +138,7 @@ pub fn target_checks(hub: &HubFacts, target: &TargetFacts) -> Section {
 
     // Target access.
     let principal = target_role.clone().or(management);
-    let check = "the target lets the role in (access entry with a policy)";
-    let auth_mode = target
-        .described
-        .clone()
-        .flatten()
-        .and_then(|c| c.authentication_mode);
-    findings.push(match (&target.access_entry, &principal, &target.cluster_arn) {
-        (_, _, _) if auth_mode.is_some_and(|m| !m.allows_access_entries()) => {
-            aws_auth_finding(principal.as_ref(), &target.aws_auth)
-        }
-        (Some(Some(policies)), Some(p), _) if !policies.is_empty() => Finding::pass(check, format!("{p}: {}", policies.iter().map(|a| role_name(&a.policy_arn).to_owned()).collect::<Vec<_>>().join(", "))),
-        (Some(found), Some(p), Some(arn)) => Finding::fail(
-            check,
-            if found.is_some() { format!("{p} has an access entry but no access policy") } else { format!("no access entry for {p}") },
-            format!(
-                "aws eks create-access-entry --cluster-name {0} --region {1} --principal-arn {p}; aws eks associate-access-policy --cluster-name {0} --region {1} --principal-arn {p} --policy-arn arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy --access-scope type=cluster",
-                arn.name, arn.region
-            ),
-        ),
-        _ => Finding::cannot_tell(check, "the access entry could not be read"),
-    });
+    findings.push(access_finding(target, principal.as_ref()));
     findings.push(connection_finding(target, principal.as_ref()));
     Section { title, findings }
 }
@@ -186,8 +167,12 @@ fn capability_target_checks(hub: &HubFacts, target: &TargetFacts, title: String)
             &target.cluster_arn,
         ) {
             (None, _, _) => Finding::cannot_tell(check, "pass --capability-role ARN"),
-            (Some(role), Some(Some(policies)), _) if !policies.is_empty() => {
-                let names: Vec<&str> = policies.iter().map(|a| role_name(&a.policy_arn)).collect();
+            (Some(role), Some(Some(entry)), _) if !entry.policies.is_empty() => {
+                let names: Vec<&str> = entry
+                    .policies
+                    .iter()
+                    .map(|a| role_name(&a.policy_arn))
+                    .collect();
                 Finding::pass(check, format!("{role}: {}", names.join(", ")))
             }
             (Some(role), Some(_), Some(arn)) => Finding::fail(
@@ -200,76 +185,6 @@ fn capability_target_checks(hub: &HubFacts, target: &TargetFacts, title: String)
     );
     findings.push(connection_finding(target, hub.capability_role.as_ref()));
     Section { title, findings }
-}
-
-/// For a cluster that reads only aws-auth: its mapRoles must name the role by its role ARN
-/// without path (aws-auth compares that form), never by an assumed-role session ARN.
-pub(super) fn aws_auth_finding(
-    principal: Option<&RoleArn>,
-    aws_auth: &Option<Option<String>>,
-) -> Finding {
-    let check = "aws-auth maps the role (the cluster takes no access entries)";
-    let Some(principal) = principal else {
-        return Finding::cannot_tell(check, "the role that reaches the cluster is unknown");
-    };
-    let without_path = format!(
-        "arn:{}:iam::{}:role/{}",
-        principal.partition,
-        principal.account,
-        principal.name()
-    );
-    let session_prefix = format!(
-        "arn:{}:sts::{}:assumed-role/{}/",
-        principal.partition,
-        principal.account,
-        principal.name()
-    );
-    let fix = format!(
-        "kubectl -n kube-system edit configmap aws-auth on that cluster, and in mapRoles use:\n    - rolearn: {without_path}\n      username: argocd\n      groups:\n        - system:masters"
-    );
-    let text = match aws_auth {
-        None => {
-            return Finding::cannot_tell(
-                check,
-                "there is no kube context for this cluster here (aws eks update-kubeconfig --name <cluster>), so its aws-auth was not read",
-            );
-        }
-        Some(None) => return Finding::fail(check, "there is no aws-auth ConfigMap", fix),
-        Some(Some(text)) => text,
-    };
-    let entries: Vec<MapRole> = match serde_saphyr::from_str(text) {
-        Ok(entries) => entries,
-        Err(e) => return Finding::fail(check, format!("mapRoles is not valid YAML: {e}"), fix),
-    };
-    if let Some(entry) = entries.iter().find(|e| e.rolearn == without_path) {
-        return Finding::pass(
-            check,
-            format!("{without_path} -> {}", entry.groups.join(", ")),
-        );
-    }
-    if let Some(entry) = entries
-        .iter()
-        .find(|e| e.rolearn.starts_with(&session_prefix))
-    {
-        return Finding::fail(
-            check,
-            format!(
-                "mapRoles has the assumed-role session ARN {}; aws-auth matches the role ARN",
-                entry.rolearn
-            ),
-            fix,
-        );
-    }
-    if entries.iter().any(|e| e.rolearn == principal.to_string()) {
-        return Finding::fail(
-            check,
-            format!(
-                "mapRoles has {principal} with its path; aws-auth matches the role ARN without the path"
-            ),
-            fix,
-        );
-    }
-    Finding::fail(check, format!("no mapRoles entry for {without_path}"), fix)
 }
 
 fn connection_finding(target: &TargetFacts, principal: Option<&RoleArn>) -> Finding {
