@@ -9,7 +9,7 @@ use crate::core::model::{
     ACCESS_POLICY_PREFIX, AccessScope, ClusterArn, DEFAULT_ACCESS_POLICY, IdentityMode,
     MANAGED_BY_LABEL, RoleArn, SECRET_TYPE_LABEL,
 };
-use crate::core::partition::EKS_REGIONS;
+use crate::core::partition::COMMERCIAL;
 use crate::core::secret::{SecretOptions, valid_secret_name};
 use crate::error::{Error, Result};
 
@@ -148,7 +148,11 @@ impl Settings {
             })
             .collect::<Result<Vec<_>>>()?;
         let regions = if cli.aws.all_regions {
-            EKS_REGIONS.iter().map(|r| (*r).to_owned()).collect()
+            COMMERCIAL
+                .eks_regions
+                .iter()
+                .map(|r| (*r).to_owned())
+                .collect()
         } else {
             cli.aws.regions
         };
@@ -661,7 +665,7 @@ mod tests {
             "arn:aws:iam::210987654321:role/discovery",
         ])
         .unwrap();
-        assert_eq!(s.regions.len(), EKS_REGIONS.len());
+        assert_eq!(s.regions.len(), COMMERCIAL.eks_regions.len());
         assert_eq!(s.assume_roles[0].account, "210987654321");
         assert!(!s.argocd_namespace_given);
     }
