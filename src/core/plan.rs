@@ -115,6 +115,19 @@ pub enum PlanError {
         name: String,
     },
     #[error(
+        "{cluster}'s server {server} is already registered with Argo CD as Secret {}; Argo CD keeps one cluster per server, so {namespace}/{wanted} would be a second Secret for it. Pass --secret-name {} to update that one instead{}",
+        holders.iter().map(|h| format!("{namespace}/{h}")).collect::<Vec<_>>().join(", "),
+        holders[0],
+        if holders.len() > 1 { " (and delete the others: Argo CD picks one of them at random)" } else { "" }
+    )]
+    ServerTaken {
+        cluster: String,
+        server: String,
+        namespace: String,
+        wanted: String,
+        holders: Vec<String>,
+    },
+    #[error(
         "service account {service_account} was not found; is Argo CD installed in namespace {namespace}? Pass --argocd-namespace with the namespace Argo CD runs in"
     )]
     ServiceAccountMissing {
@@ -198,7 +211,9 @@ pub fn plan(
             actions.extend(steps);
             notes.extend(note);
         }
-        actions.push(secret_action(identity, registration, observed, &this_run)?);
+        let (action, note) = secret_action(identity, registration, observed, &this_run)?;
+        actions.push(action);
+        notes.extend(note);
     }
 
     Ok(Plan {
@@ -305,7 +320,7 @@ fn secret_action(
     registration: &Registration,
     observed: &Observed,
     this_run: &[String],
-) -> Result<Action, PlanError> {
+) -> Result<(Action, Option<String>), PlanError> {
     let desired = match identity.mode {
         IdentityMode::Capability => {
             desired_capability_secret(&registration.cluster, &registration.secret)
@@ -316,19 +331,58 @@ fn secret_action(
             &registration.secret,
         ),
     };
+    let mut desired = desired;
     let server = desired.data["server"].clone();
-    if registration.secret.secret_name.is_none()
-        && let Some(other) = observed.secrets.iter().find(|secret| {
+    // Argo CD keeps one cluster per server: never a second Secret for it.
+    let holders: Vec<&ObservedSecret> = observed
+        .secrets
+        .iter()
+        .filter(|secret| {
             secret.name != desired.name
                 && !this_run.contains(&secret.name)
                 && secret.server() == Some(server.as_str())
         })
-    {
-        return Err(PlanError::AlreadyRegistered {
-            cluster: registration.cluster.arn.to_string(),
-            namespace: other.namespace.clone(),
-            name: other.name.clone(),
-        });
+        .collect();
+    let at_name = observed.secrets.iter().any(|s| s.name == desired.name);
+    let mut note = None;
+    match holders.as_slice() {
+        [] => {}
+        // No name asked for: update ours, or the one `argocd cluster add` made, in place.
+        [one]
+            if registration.secret.secret_name.is_none()
+                && !at_name
+                && (one.managed_by_us() || one.made_by_argocd()) =>
+        {
+            desired.name = one.name.clone();
+            // Applications may name the cluster: keep its Argo CD name unless --name says.
+            if registration.secret.display_name.is_none()
+                && let Some(name) = one.data.get("name")
+            {
+                desired.data.insert("name".to_owned(), name.clone());
+            }
+            if !one.managed_by_us() {
+                note = Some(format!(
+                    "Secret {}/{} was made by argocd cluster add: it is updated in place to use AWS authentication (its bearer token goes); the ServiceAccount kube-system/argocd-manager, ClusterRole argocd-manager-role and ClusterRoleBinding argocd-manager-role-binding that argocd cluster add created on {} are no longer used: delete them there when nothing else needs them",
+                    one.namespace, one.name, registration.cluster.arn.name
+                ));
+            }
+        }
+        [one] if registration.secret.secret_name.is_none() && !at_name => {
+            return Err(PlanError::AlreadyRegistered {
+                cluster: registration.cluster.arn.to_string(),
+                namespace: one.namespace.clone(),
+                name: one.name.clone(),
+            });
+        }
+        several => {
+            return Err(PlanError::ServerTaken {
+                cluster: registration.cluster.arn.to_string(),
+                server: server.clone(),
+                namespace: desired.namespace.clone(),
+                wanted: desired.name.clone(),
+                holders: several.iter().map(|s| s.name.clone()).collect(),
+            });
+        }
     }
     let existing = observed
         .secrets
@@ -349,6 +403,11 @@ fn secret_action(
                 (Change::Unchanged, "up to date".to_owned())
             } else if current.managed_by_us() {
                 (Change::Update, differences)
+            } else if current.made_by_argocd() {
+                (
+                    Change::Update,
+                    format!("update the Secret argocd cluster add made: {differences}"),
+                )
             } else {
                 (
                     Change::Update,
@@ -357,11 +416,14 @@ fn secret_action(
             }
         }
     };
-    Ok(Action {
-        change,
-        detail,
-        step: Step::ApplySecret { secret: desired },
-    })
+    Ok((
+        Action {
+            change,
+            detail,
+            step: Step::ApplySecret { secret: desired },
+        },
+        note,
+    ))
 }
 
 #[cfg(test)]
@@ -740,6 +802,108 @@ mod tests {
         let error =
             plan_one(&hub_identity(IdentityMode::Irsa), &registration(None), &hub).unwrap_err();
         assert!(error.to_string().contains("--secret-name old"), "{error}");
+    }
+
+    #[test]
+    fn secret_name_for_a_server_another_secret_holds_is_refused_naming_it() {
+        let mut registration = registration(None);
+        registration.secret.secret_name = Some("prod".into());
+        let mut hub = fresh_hub();
+        hub.secrets.push(foreign_secret("old", &cluster().endpoint));
+        let error = plan_one(&hub_identity(IdentityMode::Irsa), &registration, &hub).unwrap_err();
+        assert!(matches!(error, PlanError::ServerTaken { .. }), "{error}");
+        let text = error.to_string();
+        assert!(
+            text.contains("argocd/old") && text.contains("--secret-name old"),
+            "{text}"
+        );
+        // Asking for that one updates it.
+        registration.secret.secret_name = Some("old".into());
+        let plan = plan_one(&hub_identity(IdentityMode::Irsa), &registration, &hub).unwrap();
+        assert!(matches!(&plan.actions.last().unwrap().step,
+            Step::ApplySecret { secret } if secret.name == "old"));
+    }
+
+    fn argocd_made(endpoint: &str) -> ObservedSecret {
+        let mut secret = foreign_secret(
+            &crate::core::secret::argocd_secret_name(endpoint).unwrap(),
+            endpoint,
+        );
+        secret.annotations.insert(
+            crate::core::secret::ARGOCD_MANAGED_BY_ANNOTATION.into(),
+            crate::core::secret::ARGOCD_MANAGED_BY_VALUE.into(),
+        );
+        secret.data.insert("name".into(), "prod-context".into());
+        secret.data.insert(
+            "config".into(),
+            r#"{"bearerToken":"t","tlsClientConfig":{"insecure":false}}"#.into(),
+        );
+        secret
+    }
+
+    #[test]
+    fn a_secret_argocd_cluster_add_made_is_updated_in_place() {
+        let made = argocd_made(&cluster().endpoint);
+        assert!(
+            made.name
+                .starts_with("cluster-b.gr7.eu-west-1.eks.amazonaws.com-")
+        );
+        assert!(made.made_by_argocd());
+        let mut hub = fresh_hub();
+        hub.secrets.push(made.clone());
+        let plan = plan_one(&hub_identity(IdentityMode::Irsa), &registration(None), &hub).unwrap();
+        let last = plan.actions.last().unwrap();
+        let Step::ApplySecret { secret } = &last.step else {
+            panic!("{last:?}");
+        };
+        assert_eq!(secret.name, made.name, "one Secret per server");
+        assert_eq!(secret.data["name"], "prod-context", "Argo CD's name stays");
+        assert!(
+            secret
+                .labels
+                .contains_key(crate::core::model::MANAGED_BY_LABEL)
+        );
+        assert!(!secret.data["config"].contains("bearerToken"));
+        assert_eq!(last.change, Change::Update);
+        assert!(
+            last.detail
+                .starts_with("update the Secret argocd cluster add made"),
+            "{}",
+            last.detail
+        );
+        assert!(
+            plan.notes.iter().any(|n| n.contains("argocd-manager")),
+            "{:?}",
+            plan.notes
+        );
+        // An Argo CD Secret beside ours for the same server: two already, refuse.
+        let mut both = hub.clone();
+        both.secrets.push(ObservedSecret {
+            name: crate::core::secret::default_secret_name(&cluster().arn),
+            ..foreign_secret("x", &cluster().endpoint)
+        });
+        assert!(matches!(
+            plan_one(
+                &hub_identity(IdentityMode::Irsa),
+                &registration(None),
+                &both
+            ),
+            Err(PlanError::ServerTaken { .. })
+        ));
+    }
+
+    #[test]
+    fn argocd_names_its_secrets_as_util_db_does() {
+        // Values from Go: fnv.New32a over the URL, as URIToSecretName does.
+        assert_eq!(
+            crate::core::secret::argocd_secret_name("https://ABC.gr7.eu-west-1.eks.amazonaws.com")
+                .as_deref(),
+            Some("cluster-abc.gr7.eu-west-1.eks.amazonaws.com-3972358267")
+        );
+        assert_eq!(
+            crate::core::secret::argocd_secret_name("https://127.0.0.1:35053").as_deref(),
+            Some("cluster-127.0.0.1-4195634521")
+        );
     }
 
     fn with_access(mut registration: Registration) -> Registration {

@@ -83,6 +83,27 @@ pub fn default_secret_name(arn: &ClusterArn) -> String {
     format!("eks-{cluster}-{}-{hash}", arn.region)
 }
 
+/// Argo CD's annotation on the Secrets it made itself, and its value (common.AnnotationKeyManagedBy).
+pub const ARGOCD_MANAGED_BY_ANNOTATION: &str = "managed-by";
+pub const ARGOCD_MANAGED_BY_VALUE: &str = "argocd.argoproj.io";
+
+/// The name `argocd cluster add` gives the Secret of `server` (util/db URIToSecretName):
+/// `cluster-<host, lower case, no port>-<FNV-32a of the URL, decimal>`.
+pub fn argocd_secret_name(server: &str) -> Option<String> {
+    let rest = server
+        .strip_prefix("https://")
+        .or_else(|| server.strip_prefix("http://"))?;
+    let host = rest.split('/').next()?;
+    let host = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next()?.replace(':', "-"),
+        None => host.split(':').next()?.to_owned(),
+    };
+    let hash = server.bytes().fold(0x811c_9dc5_u32, |hash, byte| {
+        (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193)
+    });
+    Some(format!("cluster-{}-{hash}", host.to_ascii_lowercase()))
+}
+
 /// Whether `name` is a valid DNS-1123 subdomain (what Kubernetes requires of a Secret's name).
 pub fn valid_secret_name(name: &str) -> bool {
     name.len() <= 253
@@ -277,6 +298,20 @@ impl ObservedSecret {
 
     pub fn managed_by_us(&self) -> bool {
         self.labels.get(MANAGED_BY_LABEL).map(String::as_str) == Some(MANAGED_BY_VALUE)
+    }
+
+    /// Made by Argo CD itself (`argocd cluster add`): util/db annotates its own Secrets
+    /// `managed-by: argocd.argoproj.io` and names them `cluster-<host>-<FNV-32a of the server>`.
+    /// Only such Secrets does `argocd cluster rm` delete; from others it removes the
+    /// `argocd.argoproj.io/secret-type` label.
+    pub fn made_by_argocd(&self) -> bool {
+        self.annotations
+            .get(ARGOCD_MANAGED_BY_ANNOTATION)
+            .map(String::as_str)
+            == Some(ARGOCD_MANAGED_BY_VALUE)
+            || self
+                .server()
+                .is_some_and(|server| argocd_secret_name(server).as_deref() == Some(&self.name))
     }
 
     /// `server` as Argo CD reads it (trailing `/` trimmed).

@@ -184,6 +184,7 @@ fn plan_error(error: PlanError) -> Error {
     match error {
         PlanError::SecretNameTaken { .. }
         | PlanError::AlreadyRegistered { .. }
+        | PlanError::ServerTaken { .. }
         | PlanError::IdentityInUse { .. } => Error::Conflict {
             what: message,
             fix: "Nothing was changed".into(),
