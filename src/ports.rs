@@ -40,6 +40,8 @@ pub trait Hub {
     async fn pods(&self, namespace: &str) -> Result<Vec<PodFacts>>;
     /// Namespaces holding a service account called `name` (to find where Argo CD runs).
     async fn namespaces_with_service_account(&self, name: &str) -> Result<Vec<String>>;
+    /// Whether DaemonSet `namespace/name` exists on the hub.
+    async fn daemon_set_exists(&self, namespace: &str, name: &str) -> Result<bool>;
     /// SelfSubjectAccessReview: may the caller `verb` `resource` (of API `group`) in `namespace`?
     async fn can_i(&self, namespace: &str, verb: &str, group: &str, resource: &str)
     -> Result<bool>;
@@ -104,12 +106,15 @@ pub trait Eks {
         cluster: &ClusterArn,
         service_account: &SaRef,
         role_arn: &str,
+        target_role_arn: Option<&str>,
     ) -> Result<()>;
+    /// Set the association's role and target role (None: no native chaining).
     async fn update_pod_identity_association(
         &self,
         cluster: &ClusterArn,
         association_id: &str,
         role_arn: &str,
+        target_role_arn: Option<&str>,
     ) -> Result<()>;
     /// The principal's access entry on `cluster` (its policies and Kubernetes groups): None
     /// when there is none.

@@ -78,5 +78,6 @@ pub(crate) fn described(name: &str, region: &str) -> EksCluster {
         version: None,
         oidc_issuer: None,
         authentication_mode: None,
+        auto_mode: false,
     }
 }

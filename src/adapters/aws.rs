@@ -196,6 +196,10 @@ impl Eks for AwsApi {
                 .access_config()
                 .and_then(|a| a.authentication_mode())
                 .and_then(|m| AuthenticationMode::parse(m.as_str())),
+            auto_mode: cluster
+                .compute_config()
+                .and_then(|c| c.enabled())
+                .unwrap_or(false),
         }))
     }
 
@@ -256,6 +260,12 @@ impl Eks for AwsApi {
                         .modified_at()
                         .or(association.created_at())
                         .map(|time| time.secs()),
+                    target_role_arn: association
+                        .target_role_arn()
+                        .filter(|arn| !arn.is_empty())
+                        .map(str::to_owned),
+                    disable_session_tags: association.disable_session_tags().unwrap_or(false),
+                    external_id: association.external_id().map(str::to_owned),
                 });
             }
         }
@@ -267,6 +277,7 @@ impl Eks for AwsApi {
         cluster: &ClusterArn,
         service_account: &SaRef,
         role_arn: &str,
+        target_role_arn: Option<&str>,
     ) -> Result<()> {
         self.client(&cluster.region)
             .create_pod_identity_association()
@@ -274,6 +285,7 @@ impl Eks for AwsApi {
             .namespace(&service_account.namespace)
             .service_account(&service_account.name)
             .role_arn(role_arn)
+            .set_target_role_arn(target_role_arn.map(str::to_owned))
             .tags(MANAGED_BY_LABEL, MANAGED_BY_VALUE)
             .send()
             .await
@@ -286,12 +298,15 @@ impl Eks for AwsApi {
         cluster: &ClusterArn,
         association_id: &str,
         role_arn: &str,
+        target_role_arn: Option<&str>,
     ) -> Result<()> {
         self.client(&cluster.region)
             .update_pod_identity_association()
             .cluster_name(&cluster.name)
             .association_id(association_id)
             .role_arn(role_arn)
+            // An empty target role takes native chaining off.
+            .target_role_arn(target_role_arn.unwrap_or_default())
             .send()
             .await
             .map_err(|e| aws_error("UpdatePodIdentityAssociation", e))?;

@@ -262,6 +262,15 @@ impl Hub for KubeHub {
         Ok(namespaces)
     }
 
+    async fn daemon_set_exists(&self, namespace: &str, name: &str) -> Result<bool> {
+        use k8s_openapi::api::apps::v1::DaemonSet;
+        let api: Api<DaemonSet> = Api::namespaced(self.client.clone(), namespace);
+        let found = found(api.get_metadata(name).await, || {
+            format!("read DaemonSet {namespace}/{name}")
+        })?;
+        Ok(found.is_some())
+    }
+
     async fn can_i(
         &self,
         namespace: &str,

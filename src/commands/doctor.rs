@@ -4,14 +4,15 @@ use crate::cli::args::OutputFormat;
 use crate::cli::output::doctor::write_text;
 use crate::cli::settings::{DoctorSettings, Settings, TargetRef};
 use crate::commands::Ports;
-use crate::commands::targets::{argocd_namespace, eks_for, find_hub_cluster, search_regions};
+use crate::commands::targets::{
+    argocd_namespace, eks_for, find_hub_cluster, pod_identity_agent, search_regions,
+};
 use crate::core::checks::{
     Connection, HubFacts, RoleFacts, Status, TargetFacts, detect_identity, hub_checks,
-    identity_checks, target_checks,
+    identity_checks, native_target, pods_role, target_checks,
 };
 use crate::core::model::{
-    ARGOCD_SERVICE_ACCOUNTS, AuthenticationMode, ClusterArn, EksCluster, IdentityMode,
-    POD_IDENTITY_AGENT_ADDON, RoleArn,
+    ARGOCD_SERVICE_ACCOUNTS, AuthenticationMode, ClusterArn, EksCluster, IdentityMode, RoleArn,
 };
 use crate::core::policy::document::parse_policy;
 use crate::core::secret::ObservedSecret;
@@ -191,7 +192,8 @@ async fn hub_facts<H: Hub, A: Eks + Iam, P: Prompt>(
             .await
             .ok()
             .flatten();
-        facts.pod_identity_agent = hub_aws.has_addon(arn, POD_IDENTITY_AGENT_ADDON).await.ok();
+        let described = facts.hub_cluster.as_ref().map(Some);
+        facts.pod_identity_agent = pod_identity_agent(ports.hub, hub_aws, arn, described).await;
         facts.associations = hub_aws
             .pod_identity_associations(arn, namespace)
             .await
@@ -210,6 +212,11 @@ async fn hub_facts<H: Hub, A: Eks + Iam, P: Prompt>(
     if let Some((mode, role)) = detect_identity(&facts) {
         if let Ok(arn) = RoleArn::parse(&role) {
             facts.management_role = role_facts(hub_aws, &arn).await;
+        }
+        // Native chaining: the pods end up with the association's target role.
+        if let Some(Ok(target)) = native_target(&facts).map(RoleArn::parse) {
+            facts.native_target_role =
+                role_facts(eks_for(ports.accounts, &target.account), &target).await;
         }
         facts.identity_changed_at = match mode {
             IdentityMode::Irsa => facts
@@ -274,9 +281,7 @@ async fn target_facts<H: Hub + Targets, A: Eks + Iam, P: Prompt>(
     let principal = if hub.capability {
         hub.capability_role.clone()
     } else {
-        role.or_else(|| {
-            detect_identity(hub).and_then(|(_, management)| RoleArn::parse(&management).ok())
-        })
+        role.or_else(|| pods_role(hub).and_then(|role| RoleArn::parse(&role).ok()))
     };
     let described = target.described.clone().flatten();
     let mode = described.as_ref().and_then(|c| c.authentication_mode);
@@ -346,9 +351,16 @@ async fn connect<H: Hub + Targets, A: Eks + Iam, P: Prompt>(
         )
     } else {
         let management = detect_identity(hub).and_then(|(_, role)| RoleArn::parse(&role).ok())?;
+        // Native chaining: the pods get the target role from EKS, so the chain passes it.
+        let native = native_target(hub).and_then(|role| RoleArn::parse(role).ok());
         let config = secret.config()?;
         let mut chain = vec![management.clone()];
-        chain.extend(principal.filter(|p| **p != management).cloned());
+        chain.extend(native);
+        if let Some(principal) = principal
+            && chain.last() != Some(principal)
+        {
+            chain.push(principal.clone());
+        }
         (
             chain,
             config.aws_auth_config?.cluster_name,

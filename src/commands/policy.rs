@@ -56,7 +56,7 @@ pub async fn run<H: Hub, A: Eks + Iam, P: Prompt>(
     };
     let mode = match policy.identity {
         IdentityChoice::Fixed(mode) => mode,
-        IdentityChoice::Auto => auto_identity(hub_eks, hub_arn.as_ref()).await?,
+        IdentityChoice::Auto => auto_identity(ports.hub, hub_eks, hub_arn.as_ref()).await?,
     };
 
     // The caller's account: the default management role's, and the one --create writes with.

@@ -41,12 +41,17 @@ pub enum Step {
         hub_cluster: ClusterArn,
         service_account: SaRef,
         role_arn: String,
+        /// Native chaining: EKS assumes this role for the pods with `role_arn`'s session.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        target_role_arn: Option<String>,
     },
     UpdatePodIdentityAssociation {
         hub_cluster: ClusterArn,
         association_id: String,
         service_account: SaRef,
         role_arn: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        target_role_arn: Option<String>,
     },
     /// An EKS access entry for the role that reaches the target.
     CreateAccessEntry {

@@ -24,6 +24,16 @@ pub struct HubIdentity {
     pub hub_cluster: Option<ClusterArn>,
     /// Switch service accounts that already use another role (else that is a conflict).
     pub replace_identity: bool,
+    /// Pod identity's native chaining: the associations' `targetRoleArn`. EKS assumes it for
+    /// the pods, so the Secrets need no roleARN and the target lets this role in.
+    pub native_target: Option<RoleArn>,
+}
+
+impl HubIdentity {
+    /// The role Argo CD's pods end up with: the native chaining target, else the management role.
+    pub fn pods_role(&self) -> &RoleArn {
+        self.native_target.as_ref().unwrap_or(&self.management_role)
+    }
 }
 
 /// What the user asked for, for one target cluster.
@@ -38,11 +48,11 @@ pub struct Registration {
 }
 
 impl Registration {
-    /// The role the target must let in: the target role, or the management role when direct.
+    /// The role the target must let in: the target role, or the pods' own role when direct.
     pub fn principal<'a>(&'a self, identity: &'a HubIdentity) -> &'a RoleArn {
         self.target_role
             .as_ref()
-            .unwrap_or(&identity.management_role)
+            .unwrap_or_else(|| identity.pods_role())
     }
 }
 
@@ -128,6 +138,11 @@ pub enum PlanError {
         holders: Vec<String>,
     },
     #[error(
+        "--native-chaining makes {target} the role of every Argo CD pod, but {} reach their clusters from the pods' current role; register them in the same add run with --native-chaining, or drop --native-chaining and keep roleARN in the Secret",
+        others.join(", ")
+    )]
+    NativeChainingChangesOthers { target: String, others: Vec<String> },
+    #[error(
         "service account {service_account} was not found; is Argo CD installed in namespace {namespace}? Pass --argocd-namespace with the namespace Argo CD runs in"
     )]
     ServiceAccountMissing {
@@ -203,6 +218,37 @@ pub fn plan(
                 .unwrap_or_else(|| super::secret::default_secret_name(&r.cluster.arn))
         })
         .collect();
+    // Native chaining changes the role of every Argo CD pod: refuse while other registrations
+    // reach their clusters from the pods' current role.
+    let changes_pods_role = actions.iter().any(|a| {
+        a.change != Change::Unchanged
+            && matches!(
+                a.step,
+                Step::CreatePodIdentityAssociation { .. }
+                    | Step::UpdatePodIdentityAssociation { .. }
+            )
+    });
+    if let (Some(target), true) = (&identity.native_target, changes_pods_role) {
+        let others: Vec<String> = observed
+            .secrets
+            .iter()
+            .filter(|s| !this_run.contains(&s.name))
+            .filter_map(super::registration::EksRegistration::from_secret)
+            .filter(|r| r.format == super::registration::Format::AwsAuth)
+            .filter(|r| {
+                !registrations
+                    .iter()
+                    .any(|mine| r.reaches(&mine.cluster.arn, &mine.cluster.endpoint))
+            })
+            .map(|r| format!("{}/{}", r.namespace, r.secret))
+            .collect();
+        if !others.is_empty() {
+            return Err(PlanError::NativeChainingChangesOthers {
+                target: target.to_string(),
+                others,
+            });
+        }
+    }
     for registration in registrations {
         if let Some(access) = &registration.access {
             let principal = registration.principal(identity);
@@ -265,44 +311,61 @@ fn pod_identity_action(
     service_account: SaRef,
 ) -> Result<Action, PlanError> {
     let wanted = identity.management_role.to_string();
+    let wanted_target = identity.native_target.as_ref().map(ToString::to_string);
+    let wanted_text = match &wanted_target {
+        Some(target) => format!("{wanted} -> target {target}"),
+        None => wanted.clone(),
+    };
     let existing = observed
         .associations
         .iter()
         .find(|association| association.service_account == service_account);
+    let create = |hub_cluster, service_account| Step::CreatePodIdentityAssociation {
+        hub_cluster,
+        service_account,
+        role_arn: wanted.clone(),
+        target_role_arn: wanted_target.clone(),
+    };
     let (change, detail, step) = match existing {
         None => (
             Change::Create,
-            format!("role {wanted}"),
-            Step::CreatePodIdentityAssociation {
-                hub_cluster,
-                service_account,
-                role_arn: wanted,
-            },
+            format!("role {wanted_text}"),
+            create(hub_cluster, service_account),
         ),
-        Some(association) if association.role_arn == wanted => (
-            Change::Unchanged,
-            format!("{} already uses {wanted}", association.id),
-            Step::CreatePodIdentityAssociation {
-                hub_cluster,
-                service_account,
-                role_arn: wanted,
-            },
-        ),
+        // The pods get the target role when EKS chains to one: it must match too.
+        Some(association)
+            if association.role_arn == wanted && association.target_role_arn == wanted_target =>
+        {
+            (
+                Change::Unchanged,
+                format!(
+                    "{} already uses {}",
+                    association.id,
+                    association.describe_roles()
+                ),
+                create(hub_cluster, service_account),
+            )
+        }
         Some(association) if identity.replace_identity => (
             Change::Update,
-            format!("{}: {} -> {wanted}", association.id, association.role_arn),
+            format!(
+                "{}: {} -> {wanted_text}",
+                association.id,
+                association.describe_roles()
+            ),
             Step::UpdatePodIdentityAssociation {
                 hub_cluster,
                 association_id: association.id.clone(),
                 service_account,
-                role_arn: wanted,
+                role_arn: wanted.clone(),
+                target_role_arn: wanted_target.clone(),
             },
         ),
         Some(association) => {
             return Err(PlanError::IdentityInUse {
                 service_account,
-                current: association.role_arn.clone(),
-                wanted,
+                current: association.describe_roles(),
+                wanted: wanted_text,
                 how: "pod identity association",
             });
         }
@@ -445,6 +508,7 @@ mod tests {
             version: Some("1.33".into()),
             oidc_issuer: None,
             authentication_mode: Some(AuthenticationMode::Api),
+            auto_mode: false,
         }
     }
 
@@ -460,6 +524,7 @@ mod tests {
                 "argocd-hub",
             )),
             replace_identity: false,
+            native_target: None,
         }
     }
 
@@ -547,6 +612,9 @@ mod tests {
                         role_arn: role_arn.clone(),
                         managed_by_us: true,
                         changed_at: None,
+                        target_role_arn: None,
+                        disable_session_tags: false,
+                        external_id: None,
                     });
                 }
                 Step::CreateAccessEntry { cluster, .. } => {
@@ -647,7 +715,7 @@ mod tests {
         let steps: Vec<&Step> = plan.actions.iter().map(|a| &a.step).collect();
         assert!(matches!(
             steps[0],
-            Step::CreatePodIdentityAssociation { hub_cluster, service_account, role_arn }
+            Step::CreatePodIdentityAssociation { hub_cluster, service_account, role_arn, target_role_arn: None }
                 if hub_cluster.name == "argocd-hub"
                     && service_account.name == "argocd-application-controller"
                     && role_arn == MANAGEMENT
@@ -724,6 +792,9 @@ mod tests {
             role_arn: "arn:aws:iam::123456789012:role/other".into(),
             managed_by_us: true,
             changed_at: None,
+            target_role_arn: None,
+            disable_session_tags: false,
+            external_id: None,
         });
         let mut identity = hub_identity(IdentityMode::PodIdentity);
         assert!(matches!(
@@ -903,6 +974,101 @@ mod tests {
         assert_eq!(
             crate::core::secret::argocd_secret_name("https://127.0.0.1:35053").as_deref(),
             Some("cluster-127.0.0.1-4195634521")
+        );
+    }
+
+    fn association(target: Option<&str>) -> PodIdentityAssociation {
+        PodIdentityAssociation {
+            id: "a-1".into(),
+            service_account: SaRef::new("argocd", "argocd-application-controller"),
+            role_arn: MANAGEMENT.into(),
+            managed_by_us: true,
+            changed_at: None,
+            target_role_arn: target.map(str::to_owned),
+            disable_session_tags: false,
+            external_id: None,
+        }
+    }
+
+    #[test]
+    fn native_chaining_puts_the_target_role_in_the_associations_not_the_secret() {
+        let mut identity = hub_identity(IdentityMode::PodIdentity);
+        identity.native_target = Some(RoleArn::parse(TARGET).unwrap());
+        let plan = plan_one(&identity, &with_access(registration(None)), &fresh_hub()).unwrap();
+        assert!(matches!(
+            &plan.actions[0].step,
+            Step::CreatePodIdentityAssociation { role_arn, target_role_arn: Some(target), .. }
+                if role_arn == MANAGEMENT && target == TARGET
+        ));
+        assert!(
+            plan.actions[0]
+                .detail
+                .contains(&format!("-> target {TARGET}"))
+        );
+        assert_eq!(
+            secret_config(&plan)["awsAuthConfig"],
+            serde_json::json!({"clusterName": "team-b"})
+        );
+        // The target lets in the role the pods end up with.
+        assert!(plan.actions.iter().any(|a| matches!(&a.step,
+            Step::CreateAccessEntry { principal_arn, .. } if principal_arn == TARGET)));
+        // Other registrations reach their clusters from the pods' current role: refused.
+        let mut hub = fresh_hub();
+        hub.secrets.push(crate::testing::ours(
+            "eks-other",
+            "other",
+            "us-west-2",
+            None,
+        ));
+        let error = plan_one(&identity, &registration(None), &hub).unwrap_err();
+        assert!(
+            matches!(error, PlanError::NativeChainingChangesOthers { .. }),
+            "{error}"
+        );
+        assert!(error.to_string().contains("argocd/eks-other"), "{error}");
+    }
+
+    #[test]
+    fn an_association_that_chains_elsewhere_is_not_unchanged() {
+        let identity = hub_identity(IdentityMode::PodIdentity);
+        let mut hub = fresh_hub();
+        hub.associations = vec![association(Some(
+            "arn:aws:iam::210987654321:role/elsewhere",
+        ))];
+        // The pods really run as `elsewhere`: keeping it silently would be wrong.
+        let error = plan_one(&identity, &registration(None), &hub).unwrap_err();
+        assert!(matches!(error, PlanError::IdentityInUse { .. }), "{error}");
+        assert!(
+            error
+                .to_string()
+                .contains("-> target arn:aws:iam::210987654321:role/elsewhere"),
+            "{error}"
+        );
+        let replacing = HubIdentity {
+            replace_identity: true,
+            ..identity.clone()
+        };
+        let plan = plan_one(&replacing, &registration(None), &hub).unwrap();
+        let first = &plan.actions[0];
+        assert_eq!(first.change, Change::Update);
+        assert!(matches!(
+            &first.step,
+            Step::UpdatePodIdentityAssociation {
+                target_role_arn: None,
+                ..
+            }
+        ));
+        assert!(first.detail.contains("-> target"), "{}", first.detail);
+        // The same role and target is unchanged, and the plan says so.
+        let mut chaining = identity;
+        chaining.native_target =
+            Some(RoleArn::parse("arn:aws:iam::210987654321:role/elsewhere").unwrap());
+        let plan = plan_one(&chaining, &registration(None), &hub).unwrap();
+        assert_eq!(plan.actions[0].change, Change::Unchanged);
+        assert!(
+            plan.actions[0].detail.contains("-> target"),
+            "{}",
+            plan.actions[0].detail
         );
     }
 

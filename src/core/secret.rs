@@ -403,6 +403,7 @@ mod tests {
             version: Some("1.33".into()),
             oidc_issuer: None,
             authentication_mode: Some(AuthenticationMode::Api),
+            auto_mode: false,
         }
     }
 

@@ -1,11 +1,12 @@
 //! Link 2 of doctor's chain: the AWS identity of Argo CD's pods (IRSA or pod identity), the
 //! management role's trust for it, and whether the pods restarted since it changed.
 
+use super::target::{Hop, chain_checks};
 use super::{
-    Finding, HubFacts, RoleFacts, Section, argocd_service_accounts, detect_identity,
-    update_trust_fix,
+    Finding, HubFacts, RoleFacts, Section, argocd_service_accounts, controller_association,
+    detect_identity, session_tags, update_trust_fix,
 };
-use crate::core::model::{IRSA_ANNOTATION, IdentityMode};
+use crate::core::model::{IRSA_ANNOTATION, IdentityMode, RoleArn};
 use crate::core::policy::document::{ASSUME_ROLE, STS_AUDIENCE, TAG_SESSION};
 use crate::core::policy::evaluate::Request;
 use crate::core::policy::{diagnose, evaluate, generate};
@@ -66,10 +67,14 @@ pub fn identity_checks(hub: &HubFacts) -> Section {
         IdentityMode::Capability => Vec::new(),
     });
     findings.push(restart_check(hub));
-    Section {
-        title: format!("Argo CD's AWS identity ({mode}, role {role})"),
-        findings,
-    }
+    let title = match controller_association(hub) {
+        Some(association) => format!(
+            "Argo CD's AWS identity ({mode}, role {})",
+            association.describe_roles()
+        ),
+        None => format!("Argo CD's AWS identity ({mode}, role {role})"),
+    };
+    Section { title, findings }
 }
 
 fn irsa_checks(hub: &HubFacts, role: &str) -> Vec<Finding> {
@@ -174,20 +179,22 @@ fn irsa_checks(hub: &HubFacts, role: &str) -> Vec<Finding> {
 fn pod_identity_checks(hub: &HubFacts, role: &str) -> Vec<Finding> {
     let mut findings = Vec::new();
     let hub_name = hub.hub_cluster.as_ref().map(|c| c.arn.clone());
+    let agent = "the pod identity agent runs on the hub";
     findings.push(match (hub.pod_identity_agent, &hub_name) {
-        (Some(true), _) => Finding::pass("the pod identity agent runs on the hub", "eks-pod-identity-agent add-on"),
-        (Some(false), Some(cluster)) => Finding::fail(
-            "the pod identity agent runs on the hub",
-            "no eks-pod-identity-agent add-on (fine only on EKS Auto Mode, where it is built in)",
+        (Some(how), _) if how.present() => Finding::pass(agent, how.describe()),
+        (Some(how), Some(cluster)) => Finding::fail(
+            agent,
+            how.describe(),
             format!("aws eks create-addon --cluster-name {} --addon-name eks-pod-identity-agent --region {}", cluster.name, cluster.region),
         ),
-        _ => Finding::cannot_tell("the pod identity agent runs on the hub", "the hub's EKS cluster is unknown"),
+        (_, None) => Finding::cannot_tell(agent, "the hub's EKS cluster is unknown"),
+        (None, _) => Finding::cannot_tell(agent, "neither the add-on, EKS Auto Mode nor a DaemonSet kube-system/eks-pod-identity-agent was seen, and one of them could not be read"),
     });
     for sa in argocd_service_accounts(hub) {
         let association = hub.associations.iter().find(|a| a.service_account == sa);
         let check = format!("{sa} has a pod identity association");
         findings.push(match (association, &hub_name) {
-            (Some(a), _) if a.role_arn == role => Finding::pass(&check, format!("{} -> {role}", a.id)),
+            (Some(a), _) if a.role_arn == role => Finding::pass(&check, format!("{}: {}", a.id, a.describe_roles())),
             (found, Some(cluster)) => Finding::fail(
                 &check,
                 found.map_or("none".to_owned(), |a| format!("{} uses {}", a.id, a.role_arn)),
@@ -199,7 +206,17 @@ fn pod_identity_checks(hub: &HubFacts, role: &str) -> Vec<Finding> {
             (_, None) => Finding::cannot_tell(&check, "the hub's EKS cluster is unknown"),
         });
     }
-    let check = "the management role trusts pods.eks.amazonaws.com (AssumeRole + TagSession)";
+    let tags = session_tags(hub);
+    let check = if tags {
+        "the management role trusts pods.eks.amazonaws.com (AssumeRole + TagSession)"
+    } else {
+        "the management role trusts pods.eks.amazonaws.com (AssumeRole; session tags are off)"
+    };
+    let wanted_actions: &[&str] = if tags {
+        &[ASSUME_ROLE, TAG_SESSION]
+    } else {
+        &[ASSUME_ROLE]
+    };
     match (&hub.management_role, &hub_name) {
         (
             Some(RoleFacts {
@@ -213,11 +230,7 @@ fn pod_identity_checks(hub: &HubFacts, role: &str) -> Vec<Finding> {
             let mut missing = std::collections::BTreeSet::new();
             for sa in &service_accounts {
                 let request = Request::pod_identity(cluster, sa);
-                missing.extend(diagnose::missing_actions(
-                    doc,
-                    &request,
-                    &[ASSUME_ROLE, TAG_SESSION],
-                ));
+                missing.extend(diagnose::missing_actions(doc, &request, wanted_actions));
             }
             findings.push(if missing.is_empty() {
                 Finding::pass(check, "allowed")
@@ -239,6 +252,20 @@ fn pod_identity_checks(hub: &HubFacts, role: &str) -> Vec<Finding> {
             "kubectl argocd-eks policy --create --identity pod-identity",
         )),
         _ => findings.push(Finding::cannot_tell(check, "the role could not be read")),
+    }
+    // Native chaining: EKS assumes the association's target role with the management role's
+    // session, so that hop must be allowed both ways.
+    if let (Some(association), Ok(management)) = (controller_association(hub), RoleArn::parse(role))
+        && let Some(Ok(target)) = association.target_role_arn.as_deref().map(RoleArn::parse)
+    {
+        findings.extend(chain_checks(&Hop {
+            from: &management,
+            from_facts: hub.management_role.as_ref(),
+            to: &target,
+            to_facts: hub.native_target_role.as_ref(),
+            session_tags: tags,
+            external_id: association.external_id.as_deref(),
+        }));
     }
     findings
 }

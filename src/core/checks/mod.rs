@@ -15,8 +15,8 @@ pub use target::target_checks;
 use serde::Serialize;
 
 use crate::core::model::{
-    AccessEntry, ClusterArn, EksCluster, GroupBinding, IdentityMode, PodIdentityAssociation,
-    RoleArn, SaRef,
+    AccessEntry, ClusterArn, EksCluster, GroupBinding, IdentityMode, PodIdentityAgent,
+    PodIdentityAssociation, RoleArn, SaRef,
 };
 use crate::core::plan::ObservedServiceAccount;
 use crate::core::policy::document::PolicyDocument;
@@ -105,10 +105,13 @@ pub struct HubFacts {
     pub service_accounts: Vec<ObservedServiceAccount>,
     pub may_create_secrets: Option<bool>,
     pub hub_cluster: Option<EksCluster>,
-    pub pod_identity_agent: Option<bool>,
+    /// None: cannot tell.
+    pub pod_identity_agent: Option<PodIdentityAgent>,
     pub associations: Vec<PodIdentityAssociation>,
     pub oidc_providers: Option<Vec<String>>,
     pub management_role: Option<RoleFacts>,
+    /// The association's target role (pod identity's native chaining), when it has one.
+    pub native_target_role: Option<RoleFacts>,
     pub pods: Vec<PodFacts>,
     /// When Argo CD's identity last changed (Unix seconds), if known.
     pub identity_changed_at: Option<i64>,
@@ -174,6 +177,38 @@ pub fn detect_identity(hub: &HubFacts) -> Option<(IdentityMode, String)> {
         .iter()
         .find(|a| a.service_account.name == controller)
         .map(|association| (IdentityMode::PodIdentity, association.role_arn.clone()))
+}
+
+/// The application controller's pod identity association, when pod identity is its identity.
+pub fn controller_association(hub: &HubFacts) -> Option<&PodIdentityAssociation> {
+    let controller = crate::core::model::ARGOCD_SERVICE_ACCOUNTS[0].0;
+    match detect_identity(hub) {
+        Some((IdentityMode::PodIdentity, _)) => hub
+            .associations
+            .iter()
+            .find(|a| a.service_account.name == controller),
+        _ => None,
+    }
+}
+
+/// The association's target role: EKS assumes it for the pods (native chaining).
+pub fn native_target(hub: &HubFacts) -> Option<&str> {
+    controller_association(hub).and_then(|a| a.target_role_arn.as_deref())
+}
+
+/// The role Argo CD's pods really end up with: native chaining's target, else the
+/// management role.
+pub fn pods_role(hub: &HubFacts) -> Option<String> {
+    match controller_association(hub) {
+        Some(association) => Some(association.effective_role().to_owned()),
+        None => detect_identity(hub).map(|(_, role)| role),
+    }
+}
+
+/// Whether pod identity passes session tags (then every role in the chain needs
+/// sts:TagSession); IRSA passes none.
+pub fn session_tags(hub: &HubFacts) -> bool {
+    controller_association(hub).is_some_and(|a| !a.disable_session_tags)
 }
 
 pub(super) fn argocd_service_accounts(hub: &HubFacts) -> Vec<SaRef> {

@@ -3,10 +3,10 @@
 
 use super::access::access_finding;
 use super::{
-    Connection, Finding, HubFacts, RoleFacts, Section, TargetFacts, detect_identity, json,
-    role_name, update_trust_fix,
+    Connection, Finding, HubFacts, RoleFacts, Section, TargetFacts, json, native_target, pods_role,
+    role_name, session_tags, update_trust_fix,
 };
-use crate::core::model::{IdentityMode, RoleArn};
+use crate::core::model::RoleArn;
 use crate::core::policy::document::{ASSUME_ROLE, TAG_SESSION};
 use crate::core::policy::evaluate::{Request, RequestPrincipal};
 use crate::core::policy::{diagnose, evaluate, generate};
@@ -30,7 +30,6 @@ pub fn target_checks(hub: &HubFacts, target: &TargetFacts) -> Section {
     let config = secret.config();
     let auth = config.as_ref().and_then(|c| c.aws_auth_config.clone());
     let role_arn = auth.as_ref().and_then(|a| a.role_arn.clone());
-    let identity = detect_identity(hub);
 
     // The Secret's own fields.
     let check = "the Secret's roleARN is an IAM role ARN";
@@ -121,23 +120,27 @@ pub fn target_checks(hub: &HubFacts, target: &TargetFacts) -> Section {
         ),
     });
 
-    // The role chain.
-    let management = identity
-        .as_ref()
-        .and_then(|(_, arn)| RoleArn::parse(arn).ok());
-    let pod_identity = matches!(identity, Some((IdentityMode::PodIdentity, _)));
-    if let (Some(target_role), Some(management)) = (&target_role, &management) {
-        findings.extend(chain_checks(
-            hub,
-            target,
-            target_role,
-            management,
-            pod_identity,
-        ));
+    // The role chain, from the role the pods end up with (native chaining's target, else
+    // the management role).
+    let start = pods_role(hub).and_then(|arn| RoleArn::parse(&arn).ok());
+    let start_facts = if hub.native_target_role.is_some() && native_target(hub).is_some() {
+        hub.native_target_role.as_ref()
+    } else {
+        hub.management_role.as_ref()
+    };
+    if let (Some(target_role), Some(start)) = (&target_role, &start) {
+        findings.extend(chain_checks(&Hop {
+            from: start,
+            from_facts: start_facts,
+            to: target_role,
+            to_facts: target.target_role.as_ref(),
+            session_tags: session_tags(hub),
+            external_id: None,
+        }));
     }
 
     // Target access.
-    let principal = target_role.clone().or(management);
+    let principal = target_role.clone().or(start);
     findings.push(access_finding(target, principal.as_ref()));
     findings.push(connection_finding(target, principal.as_ref()));
     Section { title, findings }
@@ -214,13 +217,20 @@ fn connection_finding(target: &TargetFacts, principal: Option<&RoleArn>) -> Find
     }
 }
 
-fn chain_checks(
-    hub: &HubFacts,
-    target: &TargetFacts,
-    target_role: &RoleArn,
-    management: &RoleArn,
-    pod_identity: bool,
-) -> Vec<Finding> {
+/// One hop of a role chain: `from` (the role the pods have) assumes `to`.
+pub(super) struct Hop<'a> {
+    pub(super) from: &'a RoleArn,
+    pub(super) from_facts: Option<&'a RoleFacts>,
+    pub(super) to: &'a RoleArn,
+    pub(super) to_facts: Option<&'a RoleFacts>,
+    /// Pod identity with session tags: they are transitive, so `to` must allow sts:TagSession.
+    pub(super) session_tags: bool,
+    /// `sts:ExternalId` on the request (EKS sends the association's for native chaining).
+    pub(super) external_id: Option<&'a str>,
+}
+
+pub(super) fn chain_checks(hop: &Hop<'_>) -> Vec<Finding> {
+    let (management, target_role, pod_identity) = (hop.from, hop.to, hop.session_tags);
     let mut findings = Vec::new();
     let actions: &[&str] = if pod_identity {
         &[ASSUME_ROLE, TAG_SESSION]
@@ -228,6 +238,10 @@ fn chain_checks(
         &[ASSUME_ROLE]
     };
     let session = RequestPrincipal::Aws(management.to_string());
+    let assume = |request: Request| match hop.external_id {
+        Some(id) => request.with_context("sts:ExternalId", &[id]),
+        None => request,
+    };
     if target_role == management {
         // Argo CD still calls sts:AssumeRole on roleARN: the role must trust itself (#17064).
         let check = "roleARN is the management role: it trusts itself";
@@ -236,27 +250,25 @@ fn chain_checks(
             serde_json::to_string(&generate::self_assume_statement(management, pod_identity))
                 .unwrap_or_default()
         );
-        findings.push(
-            match hub.management_role.as_ref().and_then(|r| r.trust.as_ref()) {
-                Some(doc) => {
-                    let missing = diagnose::missing_actions(
-                        doc,
-                        &Request::new(ASSUME_ROLE, session),
-                        actions,
-                    );
-                    if missing.is_empty() {
-                        Finding::pass(check, "self-assume allowed")
-                    } else {
-                        Finding::fail(check, format!("denied: {}", missing.join(", ")), fix)
-                    }
+        findings.push(match hop.from_facts.and_then(|r| r.trust.as_ref()) {
+            Some(doc) => {
+                let missing = diagnose::missing_actions(
+                    doc,
+                    &assume(Request::new(ASSUME_ROLE, session)),
+                    actions,
+                );
+                if missing.is_empty() {
+                    Finding::pass(check, "self-assume allowed")
+                } else {
+                    Finding::fail(check, format!("denied: {}", missing.join(", ")), fix)
                 }
-                None => Finding::cannot_tell(check, "the management role could not be read"),
-            },
-        );
+            }
+            None => Finding::cannot_tell(check, "the management role could not be read"),
+        });
         return findings;
     }
     let check = "the management role may sts:AssumeRole the target role";
-    findings.push(match &hub.management_role {
+    findings.push(match hop.from_facts {
         Some(RoleFacts { permissions, .. }) => {
             let request = Request::new(ASSUME_ROLE, session.clone()).with_resource(&target_role.to_string());
             let allowed = permissions.iter().any(|doc| evaluate::allows(doc, &request).is_allowed());
@@ -282,9 +294,9 @@ fn chain_checks(
     } else {
         "the target role trusts the management role"
     };
-    findings.push(match &target.target_role {
+    findings.push(match hop.to_facts {
         Some(RoleFacts { trust: Some(doc), .. }) => {
-            let missing = diagnose::missing_actions(doc, &Request::new(ASSUME_ROLE, session), actions);
+            let missing = diagnose::missing_actions(doc, &assume(Request::new(ASSUME_ROLE, session)), actions);
             if missing.is_empty() {
                 Finding::pass(check, "allowed")
             } else {

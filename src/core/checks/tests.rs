@@ -34,6 +34,7 @@ fn cluster() -> EksCluster {
         version: None,
         oidc_issuer: None,
         authentication_mode: Some(AuthenticationMode::Api),
+        auto_mode: false,
     }
 }
 
@@ -102,6 +103,9 @@ fn identity_is_the_annotation_first_then_the_association() {
         role_arn: "arn:aws:iam::123456789012:role/other".into(),
         managed_by_us: true,
         changed_at: None,
+        target_role_arn: None,
+        disable_session_tags: false,
+        external_id: None,
     });
     // Both: SDKs use IRSA, and doctor says the service account has two identities.
     assert_eq!(detect_identity(&facts).unwrap().0, IdentityMode::Irsa);
@@ -362,4 +366,111 @@ fn the_secret_is_read_as_argo_cd_reads_it() {
         "{:?}",
         section.findings[0]
     );
+}
+
+fn pod_identity_hub(target: Option<&str>, disable_session_tags: bool) -> HubFacts {
+    let mut facts = hub(None);
+    facts.hub_cluster = Some(EksCluster {
+        arn: ClusterArn::new("aws", "us-east-1", "123456789012", "argocd-hub"),
+        ..cluster()
+    });
+    facts.associations = crate::core::model::ARGOCD_SERVICE_ACCOUNTS
+        .iter()
+        .map(|(name, _)| PodIdentityAssociation {
+            id: format!("a-{name}"),
+            service_account: SaRef::new("argocd", name),
+            role_arn: MANAGEMENT.into(),
+            managed_by_us: true,
+            changed_at: None,
+            target_role_arn: target.map(str::to_owned),
+            disable_session_tags,
+            external_id: target.map(|_| "ext-1".to_owned()),
+        })
+        .collect();
+    facts
+}
+
+#[test]
+fn the_pod_identity_agent_counts_on_auto_mode_and_as_a_daemon_set() {
+    use crate::core::model::PodIdentityAgent as Agent;
+    assert_eq!(Agent::detect(Some(true), None, None), Some(Agent::AddOn));
+    assert_eq!(
+        Agent::detect(Some(false), Some(true), None),
+        Some(Agent::AutoMode)
+    );
+    assert_eq!(
+        Agent::detect(Some(false), Some(false), Some(true)),
+        Some(Agent::DaemonSet)
+    );
+    assert_eq!(
+        Agent::detect(Some(false), Some(false), Some(false)),
+        Some(Agent::Absent)
+    );
+    assert_eq!(Agent::detect(Some(false), None, Some(false)), None);
+    let agent_check = |agent| {
+        let mut facts = pod_identity_hub(None, false);
+        facts.pod_identity_agent = agent;
+        identity_checks(&facts)
+            .findings
+            .into_iter()
+            .find(|f| f.check.contains("agent"))
+            .unwrap()
+    };
+    let auto = agent_check(Some(Agent::AutoMode));
+    assert_eq!(auto.status, Status::Pass);
+    assert!(auto.detail.contains("Auto Mode"), "{auto:?}");
+    assert_eq!(agent_check(Some(Agent::DaemonSet)).status, Status::Pass);
+    assert_eq!(agent_check(Some(Agent::Absent)).status, Status::Fail);
+    assert_eq!(agent_check(None).status, Status::CannotTell);
+}
+
+#[test]
+fn doctor_checks_the_role_the_pods_really_end_up_with() {
+    let native = "arn:aws:iam::123456789012:role/argocd-native-target";
+    let facts = pod_identity_hub(Some(native), false);
+    assert_eq!(pods_role(&facts).as_deref(), Some(native));
+    // Direct mode: the target must let in the association's target role, not the management role.
+    let section = target_checks(&facts, &target(None));
+    let access = access(&section);
+    assert!(access.detail.starts_with(native), "{access:?}");
+    // The identity section names the chain and checks that hop (the roles were not read here).
+    let identity = identity_checks(&facts);
+    assert!(
+        identity.title.contains(&format!("-> target {native}")),
+        "{}",
+        identity.title
+    );
+    assert!(
+        identity
+            .findings
+            .iter()
+            .any(|f| f.check == "the management role may sts:AssumeRole the target role"),
+        "{:?}",
+        statuses(&identity)
+    );
+}
+
+#[test]
+fn with_session_tags_off_no_role_needs_tag_session() {
+    let assume_only = crate::core::policy::document::parse_policy(
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"pods.eks.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#,
+    )
+    .unwrap();
+    let trust_check = |disable| {
+        let mut facts = pod_identity_hub(None, disable);
+        facts.management_role = Some(RoleFacts {
+            arn: RoleArn::parse(MANAGEMENT).unwrap(),
+            trust: Some(assume_only.clone()),
+            permissions: vec![],
+        });
+        identity_checks(&facts)
+            .findings
+            .into_iter()
+            .find(|f| f.check.contains("trusts pods.eks.amazonaws.com"))
+            .unwrap()
+    };
+    assert_eq!(trust_check(false).status, Status::Fail);
+    let off = trust_check(true);
+    assert_eq!(off.status, Status::Pass, "{off:?}");
+    assert!(off.check.contains("session tags are off"));
 }
