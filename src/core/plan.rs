@@ -6,7 +6,7 @@ use super::access::{ObservedAccess, TargetAccess, access_actions};
 use super::action::{Action, Change, Step};
 use super::model::{
     ARGOCD_SERVICE_ACCOUNTS, ClusterArn, EksCluster, IRSA_ANNOTATION, IdentityMode,
-    PodIdentityAssociation, RoleArn, SaRef,
+    ObservedServiceAccount, PodIdentityAssociation, RoleArn, SaRef,
 };
 use super::secret::{
     ObservedSecret, SecretOptions, desired_capability_secret, desired_secret, secret_differences,
@@ -54,15 +54,6 @@ impl Registration {
             .as_ref()
             .unwrap_or_else(|| identity.pods_role())
     }
-}
-
-/// A service account on the hub as read; `irsa_role` is its `eks.amazonaws.com/role-arn`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ObservedServiceAccount {
-    pub name: String,
-    pub irsa_role: Option<String>,
-    /// When the IRSA annotation was last written (Unix seconds, from managedFields), if known.
-    pub irsa_changed_at: Option<i64>,
 }
 
 /// What observe() read from the hub and AWS before planning.
@@ -299,7 +290,7 @@ fn irsa_action(
         detail,
         step: Step::AnnotateServiceAccount {
             service_account,
-            role_arn: wanted,
+            role_arn: identity.management_role.clone(),
         },
     })
 }
@@ -323,8 +314,8 @@ fn pod_identity_action(
     let create = |hub_cluster, service_account| Step::CreatePodIdentityAssociation {
         hub_cluster,
         service_account,
-        role_arn: wanted.clone(),
-        target_role_arn: wanted_target.clone(),
+        role_arn: identity.management_role.clone(),
+        target_role_arn: identity.native_target.clone(),
     };
     let (change, detail, step) = match existing {
         None => (
@@ -357,8 +348,8 @@ fn pod_identity_action(
                 hub_cluster,
                 association_id: association.id.clone(),
                 service_account,
-                role_arn: wanted.clone(),
-                target_role_arn: wanted_target.clone(),
+                role_arn: identity.management_role.clone(),
+                target_role_arn: identity.native_target.clone(),
             },
         ),
         Some(association) => {
@@ -591,7 +582,7 @@ mod tests {
                         .iter_mut()
                         .find(|sa| sa.name == service_account.name)
                         .unwrap();
-                    sa.irsa_role = Some(role_arn.clone());
+                    sa.irsa_role = Some(role_arn.to_string());
                 }
                 Step::CreatePodIdentityAssociation {
                     service_account,
@@ -609,7 +600,7 @@ mod tests {
                     observed.associations.push(PodIdentityAssociation {
                         id: format!("a-{}", service_account.name),
                         service_account: service_account.clone(),
-                        role_arn: role_arn.clone(),
+                        role_arn: role_arn.to_string(),
                         managed_by_us: true,
                         changed_at: None,
                         target_role_arn: None,
@@ -718,7 +709,7 @@ mod tests {
             Step::CreatePodIdentityAssociation { hub_cluster, service_account, role_arn, target_role_arn: None }
                 if hub_cluster.name == "argocd-hub"
                     && service_account.name == "argocd-application-controller"
-                    && role_arn == MANAGEMENT
+                    && role_arn.to_string() == MANAGEMENT
         ));
         assert_eq!(plan.writes().count(), 4);
         assert_eq!(secret_config(&plan)["awsAuthConfig"]["roleARN"], TARGET);
@@ -998,7 +989,7 @@ mod tests {
         assert!(matches!(
             &plan.actions[0].step,
             Step::CreatePodIdentityAssociation { role_arn, target_role_arn: Some(target), .. }
-                if role_arn == MANAGEMENT && target == TARGET
+                if role_arn.to_string() == MANAGEMENT && target.to_string() == TARGET
         ));
         assert!(
             plan.actions[0]
@@ -1011,7 +1002,7 @@ mod tests {
         );
         // The target lets in the role the pods end up with.
         assert!(plan.actions.iter().any(|a| matches!(&a.step,
-            Step::CreateAccessEntry { principal_arn, .. } if principal_arn == TARGET)));
+            Step::CreateAccessEntry { principal_arn, .. } if principal_arn.to_string() == TARGET)));
         // Other registrations reach their clusters from the pods' current role: refused.
         let mut hub = fresh_hub();
         hub.secrets.push(crate::testing::ours(
@@ -1074,10 +1065,7 @@ mod tests {
 
     fn with_access(mut registration: Registration) -> Registration {
         registration.access = Some(TargetAccess {
-            policy_arn: format!(
-                "{}AmazonEKSClusterAdminPolicy",
-                crate::core::model::ACCESS_POLICY_PREFIX
-            ),
+            policy: "AmazonEKSClusterAdminPolicy".into(),
             scope: AccessScope::Cluster,
         });
         registration
@@ -1093,7 +1081,9 @@ mod tests {
                 .actions
                 .iter()
                 .find_map(|a| match &a.step {
-                    Step::CreateAccessEntry { principal_arn, .. } => Some(principal_arn.clone()),
+                    Step::CreateAccessEntry { principal_arn, .. } => {
+                        Some(principal_arn.to_string())
+                    }
                     _ => None,
                 })
                 .unwrap();

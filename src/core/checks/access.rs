@@ -5,18 +5,14 @@
 
 use super::{Finding, TargetFacts, role_name};
 use crate::core::aws_auth::{self, MapRolesMatch};
-use crate::core::model::{AuthenticationMode, GroupBinding, RoleArn};
-
-const CLUSTER_ADMIN_POLICY: &str =
-    "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy";
+use crate::core::model::{
+    AuthenticationMode, DEFAULT_ACCESS_POLICY, GroupBinding, Lookup, RoleArn,
+};
+use crate::core::partition::Partition;
 
 /// The access check for `principal`, the role that reaches the target.
 pub(super) fn access_finding(target: &TargetFacts, principal: Option<&RoleArn>) -> Finding {
-    let mode = target
-        .described
-        .clone()
-        .flatten()
-        .and_then(|c| c.authentication_mode);
+    let mode = target.described.found().and_then(|c| c.authentication_mode);
     if mode == Some(AuthenticationMode::ConfigMap) {
         return aws_auth_finding(
             "aws-auth maps the role (the cluster takes no access entries)",
@@ -30,19 +26,29 @@ pub(super) fn access_finding(target: &TargetFacts, principal: Option<&RoleArn>) 
     } else {
         "the target lets the role in (access entry with a policy)"
     };
-    let (Some(entry), Some(principal)) = (&target.access_entry, principal) else {
+    let (true, Some(principal)) = (target.access_entry.is_known(), principal) else {
         return Finding::cannot_tell(check, "the access entry could not be read");
     };
+    // The policy ARN is in the target's partition; an entry that exists is not made again.
     let fix = target.cluster_arn.as_ref().map_or_else(
         || "give the role an access entry with an access policy on that cluster".to_owned(),
         |arn| {
-            format!(
-                "aws eks create-access-entry --cluster-name {0} --region {1} --principal-arn {principal}; aws eks associate-access-policy --cluster-name {0} --region {1} --principal-arn {principal} --policy-arn {CLUSTER_ADMIN_POLICY} --access-scope type=cluster",
+            let policy = Partition::of_arn(&arn.partition).access_policy_arn(DEFAULT_ACCESS_POLICY);
+            let associate = format!(
+                "aws eks associate-access-policy --cluster-name {0} --region {1} --principal-arn {principal} --policy-arn {policy} --access-scope type=cluster",
                 arn.name, arn.region
-            )
+            );
+            if target.access_entry.found().is_some() {
+                associate
+            } else {
+                format!(
+                    "aws eks create-access-entry --cluster-name {0} --region {1} --principal-arn {principal}; {associate}",
+                    arn.name, arn.region
+                )
+            }
         },
     );
-    match entry {
+    match target.access_entry.found() {
         Some(entry) if !entry.policies.is_empty() => {
             let names: Vec<&str> = entry
                 .policies
@@ -146,14 +152,14 @@ pub(super) fn aws_auth_finding(
         "kubectl -n kube-system edit configmap aws-auth on that cluster, and in mapRoles use:\n    - rolearn: {canonical}\n      username: argocd\n      groups:\n        - system:masters"
     );
     let text = match &target.aws_auth {
-        None => {
+        Lookup::Unknown => {
             return Finding::cannot_tell(
                 check,
                 "there is no kube context for this cluster here (aws eks update-kubeconfig --name <cluster>), so its aws-auth was not read",
             );
         }
-        Some(None) => return Finding::fail(check, "there is no aws-auth ConfigMap", fix),
-        Some(Some(text)) => text,
+        Lookup::Absent => return Finding::fail(check, "there is no aws-auth ConfigMap", fix),
+        Lookup::Found(text) => text,
     };
     let mappings = match aws_auth::parse_map_roles(text) {
         Ok(mappings) => mappings,

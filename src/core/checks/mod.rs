@@ -15,10 +15,9 @@ pub use target::target_checks;
 use serde::Serialize;
 
 use crate::core::model::{
-    AccessEntry, ClusterArn, EksCluster, GroupBinding, IdentityMode, PodIdentityAgent,
-    PodIdentityAssociation, RoleArn, SaRef,
+    AccessEntry, ClusterArn, EksCluster, GroupBinding, IdentityMode, Lookup,
+    ObservedServiceAccount, PodFacts, PodIdentityAgent, PodIdentityAssociation, RoleArn, SaRef,
 };
-use crate::core::plan::ObservedServiceAccount;
 use crate::core::policy::document::PolicyDocument;
 use crate::core::secret::ObservedSecret;
 
@@ -90,14 +89,6 @@ pub struct RoleFacts {
     pub permissions: Vec<PolicyDocument>,
 }
 
-/// A pod of one of Argo CD's service accounts, with when it was created (Unix seconds).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PodFacts {
-    pub name: String,
-    pub service_account: String,
-    pub created: i64,
-}
-
 /// Everything doctor read about the hub; `None` in an Option<..> field means "could not read".
 #[derive(Debug, Clone, Default)]
 pub struct HubFacts {
@@ -127,17 +118,17 @@ pub struct TargetFacts {
     pub secret: ObservedSecret,
     /// The cluster the Secret names (its `name` ARN, or the cluster found at its server).
     pub cluster_arn: Option<ClusterArn>,
-    /// DescribeCluster: None = could not ask; Some(None) = no such cluster.
-    pub described: Option<Option<EksCluster>>,
+    /// DescribeCluster.
+    pub described: Lookup<EksCluster>,
     /// The target role (roleARN), read in the target's account when reachable.
     pub target_role: Option<RoleFacts>,
-    /// The principal's access entry: None = could not read; Some(None) = none.
-    pub access_entry: Option<Option<AccessEntry>>,
+    /// The access entry of the principal that must reach the cluster: its policies and groups.
+    pub access_entry: Lookup<AccessEntry>,
     /// Connecting as Argo CD would; None when not attempted.
     pub connection: Option<Connection>,
-    /// kube-system/aws-auth `mapRoles` on the target: None = no kube context for it here;
-    /// Some(None) = no aws-auth ConfigMap.
-    pub aws_auth: Option<Option<String>>,
+    /// kube-system/aws-auth `mapRoles` on the target: unknown when there is no kube context
+    /// for it here; absent when there is no aws-auth ConfigMap (or no mapRoles).
+    pub aws_auth: Lookup<String>,
     /// The target's RBAC bindings of groups, read when the role's groups need them: None =
     /// not read (no kube context for it here, or not allowed).
     pub group_bindings: Option<Vec<GroupBinding>>,

@@ -6,7 +6,7 @@ use super::{
     Connection, Finding, HubFacts, RoleFacts, Section, TargetFacts, json, native_target, pods_role,
     role_name, session_tags, update_trust_fix,
 };
-use crate::core::model::RoleArn;
+use crate::core::model::{Lookup, RoleArn};
 use crate::core::policy::document::{ASSUME_ROLE, TAG_SESSION};
 use crate::core::policy::evaluate::{Request, RequestPrincipal};
 use crate::core::policy::{diagnose, evaluate, generate};
@@ -76,7 +76,7 @@ pub fn target_checks(hub: &HubFacts, target: &TargetFacts) -> Section {
         });
     }
     findings.push(match &target.described {
-        Some(Some(cluster)) => {
+        Lookup::Found(cluster) => {
             let mut problems = Vec::new();
             if secret.server() != Some(cluster.endpoint.trim_end_matches('/')) {
                 problems.push(format!(
@@ -109,12 +109,12 @@ pub fn target_checks(hub: &HubFacts, target: &TargetFacts) -> Section {
                 )
             }
         }
-        Some(None) => Finding::fail(
+        Lookup::Absent => Finding::fail(
             "server and caData match DescribeCluster",
             "the cluster no longer exists",
             format!("kubectl argocd-eks remove {}", secret.name),
         ),
-        None => Finding::cannot_tell(
+        Lookup::Unknown => Finding::cannot_tell(
             "server and caData match DescribeCluster",
             "the cluster could not be described from here (reach its account with --assume-role)",
         ),
@@ -151,13 +151,13 @@ pub fn target_checks(hub: &HubFacts, target: &TargetFacts) -> Section {
 fn capability_target_checks(hub: &HubFacts, target: &TargetFacts, title: String) -> Section {
     let exists = "server names an existing EKS cluster";
     let mut findings = vec![match &target.described {
-        Some(Some(cluster)) => Finding::pass(exists, cluster.arn.to_string()),
-        Some(None) => Finding::fail(
+        Lookup::Found(cluster) => Finding::pass(exists, cluster.arn.to_string()),
+        Lookup::Absent => Finding::fail(
             exists,
             "no such cluster",
             format!("kubectl argocd-eks remove {}", target.secret.name),
         ),
-        None => Finding::cannot_tell(
+        Lookup::Unknown => Finding::cannot_tell(
             exists,
             "the cluster could not be described from here (reach its account with --assume-role)",
         ),
@@ -170,7 +170,7 @@ fn capability_target_checks(hub: &HubFacts, target: &TargetFacts, title: String)
             &target.cluster_arn,
         ) {
             (None, _, _) => Finding::cannot_tell(check, "pass --capability-role ARN"),
-            (Some(role), Some(Some(entry)), _) if !entry.policies.is_empty() => {
+            (Some(role), Lookup::Found(entry), _) if !entry.policies.is_empty() => {
                 let names: Vec<&str> = entry
                     .policies
                     .iter()
@@ -178,7 +178,7 @@ fn capability_target_checks(hub: &HubFacts, target: &TargetFacts, title: String)
                     .collect();
                 Finding::pass(check, format!("{role}: {}", names.join(", ")))
             }
-            (Some(role), Some(_), Some(arn)) => Finding::fail(
+            (Some(role), Lookup::Found(_) | Lookup::Absent, Some(arn)) => Finding::fail(
                 check,
                 format!("no access entry with a policy for {role}"),
                 format!("kubectl argocd-eks add {arn} --capability-role {role}"),

@@ -3,7 +3,7 @@
 use super::access::aws_auth_finding;
 use super::identity::restart_check;
 use super::*;
-use crate::core::model::AuthenticationMode;
+use crate::core::model::{AuthenticationMode, Lookup};
 use crate::core::policy::generate;
 use crate::core::secret::{OwnedFields, SecretOptions, desired_secret};
 
@@ -55,21 +55,21 @@ fn target(role: Option<&str>) -> TargetFacts {
             owned: OwnedFields::default(),
         },
         cluster_arn: Some(cluster().arn),
-        described: Some(Some(cluster())),
+        described: Lookup::Found(cluster()),
         target_role: None,
-        access_entry: Some(Some(AccessEntry {
+        access_entry: Lookup::Found(AccessEntry {
             policies: vec![crate::core::model::AccessPolicyAssociation {
                 policy_arn: "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
                     .into(),
                 scope: crate::core::model::AccessScope::Cluster,
             }],
             kubernetes_groups: vec![],
-        })),
+        }),
         connection: Some(Connection::Authenticated {
             username: "argocd".into(),
             groups: vec!["system:masters".into()],
         }),
-        aws_auth: None,
+        aws_auth: Lookup::Unknown,
         group_bindings: None,
     }
 }
@@ -132,8 +132,8 @@ fn rotated_ca_and_missing_access_entry_fail_with_fixes() {
     let mut facts = target(None);
     let mut rotated = cluster();
     rotated.ca_data = "TkVX".into();
-    facts.described = Some(Some(rotated));
-    facts.access_entry = Some(None);
+    facts.described = Lookup::Found(rotated);
+    facts.access_entry = Lookup::Absent;
     let section = target_checks(&hub(Some(MANAGEMENT)), &facts);
     let ca = failed(&section, "caData");
     assert!(ca.detail.contains("rotated"));
@@ -148,15 +148,15 @@ fn rotated_ca_and_missing_access_entry_fail_with_fixes() {
 #[test]
 fn a_cluster_that_is_gone_and_an_unreadable_one_differ() {
     let mut facts = target(None);
-    facts.described = Some(None);
+    facts.described = Lookup::Absent;
     let section = target_checks(&hub(Some(MANAGEMENT)), &facts);
     assert!(
         failed(&section, "DescribeCluster")
             .detail
             .contains("no longer exists")
     );
-    facts.described = None;
-    facts.access_entry = None;
+    facts.described = Lookup::Unknown;
+    facts.access_entry = Lookup::Unknown;
     let section = target_checks(&hub(Some(MANAGEMENT)), &facts);
     assert!(!section.failed(), "{:?}", statuses(&section));
     assert!(
@@ -213,7 +213,11 @@ fn pods_started_before_the_identity_changed_must_restart() {
 
 fn with_aws_auth(aws_auth: Option<Option<&str>>) -> TargetFacts {
     let mut facts = target(None);
-    facts.aws_auth = aws_auth.map(|text| text.map(str::to_owned));
+    facts.aws_auth = match aws_auth {
+        None => Lookup::Unknown,
+        Some(None) => Lookup::Absent,
+        Some(Some(text)) => Lookup::Found(text.to_owned()),
+    };
     facts
 }
 
@@ -257,7 +261,7 @@ fn aws_auth_is_read_as_the_authenticator_reads_it() {
 fn mode(facts: &mut TargetFacts, mode: AuthenticationMode) {
     let mut cluster = cluster();
     cluster.authentication_mode = Some(mode);
-    facts.described = Some(Some(cluster));
+    facts.described = Lookup::Found(cluster);
 }
 
 fn access(section: &Section) -> &Finding {
@@ -274,17 +278,17 @@ fn api_and_config_map_lets_the_role_in_by_an_entry_or_an_aws_auth_mapping() {
         "- rolearn: arn:aws:iam::123456789012:role/argocd-management\n  groups: [system:masters]\n",
     )));
     mode(&mut facts, AuthenticationMode::ApiAndConfigMap);
-    facts.access_entry = Some(None);
+    facts.access_entry = Lookup::Absent;
     let hub = hub(Some(MANAGEMENT));
     assert_eq!(access(&target_checks(&hub, &facts)).status, Status::Pass);
     // aws-auth not readable from here: cannot tell, not a failure.
-    facts.aws_auth = None;
+    facts.aws_auth = Lookup::Unknown;
     assert_eq!(
         access(&target_checks(&hub, &facts)).status,
         Status::CannotTell
     );
     // Neither an entry nor a mapping: fail, naming both.
-    facts.aws_auth = Some(Some("[]".into()));
+    facts.aws_auth = Lookup::Found("[]".into());
     let finding = access(&target_checks(&hub, &facts)).clone();
     assert_eq!(finding.status, Status::Fail);
     assert!(
@@ -296,7 +300,7 @@ fn api_and_config_map_lets_the_role_in_by_an_entry_or_an_aws_auth_mapping() {
         "- rolearn: arn:aws:iam::123456789012:role/argocd-management\n  groups: [system:masters]\n",
     )))
     .aws_auth;
-    facts.access_entry = Some(Some(AccessEntry::default()));
+    facts.access_entry = Lookup::Found(AccessEntry::default());
     let finding = access(&target_checks(&hub, &facts)).clone();
     assert_eq!(finding.status, Status::Fail);
     assert!(
@@ -308,10 +312,10 @@ fn api_and_config_map_lets_the_role_in_by_an_entry_or_an_aws_auth_mapping() {
 #[test]
 fn an_entry_with_groups_and_no_policy_is_fine_when_rbac_binds_a_group() {
     let mut facts = target(None);
-    facts.access_entry = Some(Some(AccessEntry {
+    facts.access_entry = Lookup::Found(AccessEntry {
         policies: vec![],
         kubernetes_groups: vec!["argocd-admins".into()],
-    }));
+    });
     let hub = hub(Some(MANAGEMENT));
     assert_eq!(
         access(&target_checks(&hub, &facts)).status,
