@@ -93,7 +93,7 @@ impl<'de> Deserialize<'de> for Json {
 /// Whether JSON key `key` selects the Go struct field whose JSON name is `field` (ASCII):
 /// Go's `bytes.EqualFold`, where besides ASCII case only U+017F (long s) folds to `s` and
 /// U+212A (Kelvin sign) to `k`.
-pub fn go_key_matches(key: &str, field: &str) -> bool {
+pub(crate) fn go_key_matches(key: &str, field: &str) -> bool {
     let mut field = field.chars();
     for k in key.chars() {
         let Some(f) = field.next() else {
@@ -114,7 +114,7 @@ pub fn go_key_matches(key: &str, field: &str) -> bool {
 /// Why Argo CD cannot read a Secret's `config` (it then skips the whole Secret).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("Argo CD cannot read its config: {0}")]
-pub struct ConfigError(String);
+pub(crate) struct ConfigError(String);
 
 fn type_error(path: &str, want: &str, got: &Json) -> ConfigError {
     ConfigError(format!(
@@ -233,7 +233,7 @@ const CONFIG_FIELDS: [&str; 8] = [
 ];
 
 /// Decode `config` as Argo CD does. An empty text is no config at all (Argo CD then uses none).
-pub fn decode_cluster_config(text: &str) -> Result<ClusterConfig, ConfigError> {
+pub(crate) fn decode_cluster_config(text: &str) -> Result<ClusterConfig, ConfigError> {
     let mut config = ClusterConfig {
         aws_auth_config: None,
         tls_client_config: TlsClientConfig::default(),

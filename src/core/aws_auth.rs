@@ -16,14 +16,14 @@ use super::model::RoleArn;
 
 /// One usable `mapRoles` entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RoleMapping {
+pub(crate) struct RoleMapping {
     pub rolearn: String,
     pub username: String,
     pub groups: Vec<String>,
 }
 
 /// The entries the authenticator keeps; Err when the text is not YAML (it keeps none then).
-pub fn parse_map_roles(text: &str) -> Result<Vec<RoleMapping>, String> {
+pub(crate) fn parse_map_roles(text: &str) -> Result<Vec<RoleMapping>, String> {
     let trimmed = text.trim();
     if trimmed.is_empty() || ["``", "\"\"", "''"].contains(&trimmed) {
         return Ok(Vec::new());
@@ -69,7 +69,7 @@ fn role_mapping(item: &Value) -> Option<RoleMapping> {
 }
 
 /// The ARN the authenticator compares mapRoles against for a session of `role`.
-pub fn canonical_arn(role: &RoleArn) -> String {
+pub(crate) fn canonical_arn(role: &RoleArn) -> String {
     format!(
         "arn:{}:iam::{}:role/{}",
         role.partition,
@@ -80,7 +80,7 @@ pub fn canonical_arn(role: &RoleArn) -> String {
 
 /// Go's strings.EqualFold for the ARNs at hand: ASCII case, plus the two non-ASCII letters
 /// that fold to ASCII ones (U+017F long s, U+212A Kelvin sign).
-pub fn go_equal_fold(a: &str, b: &str) -> bool {
+pub(crate) fn go_equal_fold(a: &str, b: &str) -> bool {
     let fold = |c: char| match c {
         '\u{17F}' => 's',
         '\u{212A}' => 'k',
@@ -92,7 +92,7 @@ pub fn go_equal_fold(a: &str, b: &str) -> bool {
 
 /// What mapRoles says about a role.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum MapRolesMatch<'a> {
+pub(crate) enum MapRolesMatch<'a> {
     /// An entry the authenticator matches.
     Mapped(&'a RoleMapping),
     /// Only an entry with the role's path, which never matches.
@@ -102,7 +102,7 @@ pub enum MapRolesMatch<'a> {
     None,
 }
 
-pub fn find_role<'a>(mappings: &'a [RoleMapping], role: &RoleArn) -> MapRolesMatch<'a> {
+pub(crate) fn find_role<'a>(mappings: &'a [RoleMapping], role: &RoleArn) -> MapRolesMatch<'a> {
     let canonical = canonical_arn(role);
     if let Some(entry) = mappings
         .iter()

@@ -2,9 +2,10 @@
 
 use std::collections::BTreeSet;
 
-use crate::cli::args::DryRun;
+use crate::cli::args::{DryRun, OutputFormat};
 use crate::cli::output::add::AddReport;
-use crate::cli::output::{Outcome, emit, restart_command, show};
+use crate::cli::output::manifests::manifests;
+use crate::cli::output::{Outcome, emit, restart_command, show, write_document};
 use crate::cli::settings::{AddSettings, IdentityChoice, Settings};
 use crate::commands::Ports;
 use crate::commands::targets::{
@@ -38,7 +39,7 @@ mod guided;
 
 use guided::{ask_access, ask_management_role, ask_target_role, pick_targets};
 
-pub async fn run<H: HubRead + HubWrite, E: EksRead + EksWrite, P: Prompt>(
+pub(crate) async fn run<H: HubRead + HubWrite, E: EksRead + EksWrite, P: Prompt>(
     settings: &Settings,
     add: &AddSettings,
     ports: Ports<'_, H, E, P>,
@@ -46,7 +47,11 @@ pub async fn run<H: HubRead + HubWrite, E: EksRead + EksWrite, P: Prompt>(
     out: &mut dyn std::io::Write,
 ) -> Result<()> {
     let hub_eks = ports.accounts.own();
-    let regions = search_regions(&settings.regions, default_region)?;
+    let regions = search_regions(
+        &settings.aws.regions,
+        settings.aws.all_regions,
+        default_region,
+    )?;
     // Guided: no cluster on the command line, so pick one and ask for what flags left out.
     let guided = add.targets.is_empty();
     let namespace = argocd_namespace(ports.hub, settings).await?;
@@ -149,7 +154,7 @@ pub async fn run<H: HubRead + HubWrite, E: EksRead + EksWrite, P: Prompt>(
     };
 
     let observed = observe(&ports, &identity, &registrations).await?;
-    let plan = plan(&identity, &registrations, &observed).map_err(plan_error)?;
+    let plan = plan(&identity, &registrations, &observed).map_err(|e| plan_error(&e))?;
     show(out, settings.output, &plan)?;
 
     let restart = add.restart && plan.needs_restart();
@@ -172,6 +177,17 @@ pub async fn run<H: HubRead + HubWrite, E: EksRead + EksWrite, P: Prompt>(
             }
         }
     };
+    if settings.dry_run != DryRun::None
+        && matches!(settings.output, OutputFormat::Yaml | OutputFormat::Json)
+    {
+        // kubectl's way: the objects themselves; the plan as data is -o plan-yaml|plan-json.
+        let (list, aws_writes) = manifests(&plan);
+        for write in &aws_writes {
+            eprintln!("Not in the List (an AWS write, not a Kubernetes object): {write}");
+        }
+        write_document(out, settings.output, &list)?;
+        return Ok(());
+    }
     let report = AddReport {
         plan: &plan,
         outcome,
@@ -182,7 +198,7 @@ pub async fn run<H: HubRead + HubWrite, E: EksRead + EksWrite, P: Prompt>(
     emit(out, settings.output, &report)
 }
 
-fn plan_error(error: PlanError) -> Error {
+fn plan_error(error: &PlanError) -> Error {
     let message = error.to_string();
     match error {
         PlanError::SecretNameTaken { .. }
@@ -193,11 +209,17 @@ fn plan_error(error: PlanError) -> Error {
             what: message,
             fix: "Nothing was changed".into(),
         },
-        PlanError::ServiceAccountMissing { .. } => Error::NotFound {
-            what: message,
-            fix: "Nothing was changed".into(),
+        // NotFound says "<what> was not found. <fix>": the account alone, then the question.
+        PlanError::ServiceAccountMissing {
+            service_account,
+            namespace,
+        } => Error::NotFound {
+            what: format!("service account {service_account}"),
+            fix: format!(
+                "Is Argo CD installed in namespace {namespace}? Pass --argocd-namespace with the namespace Argo CD runs in. Nothing was changed"
+            ),
         },
-        PlanError::HubClusterUnknown => Error::Usage(message),
+        PlanError::HubClusterUnknown | PlanError::CrossPartition { .. } => Error::Usage(message),
     }
 }
 
@@ -328,7 +350,7 @@ async fn apply<H: HubRead + HubWrite, E: EksWrite, P: Prompt>(
                         &role_arn.to_string(),
                         write,
                     )
-                    .await?
+                    .await?;
             }
             // AWS has no dry run: on a server dry run only Kubernetes writes are sent.
             _ if write == Write::ServerDryRun => {}
@@ -345,7 +367,7 @@ async fn apply<H: HubRead + HubWrite, E: EksWrite, P: Prompt>(
                         role_arn,
                         target_role_arn.as_ref(),
                     )
-                    .await?
+                    .await?;
             }
             Step::UpdatePodIdentityAssociation {
                 hub_cluster,
@@ -361,7 +383,7 @@ async fn apply<H: HubRead + HubWrite, E: EksWrite, P: Prompt>(
                         role_arn,
                         target_role_arn.as_ref(),
                     )
-                    .await?
+                    .await?;
             }
             Step::CreateAccessEntry {
                 cluster,
@@ -371,7 +393,7 @@ async fn apply<H: HubRead + HubWrite, E: EksWrite, P: Prompt>(
                     .accounts
                     .for_account(&cluster.account)
                     .create_access_entry(cluster, principal_arn)
-                    .await?
+                    .await?;
             }
             Step::AssociateAccessPolicy {
                 cluster,
@@ -383,7 +405,7 @@ async fn apply<H: HubRead + HubWrite, E: EksWrite, P: Prompt>(
                     .accounts
                     .for_account(&cluster.account)
                     .associate_access_policy(cluster, principal_arn, policy_arn, scope)
-                    .await?
+                    .await?;
             }
         }
     }
@@ -411,7 +433,7 @@ async fn verify<H: HubRead, E: EksRead, P: Prompt>(
     registrations: &[Registration],
 ) -> Result<()> {
     let observed = observe(ports, identity, registrations).await?;
-    let again = plan(identity, registrations, &observed).map_err(plan_error)?;
+    let again = plan(identity, registrations, &observed).map_err(|e| plan_error(&e))?;
     let left: Vec<String> = again
         .writes()
         .map(|a| format!("{} ({})", a.step.subject(), a.detail))

@@ -26,7 +26,7 @@ pub(super) fn access_finding(target: &TargetFacts, principal: Option<&RoleArn>) 
     } else {
         "the target lets the role in (access entry with a policy)"
     };
-    let (true, Some(principal)) = (target.access_entry.is_known(), principal) else {
+    let (false, Some(principal)) = (target.access_entry == Lookup::Unknown, principal) else {
         return Finding::cannot_tell(check, "the access entry could not be read");
     };
     // The policy ARN is in the target's partition; an entry that exists is not made again.

@@ -8,9 +8,9 @@ mod target;
 #[cfg(test)]
 mod tests;
 
-pub use hub::hub_checks;
-pub use identity::identity_checks;
-pub use target::target_checks;
+pub(crate) use hub::hub_checks;
+pub(crate) use identity::identity_checks;
+pub(crate) use target::target_checks;
 
 use serde::Serialize;
 
@@ -23,7 +23,7 @@ use crate::core::secret::ObservedSecret;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Status {
+pub(crate) enum Status {
     Pass,
     Fail,
     /// The tool could not read what the check needs.
@@ -31,13 +31,13 @@ pub enum Status {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Finding {
-    pub check: String,
-    pub status: Status,
-    pub detail: String,
+pub(crate) struct Finding {
+    pub(crate) check: String,
+    pub(crate) status: Status,
+    pub(crate) detail: String,
     /// For failures: the command to run or the policy to apply.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub fix: Option<String>,
+    pub(crate) fix: Option<String>,
 }
 
 impl Finding {
@@ -70,73 +70,74 @@ impl Finding {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Section {
-    pub title: String,
-    pub findings: Vec<Finding>,
+pub(crate) struct Section {
+    pub(crate) title: String,
+    pub(crate) findings: Vec<Finding>,
 }
 
 impl Section {
-    pub fn failed(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn failed(&self) -> bool {
         self.findings.iter().any(|f| f.status == Status::Fail)
     }
 }
 
 /// An IAM role as doctor read it: None trust means the role does not exist.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RoleFacts {
-    pub arn: RoleArn,
-    pub trust: Option<PolicyDocument>,
-    pub permissions: Vec<PolicyDocument>,
+pub(crate) struct RoleFacts {
+    pub(crate) arn: RoleArn,
+    pub(crate) trust: Option<PolicyDocument>,
+    pub(crate) permissions: Vec<PolicyDocument>,
 }
 
 /// Everything doctor read about the hub; `None` in an Option<..> field means "could not read".
 #[derive(Debug, Clone, Default)]
-pub struct HubFacts {
-    pub namespace: String,
-    pub service_accounts: Vec<ObservedServiceAccount>,
-    pub may_create_secrets: Option<bool>,
-    pub hub_cluster: Option<EksCluster>,
+pub(crate) struct HubFacts {
+    pub(crate) namespace: String,
+    pub(crate) service_accounts: Vec<ObservedServiceAccount>,
+    pub(crate) may_create_secrets: Option<bool>,
+    pub(crate) hub_cluster: Option<EksCluster>,
     /// None: cannot tell.
-    pub pod_identity_agent: Option<PodIdentityAgent>,
-    pub associations: Vec<PodIdentityAssociation>,
-    pub oidc_providers: Option<Vec<String>>,
-    pub management_role: Option<RoleFacts>,
+    pub(crate) pod_identity_agent: Option<PodIdentityAgent>,
+    pub(crate) associations: Vec<PodIdentityAssociation>,
+    pub(crate) oidc_providers: Option<Vec<String>>,
+    pub(crate) management_role: Option<RoleFacts>,
     /// The association's target role (pod identity's native chaining), when it has one.
-    pub native_target_role: Option<RoleFacts>,
-    pub pods: Vec<PodFacts>,
+    pub(crate) native_target_role: Option<RoleFacts>,
+    pub(crate) pods: Vec<PodFacts>,
     /// When Argo CD's identity last changed (Unix seconds), if known.
-    pub identity_changed_at: Option<i64>,
+    pub(crate) identity_changed_at: Option<i64>,
     /// Argo CD is the EKS Argo CD capability (every checked Secret names its cluster by ARN).
-    pub capability: bool,
+    pub(crate) capability: bool,
     /// The capability's role, when the user named it.
-    pub capability_role: Option<RoleArn>,
+    pub(crate) capability_role: Option<RoleArn>,
 }
 
 /// Everything doctor read about one registered cluster.
 #[derive(Debug, Clone)]
-pub struct TargetFacts {
-    pub secret: ObservedSecret,
+pub(crate) struct TargetFacts {
+    pub(crate) secret: ObservedSecret,
     /// The cluster the Secret names (its `name` ARN, or the cluster found at its server).
-    pub cluster_arn: Option<ClusterArn>,
+    pub(crate) cluster_arn: Option<ClusterArn>,
     /// DescribeCluster.
-    pub described: Lookup<EksCluster>,
+    pub(crate) described: Lookup<EksCluster>,
     /// The target role (roleARN), read in the target's account when reachable.
-    pub target_role: Option<RoleFacts>,
+    pub(crate) target_role: Option<RoleFacts>,
     /// The access entry of the principal that must reach the cluster: its policies and groups.
-    pub access_entry: Lookup<AccessEntry>,
+    pub(crate) access_entry: Lookup<AccessEntry>,
     /// Connecting as Argo CD would; None when not attempted.
-    pub connection: Option<Connection>,
+    pub(crate) connection: Option<Connection>,
     /// kube-system/aws-auth `mapRoles` on the target: unknown when there is no kube context
     /// for it here; absent when there is no aws-auth ConfigMap (or no mapRoles).
-    pub aws_auth: Lookup<String>,
+    pub(crate) aws_auth: Lookup<String>,
     /// The target's RBAC bindings of groups, read when the role's groups need them: None =
     /// not read (no kube context for it here, or not allowed).
-    pub group_bindings: Option<Vec<GroupBinding>>,
+    pub(crate) group_bindings: Option<Vec<GroupBinding>>,
 }
 
 /// What happened when doctor connected to the target the way Argo CD does.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Connection {
+pub(crate) enum Connection {
     Authenticated {
         username: String,
         groups: Vec<String>,
@@ -154,7 +155,7 @@ pub(super) fn json(doc: &PolicyDocument) -> String {
 
 /// The identity Argo CD's application controller has. AWS SDKs look for IRSA's web identity
 /// before pod identity's container credentials, so an IRSA annotation wins when both exist.
-pub fn detect_identity(hub: &HubFacts) -> Option<(IdentityMode, String)> {
+pub(crate) fn detect_identity(hub: &HubFacts) -> Option<(IdentityMode, String)> {
     let controller = crate::core::model::ARGOCD_SERVICE_ACCOUNTS[0].0;
     let annotation = hub
         .service_accounts
@@ -171,7 +172,7 @@ pub fn detect_identity(hub: &HubFacts) -> Option<(IdentityMode, String)> {
 }
 
 /// The application controller's pod identity association, when pod identity is its identity.
-pub fn controller_association(hub: &HubFacts) -> Option<&PodIdentityAssociation> {
+pub(crate) fn controller_association(hub: &HubFacts) -> Option<&PodIdentityAssociation> {
     let controller = crate::core::model::ARGOCD_SERVICE_ACCOUNTS[0].0;
     match detect_identity(hub) {
         Some((IdentityMode::PodIdentity, _)) => hub
@@ -183,13 +184,13 @@ pub fn controller_association(hub: &HubFacts) -> Option<&PodIdentityAssociation>
 }
 
 /// The association's target role: EKS assumes it for the pods (native chaining).
-pub fn native_target(hub: &HubFacts) -> Option<&str> {
+pub(crate) fn native_target(hub: &HubFacts) -> Option<&str> {
     controller_association(hub).and_then(|a| a.target_role_arn.as_deref())
 }
 
 /// The role Argo CD's pods really end up with: native chaining's target, else the
 /// management role.
-pub fn pods_role(hub: &HubFacts) -> Option<String> {
+pub(crate) fn pods_role(hub: &HubFacts) -> Option<String> {
     match controller_association(hub) {
         Some(association) => Some(association.effective_role().to_owned()),
         None => detect_identity(hub).map(|(_, role)| role),
@@ -198,7 +199,7 @@ pub fn pods_role(hub: &HubFacts) -> Option<String> {
 
 /// Whether pod identity passes session tags (then every role in the chain needs
 /// sts:TagSession); IRSA passes none.
-pub fn session_tags(hub: &HubFacts) -> bool {
+pub(crate) fn session_tags(hub: &HubFacts) -> bool {
     controller_association(hub).is_some_and(|a| !a.disable_session_tags)
 }
 

@@ -6,13 +6,15 @@ use super::{
     Connection, Finding, HubFacts, RoleFacts, Section, TargetFacts, json, native_target, pods_role,
     role_name, session_tags, update_trust_fix,
 };
-use crate::core::model::{Lookup, RoleArn};
+use crate::core::model::{ClusterArn, Lookup, RoleArn};
+use crate::core::partition::Partition;
 use crate::core::policy::document::{ASSUME_ROLE, TAG_SESSION};
 use crate::core::policy::evaluate::{Request, RequestPrincipal};
 use crate::core::policy::{diagnose, evaluate, generate};
+use crate::core::secret::{AwsAuthConfig, ClusterConfig, ObservedSecret};
 
 /// Links 3-5 for one registered cluster: role chain, target access, and the Secret itself.
-pub fn target_checks(hub: &HubFacts, target: &TargetFacts) -> Section {
+pub(crate) fn target_checks(hub: &HubFacts, target: &TargetFacts) -> Section {
     let secret = &target.secret;
     let title = format!(
         "{} (Secret {}/{})",
@@ -26,56 +28,131 @@ pub fn target_checks(hub: &HubFacts, target: &TargetFacts) -> Section {
     if hub.capability {
         return capability_target_checks(hub, target, title);
     }
-    let mut findings = Vec::new();
     let config = secret.config();
     let auth = config.as_ref().and_then(|c| c.aws_auth_config.clone());
-    let role_arn = auth.as_ref().and_then(|a| a.role_arn.clone());
 
-    // The Secret's own fields.
+    // The Secret's own fields, as Argo CD decodes them.
+    let (role_finding, target_role) = role_arn_finding(secret, auth.as_ref());
+    let mut findings = vec![role_finding];
+    if let Some(error) = secret.config_error() {
+        findings.insert(
+            0,
+            Finding::fail(
+                "Argo CD can read the Secret's config",
+                error.to_string(),
+                format!(
+                    "kubectl argocd-eks add {} --secret-name {} rewrites it (Argo CD ignores the whole Secret until then)",
+                    target
+                        .cluster_arn
+                        .as_ref()
+                        .map_or("CLUSTER".to_owned(), ToString::to_string),
+                    secret.name
+                ),
+            ),
+        );
+    }
+    if let (Some(arn), Some(auth)) = (&target.cluster_arn, &auth) {
+        findings.push(cluster_name_finding(secret, arn, auth));
+    }
+    findings.push(described_finding(target, config.as_ref()));
+
+    // The role chain, from the role the pods end up with (native chaining's target, else
+    // the management role).
+    let start = pods_role(hub).and_then(|arn| RoleArn::parse(&arn).ok());
+    let start_facts = if native_target(hub).is_some() {
+        hub.native_target_role.as_ref()
+    } else {
+        hub.management_role.as_ref()
+    };
+    if let (Some(target_role), Some(start)) = (&target_role, &start) {
+        findings.extend(chain_checks(&Hop {
+            from: start,
+            from_facts: start_facts,
+            to: target_role,
+            to_facts: target.target_role.as_ref(),
+            session_tags: session_tags(hub),
+            external_id: None,
+        }));
+    }
+
+    // Target access, then connecting as Argo CD does.
+    let principal = target_role.or(start);
+    findings.push(access_finding(target, principal.as_ref()));
+    findings.push(connection_finding(target, principal.as_ref()));
+    Section { title, findings }
+}
+
+/// The Secret's roleARN, if any, must be a role's ARN; returns the role it names.
+fn role_arn_finding(
+    secret: &ObservedSecret,
+    auth: Option<&AwsAuthConfig>,
+) -> (Finding, Option<RoleArn>) {
     let check = "the Secret's roleARN is an IAM role ARN";
-    let target_role = match role_arn.as_deref().map(RoleArn::parse) {
-        None => {
-            findings.push(Finding::pass(
+    match auth.and_then(|a| a.role_arn.as_deref()).map(RoleArn::parse) {
+        None => (
+            Finding::pass(
                 check,
                 "no roleARN: direct mode (the management role reaches the target)",
-            ));
-            None
-        }
-        Some(Ok(role)) => {
-            findings.push(Finding::pass(check, role.to_string()));
-            Some(role)
-        }
-        Some(Err(e)) => {
-            findings.push(Finding::fail(check, e.to_string(), format!("kubectl -n {} edit secret {}: set config.awsAuthConfig.roleARN to arn:aws:iam::<account>:role/<name>", secret.namespace, secret.name)));
-            None
-        }
-    };
-    if let (Some(arn), Some(auth)) = (&target.cluster_arn, &auth) {
-        let check = "awsAuthConfig.clusterName and the server's region match the cluster";
-        let host_region = secret
-            .server()
-            .and_then(|s| s.strip_suffix(".eks.amazonaws.com"))
-            .and_then(|s| s.rsplit('.').next());
-        let mut problems = Vec::new();
-        if auth.cluster_name != arn.name {
-            problems.push(format!(
-                "clusterName is {:?}, the cluster is {:?}",
-                auth.cluster_name, arn.name
-            ));
-        }
-        if let Some(region) = host_region.filter(|r| *r != arn.region) {
-            problems.push(format!(
-                "the server is in {region}, the cluster in {}",
-                arn.region
-            ));
-        }
-        findings.push(if problems.is_empty() {
-            Finding::pass(check, format!("{} in {}", arn.name, arn.region))
-        } else {
-            Finding::fail(check, problems.join("; "), format!("kubectl argocd-eks add {arn} --secret-name {} rewrites the Secret from DescribeCluster", secret.name))
-        });
+            ),
+            None,
+        ),
+        Some(Ok(role)) => (Finding::pass(check, role.to_string()), Some(role)),
+        Some(Err(e)) => (
+            Finding::fail(
+                check,
+                e.to_string(),
+                format!(
+                    "kubectl -n {} edit secret {}: set config.awsAuthConfig.roleARN to arn:aws:iam::<account>:role/<name>",
+                    secret.namespace, secret.name
+                ),
+            ),
+            None,
+        ),
     }
-    findings.push(match &target.described {
+}
+
+/// awsAuthConfig.clusterName and the server's region are the cluster's.
+fn cluster_name_finding(
+    secret: &ObservedSecret,
+    arn: &ClusterArn,
+    auth: &AwsAuthConfig,
+) -> Finding {
+    let check = "awsAuthConfig.clusterName and the server's region match the cluster";
+    let host_region = secret
+        .server()
+        .and_then(|s| s.strip_suffix(".eks.amazonaws.com"))
+        .and_then(|s| s.rsplit('.').next());
+    let mut problems = Vec::new();
+    if auth.cluster_name != arn.name {
+        problems.push(format!(
+            "clusterName is {:?}, the cluster is {:?}",
+            auth.cluster_name, arn.name
+        ));
+    }
+    if let Some(region) = host_region.filter(|r| *r != arn.region) {
+        problems.push(format!(
+            "the server is in {region}, the cluster in {}",
+            arn.region
+        ));
+    }
+    if problems.is_empty() {
+        Finding::pass(check, format!("{} in {}", arn.name, arn.region))
+    } else {
+        Finding::fail(
+            check,
+            problems.join("; "),
+            format!(
+                "kubectl argocd-eks add {arn} --secret-name {} rewrites the Secret from DescribeCluster",
+                secret.name
+            ),
+        )
+    }
+}
+
+/// The Secret's server and caData against what DescribeCluster says now.
+fn described_finding(target: &TargetFacts, config: Option<&ClusterConfig>) -> Finding {
+    let secret = &target.secret;
+    match &target.described {
         Lookup::Found(cluster) => {
             let mut problems = Vec::new();
             if secret.server() != Some(cluster.endpoint.trim_end_matches('/')) {
@@ -85,9 +162,7 @@ pub fn target_checks(hub: &HubFacts, target: &TargetFacts) -> Section {
                     cluster.endpoint
                 ));
             }
-            let ca = config
-                .as_ref()
-                .and_then(|c| c.tls_client_config.ca_data.clone());
+            let ca = config.and_then(|c| c.tls_client_config.ca_data.clone());
             if ca.as_deref() != Some(cluster.ca_data.as_str()) {
                 problems.push(
                     "caData differs from the cluster's certificate authority (rotated?)".into(),
@@ -118,32 +193,7 @@ pub fn target_checks(hub: &HubFacts, target: &TargetFacts) -> Section {
             "server and caData match DescribeCluster",
             "the cluster could not be described from here (reach its account with --assume-role)",
         ),
-    });
-
-    // The role chain, from the role the pods end up with (native chaining's target, else
-    // the management role).
-    let start = pods_role(hub).and_then(|arn| RoleArn::parse(&arn).ok());
-    let start_facts = if hub.native_target_role.is_some() && native_target(hub).is_some() {
-        hub.native_target_role.as_ref()
-    } else {
-        hub.management_role.as_ref()
-    };
-    if let (Some(target_role), Some(start)) = (&target_role, &start) {
-        findings.extend(chain_checks(&Hop {
-            from: start,
-            from_facts: start_facts,
-            to: target_role,
-            to_facts: target.target_role.as_ref(),
-            session_tags: session_tags(hub),
-            external_id: None,
-        }));
     }
-
-    // Target access.
-    let principal = target_role.clone().or(start);
-    findings.push(access_finding(target, principal.as_ref()));
-    findings.push(connection_finding(target, principal.as_ref()));
-    Section { title, findings }
 }
 
 /// A Secret in the EKS Argo CD capability's format: the cluster exists, and the capability
@@ -195,7 +245,18 @@ fn connection_finding(target: &TargetFacts, principal: Option<&RoleArn>) -> Find
     match &target.connection {
         Some(Connection::Authenticated { username, groups }) => Finding::pass(
             check,
-            format!("authenticated as {username} (groups {})", groups.join(", ")),
+            format!(
+                "authenticated as {username} (groups {}){}",
+                groups.join(", "),
+                // The token names the regional STS host of the target's partition.
+                target
+                    .cluster_arn
+                    .as_ref()
+                    .map_or(String::new(), |arn| format!(
+                        ", token for {}",
+                        Partition::of_arn(&arn.partition).sts_host(&arn.region)
+                    ))
+            ),
         ),
         Some(Connection::Rejected) => Finding::fail(
             check,
