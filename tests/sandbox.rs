@@ -574,12 +574,15 @@ fn auto_identity_with_hub(namespace: &str, hub: &str) -> String {
             hub,
             "--dry-run",
             "-o",
-            "json",
+            "plan-json",
         ],
     );
     assert_eq!(run.code, 0, "{run}");
     let report: Value = serde_json::from_str(&run.stdout).unwrap();
-    report["plan"]["identity"].as_str().unwrap().to_owned()
+    report["plan"]["identity"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{run}"))
+        .to_owned()
 }
 
 #[tokio::test]
