@@ -1,7 +1,7 @@
 //! Link 2 of doctor's chain: the AWS identity of Argo CD's pods (IRSA or pod identity), the
 //! management role's trust for it, and whether the pods restarted since it changed.
 
-use super::target::{Hop, chain_checks};
+use super::chain::{Hop, chain_checks};
 use super::{
     Finding, HubFacts, RoleFacts, Section, argocd_service_accounts, controller_association,
     detect_identity, session_tags, update_trust_fix,

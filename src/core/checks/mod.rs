@@ -2,6 +2,7 @@
 //! This file holds the facts and findings; one file per link of the chain does the checking.
 
 mod access;
+mod chain;
 mod hub;
 mod identity;
 mod target;
