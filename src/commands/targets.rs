@@ -7,9 +7,9 @@ use super::accounts::Accounts;
 use crate::cli::settings::{Settings, TargetRef};
 use crate::core::model::{
     ARGOCD_SERVICE_ACCOUNTS, ClusterArn, EksCluster, IdentityMode, POD_IDENTITY_AGENT_ADDON,
-    PodIdentityAgent,
 };
 use crate::core::partition::{Partition, eks_endpoint_region};
+use crate::core::pod_identity::PodIdentityAgent;
 use crate::error::{Error, Result};
 use crate::ports::{EksRead, HubContext, HubRead};
 

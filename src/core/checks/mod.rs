@@ -17,8 +17,9 @@ use serde::Serialize;
 
 use crate::core::model::{
     AccessEntry, ClusterArn, EksCluster, GroupBinding, IdentityMode, Lookup,
-    ObservedServiceAccount, PodFacts, PodIdentityAgent, PodIdentityAssociation, RoleArn, SaRef,
+    ObservedServiceAccount, PodFacts, PodIdentityAssociation, RoleArn, SaRef,
 };
+use crate::core::pod_identity::PodIdentityAgent;
 use crate::core::policy::document::PolicyDocument;
 use crate::core::secret::ObservedSecret;
 

@@ -396,7 +396,7 @@ fn pod_identity_hub(target: Option<&str>, disable_session_tags: bool) -> HubFact
 
 #[test]
 fn the_pod_identity_agent_counts_on_auto_mode_and_as_a_daemon_set() {
-    use crate::core::model::PodIdentityAgent as Agent;
+    use crate::core::pod_identity::PodIdentityAgent as Agent;
     assert_eq!(Agent::detect(Some(true), None, None), Some(Agent::AddOn));
     assert_eq!(
         Agent::detect(Some(false), Some(true), None),
