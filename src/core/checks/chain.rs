@@ -1,105 +1,251 @@
-//! Link 3 of doctor's chain: the management role may assume the target role, and the target
-//! role trusts it (with sts:TagSession under pod identity, and itself when it is the same role).
+//! Link 3 of doctor's chain: Argo CD's management role assumes the Secret's roleARN. IAM allows
+//! that when the target role's trust allows the management role's sessions, and, unless that
+//! trust names the role directly in its own account, the management role's policies allow it
+//! too; an explicit Deny anywhere wins. Under pod identity both must allow sts:TagSession.
 
-use super::{Finding, RoleFacts, json, update_trust_fix};
-use crate::core::model::RoleArn;
-use crate::core::policy::document::{ASSUME_ROLE, TAG_SESSION};
-use crate::core::policy::evaluate::{Request, RequestPrincipal};
-use crate::core::policy::{diagnose, evaluate, generate};
+use super::fixes::{deny_fix, permission_fix, statement_name, trust_fix};
+use super::{Finding, HubFacts, RoleFacts, TargetFacts, argocd_service_accounts, session_tags};
+use crate::core::model::{IdentityMode, Lookup, RoleArn};
+use crate::core::policy::diagnose::{Verdict, verdict};
+use crate::core::policy::document::{PolicyDocument, TAG_SESSION};
+use crate::core::policy::evaluate::{Request, allows};
+use crate::core::policy::repair::session_requests;
 
-/// One hop of a role chain: `from` (the role the pods have) assumes `to`.
-pub(super) struct Hop<'a> {
-    pub(super) from: &'a RoleArn,
-    pub(super) from_facts: Option<&'a RoleFacts>,
-    pub(super) to: &'a RoleArn,
-    pub(super) to_facts: Option<&'a RoleFacts>,
-    /// Pod identity with session tags: they are transitive, so `to` must allow sts:TagSession.
-    pub(super) session_tags: bool,
-    /// `sts:ExternalId` on the request (EKS sends the association's for native chaining).
-    pub(super) external_id: Option<&'a str>,
+/// The management role's sessions (one per Argo CD service account under pod identity, whose
+/// transitive tags they carry) calling sts:AssumeRole, and sts:TagSession under pod identity.
+fn requests(hub: &HubFacts, management: &RoleArn, mode: IdentityMode) -> Vec<Request> {
+    let pod_identity = mode == IdentityMode::PodIdentity;
+    let hub_arn = hub.hub_cluster.as_ref().map(|c| &c.arn);
+    session_requests(
+        management,
+        pod_identity,
+        hub_arn,
+        &argocd_service_accounts(hub),
+    )
 }
 
-pub(super) fn chain_checks(hop: &Hop<'_>) -> Vec<Finding> {
-    let (management, target_role, pod_identity) = (hop.from, hop.to, hop.session_tags);
-    let mut findings = Vec::new();
-    let actions: &[&str] = if pod_identity {
-        &[ASSUME_ROLE, TAG_SESSION]
-    } else {
-        &[ASSUME_ROLE]
-    };
-    let session = RequestPrincipal::Aws(management.to_string());
-    let assume = |request: Request| match hop.external_id {
-        Some(id) => request.with_context("sts:ExternalId", &[id]),
-        None => request,
-    };
+/// The trust lets every request in by naming the role (or `*`), not only its account.
+fn trusts_directly(trust: &PolicyDocument, requests: &[Request]) -> bool {
+    requests.iter().all(|r| {
+        let decision = allows(trust, r);
+        decision.is_allowed() && !decision.via_account
+    })
+}
+
+pub(super) fn chain_checks(
+    hub: &HubFacts,
+    target: &TargetFacts,
+    target_role: &RoleArn,
+    management: &RoleArn,
+    mode: IdentityMode,
+) -> Vec<Finding> {
+    let requests = requests(hub, management, mode);
     if target_role == management {
-        // Argo CD still calls sts:AssumeRole on roleARN: the role must trust itself (#17064).
-        let check = "roleARN is the management role: it trusts itself";
-        let fix = format!(
-            "remove roleARN from the Secret (direct mode), or add to the role's trust policy: {}",
-            serde_json::to_string(&generate::self_assume_statement(management, pod_identity))
-                .unwrap_or_default()
-        );
-        findings.push(match hop.from_facts.and_then(|r| r.trust.as_ref()) {
-            Some(doc) => {
-                let missing = diagnose::missing_actions(
-                    doc,
-                    &assume(Request::new(ASSUME_ROLE, session)),
-                    actions,
-                );
-                if missing.is_empty() {
-                    Finding::pass(check, "self-assume allowed")
-                } else {
-                    Finding::fail(check, format!("denied: {}", missing.join(", ")), fix)
-                }
-            }
-            None => Finding::cannot_tell(check, "the management role could not be read"),
-        });
-        return findings;
+        return vec![self_assume_check(hub, management, mode, &requests)];
     }
-    let check = "the management role may sts:AssumeRole the target role";
-    findings.push(match hop.from_facts {
-        Some(RoleFacts { permissions, .. }) => {
-            let request = Request::new(ASSUME_ROLE, session.clone()).with_resource(&target_role.to_string());
-            let allowed = permissions.iter().any(|doc| evaluate::allows(doc, &request).is_allowed());
-            if allowed {
-                Finding::pass(check, format!("on {target_role}"))
-            } else {
-                let wanted = generate::management_permissions(std::slice::from_ref(target_role), pod_identity);
-                Finding::fail(
-                    check,
-                    "no permission policy of the management role allows it",
-                    format!(
-                        "aws iam put-role-policy --role-name {} --policy-name kubectl-argocd-eks --policy-document '{}'",
-                        management.name(),
-                        wanted.as_ref().map(json).unwrap_or_default()
-                    ),
-                )
-            }
+    let target_trust = target.target_role.as_ref().and_then(|r| r.trust.as_ref());
+    let direct = target_role.account == management.account
+        && target_trust.is_some_and(|t| trusts_directly(t, &requests));
+    vec![
+        permission_check(hub, target_role, mode, &requests, direct),
+        target_trust_check(hub, target, target_role, management, mode, &requests),
+    ]
+}
+
+/// roleARN = the management role: Argo CD still calls sts:AssumeRole on it, and IAM no longer
+/// trusts a role's own sessions implicitly (Argo CD issue #17064).
+fn self_assume_check(
+    hub: &HubFacts,
+    management: &RoleArn,
+    mode: IdentityMode,
+    requests: &[Request],
+) -> Finding {
+    let check = "roleARN is the management role: it trusts itself";
+    let Some(
+        facts @ RoleFacts {
+            trust: Some(trust), ..
+        },
+    ) = &hub.management_role
+    else {
+        return Finding::cannot_tell(check, "the management role could not be read");
+    };
+    match verdict(&[trust], requests) {
+        Verdict::Allowed if trusts_directly(trust, requests) => {
+            Finding::pass(check, "its trust policy lets its own sessions assume it")
         }
-        None => Finding::cannot_tell(check, "the management role could not be read"),
-    });
-    let check = if pod_identity {
+        Verdict::Allowed => permission_check(hub, management, mode, requests, false),
+        Verdict::CannotTell(why) => {
+            Finding::cannot_tell(check, format!("it depends on {}", why.join(", ")))
+        }
+        Verdict::Denied { actions, deny } => {
+            let fix = match deny {
+                Some(at) => deny_fix(
+                    management,
+                    "its trust policy",
+                    &statement_name(&[trust], at),
+                ),
+                None => format!(
+                    "remove roleARN from the Secret (direct mode), or {}",
+                    trust_fix(hub, mode, management, facts, Some(management)).unwrap_or_else(
+                        || "kubectl argocd-eks policy --create --role-arn <this role>".into()
+                    )
+                ),
+            };
+            Finding::fail(check, format!("denied: {}", actions.join(", ")), fix)
+        }
+    }
+}
+
+/// The management role's own policies allow it to assume `target_role` (needed unless the
+/// target role is in its account and its trust names it directly).
+fn permission_check(
+    hub: &HubFacts,
+    target_role: &RoleArn,
+    mode: IdentityMode,
+    requests: &[Request],
+    not_needed: bool,
+) -> Finding {
+    let check = "the management role may sts:AssumeRole the target role";
+    let Some(management) = &hub.management_role else {
+        return Finding::cannot_tell(check, "the management role could not be read");
+    };
+    let docs = management.documents();
+    let on_target: Vec<Request> = requests
+        .iter()
+        .map(|r| r.clone().with_resource(&target_role.to_string()))
+        .collect();
+    match verdict(&docs, &on_target) {
+        Verdict::Allowed => Finding::pass(check, format!("on {target_role}")),
+        Verdict::CannotTell(why) => {
+            Finding::cannot_tell(check, format!("it depends on {}", why.join(", ")))
+        }
+        Verdict::Denied {
+            deny: Some(at),
+            actions,
+        } => {
+            let policy = management
+                .permissions
+                .get(at.document)
+                .map_or("a policy", |p| p.name.as_str());
+            Finding::fail(
+                check,
+                format!(
+                    "{} denied by statement {} of policy {policy}",
+                    actions.join(", "),
+                    statement_name(&docs, at)
+                ),
+                deny_fix(
+                    &management.arn,
+                    &format!("policy {policy}"),
+                    &statement_name(&docs, at),
+                ),
+            )
+        }
+        Verdict::Denied { .. } if not_needed => Finding::pass(
+            check,
+            format!("not needed: {target_role} trusts it by name in the same account"),
+        ),
+        Verdict::Denied { actions, .. } => Finding::fail(
+            check,
+            format!(
+                "no permission policy of the management role allows {}",
+                actions.join(", ")
+            ),
+            permission_fix(hub, mode, management, target_role).unwrap_or_else(|| {
+                "kubectl argocd-eks policy --create --role-arn <the target role>".into()
+            }),
+        ),
+    }
+}
+
+fn target_trust_check(
+    hub: &HubFacts,
+    target: &TargetFacts,
+    target_role: &RoleArn,
+    management: &RoleArn,
+    mode: IdentityMode,
+    requests: &[Request],
+) -> Finding {
+    let check = if mode == IdentityMode::PodIdentity {
         "the target role trusts the management role (AssumeRole + TagSession)"
     } else {
         "the target role trusts the management role"
     };
-    findings.push(match hop.to_facts {
-        Some(RoleFacts { trust: Some(doc), .. }) => {
-            let missing = diagnose::missing_actions(doc, &assume(Request::new(ASSUME_ROLE, session)), actions);
-            if missing.is_empty() {
-                Finding::pass(check, "allowed")
-            } else {
-                let wanted = generate::target_role_trust(management, pod_identity);
-                Finding::fail(
-                    check,
-                    format!("denied: {}{}", missing.join(", "), if missing.iter().any(|a| a == TAG_SESSION) { " (pod identity's session tags are transitive, so a chained role must allow sts:TagSession)" } else { "" }),
-                    format!("in account {}: {}", target_role.account, update_trust_fix(target_role, &wanted)),
-                )
-            }
+    let facts = match &target.target_role {
+        Some(facts @ RoleFacts { trust: Some(_), .. }) => facts,
+        Some(RoleFacts { trust: None, .. }) => {
+            return Finding::fail(
+                check,
+                format!("role {target_role} does not exist"),
+                format!("kubectl argocd-eks policy --create --role-arn {target_role}"),
+            );
         }
-        Some(RoleFacts { trust: None, .. }) => Finding::fail(check, format!("role {target_role} does not exist"), format!("kubectl argocd-eks policy --create --role-arn {target_role}")),
-        None => Finding::cannot_tell(check, format!("the target role could not be read (reach account {} with --assume-role)", target_role.account)),
-    });
-    findings
+        None => {
+            return Finding::cannot_tell(
+                check,
+                format!(
+                    "the target role could not be read (reach account {} with --assume-role)",
+                    target_role.account
+                ),
+            );
+        }
+    };
+    let Some(trust) = &facts.trust else {
+        return Finding::cannot_tell(check, "the target role's trust could not be read");
+    };
+    match verdict(&[trust], requests) {
+        Verdict::Allowed => Finding::pass(check, "allowed"),
+        Verdict::CannotTell(why) => {
+            Finding::cannot_tell(check, format!("it depends on {}", why.join(", ")))
+        }
+        Verdict::Denied { actions, deny } => {
+            let why = if actions.iter().any(|a| a == TAG_SESSION) {
+                " (pod identity's session tags are transitive, so a chained role must allow sts:TagSession)"
+            } else {
+                ""
+            };
+            let fix = match deny {
+                Some(at) => deny_fix(
+                    target_role,
+                    "its trust policy",
+                    &statement_name(&[trust], at),
+                ),
+                None => trust_fix(hub, mode, management, facts, Some(target_role)).unwrap_or_else(
+                    || format!("kubectl argocd-eks policy --create --role-arn {target_role}"),
+                ),
+            };
+            Finding::fail(check, format!("denied: {}{why}", actions.join(", ")), fix)
+        }
+    }
+}
+
+/// Pod identity's native chaining: EKS assumes `target` (the association's targetRoleArn)
+/// with `management`'s session, so the same checks hold for that hop (the target role's facts
+/// are the hub's `native_target_role`). With session tags off, no sts:TagSession is needed.
+pub(super) fn native_hop_checks(
+    hub: &HubFacts,
+    management: &RoleArn,
+    target: &RoleArn,
+) -> Vec<Finding> {
+    let facts = TargetFacts {
+        secret: crate::core::secret::ObservedSecret::default(),
+        cluster_arn: None,
+        described: Lookup::Unknown,
+        target_role: hub.native_target_role.clone(),
+        access_entry: Lookup::Unknown,
+        connection: None,
+        aws_auth: Lookup::Unknown,
+        group_bindings: None,
+    };
+    chain_checks(hub, &facts, target, management, chain_mode(hub))
+}
+
+/// The identity mode as the chain's checks need it: pod identity with its session tags, or
+/// (IRSA, or pod identity with session tags off) no sts:TagSession at all.
+pub(super) fn chain_mode(hub: &HubFacts) -> IdentityMode {
+    if session_tags(hub) {
+        IdentityMode::PodIdentity
+    } else {
+        IdentityMode::Irsa
+    }
 }

@@ -3,11 +3,14 @@
 
 mod access;
 mod chain;
+mod fixes;
 mod hub;
 mod identity;
 mod target;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_policy;
 
 pub(crate) use hub::hub_checks;
 pub(crate) use identity::identity_checks;
@@ -21,6 +24,7 @@ use crate::core::model::{
 };
 use crate::core::pod_identity::PodIdentityAgent;
 use crate::core::policy::document::PolicyDocument;
+use crate::core::policy::generate::NamedPolicy;
 use crate::core::secret::ObservedSecret;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -85,11 +89,18 @@ impl Section {
 }
 
 /// An IAM role as doctor read it: None trust means the role does not exist.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub(crate) struct RoleFacts {
     pub(crate) arn: RoleArn,
     pub(crate) trust: Option<PolicyDocument>,
-    pub(crate) permissions: Vec<PolicyDocument>,
+    /// Its inline (by name) and attached managed (by ARN) policies.
+    pub(crate) permissions: Vec<NamedPolicy>,
+}
+
+impl RoleFacts {
+    pub(super) fn documents(&self) -> Vec<&PolicyDocument> {
+        self.permissions.iter().map(|p| &p.document).collect()
+    }
 }
 
 /// Everything doctor read about the hub; `None` in an Option<..> field means "could not read".
@@ -113,6 +124,8 @@ pub(crate) struct HubFacts {
     pub(crate) capability: bool,
     /// The capability's role, when the user named it.
     pub(crate) capability_role: Option<RoleArn>,
+    /// The roleARNs of the Secrets doctor checks: the fixes it prints are for all of them.
+    pub(crate) target_roles: Vec<RoleArn>,
 }
 
 /// Everything doctor read about one registered cluster.
@@ -149,10 +162,6 @@ pub(crate) enum Connection {
     /// The roles could not be assumed from here (the caller is not Argo CD).
     CannotAssume(String),
     Unreachable(String),
-}
-
-pub(super) fn json(doc: &PolicyDocument) -> String {
-    format!("{doc}")
 }
 
 /// The identity Argo CD's application controller has. AWS SDKs look for IRSA's web identity
@@ -215,12 +224,4 @@ pub(super) fn argocd_service_accounts(hub: &HubFacts) -> Vec<SaRef> {
 
 pub(super) fn role_name(arn: &str) -> &str {
     arn.rsplit('/').next().unwrap_or(arn)
-}
-
-pub(super) fn update_trust_fix(role: &RoleArn, wanted: &PolicyDocument) -> String {
-    format!(
-        "aws iam update-assume-role-policy --role-name {} --policy-document '{}'",
-        role.name(),
-        json(wanted)
-    )
 }

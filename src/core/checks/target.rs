@@ -2,10 +2,9 @@
 //! access entry or aws-auth mapping, the Secret against DescribeCluster, and connecting.
 
 use super::access::access_finding;
-use super::chain::{Hop, chain_checks};
+use super::chain::{chain_checks, chain_mode};
 use super::{
     Connection, Finding, HubFacts, Section, TargetFacts, native_target, pods_role, role_name,
-    session_tags,
 };
 use crate::core::model::{ClusterArn, Lookup, RoleArn};
 use crate::core::partition::Partition;
@@ -55,22 +54,26 @@ pub(crate) fn target_checks(hub: &HubFacts, target: &TargetFacts) -> Section {
     findings.push(described_finding(target, config.as_ref()));
 
     // The role chain, from the role the pods end up with (native chaining's target, else
-    // the management role).
+    // the management role), with that role's own policies.
     let start = pods_role(hub).and_then(|arn| RoleArn::parse(&arn).ok());
-    let start_facts = if native_target(hub).is_some() {
-        hub.native_target_role.as_ref()
-    } else {
-        hub.management_role.as_ref()
-    };
     if let (Some(target_role), Some(start)) = (&target_role, &start) {
-        findings.extend(chain_checks(&Hop {
-            from: start,
-            from_facts: start_facts,
-            to: target_role,
-            to_facts: target.target_role.as_ref(),
-            session_tags: session_tags(hub),
-            external_id: None,
-        }));
+        let chained;
+        let from = if native_target(hub).is_some() {
+            chained = HubFacts {
+                management_role: hub.native_target_role.clone(),
+                ..hub.clone()
+            };
+            &chained
+        } else {
+            hub
+        };
+        findings.extend(chain_checks(
+            from,
+            target,
+            target_role,
+            start,
+            chain_mode(hub),
+        ));
     }
 
     // Target access, then connecting as Argo CD does.
