@@ -71,6 +71,9 @@ pub(crate) trait HubRead {
     fn context(&self) -> &HubContext;
     /// Every Argo CD cluster Secret in `namespace`.
     async fn cluster_secrets(&self, namespace: &str) -> Result<Vec<ObservedSecret>>;
+    /// This tool's Secrets in `namespace` that lost the `argocd.argoproj.io/secret-type` label
+    /// (what `argocd cluster rm` does to a Secret Argo CD did not make).
+    async fn unregistered_secrets(&self, namespace: &str) -> Result<Vec<ObservedSecret>>;
     /// Every Argo CD cluster Secret in every namespace the caller may list them in.
     async fn cluster_secrets_in_all_namespaces(&self) -> Result<Vec<ObservedSecret>>;
     async fn secret(&self, namespace: &str, name: &str) -> Result<Option<ObservedSecret>>;

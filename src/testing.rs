@@ -215,6 +215,16 @@ impl HubRead for FakeHub {
             .collect())
     }
 
+    async fn unregistered_secrets(&self, namespace: &str) -> Result<Vec<ObservedSecret>> {
+        let secrets = self.secrets.borrow();
+        Ok(secrets
+            .iter()
+            .filter(|s| s.namespace == namespace && s.managed_by_us())
+            .filter(|s| !s.labels.contains_key(crate::core::model::SECRET_TYPE_LABEL))
+            .cloned()
+            .collect())
+    }
+
     async fn cluster_secrets_in_all_namespaces(&self) -> Result<Vec<ObservedSecret>> {
         Ok(self.secrets.borrow().clone())
     }

@@ -614,3 +614,36 @@ async fn one_secret_per_server_and_argocd_cluster_add_secrets_are_updated_in_pla
     );
     assert_eq!(secret_names(&ns), vec![theirs]);
 }
+
+#[tokio::test]
+async fn remove_cleans_up_a_registration_argocd_cluster_rm_left_behind() {
+    let ns = argocd_namespace("lc-clusterrm");
+    let role = role_for(&ns, "");
+    add_yes(
+        &ns,
+        &["staging", "--region", "us-east-1", "--role-arn", &role],
+    );
+    let name = secret_names(&ns).remove(0);
+    assert!(access_entries("us-east-1", "staging").await.contains(&role));
+    // What `argocd cluster rm` does to a Secret Argo CD did not make: drop the secret-type label.
+    kubectl(&[
+        "-n",
+        &ns,
+        "label",
+        "secret",
+        &name,
+        "argocd.argoproj.io/secret-type-",
+    ]);
+    assert!(secret_names(&ns).is_empty(), "Argo CD no longer sees it");
+
+    let run = command(&ns, "remove", &["staging", "--yes"]);
+    assert_eq!(run.code, 0, "{run}");
+    assert!(
+        run.stdout.contains(&format!("- delete Secret {ns}/{name}")),
+        "{run}"
+    );
+    let left = kubectl_output(&["-n", &ns, "get", "secret", &name]);
+    assert!(!left.status.success(), "the Secret is gone");
+    assert!(!access_entries("us-east-1", "staging").await.contains(&role));
+    assert_eq!(association_ids(&ns).await, Vec::<(String, String)>::new());
+}
