@@ -291,6 +291,8 @@ pub(crate) struct EksCluster {
     pub(crate) version: Option<String>,
     pub(crate) oidc_issuer: Option<String>,
     pub(crate) authentication_mode: Option<AuthenticationMode>,
+    /// EKS Auto Mode (`computeConfig.enabled`): the pod identity agent is built in.
+    pub(crate) auto_mode: bool,
 }
 
 /// An EKS pod identity association, as the hub's cluster has it.
@@ -303,6 +305,13 @@ pub(crate) struct PodIdentityAssociation {
     pub(crate) managed_by_us: bool,
     /// When EKS last changed it (Unix seconds), if it said.
     pub(crate) changed_at: Option<i64>,
+    /// `targetRoleArn`: EKS assumes this role with `role_arn`'s session (native chaining), and
+    /// the pods get the target role's credentials.
+    pub(crate) target_role_arn: Option<String>,
+    /// `disableSessionTags`: EKS passes no session tags, so no role needs `sts:TagSession`.
+    pub(crate) disable_session_tags: bool,
+    /// `externalId`: EKS sends it as `sts:ExternalId` when it assumes the target role.
+    pub(crate) external_id: Option<String>,
 }
 
 /// What a read found: the thing, nothing there, or it could not tell (the read failed or was
@@ -365,6 +374,24 @@ impl fmt::Display for AccessScope {
 pub(crate) struct AccessPolicyAssociation {
     pub(crate) policy_arn: String,
     pub(crate) scope: AccessScope,
+}
+
+/// An EKS access entry: its access policies and the Kubernetes groups it puts the role in.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub(crate) struct AccessEntry {
+    pub policies: Vec<AccessPolicyAssociation>,
+    /// `kubernetesGroups`: RBAC bindings of these groups give the role its rights.
+    pub kubernetes_groups: Vec<String>,
+}
+
+/// A RoleBinding or ClusterRoleBinding on a target cluster that binds Kubernetes groups.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct GroupBinding {
+    /// `ClusterRoleBinding NAME` or `RoleBinding NAMESPACE/NAME`.
+    pub binding: String,
+    /// `ClusterRole NAME` or `Role NAME`.
+    pub role: String,
+    pub groups: Vec<String>,
 }
 
 /// A service account on the hub as read; `irsa_role` is its `eks.amazonaws.com/role-arn`.
