@@ -327,18 +327,20 @@ pub(crate) async fn pod_identity_agent<H: HubRead, E: EksRead>(
     PodIdentityAgent::detect(addon, auto_mode, daemon_set)
 }
 
-/// `--identity auto`: pod identity when the hub is EKS and runs the agent, else IRSA.
+/// `--identity auto`: pod identity when the hub is EKS and runs the agent, else IRSA; with the
+/// agent as seen (None: not looked for, or cannot tell).
 pub(crate) async fn auto_identity<H: HubRead, E: EksRead>(
     hub: &H,
     eks: &E,
     hub_cluster: Option<&ClusterArn>,
-) -> Result<IdentityMode> {
+) -> Result<(IdentityMode, Option<PodIdentityAgent>)> {
     let Some(cluster) = hub_cluster else {
-        return Ok(IdentityMode::Irsa);
+        return Ok((IdentityMode::Irsa, None));
     };
-    Ok(match pod_identity_agent(hub, eks, cluster, None).await {
-        Some(agent) if agent.present() => IdentityMode::PodIdentity,
-        _ => IdentityMode::Irsa,
+    let agent = pod_identity_agent(hub, eks, cluster, None).await;
+    Ok(match agent {
+        Some(seen) if seen.present() => (IdentityMode::PodIdentity, agent),
+        _ => (IdentityMode::Irsa, agent),
     })
 }
 

@@ -87,13 +87,11 @@ pub(crate) async fn run<H: HubRead + HubWrite, E: EksRead + EksWrite + IamRead, 
         )
         .await?
     };
-    let mut mode = match choice {
-        IdentityChoice::Fixed(mode) => mode,
+    // Auto looks for the pod identity agent; the check before writing uses what it saw.
+    let (mut mode, agent_seen) = match choice {
+        IdentityChoice::Fixed(mode) => (mode, None),
         IdentityChoice::Auto => auto_identity(ports.hub, hub_eks, hub_cluster.as_ref()).await?,
     };
-    // Auto picks pod identity only where the agent runs.
-    let agent_seen =
-        (choice == IdentityChoice::Auto && mode == IdentityMode::PodIdentity).then_some(true);
     if guided && add.identity.is_none() {
         let modes = [IdentityMode::PodIdentity, IdentityMode::Irsa];
         let items = [

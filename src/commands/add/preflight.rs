@@ -1,22 +1,24 @@
 //! The reads of `add`'s check before writing: the management role (one GetRole; its policies
-//! only when it is also a target role), the hub's issuer and IAM OIDC providers (IRSA) or the
-//! pod identity agent, and each target role its account's credentials reach. A read that fails
+//! only when it assumes itself or native chaining's target), the hub's issuer and IAM OIDC
+//! providers (IRSA) or the pod identity agent, and each target role its account reaches. A read that fails
 //! leaves its fact unknown: the check then says "cannot tell", which never stops `add`.
 
 use crate::commands::Ports;
 use crate::commands::doctor::role_facts;
+use crate::commands::targets::pod_identity_agent;
 use crate::core::checks::{PreflightFacts, RoleFacts, target_roles};
-use crate::core::model::{ClusterArn, IdentityMode, POD_IDENTITY_AGENT_ADDON, RoleArn};
+use crate::core::model::{ClusterArn, IdentityMode, RoleArn};
 use crate::core::plan::{HubIdentity, Registration};
+use crate::core::pod_identity::PodIdentityAgent;
 use crate::core::policy::document::parse_policy;
-use crate::ports::{EksRead, IamRead};
+use crate::ports::{EksRead, HubRead, IamRead};
 
 /// What the check needs to know about the hub before it is read.
 pub(super) struct HubClues {
     /// The hub's EKS cluster, when known (for IRSA, its OIDC issuer is read from it).
     pub(super) cluster: Option<ClusterArn>,
-    /// Whether the agent is known to run (auto mode picked pod identity because it does).
-    pub(super) agent: Option<bool>,
+    /// The pod identity agent as `--identity auto` saw it (None: not looked for).
+    pub(super) agent: Option<PodIdentityAgent>,
 }
 
 /// A role's trust policy only (one GetRole): None when it cannot be read or parsed.
@@ -33,7 +35,7 @@ async fn role_trust<I: IamRead>(iam: &I, arn: &RoleArn) -> Option<RoleFacts> {
 }
 
 /// Read the facts of the check; reads only, and none of them fails `add`.
-pub(super) async fn read_facts<H, A: EksRead + IamRead, P>(
+pub(super) async fn read_facts<H: HubRead, A: EksRead + IamRead, P>(
     ports: &Ports<'_, H, A, P>,
     identity: &HubIdentity,
     registrations: &[Registration],
@@ -51,8 +53,10 @@ pub(super) async fn read_facts<H, A: EksRead + IamRead, P>(
     let management = &identity.management_role;
     let targets = target_roles(registrations);
     if let Some(iam) = ports.accounts.reaching(&management.account, caller) {
-        // Its permission policies matter only when roleARN is the management role itself.
-        facts.management_role = if targets.contains(management) {
+        // Its permission policies matter only when it assumes itself (roleARN is the
+        // management role) or EKS assumes the target role with it (native chaining).
+        facts.management_role = if targets.contains(management) || identity.native_target.is_some()
+        {
             role_facts(iam, management).await
         } else {
             role_trust(iam, management).await
@@ -73,10 +77,15 @@ pub(super) async fn read_facts<H, A: EksRead + IamRead, P>(
         }
         IdentityMode::PodIdentity => {
             facts.pod_identity_agent = match (hub.agent, &hub.cluster) {
-                (Some(known), _) => Some(known),
-                (None, Some(arn)) => own.has_addon(arn, POD_IDENTITY_AGENT_ADDON).await.ok(),
+                (Some(seen), _) => Some(seen),
+                (None, Some(arn)) => pod_identity_agent(ports.hub, own, arn, None).await,
                 (None, None) => None,
             };
+            if let Some(target) = &identity.native_target
+                && let Some(iam) = ports.accounts.reaching(&target.account, caller)
+            {
+                facts.native_target_role = role_trust(iam, target).await;
+            }
         }
         IdentityMode::Capability => {}
     }

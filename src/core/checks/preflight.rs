@@ -11,16 +11,19 @@ use crate::core::model::{
     ARGOCD_SERVICE_ACCOUNTS, EksCluster, IdentityMode, PodIdentityAssociation, RoleArn, SaRef,
 };
 use crate::core::plan::{HubIdentity, Observed, Registration};
+use crate::core::pod_identity::PodIdentityAgent;
 
 /// What `add` read for the check, beyond what the plan read. `None`: could not be read.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct PreflightFacts {
     /// The hub's EKS cluster as described (its OIDC issuer, for IRSA).
     pub(crate) hub_cluster: Option<EksCluster>,
-    pub(crate) pod_identity_agent: Option<bool>,
+    pub(crate) pod_identity_agent: Option<PodIdentityAgent>,
     /// The OIDC providers in the management role's account (IRSA).
     pub(crate) oidc_providers: Option<Vec<String>>,
     pub(crate) management_role: Option<RoleFacts>,
+    /// Native chaining's target role (the associations' targetRoleArn), as read.
+    pub(crate) native_target_role: Option<RoleFacts>,
     /// Each target role as read in its account; a role left out could not be read.
     pub(crate) target_roles: Vec<RoleFacts>,
 }
@@ -56,6 +59,9 @@ fn planned_hub(
                 role_arn: role.clone(),
                 managed_by_us: true,
                 changed_at: None,
+                target_role_arn: identity.native_target.as_ref().map(ToString::to_string),
+                disable_session_tags: false,
+                external_id: None,
             })
             .collect()
     } else {
@@ -74,12 +80,14 @@ fn planned_hub(
                 version: None,
                 oidc_issuer: None,
                 authentication_mode: None,
+                auto_mode: false,
             })
         }),
         pod_identity_agent: facts.pod_identity_agent,
         associations,
         oidc_providers: facts.oidc_providers.clone(),
         management_role: facts.management_role.clone(),
+        native_target_role: facts.native_target_role.clone(),
         target_roles: target_roles(registrations),
         ..HubFacts::default()
     }
@@ -97,8 +105,9 @@ pub(crate) fn target_roles(registrations: &[Registration]) -> Vec<RoleArn> {
 
 /// Doctor's checks of the identity the plan sets up: for IRSA the OIDC provider and the
 /// management role's trust of each service account's web identity (with the audience), for
-/// pod identity the agent and the trust of pods.eks.amazonaws.com (AssumeRole + TagSession),
-/// and for each target role its trust of the management role. Every finding, passes too; a
+/// pod identity the agent and the trust of pods.eks.amazonaws.com (AssumeRole + TagSession)
+/// with native chaining's hop to the associations' target role, and for each roleARN its trust
+/// of the management role. Every finding, passes too; a
 /// failure has the fix doctor prints. Pure: the command read `facts`.
 pub(crate) fn preflight_checks(
     identity: &HubIdentity,
