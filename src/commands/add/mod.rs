@@ -1,7 +1,5 @@
 //! `add`: observe -> plan -> show -> confirm -> apply -> verify, for one or more target clusters.
 
-use std::collections::BTreeSet;
-
 use crate::cli::args::{DryRun, OutputFormat};
 use crate::cli::output::add::{AddReport, Checks, failed};
 use crate::cli::output::manifests::manifests;
@@ -10,38 +8,23 @@ use crate::cli::settings::{AddSettings, IdentityChoice, Settings};
 use crate::commands::targets::{
     argocd_namespace, auto_identity, find_hub_cluster, find_target, search_regions,
 };
-use crate::commands::{Ports, nothing_left, require_rbac};
+use crate::commands::{Ports, nothing_left};
 use crate::core::access::{ObservedAccess, TargetAccess};
-use crate::core::action::{Change, Step};
 use crate::core::checks::{Status, preflight_checks};
-use crate::core::model::{AccessScope, DEFAULT_ACCESS_POLICY, IRSA_ANNOTATION, IdentityMode};
-use crate::core::plan::{HubIdentity, Observed, Plan, PlanError, Registration, plan};
+use crate::core::model::{AccessScope, DEFAULT_ACCESS_POLICY, IdentityMode};
+use crate::core::plan::{HubIdentity, Observed, PlanError, Registration, plan};
 use crate::core::secret::default_secret_name;
 use crate::error::{Error, Result};
-use crate::ports::{
-    EksRead, EksWrite, HubRead, HubWrite, IamRead, Prompt, Workload, WorkloadKind, Write,
-};
+use crate::ports::{EksRead, EksWrite, HubRead, HubWrite, IamRead, Prompt, Write};
 
-/// Argo CD's workloads whose pods carry the identity, restarted with `--restart`.
-const ARGOCD_WORKLOADS: [Workload; 3] = [
-    Workload {
-        kind: WorkloadKind::StatefulSet,
-        name: "argocd-application-controller",
-    },
-    Workload {
-        kind: WorkloadKind::Deployment,
-        name: "argocd-server",
-    },
-    Workload {
-        kind: WorkloadKind::Deployment,
-        name: "argocd-applicationset-controller",
-    },
-];
-
+mod apply;
 mod guided;
+mod next;
 mod preflight;
 
+use apply::apply;
 use guided::{ask_access, ask_management_role, ask_target_role, pick_targets};
+use next::doctor_command;
 use preflight::{HubClues, read_facts};
 
 pub(crate) async fn run<H: HubRead + HubWrite, E: EksRead + EksWrite + IamRead, P: Prompt>(
@@ -260,46 +243,6 @@ pub(crate) async fn run<H: HubRead + HubWrite, E: EksRead + EksWrite + IamRead, 
     emit(out, settings.output, &report)
 }
 
-/// The doctor command that checks these registrations, with the flags that found them.
-fn doctor_command(
-    settings: &Settings,
-    registrations: &[Registration],
-    identity: &HubIdentity,
-) -> String {
-    let mut words = vec!["kubectl argocd-eks doctor".to_owned()];
-    words.extend(registrations.iter().map(|r| r.cluster.arn.to_string()));
-    let mut flag = |name: &str, value: &str| {
-        words.push(format!("--{name} {}", shell_word(value)));
-    };
-    if let Some(path) = &settings.kubeconfig {
-        flag("kubeconfig", &path.display().to_string());
-    }
-    if let Some(context) = &settings.context {
-        flag("context", context);
-    }
-    flag("argocd-namespace", &identity.namespace);
-    if let Some(profile) = &settings.aws.profile {
-        flag("profile", profile);
-    }
-    for region in &settings.aws.regions {
-        flag("region", region);
-    }
-    for role in &settings.aws.assume_roles {
-        flag("assume-role", &role.to_string());
-    }
-    words.join(" ")
-}
-
-/// `text` as one shell word: as is when it holds only safe characters, else single-quoted.
-fn shell_word(text: &str) -> String {
-    let safe = |c: char| c.is_ascii_alphanumeric() || "-_.:/@=+,".contains(c);
-    if !text.is_empty() && text.chars().all(safe) {
-        text.to_owned()
-    } else {
-        format!("'{}'", text.replace('\'', r"'\''"))
-    }
-}
-
 fn plan_error(error: &PlanError) -> Error {
     let message = error.to_string();
     match error {
@@ -376,147 +319,6 @@ async fn observe<H: HubRead, E: EksRead, P: Prompt>(
         associations,
         access,
     })
-}
-
-/// The RBAC the plan's Kubernetes writes need, checked before anything is written.
-async fn check_hub_permissions<H: HubRead>(hub: &H, plan: &Plan, restart: bool) -> Result<()> {
-    let mut needed = BTreeSet::new();
-    let mut namespace = None;
-    for action in plan.writes() {
-        match &action.step {
-            Step::ApplySecret { secret } => {
-                namespace = Some(secret.namespace.clone());
-                needed.insert(("patch", "", "secrets"));
-                if action.change == Change::Create {
-                    needed.insert(("create", "", "secrets"));
-                }
-            }
-            Step::AnnotateServiceAccount {
-                service_account, ..
-            } => {
-                namespace = Some(service_account.namespace.clone());
-                needed.insert(("patch", "", "serviceaccounts"));
-            }
-            _ => {}
-        }
-    }
-    if restart {
-        needed.insert(("patch", "apps", "statefulsets"));
-        needed.insert(("patch", "apps", "deployments"));
-    }
-    let Some(namespace) = namespace else {
-        return Ok(());
-    };
-    require_rbac(
-        hub,
-        &namespace,
-        needed,
-        format!(
-            "Nothing was changed. Ask a cluster admin for that RBAC, e.g. kubectl -n {namespace} create role argocd-eks-registrar --verb=get,list,create,patch --resource=secrets,serviceaccounts and a rolebinding to you"
-        ),
-    )
-    .await
-}
-
-/// Make the plan's writes in its order (identity, target access, Secrets), then restart
-/// Argo CD's workloads when asked; writes only. Returns the restarted workloads.
-async fn apply<H: HubRead + HubWrite, E: EksWrite, P: Prompt>(
-    ports: &Ports<'_, H, E, P>,
-    plan: &Plan,
-    restart: bool,
-    write: Write,
-) -> Result<Vec<String>> {
-    check_hub_permissions(ports.hub, plan, restart).await?;
-    let hub_eks = ports.accounts.own();
-    for action in plan.writes() {
-        match &action.step {
-            Step::ApplySecret { secret } => ports.hub.apply_secret(secret, write).await?,
-            Step::AnnotateServiceAccount {
-                service_account,
-                role_arn,
-            } => {
-                ports
-                    .hub
-                    .annotate_service_account(
-                        service_account,
-                        IRSA_ANNOTATION,
-                        &role_arn.to_string(),
-                        write,
-                    )
-                    .await?;
-            }
-            // AWS has no dry run: on a server dry run only Kubernetes writes are sent.
-            _ if write == Write::ServerDryRun => {}
-            Step::CreatePodIdentityAssociation {
-                hub_cluster,
-                service_account,
-                role_arn,
-                target_role_arn,
-            } => {
-                hub_eks
-                    .create_pod_identity_association(
-                        hub_cluster,
-                        service_account,
-                        role_arn,
-                        target_role_arn.as_ref(),
-                    )
-                    .await?;
-            }
-            Step::UpdatePodIdentityAssociation {
-                hub_cluster,
-                association_id,
-                role_arn,
-                target_role_arn,
-                ..
-            } => {
-                hub_eks
-                    .update_pod_identity_association(
-                        hub_cluster,
-                        association_id,
-                        role_arn,
-                        target_role_arn.as_ref(),
-                    )
-                    .await?;
-            }
-            Step::CreateAccessEntry {
-                cluster,
-                principal_arn,
-            } => {
-                ports
-                    .accounts
-                    .for_account(&cluster.account)
-                    .create_access_entry(cluster, principal_arn)
-                    .await?;
-            }
-            Step::AssociateAccessPolicy {
-                cluster,
-                principal_arn,
-                policy_arn,
-                scope,
-            } => {
-                ports
-                    .accounts
-                    .for_account(&cluster.account)
-                    .associate_access_policy(cluster, principal_arn, policy_arn, scope)
-                    .await?;
-            }
-        }
-    }
-    if !restart {
-        return Ok(Vec::new());
-    }
-    let namespace = plan
-        .actions
-        .iter()
-        .find_map(|a| match &a.step {
-            Step::ApplySecret { secret } => Some(secret.namespace.clone()),
-            _ => None,
-        })
-        .unwrap_or_default();
-    ports
-        .hub
-        .restart_workloads(&namespace, &ARGOCD_WORKLOADS, write)
-        .await
 }
 
 /// Read back and plan again: after a successful apply there must be nothing left to do.
