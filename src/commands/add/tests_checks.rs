@@ -306,3 +306,70 @@ async fn a_working_registration_passes_and_ends_with_the_next_steps() {
         "{out}"
     );
 }
+
+#[tokio::test]
+async fn native_chaining_checks_the_hop_to_the_associations_target_role() {
+    let (hub, mut accounts) = hub_and_aws();
+    put_role(
+        accounts.own(),
+        MANAGEMENT,
+        &pod_identity_trust(&["sts:AssumeRole", "sts:TagSession"]),
+    );
+    let other = FakeAws::in_account(OTHER, vec![]);
+    put_role(
+        &other,
+        DEPLOYER,
+        &json!({"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"AWS": MANAGEMENT},
+            "Action": ["sts:AssumeRole", "sts:TagSession"],
+        }]}),
+    );
+    accounts.assume(
+        &crate::core::model::RoleArn::parse(DEPLOYER).unwrap(),
+        other,
+    );
+    let args = [
+        "prod",
+        "--management-role-arn",
+        MANAGEMENT,
+        "--identity",
+        "pod-identity",
+        "--role-arn",
+        DEPLOYER,
+        "--native-chaining",
+        "--yes",
+    ];
+    // The management role has no policy that lets it assume the target role.
+    let (result, out) = add(&hub, &accounts, &FakePrompt::default(), &args, false).await;
+    assert!(
+        matches!(result, Err(Error::WouldNotWork(1))),
+        "{result:?}\n{out}"
+    );
+    assert!(
+        out.contains("  FAIL the management role may sts:AssumeRole the target role"),
+        "{out}"
+    );
+    assert!(
+        out.contains(": 6 ok, 1 failed, 0 cannot tell"),
+        "the target role's trust passes: {out}"
+    );
+    assert_eq!(writes(&hub, &accounts), 0);
+
+    let permission = json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow",
+        "Action": ["sts:AssumeRole", "sts:TagSession"],
+        "Resource": DEPLOYER,
+    }]});
+    accounts
+        .own()
+        .roles
+        .borrow_mut()
+        .get_mut("argocd-management")
+        .unwrap()
+        .inline
+        .insert("argocd".into(), permission.to_string());
+    let (result, out) = add(&hub, &accounts, &FakePrompt::default(), &args, false).await;
+    result.unwrap();
+    assert!(out.contains(", 0 failed, 0 cannot tell"), "{out}");
+}
