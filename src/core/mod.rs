@@ -3,6 +3,7 @@
 pub(crate) mod access;
 pub(crate) mod action;
 pub(crate) mod argocd_config;
+pub(crate) mod arn;
 pub(crate) mod aws_auth;
 pub(crate) mod checks;
 pub(crate) mod model;
