@@ -1,6 +1,7 @@
 //! The doctor command `add` prints as a next step, with the flags that found the clusters.
 
 use crate::cli::settings::Settings;
+use crate::core::model::IdentityMode;
 use crate::core::plan::{HubIdentity, Registration};
 
 /// The doctor command that checks these registrations, with the flags that found them.
@@ -21,6 +22,10 @@ pub(super) fn doctor_command(
         flag("context", context);
     }
     flag("argocd-namespace", &identity.namespace);
+    if identity.mode == IdentityMode::Capability {
+        // The capability's role (add keeps it as the management role) is not in the Secret.
+        flag("capability-role", &identity.management_role.to_string());
+    }
     if let Some(profile) = &settings.aws.profile {
         flag("profile", profile);
     }

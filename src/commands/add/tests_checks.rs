@@ -373,3 +373,25 @@ async fn native_chaining_checks_the_hop_to_the_associations_target_role() {
     result.unwrap();
     assert!(out.contains(", 0 failed, 0 cannot tell"), "{out}");
 }
+
+#[tokio::test]
+async fn a_capability_registration_has_nothing_to_check_and_its_doctor_command_names_the_role() {
+    let (hub, accounts) = hub_and_aws();
+    let role = "arn:aws:iam::123456789012:role/capability";
+    let args = ["prod", "--capability-role", role, "--yes"];
+    let (result, out) = add(&hub, &accounts, &FakePrompt::default(), &args, false).await;
+    result.unwrap();
+    assert!(!out.contains("Checks before writing"), "{out}");
+    assert!(
+        out.contains(&format!(
+            "kubectl argocd-eks doctor arn:aws:eks:eu-west-1:{ACCOUNT}:cluster/prod --argocd-namespace argocd --capability-role {role} --region eu-west-1"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "server: arn:aws:eks:eu-west-1:{ACCOUNT}:cluster/prod"
+        )),
+        "the Application aims at the server the capability's Secret names: {out}"
+    );
+}
