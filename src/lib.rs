@@ -29,8 +29,7 @@ pub async fn run(cli: Cli) -> Result<()> {
     init_tracing(settings.verbose, settings.color);
     let mut stdout = std::io::stdout().lock();
     if let CommandSettings::Completion(shell) = &settings.command {
-        commands::completion::run(*shell, &mut stdout);
-        return Ok(());
+        return commands::completion::run(*shell, &mut stdout);
     }
     let hub = KubeHub::connect(settings.kubeconfig.as_deref(), settings.context.as_deref()).await?;
     let config = load_config(settings.profile.as_deref()).await;
@@ -88,10 +87,7 @@ async fn dispatch<H: Hub + Targets, A: Eks + Iam, P: Prompt>(
         CommandSettings::Policy(policy) => {
             commands::policy::run(settings, policy, ports, region, out).await
         }
-        CommandSettings::Completion(shell) => {
-            commands::completion::run(*shell, out);
-            Ok(())
-        }
+        CommandSettings::Completion(shell) => commands::completion::run(*shell, out),
     }
 }
 

@@ -8,7 +8,7 @@ use aws_sdk_eks::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_eks::types::{AccessScope as SdkAccessScope, AccessScopeType};
 
 use crate::core::model::{
-    AccessPolicyAssociation, AccessScope, AuthenticationMode, ClusterArn, EksCluster,
+    AWS_APP_NAME, AccessPolicyAssociation, AccessScope, AuthenticationMode, ClusterArn, EksCluster,
     MANAGED_BY_LABEL, MANAGED_BY_VALUE, PodIdentityAssociation, SaRef,
 };
 use crate::error::{Error, Result};
@@ -16,7 +16,8 @@ use crate::ports::Eks;
 
 /// Load the AWS configuration the way the AWS CLI does (env, profile, SSO, credential_process).
 pub async fn load_config(profile: Option<&str>) -> SdkConfig {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .app_name(aws_config::AppName::new(AWS_APP_NAME).expect("a constant, valid app name"));
     if let Some(profile) = profile {
         loader = loader.profile_name(profile);
     }

@@ -11,7 +11,7 @@ use kube::{Client, Config};
 
 use crate::core::checks::PodFacts;
 use crate::core::model::{
-    FIELD_MANAGER, IRSA_ANNOTATION, SECRET_TYPE_CLUSTER, SECRET_TYPE_LABEL, SaRef,
+    FIELD_MANAGER, IRSA_ANNOTATION, SECRET_TYPE_CLUSTER, SECRET_TYPE_LABEL, SaRef, USER_AGENT,
 };
 use crate::core::plan::ObservedServiceAccount;
 use crate::core::secret::{DesiredSecret, ObservedSecret};
@@ -26,6 +26,16 @@ pub struct KubeHub {
 }
 
 impl KubeHub {
+    /// The names of the hub's namespaces (for completion).
+    pub async fn namespace_names(&self) -> Result<Vec<String>> {
+        let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(self.client.clone());
+        let namespaces = list(api, &ListParams::default(), || "list namespaces".into()).await?;
+        Ok(namespaces
+            .into_iter()
+            .filter_map(|namespace| namespace.metadata.name)
+            .collect())
+    }
+
     /// Connect to the hub named by `--kubeconfig` (else KUBECONFIG, several paths merged, else
     /// ~/.kube/config) and `--context` (else the current context).
     pub async fn connect(
@@ -56,9 +66,13 @@ async fn client_for(file: Kubeconfig, context: &str) -> Result<Client> {
         context: Some(context.to_owned()),
         ..KubeConfigOptions::default()
     };
-    let config = Config::from_custom_kubeconfig(file, &options)
+    let mut config = Config::from_custom_kubeconfig(file, &options)
         .await
         .map_err(|e| to_error(e.to_string()))?;
+    config.headers.push((
+        http::header::USER_AGENT,
+        http::HeaderValue::from_static(USER_AGENT),
+    ));
     Client::try_from(config).map_err(|e| to_error(e.to_string()))
 }
 

@@ -3,4 +3,5 @@
 pub mod aws;
 pub mod iam;
 pub mod kube;
+pub mod local;
 pub mod prompt;

@@ -1,6 +1,8 @@
 //! The command line: flags, their validation into settings, and output formats.
 
 pub mod args;
+pub mod completion;
+pub mod examples;
 pub mod output;
 pub mod policy_output;
 pub mod settings;

@@ -42,7 +42,7 @@ pub enum CommandSettings {
     Remove(Vec<TargetRef>),
     Doctor(DoctorSettings),
     Policy(PolicySettings),
-    Completion(clap_complete::Shell),
+    Completion(crate::cli::completion::CompletionShell),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

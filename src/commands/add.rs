@@ -209,6 +209,9 @@ async fn pick_targets<H: Hub, E: Eks, P: Prompt>(
     let found = discover(ports.accounts, regions).await;
     spinner.finish();
     let mut clusters = found?;
+    // What TAB offers for `add CLUSTER` for a while (unit tests keep the user's cache alone).
+    #[cfg(not(test))]
+    crate::adapters::local::remember_discovery(&clusters);
     if clusters.is_empty() {
         return Err(Error::NotFound {
             what: format!("any EKS cluster in {}", regions.join(", ")),
