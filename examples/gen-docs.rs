@@ -1,6 +1,6 @@
 //! Writes the files made from the command line: `completions DIR` (each shell's script, as
 //! `completion SHELL` prints it) and `man DIR` (one man page per command, with clap_mangen,
-//! which stays out of the plugin's binary). scripts/package calls it; a test keeps
+//! which stays out of the plugin's binary). scripts/package calls it; a unit test keeps
 //! `completions/` current.
 
 use std::path::PathBuf;
@@ -31,9 +31,9 @@ fn main() -> std::io::Result<()> {
             }
         }
         "man" => {
-            // Pages named as users type the plugin: kubectl-argocd-eks(1), kubectl-argocd-eks-add(1).
-            let command = Cli::command().name("kubectl-argocd-eks");
-            clap_mangen::generate_to(command, &dir)?;
+            for (name, page) in man_pages()? {
+                std::fs::write(dir.join(format!("{name}.1")), page)?;
+            }
         }
         other => {
             eprintln!("gen-docs: unknown output {other}; use completions or man");
@@ -41,4 +41,61 @@ fn main() -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// One page per command, named as users type the plugin: kubectl-argocd-eks(1),
+/// kubectl-argocd-eks-add(1), ... Each ends with the command's examples as a verbatim block.
+fn man_pages() -> std::io::Result<Vec<(String, Vec<u8>)>> {
+    const ROOT: &str = "kubectl-argocd-eks";
+    let mut root = Cli::command().name(ROOT);
+    root.build();
+    let mut commands = vec![root.clone()];
+    commands.extend(
+        root.get_subcommands()
+            .filter(|sub| !sub.is_hide_set() && sub.get_name() != "help")
+            .map(|sub| sub.clone().name(format!("{ROOT}-{}", sub.get_name()))),
+    );
+    let names: Vec<String> = commands.iter().map(|c| c.get_name().to_owned()).collect();
+    let mut pages = Vec::new();
+    for command in commands {
+        let name = command.get_name().to_owned();
+        let examples = command.get_after_help().map(|h| h.to_string());
+        let man = clap_mangen::Man::new(command.clone());
+        let mut page = Vec::new();
+        man.render_title(&mut page)?;
+        man.render_name_section(&mut page)?;
+        man.render_synopsis_section(&mut page)?;
+        man.render_description_section(&mut page)?;
+        man.render_options_section(&mut page)?;
+        if command.get_subcommands().next().is_some() {
+            man.render_subcommands_section(&mut page)?;
+        }
+        if let Some(examples) = examples {
+            page.extend_from_slice(b".SH EXAMPLES\n.nf\n");
+            for line in examples.lines().skip_while(|l| *l == "Examples:") {
+                page.extend_from_slice(roff_line(line.strip_prefix("  ").unwrap_or(line)).as_bytes());
+            }
+            page.extend_from_slice(b".fi\n");
+        }
+        let others: Vec<String> = names
+            .iter()
+            .filter(|other| **other != name)
+            .map(|other| format!("\\fB{}\\fR(1)", other.replace('-', "\\-")))
+            .collect();
+        page.extend_from_slice(format!(".SH SEE ALSO\n{}\n", others.join(", ")).as_bytes());
+        man.render_version_section(&mut page)?;
+        pages.push((name, page));
+    }
+    Ok(pages)
+}
+
+/// One line of text for a no-fill block: backslashes and hyphens escaped, and a leading
+/// `.` or `'` kept from reading as a request.
+fn roff_line(line: &str) -> String {
+    let escaped = line.replace('\\', "\\e").replace('-', "\\-");
+    if escaped.starts_with(['.', '\'']) {
+        format!("\\&{escaped}\n")
+    } else {
+        format!("{escaped}\n")
+    }
 }
