@@ -3,6 +3,7 @@
 pub mod access;
 pub mod checks;
 pub mod model;
+pub mod partition;
 pub mod plan;
 pub mod removal;
 pub mod roles;
