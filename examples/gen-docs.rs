@@ -53,7 +53,11 @@ fn man_pages() -> std::io::Result<Vec<(String, Vec<u8>)>> {
     commands.extend(
         root.get_subcommands()
             .filter(|sub| !sub.is_hide_set() && sub.get_name() != "help")
-            .map(|sub| sub.clone().name(format!("{ROOT}-{}", sub.get_name()))),
+            // clap takes `&'static str` names (its `string` feature stays off): leaked once here.
+            .map(|sub| {
+                let name: &'static str = format!("{ROOT}-{}", sub.get_name()).leak();
+                sub.clone().name(name).version(env!("CARGO_PKG_VERSION"))
+            }),
     );
     let names: Vec<String> = commands.iter().map(|c| c.get_name().to_owned()).collect();
     let mut pages = Vec::new();
@@ -73,7 +77,9 @@ fn man_pages() -> std::io::Result<Vec<(String, Vec<u8>)>> {
         if let Some(examples) = examples {
             page.extend_from_slice(b".SH EXAMPLES\n.nf\n");
             for line in examples.lines().skip_while(|l| *l == "Examples:") {
-                page.extend_from_slice(roff_line(line.strip_prefix("  ").unwrap_or(line)).as_bytes());
+                page.extend_from_slice(
+                    roff_line(line.strip_prefix("  ").unwrap_or(line)).as_bytes(),
+                );
             }
             page.extend_from_slice(b".fi\n");
         }

@@ -84,7 +84,9 @@ fn kubernetes_and_aws_requests_carry_the_tools_name() {
     for call in &calls {
         let agent = call["user_agent"].as_str().unwrap_or_default();
         assert!(
-            agent.split(' ').any(|part| part == "app/kubectl-argocd-eks"),
+            agent
+                .split(' ')
+                .any(|part| part == "app/kubectl-argocd-eks"),
             "{actions:#?}"
         );
     }

@@ -133,7 +133,11 @@ def test_install_run_list_uninstall(env, package, version):
     assert str(link) in listed.stdout.splitlines(), listed.stdout
     assert "warning" not in (listed.stdout + listed.stderr).lower(), listed.stdout + listed.stderr
 
-    run(["kubectl", "krew", "uninstall", PLUGIN], env)
+    # `uninstall` insists on a plugin index, which `krew update` would clone from GitHub: an
+    # empty local git repository is one (the tests need no network).
+    subprocess.run(["git", "init", "-q", krew_root / "index" / "default"], check=True)
+    done = run(["kubectl", "krew", "uninstall", PLUGIN], env)
+    assert "Uninstalled plugin: argocd-eks" in done.stderr + done.stdout
     assert not link.exists() and not link.is_symlink()
     assert not (krew_root / "store" / PLUGIN).exists()
     gone = run(["kubectl", "argocd-eks", "--help"], env, check=False)
