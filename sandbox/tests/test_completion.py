@@ -172,3 +172,30 @@ def test_clusters_of_the_last_discovery_without_aws(env):
     assert took < TAB_BUDGET_SECONDS, took
     candidates, _, _ = complete(offline, "add", "--cluster", "st")
     assert set(candidates) == {"staging"}
+
+
+def bash_complete(env, words):
+    """COMPREPLY of the committed bash script for `kubectl-argocd_eks WORDS` (the last word
+    being completed), as bash's programmable completion would call it on TAB."""
+    script = ROOT / "completions" / "kubectl-argocd_eks.bash"
+    line = " ".join([PLUGIN, *words])
+    program = f"""
+source {script}
+COMP_WORDS=({PLUGIN} {' '.join(f"'{w}'" for w in words)})
+COMP_CWORD={len(words)}
+COMP_LINE='{line}'
+COMP_POINT={len(line)}
+COMP_TYPE=9
+_clap_complete_kubectl_argocd_eks {PLUGIN} '{words[-1]}' '{words[-2] if len(words) > 1 else PLUGIN}'
+printf '%s\\n' "${{COMPREPLY[@]}}"
+"""
+    run = subprocess.run(["bash", "-c", program], env=env, capture_output=True, text=True, timeout=30)
+    assert run.returncode == 0, run.stderr
+    return set(run.stdout.split())
+
+
+def test_bash_script_completes_through_the_plugin(env):
+    """The bash script asks the plugin too: subcommands, then the kubeconfig's contexts."""
+    assert {"add", "doctor", "list"} <= bash_complete(env, [""])
+    contexts = set(kubectl(env, "config", "get-contexts", "-o", "name").split())
+    assert bash_complete(env, ["add", "--context", ""]) == contexts
