@@ -10,6 +10,7 @@ ARGOCD_EKS_BIN (scripts/test sets both).
 import json
 import os
 import shutil
+import socket
 import subprocess
 import time
 import uuid
@@ -199,3 +200,23 @@ def test_bash_script_completes_through_the_plugin(env):
     assert {"add", "doctor", "list"} <= bash_complete(env, [""])
     contexts = set(kubectl(env, "config", "get-contexts", "-o", "name").split())
     assert bash_complete(env, ["add", "--context", ""]) == contexts
+
+
+def test_a_hub_that_never_answers_costs_at_most_the_timeout(env, tmp_path):
+    """A hub that accepts the connection and then says nothing: the TAB gives up after the
+    plugin's 1.5 s hub timeout instead of hanging."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)  # connections complete in the backlog; nobody ever answers
+        kubeconfig = tmp_path / "kubeconfig"
+        kubeconfig.write_text(json.dumps({
+            "apiVersion": "v1", "kind": "Config", "current-context": "silent",
+            "clusters": [{"name": "silent", "cluster": {
+                "server": f"https://127.0.0.1:{silent.getsockname()[1]}"}}],
+            "contexts": [{"name": "silent", "context": {"cluster": "silent", "user": "u"}}],
+            "users": [{"name": "u", "user": {"token": "x"}}],
+        }))
+        candidates, _, took = complete({**env, "KUBECONFIG": str(kubeconfig)},
+                                       "list", "--argocd-namespace", "")
+    assert not any(not c.startswith("-") for c in candidates), candidates
+    assert took < 3.0, took
