@@ -4,5 +4,4 @@ pub mod args;
 pub mod completion;
 pub mod examples;
 pub mod output;
-pub mod policy_output;
 pub mod settings;

@@ -4,11 +4,12 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use super::args::{AddArgs, Cli, Command, DryRun, IdentityArg, OutputFormat, PolicyArgs};
-use crate::core::access::TargetAccess;
+use crate::core::access::{ACCESS_POLICIES, TargetAccess};
 use crate::core::model::{
-    ACCESS_POLICY_PREFIX, AccessScope, ClusterArn, DEFAULT_ACCESS_POLICY, IdentityMode,
-    MANAGED_BY_LABEL, RoleArn, SECRET_TYPE_LABEL,
+    AccessScope, ClusterArn, DEFAULT_ACCESS_POLICY, IdentityMode, MANAGED_BY_LABEL, RoleArn,
+    SECRET_TYPE_LABEL,
 };
+use crate::core::partition::{COMMERCIAL, Partition};
 use crate::core::secret::{SecretOptions, valid_secret_name};
 use crate::error::{Error, Result};
 
@@ -92,61 +93,22 @@ pub struct AddSettings {
     pub restart: bool,
 }
 
-/// Every region EKS runs in (commercial partition), for --all-regions.
-pub const EKS_REGIONS: [&str; 33] = [
-    "af-south-1",
-    "ap-east-1",
-    "ap-east-2",
-    "ap-northeast-1",
-    "ap-northeast-2",
-    "ap-northeast-3",
-    "ap-south-1",
-    "ap-south-2",
-    "ap-southeast-1",
-    "ap-southeast-2",
-    "ap-southeast-3",
-    "ap-southeast-4",
-    "ap-southeast-5",
-    "ap-southeast-7",
-    "ca-central-1",
-    "ca-west-1",
-    "eu-central-1",
-    "eu-central-2",
-    "eu-north-1",
-    "eu-south-1",
-    "eu-south-2",
-    "eu-west-1",
-    "eu-west-2",
-    "eu-west-3",
-    "il-central-1",
-    "me-central-1",
-    "me-south-1",
-    "mx-central-1",
-    "sa-east-1",
-    "us-east-1",
-    "us-east-2",
-    "us-west-1",
-    "us-west-2",
-];
-
-/// EKS access policies by name, for the picker and for validating --access-policy.
-pub const ACCESS_POLICIES: [&str; 4] = [
-    "AmazonEKSClusterAdminPolicy",
-    "AmazonEKSAdminPolicy",
-    "AmazonEKSEditPolicy",
-    "AmazonEKSViewPolicy",
-];
-
-/// The policy ARN for `--access-policy NAME|ARN`.
-pub fn access_policy_arn(text: &str) -> Result<String> {
-    let name = text.strip_prefix(ACCESS_POLICY_PREFIX).unwrap_or(text);
+/// The policy name of `--access-policy NAME|ARN`; an ARN may be in any partition
+/// (`arn:aws-cn:eks::aws:cluster-access-policy/NAME`), the target's partition decides.
+pub fn access_policy_name(text: &str) -> Result<String> {
+    let name = text
+        .strip_prefix("arn:")
+        .and_then(|rest| rest.split_once(':'))
+        .filter(|(partition, _)| Partition::by_id(partition).is_some())
+        .and_then(|(_, rest)| rest.strip_prefix("eks::aws:cluster-access-policy/"))
+        .unwrap_or(text);
     if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return Err(Error::usage(format!(
             "--access-policy {text:?} is not an EKS access policy; use one of {} (or its ARN)",
             ACCESS_POLICIES.join(", ")
         )));
     }
-    Ok(format!("{ACCESS_POLICY_PREFIX}{name}"))
+    Ok(name.to_owned())
 }
 
 /// What the environment says, passed in so that `from_cli` stays pure.
@@ -192,7 +154,11 @@ impl Settings {
             })
             .collect::<Result<Vec<_>>>()?;
         let regions = if cli.aws.all_regions {
-            EKS_REGIONS.iter().map(|r| (*r).to_owned()).collect()
+            COMMERCIAL
+                .eks_regions
+                .iter()
+                .map(|r| (*r).to_owned())
+                .collect()
         } else {
             cli.aws.regions
         };
@@ -396,7 +362,7 @@ fn add_settings(add: AddArgs, namespace: &str, interactive: bool) -> Result<AddS
     let access = match (&add.access_policy, add.access_namespaces.is_empty()) {
         (None, true) => None,
         (policy, _) => Some(TargetAccess {
-            policy_arn: access_policy_arn(policy.as_deref().unwrap_or(DEFAULT_ACCESS_POLICY))?,
+            policy: access_policy_name(policy.as_deref().unwrap_or(DEFAULT_ACCESS_POLICY))?,
             scope: if add.access_namespaces.is_empty() {
                 AccessScope::Cluster
             } else {
@@ -684,13 +650,32 @@ mod tests {
         assert_eq!(
             edit.access,
             Some(TargetAccess {
-                policy_arn: "arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy".into(),
+                policy: "AmazonEKSEditPolicy".into(),
                 scope: AccessScope::Namespace(vec!["a".into(), "b".into()]),
             })
         );
         let scoped = add(&["prod", "--access-namespaces", "a"]).unwrap();
-        let policy = scoped.access.unwrap().policy_arn;
-        assert!(policy.ends_with("/AmazonEKSClusterAdminPolicy"));
+        assert_eq!(scoped.access.unwrap().policy, "AmazonEKSClusterAdminPolicy");
+        for arn in [
+            "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy",
+            "arn:aws-cn:eks::aws:cluster-access-policy/AmazonEKSViewPolicy",
+            "arn:aws-us-gov:eks::aws:cluster-access-policy/AmazonEKSViewPolicy",
+        ] {
+            let by_arn = add(&["prod", "--access-policy", arn]).unwrap();
+            assert_eq!(
+                by_arn.access.unwrap().policy,
+                "AmazonEKSViewPolicy",
+                "{arn}"
+            );
+        }
+        assert!(
+            add(&[
+                "prod",
+                "--access-policy",
+                "arn:aws-mars:eks::aws:cluster-access-policy/X"
+            ])
+            .is_err()
+        );
         assert!(add(&["prod", "--skip-access"]).unwrap().skip_access);
     }
 
@@ -705,7 +690,7 @@ mod tests {
             "arn:aws:iam::210987654321:role/discovery",
         ])
         .unwrap();
-        assert_eq!(s.regions.len(), EKS_REGIONS.len());
+        assert_eq!(s.regions.len(), COMMERCIAL.eks_regions.len());
         assert_eq!(s.assume_roles[0].account, "210987654321");
         assert!(!s.argocd_namespace_given);
     }

@@ -10,10 +10,10 @@ use clap_complete::engine::CompletionCandidate;
 use crate::adapters::kube::KubeHub;
 use crate::adapters::local;
 use crate::cli::completion::{CompletionShell, write_script};
-use crate::cli::settings::EKS_REGIONS;
 use crate::core::model::ClusterArn;
-use crate::error::{Error, Result};
-use crate::ports::Hub;
+use crate::core::partition::PARTITIONS;
+use crate::error::Result;
+use crate::ports::HubRead;
 
 /// Where `remove`/`doctor` look without --argocd-namespace (a completer cannot see other flags).
 const ARGOCD_NAMESPACE: &str = "argocd";
@@ -21,7 +21,7 @@ const ARGOCD_NAMESPACE: &str = "argocd";
 const HUB_TIMEOUT: Duration = Duration::from_millis(1500);
 
 pub fn run(shell: CompletionShell, out: &mut dyn Write) -> Result<()> {
-    write_script(shell, out).map_err(|e| Error::Output(e.to_string()))
+    Ok(write_script(shell, out)?)
 }
 
 fn candidate(value: impl Into<String>, help: impl Into<String>) -> CompletionCandidate {
@@ -50,9 +50,13 @@ pub fn profiles() -> Vec<CompletionCandidate> {
         .collect()
 }
 
-/// `--region`: the regions EKS runs in.
+/// `--region`: the regions EKS runs in, in every partition.
 pub fn regions() -> Vec<CompletionCandidate> {
-    EKS_REGIONS.iter().map(|r| candidate(*r, "")).collect()
+    PARTITIONS
+        .iter()
+        .flat_map(|partition| partition.eks_regions)
+        .map(|region| candidate(*region, ""))
+        .collect()
 }
 
 /// `add CLUSTER`: the clusters the last discovery found (the guided `add` writes it), while

@@ -1,17 +1,15 @@
 //! Desired registration + observed hub state -> the plan of actions (create / update / unchanged).
 
-use std::fmt;
-
 use serde::Serialize;
 
 use super::access::{ObservedAccess, TargetAccess, access_actions};
+use super::action::{Action, Change, Step};
 use super::model::{
-    ARGOCD_SERVICE_ACCOUNTS, AccessScope, ClusterArn, EksCluster, IRSA_ANNOTATION, IdentityMode,
-    PodIdentityAssociation, RoleArn, SaRef,
+    ARGOCD_SERVICE_ACCOUNTS, ClusterArn, EksCluster, IRSA_ANNOTATION, IdentityMode,
+    ObservedServiceAccount, PodIdentityAssociation, RoleArn, SaRef,
 };
 use super::secret::{
-    DesiredSecret, ObservedSecret, SecretOptions, desired_capability_secret, desired_secret,
-    secret_differences,
+    ObservedSecret, SecretOptions, desired_capability_secret, desired_secret, secret_differences,
 };
 
 /// How Argo CD's pods reach AWS: one choice for the hub, shared by every registered cluster.
@@ -48,15 +46,6 @@ impl Registration {
     }
 }
 
-/// A service account on the hub as read; `irsa_role` is its `eks.amazonaws.com/role-arn`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ObservedServiceAccount {
-    pub name: String,
-    pub irsa_role: Option<String>,
-    /// When the IRSA annotation was last written (Unix seconds, from managedFields), if known.
-    pub irsa_changed_at: Option<i64>,
-}
-
 /// What observe() read from the hub and AWS before planning.
 #[derive(Debug, Clone, Default)]
 pub struct Observed {
@@ -67,123 +56,6 @@ pub struct Observed {
     pub associations: Vec<PodIdentityAssociation>,
     /// Each target's access entry for the principal that must reach it.
     pub access: ObservedAccess,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Change {
-    Create,
-    Update,
-    Unchanged,
-}
-
-impl fmt::Display for Change {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Change::Create => "create",
-            Change::Update => "update",
-            Change::Unchanged => "unchanged",
-        })
-    }
-}
-
-/// One write the plan may make, with everything the writer needs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "camelCase")]
-pub enum Step {
-    /// Server-side apply of the cluster Secret (forced: the plan already checked whose it is).
-    ApplySecret { secret: DesiredSecret },
-    /// Server-side apply of the IRSA annotation on one service account.
-    AnnotateServiceAccount {
-        service_account: SaRef,
-        role_arn: String,
-    },
-    CreatePodIdentityAssociation {
-        hub_cluster: ClusterArn,
-        service_account: SaRef,
-        role_arn: String,
-    },
-    UpdatePodIdentityAssociation {
-        hub_cluster: ClusterArn,
-        association_id: String,
-        service_account: SaRef,
-        role_arn: String,
-    },
-    /// An EKS access entry for the role that reaches the target.
-    CreateAccessEntry {
-        cluster: ClusterArn,
-        principal_arn: String,
-    },
-    /// Associate (or re-scope) an access policy with that entry.
-    AssociateAccessPolicy {
-        cluster: ClusterArn,
-        principal_arn: String,
-        policy_arn: String,
-        scope: AccessScope,
-    },
-}
-
-impl Step {
-    /// A one-line name of the object the step writes.
-    pub fn subject(&self) -> String {
-        match self {
-            Step::ApplySecret { secret } => {
-                format!("Secret {}/{}", secret.namespace, secret.name)
-            }
-            Step::AnnotateServiceAccount {
-                service_account, ..
-            } => {
-                format!("ServiceAccount {service_account} annotation {IRSA_ANNOTATION}")
-            }
-            Step::CreatePodIdentityAssociation {
-                hub_cluster,
-                service_account,
-                ..
-            }
-            | Step::UpdatePodIdentityAssociation {
-                hub_cluster,
-                service_account,
-                ..
-            } => format!(
-                "PodIdentityAssociation {service_account} on EKS cluster {}",
-                hub_cluster.name
-            ),
-            Step::CreateAccessEntry {
-                cluster,
-                principal_arn,
-            } => format!(
-                "AccessEntry {principal_arn} on EKS cluster {}",
-                cluster.name
-            ),
-            Step::AssociateAccessPolicy {
-                cluster,
-                policy_arn,
-                ..
-            } => format!(
-                "AccessPolicy {} on EKS cluster {}",
-                policy_arn.rsplit('/').next().unwrap_or(policy_arn),
-                cluster.name
-            ),
-        }
-    }
-
-    /// Whether Argo CD's pods must restart to see this change.
-    pub fn changes_identity(&self) -> bool {
-        matches!(
-            self,
-            Step::AnnotateServiceAccount { .. }
-                | Step::CreatePodIdentityAssociation { .. }
-                | Step::UpdatePodIdentityAssociation { .. }
-        )
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Action {
-    pub change: Change,
-    pub step: Step,
-    /// What differs, for updates; why, for unchanged or created objects.
-    pub detail: String,
 }
 
 /// Everything `add` would do, in the order it must be applied: identity first, the Secrets
@@ -357,7 +229,7 @@ fn irsa_action(
         detail,
         step: Step::AnnotateServiceAccount {
             service_account,
-            role_arn: wanted,
+            role_arn: identity.management_role.clone(),
         },
     })
 }
@@ -380,7 +252,7 @@ fn pod_identity_action(
             Step::CreatePodIdentityAssociation {
                 hub_cluster,
                 service_account,
-                role_arn: wanted,
+                role_arn: identity.management_role.clone(),
             },
         ),
         Some(association) if association.role_arn == wanted => (
@@ -389,7 +261,7 @@ fn pod_identity_action(
             Step::CreatePodIdentityAssociation {
                 hub_cluster,
                 service_account,
-                role_arn: wanted,
+                role_arn: identity.management_role.clone(),
             },
         ),
         Some(association) if identity.replace_identity => (
@@ -399,7 +271,7 @@ fn pod_identity_action(
                 hub_cluster,
                 association_id: association.id.clone(),
                 service_account,
-                role_arn: wanted,
+                role_arn: identity.management_role.clone(),
             },
         ),
         Some(association) => {
@@ -486,6 +358,7 @@ fn secret_action(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::model::AccessScope;
     use crate::core::model::AuthenticationMode;
     use crate::core::secret::{ObservedSecret, OwnedFields};
 
@@ -582,7 +455,7 @@ mod tests {
                         .iter_mut()
                         .find(|sa| sa.name == service_account.name)
                         .unwrap();
-                    sa.irsa_role = Some(role_arn.clone());
+                    sa.irsa_role = Some(role_arn.to_string());
                 }
                 Step::CreatePodIdentityAssociation {
                     service_account,
@@ -600,7 +473,7 @@ mod tests {
                     observed.associations.push(PodIdentityAssociation {
                         id: format!("a-{}", service_account.name),
                         service_account: service_account.clone(),
-                        role_arn: role_arn.clone(),
+                        role_arn: role_arn.to_string(),
                         managed_by_us: true,
                         changed_at: None,
                     });
@@ -706,7 +579,7 @@ mod tests {
             Step::CreatePodIdentityAssociation { hub_cluster, service_account, role_arn }
                 if hub_cluster.name == "argocd-hub"
                     && service_account.name == "argocd-application-controller"
-                    && role_arn == MANAGEMENT
+                    && role_arn.to_string() == MANAGEMENT
         ));
         assert_eq!(plan.writes().count(), 4);
         assert_eq!(secret_config(&plan)["awsAuthConfig"]["roleARN"], TARGET);
@@ -862,10 +735,7 @@ mod tests {
 
     fn with_access(mut registration: Registration) -> Registration {
         registration.access = Some(TargetAccess {
-            policy_arn: format!(
-                "{}AmazonEKSClusterAdminPolicy",
-                crate::core::model::ACCESS_POLICY_PREFIX
-            ),
+            policy: "AmazonEKSClusterAdminPolicy".into(),
             scope: AccessScope::Cluster,
         });
         registration
@@ -881,7 +751,9 @@ mod tests {
                 .actions
                 .iter()
                 .find_map(|a| match &a.step {
-                    Step::CreateAccessEntry { principal_arn, .. } => Some(principal_arn.clone()),
+                    Step::CreateAccessEntry { principal_arn, .. } => {
+                        Some(principal_arn.to_string())
+                    }
                     _ => None,
                 })
                 .unwrap();

@@ -2,50 +2,50 @@
 
 use std::collections::BTreeSet;
 
-use crate::cli::args::{DryRun, OutputFormat};
-use crate::cli::output::{
-    AddReport, Spinner, restart_command, write_document, write_outcome, write_plan,
-};
-use crate::cli::settings::{ACCESS_POLICIES, AddSettings, IdentityChoice, Settings};
+use crate::cli::args::DryRun;
+use crate::cli::output::add::AddReport;
+use crate::cli::output::{Outcome, emit, restart_command, show};
+use crate::cli::settings::{AddSettings, IdentityChoice, Settings};
 use crate::commands::Ports;
 use crate::commands::targets::{
-    argocd_namespace, auto_identity, discover, eks_for, find_hub_cluster, find_target,
-    search_regions,
+    argocd_namespace, auto_identity, find_hub_cluster, find_target, search_regions,
 };
 use crate::core::access::{ObservedAccess, TargetAccess};
-use crate::core::model::{
-    AccessScope, ClusterArn, DEFAULT_ACCESS_POLICY, EksCluster, IRSA_ANNOTATION, IdentityMode,
-    RoleArn,
-};
-use crate::core::plan::{Change, HubIdentity, Observed, Plan, PlanError, Registration, Step, plan};
+use crate::core::action::{Change, Step};
+use crate::core::model::{AccessScope, DEFAULT_ACCESS_POLICY, IRSA_ANNOTATION, IdentityMode};
+use crate::core::plan::{HubIdentity, Observed, Plan, PlanError, Registration, plan};
 use crate::core::secret::default_secret_name;
 use crate::error::{Error, Result};
-use crate::ports::{Eks, Hub, Prompt, Workload, Write};
+use crate::ports::{EksRead, EksWrite, HubRead, HubWrite, Prompt, Workload, WorkloadKind, Write};
 
 /// Argo CD's workloads whose pods carry the identity, restarted with `--restart`.
 const ARGOCD_WORKLOADS: [Workload; 3] = [
     Workload {
-        resource: "statefulsets",
+        kind: WorkloadKind::StatefulSet,
         name: "argocd-application-controller",
     },
     Workload {
-        resource: "deployments",
+        kind: WorkloadKind::Deployment,
         name: "argocd-server",
     },
     Workload {
-        resource: "deployments",
+        kind: WorkloadKind::Deployment,
         name: "argocd-applicationset-controller",
     },
 ];
 
-pub async fn run<H: Hub, E: Eks, P: Prompt>(
+mod guided;
+
+use guided::{ask_access, ask_management_role, ask_target_role, pick_targets};
+
+pub async fn run<H: HubRead + HubWrite, E: EksRead + EksWrite, P: Prompt>(
     settings: &Settings,
     add: &AddSettings,
     ports: Ports<'_, H, E, P>,
     default_region: Option<&str>,
     out: &mut dyn std::io::Write,
 ) -> Result<()> {
-    let hub_eks = &ports.accounts[0].eks;
+    let hub_eks = ports.accounts.own();
     let regions = search_regions(&settings.regions, default_region)?;
     // Guided: no cluster on the command line, so pick one and ask for what flags left out.
     let guided = add.targets.is_empty();
@@ -111,7 +111,7 @@ pub async fn run<H: Hub, E: Eks, P: Prompt>(
             Some(access) => access.clone(),
             None if guided => ask_access(ports.prompt)?,
             None => TargetAccess {
-                policy_arn: crate::cli::settings::access_policy_arn(DEFAULT_ACCESS_POLICY)?,
+                policy: DEFAULT_ACCESS_POLICY.to_owned(),
                 scope: AccessScope::Cluster,
             },
         })
@@ -138,20 +138,17 @@ pub async fn run<H: Hub, E: Eks, P: Prompt>(
 
     let observed = observe(&ports, &identity, &registrations).await?;
     let plan = plan(&identity, &registrations, &observed).map_err(plan_error)?;
-    let text = settings.output == OutputFormat::Text;
-    if text {
-        write_plan(out, &plan)?;
-    }
+    show(out, settings.output, &plan)?;
 
     let restart = add.restart && plan.needs_restart();
     let (outcome, restarted) = if plan.is_noop() {
-        ("unchanged", Vec::new())
+        (Outcome::Unchanged, Vec::new())
     } else {
         match settings.dry_run {
-            DryRun::Client => ("dry-run-client", Vec::new()),
+            DryRun::Client => (Outcome::DryRunClient, Vec::new()),
             DryRun::Server => {
                 let restarted = apply(&ports, &plan, restart, Write::ServerDryRun).await?;
-                ("dry-run-server", restarted)
+                (Outcome::DryRunServer, restarted)
             }
             DryRun::None => {
                 if !settings.yes && !ports.prompt.confirm("Apply these changes?")? {
@@ -159,23 +156,18 @@ pub async fn run<H: Hub, E: Eks, P: Prompt>(
                 }
                 let restarted = apply(&ports, &plan, restart, Write::Real).await?;
                 verify(&ports, &identity, &registrations).await?;
-                ("applied", restarted)
+                (Outcome::Applied, restarted)
             }
         }
     };
     let report = AddReport {
         plan: &plan,
         outcome,
-        restart_needed: outcome == "applied" && plan.needs_restart() && restarted.is_empty(),
+        restart_needed: outcome == Outcome::Applied && plan.needs_restart() && restarted.is_empty(),
         restart_command: restart_command(&identity.namespace),
         restarted,
     };
-    if text {
-        write_outcome(out, &report)?;
-    } else {
-        write_document(out, settings.output, &report)?;
-    }
-    std::io::Write::flush(out).map_err(|e| Error::Output(e.to_string()))
+    emit(out, settings.output, &report)
 }
 
 fn plan_error(error: PlanError) -> Error {
@@ -195,153 +187,8 @@ fn plan_error(error: PlanError) -> Error {
     }
 }
 
-/// Guided mode: list every cluster the accounts can see and let the user pick.
-async fn pick_targets<H: Hub, E: Eks, P: Prompt>(
-    ports: &Ports<'_, H, E, P>,
-    regions: &[String],
-    namespace: &str,
-) -> Result<Vec<EksCluster>> {
-    let spinner = Spinner::start(&format!(
-        "Looking for EKS clusters in {} region(s), {} account(s)",
-        regions.len(),
-        ports.accounts.len()
-    ));
-    let found = discover(ports.accounts, regions).await;
-    spinner.finish();
-    let mut clusters = found?;
-    // What TAB offers for `add CLUSTER` for a while (unit tests keep the user's cache alone).
-    #[cfg(not(test))]
-    crate::adapters::local::remember_discovery(&clusters);
-    if clusters.is_empty() {
-        return Err(Error::NotFound {
-            what: format!("any EKS cluster in {}", regions.join(", ")),
-            fix: "Pass --region (or --all-regions), --profile or --assume-role to look elsewhere"
-                .into(),
-        });
-    }
-    let registered: Vec<String> = ports
-        .hub
-        .cluster_secrets(namespace)
-        .await?
-        .iter()
-        .filter_map(|secret| secret.server().map(str::to_owned))
-        .collect();
-    let hub_server = ports.hub.context().server.trim_end_matches('/').to_owned();
-    let items: Vec<String> = clusters
-        .iter()
-        .map(|c| {
-            let endpoint = c.endpoint.trim_end_matches('/').to_owned();
-            let mark = match (registered.contains(&endpoint), endpoint == hub_server) {
-                (true, _) => "  (registered)",
-                (false, true) => "  (the hub itself)",
-                (false, false) => "",
-            };
-            format!(
-                "{:<24} {:<14} {:<13} {:<7} {}{mark}",
-                c.arn.name,
-                c.arn.region,
-                c.arn.account,
-                c.version.as_deref().unwrap_or("-"),
-                c.status
-            )
-        })
-        .collect();
-    eprintln!(
-        "  {:<24} {:<14} {:<13} {:<7} STATUS",
-        "NAME", "REGION", "ACCOUNT", "VERSION"
-    );
-    let picked = loop {
-        let picked =
-            ports
-                .prompt
-                .pick_many("Which clusters should Argo CD manage?", "CLUSTER", &items)?;
-        if !picked.is_empty() {
-            break picked;
-        }
-        eprintln!(
-            "Nothing picked: press space on each cluster to pick it, then enter (esc cancels)."
-        );
-    };
-    let picked: BTreeSet<usize> = picked.into_iter().collect();
-    let mut index = 0;
-    clusters.retain(|_| {
-        index += 1;
-        picked.contains(&(index - 1))
-    });
-    Ok(clusters)
-}
-
-fn validate_role(answer: &str, optional: bool) -> std::result::Result<(), String> {
-    if optional && answer.is_empty() {
-        return Ok(());
-    }
-    RoleArn::parse(answer)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
-}
-
-/// Ask for the management role, offering the one the hub's service accounts already use.
-async fn ask_management_role<H: Hub, E: Eks, P: Prompt>(
-    ports: &Ports<'_, H, E, P>,
-    namespace: &str,
-    mode: IdentityMode,
-    hub_cluster: Option<&ClusterArn>,
-) -> Result<RoleArn> {
-    let current = match (mode, hub_cluster) {
-        (IdentityMode::PodIdentity, Some(cluster)) => ports.accounts[0]
-            .eks
-            .pod_identity_associations(cluster, namespace)
-            .await?
-            .into_iter()
-            .map(|a| a.role_arn)
-            .next(),
-        _ => ports
-            .hub
-            .service_accounts(namespace)
-            .await?
-            .into_iter()
-            .find_map(|sa| sa.irsa_role),
-    };
-    let answer = ports.prompt.text(
-        "Management role ARN (the role Argo CD's pods run as)",
-        "--management-role-arn",
-        current.as_deref(),
-        &|answer| validate_role(answer, false),
-    )?;
-    RoleArn::parse(&answer).map_err(|e| Error::usage(e.to_string()))
-}
-
-fn ask_target_role<P: Prompt>(prompt: &P) -> Result<Option<RoleArn>> {
-    let answer = prompt.text(
-        "Target role ARN to assume (empty: direct mode)",
-        "--role-arn",
-        None,
-        &|answer| validate_role(answer, true),
-    )?;
-    if answer.is_empty() {
-        return Ok(None);
-    }
-    RoleArn::parse(&answer)
-        .map(Some)
-        .map_err(|e| Error::usage(e.to_string()))
-}
-
-fn ask_access<P: Prompt>(prompt: &P) -> Result<TargetAccess> {
-    let items: Vec<String> = ACCESS_POLICIES.iter().map(|p| (*p).to_owned()).collect();
-    let picked = prompt.pick_one(
-        "Access policy for Argo CD on the target (cluster scope)",
-        "--access-policy",
-        &items,
-        0,
-    )?;
-    Ok(TargetAccess {
-        policy_arn: crate::cli::settings::access_policy_arn(ACCESS_POLICIES[picked])?,
-        scope: AccessScope::Cluster,
-    })
-}
-
 /// Read everything the plan depends on; reads only.
-async fn observe<H: Hub, E: Eks, P: Prompt>(
+async fn observe<H: HubRead, E: EksRead, P: Prompt>(
     ports: &Ports<'_, H, E, P>,
     identity: &HubIdentity,
     registrations: &[Registration],
@@ -366,7 +213,9 @@ async fn observe<H: Hub, E: Eks, P: Prompt>(
             .is_some_and(|mode| mode.allows_access_entries());
         if registration.access.is_some() && takes_entries {
             let principal = registration.principal(identity).to_string();
-            let entry = eks_for(ports.accounts, &cluster.arn.account)
+            let entry = ports
+                .accounts
+                .for_account(&cluster.arn.account)
                 .access_entry(&cluster.arn, &principal)
                 .await?;
             access.insert(cluster.arn.to_string(), entry);
@@ -375,8 +224,9 @@ async fn observe<H: Hub, E: Eks, P: Prompt>(
     let service_accounts = ports.hub.service_accounts(namespace).await?;
     let associations = match (&identity.mode, &identity.hub_cluster) {
         (IdentityMode::PodIdentity, Some(hub_cluster)) => {
-            ports.accounts[0]
-                .eks
+            ports
+                .accounts
+                .own()
                 .pod_identity_associations(hub_cluster, namespace)
                 .await?
         }
@@ -391,7 +241,7 @@ async fn observe<H: Hub, E: Eks, P: Prompt>(
 }
 
 /// The RBAC the plan's Kubernetes writes need, checked before anything is written.
-async fn check_hub_permissions<H: Hub>(hub: &H, plan: &Plan, restart: bool) -> Result<()> {
+async fn check_hub_permissions<H: HubRead>(hub: &H, plan: &Plan, restart: bool) -> Result<()> {
     let mut needed = BTreeSet::new();
     let mut namespace = None;
     for action in plan.writes() {
@@ -428,27 +278,27 @@ async fn check_hub_permissions<H: Hub>(hub: &H, plan: &Plan, restart: bool) -> R
     if denied.is_empty() {
         return Ok(());
     }
-    Err(Error::PermissionDenied {
-        what: format!(
+    Err(Error::denied(
+        format!(
             "the hub does not let you {} in namespace {namespace}",
             denied.join(", ")
         ),
-        fix: format!(
+        format!(
             "Nothing was changed. Ask a cluster admin for that RBAC, e.g. kubectl -n {namespace} create role argocd-eks-registrar --verb=get,list,create,patch --resource=secrets,serviceaccounts and a rolebinding to you"
         ),
-    })
+    ))
 }
 
 /// Make the plan's writes in its order (identity, target access, Secrets), then restart
 /// Argo CD's workloads when asked; writes only. Returns the restarted workloads.
-async fn apply<H: Hub, E: Eks, P: Prompt>(
+async fn apply<H: HubRead + HubWrite, E: EksWrite, P: Prompt>(
     ports: &Ports<'_, H, E, P>,
     plan: &Plan,
     restart: bool,
     write: Write,
 ) -> Result<Vec<String>> {
     check_hub_permissions(ports.hub, plan, restart).await?;
-    let hub_eks = &ports.accounts[0].eks;
+    let hub_eks = ports.accounts.own();
     for action in plan.writes() {
         match &action.step {
             Step::ApplySecret { secret } => ports.hub.apply_secret(secret, write).await?,
@@ -458,7 +308,12 @@ async fn apply<H: Hub, E: Eks, P: Prompt>(
             } => {
                 ports
                     .hub
-                    .annotate_service_account(service_account, IRSA_ANNOTATION, role_arn, write)
+                    .annotate_service_account(
+                        service_account,
+                        IRSA_ANNOTATION,
+                        &role_arn.to_string(),
+                        write,
+                    )
                     .await?
             }
             // AWS has no dry run: on a server dry run only Kubernetes writes are sent.
@@ -486,7 +341,9 @@ async fn apply<H: Hub, E: Eks, P: Prompt>(
                 cluster,
                 principal_arn,
             } => {
-                eks_for(ports.accounts, &cluster.account)
+                ports
+                    .accounts
+                    .for_account(&cluster.account)
                     .create_access_entry(cluster, principal_arn)
                     .await?
             }
@@ -496,7 +353,9 @@ async fn apply<H: Hub, E: Eks, P: Prompt>(
                 policy_arn,
                 scope,
             } => {
-                eks_for(ports.accounts, &cluster.account)
+                ports
+                    .accounts
+                    .for_account(&cluster.account)
                     .associate_access_policy(cluster, principal_arn, policy_arn, scope)
                     .await?
             }
@@ -520,7 +379,7 @@ async fn apply<H: Hub, E: Eks, P: Prompt>(
 }
 
 /// Read back and plan again: after a successful apply there must be nothing left to do.
-async fn verify<H: Hub, E: Eks, P: Prompt>(
+async fn verify<H: HubRead, E: EksRead, P: Prompt>(
     ports: &Ports<'_, H, E, P>,
     identity: &HubIdentity,
     registrations: &[Registration],
@@ -540,3 +399,6 @@ async fn verify<H: Hub, E: Eks, P: Prompt>(
         })
     }
 }
+
+#[cfg(test)]
+pub(crate) mod tests;
