@@ -17,7 +17,7 @@ _clap_complete_kubectl_argocd_eks() {
         _CLAP_COMPLETE_INDEX="$_CLAP_COMPLETE_INDEX" \
         _CLAP_COMPLETE_COMP_TYPE="$_CLAP_COMPLETE_COMP_TYPE" \
         _CLAP_COMPLETE_SPACE="$_CLAP_COMPLETE_SPACE" \
-        COMPLETE="bash" \
+        KUBECTL_ARGOCD_EKS_COMPLETE="bash" \
         "kubectl-argocd_eks" -- "${words[@]}" \
     ) )
     if [[ $? != 0 ]]; then

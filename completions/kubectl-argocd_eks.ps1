@@ -2,8 +2,8 @@
 Register-ArgumentCompleter -Native -CommandName kubectl-argocd_eks -ScriptBlock {
     param($wordToComplete, $commandAst, $cursorPosition)
 
-    $prev = $env:COMPLETE;
-    $env:COMPLETE = "powershell";
+    $prev = $env:KUBECTL_ARGOCD_EKS_COMPLETE;
+    $env:KUBECTL_ARGOCD_EKS_COMPLETE = "powershell";
 
     $args = $commandAst.Extent.Text
     $args = $args.Substring(0, [math]::Min($cursorPosition, $args.Length));
@@ -15,9 +15,9 @@ Register-ArgumentCompleter -Native -CommandName kubectl-argocd_eks -ScriptBlock 
 & kubectl-argocd_eks -- $args
 "@;
     if ($null -eq $prev) {
-        Remove-Item Env:\COMPLETE;
+        Remove-Item Env:\KUBECTL_ARGOCD_EKS_COMPLETE;
     } else {
-        $env:COMPLETE = $prev;
+        $env:KUBECTL_ARGOCD_EKS_COMPLETE = $prev;
     }
     $results | ForEach-Object {
         $split = $_.Split("`t");

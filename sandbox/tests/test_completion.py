@@ -220,3 +220,10 @@ def test_a_hub_that_never_answers_costs_at_most_the_timeout(env, tmp_path):
                                        "list", "--argocd-namespace", "")
     assert not any(not c.startswith("-") for c in candidates), candidates
     assert took < 3.0, took
+
+
+def test_other_tools_complete_variable_is_left_alone(env):
+    """clap's default variable, COMPLETE, may be set for another program: the plugin runs."""
+    run = subprocess.run([PLUGIN, "--version"], env={**env, "COMPLETE": "bash"},
+                         capture_output=True, text=True, timeout=30)
+    assert run.returncode == 0 and run.stdout.startswith("kubectl-argocd_eks "), run

@@ -1,8 +1,8 @@
 //! Shell completion: the scripts each shell loads, kubectl's plugin-completion protocol, and
 //! which arguments complete from live data (clap_complete's dynamic engine).
 //!
-//! Every script calls back into the binary at TAB time (`COMPLETE=<shell> kubectl-argocd_eks --
-//! <words>`), so contexts, namespaces and cluster names complete from what exists now. The
+//! Every script calls back into the binary at TAB time (`KUBECTL_ARGOCD_EKS_COMPLETE=<shell>
+//! kubectl-argocd_eks -- <words>`), so contexts, namespaces and cluster names complete from what exists now. The
 //! `kubectl_complete-argocd_eks` script is what kubectl (>= 1.26) runs for
 //! `kubectl argocd-eks <TAB>`: it answers in cobra's `__complete` format.
 
@@ -18,8 +18,9 @@ use crate::commands::completion as candidates;
 
 /// The binary every script calls back (krew links it under this name).
 pub const BIN: &str = "kubectl-argocd_eks";
-/// The environment variable that turns a run into a completion request.
-const VAR: &str = "COMPLETE";
+/// The environment variable that turns a run into a completion request. clap's default,
+/// `COMPLETE`, is too common a name: set for another reason, it would break every run.
+const VAR: &str = "KUBECTL_ARGOCD_EKS_COMPLETE";
 
 /// The shells `completion SHELL` prints a script for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -63,8 +64,9 @@ impl CompletionShell {
     }
 }
 
-/// When a completion script called back (`COMPLETE` is set), print the candidates and exit;
-/// otherwise return at once. Call it first in `main`, before anything writes to stdout.
+/// When a completion script called back (`KUBECTL_ARGOCD_EKS_COMPLETE` is set), print the
+/// candidates and exit; otherwise return at once. Call it first in `main`, before anything
+/// writes to stdout.
 pub fn complete_from_env() {
     clap_complete::CompleteEnv::with_factory(command)
         .var(VAR)
@@ -273,7 +275,7 @@ mod tests {
         assert!(script.starts_with("#!/usr/bin/env sh\n"));
         assert!(
             script.ends_with(
-                "COMPLETE=kubectl exec kubectl-argocd_eks -- kubectl-argocd_eks \"$@\"\n"
+                "KUBECTL_ARGOCD_EKS_COMPLETE=kubectl exec kubectl-argocd_eks -- kubectl-argocd_eks \"$@\"\n"
             )
         );
     }
