@@ -107,6 +107,9 @@ pub fn command() -> clap::Command {
             .mut_arg("cluster_flags", |arg| {
                 arg.add(ArgValueCandidates::new(candidates::discovered_clusters))
             })
+            .mut_arg("access_policy", |arg| {
+                arg.add(ArgValueCandidates::new(candidates::access_policies))
+            })
         })
         .mut_subcommand("remove", |remove| {
             remove.mut_arg("clusters", |arg| arg.add(registered()))
@@ -237,6 +240,8 @@ mod tests {
         assert!(!complete(&[""]).contains("--kubeconfig"));
         assert!(complete(&["-"]).contains("--kubeconfig"));
         assert!(complete(&["list", ""]).contains("--kubeconfig"));
+        let out = complete(&["add", "--access-policy", "AmazonEKSV"]);
+        assert_eq!(out, "AmazonEKSViewPolicy\n:4\n");
         let out = complete(&["completion", ""]);
         assert!(out.lines().any(|l| l.starts_with("kubectl\t")), "{out}");
     }

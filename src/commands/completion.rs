@@ -10,6 +10,7 @@ use clap_complete::engine::CompletionCandidate;
 use crate::adapters::kube::KubeHub;
 use crate::adapters::local;
 use crate::cli::completion::{CompletionShell, write_script};
+use crate::core::access::ACCESS_POLICIES;
 use crate::core::model::ClusterArn;
 use crate::core::partition::PARTITIONS;
 use crate::error::Result;
@@ -57,6 +58,11 @@ pub fn regions() -> Vec<CompletionCandidate> {
         .flat_map(|partition| partition.eks_regions)
         .map(|region| candidate(*region, ""))
         .collect()
+}
+
+/// `--access-policy`: the EKS access policies.
+pub fn access_policies() -> Vec<CompletionCandidate> {
+    ACCESS_POLICIES.iter().map(|p| candidate(*p, "")).collect()
 }
 
 /// `add CLUSTER`: the clusters the last discovery found (the guided `add` writes it), while
