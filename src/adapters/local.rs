@@ -10,12 +10,12 @@ use serde::{Deserialize, Serialize};
 use crate::core::model::EksCluster;
 
 /// How long the last discovery's cluster list stays good for completion.
-pub const DISCOVERY_CACHE_TTL: Duration = Duration::from_secs(15 * 60);
+pub(crate) const DISCOVERY_CACHE_TTL: Duration = Duration::from_secs(15 * 60);
 const CACHE_FILE: &str = "discovered-clusters.json";
 
 /// The kubeconfig's contexts (KUBECONFIG with all its paths, else ~/.kube/config), each with
 /// its cluster; none when there is no readable kubeconfig.
-pub fn kube_contexts() -> Vec<(String, String)> {
+pub(crate) fn kube_contexts() -> Vec<(String, String)> {
     let Ok(file) = Kubeconfig::read() else {
         return Vec::new();
     };
@@ -30,7 +30,7 @@ pub fn kube_contexts() -> Vec<(String, String)> {
 
 /// Profile names from the AWS config and credentials files (AWS_CONFIG_FILE and
 /// AWS_SHARED_CREDENTIALS_FILE, else ~/.aws/config and ~/.aws/credentials).
-pub fn aws_profiles() -> Vec<String> {
+pub(crate) fn aws_profiles() -> Vec<String> {
     let home = home_dir();
     let file = |var: &str, default: &str| {
         std::env::var_os(var)
@@ -70,7 +70,7 @@ fn profile_sections(text: &str, in_config: bool) -> Vec<String> {
 
 /// One cluster of the last discovery, as completion offers it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CachedCluster {
+pub(crate) struct CachedCluster {
     pub name: String,
     pub region: String,
     pub account: String,
@@ -110,7 +110,11 @@ fn now() -> u64 {
 
 /// Remember what a discovery found, for completion. Best effort: a cache that cannot be
 /// written only means no cluster names on TAB (logged at -vv).
-pub fn remember_discovery(clusters: &[EksCluster]) {
+pub(crate) fn remember_discovery(clusters: &[EksCluster]) {
+    // Unit tests of `add` run on fakes: the user's own cache is left alone.
+    if cfg!(test) {
+        return;
+    }
     let written = cache_dir()
         .ok_or_else(|| std::io::Error::other("no home directory"))
         .and_then(|dir| write_discovery(&dir, clusters, now()));
@@ -120,7 +124,7 @@ pub fn remember_discovery(clusters: &[EksCluster]) {
 }
 
 /// The clusters of the last discovery, when it is younger than `max_age`.
-pub fn recent_discovery(max_age: Duration) -> Vec<CachedCluster> {
+pub(crate) fn recent_discovery(max_age: Duration) -> Vec<CachedCluster> {
     cache_dir().map_or_else(Vec::new, |dir| read_discovery(&dir, max_age, now()))
 }
 

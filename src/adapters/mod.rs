@@ -1,7 +1,8 @@
 //! The ports' real implementations: kube, AWS, and the terminal.
 
-pub mod aws;
-pub mod iam;
-pub mod kube;
-pub mod local;
-pub mod prompt;
+pub(crate) mod aws;
+pub(crate) mod iam;
+pub(crate) mod kube;
+pub(crate) mod local;
+mod objects;
+pub(crate) mod prompt;

@@ -17,7 +17,7 @@ use crate::cli::args::Cli;
 use crate::commands::completion as candidates;
 
 /// The binary every script calls back (krew links it under this name).
-pub const BIN: &str = "kubectl-argocd_eks";
+pub(crate) const BIN: &str = "kubectl-argocd_eks";
 /// The environment variable that turns a run into a completion request. clap's default,
 /// `COMPLETE`, is too common a name: set for another reason, it would break every run.
 const VAR: &str = "KUBECTL_ARGOCD_EKS_COMPLETE";
@@ -85,7 +85,7 @@ pub fn write_script(shell: CompletionShell, out: &mut dyn Write) -> std::io::Res
 
 /// The command line with the dynamic candidates attached. Only completion needs them, so
 /// ordinary runs parse `Cli` without them.
-pub fn command() -> clap::Command {
+pub(crate) fn command() -> clap::Command {
     let registered = || ArgValueCandidates::new(candidates::registered_clusters);
     Cli::command()
         .mut_arg("context", |arg| {

@@ -1,7 +1,7 @@
 //! The Examples section of each command's help, as kubectl prints it: commands a newcomer
 //! can copy, each under a comment saying when to use it.
 
-pub const ROOT: &str = "\
+pub(crate) const ROOT: &str = "\
 Examples:
   # From nothing to a working registration: the IAM roles, the cluster, a check
   kubectl argocd-eks policy --create --region eu-west-1
@@ -13,7 +13,7 @@ Examples:
 
 Use \"kubectl argocd-eks <command> --help\" for more about a command.";
 
-pub const ADD: &str = "\
+pub(crate) const ADD: &str = "\
 Examples:
   # Guided: pick clusters from a list, answer a few questions (on a terminal)
   kubectl argocd-eks add --region eu-west-1 --region us-east-1
@@ -49,7 +49,7 @@ Examples:
   kubectl argocd-eks add prod --region eu-west-1 \\
     --capability-role arn:aws:iam::111111111111:role/argocd-capability";
 
-pub const LIST: &str = "\
+pub(crate) const LIST: &str = "\
 Examples:
   # Every EKS cluster Argo CD knows, with its identity mode, role and health
   kubectl argocd-eks list
@@ -57,7 +57,7 @@ Examples:
   # The same for scripts, from Argo CD in another namespace
   kubectl argocd-eks list --argocd-namespace gitops -o json";
 
-pub const REMOVE: &str = "\
+pub(crate) const REMOVE: &str = "\
 Examples:
   # Unregister a cluster: shows what goes and what stays, then asks
   kubectl argocd-eks remove prod
@@ -65,7 +65,7 @@ Examples:
   # In CI, by ARN, without a prompt
   kubectl argocd-eks remove arn:aws:eks:eu-west-1:222222222222:cluster/prod --yes";
 
-pub const DOCTOR: &str = "\
+pub(crate) const DOCTOR: &str = "\
 Examples:
   # Check every registered cluster; exit code 3 when something is broken
   kubectl argocd-eks doctor
@@ -76,7 +76,7 @@ Examples:
   # A cluster registered for the EKS Argo CD capability
   kubectl argocd-eks doctor prod --capability-role arn:aws:iam::111111111111:role/argocd-capability";
 
-pub const POLICY: &str = "\
+pub(crate) const POLICY: &str = "\
 Examples:
   # Print the management role's trust and permission policies (and the aws commands)
   kubectl argocd-eks policy --region eu-west-1
@@ -88,7 +88,7 @@ Examples:
   # Create or update the roles (and the hub's IAM OIDC provider for IRSA) after a plan
   kubectl argocd-eks policy --region eu-west-1 --identity irsa --create";
 
-pub const COMPLETION: &str = "\
+pub(crate) const COMPLETION: &str = "\
 Examples:
   # bash (add to ~/.bashrc)
   source <(kubectl argocd-eks completion bash)

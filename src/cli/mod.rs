@@ -2,6 +2,6 @@
 
 pub mod args;
 pub mod completion;
-pub mod examples;
-pub mod output;
-pub mod settings;
+pub(crate) mod examples;
+pub(crate) mod output;
+pub(crate) mod settings;

@@ -21,7 +21,7 @@ const ARGOCD_NAMESPACE: &str = "argocd";
 /// The longest a TAB waits for the hub before it offers nothing.
 const HUB_TIMEOUT: Duration = Duration::from_millis(1500);
 
-pub fn run(shell: CompletionShell, out: &mut dyn Write) -> Result<()> {
+pub(crate) fn run(shell: CompletionShell, out: &mut dyn Write) -> Result<()> {
     Ok(write_script(shell, out)?)
 }
 
@@ -36,7 +36,7 @@ fn candidate(value: impl Into<String>, help: impl Into<String>) -> CompletionCan
 }
 
 /// `--context`: the kubeconfig's contexts, with their clusters.
-pub fn contexts() -> Vec<CompletionCandidate> {
+pub(crate) fn contexts() -> Vec<CompletionCandidate> {
     local::kube_contexts()
         .into_iter()
         .map(|(name, cluster)| candidate(name, cluster))
@@ -44,7 +44,7 @@ pub fn contexts() -> Vec<CompletionCandidate> {
 }
 
 /// `--profile`: the AWS config's profiles.
-pub fn profiles() -> Vec<CompletionCandidate> {
+pub(crate) fn profiles() -> Vec<CompletionCandidate> {
     local::aws_profiles()
         .into_iter()
         .map(|name| candidate(name, ""))
@@ -52,7 +52,7 @@ pub fn profiles() -> Vec<CompletionCandidate> {
 }
 
 /// `--region`: the regions EKS runs in, in every partition.
-pub fn regions() -> Vec<CompletionCandidate> {
+pub(crate) fn regions() -> Vec<CompletionCandidate> {
     PARTITIONS
         .iter()
         .flat_map(|partition| partition.eks_regions)
@@ -61,13 +61,13 @@ pub fn regions() -> Vec<CompletionCandidate> {
 }
 
 /// `--access-policy`: the EKS access policies.
-pub fn access_policies() -> Vec<CompletionCandidate> {
+pub(crate) fn access_policies() -> Vec<CompletionCandidate> {
     ACCESS_POLICIES.iter().map(|p| candidate(*p, "")).collect()
 }
 
 /// `add CLUSTER`: the clusters the last discovery found (the guided `add` writes it), while
 /// it is fresh; a TAB never calls AWS.
-pub fn discovered_clusters() -> Vec<CompletionCandidate> {
+pub(crate) fn discovered_clusters() -> Vec<CompletionCandidate> {
     let mut clusters = local::recent_discovery(local::DISCOVERY_CACHE_TTL);
     clusters.sort_by(|a, b| a.name.cmp(&b.name));
     clusters.dedup_by(|a, b| a.name == b.name);
@@ -78,7 +78,7 @@ pub fn discovered_clusters() -> Vec<CompletionCandidate> {
 }
 
 /// `--argocd-namespace`: the hub's namespaces (current context; nothing after the timeout).
-pub fn namespaces() -> Vec<CompletionCandidate> {
+pub(crate) fn namespaces() -> Vec<CompletionCandidate> {
     from_hub(|hub| async move { hub.namespace_names().await })
         .into_iter()
         .map(|name| candidate(name, ""))
@@ -86,7 +86,7 @@ pub fn namespaces() -> Vec<CompletionCandidate> {
 }
 
 /// `remove`/`doctor CLUSTER`: the clusters registered in Argo CD's default namespace.
-pub fn registered_clusters() -> Vec<CompletionCandidate> {
+pub(crate) fn registered_clusters() -> Vec<CompletionCandidate> {
     let secrets = from_hub(|hub| async move { hub.cluster_secrets(ARGOCD_NAMESPACE).await });
     let mut found: Vec<(String, String)> = secrets
         .iter()
