@@ -3,22 +3,24 @@
 //! `--create` made: observe -> plan -> show -> confirm -> apply -> verify, like `add`.
 
 use crate::cli::args::DryRun;
-use crate::cli::output::policy::{PolicyPlan, PolicyReport};
+use crate::cli::output::policy::{ExistingRole, PolicyPlan, PolicyReport};
 use crate::cli::output::{Outcome, emit, show};
 use crate::cli::settings::{IdentityChoice, PolicySettings, Settings};
 use crate::commands::Ports;
 use crate::commands::accounts::Accounts;
+use crate::commands::nothing_left;
 use crate::commands::targets::{
     Regions, argocd_namespace, auto_identity, find_hub_cluster, search_regions,
 };
 use crate::core::model::{ClusterArn, EksCluster, IdentityMode, RoleArn};
 use crate::core::policy::document::{PolicyError, STS_AUDIENCE, parse_policy};
 use crate::core::policy::generate::{
-    INLINE_POLICY, OidcProvider, RoleKind, argocd_service_accounts, oidc_provider_arn, wanted_roles,
+    INLINE_POLICY, NamedPolicy, OidcProvider, RoleKind, argocd_service_accounts, oidc_provider_arn,
+    wanted_roles,
 };
 use crate::core::policy::plan::{
-    IamAction, ObservedRole, PlanStep, manual_role, plan_oidc_provider, plan_role,
-    unreachable_detail,
+    Change, IamAction, ObservedRole, PlanStep, manual_role, plan_oidc_provider, plan_role,
+    policy_subject, trust_subject, unreachable_detail,
 };
 use crate::error::{Error, Result};
 use crate::ports::{CallerIdentity, EksRead, HubContext, HubRead, IamRead, IamWrite, Prompt};
@@ -106,9 +108,19 @@ pub(crate) async fn run<H: HubRead, A: EksRead + IamRead + IamWrite, P: Prompt>(
         roles,
         plan: None,
         outcome: None,
+        existing: Vec::new(),
         notes,
     };
     if !policy.create {
+        // Roles that exist get their documents as they should become, not replaced: read them
+        // where this run can (reads only; what cannot be read is printed as for a new role).
+        let caller_account = match &caller {
+            Some(caller) => Some(caller.account.clone()),
+            None => hub_eks.caller().await.ok().map(|c| c.account),
+        };
+        if let Some(caller) = caller_account {
+            report.existing = existing_roles(ports.accounts, &caller, &report).await;
+        }
         return emit(out, settings.output, &report);
     }
 
@@ -269,6 +281,44 @@ async fn observe_and_plan<A: IamRead>(
     Ok(steps)
 }
 
+/// The roles of `report` that exist, with the documents `--create` would write to them.
+async fn existing_roles<A: IamRead>(
+    accounts: &Accounts<A>,
+    caller: &str,
+    report: &PolicyReport,
+) -> Vec<ExistingRole> {
+    let Ok(plan) = observe_and_plan(accounts, caller, report, &mut Vec::new()).await else {
+        return Vec::new();
+    };
+    let step = |subject: &str| plan.iter().find(|s| s.subject == subject);
+    let mut existing = Vec::new();
+    for role in &report.roles {
+        let Some(trust) = step(&trust_subject(&role.arn)) else {
+            continue;
+        };
+        let trust_policy = match (&trust.change, &trust.write) {
+            (Change::Unchanged, _) => None,
+            (Change::Update, Some(IamAction::UpdateTrust { trust, .. })) => Some(trust.clone()),
+            _ => continue, // a role to create, or one left to the user
+        };
+        let permission_policy = role.permission_policies.iter().find_map(|policy| {
+            match &step(&policy_subject(&role.arn, &policy.name))?.write {
+                Some(IamAction::PutPolicy { document, .. }) => Some(NamedPolicy {
+                    name: policy.name.clone(),
+                    document: document.clone(),
+                }),
+                _ => None,
+            }
+        });
+        existing.push(ExistingRole {
+            arn: role.arn.clone(),
+            trust_policy,
+            permission_policy,
+        });
+    }
+    existing
+}
+
 // ---- apply and verify ----
 
 async fn apply<A: IamWrite>(accounts: &Accounts<A>, caller: &str, plan: &[PlanStep]) -> Result<()> {
@@ -314,28 +364,20 @@ async fn verify<A: IamRead>(
     report: &PolicyReport,
 ) -> Result<()> {
     let again = observe_and_plan(accounts, caller, report, &mut Vec::new()).await?;
-    let left: Vec<String> = again
-        .iter()
-        .filter(|s| s.write.is_some())
-        .map(|s| format!("{} ({})", s.subject, s.detail))
-        .collect();
-    if left.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::VerifyFailed {
-            what: left.join("; "),
-            detail: "the read-back differs".into(),
-        })
-    }
+    nothing_left(
+        &again
+            .iter()
+            .filter(|s| s.write.is_some())
+            .map(|s| format!("{} ({})", s.subject, s.detail))
+            .collect::<Vec<_>>(),
+    )
 }
 
 #[cfg(test)]
 mod tests {
-    use super::run;
-    use crate::cli::settings::CommandSettings;
     use crate::commands::accounts::Accounts;
     use crate::error::{Error, Result};
-    use crate::testing::{FakeAws, FakeHub, FakePrompt, ports, settings};
+    use crate::testing::{FakeAws, FakeHub, FakePrompt, run_tool};
 
     const ACCOUNT: &str = "123456789012";
     const TARGET: &str = "arn:aws:iam::123456789012:role/argocd-deployer";
@@ -345,29 +387,18 @@ mod tests {
         accounts: &Accounts<FakeAws>,
         args: &[&str],
     ) -> (Result<()>, String) {
-        let mut all = vec![
-            "policy",
-            "--argocd-namespace",
-            "argocd",
-            "--region",
-            "us-east-1",
-        ];
-        all.extend_from_slice(args);
-        let settings = settings(&all, false);
-        let CommandSettings::Policy(policy) = &settings.command else {
-            panic!("not policy")
-        };
-        let prompt = FakePrompt::default();
-        let mut out = Vec::new();
-        let result = run(
-            &settings,
-            policy,
-            ports(hub, accounts, &prompt),
-            None,
-            &mut out,
-        )
-        .await;
-        (result, String::from_utf8(out).unwrap())
+        let all = [
+            &[
+                "policy",
+                "--argocd-namespace",
+                "argocd",
+                "--region",
+                "us-east-1",
+            ],
+            args,
+        ]
+        .concat();
+        run_tool(hub, accounts, &FakePrompt::default(), &all, false).await
     }
 
     #[tokio::test]
