@@ -37,6 +37,10 @@ Examples:
   kubectl argocd-eks add prod --region eu-west-1 --no-interactive --yes -o json \\
     --management-role-arn arn:aws:iam::111111111111:role/argocd-management
 
+  # The Kubernetes objects it would apply, as a List to commit to Git or pipe to kubectl
+  kubectl argocd-eks add prod --region eu-west-1 --dry-run=client -o yaml \
+    --management-role-arn arn:aws:iam::111111111111:role/argocd-management > prod.yaml
+
   # See the plan and let the API server validate it; nothing is written
   kubectl argocd-eks add prod --region eu-west-1 --dry-run=server \\
     --management-role-arn arn:aws:iam::111111111111:role/argocd-management
