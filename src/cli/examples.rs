@@ -38,7 +38,7 @@ Examples:
     --management-role-arn arn:aws:iam::111111111111:role/argocd-management
 
   # The Kubernetes objects it would apply, as a List to commit to Git or pipe to kubectl
-  kubectl argocd-eks add prod --region eu-west-1 --dry-run=client -o yaml \
+  kubectl argocd-eks add prod --region eu-west-1 --dry-run=client -o yaml \\
     --management-role-arn arn:aws:iam::111111111111:role/argocd-management > prod.yaml
 
   # See the plan and let the API server validate it; nothing is written
@@ -109,3 +109,52 @@ Examples:
   # kubectl argocd-eks <TAB> (kubectl >= 1.26): a script kubectl finds on PATH
   kubectl argocd-eks completion kubectl > ~/.krew/bin/kubectl_complete-argocd_eks
   chmod +x ~/.krew/bin/kubectl_complete-argocd_eks";
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use crate::cli::args::Cli;
+
+    /// Every example command, continuation lines joined, up to a `>` or `|`.
+    fn commands(text: &str) -> Vec<String> {
+        let joined = text.replace(" \\\n", " ");
+        joined
+            .lines()
+            .map(str::trim)
+            .filter(|line| line.starts_with("kubectl argocd-eks "))
+            .map(|line| {
+                line.split(['>', '|'])
+                    .next()
+                    .unwrap_or(line)
+                    .trim()
+                    .to_owned()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_example_is_a_command_line_that_parses() {
+        let all = [
+            super::ROOT,
+            super::ADD,
+            super::LIST,
+            super::REMOVE,
+            super::DOCTOR,
+            super::POLICY,
+            super::COMPLETION,
+        ];
+        let mut count = 0;
+        for text in all {
+            for command in commands(text) {
+                let words = command.split_whitespace().skip(2);
+                let args = std::iter::once("kubectl-argocd_eks").chain(words);
+                if let Err(error) = Cli::try_parse_from(args) {
+                    panic!("the example `{command}` does not parse:\n{error}");
+                }
+                count += 1;
+            }
+        }
+        assert!(count >= 20, "only {count} examples found");
+    }
+}
