@@ -181,6 +181,7 @@ mod tests {
             version: None,
             oidc_issuer: None,
             authentication_mode: None,
+            auto_mode: false,
         };
         assert!(read_discovery(&dir, DISCOVERY_CACHE_TTL, 1000).is_empty());
         write_discovery(&dir, &[cluster], 1000).unwrap();
