@@ -161,7 +161,13 @@ class Handler(socketserver.StreamRequestHandler):
             return False
         finally:
             upstream.close()
-        log(f"{method} https://{host}{path} -> {response.status}")
+        detail = ""
+        if response.status >= 300:
+            # STS's XML error: say its code and message (never a credential).
+            code = re.search(rb"<Code>([^<]*)</Code>", data)
+            text = re.search(rb"<Message>([^<]*)</Message>", data)
+            detail = f" {(code[1] if code else b'').decode()}: {(text[1] if text else b'').decode()}"
+        log(f"{method} https://{host}{path} -> {response.status}{detail}")
         self.reply(stream, f"{response.status} {response.reason}", data, out)
         return (header(headers, "connection") or "").lower() != "close"
 
