@@ -40,6 +40,15 @@ K8S_VERSION = "1.35"
 OIDC_THUMBPRINT = "9e99a48a9960b14926bb7f3b02e22da2b0ab7280"
 
 
+# Opt-in regions the hub account has not enabled (a region AWS added after the account was made
+# must be enabled by hand: af-south-1, ap-east-2, mx-central-1, ...).
+OPT_IN_REGIONS_NOT_ENABLED = ["ap-east-2", "mx-central-1"]
+
+
+def partition_of(region):
+    return "aws-cn" if region.startswith("cn-") else "aws-us-gov" if region.startswith("us-gov-") else "aws"
+
+
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--moto-url", required=True)
@@ -110,7 +119,7 @@ class Seeder:
         eks.create_cluster(
             name=name,
             version=K8S_VERSION,
-            roleArn=f"arn:aws:iam::{account}:role/eks-cluster-role",
+            roleArn=f"arn:{partition_of(region)}:iam::{account}:role/eks-cluster-role",
             resourcesVpcConfig={
                 "subnetIds": [],
                 "endpointPublicAccess": True,
@@ -193,10 +202,19 @@ class Seeder:
             (hub, "eu-west-1", "legacy", "CONFIG_MAP"),
             (other, "us-east-1", "team-b-dev", "API"),
             (other, "eu-west-1", "team-b-prod", "API"),
+            # The other partitions (ARNs arn:aws-cn:..., arn:aws-us-gov:...), served by the
+            # sandbox apiserver so a registration there can be proven end to end.
+            (hub, "cn-north-1", "china-prod", "API"),
+            (hub, "us-gov-west-1", "gov-prod", "API"),
         ):
             self.cluster(account, region, name, mode)
         self.point_at_sandbox(hub, "us-east-1", "argocd-hub", oidc_issuer=self.issuer)
         self.point_at_sandbox(hub, "us-east-1", "staging")
+        self.point_at_sandbox(hub, "cn-north-1", "china-prod")
+        self.point_at_sandbox(hub, "us-gov-west-1", "gov-prod")
+        # As in most real accounts, some opt-in regions are not enabled: EKS there refuses
+        # the caller's credentials (UnrecognizedClientException).
+        self.sandbox_post("/_sandbox/regions", {"account": hub, "disabled": OPT_IN_REGIONS_NOT_ENABLED})
         self.addon(hub, "us-east-1", "argocd-hub", POD_IDENTITY_AGENT)
 
         provider_arn = self.oidc_provider(hub)

@@ -6,6 +6,8 @@ pub mod commands;
 pub mod core;
 pub mod error;
 pub mod ports;
+#[cfg(test)]
+mod testing;
 
 use std::io::IsTerminal;
 

@@ -10,7 +10,7 @@ mod common;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use common::*;
-use kubectl_argocd_eks::core::trust::parse_policy;
+use kubectl_argocd_eks::core::policy::document::parse_policy;
 use serde_json::{Value, json};
 
 const HUB: &str = "123456789012";

@@ -17,6 +17,8 @@ from moto.eks.models import Cluster, EKSBackend
 from moto.eks.utils import validate_role_arn
 from moto.moto_api._internal import mock_random as random
 
+from . import fidelity
+
 # The EKS API docs: "If you create a cluster by using the EKS API, Amazon Web Services
 # SDKs, or CloudFormation, the default is CONFIG_MAP."
 DEFAULT_AUTHENTICATION_MODE = "CONFIG_MAP"
@@ -35,7 +37,13 @@ ACCESS_POLICY_NAMES = [
     "AmazonEKSNetworkingPolicy",
     "AmazonEKSViewPolicy",
 ]
-ACCESS_POLICY_ARN = "arn:aws:eks::aws:cluster-access-policy/{}"
+# Access policies live in each partition: arn:aws-cn:eks::aws:cluster-access-policy/... in China.
+ACCESS_POLICY_ARN = "arn:{partition}:eks::aws:cluster-access-policy/{name}"
+
+
+def access_policy_arn(partition: str, name: str) -> str:
+    return ACCESS_POLICY_ARN.format(partition=partition, name=name)
+
 PRINCIPAL_ARN = re.compile(r"^arn:(aws[\w-]*):iam::(\d{12}):(role|user)/(?:.*/)?([^/]+)$")
 DEFAULT_MAX_RESULTS = 100
 
@@ -264,7 +272,7 @@ class ExtendedEKSBackend:
         self: EKSBackend, cluster_name: str, principal_arn: str, policy_arn: str, access_scope: dict[str, Any]
     ) -> dict[str, Any]:
         entry = self.describe_access_entry(cluster_name, principal_arn)
-        if policy_arn not in [ACCESS_POLICY_ARN.format(name) for name in ACCESS_POLICY_NAMES]:
+        if policy_arn not in [access_policy_arn(self.partition, name) for name in ACCESS_POLICY_NAMES]:
             raise InvalidParameterException(
                 clusterName=cluster_name, message=f"The policyArn is not a valid access policy: {policy_arn}"
             )
@@ -297,9 +305,8 @@ class ExtendedEKSBackend:
             )
         del policies[policy_arn]
 
-    @staticmethod
-    def list_access_policies() -> list[dict[str, str]]:
-        return [{"name": name, "arn": ACCESS_POLICY_ARN.format(name)} for name in ACCESS_POLICY_NAMES]
+    def list_access_policies(self: EKSBackend) -> list[dict[str, str]]:
+        return [{"name": name, "arn": access_policy_arn(self.partition, name)} for name in ACCESS_POLICY_NAMES]
 
     # Add-ons
 
@@ -400,6 +407,8 @@ _moto_cluster_init = Cluster.__init__
 def _cluster_init(self: Cluster, *args: Any, **kwargs: Any) -> None:
     """moto's Cluster, plus the state of the added operations."""
     _moto_cluster_init(self, *args, **kwargs)
+    _, partition, _, region = self.arn.split(":", 4)[:4]
+    fidelity.give_cluster_its_own_identity(self, region, partition)
     self.access_config = {
         "authenticationMode": DEFAULT_AUTHENTICATION_MODE,
         "bootstrapClusterCreatorAdminPermissions": True,

@@ -17,7 +17,7 @@ from moto.eks.models import eks_backends
 from moto.iam.models import get_account_id_from
 from werkzeug.exceptions import NotFound
 
-from . import tokenreview
+from . import credentials, tokenreview
 
 CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/[^/]+/[^/]+/([^/]+)/")  # key, service
 CLUSTER_FIELDS = {  # request field -> setter on a moto Cluster
@@ -90,14 +90,20 @@ class SandboxMiddleware:
                 status, [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))]
             )
             return [payload]
+        if path == "/moto-api/reset":
+            credentials.clear_disabled_regions()
         entry = describe_request(environ)
         with self.lock:
             self.requests.append(entry)
+        refused = credentials.refusal(environ, start_response)
+        if refused is not None:
+            entry["refused"] = True
+            return refused
         return self.app(environ, start_response)
 
     def sandbox(self, method: str, path: str, environ: dict[str, Any]) -> tuple[str, Any]:
-        """The sandbox-only routes: the request log, the cluster override and the
-        TokenReview webhook of the sandbox kube-apiserver."""
+        """The sandbox-only routes: the request log, the cluster override, the regions an
+        account has not enabled, and the TokenReview webhook of the sandbox kube-apiserver."""
         if (method, path) == ("GET", "/_sandbox/requests"):
             with self.lock:
                 return "200 OK", list(self.requests)
@@ -107,6 +113,12 @@ class SandboxMiddleware:
             return "200 OK", {}
         if (method, path) == ("POST", "/_sandbox/eks/cluster"):
             return override_cluster(json.loads(read_body(environ) or b"{}"))
+        if (method, path) == ("POST", "/_sandbox/regions"):
+            request = json.loads(read_body(environ) or b"{}")
+            if not request.get("account") or not isinstance(request.get("disabled"), list):
+                return "400 Bad Request", {"message": "give account and disabled (a list of regions)"}
+            credentials.set_disabled_regions(request["account"], request["disabled"])
+            return "200 OK", credentials.disabled_regions()
         if (method, path) == ("POST", "/_sandbox/tokenreview"):
             return token_review(read_body(environ), self.apiserver)
         return "404 Not Found", {"message": f"No sandbox route {method} {path}"}

@@ -13,6 +13,7 @@ import binascii
 import datetime
 import hashlib
 import hmac
+import os
 import re
 import traceback
 from typing import Any
@@ -23,7 +24,8 @@ from moto.eks.models import Cluster, eks_backends
 from moto.iam.models import iam_backends
 from moto.sts.models import sts_backends
 
-from .backend import ACCESS_POLICY_ARN
+from . import fidelity
+from .backend import access_policy_arn
 
 TOKEN_PREFIX = "k8s-aws-v1."
 CLUSTER_ID_HEADER = "x-k8s-aws-id"
@@ -37,7 +39,6 @@ AMZ_DATE = "%Y%m%dT%H%M%SZ"
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 SIGNABLE_HEADERS = {"host", CLUSTER_ID_HEADER}
-CLUSTER_ADMIN_POLICY = ACCESS_POLICY_ARN.format("AmazonEKSClusterAdminPolicy")
 # moto's credentials when a client sets none of its own (the sandbox's AWS_ACCESS_KEY_ID).
 DEFAULT_KEY, DEFAULT_ACCOUNT = "testing", "123456789012"
 CREDENTIAL = re.compile(r"^([A-Za-z0-9]+)/(\d{8})/([a-z0-9-]+)/([a-z0-9-]+)/aws4_request$")
@@ -97,6 +98,7 @@ def authenticate(token: str, apiserver: str | None) -> dict[str, Any]:
         (c for c in served if c.name == cluster_name),
         key=lambda c: (region_of(c) != presigned["region"], account_of(c) != credential["account"]),
     )
+    check_sts_host(presigned["hosts"][0], clusters)
     return map_identity(credential, presigned["access_key"], cluster_name, clusters)
 
 
@@ -213,6 +215,24 @@ def signature(presigned: dict[str, Any], secret: str, cluster_name: str, payload
     for part in (presigned["day"], presigned["region"], "sts", "aws4_request"):
         key = hmac.new(key, part.encode(), hashlib.sha256).digest()
     return hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
+
+
+def check_sts_host(host: str, clusters: list[Cluster]) -> None:
+    """aws-iam-authenticator refuses a token whose URL names a host that is not an STS
+    endpoint of the cluster's partition (`sts.cn-north-1.amazonaws.com` for a China cluster,
+    any other loopback or proxy host): so does the sandbox, so a test cannot pass with one."""
+    partitions = sorted({c.arn.split(":")[1] for c in clusters})
+    allowed = set().union(*(fidelity.sts_hosts(p) for p in partitions))
+    # This moto is the sandbox's STS: a client pointed at it (`aws eks get-token` with
+    # AWS_ENDPOINT_URL) signs for its host, which stands in for the regional endpoint.
+    if os.environ.get("MOTO_PORT"):
+        allowed |= {f"127.0.0.1:{os.environ['MOTO_PORT']}", f"localhost:{os.environ['MOTO_PORT']}"}
+    if host.removesuffix(":443") not in allowed:
+        example = sorted(allowed)[0] if allowed else "none"
+        raise Rejected(
+            f"unexpected hostname {host!r} in the token's presigned URL: partition "
+            f"{', '.join(partitions)} accepts STS hosts such as {example}"
+        )
 
 
 def verified_cluster_name(presigned: dict[str, Any], secret: str, served: list[Cluster]) -> str:
@@ -386,7 +406,7 @@ def user_of(
         .replace("{{AccountID}}", credential["account"])
     )
     groups = list(entry["kubernetesGroups"]) + [f"eks-access-entry:{entry['principalArn']}"]
-    admin = entry["policies"].get(CLUSTER_ADMIN_POLICY)
+    admin = entry["policies"].get(access_policy_arn(cluster.arn.split(":")[1], "AmazonEKSClusterAdminPolicy"))
     if admin and admin["accessScope"]["type"] == "cluster":
         groups.append("system:masters")
     groups.append("system:authenticated")

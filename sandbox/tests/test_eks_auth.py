@@ -118,15 +118,16 @@ def assume(aws, role_arn, session_name="sandbox-test"):
 # ---------------------------------------------------------------------- tokens and requests
 
 
-def eks_token(sandbox, creds, cluster, region=REGION, expires=60):
+def eks_token(sandbox, creds, cluster, region=REGION, expires=60, sts_url=None):
     """A token as `aws eks get-token` makes it: botocore presigns STS GetCallerIdentity with
     the header x-k8s-aws-id (moved from the call's params to the request by two event
-    hooks), and the URL is base64url-encoded without padding behind `k8s-aws-v1.`."""
+    hooks), and the URL is base64url-encoded without padding behind `k8s-aws-v1.`.
+    Presigning sends nothing, so the URL names the regional STS host, as on AWS."""
     sts = boto3.session.Session(
         aws_access_key_id=creds["AccessKeyId"],
         aws_secret_access_key=creds["SecretAccessKey"],
         aws_session_token=creds.get("SessionToken"),
-    ).client("sts", region_name=region, endpoint_url=sandbox["moto"])
+    ).client("sts", region_name=region, endpoint_url=sts_url or f"https://sts.{region}.amazonaws.com")
 
     def take_cluster_id(params, context, **_):
         if K8S_AWS_ID in params:
@@ -481,3 +482,64 @@ def test_static_tokens_still_work(sandbox):
     admin = Path(sandbox["env"]["ARGOCD_EKS_SANDBOX_ADMIN_TOKEN_FILE"]).read_text().strip()
     status, user = whoami(sandbox, admin)
     assert status == 201 and user["username"] == "sandbox-admin"
+
+
+# ---------------------------------------------------------------------- STS hosts per partition
+
+
+def test_token_for_the_global_sts_host_is_accepted(sandbox, aws, make_role):
+    # argocd-k8s-auth (aws-sdk-go v1) signs for the global endpoint in the commercial partition.
+    role = make_role({"staging": [CLUSTER_ADMIN]})
+    token = eks_token(sandbox, assume(aws, role), "staging", sts_url="https://sts.amazonaws.com")
+    status, user = whoami(sandbox, token)
+    assert status == 201, user
+
+
+@pytest.mark.parametrize(
+    "sts_url",
+    [
+        "https://sts.cn-north-1.amazonaws.com.cn",  # another partition's host
+        "https://sts.us-east-1.amazonaws.com.evil.example",
+        "http://127.0.0.1:1",  # a loopback host that is not this sandbox's STS
+    ],
+)
+def test_token_naming_a_host_that_is_not_the_partitions_sts_is_refused(sandbox, aws, make_role, sts_url):
+    role = make_role({"staging": [CLUSTER_ADMIN]})
+    token = eks_token(sandbox, assume(aws, role), "staging", sts_url=sts_url)
+    assert_rejected(sandbox, token, "unexpected hostname")
+
+
+@pytest.mark.parametrize(
+    "cluster, region, partition, good, bad",
+    [
+        ("china-prod", "cn-north-1", "aws-cn", "sts.cn-north-1.amazonaws.com.cn", "sts.cn-north-1.amazonaws.com"),
+        ("gov-prod", "us-gov-west-1", "aws-us-gov", "sts.us-gov-west-1.amazonaws.com", "sts.amazonaws.com"),
+    ],
+)
+def test_tokens_in_other_partitions_name_that_partitions_sts(sandbox, aws, cluster, region, partition, good, bad):
+    """A role, access entry and session in the cluster's partition; the token must name the
+    partition's regional STS host, as aws-iam-authenticator requires."""
+    name = f"eks-auth-{uuid.uuid4().hex[:10]}"
+    iam, eks, sts = aws("iam", region), aws("eks", region), aws("sts", region)
+    trust = {**TRUST, "Statement": [{**TRUST["Statement"][0], "Principal": {"AWS": f"arn:{partition}:iam::{HUB}:root"}}]}
+    arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    assert arn.startswith(f"arn:{partition}:iam::")
+    try:
+        eks.create_access_entry(clusterName=cluster, principalArn=arn)
+        eks.associate_access_policy(
+            clusterName=cluster,
+            principalArn=arn,
+            policyArn=f"arn:{partition}:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
+            accessScope={"type": "cluster"},
+        )
+        creds = sts.assume_role(RoleArn=arn, RoleSessionName="sandbox-test")["Credentials"]
+        token = eks_token(sandbox, creds, cluster, region=region, sts_url=f"https://{good}")
+        status, user = whoami(sandbox, token)
+        assert status == 201, user
+        assert user["username"] == f"arn:{partition}:sts::{HUB}:assumed-role/{name}/sandbox-test"
+        assert "system:masters" in user["groups"]
+        wrong = eks_token(sandbox, creds, cluster, region=region, sts_url=f"https://{bad}")
+        assert_rejected(sandbox, wrong, "unexpected hostname")
+    finally:
+        eks.delete_access_entry(clusterName=cluster, principalArn=arn)
+        iam.delete_role(RoleName=name)

@@ -3,6 +3,7 @@
 Every EKS response a test receives is also checked against botocore's EKS service model.
 """
 
+import base64
 import json
 import os
 import re
@@ -797,3 +798,116 @@ def test_iam_enforcement_on_eks(server, clients):
         )
     finally:
         http(f"{server}/moto-api/reset-auth", "POST", b"inf", plain)
+
+
+# ---------------------------------------------------------------------- fidelity to EKS
+
+
+def test_each_cluster_has_its_own_endpoint_ca_and_issuer(eks):
+    for name in ("c1", "c2"):
+        api_cluster(eks, name)
+    c1, c2 = (eks.describe_cluster(name=n)["cluster"] for n in ("c1", "c2"))
+    assert c1["endpoint"] != c2["endpoint"]
+    assert c1["certificateAuthority"]["data"] != c2["certificateAuthority"]["data"]
+    assert c1["identity"]["oidc"]["issuer"] != c2["identity"]["oidc"]["issuer"]
+    assert re.fullmatch(r"https://[0-9A-F]{32}\.[a-z]{2}[0-9]\.us-east-1\.eks\.amazonaws\.com", c1["endpoint"])
+    assert re.fullmatch(r"https://oidc\.eks\.us-east-1\.amazonaws\.com/id/[0-9A-F]{32}", c1["identity"]["oidc"]["issuer"])
+    pem = base64.b64decode(c1["certificateAuthority"]["data"]).decode()
+    assert pem.startswith("-----BEGIN CERTIFICATE-----"), pem[:40]
+
+
+@pytest.mark.parametrize(
+    "region, partition, suffix",
+    [("cn-north-1", "aws-cn", "amazonaws.com.cn"), ("us-gov-west-1", "aws-us-gov", "amazonaws.com")],
+)
+def test_clusters_and_access_policies_follow_their_partition(clients, region, partition, suffix):
+    eks = clients(region=region)
+    role = f"arn:{partition}:iam::{ACCOUNT}:role/argocd-manager"
+    eks.create_cluster(
+        name="p1", roleArn=role, resourcesVpcConfig=VPC, accessConfig={"authenticationMode": "API"}
+    )
+    cluster = eks.describe_cluster(name="p1")["cluster"]
+    assert cluster["arn"] == f"arn:{partition}:eks:{region}:{ACCOUNT}:cluster/p1"
+    assert cluster["endpoint"].endswith(f".{region}.eks.{suffix}"), cluster["endpoint"]
+    assert cluster["identity"]["oidc"]["issuer"].startswith(f"https://oidc.eks.{region}.{suffix}/id/")
+    policies = {p["name"]: p["arn"] for p in eks.list_access_policies()["accessPolicies"]}
+    admin = f"arn:{partition}:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+    assert policies["AmazonEKSClusterAdminPolicy"] == admin
+    eks.create_access_entry(clusterName="p1", principalArn=role)
+    scope = {"type": "cluster"}
+    commercial = POLICY.format("AmazonEKSClusterAdminPolicy")
+    code, _, _ = error_of(
+        eks.associate_access_policy, clusterName="p1", principalArn=role, policyArn=commercial, accessScope=scope
+    )
+    assert code == "InvalidParameterException"
+    eks.associate_access_policy(clusterName="p1", principalArn=role, policyArn=admin, accessScope=scope)
+
+
+@pytest.mark.parametrize(
+    "service, call, code",
+    [
+        ("sts", lambda c: c.get_caller_identity(), "InvalidClientTokenId"),
+        ("iam", lambda c: c.list_roles(), "InvalidClientTokenId"),
+        ("eks", lambda c: c.list_clusters(), "UnrecognizedClientException"),
+    ],
+)
+def test_an_access_key_nobody_issued_is_refused(server, service, call, code):
+    unknown = boto3.client(
+        service,
+        endpoint_url=server,
+        region_name="us-east-1",
+        aws_access_key_id="AKIAUNKNOWNKEY000000",
+        aws_secret_access_key="x" * 40,
+    )
+    with pytest.raises(ClientError) as caught:
+        call(unknown)
+    assert caught.value.response["Error"]["Code"] == code
+    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    known = boto3.client(
+        service,
+        endpoint_url=server,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    call(known)
+
+
+def test_keys_moto_issued_are_accepted(server):
+    iam = boto3.client(
+        "iam", endpoint_url=server, region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
+    iam.create_user(UserName="bob")
+    key = iam.create_access_key(UserName="bob")["AccessKey"]
+    sts = boto3.client(
+        "sts",
+        endpoint_url=server,
+        region_name="us-east-1",
+        aws_access_key_id=key["AccessKeyId"],
+        aws_secret_access_key=key["SecretAccessKey"],
+    )
+    assert sts.get_caller_identity()["Arn"].endswith(":user/bob")
+
+
+def test_a_region_the_account_has_not_enabled_refuses_like_aws(server, clients):
+    status, _, body = http(
+        f"{server}/_sandbox/regions", "POST", {"account": OTHER_ACCOUNT, "disabled": ["ap-east-2"]}
+    )
+    assert status == 200 and body == {OTHER_ACCOUNT: ["ap-east-2"]}
+    refused = boto3.client(
+        "eks",
+        endpoint_url=server,
+        region_name="ap-east-2",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    refused.meta.events.register(
+        "before-sign", lambda request, **_: request.headers.__setitem__("x-moto-account-id", OTHER_ACCOUNT)
+    )
+    with pytest.raises(ClientError) as caught:
+        refused.list_clusters()  # not through `clients`: the error is not in the EKS model
+    assert caught.value.response["Error"]["Code"] == "UnrecognizedClientException"
+    clients(region="ap-east-2", account=ACCOUNT).list_clusters()  # enabled in the other account
+    clients(region="us-east-1", account=OTHER_ACCOUNT).list_clusters()
+    http(f"{server}/moto-api/reset", "POST")
+    clients(region="ap-east-2", account=OTHER_ACCOUNT).list_clusters()

@@ -36,6 +36,8 @@ CLUSTERS = {
     (HUB, "eu-west-1"): {"prod-eu": "API_AND_CONFIG_MAP", "legacy": "CONFIG_MAP"},
     (OTHER, "us-east-1"): {"team-b-dev": "API"},
     (OTHER, "eu-west-1"): {"team-b-prod": "API"},
+    (HUB, "cn-north-1"): {"china-prod": "API"},
+    (HUB, "us-gov-west-1"): {"gov-prod": "API"},
 }
 ENV_NAMES = {
     "KUBECONFIG",
@@ -269,12 +271,16 @@ def test_access_config_modes(aws):
         for name, mode in clusters.items():
             c = eks.describe_cluster(name=name)["cluster"]
             assert c["accessConfig"]["authenticationMode"] == mode, name
-            assert c["arn"] == f"arn:aws:eks:{region}:{account}:cluster/{name}"
+            partition = {"cn": "aws-cn", "us-gov": "aws-us-gov"}.get(region.rsplit("-", 2)[0], "aws")
+            assert c["arn"] == f"arn:{partition}:eks:{region}:{account}:cluster/{name}"
 
 
-@pytest.mark.parametrize("name", ["argocd-hub", "staging"])
-def test_clusters_point_at_the_sandbox_apiserver(sandbox, aws, ca_pem, name):
-    c = aws("eks", HUB).describe_cluster(name=name)["cluster"]
+@pytest.mark.parametrize(
+    "name, region",
+    [("argocd-hub", "us-east-1"), ("staging", "us-east-1"), ("china-prod", "cn-north-1"), ("gov-prod", "us-gov-west-1")],
+)
+def test_clusters_point_at_the_sandbox_apiserver(sandbox, aws, ca_pem, name, region):
+    c = aws("eks", HUB, region).describe_cluster(name=name)["cluster"]
     assert c["endpoint"] == sandbox["exported"]["ARGOCD_EKS_SANDBOX_APISERVER"]
     assert base64.b64decode(c["certificateAuthority"]["data"]) == ca_pem
     # The target is real: its /version answers over TLS verified with the CA EKS gave.

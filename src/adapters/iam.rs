@@ -5,6 +5,7 @@ use aws_sdk_iam::types::Tag;
 
 use super::aws::{AwsApi, error_message, status, with_code};
 use crate::core::model::{MANAGED_BY_LABEL, MANAGED_BY_VALUE};
+use crate::core::partition::Partition;
 use crate::error::{Error, Result};
 use crate::ports::{Iam, IamRole, RolePolicy};
 
@@ -266,20 +267,11 @@ impl AwsApi {
             .build()
             .map_err(|e| token_error(e.to_string()))?
             .into();
-        let endpoint = self.config().endpoint_url().map_or_else(
-            || format!("https://sts.{region}.amazonaws.com"),
-            str::to_owned,
-        );
-        let url = format!(
-            "{}/?Action=GetCallerIdentity&Version=2011-06-15",
-            endpoint.trim_end_matches('/')
-        );
-        let host = url
-            .split("://")
-            .nth(1)
-            .and_then(|rest| rest.split('/').next())
-            .unwrap_or_default()
-            .to_owned();
+        // The URL names the regional STS host of the target's partition whatever endpoint
+        // the SDK is pointed at: the token is only read, never sent, by the client, and
+        // aws-iam-authenticator refuses any host that is not an STS endpoint of the partition.
+        let host = Partition::of_region(region).sts_host(region);
+        let url = format!("https://{host}/?Action=GetCallerIdentity&Version=2011-06-15");
         let headers = [("host", host.as_str()), ("x-k8s-aws-id", cluster_name)];
         let signable = SignableRequest::new(
             "GET",

@@ -2,5 +2,4 @@
 
 pub mod args;
 pub mod output;
-pub mod policy_output;
 pub mod settings;

@@ -4,11 +4,12 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use super::args::{AddArgs, Cli, Command, DryRun, IdentityArg, OutputFormat, PolicyArgs};
-use crate::core::access::TargetAccess;
+use crate::core::access::{ACCESS_POLICIES, TargetAccess};
 use crate::core::model::{
     ACCESS_POLICY_PREFIX, AccessScope, ClusterArn, DEFAULT_ACCESS_POLICY, IdentityMode,
     MANAGED_BY_LABEL, RoleArn, SECRET_TYPE_LABEL,
 };
+use crate::core::partition::COMMERCIAL;
 use crate::core::secret::{SecretOptions, valid_secret_name};
 use crate::error::{Error, Result};
 
@@ -92,51 +93,6 @@ pub struct AddSettings {
     pub restart: bool,
 }
 
-/// Every region EKS runs in (commercial partition), for --all-regions.
-pub const EKS_REGIONS: [&str; 33] = [
-    "af-south-1",
-    "ap-east-1",
-    "ap-east-2",
-    "ap-northeast-1",
-    "ap-northeast-2",
-    "ap-northeast-3",
-    "ap-south-1",
-    "ap-south-2",
-    "ap-southeast-1",
-    "ap-southeast-2",
-    "ap-southeast-3",
-    "ap-southeast-4",
-    "ap-southeast-5",
-    "ap-southeast-7",
-    "ca-central-1",
-    "ca-west-1",
-    "eu-central-1",
-    "eu-central-2",
-    "eu-north-1",
-    "eu-south-1",
-    "eu-south-2",
-    "eu-west-1",
-    "eu-west-2",
-    "eu-west-3",
-    "il-central-1",
-    "me-central-1",
-    "me-south-1",
-    "mx-central-1",
-    "sa-east-1",
-    "us-east-1",
-    "us-east-2",
-    "us-west-1",
-    "us-west-2",
-];
-
-/// EKS access policies by name, for the picker and for validating --access-policy.
-pub const ACCESS_POLICIES: [&str; 4] = [
-    "AmazonEKSClusterAdminPolicy",
-    "AmazonEKSAdminPolicy",
-    "AmazonEKSEditPolicy",
-    "AmazonEKSViewPolicy",
-];
-
 /// The policy ARN for `--access-policy NAME|ARN`.
 pub fn access_policy_arn(text: &str) -> Result<String> {
     let name = text.strip_prefix(ACCESS_POLICY_PREFIX).unwrap_or(text);
@@ -192,7 +148,11 @@ impl Settings {
             })
             .collect::<Result<Vec<_>>>()?;
         let regions = if cli.aws.all_regions {
-            EKS_REGIONS.iter().map(|r| (*r).to_owned()).collect()
+            COMMERCIAL
+                .eks_regions
+                .iter()
+                .map(|r| (*r).to_owned())
+                .collect()
         } else {
             cli.aws.regions
         };
@@ -705,7 +665,7 @@ mod tests {
             "arn:aws:iam::210987654321:role/discovery",
         ])
         .unwrap();
-        assert_eq!(s.regions.len(), EKS_REGIONS.len());
+        assert_eq!(s.regions.len(), COMMERCIAL.eks_regions.len());
         assert_eq!(s.assume_roles[0].account, "210987654321");
         assert!(!s.argocd_namespace_given);
     }

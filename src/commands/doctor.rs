@@ -1,19 +1,20 @@
 //! `doctor`: check every link from Argo CD to each target and name the fix for each failure.
 
 use crate::cli::args::OutputFormat;
+use crate::cli::output::doctor::write_text;
 use crate::cli::settings::{DoctorSettings, Settings, TargetRef};
 use crate::commands::Ports;
 use crate::commands::targets::{argocd_namespace, eks_for, find_hub_cluster, search_regions};
 use crate::core::checks::{
-    Connection, HubFacts, RoleFacts, Section, Status, TargetFacts, detect_identity, hub_checks,
+    Connection, HubFacts, RoleFacts, Status, TargetFacts, detect_identity, hub_checks,
     identity_checks, target_checks,
 };
 use crate::core::model::{
     ARGOCD_SERVICE_ACCOUNTS, ClusterArn, EksCluster, IdentityMode, POD_IDENTITY_AGENT_ADDON,
     RoleArn,
 };
+use crate::core::policy::document::parse_policy;
 use crate::core::secret::ObservedSecret;
-use crate::core::trust::parse_policy;
 use crate::error::{Error, Result};
 use crate::ports::{Eks, Hub, Iam, Prompt, Targets, TokenReview};
 
@@ -61,27 +62,6 @@ pub async fn run<H: Hub + Targets, A: Eks + Iam, P: Prompt>(
         return Err(Error::ProblemsFound(problems));
     }
     Ok(())
-}
-
-fn write_text(out: &mut dyn std::io::Write, sections: &[Section]) -> Result<()> {
-    let mut text = String::new();
-    for section in sections {
-        text.push_str(&format!("{}\n", section.title));
-        for finding in &section.findings {
-            let mark = match finding.status {
-                Status::Pass => "ok  ",
-                Status::Fail => "FAIL",
-                Status::CannotTell => "??  ",
-            };
-            text.push_str(&format!("  {mark} {}: {}\n", finding.check, finding.detail));
-            if let Some(fix) = &finding.fix {
-                text.push_str(&format!("       fix: {fix}\n"));
-            }
-        }
-        text.push('\n');
-    }
-    out.write_all(text.as_bytes())
-        .map_err(|e| Error::Output(e.to_string()))
 }
 
 /// The Argo CD cluster Secrets that use AWS authentication, name an EKS endpoint, or name the

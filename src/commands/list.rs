@@ -3,48 +3,20 @@
 use std::io::Write;
 
 use futures::stream::{self, StreamExt};
-use serde::Serialize;
 
 use crate::cli::args::OutputFormat;
+use crate::cli::output::list::{ListDocument, ListedCluster, write_table};
+use crate::cli::output::write_serialized;
 use crate::cli::settings::Settings;
 use crate::commands::Ports;
 use crate::commands::targets::{argocd_namespace, eks_for, find_hub_cluster, search_regions};
 use crate::core::model::{ARGOCD_SERVICE_ACCOUNTS, ClusterArn, EksCluster, IdentityMode};
-use crate::core::removal::{EksRegistration, Format, Health, eks_registrations, health};
+use crate::core::registration::{EksRegistration, Format, Health, eks_registrations, health};
 use crate::error::{Error, Result};
 use crate::ports::{Eks, Hub, Iam, Prompt};
 
 /// How many DescribeCluster calls `list` keeps in flight at once.
 const HEALTH_CONCURRENCY: usize = 8;
-
-/// One line of `list`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ListedCluster {
-    pub secret: String,
-    /// Argo CD's name for the cluster.
-    pub name: Option<String>,
-    pub cluster: Option<String>,
-    pub region: Option<String>,
-    pub account: Option<String>,
-    pub server: String,
-    /// `irsa`, `pod-identity`, `capability` or `unknown`.
-    pub mode: String,
-    /// roleARN, `direct` (the management role itself), or None when not awsAuthConfig.
-    pub role: Option<String>,
-    pub managed_by: Option<String>,
-    pub managed_by_us: bool,
-    pub health: Health,
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ListDocument<'a> {
-    namespace: &'a str,
-    clusters: &'a [ListedCluster],
-    /// Cluster Secrets in the namespace that do not point at EKS.
-    other_cluster_secrets: usize,
-}
 
 pub async fn run<H: Hub, A: Eks + Iam, P: Prompt>(
     settings: &Settings,
@@ -69,7 +41,7 @@ pub async fn run<H: Hub, A: Eks + Iam, P: Prompt>(
         .collect();
     match settings.output {
         OutputFormat::Text => write_table(out, &namespace, &clusters, others)?,
-        format => write_document(
+        format => write_serialized(
             out,
             format,
             &ListDocument {
@@ -251,95 +223,4 @@ async fn one_health<H: Hub, A: Eks + Iam, P: Prompt>(
         client_account,
         described.as_ref().map(Option::as_ref),
     )
-}
-
-fn write_err(e: impl std::fmt::Display) -> Error {
-    Error::Output(e.to_string())
-}
-
-/// A document for machines: JSON or YAML.
-pub(crate) fn write_document<T: Serialize>(
-    out: &mut dyn Write,
-    format: OutputFormat,
-    document: &T,
-) -> Result<()> {
-    match format {
-        OutputFormat::Yaml => {
-            let text = serde_saphyr::to_string(document).map_err(write_err)?;
-            out.write_all(text.as_bytes()).map_err(write_err)
-        }
-        _ => {
-            serde_json::to_writer_pretty(&mut *out, document).map_err(write_err)?;
-            writeln!(out).map_err(write_err)
-        }
-    }
-}
-
-fn write_table(
-    out: &mut dyn Write,
-    namespace: &str,
-    clusters: &[ListedCluster],
-    others: usize,
-) -> Result<()> {
-    if clusters.is_empty() {
-        writeln!(
-            out,
-            "No EKS cluster is registered with Argo CD in namespace {namespace}."
-        )
-        .map_err(write_err)?;
-    } else {
-        let dash = |value: &Option<String>| value.clone().unwrap_or_else(|| "-".to_owned());
-        let mut rows = vec![
-            [
-                "SECRET",
-                "CLUSTER",
-                "REGION",
-                "ACCOUNT",
-                "MODE",
-                "ROLE",
-                "MANAGED-BY",
-                "HEALTH",
-            ]
-            .map(str::to_owned),
-        ];
-        for c in clusters {
-            let managed_by = if c.managed_by_us {
-                "kubectl-argocd-eks".to_owned()
-            } else {
-                c.managed_by.clone().unwrap_or_else(|| "other".to_owned())
-            };
-            rows.push([
-                c.secret.clone(),
-                dash(&c.cluster),
-                dash(&c.region),
-                dash(&c.account),
-                c.mode.clone(),
-                dash(&c.role),
-                managed_by,
-                c.health.to_string(),
-            ]);
-        }
-        let mut widths = [0usize; 8];
-        for row in &rows {
-            for (width, cell) in widths.iter_mut().zip(row) {
-                *width = (*width).max(cell.chars().count());
-            }
-        }
-        for row in &rows {
-            let line: Vec<String> = row
-                .iter()
-                .zip(widths)
-                .map(|(cell, width)| format!("{cell:<width$}"))
-                .collect();
-            writeln!(out, "{}", line.join("  ").trim_end()).map_err(write_err)?;
-        }
-    }
-    if others > 0 {
-        writeln!(
-            out,
-            "({others} other cluster Secret(s) in namespace {namespace} do not point at EKS.)"
-        )
-        .map_err(write_err)?;
-    }
-    Ok(())
 }

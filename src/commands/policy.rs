@@ -3,22 +3,24 @@
 //! `--create` made: observe -> plan -> show -> confirm -> apply -> verify, like `add`.
 
 use crate::cli::args::{DryRun, OutputFormat};
-use crate::cli::output::write_err;
-use crate::cli::policy_output::{
+use crate::cli::output::policy::{
     PolicyReport, write_document, write_header, write_outcome, write_plan, write_text,
 };
+use crate::cli::output::write_err;
 use crate::cli::settings::{IdentityChoice, PolicySettings, Settings};
 use crate::commands::Ports;
 use crate::commands::targets::{
     Account, argocd_namespace, auto_identity, find_hub_cluster, search_regions,
 };
 use crate::core::model::{ClusterArn, EksCluster, IdentityMode, RoleArn};
-use crate::core::roles::{
-    INLINE_POLICY, IamWrite, ObservedRole, OidcProvider, PlanStep, RoleKind,
-    argocd_service_accounts, manual_role, plan_oidc_provider, plan_role, unreachable_detail,
-    wanted_roles,
+use crate::core::policy::document::{PolicyError, STS_AUDIENCE, parse_policy};
+use crate::core::policy::generate::{
+    INLINE_POLICY, OidcProvider, RoleKind, argocd_service_accounts, oidc_provider_arn, wanted_roles,
 };
-use crate::core::trust::{PolicyError, STS_AUDIENCE, oidc_provider_arn, parse_policy};
+use crate::core::policy::plan::{
+    IamWrite, ObservedRole, PlanStep, manual_role, plan_oidc_provider, plan_role,
+    unreachable_detail,
+};
 use crate::error::{Error, Result};
 use crate::ports::{Eks, Hub, HubContext, Iam, Prompt};
 

@@ -3,8 +3,16 @@
 
 use std::collections::BTreeMap;
 
+use super::action::{Action, Change, Step};
 use super::model::{AccessPolicyAssociation, AccessScope, EksCluster, RoleArn};
-use super::plan::{Action, Change, Step};
+
+/// EKS access policies by name, for the picker and for validating --access-policy.
+pub const ACCESS_POLICIES: [&str; 4] = [
+    "AmazonEKSClusterAdminPolicy",
+    "AmazonEKSAdminPolicy",
+    "AmazonEKSEditPolicy",
+    "AmazonEKSViewPolicy",
+];
 
 /// The access `add` gives the role that reaches a target.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,17 +1,15 @@
 //! Desired registration + observed hub state -> the plan of actions (create / update / unchanged).
 
-use std::fmt;
-
 use serde::Serialize;
 
 use super::access::{ObservedAccess, TargetAccess, access_actions};
+use super::action::{Action, Change, Step};
 use super::model::{
-    ARGOCD_SERVICE_ACCOUNTS, AccessScope, ClusterArn, EksCluster, IRSA_ANNOTATION, IdentityMode,
+    ARGOCD_SERVICE_ACCOUNTS, ClusterArn, EksCluster, IRSA_ANNOTATION, IdentityMode,
     PodIdentityAssociation, RoleArn, SaRef,
 };
 use super::secret::{
-    DesiredSecret, ObservedSecret, SecretOptions, desired_capability_secret, desired_secret,
-    secret_differences,
+    ObservedSecret, SecretOptions, desired_capability_secret, desired_secret, secret_differences,
 };
 
 /// How Argo CD's pods reach AWS: one choice for the hub, shared by every registered cluster.
@@ -67,123 +65,6 @@ pub struct Observed {
     pub associations: Vec<PodIdentityAssociation>,
     /// Each target's access entry for the principal that must reach it.
     pub access: ObservedAccess,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Change {
-    Create,
-    Update,
-    Unchanged,
-}
-
-impl fmt::Display for Change {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Change::Create => "create",
-            Change::Update => "update",
-            Change::Unchanged => "unchanged",
-        })
-    }
-}
-
-/// One write the plan may make, with everything the writer needs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "camelCase")]
-pub enum Step {
-    /// Server-side apply of the cluster Secret (forced: the plan already checked whose it is).
-    ApplySecret { secret: DesiredSecret },
-    /// Server-side apply of the IRSA annotation on one service account.
-    AnnotateServiceAccount {
-        service_account: SaRef,
-        role_arn: String,
-    },
-    CreatePodIdentityAssociation {
-        hub_cluster: ClusterArn,
-        service_account: SaRef,
-        role_arn: String,
-    },
-    UpdatePodIdentityAssociation {
-        hub_cluster: ClusterArn,
-        association_id: String,
-        service_account: SaRef,
-        role_arn: String,
-    },
-    /// An EKS access entry for the role that reaches the target.
-    CreateAccessEntry {
-        cluster: ClusterArn,
-        principal_arn: String,
-    },
-    /// Associate (or re-scope) an access policy with that entry.
-    AssociateAccessPolicy {
-        cluster: ClusterArn,
-        principal_arn: String,
-        policy_arn: String,
-        scope: AccessScope,
-    },
-}
-
-impl Step {
-    /// A one-line name of the object the step writes.
-    pub fn subject(&self) -> String {
-        match self {
-            Step::ApplySecret { secret } => {
-                format!("Secret {}/{}", secret.namespace, secret.name)
-            }
-            Step::AnnotateServiceAccount {
-                service_account, ..
-            } => {
-                format!("ServiceAccount {service_account} annotation {IRSA_ANNOTATION}")
-            }
-            Step::CreatePodIdentityAssociation {
-                hub_cluster,
-                service_account,
-                ..
-            }
-            | Step::UpdatePodIdentityAssociation {
-                hub_cluster,
-                service_account,
-                ..
-            } => format!(
-                "PodIdentityAssociation {service_account} on EKS cluster {}",
-                hub_cluster.name
-            ),
-            Step::CreateAccessEntry {
-                cluster,
-                principal_arn,
-            } => format!(
-                "AccessEntry {principal_arn} on EKS cluster {}",
-                cluster.name
-            ),
-            Step::AssociateAccessPolicy {
-                cluster,
-                policy_arn,
-                ..
-            } => format!(
-                "AccessPolicy {} on EKS cluster {}",
-                policy_arn.rsplit('/').next().unwrap_or(policy_arn),
-                cluster.name
-            ),
-        }
-    }
-
-    /// Whether Argo CD's pods must restart to see this change.
-    pub fn changes_identity(&self) -> bool {
-        matches!(
-            self,
-            Step::AnnotateServiceAccount { .. }
-                | Step::CreatePodIdentityAssociation { .. }
-                | Step::UpdatePodIdentityAssociation { .. }
-        )
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Action {
-    pub change: Change,
-    pub step: Step,
-    /// What differs, for updates; why, for unchanged or created objects.
-    pub detail: String,
 }
 
 /// Everything `add` would do, in the order it must be applied: identity first, the Secrets
@@ -486,6 +367,7 @@ fn secret_action(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::model::AccessScope;
     use crate::core::model::AuthenticationMode;
     use crate::core::secret::{ObservedSecret, OwnedFields};
 

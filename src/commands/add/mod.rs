@@ -3,21 +3,18 @@
 use std::collections::BTreeSet;
 
 use crate::cli::args::{DryRun, OutputFormat};
-use crate::cli::output::{
-    AddReport, Spinner, restart_command, write_document, write_outcome, write_plan,
+use crate::cli::output::add::{
+    AddReport, restart_command, write_document, write_outcome, write_plan,
 };
-use crate::cli::settings::{ACCESS_POLICIES, AddSettings, IdentityChoice, Settings};
+use crate::cli::settings::{AddSettings, IdentityChoice, Settings};
 use crate::commands::Ports;
 use crate::commands::targets::{
-    argocd_namespace, auto_identity, discover, eks_for, find_hub_cluster, find_target,
-    search_regions,
+    argocd_namespace, auto_identity, eks_for, find_hub_cluster, find_target, search_regions,
 };
 use crate::core::access::{ObservedAccess, TargetAccess};
-use crate::core::model::{
-    AccessScope, ClusterArn, DEFAULT_ACCESS_POLICY, EksCluster, IRSA_ANNOTATION, IdentityMode,
-    RoleArn,
-};
-use crate::core::plan::{Change, HubIdentity, Observed, Plan, PlanError, Registration, Step, plan};
+use crate::core::action::{Change, Step};
+use crate::core::model::{AccessScope, DEFAULT_ACCESS_POLICY, IRSA_ANNOTATION, IdentityMode};
+use crate::core::plan::{HubIdentity, Observed, Plan, PlanError, Registration, plan};
 use crate::core::secret::default_secret_name;
 use crate::error::{Error, Result};
 use crate::ports::{Eks, Hub, Prompt, Workload, Write};
@@ -37,6 +34,10 @@ const ARGOCD_WORKLOADS: [Workload; 3] = [
         name: "argocd-applicationset-controller",
     },
 ];
+
+mod guided;
+
+use guided::{ask_access, ask_management_role, ask_target_role, pick_targets};
 
 pub async fn run<H: Hub, E: Eks, P: Prompt>(
     settings: &Settings,
@@ -193,148 +194,6 @@ fn plan_error(error: PlanError) -> Error {
         },
         PlanError::HubClusterUnknown => Error::Usage(message),
     }
-}
-
-/// Guided mode: list every cluster the accounts can see and let the user pick.
-async fn pick_targets<H: Hub, E: Eks, P: Prompt>(
-    ports: &Ports<'_, H, E, P>,
-    regions: &[String],
-    namespace: &str,
-) -> Result<Vec<EksCluster>> {
-    let spinner = Spinner::start(&format!(
-        "Looking for EKS clusters in {} region(s), {} account(s)",
-        regions.len(),
-        ports.accounts.len()
-    ));
-    let found = discover(ports.accounts, regions).await;
-    spinner.finish();
-    let mut clusters = found?;
-    if clusters.is_empty() {
-        return Err(Error::NotFound {
-            what: format!("any EKS cluster in {}", regions.join(", ")),
-            fix: "Pass --region (or --all-regions), --profile or --assume-role to look elsewhere"
-                .into(),
-        });
-    }
-    let registered: Vec<String> = ports
-        .hub
-        .cluster_secrets(namespace)
-        .await?
-        .iter()
-        .filter_map(|secret| secret.server().map(str::to_owned))
-        .collect();
-    let hub_server = ports.hub.context().server.trim_end_matches('/').to_owned();
-    let items: Vec<String> = clusters
-        .iter()
-        .map(|c| {
-            let endpoint = c.endpoint.trim_end_matches('/').to_owned();
-            let mark = match (registered.contains(&endpoint), endpoint == hub_server) {
-                (true, _) => "  (registered)",
-                (false, true) => "  (the hub itself)",
-                (false, false) => "",
-            };
-            format!(
-                "{:<24} {:<14} {:<13} {:<7} {}{mark}",
-                c.arn.name,
-                c.arn.region,
-                c.arn.account,
-                c.version.as_deref().unwrap_or("-"),
-                c.status
-            )
-        })
-        .collect();
-    eprintln!(
-        "  {:<24} {:<14} {:<13} {:<7} STATUS",
-        "NAME", "REGION", "ACCOUNT", "VERSION"
-    );
-    let picked = loop {
-        let picked =
-            ports
-                .prompt
-                .pick_many("Which clusters should Argo CD manage?", "CLUSTER", &items)?;
-        if !picked.is_empty() {
-            break picked;
-        }
-        eprintln!(
-            "Nothing picked: press space on each cluster to pick it, then enter (esc cancels)."
-        );
-    };
-    let picked: BTreeSet<usize> = picked.into_iter().collect();
-    let mut index = 0;
-    clusters.retain(|_| {
-        index += 1;
-        picked.contains(&(index - 1))
-    });
-    Ok(clusters)
-}
-
-fn validate_role(answer: &str, optional: bool) -> std::result::Result<(), String> {
-    if optional && answer.is_empty() {
-        return Ok(());
-    }
-    RoleArn::parse(answer)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
-}
-
-/// Ask for the management role, offering the one the hub's service accounts already use.
-async fn ask_management_role<H: Hub, E: Eks, P: Prompt>(
-    ports: &Ports<'_, H, E, P>,
-    namespace: &str,
-    mode: IdentityMode,
-    hub_cluster: Option<&ClusterArn>,
-) -> Result<RoleArn> {
-    let current = match (mode, hub_cluster) {
-        (IdentityMode::PodIdentity, Some(cluster)) => ports.accounts[0]
-            .eks
-            .pod_identity_associations(cluster, namespace)
-            .await?
-            .into_iter()
-            .map(|a| a.role_arn)
-            .next(),
-        _ => ports
-            .hub
-            .service_accounts(namespace)
-            .await?
-            .into_iter()
-            .find_map(|sa| sa.irsa_role),
-    };
-    let answer = ports.prompt.text(
-        "Management role ARN (the role Argo CD's pods run as)",
-        "--management-role-arn",
-        current.as_deref(),
-        &|answer| validate_role(answer, false),
-    )?;
-    RoleArn::parse(&answer).map_err(|e| Error::usage(e.to_string()))
-}
-
-fn ask_target_role<P: Prompt>(prompt: &P) -> Result<Option<RoleArn>> {
-    let answer = prompt.text(
-        "Target role ARN to assume (empty: direct mode)",
-        "--role-arn",
-        None,
-        &|answer| validate_role(answer, true),
-    )?;
-    if answer.is_empty() {
-        return Ok(None);
-    }
-    RoleArn::parse(&answer)
-        .map(Some)
-        .map_err(|e| Error::usage(e.to_string()))
-}
-
-fn ask_access<P: Prompt>(prompt: &P) -> Result<TargetAccess> {
-    let items: Vec<String> = ACCESS_POLICIES.iter().map(|p| (*p).to_owned()).collect();
-    let picked = prompt.pick_one(
-        "Access policy for Argo CD on the target (cluster scope)",
-        "--access-policy",
-        &items,
-        0,
-    )?;
-    Ok(TargetAccess {
-        policy_arn: crate::cli::settings::access_policy_arn(ACCESS_POLICIES[picked])?,
-        scope: AccessScope::Cluster,
-    })
 }
 
 /// Read everything the plan depends on; reads only.

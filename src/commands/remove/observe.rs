@@ -1,133 +1,35 @@
-//! `remove`: unregister clusters, removing identity and access only when nothing else needs them.
-//! observe -> plan (core::removal) -> show -> confirm -> apply -> verify, as `add` does.
+//! What `remove` reads before planning: Argo CD's identity, each removed target's access entry,
+//! and the registrations of other Argo CD instances on the hub that may share them. Reads only.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use futures::stream::{self, StreamExt};
-use serde::Serialize;
 
-use crate::cli::args::{DryRun, OutputFormat};
-use crate::cli::output::restart_command;
-use crate::cli::settings::{Settings, TargetRef};
+use crate::cli::settings::Settings;
 use crate::commands::Ports;
-use crate::commands::list::{hub_cluster, write_document};
-use crate::commands::targets::{argocd_namespace, eks_for};
+use crate::commands::list::hub_cluster;
+use crate::commands::targets::eks_for;
 use crate::core::model::{
     ARGOCD_SERVICE_ACCOUNTS, AuthenticationMode, ClusterArn, IRSA_ANNOTATION, MANAGED_BY_LABEL,
     MANAGED_BY_VALUE,
 };
+use crate::core::registration::{EksRegistration, Format, eks_registrations};
 use crate::core::removal::{
-    EksRegistration, EntryState, Format, ObservedAssociation, ObservedRemoval, ObservedTarget,
-    Removal, RemovalPlan, RemovalStep, SelectError, ServiceAccountIdentity, eks_registrations,
-    management_role, plan_removal, select,
+    EntryState, ObservedAssociation, ObservedRemoval, ObservedTarget, ServiceAccountIdentity,
+    management_role,
 };
 use crate::error::{Error, Result};
-use crate::ports::{Eks, Hub, Iam, Prompt, Write};
+use crate::ports::{Eks, Hub, Iam, Prompt};
 
 /// How many other namespaces' identities are read at once.
 const ELSEWHERE_CONCURRENCY: usize = 8;
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct RemoveReport<'a> {
-    plan: &'a RemovalPlan,
-    /// `applied`, `dry-run-client`, `dry-run-server`.
-    outcome: &'a str,
-}
-
-pub async fn run<H: Hub, A: Eks + Iam, P: Prompt>(
-    settings: &Settings,
-    clusters: &[TargetRef],
-    ports: Ports<'_, H, A, P>,
-    default_region: Option<&str>,
-    out: &mut dyn std::io::Write,
-) -> Result<()> {
-    let namespace = argocd_namespace(ports.hub, settings).await?;
-    let registrations = eks_registrations(&ports.hub.cluster_secrets(&namespace).await?);
-    let mut removing: Vec<String> = Vec::new();
-    for target in clusters {
-        let wanted = match target {
-            TargetRef::Arn(arn) => arn.to_string(),
-            TargetRef::Name(name) => name.clone(),
-        };
-        let registration =
-            select(&registrations, &wanted, &namespace).map_err(|e| select_error(e, &namespace))?;
-        if !removing.contains(&registration.secret) {
-            removing.push(registration.secret.clone());
-        }
-    }
-
-    let observed = observe(
-        &ports,
-        settings,
-        default_region,
-        &namespace,
-        registrations,
-        &removing,
-    )
-    .await?;
-    let plan = plan_removal(&observed, &removing);
-    let text = settings.output == OutputFormat::Text;
-    if text {
-        write_plan(out, &plan)?;
-    }
-    let outcome = match settings.dry_run {
-        DryRun::Client => "dry-run-client",
-        DryRun::Server => {
-            apply(&ports, &plan, Write::ServerDryRun).await?;
-            "dry-run-server"
-        }
-        DryRun::None => {
-            if !settings.yes && !ports.prompt.confirm("Remove these?")? {
-                return Err(Error::Cancelled);
-            }
-            apply(&ports, &plan, Write::Real).await?;
-            verify(&ports, &plan).await?;
-            "applied"
-        }
-    };
-    if text {
-        write_outcome(out, &plan, outcome)?;
-    } else {
-        write_document(
-            out,
-            settings.output,
-            &RemoveReport {
-                plan: &plan,
-                outcome,
-            },
-        )?;
-    }
-    out.flush().map_err(|e| Error::Output(e.to_string()))
-}
-
-fn select_error(error: SelectError, namespace: &str) -> Error {
-    match error {
-        SelectError::None {
-            wanted, candidates, ..
-        } => Error::NotFound {
-            what: format!("a registered EKS cluster called {wanted} in namespace {namespace}"),
-            fix: if candidates.is_empty() {
-                "No EKS cluster is registered there; pass --argocd-namespace if Argo CD runs elsewhere. Nothing was changed".to_owned()
-            } else {
-                format!(
-                    "Registered (Secret = cluster): {}. Pass a cluster name, cluster ARN or Secret name (kubectl argocd-eks list shows them). Nothing was changed",
-                    candidates.join(", ")
-                )
-            },
-        },
-        ambiguous @ SelectError::Ambiguous { .. } => {
-            Error::usage(format!("{ambiguous}. Nothing was changed"))
-        }
-    }
-}
 
 fn is_argocd(name: &str) -> bool {
     ARGOCD_SERVICE_ACCOUNTS.iter().any(|(n, _)| *n == name)
 }
 
 /// Read everything the removal plan depends on; reads only.
-async fn observe<H: Hub, A: Eks + Iam, P: Prompt>(
+pub(super) async fn observe<H: Hub, A: Eks + Iam, P: Prompt>(
     ports: &Ports<'_, H, A, P>,
     settings: &Settings,
     default_region: Option<&str>,
@@ -416,213 +318,4 @@ async fn observe_target<H: Hub, A: Eks + Iam, P: Prompt>(
         principal,
         entry,
     }
-}
-
-/// The RBAC the plan's Kubernetes writes need, checked before anything is written.
-async fn check_hub_permissions<H: Hub>(hub: &H, plan: &RemovalPlan) -> Result<()> {
-    let mut needed = BTreeSet::new();
-    for action in plan.deletes() {
-        match &action.step {
-            RemovalStep::DeleteSecret { .. } => needed.insert(("delete", "secrets")),
-            RemovalStep::RemoveServiceAccountAnnotation { .. } => {
-                needed.insert(("patch", "serviceaccounts"))
-            }
-            _ => false,
-        };
-    }
-    let namespace = &plan.namespace;
-    let mut denied = Vec::new();
-    for (verb, resource) in needed {
-        if !hub.can_i(namespace, verb, "", resource).await? {
-            denied.push(format!("{verb} {resource}"));
-        }
-    }
-    if denied.is_empty() {
-        return Ok(());
-    }
-    Err(Error::PermissionDenied {
-        what: format!(
-            "the hub does not let you {} in namespace {namespace}",
-            denied.join(", ")
-        ),
-        fix: "Nothing was changed. Ask a cluster admin for that RBAC (kubectl auth can-i shows what you may do)".into(),
-    })
-}
-
-/// Make the plan's deletes in its order; writes only. AWS has no dry run: on a server dry run
-/// only the Kubernetes writes are sent.
-async fn apply<H: Hub, A: Eks + Iam, P: Prompt>(
-    ports: &Ports<'_, H, A, P>,
-    plan: &RemovalPlan,
-    write: Write,
-) -> Result<()> {
-    check_hub_permissions(ports.hub, plan).await?;
-    for action in plan.deletes() {
-        match &action.step {
-            RemovalStep::DeleteSecret { namespace, name } => {
-                ports.hub.delete_secret(namespace, name, write).await?;
-            }
-            RemovalStep::RemoveServiceAccountAnnotation {
-                service_account, ..
-            } => {
-                ports
-                    .hub
-                    .remove_service_account_annotation(service_account, IRSA_ANNOTATION, write)
-                    .await?
-            }
-            _ if write == Write::ServerDryRun => {}
-            RemovalStep::DeletePodIdentityAssociation {
-                hub_cluster,
-                association_id,
-                ..
-            } => {
-                ports.accounts[0]
-                    .eks
-                    .delete_pod_identity_association(hub_cluster, association_id)
-                    .await?
-            }
-            RemovalStep::DeleteAccessEntry {
-                cluster,
-                principal_arn,
-            } => {
-                eks_for(ports.accounts, &cluster.account)
-                    .delete_access_entry(cluster, principal_arn)
-                    .await?
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Read back: everything deleted must be gone (an annotation may stay only when someone else
-/// also owns it, and then it is no longer ours).
-async fn verify<H: Hub, A: Eks + Iam, P: Prompt>(
-    ports: &Ports<'_, H, A, P>,
-    plan: &RemovalPlan,
-) -> Result<()> {
-    let namespace = &plan.namespace;
-    let mut left = Vec::new();
-    let mut owned = None;
-    let mut associations = None;
-    for action in plan.deletes() {
-        let still_there = match &action.step {
-            RemovalStep::DeleteSecret { namespace, name } => {
-                ports.hub.secret(namespace, name).await?.is_some()
-            }
-            RemovalStep::RemoveServiceAccountAnnotation {
-                service_account, ..
-            } => {
-                if owned.is_none() {
-                    owned = Some(
-                        ports
-                            .hub
-                            .owned_service_account_annotations(namespace)
-                            .await?,
-                    );
-                }
-                owned
-                    .as_ref()
-                    .and_then(|o| o.get(&service_account.name))
-                    .is_some_and(|keys| keys.iter().any(|k| k == IRSA_ANNOTATION))
-            }
-            RemovalStep::DeletePodIdentityAssociation {
-                hub_cluster,
-                association_id,
-                ..
-            } => {
-                if associations.is_none() {
-                    associations = Some(
-                        ports.accounts[0]
-                            .eks
-                            .pod_identity_associations(hub_cluster, namespace)
-                            .await?,
-                    );
-                }
-                associations
-                    .as_ref()
-                    .is_some_and(|all| all.iter().any(|a| a.id == *association_id))
-            }
-            RemovalStep::DeleteAccessEntry {
-                cluster,
-                principal_arn,
-            } => eks_for(ports.accounts, &cluster.account)
-                .access_entry_tags(cluster, principal_arn)
-                .await?
-                .is_some(),
-        };
-        if still_there {
-            left.push(action.step.subject());
-        }
-    }
-    if left.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::VerifyFailed {
-            what: left.join("; "),
-            detail: "it is still there after the delete".into(),
-        })
-    }
-}
-
-fn write_err(e: impl std::fmt::Display) -> Error {
-    Error::Output(e.to_string())
-}
-
-fn marker(change: Removal) -> &'static str {
-    match change {
-        Removal::Delete => "-",
-        Removal::Keep => "=",
-    }
-}
-
-/// The plan, one line per object: `- delete`, `= keep` with the reason.
-fn write_plan(out: &mut dyn std::io::Write, plan: &RemovalPlan) -> Result<()> {
-    writeln!(
-        out,
-        "Plan to remove {} from Argo CD (namespace {}):",
-        plan.secrets.join(", "),
-        plan.namespace
-    )
-    .map_err(write_err)?;
-    for action in &plan.actions {
-        writeln!(
-            out,
-            "  {} {:<6} {}  ({})",
-            marker(action.change),
-            action.change.to_string(),
-            action.step.subject(),
-            action.detail
-        )
-        .map_err(write_err)?;
-    }
-    for note in &plan.notes {
-        writeln!(out, "note: {note}").map_err(write_err)?;
-    }
-    Ok(())
-}
-
-fn write_outcome(out: &mut dyn std::io::Write, plan: &RemovalPlan, outcome: &str) -> Result<()> {
-    let deletes = plan.deletes().count();
-    let kept = plan.actions.len() - deletes;
-    match outcome {
-        "applied" => writeln!(out, "Removed: {deletes} deleted, {kept} kept."),
-        "dry-run-server" => writeln!(
-            out,
-            "Dry run (server): the API server accepted the Kubernetes writes; AWS writes were not sent; nothing was changed ({deletes} to delete, {kept} kept)."
-        ),
-        _ => writeln!(
-            out,
-            "Dry run: nothing was changed ({deletes} to delete, {kept} kept)."
-        ),
-    }
-    .map_err(write_err)?;
-    if outcome == "applied" && plan.deletes().any(|a| a.step.changes_identity()) {
-        writeln!(
-            out,
-            "Argo CD's running pods keep their AWS credentials until they restart:\n  {}",
-            restart_command(&plan.namespace)
-        )
-        .map_err(write_err)?;
-    }
-    Ok(())
 }

@@ -1,56 +1,17 @@
-//! `policy`'s planning: the IAM roles Argo CD needs (trust and permission documents), how to
-//! compare them with what IAM has, and the writes that close the gap. Pure: the command observes
-//! IAM and applies the writes.
-
-use std::collections::BTreeSet;
+//! `policy --create`'s planning: compare the roles the tool wants with what IAM has, and the
+//! writes that close the gap (or the steps left to the user). Pure: the command observes IAM
+//! and applies the writes.
 
 use serde::Serialize;
 
-use super::model::{ARGOCD_SERVICE_ACCOUNTS, ClusterArn, IdentityMode, RoleArn, SaRef};
-use super::trust::{
-    ASSUME_ROLE, Effect, PolicyDocument, Principal, Statement, Values, irsa_trust,
-    management_permissions, pod_identity_trust, self_assume_statement, target_role_trust,
+use super::diagnose::assumable_roles;
+use super::document::{PolicyDocument, Principal, missing_statements, same_policy};
+use super::generate::{
+    INLINE_POLICY, OidcProvider, RoleKind, RolePolicies, management_permissions,
 };
+use crate::core::model::RoleArn;
 
-/// The inline policy the tool owns on the management role.
-pub const INLINE_POLICY: &str = "kubectl-argocd-eks";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RoleKind {
-    Management,
-    Target,
-}
-
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct NamedPolicy {
-    pub name: String,
-    pub document: PolicyDocument,
-}
-
-/// One role and the documents it needs.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RolePolicies {
-    pub arn: RoleArn,
-    pub kind: RoleKind,
-    /// The management role is also a target role (roleARN = itself): it trusts itself.
-    pub self_assume: bool,
-    pub purpose: String,
-    pub trust_policy: PolicyDocument,
-    pub permission_policies: Vec<NamedPolicy>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct OidcProvider {
-    pub arn: String,
-    pub url: String,
-    pub client_ids: [&'static str; 1],
-}
-
-/// What a plan step does to IAM. Unlike `add`'s `plan::Change`, a step can be left to the user.
+/// What a plan step does to IAM. Unlike `add`'s `action::Change`, a step can be left to the user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Change {
@@ -95,202 +56,6 @@ pub struct PlanStep {
     #[serde(skip)]
     pub write: Option<IamWrite>,
 }
-
-/// Argo CD's service accounts that need the identity: the ones Argo CD always has, and the
-/// ApplicationSet controller's when it exists (`present`: the names in `namespace`).
-pub fn argocd_service_accounts(
-    namespace: &str,
-    present: &[String],
-    notes: &mut Vec<String>,
-) -> Vec<SaRef> {
-    let missing: Vec<&str> = ARGOCD_SERVICE_ACCOUNTS
-        .iter()
-        .filter(|(name, always)| *always && !present.iter().any(|p| p == name))
-        .map(|(name, _)| *name)
-        .collect();
-    if !missing.is_empty() {
-        notes.push(format!(
-            "namespace {namespace} has no service account {}: the policies are for Argo CD's defaults there (pass --argocd-namespace if Argo CD runs elsewhere)",
-            missing.join(", ")
-        ));
-    }
-    ARGOCD_SERVICE_ACCOUNTS
-        .iter()
-        .filter(|(name, always)| *always || present.iter().any(|p| p == name))
-        .map(|(name, _)| SaRef::new(namespace, name))
-        .collect()
-}
-
-// ---- the documents ----
-
-/// The management role (first) and the target roles, each with the documents it needs.
-pub fn wanted_roles(
-    mode: IdentityMode,
-    management: &RoleArn,
-    target_roles: &[RoleArn],
-    oidc_provider: Option<&OidcProvider>,
-    hub: Option<&ClusterArn>,
-    service_accounts: &[SaRef],
-) -> Vec<RolePolicies> {
-    let pod_identity = mode == IdentityMode::PodIdentity;
-    let targets: BTreeSet<&RoleArn> = target_roles.iter().collect();
-    let self_assume = targets.contains(management);
-    let mut trust = match oidc_provider {
-        Some(provider) => irsa_trust(&provider.arn, &provider.url, service_accounts),
-        None => pod_identity_trust(hub, service_accounts),
-    };
-    let names: Vec<&str> = service_accounts.iter().map(|sa| sa.name.as_str()).collect();
-    let mut purpose = match mode {
-        IdentityMode::Irsa => format!(
-            "Argo CD's pods run as this role: IRSA, each service account ({}) annotated with eks.amazonaws.com/role-arn.",
-            names.join(", ")
-        ),
-        IdentityMode::PodIdentity => format!(
-            "Argo CD's pods run as this role: one EKS Pod Identity association per service account ({}).",
-            names.join(", ")
-        ),
-        IdentityMode::Capability => {
-            "The EKS Argo CD capability runs as this role (its capability role).".to_owned()
-        }
-    };
-    if self_assume {
-        trust.add_statement(self_assume_statement(management, pod_identity));
-        purpose.push_str(
-            " It is also the target role (awsAuthConfig.roleARN = this role), so it trusts itself (statement ArgoCdSelfAssume, Argo CD issue #17064).",
-        );
-    }
-    let owned: Vec<RoleArn> = targets.iter().map(|r| (*r).clone()).collect();
-    let permissions = management_permissions(&owned, pod_identity);
-    match &permissions {
-        Some(_) => purpose.push_str(" Its permission policy lets it assume exactly the target roles."),
-        None => purpose.push_str(
-            " Direct mode (no --role-arn): it needs no permission policy; map this role itself into each target cluster (kubectl argocd-eks add makes the access entry).",
-        ),
-    }
-    let mut roles = vec![RolePolicies {
-        arn: management.clone(),
-        kind: RoleKind::Management,
-        self_assume,
-        purpose,
-        trust_policy: trust,
-        permission_policies: permissions
-            .into_iter()
-            .map(|document| NamedPolicy {
-                name: INLINE_POLICY.into(),
-                document,
-            })
-            .collect(),
-    }];
-    for target in targets.into_iter().filter(|t| *t != management) {
-        roles.push(RolePolicies {
-            arn: target.clone(),
-            kind: RoleKind::Target,
-            self_assume: false,
-            purpose: format!(
-                "Argo CD assumes this role to reach target clusters in account {} (awsAuthConfig.roleARN); map it into each target cluster (kubectl argocd-eks add makes the access entry). It needs no permission policy.{}",
-                target.account,
-                if pod_identity {
-                    " Its trust allows sts:TagSession: pod identity's session tags are transitive."
-                } else {
-                    ""
-                }
-            ),
-            trust_policy: target_role_trust(management, pod_identity),
-            permission_policies: Vec::new(),
-        });
-    }
-    roles
-}
-
-// ---- compare documents ----
-
-/// A statement in a form where equal meaning is equal text: no Sid, sorted values, actions and
-/// condition keys in lower case (IAM compares those without case).
-fn canonical_statement(statement: &Statement) -> String {
-    let mut s = statement.clone();
-    s.sid = None;
-    let sort = |values: &mut Values, lower: bool| {
-        if lower {
-            values
-                .0
-                .iter_mut()
-                .for_each(|v| *v = v.to_ascii_lowercase());
-        }
-        values.0.sort();
-        values.0.dedup();
-    };
-    for values in [&mut s.action, &mut s.not_action].into_iter().flatten() {
-        sort(values, true);
-    }
-    for values in [&mut s.resource, &mut s.not_resource].into_iter().flatten() {
-        sort(values, false);
-    }
-    for principal in [&mut s.principal, &mut s.not_principal]
-        .into_iter()
-        .flatten()
-    {
-        if let Principal::Of(kinds) = principal {
-            kinds.values_mut().for_each(|values| sort(values, false));
-        }
-    }
-    s.condition = std::mem::take(&mut s.condition)
-        .into_iter()
-        .map(|(operator, keys)| {
-            let keys = keys
-                .into_iter()
-                .map(|(key, mut values)| {
-                    sort(&mut values, false);
-                    (key.to_ascii_lowercase(), values)
-                })
-                .collect();
-            (operator.to_ascii_lowercase(), keys)
-        })
-        .collect();
-    serde_json::to_string(&s).unwrap_or_default()
-}
-
-fn canonical(doc: &PolicyDocument) -> (String, BTreeSet<String>) {
-    (
-        doc.version.clone(),
-        doc.statements.iter().map(canonical_statement).collect(),
-    )
-}
-
-/// Whether two documents mean the same (statement order, Sids, value order aside).
-pub fn same_policy(a: &PolicyDocument, b: &PolicyDocument) -> bool {
-    canonical(a) == canonical(b)
-}
-
-/// The wanted statements `existing` lacks.
-pub fn missing_statements<'a>(
-    existing: &PolicyDocument,
-    wanted: &'a PolicyDocument,
-) -> Vec<&'a Statement> {
-    let have = canonical(existing).1;
-    wanted
-        .statements
-        .iter()
-        .filter(|s| !have.contains(&canonical_statement(s)))
-        .collect()
-}
-
-/// The roles a permission policy lets its holder `sts:AssumeRole`, by exact ARN.
-pub fn assumable_roles(doc: &PolicyDocument) -> BTreeSet<RoleArn> {
-    doc.statements
-        .iter()
-        .filter(|s| s.effect == Effect::Allow && s.principal.is_none())
-        .filter(|s| {
-            s.action
-                .iter()
-                .flat_map(|a| a.iter())
-                .any(|a| a.eq_ignore_ascii_case(ASSUME_ROLE))
-        })
-        .flat_map(|s| s.resource.iter().flat_map(|r| r.iter()))
-        .filter_map(|r| RoleArn::parse(r).ok())
-        .collect()
-}
-
-// ---- plan the writes ----
 
 /// A role as IAM has it: trust policy, and the tool's inline policy if there is one.
 pub struct ObservedRole {
@@ -544,7 +309,12 @@ fn role_management_arn(role: &RolePolicies) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::trust::{STS_AUDIENCE, oidc_provider_arn, parse_policy};
+    use crate::core::model::{IdentityMode, SaRef};
+    use crate::core::policy::document::{STS_AUDIENCE, parse_policy};
+    use crate::core::policy::generate::{
+        oidc_provider_arn, self_assume_statement, target_role_trust, wanted_roles,
+    };
+    use std::collections::BTreeSet;
 
     const MGMT: &str = "arn:aws:iam::111122223333:role/argocd-management";
     const TARGET: &str = "arn:aws:iam::444455556666:role/argocd-deployer";

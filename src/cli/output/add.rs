@@ -1,12 +1,14 @@
-//! Plans and results as text for people, or YAML / JSON for machines.
+//! What `add` reports: its plan, one line per object, and the outcome.
 
 use std::io::Write;
 
 use serde::Serialize;
 
-use super::args::OutputFormat;
-use crate::core::plan::{Change, Plan, Step};
-use crate::error::{Error, Result};
+use super::{change_summary, write_err, write_notes, write_serialized, write_step};
+use crate::cli::args::OutputFormat;
+use crate::core::action::{Change, Step};
+use crate::core::plan::Plan;
+use crate::error::Result;
 
 /// What `add` reports: the plan, and whether (and how) it was applied.
 #[derive(Debug, Serialize)]
@@ -22,50 +24,6 @@ pub struct AddReport<'a> {
     pub restarted: Vec<String>,
 }
 
-/// A spinner on stderr while something slow runs; silent when stderr is not a terminal.
-pub struct Spinner(Option<indicatif::ProgressBar>);
-
-impl Spinner {
-    pub fn start(message: &str) -> Self {
-        use std::io::IsTerminal;
-        if !std::io::stderr().is_terminal() {
-            return Spinner(None);
-        }
-        let bar = indicatif::ProgressBar::new_spinner().with_message(message.to_owned());
-        bar.enable_steady_tick(std::time::Duration::from_millis(100));
-        Spinner(Some(bar))
-    }
-
-    pub fn finish(self) {
-        if let Some(bar) = self.0 {
-            bar.finish_and_clear();
-        }
-    }
-}
-
-/// An output error (a closed pipe, a value serde cannot write) as the tool's error.
-pub fn write_err(e: impl std::fmt::Display) -> Error {
-    Error::Output(e.to_string())
-}
-
-/// `value` as YAML for `-o yaml`, else as pretty JSON.
-pub fn write_serialized<T: Serialize>(
-    out: &mut dyn Write,
-    format: OutputFormat,
-    value: &T,
-) -> Result<()> {
-    match format {
-        OutputFormat::Yaml => {
-            let text = serde_saphyr::to_string(value).map_err(write_err)?;
-            out.write_all(text.as_bytes()).map_err(write_err)
-        }
-        OutputFormat::Json | OutputFormat::Text => {
-            serde_json::to_writer_pretty(&mut *out, value).map_err(write_err)?;
-            writeln!(out).map_err(write_err)
-        }
-    }
-}
-
 pub fn write_document(out: &mut dyn Write, format: OutputFormat, report: &AddReport) -> Result<()> {
     match format {
         OutputFormat::Text => write_plan(out, report.plan),
@@ -79,30 +37,6 @@ fn marker(change: Change) -> &'static str {
         Change::Update => "~",
         Change::Unchanged => "=",
     }
-}
-
-/// One line of a plan: `  + create    <subject>  (<detail>)`.
-pub fn write_step(
-    out: &mut dyn Write,
-    marker: &str,
-    change: &str,
-    subject: &str,
-    detail: &str,
-) -> Result<()> {
-    writeln!(out, "  {marker} {change:<9} {subject}  ({detail})").map_err(write_err)
-}
-
-/// `note: ...`, one line each.
-pub fn write_notes(out: &mut dyn Write, notes: &[String]) -> Result<()> {
-    for note in notes {
-        writeln!(out, "note: {note}").map_err(write_err)?;
-    }
-    Ok(())
-}
-
-/// `N created, N updated, N unchanged`.
-pub fn change_summary(created: usize, updated: usize, unchanged: usize) -> String {
-    format!("{created} created, {updated} updated, {unchanged} unchanged")
 }
 
 /// The plan, one line per object: `+ create`, `~ update`, `= unchanged`.

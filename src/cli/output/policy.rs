@@ -6,14 +6,14 @@ use std::io::Write;
 
 use serde::Serialize;
 
-use super::args::OutputFormat;
-use super::output::{change_summary, write_err, write_notes, write_serialized, write_step};
+use super::{change_summary, write_err, write_notes, write_serialized, write_step};
+use crate::cli::args::OutputFormat;
 use crate::core::model::{ClusterArn, IdentityMode, RoleArn};
-use crate::core::roles::{
-    Change, OidcProvider, PlanStep, RoleKind, RolePolicies, creation_trust, provider_subject,
-    trust_subject,
+use crate::core::policy::document::STS_AUDIENCE;
+use crate::core::policy::generate::{OidcProvider, RoleKind, RolePolicies};
+use crate::core::policy::plan::{
+    Change, PlanStep, creation_trust, provider_subject, trust_subject,
 };
-use crate::core::trust::STS_AUDIENCE;
 use crate::error::Result;
 
 /// What `policy` reports, as text or as a machine document.

@@ -1,0 +1,107 @@
+//! What `list` reports: one row per registered EKS cluster, as a table or a document.
+
+use std::io::Write;
+
+use serde::Serialize;
+
+use super::write_err;
+use crate::core::registration::Health;
+use crate::error::Result;
+
+/// One line of `list`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListedCluster {
+    pub secret: String,
+    /// Argo CD's name for the cluster.
+    pub name: Option<String>,
+    pub cluster: Option<String>,
+    pub region: Option<String>,
+    pub account: Option<String>,
+    pub server: String,
+    /// `irsa`, `pod-identity`, `capability` or `unknown`.
+    pub mode: String,
+    /// roleARN, `direct` (the management role itself), or None when not awsAuthConfig.
+    pub role: Option<String>,
+    pub managed_by: Option<String>,
+    pub managed_by_us: bool,
+    pub health: Health,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListDocument<'a> {
+    pub namespace: &'a str,
+    pub clusters: &'a [ListedCluster],
+    /// Cluster Secrets in the namespace that do not point at EKS.
+    pub other_cluster_secrets: usize,
+}
+
+pub fn write_table(
+    out: &mut dyn Write,
+    namespace: &str,
+    clusters: &[ListedCluster],
+    others: usize,
+) -> Result<()> {
+    if clusters.is_empty() {
+        writeln!(
+            out,
+            "No EKS cluster is registered with Argo CD in namespace {namespace}."
+        )
+        .map_err(write_err)?;
+    } else {
+        let dash = |value: &Option<String>| value.clone().unwrap_or_else(|| "-".to_owned());
+        let mut rows = vec![
+            [
+                "SECRET",
+                "CLUSTER",
+                "REGION",
+                "ACCOUNT",
+                "MODE",
+                "ROLE",
+                "MANAGED-BY",
+                "HEALTH",
+            ]
+            .map(str::to_owned),
+        ];
+        for c in clusters {
+            let managed_by = if c.managed_by_us {
+                "kubectl-argocd-eks".to_owned()
+            } else {
+                c.managed_by.clone().unwrap_or_else(|| "other".to_owned())
+            };
+            rows.push([
+                c.secret.clone(),
+                dash(&c.cluster),
+                dash(&c.region),
+                dash(&c.account),
+                c.mode.clone(),
+                dash(&c.role),
+                managed_by,
+                c.health.to_string(),
+            ]);
+        }
+        let mut widths = [0usize; 8];
+        for row in &rows {
+            for (width, cell) in widths.iter_mut().zip(row) {
+                *width = (*width).max(cell.chars().count());
+            }
+        }
+        for row in &rows {
+            let line: Vec<String> = row
+                .iter()
+                .zip(widths)
+                .map(|(cell, width)| format!("{cell:<width$}"))
+                .collect();
+            writeln!(out, "{}", line.join("  ").trim_end()).map_err(write_err)?;
+        }
+    }
+    if others > 0 {
+        writeln!(
+            out,
+            "({others} other cluster Secret(s) in namespace {namespace} do not point at EKS.)"
+        )
+        .map_err(write_err)?;
+    }
+    Ok(())
+}

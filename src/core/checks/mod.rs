@@ -1,0 +1,201 @@
+//! doctor's checks: observed hub, IAM and EKS facts -> findings, each failure with its exact fix.
+//! This file holds the facts and findings; one file per link of the chain does the checking.
+
+mod hub;
+mod identity;
+mod target;
+#[cfg(test)]
+mod tests;
+
+pub use hub::hub_checks;
+pub use identity::identity_checks;
+pub use target::target_checks;
+
+use serde::Serialize;
+
+use crate::core::model::{
+    AccessPolicyAssociation, ClusterArn, EksCluster, IdentityMode, PodIdentityAssociation, RoleArn,
+    SaRef,
+};
+use crate::core::plan::ObservedServiceAccount;
+use crate::core::policy::document::PolicyDocument;
+use crate::core::secret::ObservedSecret;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    Pass,
+    Fail,
+    /// The tool could not read what the check needs.
+    CannotTell,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub check: String,
+    pub status: Status,
+    pub detail: String,
+    /// For failures: the command to run or the policy to apply.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+}
+
+impl Finding {
+    pub(super) fn pass(check: &str, detail: impl Into<String>) -> Self {
+        Finding {
+            check: check.into(),
+            status: Status::Pass,
+            detail: detail.into(),
+            fix: None,
+        }
+    }
+
+    pub(super) fn fail(check: &str, detail: impl Into<String>, fix: impl Into<String>) -> Self {
+        Finding {
+            check: check.into(),
+            status: Status::Fail,
+            detail: detail.into(),
+            fix: Some(fix.into()),
+        }
+    }
+
+    pub(super) fn cannot_tell(check: &str, detail: impl Into<String>) -> Self {
+        Finding {
+            check: check.into(),
+            status: Status::CannotTell,
+            detail: detail.into(),
+            fix: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Section {
+    pub title: String,
+    pub findings: Vec<Finding>,
+}
+
+impl Section {
+    pub fn failed(&self) -> bool {
+        self.findings.iter().any(|f| f.status == Status::Fail)
+    }
+}
+
+/// An IAM role as doctor read it: None trust means the role does not exist.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleFacts {
+    pub arn: RoleArn,
+    pub trust: Option<PolicyDocument>,
+    pub permissions: Vec<PolicyDocument>,
+}
+
+/// A pod of one of Argo CD's service accounts, with when it was created (Unix seconds).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PodFacts {
+    pub name: String,
+    pub service_account: String,
+    pub created: i64,
+}
+
+/// Everything doctor read about the hub; `None` in an Option<..> field means "could not read".
+#[derive(Debug, Clone, Default)]
+pub struct HubFacts {
+    pub namespace: String,
+    pub service_accounts: Vec<ObservedServiceAccount>,
+    pub may_create_secrets: Option<bool>,
+    pub hub_cluster: Option<EksCluster>,
+    pub pod_identity_agent: Option<bool>,
+    pub associations: Vec<PodIdentityAssociation>,
+    pub oidc_providers: Option<Vec<String>>,
+    pub management_role: Option<RoleFacts>,
+    pub pods: Vec<PodFacts>,
+    /// When Argo CD's identity last changed (Unix seconds), if known.
+    pub identity_changed_at: Option<i64>,
+    /// Argo CD is the EKS Argo CD capability (every checked Secret names its cluster by ARN).
+    pub capability: bool,
+    /// The capability's role, when the user named it.
+    pub capability_role: Option<RoleArn>,
+}
+
+/// Everything doctor read about one registered cluster.
+#[derive(Debug, Clone)]
+pub struct TargetFacts {
+    pub secret: ObservedSecret,
+    /// The cluster the Secret names (its `name` ARN, or the cluster found at its server).
+    pub cluster_arn: Option<ClusterArn>,
+    /// DescribeCluster: None = could not ask; Some(None) = no such cluster.
+    pub described: Option<Option<EksCluster>>,
+    /// The target role (roleARN), read in the target's account when reachable.
+    pub target_role: Option<RoleFacts>,
+    /// The principal's access entry: None = could not read; Some(None) = none.
+    pub access_entry: Option<Option<Vec<AccessPolicyAssociation>>>,
+    /// Connecting as Argo CD would; None when not attempted.
+    pub connection: Option<Connection>,
+    /// kube-system/aws-auth `mapRoles` on the target: None = no kube context for it here;
+    /// Some(None) = no aws-auth ConfigMap.
+    pub aws_auth: Option<Option<String>>,
+}
+
+/// One `mapRoles` entry of the aws-auth ConfigMap.
+#[derive(Debug, serde::Deserialize)]
+pub(super) struct MapRole {
+    pub(super) rolearn: String,
+    #[serde(default)]
+    pub(super) groups: Vec<String>,
+}
+
+/// What happened when doctor connected to the target the way Argo CD does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Connection {
+    Authenticated {
+        username: String,
+        groups: Vec<String>,
+    },
+    /// The cluster answered 401 to the token.
+    Rejected,
+    /// The roles could not be assumed from here (the caller is not Argo CD).
+    CannotAssume(String),
+    Unreachable(String),
+}
+
+pub(super) fn json(doc: &PolicyDocument) -> String {
+    format!("{doc}")
+}
+
+/// The identity Argo CD's application controller has. AWS SDKs look for IRSA's web identity
+/// before pod identity's container credentials, so an IRSA annotation wins when both exist.
+pub fn detect_identity(hub: &HubFacts) -> Option<(IdentityMode, String)> {
+    let controller = crate::core::model::ARGOCD_SERVICE_ACCOUNTS[0].0;
+    let annotation = hub
+        .service_accounts
+        .iter()
+        .find(|sa| sa.name == controller)
+        .and_then(|sa| sa.irsa_role.clone());
+    if let Some(role) = annotation {
+        return Some((IdentityMode::Irsa, role));
+    }
+    hub.associations
+        .iter()
+        .find(|a| a.service_account.name == controller)
+        .map(|association| (IdentityMode::PodIdentity, association.role_arn.clone()))
+}
+
+pub(super) fn argocd_service_accounts(hub: &HubFacts) -> Vec<SaRef> {
+    crate::core::model::ARGOCD_SERVICE_ACCOUNTS
+        .iter()
+        .filter(|(name, _)| hub.service_accounts.iter().any(|sa| sa.name == *name))
+        .map(|(name, _)| SaRef::new(&hub.namespace, name))
+        .collect()
+}
+
+pub(super) fn role_name(arn: &str) -> &str {
+    arn.rsplit('/').next().unwrap_or(arn)
+}
+
+pub(super) fn update_trust_fix(role: &RoleArn, wanted: &PolicyDocument) -> String {
+    format!(
+        "aws iam update-assume-role-policy --role-name {} --policy-document '{}'",
+        role.name(),
+        json(wanted)
+    )
+}

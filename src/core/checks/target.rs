@@ -1,0 +1,388 @@
+//! Links 3 to 6 of doctor's chain for one registered cluster: the role chain, the target's
+//! access entry or aws-auth mapping, the Secret against DescribeCluster, and connecting.
+
+use super::{
+    Connection, Finding, HubFacts, MapRole, RoleFacts, Section, TargetFacts, detect_identity, json,
+    role_name, update_trust_fix,
+};
+use crate::core::model::{IdentityMode, RoleArn};
+use crate::core::policy::document::{ASSUME_ROLE, TAG_SESSION};
+use crate::core::policy::evaluate::{Request, RequestPrincipal};
+use crate::core::policy::{diagnose, evaluate, generate};
+
+/// Links 3-5 for one registered cluster: role chain, target access, and the Secret itself.
+pub fn target_checks(hub: &HubFacts, target: &TargetFacts) -> Section {
+    let secret = &target.secret;
+    let title = format!(
+        "{} (Secret {}/{})",
+        target
+            .cluster_arn
+            .as_ref()
+            .map_or("unknown cluster".to_owned(), ToString::to_string),
+        secret.namespace,
+        secret.name
+    );
+    if hub.capability {
+        return capability_target_checks(hub, target, title);
+    }
+    let mut findings = Vec::new();
+    let config = secret.config();
+    let auth = config.as_ref().and_then(|c| c.aws_auth_config.clone());
+    let role_arn = auth.as_ref().and_then(|a| a.role_arn.clone());
+    let identity = detect_identity(hub);
+
+    // The Secret's own fields.
+    let check = "the Secret's roleARN is an IAM role ARN";
+    let target_role = match role_arn.as_deref().map(RoleArn::parse) {
+        None => {
+            findings.push(Finding::pass(
+                check,
+                "no roleARN: direct mode (the management role reaches the target)",
+            ));
+            None
+        }
+        Some(Ok(role)) => {
+            findings.push(Finding::pass(check, role.to_string()));
+            Some(role)
+        }
+        Some(Err(e)) => {
+            findings.push(Finding::fail(check, e.to_string(), format!("kubectl -n {} edit secret {}: set config.awsAuthConfig.roleARN to arn:aws:iam::<account>:role/<name>", secret.namespace, secret.name)));
+            None
+        }
+    };
+    if let (Some(arn), Some(auth)) = (&target.cluster_arn, &auth) {
+        let check = "awsAuthConfig.clusterName and the server's region match the cluster";
+        let host_region = secret
+            .server()
+            .and_then(|s| s.strip_suffix(".eks.amazonaws.com"))
+            .and_then(|s| s.rsplit('.').next());
+        let mut problems = Vec::new();
+        if auth.cluster_name != arn.name {
+            problems.push(format!(
+                "clusterName is {:?}, the cluster is {:?}",
+                auth.cluster_name, arn.name
+            ));
+        }
+        if let Some(region) = host_region.filter(|r| *r != arn.region) {
+            problems.push(format!(
+                "the server is in {region}, the cluster in {}",
+                arn.region
+            ));
+        }
+        findings.push(if problems.is_empty() {
+            Finding::pass(check, format!("{} in {}", arn.name, arn.region))
+        } else {
+            Finding::fail(check, problems.join("; "), format!("kubectl argocd-eks add {arn} --secret-name {} rewrites the Secret from DescribeCluster", secret.name))
+        });
+    }
+    findings.push(match &target.described {
+        Some(Some(cluster)) => {
+            let mut problems = Vec::new();
+            if secret.server() != Some(cluster.endpoint.trim_end_matches('/')) {
+                problems.push(format!(
+                    "server is {}, EKS says {}",
+                    secret.server().unwrap_or("-"),
+                    cluster.endpoint
+                ));
+            }
+            let ca = config
+                .as_ref()
+                .and_then(|c| c.tls_client_config.ca_data.clone());
+            if ca.as_deref() != Some(cluster.ca_data.as_str()) {
+                problems.push(
+                    "caData differs from the cluster's certificate authority (rotated?)".into(),
+                );
+            }
+            if problems.is_empty() {
+                Finding::pass(
+                    "server and caData match DescribeCluster",
+                    cluster.endpoint.clone(),
+                )
+            } else {
+                Finding::fail(
+                    "server and caData match DescribeCluster",
+                    problems.join("; "),
+                    format!(
+                        "kubectl argocd-eks add {} --secret-name {} (updates server and caData)",
+                        cluster.arn, secret.name
+                    ),
+                )
+            }
+        }
+        Some(None) => Finding::fail(
+            "server and caData match DescribeCluster",
+            "the cluster no longer exists",
+            format!("kubectl argocd-eks remove {}", secret.name),
+        ),
+        None => Finding::cannot_tell(
+            "server and caData match DescribeCluster",
+            "the cluster could not be described from here (reach its account with --assume-role)",
+        ),
+    });
+
+    // The role chain.
+    let management = identity
+        .as_ref()
+        .and_then(|(_, arn)| RoleArn::parse(arn).ok());
+    let pod_identity = matches!(identity, Some((IdentityMode::PodIdentity, _)));
+    if let (Some(target_role), Some(management)) = (&target_role, &management) {
+        findings.extend(chain_checks(
+            hub,
+            target,
+            target_role,
+            management,
+            pod_identity,
+        ));
+    }
+
+    // Target access.
+    let principal = target_role.clone().or(management);
+    let check = "the target lets the role in (access entry with a policy)";
+    let auth_mode = target
+        .described
+        .clone()
+        .flatten()
+        .and_then(|c| c.authentication_mode);
+    findings.push(match (&target.access_entry, &principal, &target.cluster_arn) {
+        (_, _, _) if auth_mode.is_some_and(|m| !m.allows_access_entries()) => {
+            aws_auth_finding(principal.as_ref(), &target.aws_auth)
+        }
+        (Some(Some(policies)), Some(p), _) if !policies.is_empty() => Finding::pass(check, format!("{p}: {}", policies.iter().map(|a| role_name(&a.policy_arn).to_owned()).collect::<Vec<_>>().join(", "))),
+        (Some(found), Some(p), Some(arn)) => Finding::fail(
+            check,
+            if found.is_some() { format!("{p} has an access entry but no access policy") } else { format!("no access entry for {p}") },
+            format!(
+                "aws eks create-access-entry --cluster-name {0} --region {1} --principal-arn {p}; aws eks associate-access-policy --cluster-name {0} --region {1} --principal-arn {p} --policy-arn arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy --access-scope type=cluster",
+                arn.name, arn.region
+            ),
+        ),
+        _ => Finding::cannot_tell(check, "the access entry could not be read"),
+    });
+    findings.push(connection_finding(target, principal.as_ref()));
+    Section { title, findings }
+}
+
+/// A Secret in the EKS Argo CD capability's format: the cluster exists, and the capability
+/// role has an access entry with a policy there.
+fn capability_target_checks(hub: &HubFacts, target: &TargetFacts, title: String) -> Section {
+    let exists = "server names an existing EKS cluster";
+    let mut findings = vec![match &target.described {
+        Some(Some(cluster)) => Finding::pass(exists, cluster.arn.to_string()),
+        Some(None) => Finding::fail(
+            exists,
+            "no such cluster",
+            format!("kubectl argocd-eks remove {}", target.secret.name),
+        ),
+        None => Finding::cannot_tell(
+            exists,
+            "the cluster could not be described from here (reach its account with --assume-role)",
+        ),
+    }];
+    let check = "the capability role has an access entry with a policy";
+    findings.push(
+        match (
+            &hub.capability_role,
+            &target.access_entry,
+            &target.cluster_arn,
+        ) {
+            (None, _, _) => Finding::cannot_tell(check, "pass --capability-role ARN"),
+            (Some(role), Some(Some(policies)), _) if !policies.is_empty() => {
+                let names: Vec<&str> = policies.iter().map(|a| role_name(&a.policy_arn)).collect();
+                Finding::pass(check, format!("{role}: {}", names.join(", ")))
+            }
+            (Some(role), Some(_), Some(arn)) => Finding::fail(
+                check,
+                format!("no access entry with a policy for {role}"),
+                format!("kubectl argocd-eks add {arn} --capability-role {role}"),
+            ),
+            _ => Finding::cannot_tell(check, "the access entry could not be read"),
+        },
+    );
+    findings.push(connection_finding(target, hub.capability_role.as_ref()));
+    Section { title, findings }
+}
+
+/// For a cluster that reads only aws-auth: its mapRoles must name the role by its role ARN
+/// without path (aws-auth compares that form), never by an assumed-role session ARN.
+pub(super) fn aws_auth_finding(
+    principal: Option<&RoleArn>,
+    aws_auth: &Option<Option<String>>,
+) -> Finding {
+    let check = "aws-auth maps the role (the cluster takes no access entries)";
+    let Some(principal) = principal else {
+        return Finding::cannot_tell(check, "the role that reaches the cluster is unknown");
+    };
+    let without_path = format!(
+        "arn:{}:iam::{}:role/{}",
+        principal.partition,
+        principal.account,
+        principal.name()
+    );
+    let session_prefix = format!(
+        "arn:{}:sts::{}:assumed-role/{}/",
+        principal.partition,
+        principal.account,
+        principal.name()
+    );
+    let fix = format!(
+        "kubectl -n kube-system edit configmap aws-auth on that cluster, and in mapRoles use:\n    - rolearn: {without_path}\n      username: argocd\n      groups:\n        - system:masters"
+    );
+    let text = match aws_auth {
+        None => {
+            return Finding::cannot_tell(
+                check,
+                "there is no kube context for this cluster here (aws eks update-kubeconfig --name <cluster>), so its aws-auth was not read",
+            );
+        }
+        Some(None) => return Finding::fail(check, "there is no aws-auth ConfigMap", fix),
+        Some(Some(text)) => text,
+    };
+    let entries: Vec<MapRole> = match serde_saphyr::from_str(text) {
+        Ok(entries) => entries,
+        Err(e) => return Finding::fail(check, format!("mapRoles is not valid YAML: {e}"), fix),
+    };
+    if let Some(entry) = entries.iter().find(|e| e.rolearn == without_path) {
+        return Finding::pass(
+            check,
+            format!("{without_path} -> {}", entry.groups.join(", ")),
+        );
+    }
+    if let Some(entry) = entries
+        .iter()
+        .find(|e| e.rolearn.starts_with(&session_prefix))
+    {
+        return Finding::fail(
+            check,
+            format!(
+                "mapRoles has the assumed-role session ARN {}; aws-auth matches the role ARN",
+                entry.rolearn
+            ),
+            fix,
+        );
+    }
+    if entries.iter().any(|e| e.rolearn == principal.to_string()) {
+        return Finding::fail(
+            check,
+            format!(
+                "mapRoles has {principal} with its path; aws-auth matches the role ARN without the path"
+            ),
+            fix,
+        );
+    }
+    Finding::fail(check, format!("no mapRoles entry for {without_path}"), fix)
+}
+
+fn connection_finding(target: &TargetFacts, principal: Option<&RoleArn>) -> Finding {
+    let check = "Argo CD's token is accepted by the cluster (connect)";
+    match &target.connection {
+        Some(Connection::Authenticated { username, groups }) => Finding::pass(
+            check,
+            format!("authenticated as {username} (groups {})", groups.join(", ")),
+        ),
+        Some(Connection::Rejected) => Finding::fail(
+            check,
+            format!(
+                "the cluster answered 401 to a token for {}: the role is not mapped into it",
+                principal.map_or("the role".to_owned(), ToString::to_string)
+            ),
+            "give the role an access entry with a policy (see the access check above), or map it in aws-auth",
+        ),
+        Some(Connection::CannotAssume(why)) => Finding::cannot_tell(check, why.clone()),
+        Some(Connection::Unreachable(why)) => Finding::cannot_tell(
+            check,
+            format!("the endpoint is not reachable from here: {why}"),
+        ),
+        None => Finding::cannot_tell(
+            check,
+            "not attempted (the cluster or the roles are unknown)",
+        ),
+    }
+}
+
+fn chain_checks(
+    hub: &HubFacts,
+    target: &TargetFacts,
+    target_role: &RoleArn,
+    management: &RoleArn,
+    pod_identity: bool,
+) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let actions: &[&str] = if pod_identity {
+        &[ASSUME_ROLE, TAG_SESSION]
+    } else {
+        &[ASSUME_ROLE]
+    };
+    let session = RequestPrincipal::Aws(management.to_string());
+    if target_role == management {
+        // Argo CD still calls sts:AssumeRole on roleARN: the role must trust itself (#17064).
+        let check = "roleARN is the management role: it trusts itself";
+        let fix = format!(
+            "remove roleARN from the Secret (direct mode), or add to the role's trust policy: {}",
+            serde_json::to_string(&generate::self_assume_statement(management, pod_identity))
+                .unwrap_or_default()
+        );
+        findings.push(
+            match hub.management_role.as_ref().and_then(|r| r.trust.as_ref()) {
+                Some(doc) => {
+                    let missing = diagnose::missing_actions(
+                        doc,
+                        &Request::new(ASSUME_ROLE, session),
+                        actions,
+                    );
+                    if missing.is_empty() {
+                        Finding::pass(check, "self-assume allowed")
+                    } else {
+                        Finding::fail(check, format!("denied: {}", missing.join(", ")), fix)
+                    }
+                }
+                None => Finding::cannot_tell(check, "the management role could not be read"),
+            },
+        );
+        return findings;
+    }
+    let check = "the management role may sts:AssumeRole the target role";
+    findings.push(match &hub.management_role {
+        Some(RoleFacts { permissions, .. }) => {
+            let request = Request::new(ASSUME_ROLE, session.clone()).with_resource(&target_role.to_string());
+            let allowed = permissions.iter().any(|doc| evaluate::allows(doc, &request).is_allowed());
+            if allowed {
+                Finding::pass(check, format!("on {target_role}"))
+            } else {
+                let wanted = generate::management_permissions(std::slice::from_ref(target_role), pod_identity);
+                Finding::fail(
+                    check,
+                    "no permission policy of the management role allows it",
+                    format!(
+                        "aws iam put-role-policy --role-name {} --policy-name kubectl-argocd-eks --policy-document '{}'",
+                        management.name(),
+                        wanted.as_ref().map(json).unwrap_or_default()
+                    ),
+                )
+            }
+        }
+        None => Finding::cannot_tell(check, "the management role could not be read"),
+    });
+    let check = if pod_identity {
+        "the target role trusts the management role (AssumeRole + TagSession)"
+    } else {
+        "the target role trusts the management role"
+    };
+    findings.push(match &target.target_role {
+        Some(RoleFacts { trust: Some(doc), .. }) => {
+            let missing = diagnose::missing_actions(doc, &Request::new(ASSUME_ROLE, session), actions);
+            if missing.is_empty() {
+                Finding::pass(check, "allowed")
+            } else {
+                let wanted = generate::target_role_trust(management, pod_identity);
+                Finding::fail(
+                    check,
+                    format!("denied: {}{}", missing.join(", "), if missing.iter().any(|a| a == TAG_SESSION) { " (pod identity's session tags are transitive, so a chained role must allow sts:TagSession)" } else { "" }),
+                    format!("in account {}: {}", target_role.account, update_trust_fix(target_role, &wanted)),
+                )
+            }
+        }
+        Some(RoleFacts { trust: None, .. }) => Finding::fail(check, format!("role {target_role} does not exist"), format!("kubectl argocd-eks policy --create --role-arn {target_role}")),
+        None => Finding::cannot_tell(check, format!("the target role could not be read (reach account {} with --assume-role)", target_role.account)),
+    });
+    findings
+}

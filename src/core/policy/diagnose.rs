@@ -1,0 +1,77 @@
+//! Questions doctor asks of a document: which service accounts it trusts, which actions it
+//! lacks, which condition keys and operators it uses.
+
+use std::collections::BTreeSet;
+
+use super::document::{ASSUME_ROLE, ASSUME_ROLE_WITH_WEB_IDENTITY, Effect, PolicyDocument};
+use super::evaluate::{Operator, Request, Test, action_matches, allows};
+use super::generate::issuer_host_path;
+use crate::core::model::RoleArn;
+
+/// The `<issuer>:sub` values (or patterns) that Allow statements for web identity accept.
+pub fn irsa_subjects(doc: &PolicyDocument, issuer: &str) -> Vec<String> {
+    let key = format!("{}:sub", issuer_host_path(issuer));
+    let mut subjects = BTreeSet::new();
+    let web_identity = doc
+        .statements
+        .iter()
+        .filter(|s| s.effect == Effect::Allow && action_matches(s, ASSUME_ROLE_WITH_WEB_IDENTITY));
+    for statement in web_identity {
+        for (name, keys) in &statement.condition {
+            let positive = Operator::parse(name).is_some_and(|op| {
+                !op.negated && matches!(op.test, Test::Equals | Test::EqualsIgnoreCase | Test::Like)
+            });
+            let values = keys.iter().filter(|(k, _)| k.eq_ignore_ascii_case(&key));
+            for (_, values) in values.filter(|_| positive) {
+                subjects.extend(values.iter().map(str::to_owned));
+            }
+        }
+    }
+    subjects.into_iter().collect()
+}
+
+/// Those of `actions` the policy does not allow for `request`'s principal, resource and context.
+pub fn missing_actions(doc: &PolicyDocument, request: &Request, actions: &[&str]) -> Vec<String> {
+    actions
+        .iter()
+        .filter(|action| {
+            let request = Request {
+                action: (**action).to_owned(),
+                ..request.clone()
+            };
+            !allows(doc, &request).is_allowed()
+        })
+        .map(|action| (*action).to_owned())
+        .collect()
+}
+
+/// Whether any statement has a condition on `key` (compared case-insensitively, as IAM does).
+pub fn has_condition_key(doc: &PolicyDocument, key: &str) -> bool {
+    doc.statements
+        .iter()
+        .flat_map(|s| s.condition.values())
+        .any(|keys| keys.keys().any(|k| k.eq_ignore_ascii_case(key)))
+}
+
+/// Condition operators in `doc` this evaluator cannot apply.
+pub fn unknown_operators(doc: &PolicyDocument) -> Vec<String> {
+    let names = doc.statements.iter().flat_map(|s| s.condition.keys());
+    let unknown: BTreeSet<&String> = names.filter(|n| Operator::parse(n).is_none()).collect();
+    unknown.into_iter().cloned().collect()
+}
+
+/// The roles a permission policy lets its holder `sts:AssumeRole`, by exact ARN.
+pub fn assumable_roles(doc: &PolicyDocument) -> BTreeSet<RoleArn> {
+    doc.statements
+        .iter()
+        .filter(|s| s.effect == Effect::Allow && s.principal.is_none())
+        .filter(|s| {
+            s.action
+                .iter()
+                .flat_map(|a| a.iter())
+                .any(|a| a.eq_ignore_ascii_case(ASSUME_ROLE))
+        })
+        .flat_map(|s| s.resource.iter().flat_map(|r| r.iter()))
+        .filter_map(|r| RoleArn::parse(r).ok())
+        .collect()
+}
