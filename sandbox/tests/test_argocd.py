@@ -14,10 +14,12 @@ a time: each test starts from no cluster Secret, no IRSA annotation and no pod i
 association in `argocd`, and the tests run one after another.
 """
 
+import base64
 import json
 import os
 import subprocess
 import time
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -130,9 +132,6 @@ def target_cluster(sb, account, region=HUB_REGION):
         accessConfig={"authenticationMode": "API"},
     )["cluster"]["arn"]
     ca = (sb["dir"] / "pki" / "ca.crt").read_bytes()
-    import base64
-    import urllib.request
-
     body = json.dumps(
         {
             "account": account,
@@ -287,8 +286,6 @@ def writers(sb, namespace, name):
 def the_secret(sb):
     out = json.loads(kubectl(sb, "-n", NAMESPACE, "get", "secret", "-l", "argocd.argoproj.io/secret-type=cluster", "-o", "json").stdout)
     assert len(out["items"]) == 1, [i["metadata"]["name"] for i in out["items"]]
-    import base64
-
     item = out["items"][0]
     return item, {k: base64.b64decode(v).decode() for k, v in item["data"].items()}
 
@@ -332,8 +329,6 @@ def test_irsa_direct(hub, repo, issuer):
     secret, _ = the_secret(sb)
     wrong = json.loads(config["config"])
     wrong["awsAuthConfig"]["clusterName"] = f"{cluster}-wrong"
-    import base64
-
     kubectl(
         sb, "-n", NAMESPACE, "patch", "secret", secret["metadata"]["name"], "--type", "merge", "-p",
         json.dumps({"data": {"config": base64.b64encode(json.dumps(wrong).encode()).decode()}}),
