@@ -499,3 +499,60 @@ def test_capability_shape_is_read_but_not_reachable_by_open_source_argocd(hub, r
     said = wait_message(sb, app, ("there are no clusters with this URL", f'failed to get cluster info for "{arn}"'))
     print(f"Argo CD said: {said}")
     assert "there are no clusters with this URL" not in said, said
+
+
+# ---------------------------------------------------------------------- more refusals
+
+
+def expect_refused_at_sts(sb, repo, server, refused_text):
+    """An Application aimed at `server` gets no object, and the STS proxy log shows the refusal."""
+    log = sb["dir"] / "sts-proxy.log"
+    app = f"e2e-{uuid.uuid4().hex[:8]}"
+    kubectl(sb, "create", "namespace", app)
+    push_configmap(sb, repo, app, {"written-by": "argocd"})
+    create_application(sb, app, server, app)
+    print("Argo CD said:", wait_message(sb, app, ("argocd-k8s-auth", "exec", "credentials", "Unauthorized")))
+    deadline = time.monotonic() + 30
+    while refused_text not in log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert refused_text in log.read_text()
+    assert kubectl(sb, "-n", app, "get", "configmap", app, check=False).returncode != 0
+
+
+def test_irsa_chained_target_that_does_not_trust_the_management_role_is_refused(hub, repo, issuer):
+    sb = hub
+    cluster, _ = target_cluster(sb, sb["other"])
+    mgmt = make_role(sb, sb["hub"], irsa_trust(sb, issuer))
+    stranger = make_role(sb, sb["hub"], POD_IDENTITY_TRUST)
+    # The target trusts another role of the hub account, not the management role.
+    target = make_role(sb, sb["other"], trusts(stranger))
+    add(sb, cluster, "--assume-role", target, "--role-arn", target, "--identity", "irsa", "--management-role-arn", mgmt)
+    _, config = the_secret(sb)
+    assert restart_argocd(sb) == "irsa"
+    expect_refused_at_sts(
+        sb, repo, config["server"],
+        f"is not authorized to perform: sts:AssumeRole on resource: {target} (the role's trust policy does not allow it)",
+    )
+
+
+def test_pod_identity_trust_without_tag_session_is_refused_by_eks_auth(hub, repo):
+    sb = hub
+    cluster, _ = target_cluster(sb, sb["hub"])
+    mgmt = make_role(
+        sb, sb["hub"], [{"Effect": "Allow", "Principal": {"Service": "pods.eks.amazonaws.com"}, "Action": "sts:AssumeRole"}]
+    )
+    add(sb, cluster, "--identity", "pod-identity", "--management-role-arn", mgmt)
+    _, config = the_secret(sb)
+    assert restart_argocd(sb) == "pod-identity"
+    app = f"e2e-{uuid.uuid4().hex[:8]}"
+    kubectl(sb, "create", "namespace", app)
+    push_configmap(sb, repo, app, {"written-by": "argocd"})
+    create_application(sb, app, config["server"], app)
+    print("Argo CD said:", wait_message(sb, app, ("argocd-k8s-auth", "exec", "credentials", "Unauthorized")))
+    agent_log = sb["dir"] / "pod-identity-agent.log"
+    refused = f"AccessDeniedException: role {mgmt} does not trust pods.eks.amazonaws.com for sts:AssumeRole and sts:TagSession"
+    deadline = time.monotonic() + 30
+    while refused not in agent_log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert refused in agent_log.read_text()
+    assert kubectl(sb, "-n", app, "get", "configmap", app, check=False).returncode != 0
