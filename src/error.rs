@@ -13,6 +13,9 @@ pub mod exit {
     pub const CANCELLED: u8 = 130;
 }
 
+/// The underlying error an [`Error`] was made from, kept for `-v`.
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("{0}")]
@@ -22,7 +25,13 @@ pub enum Error {
     NotFound { what: String, fix: String },
 
     #[error("permission denied: {what}. {fix}")]
-    PermissionDenied { what: String, fix: String },
+    PermissionDenied {
+        what: String,
+        fix: String,
+        /// The refusal as the API said it, when it came from an API.
+        #[source]
+        source: Option<Cause>,
+    },
 
     #[error("{what}. {fix}")]
     Conflict { what: String, fix: String },
@@ -46,17 +55,28 @@ pub enum Error {
         operation: String,
         message: String,
         fix: String,
+        #[source]
+        source: Option<Cause>,
     },
 
     #[error(
         "could not reach {server}: {message}. Check that the endpoint is reachable from here (public/private endpoint access) and that the CA matches"
     )]
-    Connect { server: String, message: String },
+    Connect {
+        server: String,
+        message: String,
+        #[source]
+        source: Cause,
+    },
 
     #[error(
         "could not load the kubeconfig: {message}. Check --kubeconfig / KUBECONFIG and --context"
     )]
-    Kubeconfig { message: String },
+    Kubeconfig {
+        message: String,
+        #[source]
+        source: Option<Cause>,
+    },
 
     #[error(
         "after applying, {what} does not match what was written: {detail}. Someone else may be changing it; run the command again to see the plan"
@@ -64,12 +84,12 @@ pub enum Error {
     VerifyFailed { what: String, detail: String },
 
     #[error("could not write the output: {0}")]
-    Output(String),
+    Output(#[from] std::io::Error),
 
     #[error(
         "could not read the answer: {0}. Pass the values as flags and --yes to run without prompts"
     )]
-    Prompt(String),
+    Prompt(#[source] dialoguer::Error),
 }
 
 impl Error {
@@ -91,6 +111,21 @@ impl Error {
 
     pub fn usage(message: impl Into<String>) -> Self {
         Error::Usage(message.into())
+    }
+
+    /// A refusal the tool found itself (an access review, a plan), with no API error behind it.
+    pub fn denied(what: impl Into<String>, fix: impl Into<String>) -> Self {
+        Error::PermissionDenied {
+            what: what.into(),
+            fix: fix.into(),
+            source: None,
+        }
+    }
+
+    /// What led to this error, outermost first, for `-v`.
+    pub fn causes(&self) -> impl Iterator<Item = String> + '_ {
+        std::iter::successors(std::error::Error::source(self), |e| e.source())
+            .map(ToString::to_string)
     }
 }
 

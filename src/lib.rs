@@ -17,9 +17,11 @@ use adapters::prompt::{NoPrompt, TerminalPrompt};
 use cli::args::Cli;
 use cli::settings::{CommandSettings, Environment, Settings};
 use commands::Ports;
-use commands::targets::Account;
+use commands::accounts::Accounts;
 use error::Result;
-use ports::{Eks, Hub, Iam, Prompt, Targets};
+use ports::{
+    EksRead, EksWrite, HubRead, HubWrite, IamRead, IamWrite, Prompt, Targets, TokenMinter,
+};
 
 /// Run one invocation: validate the flags, build the adapters the command needs, dispatch.
 pub async fn run(cli: Cli) -> Result<()> {
@@ -37,21 +39,9 @@ pub async fn run(cli: Cli) -> Result<()> {
     let hub = KubeHub::connect(settings.kubeconfig.as_deref(), settings.context.as_deref()).await?;
     let config = load_config(settings.profile.as_deref()).await;
     let default_region = config.region().map(ToString::to_string);
-    // The caller's own account comes first: it is the hub's, and the fallback.
-    let mut accounts = vec![Account {
-        label: settings
-            .profile
-            .as_ref()
-            .map_or_else(|| "default".to_owned(), |p| format!("profile {p}")),
-        id: None,
-        eks: AwsApi::new(config.clone()),
-    }];
+    let mut accounts = Accounts::new(AwsApi::new(config.clone()));
     for role in &settings.assume_roles {
-        accounts.push(Account {
-            label: role.to_string(),
-            id: Some(role.account.clone()),
-            eks: AwsApi::new(assume_role_config(&config, role).await),
-        });
+        accounts.assume(role, AwsApi::new(assume_role_config(&config, role).await));
     }
     let region = default_region.as_deref();
     if settings.interactive {
@@ -72,7 +62,11 @@ pub async fn run(cli: Cli) -> Result<()> {
     }
 }
 
-async fn dispatch<H: Hub + Targets, A: Eks + Iam, P: Prompt>(
+async fn dispatch<
+    H: HubRead + HubWrite + Targets,
+    A: EksRead + EksWrite + IamRead + IamWrite + TokenMinter,
+    P: Prompt,
+>(
     settings: &Settings,
     ports: Ports<'_, H, A, P>,
     region: Option<&str>,

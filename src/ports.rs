@@ -1,14 +1,17 @@
-//! The outside world as small traits: the hub cluster, EKS, and the user's answers.
+//! The outside world as small traits: the hub cluster (reads apart from writes), other clusters,
+//! EKS and IAM (reads apart from writes), EKS token minting, and the user's answers. Each
+//! command asks only for the traits it uses; `testing.rs` has in-memory fakes of them all.
 
 // The traits are implemented and awaited inside this crate on one runtime thread, so their
 // futures need no `Send` bound.
 #![allow(async_fn_in_trait)]
 
-use crate::core::checks::PodFacts;
+use std::collections::BTreeMap;
+
 use crate::core::model::{
-    AccessPolicyAssociation, AccessScope, ClusterArn, EksCluster, PodIdentityAssociation, SaRef,
+    AccessPolicyAssociation, AccessScope, ClusterArn, EksCluster, ObservedServiceAccount, PodFacts,
+    PodIdentityAssociation, RoleArn, SaRef,
 };
-use crate::core::plan::ObservedServiceAccount;
 use crate::core::secret::{DesiredSecret, ObservedSecret};
 use crate::error::Result;
 
@@ -22,6 +25,16 @@ pub struct HubContext {
     pub exec_args: Vec<String>,
 }
 
+impl HubContext {
+    /// The hub's EKS cluster when the context or its cluster is named by its ARN (as
+    /// `aws eks update-kubeconfig` names them).
+    pub fn cluster_arn(&self) -> Option<ClusterArn> {
+        ClusterArn::parse(&self.context)
+            .or_else(|_| ClusterArn::parse(&self.cluster))
+            .ok()
+    }
+}
+
 /// A write on the hub is either real or a server-side dry run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Write {
@@ -29,13 +42,45 @@ pub enum Write {
     ServerDryRun,
 }
 
-/// The cluster where Argo CD runs.
-pub trait Hub {
+/// The kind of a workload to restart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkloadKind {
+    StatefulSet,
+    Deployment,
+}
+
+impl WorkloadKind {
+    /// The API resource: `statefulsets`, `deployments`.
+    pub fn resource(self) -> &'static str {
+        match self {
+            WorkloadKind::StatefulSet => "statefulsets",
+            WorkloadKind::Deployment => "deployments",
+        }
+    }
+}
+
+/// A workload to restart, by kind and name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Workload {
+    pub kind: WorkloadKind,
+    pub name: &'static str,
+}
+
+/// Reads of the cluster where Argo CD runs.
+pub trait HubRead {
     fn context(&self) -> &HubContext;
     /// Every Argo CD cluster Secret in `namespace`.
     async fn cluster_secrets(&self, namespace: &str) -> Result<Vec<ObservedSecret>>;
+    /// Every Argo CD cluster Secret in every namespace the caller may list them in.
+    async fn cluster_secrets_in_all_namespaces(&self) -> Result<Vec<ObservedSecret>>;
     async fn secret(&self, namespace: &str, name: &str) -> Result<Option<ObservedSecret>>;
     async fn service_accounts(&self, namespace: &str) -> Result<Vec<ObservedServiceAccount>>;
+    /// Per service account in `namespace`, the annotation keys this tool's field manager owns
+    /// (server-side apply entries in managedFields).
+    async fn owned_service_account_annotations(
+        &self,
+        namespace: &str,
+    ) -> Result<BTreeMap<String, Vec<String>>>;
     /// Pods in `namespace` with their service account and creation time.
     async fn pods(&self, namespace: &str) -> Result<Vec<PodFacts>>;
     /// Namespaces holding a service account called `name` (to find where Argo CD runs).
@@ -43,12 +88,26 @@ pub trait Hub {
     /// SelfSubjectAccessReview: may the caller `verb` `resource` (of API `group`) in `namespace`?
     async fn can_i(&self, namespace: &str, verb: &str, group: &str, resource: &str)
     -> Result<bool>;
+}
+
+/// Writes to the cluster where Argo CD runs, all server-side apply or delete.
+pub trait HubWrite {
     async fn apply_secret(&self, secret: &DesiredSecret, write: Write) -> Result<()>;
+    /// Delete a Secret; false when it was already gone.
+    async fn delete_secret(&self, namespace: &str, name: &str, write: Write) -> Result<bool>;
     async fn annotate_service_account(
         &self,
         service_account: &SaRef,
         key: &str,
         value: &str,
+        write: Write,
+    ) -> Result<()>;
+    /// Server-side apply of the service account without annotation `key` under this tool's
+    /// field manager: the annotation goes only when no other manager also owns it.
+    async fn remove_service_account_annotation(
+        &self,
+        service_account: &SaRef,
+        key: &str,
         write: Write,
     ) -> Result<()>;
     /// `kubectl rollout restart` of Argo CD's workloads that exist; returns what was restarted.
@@ -58,35 +117,40 @@ pub trait Hub {
         workloads: &[Workload],
         write: Write,
     ) -> Result<Vec<String>>;
-    /// Delete a Secret; false when it was already gone.
-    async fn delete_secret(&self, namespace: &str, name: &str, write: Write) -> Result<bool>;
-    /// Per service account in `namespace`, the annotation keys this tool's field manager owns
-    /// (server-side apply entries in managedFields).
-    async fn owned_service_account_annotations(
-        &self,
-        namespace: &str,
-    ) -> Result<std::collections::BTreeMap<String, Vec<String>>>;
-    /// Server-side apply of the service account without annotation `key` under this tool's
-    /// field manager: the annotation goes only when no other manager also owns it.
-    async fn remove_service_account_annotation(
-        &self,
-        service_account: &SaRef,
-        key: &str,
-        write: Write,
-    ) -> Result<()>;
-    /// Every Argo CD cluster Secret in every namespace the caller may list them in.
-    async fn cluster_secrets_in_all_namespaces(&self) -> Result<Vec<ObservedSecret>>;
 }
 
-/// A workload to restart: `statefulsets` or `deployments`, by name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Workload {
-    pub resource: &'static str,
-    pub name: &'static str,
+/// What a target cluster says about a bearer token (SelfSubjectReview).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenReview {
+    Authenticated {
+        username: String,
+        groups: Vec<String>,
+    },
+    /// 401: the cluster does not accept the token (no access entry / aws-auth mapping).
+    Rejected,
 }
 
-/// Amazon EKS, in any region of the credentials' account.
-pub trait Eks {
+/// kube-system/aws-auth on a target cluster, as read through a kubeconfig context for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AwsAuth {
+    /// The kubeconfig has no context for that cluster's server, so it was not read.
+    NoContext,
+    /// There is no aws-auth ConfigMap, or it has no `mapRoles`.
+    Missing,
+    /// Its `mapRoles` text.
+    MapRoles(String),
+}
+
+/// Other clusters, reached with a bearer token and a CA, as Argo CD reaches its targets.
+pub trait Targets {
+    /// The aws-auth `mapRoles` of the cluster at `server`.
+    async fn aws_auth(&self, server: &str) -> Result<AwsAuth>;
+    /// Ask the cluster at `server` (verified against `ca_data`, base64 PEM) who `token` is.
+    async fn review_token(&self, server: &str, ca_data: &str, token: &str) -> Result<TokenReview>;
+}
+
+/// Reads of Amazon EKS, in any region of the credentials' account.
+pub trait EksRead {
     /// Every cluster name in `region` (all pages).
     async fn list_clusters(&self, region: &str) -> Result<Vec<String>>;
     /// DescribeCluster; None when there is no such cluster.
@@ -99,31 +163,33 @@ pub trait Eks {
         cluster: &ClusterArn,
         namespace: &str,
     ) -> Result<Vec<PodIdentityAssociation>>;
-    async fn create_pod_identity_association(
-        &self,
-        cluster: &ClusterArn,
-        service_account: &SaRef,
-        role_arn: &str,
-    ) -> Result<()>;
-    async fn update_pod_identity_association(
-        &self,
-        cluster: &ClusterArn,
-        association_id: &str,
-        role_arn: &str,
-    ) -> Result<()>;
     /// The principal's access entry on `cluster`: None when there is none, else its policies.
     async fn access_entry(
         &self,
         cluster: &ClusterArn,
         principal_arn: &str,
     ) -> Result<Option<Vec<AccessPolicyAssociation>>>;
-    async fn create_access_entry(&self, cluster: &ClusterArn, principal_arn: &str) -> Result<()>;
-    async fn associate_access_policy(
+    /// The tags of the principal's access entry on `cluster`; None when there is no entry.
+    async fn access_entry_tags(
         &self,
         cluster: &ClusterArn,
         principal_arn: &str,
-        policy_arn: &str,
-        scope: &AccessScope,
+    ) -> Result<Option<BTreeMap<String, String>>>;
+}
+
+/// Writes to Amazon EKS.
+pub trait EksWrite {
+    async fn create_pod_identity_association(
+        &self,
+        cluster: &ClusterArn,
+        service_account: &SaRef,
+        role: &RoleArn,
+    ) -> Result<()>;
+    async fn update_pod_identity_association(
+        &self,
+        cluster: &ClusterArn,
+        association_id: &str,
+        role: &RoleArn,
     ) -> Result<()>;
     /// DeletePodIdentityAssociation; an association already gone is not an error.
     async fn delete_pod_identity_association(
@@ -131,14 +197,75 @@ pub trait Eks {
         cluster: &ClusterArn,
         association_id: &str,
     ) -> Result<()>;
-    /// The tags of the principal's access entry on `cluster`; None when there is no entry.
-    async fn access_entry_tags(
+    async fn create_access_entry(&self, cluster: &ClusterArn, principal: &RoleArn) -> Result<()>;
+    async fn associate_access_policy(
         &self,
         cluster: &ClusterArn,
-        principal_arn: &str,
-    ) -> Result<Option<std::collections::BTreeMap<String, String>>>;
+        principal: &RoleArn,
+        policy_arn: &str,
+        scope: &AccessScope,
+    ) -> Result<()>;
     /// DeleteAccessEntry (its access policies go with it); an entry already gone is not an error.
     async fn delete_access_entry(&self, cluster: &ClusterArn, principal_arn: &str) -> Result<()>;
+}
+
+/// Who the credentials are (sts:GetCallerIdentity).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallerIdentity {
+    pub account: String,
+    pub arn: String,
+}
+
+impl CallerIdentity {
+    /// The partition of the caller's ARN (`aws`, `aws-cn`, ...).
+    pub fn partition(&self) -> &str {
+        self.arn.split(':').nth(1).unwrap_or("aws")
+    }
+}
+
+/// An IAM role as GetRole returns it; the trust policy text may be URL-encoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IamRole {
+    pub arn: String,
+    pub trust_policy: String,
+}
+
+/// A policy document attached to a role: inline (by name) or managed (by ARN).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RolePolicy {
+    pub name: String,
+    pub document: String,
+}
+
+/// Reads of AWS IAM and STS in the caller's account.
+pub trait IamRead {
+    async fn caller(&self) -> Result<CallerIdentity>;
+    /// GetRole by name; None when there is no such role.
+    async fn role(&self, name: &str) -> Result<Option<IamRole>>;
+    /// Inline and attached managed policies of a role, with their current documents.
+    async fn role_policies(&self, name: &str) -> Result<Vec<RolePolicy>>;
+    /// ARNs of the account's IAM OIDC providers.
+    async fn oidc_providers(&self) -> Result<Vec<String>>;
+}
+
+/// Writes to AWS IAM.
+pub trait IamWrite {
+    async fn create_role(&self, name: &str, trust_policy: &str, description: &str) -> Result<()>;
+    async fn update_trust_policy(&self, name: &str, trust_policy: &str) -> Result<()>;
+    async fn put_role_policy(&self, role: &str, policy_name: &str, document: &str) -> Result<()>;
+    /// Create the IAM OIDC provider for an issuer URL with audience `sts.amazonaws.com`.
+    async fn create_oidc_provider(&self, issuer_url: &str) -> Result<String>;
+}
+
+/// EKS bearer tokens, made as `argocd-k8s-auth aws` makes them.
+pub trait TokenMinter {
+    /// A token for `cluster_name`, after assuming each role of `chain` in turn.
+    async fn eks_token(
+        &self,
+        chain: &[RoleArn],
+        cluster_name: &str,
+        region: &str,
+    ) -> Result<String>;
 }
 
 /// Questions for the user; the non-interactive implementation answers none and names `flag`.
@@ -163,63 +290,4 @@ pub trait Prompt {
         default: Option<&str>,
         validate: &dyn Fn(&str) -> std::result::Result<(), String>,
     ) -> Result<String>;
-}
-
-/// An IAM role as GetRole returns it; the trust policy text may be URL-encoded.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IamRole {
-    pub arn: String,
-    pub trust_policy: String,
-}
-
-/// A policy document attached to a role: inline (by name) or managed (by ARN).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RolePolicy {
-    pub name: String,
-    pub document: String,
-}
-
-/// AWS IAM and STS in the caller's account.
-pub trait Iam {
-    /// The caller's account id and ARN (sts:GetCallerIdentity).
-    async fn caller(&self) -> Result<(String, String)>;
-    /// GetRole by name; None when there is no such role.
-    async fn role(&self, name: &str) -> Result<Option<IamRole>>;
-    /// Inline and attached managed policies of a role, with their current documents.
-    async fn role_policies(&self, name: &str) -> Result<Vec<RolePolicy>>;
-    /// ARNs of the account's IAM OIDC providers.
-    async fn oidc_providers(&self) -> Result<Vec<String>>;
-    async fn create_role(&self, name: &str, trust_policy: &str, description: &str) -> Result<()>;
-    async fn update_trust_policy(&self, name: &str, trust_policy: &str) -> Result<()>;
-    async fn put_role_policy(&self, role: &str, policy_name: &str, document: &str) -> Result<()>;
-    /// Create the IAM OIDC provider for an issuer URL with audience `sts.amazonaws.com`.
-    async fn create_oidc_provider(&self, issuer_url: &str) -> Result<String>;
-    /// An EKS bearer token for `cluster_name`, after assuming each role of `chain` in turn.
-    async fn eks_token(
-        &self,
-        chain: &[crate::core::model::RoleArn],
-        cluster_name: &str,
-        region: &str,
-    ) -> Result<String>;
-}
-
-/// What a target cluster says about a bearer token (SelfSubjectReview).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TokenReview {
-    Authenticated {
-        username: String,
-        groups: Vec<String>,
-    },
-    /// 401: the cluster does not accept the token (no access entry / aws-auth mapping).
-    Rejected,
-}
-
-/// Other clusters, reached with a bearer token and a CA, as Argo CD reaches its targets.
-pub trait Targets {
-    /// The `mapRoles` of kube-system/aws-auth on the cluster at `server`, read through a
-    /// kubeconfig context for it: None when the kubeconfig has no context for that server,
-    /// Some(None) when there is no aws-auth ConfigMap (or no mapRoles).
-    async fn aws_auth_map_roles(&self, server: &str) -> Result<Option<Option<String>>>;
-    /// Ask the cluster at `server` (verified against `ca_data`, base64 PEM) who `token` is.
-    async fn review_token(&self, server: &str, ca_data: &str, token: &str) -> Result<TokenReview>;
 }

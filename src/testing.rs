@@ -80,3 +80,673 @@ pub(crate) fn described(name: &str, region: &str) -> EksCluster {
         authentication_mode: None,
     }
 }
+
+// ---- in-memory fakes of the ports ----
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+
+use crate::cli::args::Cli;
+use crate::cli::settings::{Environment, Settings};
+use crate::commands::Ports;
+use crate::commands::accounts::Accounts;
+use crate::core::model::{
+    AccessPolicyAssociation, AccessScope, IRSA_ANNOTATION, ObservedServiceAccount, PodFacts,
+    PodIdentityAssociation, RoleArn, SaRef,
+};
+use crate::core::secret::{DesiredSecret, OwnedFields};
+use crate::error::{Error, Result};
+use crate::ports::{
+    AwsAuth, CallerIdentity, EksRead, EksWrite, HubContext, HubRead, HubWrite, IamRead, IamRole,
+    IamWrite, Prompt, RolePolicy, Targets, TokenMinter, TokenReview, Workload, Write,
+};
+
+/// Settings as the command line and a terminal (or none) make them.
+pub(crate) fn settings(args: &[&str], terminal: bool) -> Settings {
+    let cli = <Cli as clap::Parser>::try_parse_from(
+        std::iter::once("kubectl-argocd_eks").chain(args.iter().copied()),
+    )
+    .unwrap();
+    let environment = Environment {
+        stdin_is_terminal: terminal,
+        no_color_env: true,
+    };
+    Settings::from_cli(cli, environment).unwrap()
+}
+
+/// The hub in memory: Argo CD's namespace with its service accounts, Secrets, and a log of
+/// every write (server-side dry runs are logged and change nothing).
+#[derive(Default)]
+pub(crate) struct FakeHub {
+    pub(crate) context: HubContext,
+    pub(crate) secrets: RefCell<Vec<ObservedSecret>>,
+    /// By namespace.
+    pub(crate) service_accounts: RefCell<BTreeMap<String, Vec<ObservedServiceAccount>>>,
+    /// By namespace, then service account: the annotation keys this tool owns.
+    pub(crate) owned: RefCell<BTreeMap<String, BTreeMap<String, Vec<String>>>>,
+    pub(crate) pods: Vec<PodFacts>,
+    /// `verb resource` pairs the access review refuses.
+    pub(crate) refused: Vec<String>,
+    pub(crate) aws_auth: Option<String>,
+    /// What targets answer to a token; None: they reject it.
+    pub(crate) token_user: Option<(String, Vec<String>)>,
+    pub(crate) writes: RefCell<Vec<String>>,
+}
+
+impl FakeHub {
+    /// A hub with Argo CD's three service accounts in `namespace`, none annotated.
+    pub(crate) fn with_argocd(namespace: &str) -> Self {
+        let hub = FakeHub::default();
+        hub.service_accounts.borrow_mut().insert(
+            namespace.to_owned(),
+            crate::core::model::ARGOCD_SERVICE_ACCOUNTS
+                .iter()
+                .map(|(name, _)| ObservedServiceAccount {
+                    name: (*name).to_owned(),
+                    irsa_role: None,
+                    irsa_changed_at: None,
+                })
+                .collect(),
+        );
+        hub
+    }
+
+    pub(crate) fn annotate(&self, namespace: &str, role: &str, ours: bool) {
+        for sa in self
+            .service_accounts
+            .borrow_mut()
+            .entry(namespace.to_owned())
+            .or_default()
+        {
+            sa.irsa_role = Some(role.to_owned());
+            if ours {
+                self.owned
+                    .borrow_mut()
+                    .entry(namespace.to_owned())
+                    .or_default()
+                    .insert(sa.name.clone(), vec![IRSA_ANNOTATION.to_owned()]);
+            }
+        }
+    }
+
+    fn log(&self, write: Write, what: String) -> bool {
+        let real = write == Write::Real;
+        self.writes.borrow_mut().push(if real {
+            what
+        } else {
+            format!("(dry run) {what}")
+        });
+        real
+    }
+}
+
+impl HubRead for FakeHub {
+    fn context(&self) -> &HubContext {
+        &self.context
+    }
+
+    async fn cluster_secrets(&self, namespace: &str) -> Result<Vec<ObservedSecret>> {
+        let secrets = self.secrets.borrow();
+        Ok(secrets
+            .iter()
+            .filter(|s| s.namespace == namespace)
+            .cloned()
+            .collect())
+    }
+
+    async fn cluster_secrets_in_all_namespaces(&self) -> Result<Vec<ObservedSecret>> {
+        Ok(self.secrets.borrow().clone())
+    }
+
+    async fn secret(&self, namespace: &str, name: &str) -> Result<Option<ObservedSecret>> {
+        let secrets = self.secrets.borrow();
+        Ok(secrets
+            .iter()
+            .find(|s| s.namespace == namespace && s.name == name)
+            .cloned())
+    }
+
+    async fn service_accounts(&self, namespace: &str) -> Result<Vec<ObservedServiceAccount>> {
+        Ok(self
+            .service_accounts
+            .borrow()
+            .get(namespace)
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    async fn owned_service_account_annotations(
+        &self,
+        namespace: &str,
+    ) -> Result<BTreeMap<String, Vec<String>>> {
+        Ok(self
+            .owned
+            .borrow()
+            .get(namespace)
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    async fn pods(&self, _namespace: &str) -> Result<Vec<PodFacts>> {
+        Ok(self.pods.clone())
+    }
+
+    async fn namespaces_with_service_account(&self, name: &str) -> Result<Vec<String>> {
+        let accounts = self.service_accounts.borrow();
+        Ok(accounts
+            .iter()
+            .filter(|(_, sas)| sas.iter().any(|sa| sa.name == name))
+            .map(|(namespace, _)| namespace.clone())
+            .collect())
+    }
+
+    async fn can_i(&self, _ns: &str, verb: &str, _group: &str, resource: &str) -> Result<bool> {
+        Ok(!self.refused.contains(&format!("{verb} {resource}")))
+    }
+}
+
+impl HubWrite for FakeHub {
+    async fn apply_secret(&self, secret: &DesiredSecret, write: Write) -> Result<()> {
+        if self.log(
+            write,
+            format!("apply Secret {}/{}", secret.namespace, secret.name),
+        ) {
+            let mut secrets = self.secrets.borrow_mut();
+            secrets.retain(|s| !(s.namespace == secret.namespace && s.name == secret.name));
+            secrets.push(ObservedSecret {
+                namespace: secret.namespace.clone(),
+                name: secret.name.clone(),
+                labels: secret.labels.clone(),
+                annotations: secret.annotations.clone(),
+                data: secret.data.clone(),
+                owned: OwnedFields {
+                    data: secret.data.keys().cloned().collect(),
+                    labels: secret.labels.keys().cloned().collect(),
+                    annotations: secret.annotations.keys().cloned().collect(),
+                },
+            });
+        }
+        Ok(())
+    }
+
+    async fn delete_secret(&self, namespace: &str, name: &str, write: Write) -> Result<bool> {
+        let mut secrets = self.secrets.borrow_mut();
+        let found = secrets
+            .iter()
+            .any(|s| s.namespace == namespace && s.name == name);
+        if self.log(write, format!("delete Secret {namespace}/{name}")) {
+            secrets.retain(|s| !(s.namespace == namespace && s.name == name));
+        }
+        Ok(found)
+    }
+
+    async fn annotate_service_account(
+        &self,
+        service_account: &SaRef,
+        key: &str,
+        value: &str,
+        write: Write,
+    ) -> Result<()> {
+        if self.log(write, format!("annotate {service_account} {key}={value}")) {
+            let mut accounts = self.service_accounts.borrow_mut();
+            let sas = accounts
+                .entry(service_account.namespace.clone())
+                .or_default();
+            if let Some(sa) = sas.iter_mut().find(|sa| sa.name == service_account.name) {
+                sa.irsa_role = Some(value.to_owned());
+            }
+            self.owned
+                .borrow_mut()
+                .entry(service_account.namespace.clone())
+                .or_default()
+                .insert(service_account.name.clone(), vec![key.to_owned()]);
+        }
+        Ok(())
+    }
+
+    async fn remove_service_account_annotation(
+        &self,
+        service_account: &SaRef,
+        key: &str,
+        write: Write,
+    ) -> Result<()> {
+        if self.log(write, format!("remove {service_account} {key}")) {
+            let mut accounts = self.service_accounts.borrow_mut();
+            let sas = accounts
+                .entry(service_account.namespace.clone())
+                .or_default();
+            if let Some(sa) = sas.iter_mut().find(|sa| sa.name == service_account.name) {
+                sa.irsa_role = None;
+            }
+            if let Some(owned) = self.owned.borrow_mut().get_mut(&service_account.namespace) {
+                owned.remove(&service_account.name);
+            }
+        }
+        Ok(())
+    }
+
+    async fn restart_workloads(
+        &self,
+        namespace: &str,
+        workloads: &[Workload],
+        write: Write,
+    ) -> Result<Vec<String>> {
+        let names: Vec<String> = workloads
+            .iter()
+            .map(|w| format!("{}/{}", w.kind.resource(), w.name))
+            .collect();
+        self.log(write, format!("restart {namespace} {}", names.join(" ")));
+        Ok(names)
+    }
+}
+
+impl Targets for FakeHub {
+    async fn aws_auth(&self, _server: &str) -> Result<AwsAuth> {
+        Ok(match &self.aws_auth {
+            Some(text) => AwsAuth::MapRoles(text.clone()),
+            None => AwsAuth::NoContext,
+        })
+    }
+
+    async fn review_token(&self, _server: &str, _ca: &str, _token: &str) -> Result<TokenReview> {
+        Ok(match &self.token_user {
+            Some((username, groups)) => TokenReview::Authenticated {
+                username: username.clone(),
+                groups: groups.clone(),
+            },
+            None => TokenReview::Rejected,
+        })
+    }
+}
+
+/// One AWS account in memory: its EKS clusters, associations, access entries, IAM roles, and
+/// a log of every write.
+#[derive(Default)]
+pub(crate) struct FakeAws {
+    pub(crate) account: String,
+    pub(crate) clusters: Vec<EksCluster>,
+    /// (cluster ARN, add-on name).
+    pub(crate) addons: Vec<(String, String)>,
+    pub(crate) associations: RefCell<Vec<PodIdentityAssociation>>,
+    /// (cluster ARN, principal ARN) -> (policies, tags).
+    pub(crate) entries: RefCell<BTreeMap<(String, String), FakeEntry>>,
+    /// By name: (ARN, trust policy, inline policies by name).
+    pub(crate) roles: RefCell<BTreeMap<String, FakeRole>>,
+    pub(crate) oidc_providers: RefCell<Vec<String>>,
+    pub(crate) writes: RefCell<Vec<String>>,
+}
+
+#[derive(Default, Clone)]
+pub(crate) struct FakeEntry {
+    pub(crate) policies: Vec<AccessPolicyAssociation>,
+    pub(crate) tags: BTreeMap<String, String>,
+}
+
+#[derive(Default, Clone)]
+pub(crate) struct FakeRole {
+    pub(crate) arn: String,
+    pub(crate) trust: String,
+    pub(crate) inline: BTreeMap<String, String>,
+}
+
+impl FakeAws {
+    pub(crate) fn in_account(account: &str, clusters: Vec<EksCluster>) -> Self {
+        FakeAws {
+            account: account.to_owned(),
+            clusters,
+            ..FakeAws::default()
+        }
+    }
+
+    fn log(&self, what: String) {
+        self.writes.borrow_mut().push(what);
+    }
+}
+
+impl EksRead for FakeAws {
+    async fn list_clusters(&self, region: &str) -> Result<Vec<String>> {
+        Ok(self
+            .clusters
+            .iter()
+            .filter(|c| c.arn.region == region)
+            .map(|c| c.arn.name.clone())
+            .collect())
+    }
+
+    async fn describe_cluster(&self, region: &str, name: &str) -> Result<Option<EksCluster>> {
+        Ok(self
+            .clusters
+            .iter()
+            .find(|c| c.arn.region == region && c.arn.name == name)
+            .cloned())
+    }
+
+    async fn has_addon(&self, cluster: &ClusterArn, addon: &str) -> Result<bool> {
+        Ok(self
+            .addons
+            .iter()
+            .any(|(c, a)| *c == cluster.to_string() && a == addon))
+    }
+
+    async fn pod_identity_associations(
+        &self,
+        _cluster: &ClusterArn,
+        namespace: &str,
+    ) -> Result<Vec<PodIdentityAssociation>> {
+        let associations = self.associations.borrow();
+        Ok(associations
+            .iter()
+            .filter(|a| a.service_account.namespace == namespace)
+            .cloned()
+            .collect())
+    }
+
+    async fn access_entry(
+        &self,
+        cluster: &ClusterArn,
+        principal_arn: &str,
+    ) -> Result<Option<Vec<AccessPolicyAssociation>>> {
+        let key = (cluster.to_string(), principal_arn.to_owned());
+        Ok(self.entries.borrow().get(&key).map(|e| e.policies.clone()))
+    }
+
+    async fn access_entry_tags(
+        &self,
+        cluster: &ClusterArn,
+        principal_arn: &str,
+    ) -> Result<Option<BTreeMap<String, String>>> {
+        let key = (cluster.to_string(), principal_arn.to_owned());
+        Ok(self.entries.borrow().get(&key).map(|e| e.tags.clone()))
+    }
+}
+
+impl EksWrite for FakeAws {
+    async fn create_pod_identity_association(
+        &self,
+        cluster: &ClusterArn,
+        service_account: &SaRef,
+        role: &RoleArn,
+    ) -> Result<()> {
+        self.log(format!(
+            "associate {service_account} {role} on {}",
+            cluster.name
+        ));
+        let mut associations = self.associations.borrow_mut();
+        let id = format!("a-{}", associations.len());
+        associations.push(PodIdentityAssociation {
+            id,
+            service_account: service_account.clone(),
+            role_arn: role.to_string(),
+            managed_by_us: true,
+            changed_at: None,
+        });
+        Ok(())
+    }
+
+    async fn update_pod_identity_association(
+        &self,
+        _cluster: &ClusterArn,
+        association_id: &str,
+        role: &RoleArn,
+    ) -> Result<()> {
+        self.log(format!("update association {association_id} {role}"));
+        for a in self.associations.borrow_mut().iter_mut() {
+            if a.id == association_id {
+                a.role_arn = role.to_string();
+            }
+        }
+        Ok(())
+    }
+
+    async fn delete_pod_identity_association(
+        &self,
+        _cluster: &ClusterArn,
+        association_id: &str,
+    ) -> Result<()> {
+        self.log(format!("delete association {association_id}"));
+        self.associations
+            .borrow_mut()
+            .retain(|a| a.id != association_id);
+        Ok(())
+    }
+
+    async fn create_access_entry(&self, cluster: &ClusterArn, principal: &RoleArn) -> Result<()> {
+        self.log(format!(
+            "create access entry {principal} on {}",
+            cluster.name
+        ));
+        let entry = FakeEntry {
+            policies: Vec::new(),
+            tags: BTreeMap::from([(MANAGED_BY_LABEL.to_owned(), MANAGED_BY_VALUE.to_owned())]),
+        };
+        self.entries
+            .borrow_mut()
+            .insert((cluster.to_string(), principal.to_string()), entry);
+        Ok(())
+    }
+
+    async fn associate_access_policy(
+        &self,
+        cluster: &ClusterArn,
+        principal: &RoleArn,
+        policy_arn: &str,
+        scope: &AccessScope,
+    ) -> Result<()> {
+        self.log(format!(
+            "associate {policy_arn} for {principal} on {}",
+            cluster.name
+        ));
+        let mut entries = self.entries.borrow_mut();
+        let entry = entries
+            .entry((cluster.to_string(), principal.to_string()))
+            .or_default();
+        entry.policies.retain(|p| p.policy_arn != policy_arn);
+        entry.policies.push(AccessPolicyAssociation {
+            policy_arn: policy_arn.to_owned(),
+            scope: scope.clone(),
+        });
+        Ok(())
+    }
+
+    async fn delete_access_entry(&self, cluster: &ClusterArn, principal_arn: &str) -> Result<()> {
+        self.log(format!(
+            "delete access entry {principal_arn} on {}",
+            cluster.name
+        ));
+        self.entries
+            .borrow_mut()
+            .remove(&(cluster.to_string(), principal_arn.to_owned()));
+        Ok(())
+    }
+}
+
+impl IamRead for FakeAws {
+    async fn caller(&self) -> Result<CallerIdentity> {
+        Ok(CallerIdentity {
+            account: self.account.clone(),
+            arn: format!("arn:aws:iam::{}:user/admin", self.account),
+        })
+    }
+
+    async fn role(&self, name: &str) -> Result<Option<IamRole>> {
+        Ok(self.roles.borrow().get(name).map(|r| IamRole {
+            arn: r.arn.clone(),
+            trust_policy: r.trust.clone(),
+        }))
+    }
+
+    async fn role_policies(&self, name: &str) -> Result<Vec<RolePolicy>> {
+        Ok(self
+            .roles
+            .borrow()
+            .get(name)
+            .map(|r| {
+                r.inline
+                    .iter()
+                    .map(|(name, document)| RolePolicy {
+                        name: name.clone(),
+                        document: document.clone(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    async fn oidc_providers(&self) -> Result<Vec<String>> {
+        Ok(self.oidc_providers.borrow().clone())
+    }
+}
+
+impl IamWrite for FakeAws {
+    async fn create_role(&self, name: &str, trust_policy: &str, _description: &str) -> Result<()> {
+        self.log(format!("create role {name}"));
+        let role = FakeRole {
+            arn: format!("arn:aws:iam::{}:role/{name}", self.account),
+            trust: trust_policy.to_owned(),
+            inline: BTreeMap::new(),
+        };
+        self.roles.borrow_mut().insert(name.to_owned(), role);
+        Ok(())
+    }
+
+    async fn update_trust_policy(&self, name: &str, trust_policy: &str) -> Result<()> {
+        self.log(format!("update trust of {name}"));
+        if let Some(role) = self.roles.borrow_mut().get_mut(name) {
+            role.trust = trust_policy.to_owned();
+        }
+        Ok(())
+    }
+
+    async fn put_role_policy(&self, role: &str, policy_name: &str, document: &str) -> Result<()> {
+        self.log(format!("put policy {policy_name} on {role}"));
+        if let Some(role) = self.roles.borrow_mut().get_mut(role) {
+            role.inline
+                .insert(policy_name.to_owned(), document.to_owned());
+        }
+        Ok(())
+    }
+
+    async fn create_oidc_provider(&self, issuer_url: &str) -> Result<String> {
+        self.log(format!("create OIDC provider {issuer_url}"));
+        let host = issuer_url.trim_start_matches("https://");
+        let arn = format!("arn:aws:iam::{}:oidc-provider/{host}", self.account);
+        self.oidc_providers.borrow_mut().push(arn.clone());
+        Ok(arn)
+    }
+}
+
+impl TokenMinter for FakeAws {
+    async fn eks_token(
+        &self,
+        chain: &[RoleArn],
+        cluster_name: &str,
+        _region: &str,
+    ) -> Result<String> {
+        let chain: Vec<String> = chain.iter().map(ToString::to_string).collect();
+        Ok(format!(
+            "token for {cluster_name} as {}",
+            chain.join(" then ")
+        ))
+    }
+}
+
+/// One scripted answer of the user.
+#[derive(Debug, Clone)]
+pub(crate) enum Answer {
+    Yes,
+    No,
+    Pick(Vec<usize>),
+    One(usize),
+    Text(&'static str),
+}
+
+/// The user, answering from a script; with no answer left it refuses as `NoPrompt` does.
+#[derive(Default)]
+pub(crate) struct FakePrompt {
+    answers: RefCell<VecDeque<Answer>>,
+    /// The questions asked, in order.
+    pub(crate) asked: RefCell<Vec<String>>,
+}
+
+impl FakePrompt {
+    pub(crate) fn answering(answers: &[Answer]) -> Self {
+        FakePrompt {
+            answers: RefCell::new(answers.iter().cloned().collect()),
+            asked: RefCell::default(),
+        }
+    }
+
+    fn next(&self, question: &str, flag: &str) -> Result<Answer> {
+        self.asked.borrow_mut().push(question.to_owned());
+        self.answers
+            .borrow_mut()
+            .pop_front()
+            .ok_or_else(|| Error::usage(format!("no answer scripted; pass {flag}")))
+    }
+}
+
+impl Prompt for FakePrompt {
+    fn confirm(&self, question: &str) -> Result<bool> {
+        match self.next(question, "--yes")? {
+            Answer::Yes => Ok(true),
+            Answer::No => Ok(false),
+            other => panic!("{question}: a yes/no question got {other:?}"),
+        }
+    }
+
+    fn pick_many(&self, question: &str, flag: &str, _items: &[String]) -> Result<Vec<usize>> {
+        match self.next(question, flag)? {
+            Answer::Pick(picked) => Ok(picked),
+            other => panic!("{question}: a multi-select got {other:?}"),
+        }
+    }
+
+    fn pick_one(&self, question: &str, flag: &str, _items: &[String], _d: usize) -> Result<usize> {
+        match self.next(question, flag)? {
+            Answer::One(picked) => Ok(picked),
+            other => panic!("{question}: a select got {other:?}"),
+        }
+    }
+
+    fn text(
+        &self,
+        question: &str,
+        flag: &str,
+        _default: Option<&str>,
+        validate: &dyn Fn(&str) -> std::result::Result<(), String>,
+    ) -> Result<String> {
+        match self.next(question, flag)? {
+            Answer::Text(text) => {
+                validate(text).map_err(Error::usage)?;
+                Ok(text.to_owned())
+            }
+            other => panic!("{question}: a text question got {other:?}"),
+        }
+    }
+}
+
+/// The ports of one test: a hub, the caller's own account (and assumed ones), a user.
+pub(crate) fn ports<'a>(
+    hub: &'a FakeHub,
+    accounts: &'a Accounts<FakeAws>,
+    prompt: &'a FakePrompt,
+) -> Ports<'a, FakeHub, FakeAws, FakePrompt> {
+    Ports {
+        hub,
+        accounts,
+        prompt,
+    }
+}
+
+/// A described EKS cluster in `account` whose API takes access entries.
+pub(crate) fn eks_cluster(account: &str, region: &str, name: &str) -> EksCluster {
+    EksCluster {
+        arn: ClusterArn::new("aws", region, account, name),
+        endpoint: endpoint(name, region),
+        ca_data: CA.into(),
+        status: "ACTIVE".into(),
+        version: Some("1.35".into()),
+        oidc_issuer: None,
+        authentication_mode: Some(crate::core::model::AuthenticationMode::ApiAndConfigMap),
+    }
+}

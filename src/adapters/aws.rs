@@ -9,10 +9,10 @@ use aws_sdk_eks::types::{AccessScope as SdkAccessScope, AccessScopeType};
 
 use crate::core::model::{
     AccessPolicyAssociation, AccessScope, AuthenticationMode, ClusterArn, EksCluster,
-    MANAGED_BY_LABEL, MANAGED_BY_VALUE, PodIdentityAssociation, SaRef,
+    MANAGED_BY_LABEL, MANAGED_BY_VALUE, PodIdentityAssociation, RoleArn, SaRef,
 };
 use crate::error::{Error, Result};
-use crate::ports::Eks;
+use crate::ports::{EksRead, EksWrite};
 
 /// Load the AWS configuration the way the AWS CLI does (env, profile, SSO, credential_process).
 pub async fn load_config(profile: Option<&str>) -> SdkConfig {
@@ -24,7 +24,7 @@ pub async fn load_config(profile: Option<&str>) -> SdkConfig {
 }
 
 /// The same configuration acting as `role` (sts:AssumeRole, refreshed by the SDK).
-pub async fn assume_role_config(base: &SdkConfig, role: &crate::core::model::RoleArn) -> SdkConfig {
+pub async fn assume_role_config(base: &SdkConfig, role: &RoleArn) -> SdkConfig {
     let provider = aws_config::sts::AssumeRoleProvider::builder(role.to_string())
         .session_name("kubectl-argocd-eks")
         .configure(base)
@@ -81,7 +81,7 @@ pub(super) fn status<E>(error: &SdkError<E>) -> Option<u16> {
 /// AWS's message for `error`, else all the SDK can say about it.
 pub(super) fn error_message<E>(error: &SdkError<E>) -> String
 where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     error
         .message()
@@ -104,7 +104,7 @@ fn is_not_found<E: ProvideErrorMetadata>(error: &SdkError<E>) -> bool {
 /// The call's output, or None when what it names does not exist.
 fn found<T, E>(operation: &str, result: std::result::Result<T, SdkError<E>>) -> Result<Option<T>>
 where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     match result {
         Ok(output) => Ok(Some(output)),
@@ -116,7 +116,7 @@ where
 /// An SDK error as the tool's error: denials and conflicts get their own kind and exit code.
 fn aws_error<E>(operation: &str, error: SdkError<E>) -> Error
 where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     let code = error.code().map(str::to_owned);
     let message = error_message(&error);
@@ -126,6 +126,7 @@ where
             fix: format!(
                 "Give the caller eks:{operation} (check who you are with aws sts get-caller-identity), or pick another --profile"
             ),
+            source: Some(Box::new(error)),
         };
     }
     if code.as_deref() == Some("ResourceInUseException") {
@@ -138,10 +139,11 @@ where
         operation: operation.to_owned(),
         message: with_code(code.as_deref(), message),
         fix: "Check the region, credentials and network, then try again; -v shows more".into(),
+        source: Some(Box::new(error)),
     }
 }
 
-impl Eks for AwsApi {
+impl EksRead for AwsApi {
     async fn list_clusters(&self, region: &str) -> Result<Vec<String>> {
         self.client(region)
             .list_clusters()
@@ -173,6 +175,7 @@ impl Eks for AwsApi {
                 operation: "DescribeCluster".into(),
                 message: format!("cluster {name} came back without a valid ARN"),
                 fix: "This is unexpected from EKS; report it with -vv output".into(),
+                source: None,
             })?;
         Ok(Some(EksCluster {
             arn,
@@ -262,42 +265,6 @@ impl Eks for AwsApi {
         Ok(associations)
     }
 
-    async fn create_pod_identity_association(
-        &self,
-        cluster: &ClusterArn,
-        service_account: &SaRef,
-        role_arn: &str,
-    ) -> Result<()> {
-        self.client(&cluster.region)
-            .create_pod_identity_association()
-            .cluster_name(&cluster.name)
-            .namespace(&service_account.namespace)
-            .service_account(&service_account.name)
-            .role_arn(role_arn)
-            .tags(MANAGED_BY_LABEL, MANAGED_BY_VALUE)
-            .send()
-            .await
-            .map_err(|e| aws_error("CreatePodIdentityAssociation", e))?;
-        Ok(())
-    }
-
-    async fn update_pod_identity_association(
-        &self,
-        cluster: &ClusterArn,
-        association_id: &str,
-        role_arn: &str,
-    ) -> Result<()> {
-        self.client(&cluster.region)
-            .update_pod_identity_association()
-            .cluster_name(&cluster.name)
-            .association_id(association_id)
-            .role_arn(role_arn)
-            .send()
-            .await
-            .map_err(|e| aws_error("UpdatePodIdentityAssociation", e))?;
-        Ok(())
-    }
-
     async fn access_entry(
         &self,
         cluster: &ClusterArn,
@@ -339,11 +306,70 @@ impl Eks for AwsApi {
         ))
     }
 
-    async fn create_access_entry(&self, cluster: &ClusterArn, principal_arn: &str) -> Result<()> {
+    async fn access_entry_tags(
+        &self,
+        cluster: &ClusterArn,
+        principal_arn: &str,
+    ) -> Result<Option<std::collections::BTreeMap<String, String>>> {
+        let described = self
+            .client(&cluster.region)
+            .describe_access_entry()
+            .cluster_name(&cluster.name)
+            .principal_arn(principal_arn)
+            .send()
+            .await;
+        Ok(found("DescribeAccessEntry", described)?.map(|output| {
+            output
+                .access_entry()
+                .and_then(|entry| entry.tags())
+                .map(|tags| tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                .unwrap_or_default()
+        }))
+    }
+}
+
+impl EksWrite for AwsApi {
+    async fn create_pod_identity_association(
+        &self,
+        cluster: &ClusterArn,
+        service_account: &SaRef,
+        role: &RoleArn,
+    ) -> Result<()> {
+        self.client(&cluster.region)
+            .create_pod_identity_association()
+            .cluster_name(&cluster.name)
+            .namespace(&service_account.namespace)
+            .service_account(&service_account.name)
+            .role_arn(role.to_string())
+            .tags(MANAGED_BY_LABEL, MANAGED_BY_VALUE)
+            .send()
+            .await
+            .map_err(|e| aws_error("CreatePodIdentityAssociation", e))?;
+        Ok(())
+    }
+
+    async fn update_pod_identity_association(
+        &self,
+        cluster: &ClusterArn,
+        association_id: &str,
+        role: &RoleArn,
+    ) -> Result<()> {
+        self.client(&cluster.region)
+            .update_pod_identity_association()
+            .cluster_name(&cluster.name)
+            .association_id(association_id)
+            .role_arn(role.to_string())
+            .send()
+            .await
+            .map_err(|e| aws_error("UpdatePodIdentityAssociation", e))?;
+        Ok(())
+    }
+
+    async fn create_access_entry(&self, cluster: &ClusterArn, principal: &RoleArn) -> Result<()> {
         self.client(&cluster.region)
             .create_access_entry()
             .cluster_name(&cluster.name)
-            .principal_arn(principal_arn)
+            .principal_arn(principal.to_string())
             .tags(MANAGED_BY_LABEL, MANAGED_BY_VALUE)
             .send()
             .await
@@ -354,7 +380,7 @@ impl Eks for AwsApi {
     async fn associate_access_policy(
         &self,
         cluster: &ClusterArn,
-        principal_arn: &str,
+        principal: &RoleArn,
         policy_arn: &str,
         scope: &AccessScope,
     ) -> Result<()> {
@@ -368,7 +394,7 @@ impl Eks for AwsApi {
         self.client(&cluster.region)
             .associate_access_policy()
             .cluster_name(&cluster.name)
-            .principal_arn(principal_arn)
+            .principal_arn(principal.to_string())
             .policy_arn(policy_arn)
             .access_scope(sdk_scope)
             .send()
@@ -392,27 +418,6 @@ impl Eks for AwsApi {
         // Already gone is as good as deleted.
         found("DeletePodIdentityAssociation", deleted)?;
         Ok(())
-    }
-
-    async fn access_entry_tags(
-        &self,
-        cluster: &ClusterArn,
-        principal_arn: &str,
-    ) -> Result<Option<std::collections::BTreeMap<String, String>>> {
-        let described = self
-            .client(&cluster.region)
-            .describe_access_entry()
-            .cluster_name(&cluster.name)
-            .principal_arn(principal_arn)
-            .send()
-            .await;
-        Ok(found("DescribeAccessEntry", described)?.map(|output| {
-            output
-                .access_entry()
-                .and_then(|entry| entry.tags())
-                .map(|tags| tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-                .unwrap_or_default()
-        }))
     }
 
     async fn delete_access_entry(&self, cluster: &ClusterArn, principal_arn: &str) -> Result<()> {

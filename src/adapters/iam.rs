@@ -4,14 +4,14 @@ use aws_sdk_iam::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_iam::types::Tag;
 
 use super::aws::{AwsApi, error_message, status, with_code};
-use crate::core::model::{MANAGED_BY_LABEL, MANAGED_BY_VALUE};
+use crate::core::model::{MANAGED_BY_LABEL, MANAGED_BY_VALUE, RoleArn};
 use crate::core::partition::Partition;
 use crate::error::{Error, Result};
-use crate::ports::{Iam, IamRole, RolePolicy};
+use crate::ports::{CallerIdentity, IamRead, IamRole, IamWrite, RolePolicy, TokenMinter};
 
 fn iam_error<E>(operation: &str, error: SdkError<E>) -> Error
 where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     let code = error.code().filter(|code| !code.is_empty());
     let message = error_message(&error);
@@ -19,12 +19,14 @@ where
         return Error::PermissionDenied {
             what: format!("AWS refused {operation}: {message}"),
             fix: format!("Give the caller iam:{operation}, or pick another --profile"),
+            source: Some(Box::new(error)),
         };
     }
     Error::Aws {
         operation: operation.to_owned(),
         message: with_code(code, message),
         fix: "Check the credentials and network, then try again; -v shows more".into(),
+        source: Some(Box::new(error)),
     }
 }
 
@@ -37,18 +39,18 @@ fn managed_by_tag() -> Tag {
         .expect("tag key and value are set")
 }
 
-impl Iam for AwsApi {
-    async fn caller(&self) -> Result<(String, String)> {
+impl IamRead for AwsApi {
+    async fn caller(&self) -> Result<CallerIdentity> {
         let identity = self
             .sts
             .get_caller_identity()
             .send()
             .await
             .map_err(|e| iam_error("GetCallerIdentity", e))?;
-        Ok((
-            identity.account().unwrap_or_default().to_owned(),
-            identity.arn().unwrap_or_default().to_owned(),
-        ))
+        Ok(CallerIdentity {
+            account: identity.account().unwrap_or_default().to_owned(),
+            arn: identity.arn().unwrap_or_default().to_owned(),
+        })
     }
 
     async fn role(&self, name: &str) -> Result<Option<IamRole>> {
@@ -140,7 +142,9 @@ impl Iam for AwsApi {
             .filter_map(|p| p.arn().map(str::to_owned))
             .collect())
     }
+}
 
+impl IamWrite for AwsApi {
     async fn create_role(&self, name: &str, trust_policy: &str, description: &str) -> Result<()> {
         self.iam
             .create_role()
@@ -177,15 +181,6 @@ impl Iam for AwsApi {
         Ok(())
     }
 
-    async fn eks_token(
-        &self,
-        chain: &[crate::core::model::RoleArn],
-        cluster_name: &str,
-        region: &str,
-    ) -> Result<String> {
-        self.presign_eks_token(chain, cluster_name, region).await
-    }
-
     async fn create_oidc_provider(&self, issuer_url: &str) -> Result<String> {
         let output = self
             .iam
@@ -203,6 +198,17 @@ impl Iam for AwsApi {
     }
 }
 
+impl TokenMinter for AwsApi {
+    async fn eks_token(
+        &self,
+        chain: &[RoleArn],
+        cluster_name: &str,
+        region: &str,
+    ) -> Result<String> {
+        self.presign_eks_token(chain, cluster_name, region).await
+    }
+}
+
 /// How long a presigned EKS token is valid, as `aws eks get-token` makes them.
 const TOKEN_LIFETIME: std::time::Duration = std::time::Duration::from_secs(60);
 
@@ -210,7 +216,7 @@ impl AwsApi {
     /// Credentials after assuming each role of `chain` in turn, starting from this account's.
     async fn chained_credentials(
         &self,
-        chain: &[crate::core::model::RoleArn],
+        chain: &[RoleArn],
     ) -> Result<aws_credential_types::Credentials> {
         use aws_credential_types::provider::ProvideCredentials;
         let mut config = self.config().clone();
@@ -221,6 +227,7 @@ impl AwsApi {
             operation: "AssumeRole".into(),
             message: "no AWS credentials are configured".into(),
             fix: "Configure credentials (AWS_PROFILE, SSO, ...) and try again".into(),
+            source: None,
         })?;
         provider
             .provide_credentials()
@@ -237,6 +244,7 @@ impl AwsApi {
                 ),
                 fix: "Run doctor with credentials that may assume the roles to test the connection"
                     .into(),
+                source: Some(Box::new(e)),
             })
     }
 
@@ -245,7 +253,7 @@ impl AwsApi {
     /// GetCallerIdentity URL whose signed headers include `x-k8s-aws-id: <cluster name>`.
     async fn presign_eks_token(
         &self,
-        chain: &[crate::core::model::RoleArn],
+        chain: &[RoleArn],
         cluster_name: &str,
         region: &str,
     ) -> Result<String> {
@@ -300,5 +308,6 @@ fn token_error(message: String) -> Error {
         operation: "presign GetCallerIdentity".into(),
         message,
         fix: "This is unexpected; report it with -vv output".into(),
+        source: None,
     }
 }

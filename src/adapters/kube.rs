@@ -9,14 +9,15 @@ use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 
-use crate::core::checks::PodFacts;
 use crate::core::model::{
-    FIELD_MANAGER, IRSA_ANNOTATION, SECRET_TYPE_CLUSTER, SECRET_TYPE_LABEL, SaRef,
+    FIELD_MANAGER, IRSA_ANNOTATION, ObservedServiceAccount, PodFacts, SECRET_TYPE_CLUSTER,
+    SECRET_TYPE_LABEL, SaRef,
 };
-use crate::core::plan::ObservedServiceAccount;
 use crate::core::secret::{DesiredSecret, ObservedSecret};
 use crate::error::{Error, Result};
-use crate::ports::{Hub, HubContext, Targets, TokenReview, Workload, Write};
+use crate::ports::{
+    AwsAuth, HubContext, HubRead, HubWrite, Targets, TokenReview, Workload, WorkloadKind, Write,
+};
 
 pub struct KubeHub {
     client: Client,
@@ -38,6 +39,7 @@ impl KubeHub {
         }
         .map_err(|e| Error::Kubeconfig {
             message: e.to_string(),
+            source: Some(Box::new(e)),
         })?;
         let hub_context = describe_context(&file, context)?;
         let client = client_for(file.clone(), &hub_context.context).await?;
@@ -51,15 +53,18 @@ impl KubeHub {
 
 /// A client for context `context` of kubeconfig `file`.
 async fn client_for(file: Kubeconfig, context: &str) -> Result<Client> {
-    let to_error = |message: String| Error::Kubeconfig { message };
+    let to_error = |source: crate::error::Cause| Error::Kubeconfig {
+        message: source.to_string(),
+        source: Some(source),
+    };
     let options = KubeConfigOptions {
         context: Some(context.to_owned()),
         ..KubeConfigOptions::default()
     };
     let config = Config::from_custom_kubeconfig(file, &options)
         .await
-        .map_err(|e| to_error(e.to_string()))?;
-    Client::try_from(config).map_err(|e| to_error(e.to_string()))
+        .map_err(|e| to_error(Box::new(e)))?;
+    Client::try_from(config).map_err(|e| to_error(Box::new(e)))
 }
 
 /// The context's name, cluster, server and exec arguments, as the kubeconfig states them.
@@ -69,6 +74,7 @@ fn describe_context(file: &Kubeconfig, wanted: Option<&str>) -> Result<HubContex
         .or_else(|| file.current_context.clone())
         .ok_or_else(|| Error::Kubeconfig {
             message: "there is no current context".into(),
+            source: None,
         })?;
     let context = file
         .contexts
@@ -77,6 +83,7 @@ fn describe_context(file: &Kubeconfig, wanted: Option<&str>) -> Result<HubContex
         .and_then(|c| c.context.as_ref())
         .ok_or_else(|| Error::Kubeconfig {
             message: format!("context {name:?} is not in the kubeconfig"),
+            source: None,
         })?;
     let server = file
         .clusters
@@ -132,6 +139,7 @@ fn kube_error(action: String, error: kube::Error) -> Error {
         return Error::PermissionDenied {
             what: format!("the hub refused to {action}: {}", status.message),
             fix: "Ask a cluster admin for that RBAC permission (check with kubectl auth can-i), or use --context with an identity that has it".into(),
+            source: Some(Box::new(error)),
         };
     }
     Error::Kube {
@@ -188,7 +196,7 @@ fn apply_params(write: Write) -> PatchParams {
     params
 }
 
-impl Hub for KubeHub {
+impl HubRead for KubeHub {
     fn context(&self) -> &HubContext {
         &self.context
     }
@@ -290,6 +298,32 @@ impl Hub for KubeHub {
         Ok(answer.status.is_some_and(|status| status.allowed))
     }
 
+    async fn owned_service_account_annotations(
+        &self,
+        namespace: &str,
+    ) -> Result<std::collections::BTreeMap<String, Vec<String>>> {
+        Ok(self
+            .namespaced_service_accounts(namespace)
+            .await?
+            .iter()
+            .map(|sa| {
+                (
+                    sa.metadata.name.clone().unwrap_or_default(),
+                    owned_annotation_keys(&sa.metadata),
+                )
+            })
+            .collect())
+    }
+
+    async fn cluster_secrets_in_all_namespaces(&self) -> Result<Vec<ObservedSecret>> {
+        cluster_secrets(Api::all(self.client.clone()), || {
+            "list cluster Secrets in all namespaces".to_owned()
+        })
+        .await
+    }
+}
+
+impl HubWrite for KubeHub {
     async fn apply_secret(&self, secret: &DesiredSecret, write: Write) -> Result<()> {
         let api: Api<Secret> = Api::namespaced(self.client.clone(), &secret.namespace);
         api.patch(
@@ -331,18 +365,18 @@ impl Hub for KubeHub {
     ) -> Result<Vec<String>> {
         let mut restarted = Vec::new();
         for workload in workloads {
-            let found = match workload.resource {
-                "statefulsets" => {
+            let found = match workload.kind {
+                WorkloadKind::StatefulSet => {
                     self.restart::<StatefulSet>(namespace, workload.name, write)
                         .await?
                 }
-                _ => {
+                WorkloadKind::Deployment => {
                     self.restart::<Deployment>(namespace, workload.name, write)
                         .await?
                 }
             };
             if found {
-                restarted.push(format!("{}/{}", workload.resource, workload.name));
+                restarted.push(format!("{}/{}", workload.kind.resource(), workload.name));
             }
         }
         Ok(restarted)
@@ -358,23 +392,6 @@ impl Hub for KubeHub {
             format!("delete Secret {namespace}/{name}")
         })?;
         Ok(deleted.is_some())
-    }
-
-    async fn owned_service_account_annotations(
-        &self,
-        namespace: &str,
-    ) -> Result<std::collections::BTreeMap<String, Vec<String>>> {
-        Ok(self
-            .namespaced_service_accounts(namespace)
-            .await?
-            .iter()
-            .map(|sa| {
-                (
-                    sa.metadata.name.clone().unwrap_or_default(),
-                    owned_annotation_keys(&sa.metadata),
-                )
-            })
-            .collect())
     }
 
     async fn remove_service_account_annotation(
@@ -402,13 +419,6 @@ impl Hub for KubeHub {
                 .collect();
         self.apply_annotations(service_account, keep, write, || {
             format!("remove annotation {key} from ServiceAccount {service_account}")
-        })
-        .await
-    }
-
-    async fn cluster_secrets_in_all_namespaces(&self) -> Result<Vec<ObservedSecret>> {
-        cluster_secrets(Api::all(self.client.clone()), || {
-            "list cluster Secrets in all namespaces".to_owned()
         })
         .await
     }
@@ -500,7 +510,7 @@ fn owned_annotation_keys(meta: &kube::api::ObjectMeta) -> Vec<String> {
 
 /// Target clusters are reached the way Argo CD reaches them: the Secret's CA and a bearer token.
 impl Targets for KubeHub {
-    async fn aws_auth_map_roles(&self, server: &str) -> Result<Option<Option<String>>> {
+    async fn aws_auth(&self, server: &str) -> Result<AwsAuth> {
         use k8s_openapi::api::core::v1::ConfigMap;
         let server = server.trim_end_matches('/');
         let cluster = self.kubeconfig.clusters.iter().find(|c| {
@@ -523,7 +533,7 @@ impl Targets for KubeHub {
                 .or_else(|| contexts.iter().find(uses))
         });
         let Some(context) = context else {
-            return Ok(None);
+            return Ok(AwsAuth::NoContext);
         };
         let client = client_for(self.kubeconfig.clone(), &context.name).await?;
         let api: Api<ConfigMap> = Api::namespaced(client, "kube-system");
@@ -533,16 +543,20 @@ impl Targets for KubeHub {
                 e,
             )
         })?;
-        Ok(Some(
-            found.and_then(|map| map.data?.get("mapRoles").cloned()),
-        ))
+        Ok(
+            match found.and_then(|map| map.data?.get("mapRoles").cloned()) {
+                Some(map_roles) => AwsAuth::MapRoles(map_roles),
+                None => AwsAuth::Missing,
+            },
+        )
     }
 
     async fn review_token(&self, server: &str, ca_data: &str, token: &str) -> Result<TokenReview> {
         use k8s_openapi::api::authentication::v1::SelfSubjectReview;
-        let connect_error = |message: String| Error::Connect {
+        let connect_error = |source: crate::error::Cause| Error::Connect {
             server: server.to_owned(),
-            message,
+            message: source.to_string(),
+            source,
         };
         let file = Kubeconfig::from_yaml(&serde_json::json!({
             "apiVersion": "v1",
@@ -553,11 +567,11 @@ impl Targets for KubeHub {
             "users": [{"name": "argocd", "user": {"token": token}}],
             "contexts": [{"name": "target", "context": {"cluster": "target", "user": "argocd"}}],
         }).to_string())
-        .map_err(|e| connect_error(e.to_string()))?;
+        .map_err(|e| connect_error(Box::new(e)))?;
         let config = Config::from_custom_kubeconfig(file, &KubeConfigOptions::default())
             .await
-            .map_err(|e| connect_error(e.to_string()))?;
-        let client = Client::try_from(config).map_err(|e| connect_error(e.to_string()))?;
+            .map_err(|e| connect_error(Box::new(e)))?;
+        let client = Client::try_from(config).map_err(|e| connect_error(Box::new(e)))?;
         let api: Api<SelfSubjectReview> = Api::all(client);
         match api
             .create(&PostParams::default(), &SelfSubjectReview::default())
@@ -571,7 +585,7 @@ impl Targets for KubeHub {
                 })
             }
             Err(kube::Error::Api(status)) if status.code == 401 => Ok(TokenReview::Rejected),
-            Err(e) => Err(connect_error(e.to_string())),
+            Err(e) => Err(connect_error(Box::new(e))),
         }
     }
 }

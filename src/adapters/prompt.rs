@@ -37,7 +37,7 @@ fn prompt_error(error: dialoguer::Error) -> Error {
             let _ = console::Term::stderr().show_cursor();
             Error::Cancelled
         }
-        error => Error::Prompt(error.to_string()),
+        error => Error::Prompt(error),
     }
 }
 

@@ -6,10 +6,10 @@ use std::path::PathBuf;
 use super::args::{AddArgs, Cli, Command, DryRun, IdentityArg, OutputFormat, PolicyArgs};
 use crate::core::access::{ACCESS_POLICIES, TargetAccess};
 use crate::core::model::{
-    ACCESS_POLICY_PREFIX, AccessScope, ClusterArn, DEFAULT_ACCESS_POLICY, IdentityMode,
-    MANAGED_BY_LABEL, RoleArn, SECRET_TYPE_LABEL,
+    AccessScope, ClusterArn, DEFAULT_ACCESS_POLICY, IdentityMode, MANAGED_BY_LABEL, RoleArn,
+    SECRET_TYPE_LABEL,
 };
-use crate::core::partition::COMMERCIAL;
+use crate::core::partition::{COMMERCIAL, Partition};
 use crate::core::secret::{SecretOptions, valid_secret_name};
 use crate::error::{Error, Result};
 
@@ -93,16 +93,22 @@ pub struct AddSettings {
     pub restart: bool,
 }
 
-/// The policy ARN for `--access-policy NAME|ARN`.
-pub fn access_policy_arn(text: &str) -> Result<String> {
-    let name = text.strip_prefix(ACCESS_POLICY_PREFIX).unwrap_or(text);
+/// The policy name of `--access-policy NAME|ARN`; an ARN may be in any partition
+/// (`arn:aws-cn:eks::aws:cluster-access-policy/NAME`), the target's partition decides.
+pub fn access_policy_name(text: &str) -> Result<String> {
+    let name = text
+        .strip_prefix("arn:")
+        .and_then(|rest| rest.split_once(':'))
+        .filter(|(partition, _)| Partition::by_id(partition).is_some())
+        .and_then(|(_, rest)| rest.strip_prefix("eks::aws:cluster-access-policy/"))
+        .unwrap_or(text);
     if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return Err(Error::usage(format!(
             "--access-policy {text:?} is not an EKS access policy; use one of {} (or its ARN)",
             ACCESS_POLICIES.join(", ")
         )));
     }
-    Ok(format!("{ACCESS_POLICY_PREFIX}{name}"))
+    Ok(name.to_owned())
 }
 
 /// What the environment says, passed in so that `from_cli` stays pure.
@@ -356,7 +362,7 @@ fn add_settings(add: AddArgs, namespace: &str, interactive: bool) -> Result<AddS
     let access = match (&add.access_policy, add.access_namespaces.is_empty()) {
         (None, true) => None,
         (policy, _) => Some(TargetAccess {
-            policy_arn: access_policy_arn(policy.as_deref().unwrap_or(DEFAULT_ACCESS_POLICY))?,
+            policy: access_policy_name(policy.as_deref().unwrap_or(DEFAULT_ACCESS_POLICY))?,
             scope: if add.access_namespaces.is_empty() {
                 AccessScope::Cluster
             } else {
@@ -644,13 +650,32 @@ mod tests {
         assert_eq!(
             edit.access,
             Some(TargetAccess {
-                policy_arn: "arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy".into(),
+                policy: "AmazonEKSEditPolicy".into(),
                 scope: AccessScope::Namespace(vec!["a".into(), "b".into()]),
             })
         );
         let scoped = add(&["prod", "--access-namespaces", "a"]).unwrap();
-        let policy = scoped.access.unwrap().policy_arn;
-        assert!(policy.ends_with("/AmazonEKSClusterAdminPolicy"));
+        assert_eq!(scoped.access.unwrap().policy, "AmazonEKSClusterAdminPolicy");
+        for arn in [
+            "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy",
+            "arn:aws-cn:eks::aws:cluster-access-policy/AmazonEKSViewPolicy",
+            "arn:aws-us-gov:eks::aws:cluster-access-policy/AmazonEKSViewPolicy",
+        ] {
+            let by_arn = add(&["prod", "--access-policy", arn]).unwrap();
+            assert_eq!(
+                by_arn.access.unwrap().policy,
+                "AmazonEKSViewPolicy",
+                "{arn}"
+            );
+        }
+        assert!(
+            add(&[
+                "prod",
+                "--access-policy",
+                "arn:aws-mars:eks::aws:cluster-access-policy/X"
+            ])
+            .is_err()
+        );
         assert!(add(&["prod", "--skip-access"]).unwrap().skip_access);
     }
 

@@ -1,24 +1,24 @@
 //! `doctor`: check every link from Argo CD to each target and name the fix for each failure.
 
-use crate::cli::args::OutputFormat;
-use crate::cli::output::doctor::write_text;
+use crate::cli::output::doctor::DoctorReport;
+use crate::cli::output::emit;
 use crate::cli::settings::{DoctorSettings, Settings, TargetRef};
 use crate::commands::Ports;
-use crate::commands::targets::{argocd_namespace, eks_for, find_hub_cluster, search_regions};
+use crate::commands::targets::{argocd_namespace, find_hub_cluster, search_regions};
 use crate::core::checks::{
-    Connection, HubFacts, RoleFacts, Status, TargetFacts, detect_identity, hub_checks,
-    identity_checks, target_checks,
+    Connection, HubFacts, RoleFacts, TargetFacts, detect_identity, hub_checks, identity_checks,
+    target_checks,
 };
 use crate::core::model::{
-    ARGOCD_SERVICE_ACCOUNTS, ClusterArn, EksCluster, IdentityMode, POD_IDENTITY_AGENT_ADDON,
-    RoleArn,
+    ARGOCD_SERVICE_ACCOUNTS, ClusterArn, EksCluster, IdentityMode, Lookup,
+    POD_IDENTITY_AGENT_ADDON, RoleArn,
 };
 use crate::core::policy::document::parse_policy;
 use crate::core::secret::ObservedSecret;
 use crate::error::{Error, Result};
-use crate::ports::{Eks, Hub, Iam, Prompt, Targets, TokenReview};
+use crate::ports::{AwsAuth, EksRead, HubRead, IamRead, Prompt, Targets, TokenMinter, TokenReview};
 
-pub async fn run<H: Hub + Targets, A: Eks + Iam, P: Prompt>(
+pub async fn run<H: HubRead + Targets, A: EksRead + IamRead + TokenMinter, P: Prompt>(
     settings: &Settings,
     doctor: &DoctorSettings,
     ports: Ports<'_, H, A, P>,
@@ -33,31 +33,15 @@ pub async fn run<H: Hub + Targets, A: Eks + Iam, P: Prompt>(
     hub.capability = !chosen.is_empty() && chosen.iter().all(|s| capability_cluster(s).is_some());
     let mut sections = vec![hub_checks(&hub), identity_checks(&hub)];
 
-    let caller_account = ports.accounts[0].eks.caller().await.ok().map(|(id, _)| id);
+    let caller_account = ports.accounts.own().caller().await.ok().map(|c| c.account);
     for secret in chosen {
         let target = target_facts(&ports, &hub, secret, caller_account.as_deref()).await;
         sections.push(target_checks(&hub, &target));
     }
 
-    let problems: usize = sections
-        .iter()
-        .flat_map(|s| &s.findings)
-        .filter(|f| f.status == Status::Fail)
-        .count();
-    match settings.output {
-        OutputFormat::Text => write_text(out, &sections)?,
-        OutputFormat::Json => {
-            serde_json::to_writer_pretty(&mut *out, &sections)
-                .map_err(|e| Error::Output(e.to_string()))?;
-            writeln!(out).map_err(|e| Error::Output(e.to_string()))?;
-        }
-        OutputFormat::Yaml => {
-            let text =
-                serde_saphyr::to_string(&sections).map_err(|e| Error::Output(e.to_string()))?;
-            out.write_all(text.as_bytes())
-                .map_err(|e| Error::Output(e.to_string()))?;
-        }
-    }
+    let report = DoctorReport { sections };
+    emit(out, settings.output, &report)?;
+    let problems = report.problems();
     if problems > 0 {
         return Err(Error::ProblemsFound(problems));
     }
@@ -131,7 +115,7 @@ fn choose<'a>(
     Ok(chosen)
 }
 
-async fn role_facts<I: Iam>(iam: &I, arn: &RoleArn) -> Option<RoleFacts> {
+async fn role_facts<I: IamRead>(iam: &I, arn: &RoleArn) -> Option<RoleFacts> {
     let role = iam.role(arn.name()).await.ok()?;
     let Some(role) = role else {
         return Some(RoleFacts {
@@ -157,13 +141,13 @@ async fn role_facts<I: Iam>(iam: &I, arn: &RoleArn) -> Option<RoleFacts> {
 
 /// Read the hub: service accounts, access, its EKS cluster, identity, role, pods. A read that
 /// fails becomes "cannot tell" for the checks that need it, not an error.
-async fn hub_facts<H: Hub, A: Eks + Iam, P: Prompt>(
+async fn hub_facts<H: HubRead, A: EksRead + IamRead, P: Prompt>(
     ports: &Ports<'_, H, A, P>,
     namespace: &str,
     settings: &Settings,
     default_region: Option<&str>,
 ) -> Result<HubFacts> {
-    let hub_aws = &ports.accounts[0].eks;
+    let hub_aws = ports.accounts.own();
     let service_accounts = ports.hub.service_accounts(namespace).await?;
     let may_create_secrets = ports
         .hub
@@ -227,7 +211,7 @@ async fn hub_facts<H: Hub, A: Eks + Iam, P: Prompt>(
 }
 
 /// Read what the checks of one registered cluster need, in the cluster's account when reachable.
-async fn target_facts<H: Hub + Targets, A: Eks + Iam, P: Prompt>(
+async fn target_facts<H: HubRead + Targets, A: EksRead + IamRead + TokenMinter, P: Prompt>(
     ports: &Ports<'_, H, A, P>,
     hub: &HubFacts,
     secret: &ObservedSecret,
@@ -241,34 +225,28 @@ async fn target_facts<H: Hub + Targets, A: Eks + Iam, P: Prompt>(
             .get("name")
             .and_then(|name| ClusterArn::parse(name).ok())
     });
-    let reachable = |account: &str| {
-        caller_account == Some(account)
-            || ports
-                .accounts
-                .iter()
-                .any(|a| a.id.as_deref() == Some(account))
-    };
+    let reachable = |account: &str| ports.accounts.reaching(account, caller_account).is_some();
     let mut target = TargetFacts {
         secret: secret.clone(),
         cluster_arn: cluster_arn.clone(),
-        described: None,
+        described: Lookup::Unknown,
         target_role: None,
-        access_entry: None,
+        access_entry: Lookup::Unknown,
         connection: None,
-        aws_auth: None,
+        aws_auth: Lookup::Unknown,
     };
     let Some(arn) = cluster_arn.filter(|arn| reachable(&arn.account)) else {
         return target;
     };
-    let aws = eks_for(ports.accounts, &arn.account);
-    target.described = aws.describe_cluster(&arn.region, &arn.name).await.ok();
+    let aws = ports.accounts.for_account(&arn.account);
+    target.described = Lookup::from_read(aws.describe_cluster(&arn.region, &arn.name).await);
     let role = auth
         .and_then(|a| a.role_arn)
         .and_then(|text| RoleArn::parse(&text).ok());
     if let Some(role) = &role
         && reachable(&role.account)
     {
-        target.target_role = role_facts(eks_for(ports.accounts, &role.account), role).await;
+        target.target_role = role_facts(ports.accounts.for_account(&role.account), role).await;
     }
     let principal = if hub.capability {
         hub.capability_role.clone()
@@ -279,25 +257,25 @@ async fn target_facts<H: Hub + Targets, A: Eks + Iam, P: Prompt>(
     };
     let takes_entries = target
         .described
-        .clone()
-        .flatten()
+        .found()
         .and_then(|c| c.authentication_mode)
         .is_some_and(|m| m.allows_access_entries());
     if let Some(principal) = principal.clone().filter(|_| takes_entries) {
-        target.access_entry = aws.access_entry(&arn, &principal.to_string()).await.ok();
+        target.access_entry =
+            Lookup::from_read(aws.access_entry(&arn, &principal.to_string()).await);
     }
-    let config_map_only = target.described.clone().flatten().filter(|c| {
+    let config_map_only = target.described.found().filter(|c| {
         c.authentication_mode
             .is_some_and(|m| !m.allows_access_entries())
     });
     if let Some(cluster) = config_map_only {
-        target.aws_auth = ports
-            .hub
-            .aws_auth_map_roles(&cluster.endpoint)
-            .await
-            .unwrap_or(None);
+        target.aws_auth = match ports.hub.aws_auth(&cluster.endpoint).await {
+            Ok(AwsAuth::MapRoles(text)) => Lookup::Found(text),
+            Ok(AwsAuth::Missing) => Lookup::Absent,
+            Ok(AwsAuth::NoContext) | Err(_) => Lookup::Unknown,
+        };
     }
-    let described = target.described.clone().flatten();
+    let described = target.described.found().cloned();
     target.connection = connect(
         ports,
         hub,
@@ -312,7 +290,7 @@ async fn target_facts<H: Hub + Targets, A: Eks + Iam, P: Prompt>(
 
 /// Connect as Argo CD would: assume the management role (and the target role when chained),
 /// make the EKS token, and ask the cluster who that is, trusting only the Secret's CA.
-async fn connect<H: Hub + Targets, A: Eks + Iam, P: Prompt>(
+async fn connect<H: HubRead + Targets, A: EksRead + IamRead + TokenMinter, P: Prompt>(
     ports: &Ports<'_, H, A, P>,
     hub: &HubFacts,
     secret: &ObservedSecret,
@@ -341,8 +319,9 @@ async fn connect<H: Hub + Targets, A: Eks + Iam, P: Prompt>(
             config.tls_client_config.ca_data?,
         )
     };
-    let token = match ports.accounts[0]
-        .eks
+    let token = match ports
+        .accounts
+        .own()
         .eks_token(&chain, &cluster_name, &arn.region)
         .await
     {
@@ -358,4 +337,139 @@ async fn connect<H: Hub + Targets, A: Eks + Iam, P: Prompt>(
             Err(e) => Connection::Unreachable(e.to_string()),
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::run;
+    use crate::cli::settings::CommandSettings;
+    use crate::commands::accounts::Accounts;
+    use crate::commands::add::tests::add;
+    use crate::error::{Error, Result};
+    use crate::testing::{FakeAws, FakeHub, FakePrompt, MANAGEMENT, eks_cluster, ports, settings};
+
+    const ACCOUNT: &str = "123456789012";
+
+    async fn doctor(
+        hub: &FakeHub,
+        accounts: &Accounts<FakeAws>,
+        args: &[&str],
+    ) -> (Result<()>, String) {
+        let mut all = vec![
+            "doctor",
+            "--argocd-namespace",
+            "argocd",
+            "--region",
+            "eu-west-1",
+        ];
+        all.extend_from_slice(args);
+        let settings = settings(&all, false);
+        let CommandSettings::Doctor(doctor) = &settings.command else {
+            panic!("not doctor")
+        };
+        let prompt = FakePrompt::default();
+        let mut out = Vec::new();
+        let result = run(
+            &settings,
+            doctor,
+            ports(hub, accounts, &prompt),
+            None,
+            &mut out,
+        )
+        .await;
+        (result, String::from_utf8(out).unwrap())
+    }
+
+    async fn registered() -> (FakeHub, Accounts<FakeAws>) {
+        let mut hub = FakeHub::with_argocd("argocd");
+        hub.token_user = Some((
+            "arn:aws:sts::123456789012:assumed-role/argocd-management/x".into(),
+            vec!["system:masters".into()],
+        ));
+        let accounts = Accounts::new(FakeAws::in_account(
+            ACCOUNT,
+            vec![eks_cluster(ACCOUNT, "eu-west-1", "prod")],
+        ));
+        let args = [
+            "prod",
+            "--yes",
+            "--identity",
+            "irsa",
+            "--management-role-arn",
+            MANAGEMENT,
+        ];
+        add(&hub, &accounts, &FakePrompt::default(), &args, false)
+            .await
+            .0
+            .unwrap();
+        (hub, accounts)
+    }
+
+    fn problems(result: &Result<()>) -> usize {
+        match result {
+            Err(Error::ProblemsFound(n)) => *n,
+            Ok(()) => 0,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn each_broken_link_is_a_failure_with_its_fix() {
+        let (mut hub, accounts) = registered().await;
+        let (result, out) = doctor(&hub, &accounts, &[]).await;
+        // What cannot be read (the hub's EKS cluster, the role) is "??", not a failure.
+        assert_eq!(problems(&result), 0, "{out}");
+        assert!(
+            out.contains("  ok   server and caData match DescribeCluster"),
+            "{out}"
+        );
+        assert!(out.contains("  ok   the target lets the role in"), "{out}");
+        assert!(
+            out.contains(
+                "  ok   Argo CD's token is accepted by the cluster (connect): authenticated as"
+            ),
+            "{out}"
+        );
+        assert!(out.contains("  ??   the management role trusts"), "{out}");
+
+        accounts.own().entries.borrow_mut().clear();
+        hub.token_user = None;
+        let (result, out) = doctor(&hub, &accounts, &[]).await;
+        assert_eq!(problems(&result), 2, "{out}");
+        assert!(out.contains("  FAIL the target lets the role in"), "{out}");
+        assert!(
+            out.contains(&format!("no access entry for {MANAGEMENT}")),
+            "{out}"
+        );
+        assert!(
+            out.contains("fix: aws eks create-access-entry --cluster-name prod --region eu-west-1"),
+            "{out}"
+        );
+        assert!(
+            out.contains("  FAIL Argo CD's token is accepted by the cluster (connect)"),
+            "{out}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_document_lists_the_sections_and_unknown_clusters_are_not_found() {
+        let (hub, accounts) = registered().await;
+        let (result, out) = doctor(&hub, &accounts, &["-o", "json"]).await;
+        assert_eq!(problems(&result), 0);
+        let sections: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let titles: Vec<&str> = sections
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["title"].as_str().unwrap())
+            .collect();
+        assert_eq!(titles.len(), 3, "hub, identity, one target: {titles:?}");
+        assert!(
+            titles[2].starts_with("arn:aws:eks:eu-west-1:123456789012:cluster/prod"),
+            "{titles:?}"
+        );
+
+        let (result, _) = doctor(&hub, &accounts, &["nope"]).await;
+        assert!(matches!(result, Err(Error::NotFound { .. })), "{result:?}");
+    }
 }

@@ -4,21 +4,20 @@ use std::io::Write;
 
 use futures::stream::{self, StreamExt};
 
-use crate::cli::args::OutputFormat;
-use crate::cli::output::list::{ListDocument, ListedCluster, write_table};
-use crate::cli::output::write_serialized;
+use crate::cli::output::emit;
+use crate::cli::output::list::{ListReport, ListedCluster};
 use crate::cli::settings::Settings;
 use crate::commands::Ports;
-use crate::commands::targets::{argocd_namespace, eks_for, find_hub_cluster, search_regions};
-use crate::core::model::{ARGOCD_SERVICE_ACCOUNTS, ClusterArn, EksCluster, IdentityMode};
+use crate::commands::targets::{argocd_namespace, find_hub_cluster, search_regions};
+use crate::core::model::{ARGOCD_SERVICE_ACCOUNTS, ClusterArn, IdentityMode, Lookup};
 use crate::core::registration::{EksRegistration, Format, Health, eks_registrations, health};
-use crate::error::{Error, Result};
-use crate::ports::{Eks, Hub, Iam, Prompt};
+use crate::error::Result;
+use crate::ports::{EksRead, HubRead, IamRead, Prompt};
 
 /// How many DescribeCluster calls `list` keeps in flight at once.
 const HEALTH_CONCURRENCY: usize = 8;
 
-pub async fn run<H: Hub, A: Eks + Iam, P: Prompt>(
+pub async fn run<H: HubRead, A: EksRead + IamRead, P: Prompt>(
     settings: &Settings,
     ports: Ports<'_, H, A, P>,
     default_region: Option<&str>,
@@ -39,19 +38,12 @@ pub async fn run<H: Hub, A: Eks + Iam, P: Prompt>(
         .zip(healths)
         .map(|(registration, health)| listed(registration, hub_mode, health))
         .collect();
-    match settings.output {
-        OutputFormat::Text => write_table(out, &namespace, &clusters, others)?,
-        format => write_serialized(
-            out,
-            format,
-            &ListDocument {
-                namespace: &namespace,
-                clusters: &clusters,
-                other_cluster_secrets: others,
-            },
-        )?,
-    }
-    out.flush().map_err(|e| Error::Output(e.to_string()))
+    let report = ListReport {
+        namespace,
+        clusters,
+        other_cluster_secrets: others,
+    };
+    emit(out, settings.output, &report)
 }
 
 fn listed(
@@ -89,7 +81,7 @@ fn listed(
 }
 
 /// The hub's own EKS cluster, without failing: Err says why it is not known.
-pub(crate) async fn hub_cluster<H: Hub, E: Eks>(
+pub(crate) async fn hub_cluster<H: HubRead, E: EksRead>(
     hub: &H,
     eks: &E,
     settings: &Settings,
@@ -112,7 +104,7 @@ pub(crate) async fn hub_cluster<H: Hub, E: Eks>(
 /// How Argo CD's pods get AWS credentials: an IRSA annotation on one of its service accounts
 /// (AWS SDKs prefer it), else pod identity associations on the hub; None when neither is found
 /// or the hub could not be read.
-async fn hub_identity_mode<H: Hub, A: Eks + Iam, P: Prompt>(
+async fn hub_identity_mode<H: HubRead, A: EksRead + IamRead, P: Prompt>(
     ports: &Ports<'_, H, A, P>,
     settings: &Settings,
     default_region: Option<&str>,
@@ -130,7 +122,7 @@ async fn hub_identity_mode<H: Hub, A: Eks + Iam, P: Prompt>(
         Ok(_) => {}
         Err(e) => tracing::info!("could not read Argo CD's service accounts: {e}"),
     }
-    let hub_eks = &ports.accounts[0].eks;
+    let hub_eks = ports.accounts.own();
     let hub = match hub_cluster(ports.hub, hub_eks, settings, default_region).await {
         Ok(hub) => hub,
         Err(why) => {
@@ -156,23 +148,18 @@ async fn hub_identity_mode<H: Hub, A: Eks + Iam, P: Prompt>(
 
 /// Each registration's health, from one DescribeCluster each (concurrent, bounded), in the
 /// cluster's own account when one of the accounts reaches it.
-async fn check_health<H: Hub, A: Eks + Iam, P: Prompt>(
+async fn check_health<H: HubRead, A: EksRead + IamRead, P: Prompt>(
     ports: &Ports<'_, H, A, P>,
     registrations: &[EksRegistration],
 ) -> Vec<Health> {
-    let assumed = |account: &str| {
-        ports
-            .accounts
-            .iter()
-            .any(|a| a.id.as_deref() == Some(account))
-    };
     // The caller's own account, asked only when some cluster is in an account not assumed.
-    let caller = if registrations
-        .iter()
-        .any(|r| r.account.as_deref().is_some_and(|a| !assumed(a)))
-    {
-        match ports.accounts[0].eks.caller().await {
-            Ok((account, _)) => Some(account),
+    let caller = if registrations.iter().any(|r| {
+        r.account
+            .as_deref()
+            .is_some_and(|a| !ports.accounts.is_assumed(a))
+    }) {
+        match ports.accounts.own().caller().await {
+            Ok(caller) => Some(caller.account),
             Err(e) => {
                 tracing::info!("could not tell the caller's account: {e}");
                 None
@@ -193,7 +180,7 @@ async fn check_health<H: Hub, A: Eks + Iam, P: Prompt>(
     healths.into_iter().map(|(_, health)| health).collect()
 }
 
-async fn one_health<H: Hub, A: Eks + Iam, P: Prompt>(
+async fn one_health<H: HubRead, A: EksRead + IamRead, P: Prompt>(
     ports: &Ports<'_, H, A, P>,
     registration: &EksRegistration,
     caller: Option<&str>,
@@ -202,7 +189,7 @@ async fn one_health<H: Hub, A: Eks + Iam, P: Prompt>(
         return Health::Unknown;
     };
     let account = registration.account.as_deref();
-    let assumed = account.filter(|a| ports.accounts.iter().any(|x| x.id.as_deref() == Some(*a)));
+    let assumed = account.filter(|a| ports.accounts.is_assumed(a));
     let client_account = assumed.or(caller);
     if let (Some(account), Some(client)) = (account, client_account)
         && account != client
@@ -210,17 +197,95 @@ async fn one_health<H: Hub, A: Eks + Iam, P: Prompt>(
         // No credentials for that account: --assume-role would reach it.
         return Health::Unknown;
     }
-    let eks = eks_for(ports.accounts, account.unwrap_or_default());
-    let described: Option<Option<EksCluster>> = match eks.describe_cluster(region, name).await {
-        Ok(found) => Some(found),
-        Err(e) => {
-            tracing::info!("DescribeCluster {name} ({region}): {e}");
-            None
-        }
-    };
-    health(
-        registration,
-        client_account,
-        described.as_ref().map(Option::as_ref),
-    )
+    let eks = ports.accounts.for_account(account.unwrap_or_default());
+    let read = eks.describe_cluster(region, name).await;
+    if let Err(e) = &read {
+        tracing::info!("DescribeCluster {name} ({region}): {e}");
+    }
+    let described = Lookup::from_read(read);
+    health(registration, client_account, described.as_ref())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::run;
+    use crate::commands::accounts::Accounts;
+    use crate::commands::add::tests::add;
+    use crate::testing::{FakeAws, FakeHub, FakePrompt, MANAGEMENT, eks_cluster, ports, settings};
+
+    const ACCOUNT: &str = "123456789012";
+
+    async fn list(hub: &FakeHub, accounts: &Accounts<FakeAws>, args: &[&str]) -> String {
+        let mut all = vec!["list", "--argocd-namespace", "argocd"];
+        all.extend_from_slice(args);
+        let settings = settings(&all, false);
+        let prompt = FakePrompt::default();
+        let mut out = Vec::new();
+        run(&settings, ports(hub, accounts, &prompt), None, &mut out)
+            .await
+            .unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[tokio::test]
+    async fn registered_clusters_with_mode_role_and_health() {
+        let hub = FakeHub::with_argocd("argocd");
+        let clusters = vec![
+            eks_cluster(ACCOUNT, "eu-west-1", "prod"),
+            eks_cluster(ACCOUNT, "eu-west-1", "staging"),
+        ];
+        let accounts = Accounts::new(FakeAws::in_account(ACCOUNT, clusters.clone()));
+        let args = [
+            "prod",
+            "staging",
+            "--yes",
+            "--identity",
+            "irsa",
+            "--management-role-arn",
+            MANAGEMENT,
+        ];
+        add(&hub, &accounts, &FakePrompt::default(), &args, false)
+            .await
+            .0
+            .unwrap();
+
+        let table = list(&hub, &accounts, &[]).await;
+        let rows: Vec<&str> = table.lines().collect();
+        assert!(
+            rows[0].starts_with("SECRET") && rows[0].ends_with("HEALTH"),
+            "{table}"
+        );
+        assert!(
+            rows[1].contains("prod")
+                && rows[1].contains("irsa")
+                && rows[1].contains("direct")
+                && rows[1].ends_with("ok"),
+            "{table}"
+        );
+
+        // The CA of prod rotated, staging is gone: the health says so.
+        let mut rotated = clusters[0].clone();
+        rotated.ca_data = "TkVX".into();
+        let moved = Accounts::new(FakeAws::in_account(ACCOUNT, vec![rotated]));
+        let document: serde_json::Value =
+            serde_json::from_str(&list(&hub, &moved, &["-o", "json"]).await).unwrap();
+        let health: Vec<&str> = document["clusters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["health"].as_str().unwrap())
+            .collect();
+        assert_eq!(health, ["ca-rotated", "missing"]);
+        assert_eq!(document["otherClusterSecrets"], 0);
+    }
+
+    #[tokio::test]
+    async fn an_empty_namespace_says_so() {
+        let hub = FakeHub::with_argocd("argocd");
+        let accounts = Accounts::new(FakeAws::in_account(ACCOUNT, Vec::new()));
+        assert_eq!(
+            list(&hub, &accounts, &[]).await,
+            "No EKS cluster is registered with Argo CD in namespace argocd.\n"
+        );
+    }
 }

@@ -1,5 +1,6 @@
 //! One module per command: each observes through the ports, plans with the core, applies.
 
+pub mod accounts;
 pub mod add;
 pub mod completion;
 pub mod doctor;
@@ -8,11 +9,11 @@ pub mod policy;
 pub mod remove;
 pub mod targets;
 
-use targets::Account;
+use accounts::Accounts;
 
-/// The ports a command works through; `accounts[0]` is the caller's own account, also the hub's.
+/// The ports a command works through.
 pub struct Ports<'a, H, A, P> {
     pub hub: &'a H,
-    pub accounts: &'a [Account<A>],
+    pub accounts: &'a Accounts<A>,
     pub prompt: &'a P,
 }

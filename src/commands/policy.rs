@@ -2,39 +2,36 @@
 //! target roles, built from the hub's real OIDC issuer and service accounts; printed, or with
 //! `--create` made: observe -> plan -> show -> confirm -> apply -> verify, like `add`.
 
-use crate::cli::args::{DryRun, OutputFormat};
-use crate::cli::output::policy::{
-    PolicyReport, write_document, write_header, write_outcome, write_plan, write_text,
-};
-use crate::cli::output::write_err;
+use crate::cli::args::DryRun;
+use crate::cli::output::policy::{PolicyPlan, PolicyReport};
+use crate::cli::output::{Outcome, emit, show};
 use crate::cli::settings::{IdentityChoice, PolicySettings, Settings};
 use crate::commands::Ports;
-use crate::commands::targets::{
-    Account, argocd_namespace, auto_identity, find_hub_cluster, search_regions,
-};
+use crate::commands::accounts::Accounts;
+use crate::commands::targets::{argocd_namespace, auto_identity, find_hub_cluster, search_regions};
 use crate::core::model::{ClusterArn, EksCluster, IdentityMode, RoleArn};
 use crate::core::policy::document::{PolicyError, STS_AUDIENCE, parse_policy};
 use crate::core::policy::generate::{
     INLINE_POLICY, OidcProvider, RoleKind, argocd_service_accounts, oidc_provider_arn, wanted_roles,
 };
 use crate::core::policy::plan::{
-    IamWrite, ObservedRole, PlanStep, manual_role, plan_oidc_provider, plan_role,
+    IamAction, ObservedRole, PlanStep, manual_role, plan_oidc_provider, plan_role,
     unreachable_detail,
 };
 use crate::error::{Error, Result};
-use crate::ports::{Eks, Hub, HubContext, Iam, Prompt};
+use crate::ports::{CallerIdentity, EksRead, HubContext, HubRead, IamRead, IamWrite, Prompt};
 
 /// The management role's name when `--management-role-arn` is not given.
 pub const DEFAULT_MANAGEMENT_ROLE: &str = "argocd-management";
 
-pub async fn run<H: Hub, A: Eks + Iam, P: Prompt>(
+pub async fn run<H: HubRead, A: EksRead + IamRead + IamWrite, P: Prompt>(
     settings: &Settings,
     policy: &PolicySettings,
     ports: Ports<'_, H, A, P>,
     default_region: Option<&str>,
     out: &mut dyn std::io::Write,
 ) -> Result<()> {
-    let hub_eks = &ports.accounts[0].eks;
+    let hub_eks = ports.accounts.own();
     let mut notes = Vec::new();
     let namespace = argocd_namespace(ports.hub, settings).await?;
     let present: Vec<String> = ports
@@ -67,7 +64,7 @@ pub async fn run<H: Hub, A: Eks + Iam, P: Prompt>(
     };
     let management = match (&policy.management_role, &caller) {
         (Some(role), _) => role.clone(),
-        (None, Some((account, arn))) => default_management_role(account, arn)?,
+        (None, Some(caller)) => default_management_role(caller)?,
         (None, None) => unreachable!("the caller is read when no management role is given"),
     };
 
@@ -109,46 +106,39 @@ pub async fn run<H: Hub, A: Eks + Iam, P: Prompt>(
         outcome: None,
         notes,
     };
-    let text = settings.output == OutputFormat::Text;
     if !policy.create {
-        if text {
-            write_text(out, &report)?;
-        } else {
-            write_document(out, settings.output, &report)?;
-        }
-        return out.flush().map_err(write_err);
+        return emit(out, settings.output, &report);
     }
 
-    let caller_account = caller.map(|(account, _)| account).unwrap_or_default();
+    let caller_account = caller.map(|c| c.account).unwrap_or_default();
     let accounts = ports.accounts;
     let mut plan_notes = Vec::new();
     let plan = observe_and_plan(accounts, &caller_account, &report, &mut plan_notes).await?;
     report.notes.extend(plan_notes);
     let writes = plan.iter().any(|s| s.write.is_some());
-    if text {
-        write_header(out, &report)?;
-        write_plan(out, &plan)?;
-    }
+    show(
+        out,
+        settings.output,
+        &PolicyPlan {
+            report: &report,
+            steps: &plan,
+        },
+    )?;
     let outcome = if !writes {
-        "unchanged"
+        Outcome::Unchanged
     } else if settings.dry_run != DryRun::None {
-        "dry-run"
+        Outcome::DryRun
     } else {
         if !settings.yes && !ports.prompt.confirm("Apply these changes?")? {
             return Err(Error::Cancelled);
         }
         apply(accounts, &caller_account, &plan).await?;
         verify(accounts, &caller_account, &report).await?;
-        "applied"
+        Outcome::Applied
     };
     report.plan = Some(plan);
     report.outcome = Some(outcome);
-    if text {
-        write_outcome(out, &report)?;
-    } else {
-        write_document(out, settings.output, &report)?;
-    }
-    out.flush().map_err(write_err)
+    emit(out, settings.output, &report)
 }
 
 // ---- observe the hub ----
@@ -197,29 +187,19 @@ fn irsa_provider(
 }
 
 /// `role/argocd-management` in the caller's account and partition.
-fn default_management_role(account: &str, caller_arn: &str) -> Result<RoleArn> {
-    let partition = caller_arn.split(':').nth(1).unwrap_or("aws");
+fn default_management_role(caller: &CallerIdentity) -> Result<RoleArn> {
     RoleArn::parse(&format!(
-        "arn:{partition}:iam::{account}:role/{DEFAULT_MANAGEMENT_ROLE}"
+        "arn:{}:iam::{}:role/{DEFAULT_MANAGEMENT_ROLE}",
+        caller.partition(),
+        caller.account
     ))
     .map_err(|e| Error::usage(format!("{e}; pass --management-role-arn")))
 }
 
 // ---- observe IAM and plan ----
 
-/// The IAM client for `account`: the caller's own, or an `--assume-role` account's.
-fn iam_for<'a, A>(accounts: &'a [Account<A>], caller: &str, account: &str) -> Option<&'a A> {
-    if account == caller {
-        return Some(&accounts[0].eks);
-    }
-    accounts
-        .iter()
-        .find(|a| a.id.as_deref() == Some(account))
-        .map(|a| &a.eks)
-}
-
 /// The inline policy is read only for `with_policy` (a target role needs none).
-async fn observe_role<A: Iam>(
+async fn observe_role<A: IamRead>(
     iam: &A,
     role: &RoleArn,
     with_policy: bool,
@@ -241,6 +221,7 @@ async fn observe_role<A: Iam>(
         operation: "GetRole".into(),
         message: format!("the {what} of {role} is unreadable: {e}"),
         fix: "Fix or replace that document by hand, then run again".into(),
+        source: Some(Box::new(e)),
     };
     let trust = parse_policy(&found.trust_policy).map_err(|e| unreadable("trust policy", e))?;
     let policies = if with_policy {
@@ -259,8 +240,8 @@ async fn observe_role<A: Iam>(
 
 /// Reads what IAM has (reads only) and plans every write: the hub's OIDC provider, then the
 /// management role, then the target roles (each trusts a role that must exist first).
-async fn observe_and_plan<A: Iam>(
-    accounts: &[Account<A>],
+async fn observe_and_plan<A: IamRead>(
+    accounts: &Accounts<A>,
     caller: &str,
     report: &PolicyReport,
     notes: &mut Vec<String>,
@@ -269,7 +250,7 @@ async fn observe_and_plan<A: Iam>(
     let management = &report.roles[0].arn;
     let pod_identity = report.identity == IdentityMode::PodIdentity;
     if let Some(provider) = &report.oidc_provider {
-        let exists = match iam_for(accounts, caller, &management.account) {
+        let exists = match accounts.reaching(&management.account, Some(caller)) {
             Some(iam) => Some(iam.oidc_providers().await?.contains(&provider.arn)),
             None => None,
         };
@@ -277,7 +258,7 @@ async fn observe_and_plan<A: Iam>(
     }
     for role in &report.roles {
         let account = &role.arn.account;
-        let Some(iam) = iam_for(accounts, caller, account) else {
+        let Some(iam) = accounts.reaching(account, Some(caller)) else {
             steps.extend(manual_role(role, &unreachable_detail(account, &role.arn)));
             continue;
         };
@@ -290,19 +271,19 @@ async fn observe_and_plan<A: Iam>(
 
 // ---- apply and verify ----
 
-async fn apply<A: Iam>(accounts: &[Account<A>], caller: &str, plan: &[PlanStep]) -> Result<()> {
+async fn apply<A: IamWrite>(accounts: &Accounts<A>, caller: &str, plan: &[PlanStep]) -> Result<()> {
     for step in plan {
         let Some(write) = &step.write else {
             continue;
         };
-        let Some(iam) = iam_for(accounts, caller, &step.account) else {
+        let Some(iam) = accounts.reaching(&step.account, Some(caller)) else {
             continue; // planned only for reachable accounts
         };
         match write {
-            IamWrite::CreateOidcProvider { issuer } => {
+            IamAction::CreateOidcProvider { issuer } => {
                 iam.create_oidc_provider(issuer).await?;
             }
-            IamWrite::CreateRole {
+            IamAction::CreateRole {
                 name,
                 trust,
                 description,
@@ -314,10 +295,10 @@ async fn apply<A: Iam>(accounts: &[Account<A>], caller: &str, plan: &[PlanStep])
                     iam.update_trust_policy(name, &trust.to_string()).await?;
                 }
             }
-            IamWrite::UpdateTrust { name, trust } => {
+            IamAction::UpdateTrust { name, trust } => {
                 iam.update_trust_policy(name, &trust.to_string()).await?
             }
-            IamWrite::PutPolicy { role, document } => {
+            IamAction::PutPolicy { role, document } => {
                 iam.put_role_policy(role, INLINE_POLICY, &document.to_string())
                     .await?
             }
@@ -327,8 +308,8 @@ async fn apply<A: Iam>(accounts: &[Account<A>], caller: &str, plan: &[PlanStep])
 }
 
 /// Read back and plan again: after a successful apply there must be nothing left to write.
-async fn verify<A: Iam>(
-    accounts: &[Account<A>],
+async fn verify<A: IamRead>(
+    accounts: &Accounts<A>,
     caller: &str,
     report: &PolicyReport,
 ) -> Result<()> {
@@ -345,5 +326,163 @@ async fn verify<A: Iam>(
             what: left.join("; "),
             detail: "the read-back differs".into(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::run;
+    use crate::cli::settings::CommandSettings;
+    use crate::commands::accounts::Accounts;
+    use crate::error::{Error, Result};
+    use crate::testing::{FakeAws, FakeHub, FakePrompt, ports, settings};
+
+    const ACCOUNT: &str = "123456789012";
+    const TARGET: &str = "arn:aws:iam::123456789012:role/argocd-deployer";
+
+    async fn policy(
+        hub: &FakeHub,
+        accounts: &Accounts<FakeAws>,
+        args: &[&str],
+    ) -> (Result<()>, String) {
+        let mut all = vec![
+            "policy",
+            "--argocd-namespace",
+            "argocd",
+            "--region",
+            "us-east-1",
+        ];
+        all.extend_from_slice(args);
+        let settings = settings(&all, false);
+        let CommandSettings::Policy(policy) = &settings.command else {
+            panic!("not policy")
+        };
+        let prompt = FakePrompt::default();
+        let mut out = Vec::new();
+        let result = run(
+            &settings,
+            policy,
+            ports(hub, accounts, &prompt),
+            None,
+            &mut out,
+        )
+        .await;
+        (result, String::from_utf8(out).unwrap())
+    }
+
+    #[tokio::test]
+    async fn printing_the_policies_writes_nothing() {
+        let hub = FakeHub::with_argocd("argocd");
+        let accounts = Accounts::new(FakeAws::in_account(ACCOUNT, Vec::new()));
+        let (result, out) = policy(
+            &hub,
+            &accounts,
+            &["--identity", "pod-identity", "--role-arn", TARGET],
+        )
+        .await;
+        result.unwrap();
+        assert!(
+            out.contains("== Management role arn:aws:iam::123456789012:role/argocd-management =="),
+            "{out}"
+        );
+        assert!(
+            out.contains("pods.eks.amazonaws.com") && out.contains("== Target role"),
+            "{out}"
+        );
+        assert!(
+            out.contains("aws iam create-role --role-name argocd-deployer"),
+            "{out}"
+        );
+        assert!(accounts.own().writes.borrow().is_empty());
+    }
+
+    #[tokio::test]
+    async fn create_makes_the_roles_and_a_second_run_changes_nothing() {
+        let hub = FakeHub::with_argocd("argocd");
+        let accounts = Accounts::new(FakeAws::in_account(ACCOUNT, Vec::new()));
+        let args = [
+            "--identity",
+            "pod-identity",
+            "--role-arn",
+            TARGET,
+            "--create",
+            "--yes",
+        ];
+        let (result, out) = policy(&hub, &accounts, &args).await;
+        result.unwrap();
+        assert!(
+            out.contains(
+                "  + create    role arn:aws:iam::123456789012:role/argocd-management trust policy"
+            ),
+            "{out}"
+        );
+        assert!(
+            out.contains("Applied and read back: 3 created, 0 updated, 0 unchanged."),
+            "{out}"
+        );
+        assert_eq!(
+            *accounts.own().writes.borrow(),
+            [
+                "create role argocd-management",
+                "put policy kubectl-argocd-eks on argocd-management",
+                "create role argocd-deployer"
+            ]
+        );
+        let (again, out) = policy(&hub, &accounts, &args).await;
+        again.unwrap();
+        assert!(
+            out.contains("Nothing to change (0 created, 0 updated, 3 unchanged)."),
+            "{out}"
+        );
+        assert_eq!(accounts.own().writes.borrow().len(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_dry_run_plans_without_writing_and_a_taken_name_is_a_conflict() {
+        let hub = FakeHub::with_argocd("argocd");
+        let accounts = Accounts::new(FakeAws::in_account(ACCOUNT, Vec::new()));
+        let (result, out) = policy(
+            &hub,
+            &accounts,
+            &[
+                "--identity",
+                "pod-identity",
+                "--create",
+                "--dry-run",
+                "-o",
+                "json",
+            ],
+        )
+        .await;
+        result.unwrap();
+        let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(report["outcome"], "dry-run");
+        assert!(accounts.own().writes.borrow().is_empty());
+
+        accounts.own().roles.borrow_mut().insert(
+            "argocd-management".into(),
+            crate::testing::FakeRole {
+                arn: "arn:aws:iam::123456789012:role/teams/argocd-management".into(),
+                trust: "{\"Version\":\"2012-10-17\",\"Statement\":[]}".into(),
+                ..Default::default()
+            },
+        );
+        let (result, _) = policy(
+            &hub,
+            &accounts,
+            &["--identity", "pod-identity", "--create", "--yes"],
+        )
+        .await;
+        assert!(matches!(result, Err(Error::Conflict { .. })), "{result:?}");
+        assert!(accounts.own().writes.borrow().is_empty());
+    }
+
+    #[tokio::test]
+    async fn irsa_without_a_known_hub_names_the_flag() {
+        let hub = FakeHub::with_argocd("argocd");
+        let accounts = Accounts::new(FakeAws::in_account(ACCOUNT, Vec::new()));
+        let (result, _) = policy(&hub, &accounts, &["--identity", "irsa"]).await;
+        let error = result.unwrap_err();
+        assert!(error.to_string().contains("--hub-cluster"), "{error}");
     }
 }

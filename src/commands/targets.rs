@@ -3,34 +3,16 @@
 
 use futures::stream::{self, StreamExt};
 
+use super::accounts::Accounts;
 use crate::cli::settings::{Settings, TargetRef};
 use crate::core::model::{
     ARGOCD_SERVICE_ACCOUNTS, ClusterArn, EksCluster, IdentityMode, POD_IDENTITY_AGENT_ADDON,
 };
 use crate::error::{Error, Result};
-use crate::ports::{Eks, Hub, HubContext};
+use crate::ports::{EksRead, HubContext, HubRead};
 
 /// How many EKS calls discovery keeps in flight at once.
 const DISCOVERY_CONCURRENCY: usize = 8;
-
-/// One AWS account `add` can reach: the caller's own (first), or one per `--assume-role`.
-pub struct Account<E> {
-    /// How the user named it: `default`, `profile NAME`, or the assumed role's ARN.
-    pub label: String,
-    /// The account id when known before any call (from the assumed role's ARN).
-    pub id: Option<String>,
-    pub eks: E,
-}
-
-/// The EKS client for `account_id`: the assumed account with that id, else the caller's own.
-/// `accounts` always starts with the caller's own account (lib.rs builds it so).
-pub fn eks_for<'a, E>(accounts: &'a [Account<E>], account_id: &str) -> &'a E {
-    &accounts
-        .iter()
-        .find(|account| account.id.as_deref() == Some(account_id))
-        .unwrap_or(&accounts[0])
-        .eks
-}
 
 /// The regions to look in for clusters named without an ARN.
 pub fn search_regions(flags: &[String], default_region: Option<&str>) -> Result<Vec<String>> {
@@ -60,7 +42,7 @@ fn flag_value<'a>(args: &'a [String], flag: &str) -> Option<&'a str> {
 /// The hub's own EKS cluster: `--hub-cluster`, else an EKS ARN as context or cluster name (as
 /// `aws eks update-kubeconfig` writes them), else `aws eks get-token --cluster-name`, else the
 /// cluster in `regions` whose endpoint is the context's server.
-pub async fn find_hub_cluster<E: Eks>(
+pub async fn find_hub_cluster<E: EksRead>(
     context: &HubContext,
     eks: &E,
     flag: Option<&str>,
@@ -91,7 +73,7 @@ pub async fn find_hub_cluster<E: Eks>(
 }
 
 /// The cluster whose endpoint is the kube context's server, if any is.
-async fn hub_by_endpoint<E: Eks>(
+async fn hub_by_endpoint<E: EksRead>(
     context: &HubContext,
     eks: &E,
     regions: &[String],
@@ -108,7 +90,7 @@ async fn hub_by_endpoint<E: Eks>(
 }
 
 /// Every cluster in `regions`, described; ListClusters and DescribeCluster run concurrently.
-async fn describe_all<E: Eks>(eks: &E, regions: &[String]) -> Result<Vec<EksCluster>> {
+async fn describe_all<E: EksRead>(eks: &E, regions: &[String]) -> Result<Vec<EksCluster>> {
     let names: Vec<(String, Vec<String>)> =
         stream::iter(regions)
             .map(|region| async move {
@@ -136,13 +118,13 @@ async fn describe_all<E: Eks>(eks: &E, regions: &[String]) -> Result<Vec<EksClus
 }
 
 /// Every cluster every account can see in `regions`.
-pub async fn discover<E: Eks>(
-    accounts: &[Account<E>],
+pub async fn discover<E: EksRead>(
+    accounts: &Accounts<E>,
     regions: &[String],
 ) -> Result<Vec<EksCluster>> {
     let mut clusters = Vec::new();
-    for account in accounts {
-        clusters.extend(describe_all(&account.eks, regions).await?);
+    for account in accounts.iter() {
+        clusters.extend(describe_all(account, regions).await?);
     }
     clusters.dedup_by(|a, b| a.arn == b.arn);
     Ok(clusters)
@@ -150,14 +132,14 @@ pub async fn discover<E: Eks>(
 
 /// The cluster a user named: an ARN in its own region and account, or a name looked up in
 /// every account and region (it must be found exactly once).
-pub async fn find_target<E: Eks>(
-    accounts: &[Account<E>],
+pub async fn find_target<E: EksRead>(
+    accounts: &Accounts<E>,
     target: &TargetRef,
     regions: &[String],
 ) -> Result<EksCluster> {
     let cluster = match target {
         TargetRef::Arn(arn) => {
-            let eks = eks_for(accounts, &arn.account);
+            let eks = accounts.for_account(&arn.account);
             match eks.describe_cluster(&arn.region, &arn.name).await? {
                 Some(cluster) if cluster.arn == *arn => cluster,
                 Some(cluster) => {
@@ -180,9 +162,9 @@ pub async fn find_target<E: Eks>(
         }
         TargetRef::Name(name) => {
             let mut found: Vec<EksCluster> = Vec::new();
-            for account in accounts {
+            for account in accounts.iter() {
                 let lookups = stream::iter(regions)
-                    .map(|region| account.eks.describe_cluster(region, name))
+                    .map(|region| account.describe_cluster(region, name))
                     .buffer_unordered(DISCOVERY_CONCURRENCY)
                     .collect::<Vec<_>>()
                     .await;
@@ -218,7 +200,7 @@ pub async fn find_target<E: Eks>(
 }
 
 /// `--identity auto`: pod identity when the hub is EKS and has the agent, else IRSA.
-pub async fn auto_identity<E: Eks>(
+pub async fn auto_identity<E: EksRead>(
     eks: &E,
     hub_cluster: Option<&ClusterArn>,
 ) -> Result<IdentityMode> {
@@ -232,7 +214,7 @@ pub async fn auto_identity<E: Eks>(
 
 /// Argo CD's namespace: `--argocd-namespace`, else `argocd`, else the one namespace that has
 /// Argo CD's application controller service account.
-pub async fn argocd_namespace<H: Hub>(hub: &H, settings: &Settings) -> Result<String> {
+pub async fn argocd_namespace<H: HubRead>(hub: &H, settings: &Settings) -> Result<String> {
     let default = &settings.argocd_namespace;
     if settings.argocd_namespace_given {
         return Ok(default.clone());
@@ -295,23 +277,5 @@ mod tests {
         assert!(
             matches!(search_regions(&[], None), Err(Error::Usage(m)) if m.contains("--region"))
         );
-    }
-
-    #[test]
-    fn eks_for_picks_the_assumed_account_else_the_callers() {
-        let accounts = vec![
-            Account {
-                label: "default".into(),
-                id: None,
-                eks: 0,
-            },
-            Account {
-                label: "role".into(),
-                id: Some("210987654321".into()),
-                eks: 1,
-            },
-        ];
-        assert_eq!(*eks_for(&accounts, "210987654321"), 1);
-        assert_eq!(*eks_for(&accounts, "123456789012"), 0);
     }
 }

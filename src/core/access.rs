@@ -4,7 +4,10 @@
 use std::collections::BTreeMap;
 
 use super::action::{Action, Change, Step};
-use super::model::{AccessPolicyAssociation, AccessScope, EksCluster, RoleArn};
+use super::model::{
+    AccessPolicyAssociation, AccessScope, ClusterArn, DEFAULT_ACCESS_POLICY, EksCluster, RoleArn,
+};
+use super::partition::Partition;
 
 /// EKS access policies by name, for the picker and for validating --access-policy.
 pub const ACCESS_POLICIES: [&str; 4] = [
@@ -17,8 +20,17 @@ pub const ACCESS_POLICIES: [&str; 4] = [
 /// The access `add` gives the role that reaches a target.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TargetAccess {
-    pub policy_arn: String,
+    /// The access policy's name (`AmazonEKSClusterAdminPolicy`): its ARN depends on the
+    /// target's partition.
+    pub policy: String,
     pub scope: AccessScope,
+}
+
+impl TargetAccess {
+    /// The policy's ARN in `cluster`'s partition (`arn:aws-cn:eks::aws:cluster-access-policy/...`).
+    pub fn policy_arn(&self, cluster: &ClusterArn) -> String {
+        Partition::of_arn(&cluster.partition).access_policy_arn(&self.policy)
+    }
 }
 
 /// Per target cluster ARN: None when the principal has no access entry there, else the access
@@ -39,7 +51,8 @@ pub fn access_actions(
     if !allows_entries {
         return (Vec::new(), Some(aws_auth_note(cluster, principal, wanted)));
     }
-    let principal_arn = principal.to_string();
+    let principal_arn = principal.clone();
+    let policy_arn = wanted.policy_arn(&cluster.arn);
     let entry = observed.get(&cluster.arn.to_string()).cloned().flatten();
     let entry_action = Action {
         change: if entry.is_some() {
@@ -56,7 +69,7 @@ pub fn access_actions(
     let current = entry
         .iter()
         .flatten()
-        .find(|association| association.policy_arn == wanted.policy_arn);
+        .find(|association| association.policy_arn == policy_arn);
     let (change, detail) = match current {
         None => (Change::Create, format!("scope {}", wanted.scope)),
         Some(association) if association.scope == wanted.scope => {
@@ -73,7 +86,7 @@ pub fn access_actions(
         step: Step::AssociateAccessPolicy {
             cluster: cluster.arn.clone(),
             principal_arn,
-            policy_arn: wanted.policy_arn.clone(),
+            policy_arn,
             scope: wanted.scope.clone(),
         },
     };
@@ -89,10 +102,7 @@ fn aws_auth_note(cluster: &EksCluster, principal: &RoleArn, wanted: &TargetAcces
         principal.account,
         principal.name()
     );
-    let (group, rbac) = match (
-        &wanted.scope,
-        wanted.policy_arn.ends_with("/AmazonEKSClusterAdminPolicy"),
-    ) {
+    let (group, rbac) = match (&wanted.scope, wanted.policy == DEFAULT_ACCESS_POLICY) {
         (AccessScope::Cluster, true) => ("system:masters", String::new()),
         _ => (
             "argocd-manager",
@@ -112,7 +122,7 @@ fn aws_auth_note(cluster: &EksCluster, principal: &RoleArn, wanted: &TargetAcces
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::model::{ACCESS_POLICY_PREFIX, AuthenticationMode, ClusterArn};
+    use crate::core::model::AuthenticationMode;
 
     fn cluster(mode: Option<AuthenticationMode>) -> EksCluster {
         EksCluster {
@@ -128,7 +138,7 @@ mod tests {
 
     fn admin(scope: AccessScope) -> TargetAccess {
         TargetAccess {
-            policy_arn: format!("{ACCESS_POLICY_PREFIX}AmazonEKSClusterAdminPolicy"),
+            policy: "AmazonEKSClusterAdminPolicy".into(),
             scope,
         }
     }
@@ -158,14 +168,14 @@ mod tests {
         assert!(matches!(
             &actions[0].step,
             Step::CreateAccessEntry { principal_arn, .. }
-                if principal_arn == "arn:aws:iam::210987654321:role/teams/argocd-deployer"
+                if principal_arn.to_string() == "arn:aws:iam::210987654321:role/teams/argocd-deployer"
         ));
     }
 
     #[test]
     fn existing_entry_and_policy_are_unchanged_and_a_new_scope_is_an_update() {
         let cluster_scope = AccessPolicyAssociation {
-            policy_arn: admin(AccessScope::Cluster).policy_arn,
+            policy_arn: admin(AccessScope::Cluster).policy_arn(&cluster(None).arn),
             scope: AccessScope::Cluster,
         };
         let observed = observed_with(Some(vec![cluster_scope]));
@@ -230,5 +240,24 @@ mod tests {
             "{note}"
         );
         assert!(note.contains("did not say"));
+    }
+
+    #[test]
+    fn the_policy_arn_is_in_the_targets_partition() {
+        let china = EksCluster {
+            arn: ClusterArn::new("aws-cn", "cn-north-1", "210987654321", "team-cn"),
+            ..cluster(Some(AuthenticationMode::Api))
+        };
+        let (actions, _) = access_actions(
+            &china,
+            &role(),
+            &admin(AccessScope::Cluster),
+            &ObservedAccess::new(),
+        );
+        assert!(matches!(
+            &actions[1].step,
+            Step::AssociateAccessPolicy { policy_arn, .. }
+                if policy_arn == "arn:aws-cn:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+        ));
     }
 }

@@ -5,7 +5,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use super::model::{AccessScope, ClusterArn, IRSA_ANNOTATION, SaRef};
+use super::model::{AccessScope, ClusterArn, IRSA_ANNOTATION, RoleArn, SaRef};
 use super::secret::DesiredSecret;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -35,28 +35,28 @@ pub enum Step {
     /// Server-side apply of the IRSA annotation on one service account.
     AnnotateServiceAccount {
         service_account: SaRef,
-        role_arn: String,
+        role_arn: RoleArn,
     },
     CreatePodIdentityAssociation {
         hub_cluster: ClusterArn,
         service_account: SaRef,
-        role_arn: String,
+        role_arn: RoleArn,
     },
     UpdatePodIdentityAssociation {
         hub_cluster: ClusterArn,
         association_id: String,
         service_account: SaRef,
-        role_arn: String,
+        role_arn: RoleArn,
     },
     /// An EKS access entry for the role that reaches the target.
     CreateAccessEntry {
         cluster: ClusterArn,
-        principal_arn: String,
+        principal_arn: RoleArn,
     },
     /// Associate (or re-scope) an access policy with that entry.
     AssociateAccessPolicy {
         cluster: ClusterArn,
-        principal_arn: String,
+        principal_arn: RoleArn,
         policy_arn: String,
         scope: AccessScope,
     },

@@ -4,6 +4,8 @@ use std::fmt;
 
 use serde::Serialize;
 
+use super::partition::Partition;
+
 /// Field manager for every server-side apply the tool makes.
 pub const FIELD_MANAGER: &str = "kubectl-argocd-eks";
 /// Label put on every object the tool owns.
@@ -36,6 +38,30 @@ pub enum ArnError {
     AssumedRole(String),
     #[error("{0:?} is not an IAM role ARN (expected arn:aws:iam::<account>:role/<name>)")]
     NotRoleArn(String),
+    #[error(
+        "{arn:?} names partition {partition:?}, which AWS does not have (aws, aws-cn, aws-us-gov, ...)"
+    )]
+    UnknownPartition { arn: String, partition: String },
+    #[error(
+        "{arn:?} puts region {region} in partition {partition}, but {region} is in {expected} (arn:{expected}:...)"
+    )]
+    WrongPartition {
+        arn: String,
+        region: String,
+        partition: String,
+        expected: &'static str,
+    },
+}
+
+/// The ARN's partition must be one AWS has.
+fn known_partition(text: &str, partition: &str) -> Result<(), ArnError> {
+    match Partition::by_id(partition) {
+        Some(_) => Ok(()),
+        None => Err(ArnError::UnknownPartition {
+            arn: text.to_owned(),
+            partition: partition.to_owned(),
+        }),
+    }
 }
 
 fn is_account(text: &str) -> bool {
@@ -84,6 +110,16 @@ impl ClusterArn {
             || !is_cluster_name(name)
         {
             return Err(bad());
+        }
+        known_partition(text, partition)?;
+        let expected = Partition::of_region(region).id;
+        if expected != *partition {
+            return Err(ArnError::WrongPartition {
+                arn: text.to_owned(),
+                region: (*region).to_owned(),
+                partition: (*partition).to_owned(),
+                expected,
+            });
         }
         Ok(ClusterArn::new(partition, region, account, name))
     }
@@ -140,6 +176,7 @@ impl RoleArn {
                     && !partition.is_empty()
                     && is_account(account) =>
             {
+                known_partition(text, partition)?;
                 Ok(RoleArn {
                     partition: (*partition).to_owned(),
                     account: (*account).to_owned(),
@@ -268,8 +305,46 @@ pub struct PodIdentityAssociation {
     pub changed_at: Option<i64>,
 }
 
-/// The partition-wide ARN prefix of EKS access policies.
-pub const ACCESS_POLICY_PREFIX: &str = "arn:aws:eks::aws:cluster-access-policy/";
+/// What a read found: the thing, nothing there, or it could not tell (the read failed or was
+/// not made).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup<T> {
+    Found(T),
+    Absent,
+    Unknown,
+}
+
+impl<T> Lookup<T> {
+    /// A read's result: `Ok(None)` is absent, an error is unknown.
+    pub fn from_read<E>(read: Result<Option<T>, E>) -> Self {
+        match read {
+            Ok(Some(value)) => Lookup::Found(value),
+            Ok(None) => Lookup::Absent,
+            Err(_) => Lookup::Unknown,
+        }
+    }
+
+    pub fn found(&self) -> Option<&T> {
+        match self {
+            Lookup::Found(value) => Some(value),
+            Lookup::Absent | Lookup::Unknown => None,
+        }
+    }
+
+    /// Whether the read answered (found or absent).
+    pub fn is_known(&self) -> bool {
+        !matches!(self, Lookup::Unknown)
+    }
+
+    pub fn as_ref(&self) -> Lookup<&T> {
+        match self {
+            Lookup::Found(value) => Lookup::Found(value),
+            Lookup::Absent => Lookup::Absent,
+            Lookup::Unknown => Lookup::Unknown,
+        }
+    }
+}
+
 /// The access policy `add` associates unless told otherwise.
 pub const DEFAULT_ACCESS_POLICY: &str = "AmazonEKSClusterAdminPolicy";
 
@@ -297,6 +372,23 @@ pub struct AccessPolicyAssociation {
     pub scope: AccessScope,
 }
 
+/// A service account on the hub as read; `irsa_role` is its `eks.amazonaws.com/role-arn`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObservedServiceAccount {
+    pub name: String,
+    pub irsa_role: Option<String>,
+    /// When the IRSA annotation was last written (Unix seconds, from managedFields), if known.
+    pub irsa_changed_at: Option<i64>,
+}
+
+/// A pod of one of Argo CD's service accounts, with when it was created (Unix seconds).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PodFacts {
+    pub name: String,
+    pub service_account: String,
+    pub created: i64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -322,6 +414,41 @@ mod tests {
         ] {
             assert!(ClusterArn::parse(text).is_err(), "{text}");
         }
+    }
+
+    #[test]
+    fn arns_in_every_partition_and_only_there() {
+        for text in [
+            "arn:aws-cn:eks:cn-north-1:123456789012:cluster/prod",
+            "arn:aws-us-gov:eks:us-gov-west-1:123456789012:cluster/prod",
+            "arn:aws-iso-b:eks:us-isob-east-1:123456789012:cluster/prod",
+        ] {
+            assert_eq!(ClusterArn::parse(text).unwrap().to_string(), text);
+        }
+        assert!(matches!(
+            ClusterArn::parse("arn:aws:eks:cn-north-1:123456789012:cluster/prod"),
+            Err(ArnError::WrongPartition {
+                expected: "aws-cn",
+                ..
+            })
+        ));
+        assert!(matches!(
+            ClusterArn::parse("arn:aws-cn:eks:us-east-1:123456789012:cluster/prod"),
+            Err(ArnError::WrongPartition {
+                expected: "aws",
+                ..
+            })
+        ));
+        assert!(matches!(
+            ClusterArn::parse("arn:aws-mars:eks:us-east-1:123456789012:cluster/prod"),
+            Err(ArnError::UnknownPartition { .. })
+        ));
+        let role = RoleArn::parse("arn:aws-cn:iam::123456789012:role/argocd").unwrap();
+        assert_eq!(role.partition, "aws-cn");
+        assert!(matches!(
+            RoleArn::parse("arn:amazon:iam::123456789012:role/argocd"),
+            Err(ArnError::UnknownPartition { .. })
+        ));
     }
 
     #[test]

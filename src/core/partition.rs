@@ -117,6 +117,12 @@ impl Partition {
         PARTITIONS.iter().find(|p| p.id == id)
     }
 
+    /// The partition of an ARN's partition field; ARNs are parsed against this table, so an
+    /// unknown id cannot reach here, and the commercial partition is the SDKs' own fallback.
+    pub fn of_arn(id: &str) -> &'static Self {
+        Self::by_id(id).unwrap_or(COMMERCIAL)
+    }
+
     /// The partition a region belongs to, by botocore's region patterns
     /// (`<prefix>-<word>-<digits>`); unknown shapes fall in the commercial one.
     pub fn of_region(region: &str) -> &'static Self {

@@ -6,7 +6,7 @@ use super::access::{ObservedAccess, TargetAccess, access_actions};
 use super::action::{Action, Change, Step};
 use super::model::{
     ARGOCD_SERVICE_ACCOUNTS, ClusterArn, EksCluster, IRSA_ANNOTATION, IdentityMode,
-    PodIdentityAssociation, RoleArn, SaRef,
+    ObservedServiceAccount, PodIdentityAssociation, RoleArn, SaRef,
 };
 use super::secret::{
     ObservedSecret, SecretOptions, desired_capability_secret, desired_secret, secret_differences,
@@ -44,15 +44,6 @@ impl Registration {
             .as_ref()
             .unwrap_or(&identity.management_role)
     }
-}
-
-/// A service account on the hub as read; `irsa_role` is its `eks.amazonaws.com/role-arn`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ObservedServiceAccount {
-    pub name: String,
-    pub irsa_role: Option<String>,
-    /// When the IRSA annotation was last written (Unix seconds, from managedFields), if known.
-    pub irsa_changed_at: Option<i64>,
 }
 
 /// What observe() read from the hub and AWS before planning.
@@ -238,7 +229,7 @@ fn irsa_action(
         detail,
         step: Step::AnnotateServiceAccount {
             service_account,
-            role_arn: wanted,
+            role_arn: identity.management_role.clone(),
         },
     })
 }
@@ -261,7 +252,7 @@ fn pod_identity_action(
             Step::CreatePodIdentityAssociation {
                 hub_cluster,
                 service_account,
-                role_arn: wanted,
+                role_arn: identity.management_role.clone(),
             },
         ),
         Some(association) if association.role_arn == wanted => (
@@ -270,7 +261,7 @@ fn pod_identity_action(
             Step::CreatePodIdentityAssociation {
                 hub_cluster,
                 service_account,
-                role_arn: wanted,
+                role_arn: identity.management_role.clone(),
             },
         ),
         Some(association) if identity.replace_identity => (
@@ -280,7 +271,7 @@ fn pod_identity_action(
                 hub_cluster,
                 association_id: association.id.clone(),
                 service_account,
-                role_arn: wanted,
+                role_arn: identity.management_role.clone(),
             },
         ),
         Some(association) => {
@@ -464,7 +455,7 @@ mod tests {
                         .iter_mut()
                         .find(|sa| sa.name == service_account.name)
                         .unwrap();
-                    sa.irsa_role = Some(role_arn.clone());
+                    sa.irsa_role = Some(role_arn.to_string());
                 }
                 Step::CreatePodIdentityAssociation {
                     service_account,
@@ -482,7 +473,7 @@ mod tests {
                     observed.associations.push(PodIdentityAssociation {
                         id: format!("a-{}", service_account.name),
                         service_account: service_account.clone(),
-                        role_arn: role_arn.clone(),
+                        role_arn: role_arn.to_string(),
                         managed_by_us: true,
                         changed_at: None,
                     });
@@ -588,7 +579,7 @@ mod tests {
             Step::CreatePodIdentityAssociation { hub_cluster, service_account, role_arn }
                 if hub_cluster.name == "argocd-hub"
                     && service_account.name == "argocd-application-controller"
-                    && role_arn == MANAGEMENT
+                    && role_arn.to_string() == MANAGEMENT
         ));
         assert_eq!(plan.writes().count(), 4);
         assert_eq!(secret_config(&plan)["awsAuthConfig"]["roleARN"], TARGET);
@@ -744,10 +735,7 @@ mod tests {
 
     fn with_access(mut registration: Registration) -> Registration {
         registration.access = Some(TargetAccess {
-            policy_arn: format!(
-                "{}AmazonEKSClusterAdminPolicy",
-                crate::core::model::ACCESS_POLICY_PREFIX
-            ),
+            policy: "AmazonEKSClusterAdminPolicy".into(),
             scope: AccessScope::Cluster,
         });
         registration
@@ -763,7 +751,9 @@ mod tests {
                 .actions
                 .iter()
                 .find_map(|a| match &a.step {
-                    Step::CreateAccessEntry { principal_arn, .. } => Some(principal_arn.clone()),
+                    Step::CreateAccessEntry { principal_arn, .. } => {
+                        Some(principal_arn.to_string())
+                    }
                     _ => None,
                 })
                 .unwrap();

@@ -7,7 +7,8 @@ use std::fmt;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::model::{ClusterArn, EksCluster, MANAGED_BY_LABEL, MANAGED_BY_VALUE};
+use super::model::{ClusterArn, EksCluster, Lookup, MANAGED_BY_LABEL, MANAGED_BY_VALUE};
+use super::partition::eks_endpoint_region;
 use super::secret::ObservedSecret;
 
 /// How Argo CD reaches a registered EKS cluster, as its Secret says.
@@ -45,24 +46,6 @@ pub struct EksRegistration {
     pub managed_by: Option<String>,
 }
 
-/// The region in an EKS endpoint host, `<id>.<zone>.<region>.eks.amazonaws.com[.cn]`.
-pub fn eks_host_region(server: &str) -> Option<String> {
-    let rest = server
-        .strip_prefix("https://")
-        .or_else(|| server.strip_prefix("http://"))
-        .unwrap_or(server);
-    let host = rest.split(['/', ':']).next()?.to_ascii_lowercase();
-    let before = host
-        .strip_suffix(".eks.amazonaws.com")
-        .or_else(|| host.strip_suffix(".eks.amazonaws.com.cn"))?;
-    let region = before.rsplit('.').next()?;
-    (region.contains('-')
-        && region
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-'))
-    .then(|| region.to_owned())
-}
-
 impl EksRegistration {
     /// Read a cluster Secret; None when it does not point at EKS.
     pub fn from_secret(secret: &ObservedSecret) -> Option<Self> {
@@ -87,7 +70,7 @@ impl EksRegistration {
         let name_arn = display_name
             .as_deref()
             .and_then(|name| ClusterArn::parse(name).ok());
-        let host_region = eks_host_region(&server);
+        let host_region = eks_endpoint_region(&server);
         let format = if server_arn.is_some() {
             Format::Capability
         } else if aws.is_some() {
@@ -284,26 +267,27 @@ impl fmt::Display for Health {
     }
 }
 
-/// What DescribeCluster said about a registration's cluster: `described` is None when the
-/// call failed, Some(None) when there is no such cluster. `client_account` is the account the
-/// call was made in, when known.
+/// What DescribeCluster said about a registration's cluster. `client_account` is the account
+/// the call was made in, when known.
 pub fn health(
     registration: &EksRegistration,
     client_account: Option<&str>,
-    described: Option<Option<&EksCluster>>,
+    described: Lookup<&EksCluster>,
 ) -> Health {
     let account = registration.account.as_deref();
     match described {
-        None => Health::Unknown,
+        Lookup::Unknown => Health::Unknown,
         // "Not found" means gone only when it was asked in the cluster's own account.
-        Some(None) if account.is_some() && account == client_account => Health::Missing,
-        Some(None) => Health::Unknown,
-        Some(Some(cluster)) if account.is_some_and(|a| a != cluster.arn.account) => Health::Unknown,
-        Some(Some(_)) if registration.format == Format::Capability => Health::Ok,
-        Some(Some(cluster)) if cluster.endpoint.trim_end_matches('/') != registration.server => {
+        Lookup::Absent if account.is_some() && account == client_account => Health::Missing,
+        Lookup::Absent => Health::Unknown,
+        Lookup::Found(cluster) if account.is_some_and(|a| a != cluster.arn.account) => {
+            Health::Unknown
+        }
+        Lookup::Found(_) if registration.format == Format::Capability => Health::Ok,
+        Lookup::Found(cluster) if cluster.endpoint.trim_end_matches('/') != registration.server => {
             Health::Moved
         }
-        Some(Some(cluster))
+        Lookup::Found(cluster)
             if registration
                 .ca_data
                 .as_ref()
@@ -311,7 +295,7 @@ pub fn health(
         {
             Health::CaRotated
         }
-        Some(Some(_)) => Health::Ok,
+        Lookup::Found(_) => Health::Ok,
     }
 }
 
@@ -370,23 +354,6 @@ mod tests {
     }
 
     #[test]
-    fn region_comes_from_the_endpoint_host() {
-        assert_eq!(
-            eks_host_region("https://A1.gr7.eu-west-1.eks.amazonaws.com:443/x").as_deref(),
-            Some("eu-west-1")
-        );
-        assert_eq!(
-            eks_host_region("https://A1.cn-north-1.eks.amazonaws.com.cn").as_deref(),
-            Some("cn-north-1")
-        );
-        assert_eq!(eks_host_region("https://127.0.0.1:6443"), None);
-        assert_eq!(
-            eks_host_region("https://eks.amazonaws.com.example.org"),
-            None
-        );
-    }
-
-    #[test]
     fn select_by_secret_name_cluster_name_or_arn_and_report_the_candidates() {
         let registrations = eks_registrations(&[
             ours("a", "prod", "eu-west-1", None),
@@ -427,30 +394,36 @@ mod tests {
         let mut cluster = described("prod", "eu-west-1");
         let account = Some("123456789012");
         assert_eq!(
-            health(&registration, account, Some(Some(&cluster))),
+            health(&registration, account, Lookup::Found(&cluster)),
             Health::Ok
         );
         cluster.ca_data = "TkVX".into();
         assert_eq!(
-            health(&registration, account, Some(Some(&cluster))),
+            health(&registration, account, Lookup::Found(&cluster)),
             Health::CaRotated
         );
         cluster.endpoint = "https://elsewhere.example".into();
         assert_eq!(
-            health(&registration, account, Some(Some(&cluster))),
+            health(&registration, account, Lookup::Found(&cluster)),
             Health::Moved
         );
-        assert_eq!(health(&registration, account, Some(None)), Health::Missing);
+        assert_eq!(
+            health(&registration, account, Lookup::Absent),
+            Health::Missing
+        );
         // Not found with another account's credentials, or an error: cannot tell.
         assert_eq!(
-            health(&registration, Some("999999999999"), Some(None)),
+            health(&registration, Some("999999999999"), Lookup::Absent),
             Health::Unknown
         );
-        assert_eq!(health(&registration, None, Some(None)), Health::Unknown);
-        assert_eq!(health(&registration, account, None), Health::Unknown);
+        assert_eq!(health(&registration, None, Lookup::Absent), Health::Unknown);
+        assert_eq!(
+            health(&registration, account, Lookup::Unknown),
+            Health::Unknown
+        );
         cluster.arn.account = "999999999999".into();
         assert_eq!(
-            health(&registration, account, Some(Some(&cluster))),
+            health(&registration, account, Lookup::Found(&cluster)),
             Health::Unknown
         );
     }

@@ -1,14 +1,12 @@
 //! What `add` reports: its plan, one line per object, and the outcome.
 
-use std::io::Write;
+use std::io::{self, Write};
 
 use serde::Serialize;
 
-use super::{change_summary, write_err, write_notes, write_serialized, write_step};
-use crate::cli::args::OutputFormat;
-use crate::core::action::{Change, Step};
+use super::{Outcome, PlanLine, Text, change_summary, write_notes, write_plan_lines};
+use crate::core::action::{Action, Change, Step};
 use crate::core::plan::Plan;
-use crate::error::Result;
 
 /// What `add` reports: the plan, and whether (and how) it was applied.
 #[derive(Debug, Serialize)]
@@ -16,7 +14,7 @@ use crate::error::Result;
 pub struct AddReport<'a> {
     pub plan: &'a Plan,
     /// `applied`, `unchanged`, `dry-run-client`, `dry-run-server`.
-    pub outcome: &'a str,
+    pub outcome: Outcome,
     /// Identity changed and the pods were not restarted by this run.
     pub restart_needed: bool,
     pub restart_command: String,
@@ -24,102 +22,105 @@ pub struct AddReport<'a> {
     pub restarted: Vec<String>,
 }
 
-pub fn write_document(out: &mut dyn Write, format: OutputFormat, report: &AddReport) -> Result<()> {
-    match format {
-        OutputFormat::Text => write_plan(out, report.plan),
-        OutputFormat::Json | OutputFormat::Yaml => write_serialized(out, format, report),
-    }
-}
+impl PlanLine for Action {
+    const WIDTH: usize = 9;
 
-fn marker(change: Change) -> &'static str {
-    match change {
-        Change::Create => "+",
-        Change::Update => "~",
-        Change::Unchanged => "=",
+    fn marker(&self) -> &'static str {
+        match self.change {
+            Change::Create => "+",
+            Change::Update => "~",
+            Change::Unchanged => "=",
+        }
+    }
+
+    fn word(&self) -> &'static str {
+        match self.change {
+            Change::Create => "create",
+            Change::Update => "update",
+            Change::Unchanged => "unchanged",
+        }
+    }
+
+    fn subject(&self) -> String {
+        self.step.subject()
+    }
+
+    fn detail(&self) -> &str {
+        &self.detail
     }
 }
 
 /// The plan, one line per object: `+ create`, `~ update`, `= unchanged`.
-pub fn write_plan(out: &mut dyn Write, plan: &Plan) -> Result<()> {
-    let clusters: Vec<String> = plan.clusters.iter().map(ToString::to_string).collect();
-    writeln!(
-        out,
-        "Plan for {} (identity: {}):",
-        clusters.join(", "),
-        plan.identity
-    )
-    .map_err(write_err)?;
-    for action in &plan.actions {
-        write_step(
+impl Text for Plan {
+    fn write_text(&self, out: &mut dyn Write) -> io::Result<()> {
+        let clusters: Vec<String> = self.clusters.iter().map(ToString::to_string).collect();
+        writeln!(
             out,
-            marker(action.change),
-            &action.change.to_string(),
-            &action.step.subject(),
-            &action.detail,
+            "Plan for {} (identity: {}):",
+            clusters.join(", "),
+            self.identity
         )?;
+        write_plan_lines(out, &self.actions)?;
+        write_notes(out, &self.notes)
     }
-    write_notes(out, &plan.notes)
 }
 
-/// The kubectl command that restarts Argo CD's workloads in `namespace`.
-pub fn restart_command(namespace: &str) -> String {
-    format!(
-        "kubectl -n {namespace} rollout restart statefulset/argocd-application-controller deployment/argocd-server deployment/argocd-applicationset-controller"
-    )
-}
-
-/// The closing lines after a run: what was written, and what the user must still do.
-pub fn write_outcome(out: &mut dyn Write, report: &AddReport) -> Result<()> {
-    let count = |change: Change| {
-        report
+/// The closing lines after a run (the plan was shown before): what was written, and what the
+/// user must still do.
+impl Text for AddReport<'_> {
+    fn write_text(&self, out: &mut dyn Write) -> io::Result<()> {
+        let count = |change: Change| {
+            self.plan
+                .actions
+                .iter()
+                .filter(|a| a.change == change)
+                .count()
+        };
+        let secrets: Vec<String> = self
             .plan
             .actions
             .iter()
-            .filter(|a| a.change == change)
-            .count()
-    };
-    let secrets: Vec<String> = report
-        .plan
-        .actions
-        .iter()
-        .filter_map(|a| match &a.step {
-            Step::ApplySecret { secret } => Some(format!("{}/{}", secret.namespace, secret.name)),
-            _ => None,
-        })
-        .collect();
-    let summary = change_summary(
-        count(Change::Create),
-        count(Change::Update),
-        count(Change::Unchanged),
-    );
-    match report.outcome {
-        "unchanged" => writeln!(
-            out,
-            "Nothing to change: already registered as Secret {}.",
-            secrets.join(", ")
-        ),
-        "applied" => writeln!(
-            out,
-            "Registered as Secret {}: {summary}.",
-            secrets.join(", ")
-        ),
-        "dry-run-server" => writeln!(
-            out,
-            "Dry run (server): the API server accepted the Kubernetes writes; AWS writes were not sent; nothing was changed ({summary})."
-        ),
-        _ => writeln!(out, "Dry run: nothing was changed ({summary})."),
+            .filter_map(|a| match &a.step {
+                Step::ApplySecret { secret } => {
+                    Some(format!("{}/{}", secret.namespace, secret.name))
+                }
+                _ => None,
+            })
+            .collect();
+        let summary = change_summary(
+            count(Change::Create),
+            count(Change::Update),
+            count(Change::Unchanged),
+        );
+        match self.outcome {
+            Outcome::Unchanged => writeln!(
+                out,
+                "Nothing to change: already registered as Secret {}.",
+                secrets.join(", ")
+            ),
+            Outcome::Applied => writeln!(
+                out,
+                "Registered as Secret {}: {summary}.",
+                secrets.join(", ")
+            ),
+            Outcome::DryRunServer => writeln!(
+                out,
+                "Dry run (server): the API server accepted the Kubernetes writes; AWS writes were not sent; nothing was changed ({summary})."
+            ),
+            Outcome::DryRun | Outcome::DryRunClient => {
+                writeln!(out, "Dry run: nothing was changed ({summary}).")
+            }
+        }?;
+        if !self.restarted.is_empty() {
+            writeln!(out, "Restarted {}.", self.restarted.join(", "))?;
+        }
+        if self.restart_needed {
+            writeln!(
+                out,
+                "Argo CD's pods pick up the new identity only when restarted (or pass --restart):\n  {}",
+                self.restart_command
+            )?;
+        }
+        Ok(())
     }
-    .map_err(write_err)?;
-    if !report.restarted.is_empty() {
-        writeln!(out, "Restarted {}.", report.restarted.join(", ")).map_err(write_err)?;
-    }
-    if report.restart_needed {
-        writeln!(
-            out,
-            "Argo CD's pods pick up the new identity only when restarted (or pass --restart):\n  {}",
-            report.restart_command
-        )
-        .map_err(write_err)?;
-    }
-    Ok(())
 }

@@ -1,12 +1,11 @@
 //! What `list` reports: one row per registered EKS cluster, as a table or a document.
 
-use std::io::Write;
+use std::io::{self, Write};
 
 use serde::Serialize;
 
-use super::write_err;
+use super::Text;
 use crate::core::registration::Health;
-use crate::error::Result;
 
 /// One line of `list`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -30,25 +29,36 @@ pub struct ListedCluster {
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ListDocument<'a> {
-    pub namespace: &'a str,
-    pub clusters: &'a [ListedCluster],
+pub struct ListReport {
+    pub namespace: String,
+    pub clusters: Vec<ListedCluster>,
     /// Cluster Secrets in the namespace that do not point at EKS.
     pub other_cluster_secrets: usize,
 }
 
-pub fn write_table(
+/// The table, one row per cluster.
+impl Text for ListReport {
+    fn write_text(&self, out: &mut dyn Write) -> io::Result<()> {
+        write_table(
+            out,
+            &self.namespace,
+            &self.clusters,
+            self.other_cluster_secrets,
+        )
+    }
+}
+
+fn write_table(
     out: &mut dyn Write,
     namespace: &str,
     clusters: &[ListedCluster],
     others: usize,
-) -> Result<()> {
+) -> io::Result<()> {
     if clusters.is_empty() {
         writeln!(
             out,
             "No EKS cluster is registered with Argo CD in namespace {namespace}."
-        )
-        .map_err(write_err)?;
+        )?;
     } else {
         let dash = |value: &Option<String>| value.clone().unwrap_or_else(|| "-".to_owned());
         let mut rows = vec![
@@ -93,15 +103,14 @@ pub fn write_table(
                 .zip(widths)
                 .map(|(cell, width)| format!("{cell:<width$}"))
                 .collect();
-            writeln!(out, "{}", line.join("  ").trim_end()).map_err(write_err)?;
+            writeln!(out, "{}", line.join("  ").trim_end())?;
         }
     }
     if others > 0 {
         writeln!(
             out,
             "({others} other cluster Secret(s) in namespace {namespace} do not point at EKS.)"
-        )
-        .map_err(write_err)?;
+        )?;
     }
     Ok(())
 }

@@ -1,5 +1,5 @@
-//! Plans and results as text for people, or YAML / JSON for machines: one file per command's
-//! report, and here what they share.
+//! Results as text for people, or YAML / JSON for machines: one file per command's report, and
+//! here what they share: `emit`, the outcomes, the plan-line renderer and the spinner.
 
 pub mod add;
 pub mod doctor;
@@ -7,12 +7,113 @@ pub mod list;
 pub mod policy;
 pub mod remove;
 
-use std::io::Write;
+use std::io::{self, Write};
 
 use serde::Serialize;
 
 use super::args::OutputFormat;
-use crate::error::{Error, Result};
+use crate::error::Result;
+
+/// Something shown to people as text.
+pub trait Text {
+    fn write_text(&self, out: &mut dyn Write) -> io::Result<()>;
+}
+
+/// What a command reports: one value that is a document for machines and text for people.
+/// A command that shows its plan before asking ([`show`]) has the rest of its text here.
+pub trait Report: Text + Serialize {}
+
+impl<T: Text + Serialize> Report for T {}
+
+/// Write `report` in `format`: the one way every command ends.
+pub fn emit<R: Report>(out: &mut dyn Write, format: OutputFormat, report: &R) -> Result<()> {
+    match format {
+        OutputFormat::Text => report.write_text(out)?,
+        OutputFormat::Yaml => {
+            let text = serde_saphyr::to_string(report).map_err(io::Error::other)?;
+            out.write_all(text.as_bytes())?;
+        }
+        OutputFormat::Json => {
+            serde_json::to_writer_pretty(&mut *out, report).map_err(io::Error::from)?;
+            writeln!(out)?;
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// Text shown as the command goes (its plan, before the question); a document is written
+/// once and whole by [`emit`], so nothing is shown for one.
+pub fn show<T: Text>(out: &mut dyn Write, format: OutputFormat, part: &T) -> Result<()> {
+    if format == OutputFormat::Text {
+        part.write_text(out)?;
+    }
+    Ok(())
+}
+
+/// How a command that writes ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// Written and read back.
+    Applied,
+    /// There was nothing to write.
+    Unchanged,
+    /// `--dry-run` (the command has no server-side dry run).
+    DryRun,
+    /// `--dry-run=client`: nothing was sent.
+    DryRunClient,
+    /// `--dry-run=server`: the API server validated the Kubernetes writes.
+    DryRunServer,
+}
+
+/// One line of a plan, as `add`, `remove` and `policy` show them.
+pub trait PlanLine {
+    /// The width of the change word column (the longest word the plan can use).
+    const WIDTH: usize;
+    /// `+`, `~`, `=`, `-`, `!`.
+    fn marker(&self) -> &'static str;
+    /// `create`, `update`, `unchanged`, `delete`, `keep`, `by hand`.
+    fn word(&self) -> &'static str;
+    fn subject(&self) -> String;
+    fn detail(&self) -> &str;
+}
+
+/// The plan, one line per object: `  + create    <subject>  (<detail>)`.
+pub fn write_plan_lines<L: PlanLine>(out: &mut dyn Write, lines: &[L]) -> io::Result<()> {
+    for line in lines {
+        writeln!(
+            out,
+            "  {} {:<width$} {}  ({})",
+            line.marker(),
+            line.word(),
+            line.subject(),
+            line.detail(),
+            width = L::WIDTH
+        )?;
+    }
+    Ok(())
+}
+
+/// `note: ...`, one line each.
+pub fn write_notes(out: &mut dyn Write, notes: &[String]) -> io::Result<()> {
+    for note in notes {
+        writeln!(out, "note: {note}")?;
+    }
+    Ok(())
+}
+
+/// `N created, N updated, N unchanged`.
+pub fn change_summary(created: usize, updated: usize, unchanged: usize) -> String {
+    format!("{created} created, {updated} updated, {unchanged} unchanged")
+}
+
+/// The kubectl command that restarts Argo CD's workloads in `namespace`.
+pub fn restart_command(namespace: &str) -> String {
+    format!(
+        "kubectl -n {namespace} rollout restart statefulset/argocd-application-controller deployment/argocd-server deployment/argocd-applicationset-controller"
+    )
+}
 
 /// A spinner on stderr while something slow runs; silent when stderr is not a terminal.
 pub struct Spinner(Option<indicatif::ProgressBar>);
@@ -35,49 +136,87 @@ impl Spinner {
     }
 }
 
-/// An output error (a closed pipe, a value serde cannot write) as the tool's error.
-pub fn write_err(e: impl std::fmt::Display) -> Error {
-    Error::Output(e.to_string())
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// `value` as YAML for `-o yaml`, else as pretty JSON.
-pub fn write_serialized<T: Serialize>(
-    out: &mut dyn Write,
-    format: OutputFormat,
-    value: &T,
-) -> Result<()> {
-    match format {
-        OutputFormat::Yaml => {
-            let text = serde_saphyr::to_string(value).map_err(write_err)?;
-            out.write_all(text.as_bytes()).map_err(write_err)
+    struct Line(&'static str);
+
+    impl PlanLine for Line {
+        const WIDTH: usize = 6;
+        fn marker(&self) -> &'static str {
+            "-"
         }
-        OutputFormat::Json | OutputFormat::Text => {
-            serde_json::to_writer_pretty(&mut *out, value).map_err(write_err)?;
-            writeln!(out).map_err(write_err)
+        fn word(&self) -> &'static str {
+            self.0
+        }
+        fn subject(&self) -> String {
+            "Secret argocd/x".into()
+        }
+        fn detail(&self) -> &str {
+            "why"
         }
     }
-}
 
-/// One line of a plan: `  + create    <subject>  (<detail>)`.
-pub fn write_step(
-    out: &mut dyn Write,
-    marker: &str,
-    change: &str,
-    subject: &str,
-    detail: &str,
-) -> Result<()> {
-    writeln!(out, "  {marker} {change:<9} {subject}  ({detail})").map_err(write_err)
-}
-
-/// `note: ...`, one line each.
-pub fn write_notes(out: &mut dyn Write, notes: &[String]) -> Result<()> {
-    for note in notes {
-        writeln!(out, "note: {note}").map_err(write_err)?;
+    #[derive(Serialize)]
+    struct Shown {
+        n: u8,
     }
-    Ok(())
-}
 
-/// `N created, N updated, N unchanged`.
-pub fn change_summary(created: usize, updated: usize, unchanged: usize) -> String {
-    format!("{created} created, {updated} updated, {unchanged} unchanged")
+    impl Text for Shown {
+        fn write_text(&self, out: &mut dyn Write) -> io::Result<()> {
+            writeln!(out, "n is {}", self.n)
+        }
+    }
+
+    fn emitted(format: OutputFormat) -> String {
+        let mut out = Vec::new();
+        emit(&mut out, format, &Shown { n: 3 }).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn plan_lines_pad_the_word_to_the_plans_width() {
+        let mut out = Vec::new();
+        write_plan_lines(&mut out, &[Line("delete"), Line("keep")]).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "  - delete Secret argocd/x  (why)\n  - keep   Secret argocd/x  (why)\n"
+        );
+    }
+
+    #[test]
+    fn one_report_is_text_yaml_or_json_and_show_is_text_only() {
+        assert_eq!(emitted(OutputFormat::Text), "n is 3\n");
+        assert_eq!(emitted(OutputFormat::Json), "{\n  \"n\": 3\n}\n");
+        let yaml: serde_json::Value = serde_saphyr::from_str(&emitted(OutputFormat::Yaml)).unwrap();
+        assert_eq!(yaml, serde_json::json!({"n": 3}));
+        let mut out = Vec::new();
+        show(&mut out, OutputFormat::Json, &Shown { n: 1 }).unwrap();
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn outcomes_serialize_as_the_words_scripts_read() {
+        let words: Vec<String> = [
+            Outcome::Applied,
+            Outcome::Unchanged,
+            Outcome::DryRun,
+            Outcome::DryRunClient,
+            Outcome::DryRunServer,
+        ]
+        .iter()
+        .map(|o| serde_json::to_string(o).unwrap())
+        .collect();
+        assert_eq!(
+            words,
+            [
+                "\"applied\"",
+                "\"unchanged\"",
+                "\"dry-run\"",
+                "\"dry-run-client\"",
+                "\"dry-run-server\""
+            ]
+        );
+    }
 }

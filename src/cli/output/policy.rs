@@ -2,19 +2,17 @@
 //! with `--create` the plan and its outcome; as text for people, or YAML / JSON for machines.
 
 use std::collections::BTreeSet;
-use std::io::Write;
+use std::io::{self, Write};
 
 use serde::Serialize;
 
-use super::{change_summary, write_err, write_notes, write_serialized, write_step};
-use crate::cli::args::OutputFormat;
+use super::{Outcome, PlanLine, Text, change_summary, write_notes, write_plan_lines};
 use crate::core::model::{ClusterArn, IdentityMode, RoleArn};
 use crate::core::policy::document::STS_AUDIENCE;
 use crate::core::policy::generate::{OidcProvider, RoleKind, RolePolicies};
 use crate::core::policy::plan::{
     Change, PlanStep, creation_trust, provider_subject, trust_subject,
 };
-use crate::error::Result;
 
 /// What `policy` reports, as text or as a machine document.
 #[derive(Debug, Serialize)]
@@ -31,31 +29,69 @@ pub struct PolicyReport {
     pub plan: Option<Vec<PlanStep>>,
     /// With `--create`: `applied`, `unchanged`, `dry-run`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub outcome: Option<&'static str>,
+    pub outcome: Option<Outcome>,
     pub notes: Vec<String>,
 }
 
-/// The report as YAML for `-o yaml`, else as JSON.
-pub fn write_document(
-    out: &mut dyn Write,
-    format: OutputFormat,
-    report: &PolicyReport,
-) -> Result<()> {
-    write_serialized(out, format, report)
+impl PlanLine for PlanStep {
+    const WIDTH: usize = 9;
+
+    /// As `add` shows its plan, with `! by hand` for manual steps.
+    fn marker(&self) -> &'static str {
+        match self.change {
+            Change::Create => "+",
+            Change::Update => "~",
+            Change::Unchanged => "=",
+            Change::Manual => "!",
+        }
+    }
+
+    fn word(&self) -> &'static str {
+        match self.change {
+            Change::Create => "create",
+            Change::Update => "update",
+            Change::Unchanged => "unchanged",
+            Change::Manual => "by hand",
+        }
+    }
+
+    fn subject(&self) -> String {
+        self.subject.clone()
+    }
+
+    fn detail(&self) -> &str {
+        &self.detail
+    }
 }
 
-/// A plan line's marker and word, as `add` shows its plan, with `! by hand` for manual steps.
-fn marker(change: Change) -> (&'static str, &'static str) {
-    match change {
-        Change::Create => ("+", "create"),
-        Change::Update => ("~", "update"),
-        Change::Unchanged => ("=", "unchanged"),
-        Change::Manual => ("!", "by hand"),
+/// `--create`'s plan as shown before the question: where Argo CD runs, then one line per
+/// document.
+pub struct PolicyPlan<'a> {
+    pub report: &'a PolicyReport,
+    pub steps: &'a [PlanStep],
+}
+
+impl Text for PolicyPlan<'_> {
+    fn write_text(&self, out: &mut dyn Write) -> io::Result<()> {
+        write_header(out, self.report)?;
+        writeln!(out, "\nPlan:")?;
+        write_plan_lines(out, self.steps)
+    }
+}
+
+/// Without `--create`: every role's documents and the aws commands that make them; with it,
+/// the outcome (the plan was shown before).
+impl Text for PolicyReport {
+    fn write_text(&self, out: &mut dyn Write) -> io::Result<()> {
+        match &self.plan {
+            None => write_documents(out, self),
+            Some(_) => write_outcome(out, self),
+        }
     }
 }
 
 /// Where Argo CD runs, its service accounts, and the identity mode.
-pub fn write_header(out: &mut dyn Write, report: &PolicyReport) -> Result<()> {
+fn write_header(out: &mut dyn Write, report: &PolicyReport) -> io::Result<()> {
     let hub = report.hub_cluster.as_ref().map_or_else(
         || "hub (EKS cluster unknown)".to_owned(),
         |arn| format!("hub {arn}"),
@@ -65,8 +101,7 @@ pub fn write_header(out: &mut dyn Write, report: &PolicyReport) -> Result<()> {
         "Argo CD in namespace {} on {hub}; service accounts: {}",
         report.argocd_namespace,
         report.service_accounts.join(", ")
-    )
-    .map_err(write_err)?;
+    )?;
     match &report.oidc_provider {
         Some(provider) => writeln!(
             out,
@@ -75,21 +110,10 @@ pub fn write_header(out: &mut dyn Write, report: &PolicyReport) -> Result<()> {
         ),
         None => writeln!(out, "Identity: pod-identity (EKS Pod Identity agent)"),
     }
-    .map_err(write_err)
-}
-
-/// `--create`'s plan, one line per document.
-pub fn write_plan(out: &mut dyn Write, plan: &[PlanStep]) -> Result<()> {
-    writeln!(out, "\nPlan:").map_err(write_err)?;
-    for step in plan {
-        let (marker, change) = marker(step.change);
-        write_step(out, marker, change, &step.subject, &step.detail)?;
-    }
-    Ok(())
 }
 
 /// After `--create`: what was made, and what is left to do by hand.
-pub fn write_outcome(out: &mut dyn Write, report: &PolicyReport) -> Result<()> {
+fn write_outcome(out: &mut dyn Write, report: &PolicyReport) -> io::Result<()> {
     let plan = report.plan.as_deref().unwrap_or_default();
     let count = |change| plan.iter().filter(|s| s.change == change).count();
     let summary = change_summary(
@@ -98,8 +122,8 @@ pub fn write_outcome(out: &mut dyn Write, report: &PolicyReport) -> Result<()> {
         count(Change::Unchanged),
     );
     match report.outcome {
-        Some("unchanged") => writeln!(out, "\nNothing to change ({summary})."),
-        Some("applied") => writeln!(out, "\nApplied and read back: {summary}."),
+        Some(Outcome::Unchanged) => writeln!(out, "\nNothing to change ({summary})."),
+        Some(Outcome::Applied) => writeln!(out, "\nApplied and read back: {summary}."),
         _ => writeln!(
             out,
             "\nDry run: nothing was changed (would create {}, update {}; {} unchanged).",
@@ -107,8 +131,7 @@ pub fn write_outcome(out: &mut dyn Write, report: &PolicyReport) -> Result<()> {
             count(Change::Update),
             count(Change::Unchanged)
         ),
-    }
-    .map_err(write_err)?;
+    }?;
     // What this run could not make: the documents and commands for the user to run.
     let by_hand: BTreeSet<&str> = plan
         .iter()
@@ -125,14 +148,14 @@ pub fn write_outcome(out: &mut dyn Write, report: &PolicyReport) -> Result<()> {
         .as_ref()
         .is_some_and(|p| by_hand.contains(provider_subject(p).as_str()));
     if !manual_roles.is_empty() || provider_by_hand {
-        writeln!(out, "\nTo do by hand:").map_err(write_err)?;
+        writeln!(out, "\nTo do by hand:")?;
         for role in &manual_roles {
             write_role(out, report, role)?;
         }
         write_commands(out, report, &manual_roles, provider_by_hand)?;
     }
     write_notes(out, &report.notes)?;
-    if report.outcome == Some("applied") {
+    if report.outcome == Some(Outcome::Applied) {
         writeln!(
             out,
             "Argo CD's pods use the management role once their {} is set: kubectl argocd-eks add does that.",
@@ -141,8 +164,7 @@ pub fn write_outcome(out: &mut dyn Write, report: &PolicyReport) -> Result<()> {
                 IdentityMode::PodIdentity => "pod identity associations",
                 IdentityMode::Capability => "EKS Argo CD capability",
             }
-        )
-        .map_err(write_err)?;
+        )?;
     }
     Ok(())
 }
@@ -162,21 +184,20 @@ fn file_name(report: &PolicyReport, role: &RoleArn, what: &str) -> String {
     }
 }
 
-fn write_role(out: &mut dyn Write, report: &PolicyReport, role: &RolePolicies) -> Result<()> {
+fn write_role(out: &mut dyn Write, report: &PolicyReport, role: &RolePolicies) -> io::Result<()> {
     let title = match (role.kind, role.self_assume) {
         (RoleKind::Management, false) => "Management role",
         (RoleKind::Management, true) => "Management role (also the target role)",
         (RoleKind::Target, _) => "Target role",
     };
-    writeln!(out, "\n== {title} {} ==", role.arn).map_err(write_err)?;
-    writeln!(out, "{}", role.purpose).map_err(write_err)?;
+    writeln!(out, "\n== {title} {} ==", role.arn)?;
+    writeln!(out, "{}", role.purpose)?;
     writeln!(
         out,
         "\nTrust policy ({}):\n{:#}",
         file_name(report, &role.arn, "trust"),
         role.trust_policy
-    )
-    .map_err(write_err)?;
+    )?;
     for policy in &role.permission_policies {
         writeln!(
             out,
@@ -184,8 +205,7 @@ fn write_role(out: &mut dyn Write, report: &PolicyReport, role: &RolePolicies) -
             policy.name,
             file_name(report, &role.arn, "permissions"),
             policy.document
-        )
-        .map_err(write_err)?;
+        )?;
     }
     Ok(())
 }
@@ -196,7 +216,7 @@ fn write_commands(
     report: &PolicyReport,
     roles: &[&RolePolicies],
     with_provider: bool,
-) -> Result<()> {
+) -> io::Result<()> {
     let mut lines = vec![
         String::new(),
         "== With the aws CLI ==".to_owned(),
@@ -265,13 +285,13 @@ fn write_commands(
         }
     }
     for line in lines {
-        writeln!(out, "{line}").map_err(write_err)?;
+        writeln!(out, "{line}")?;
     }
     Ok(())
 }
 
 /// Without `--create`: every role's documents, and the aws commands that make them.
-pub fn write_text(out: &mut dyn Write, report: &PolicyReport) -> Result<()> {
+fn write_documents(out: &mut dyn Write, report: &PolicyReport) -> io::Result<()> {
     write_header(out, report)?;
     for role in &report.roles {
         write_role(out, report, role)?;
@@ -281,8 +301,7 @@ pub fn write_text(out: &mut dyn Write, report: &PolicyReport) -> Result<()> {
     writeln!(
         out,
         "\nOr let this tool make them: the same command with --create (it shows a plan first)."
-    )
-    .map_err(write_err)?;
+    )?;
     write_notes(out, &report.notes)
 }
 
@@ -300,10 +319,10 @@ mod tests {
             write: None,
         };
         let mut out = Vec::new();
-        write_plan(&mut out, &[step(Change::Create), step(Change::Manual)]).unwrap();
+        write_plan_lines(&mut out, &[step(Change::Create), step(Change::Manual)]).unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            "\nPlan:\n  + create    role r trust policy  (why)\n  ! by hand   role r trust policy  (why)\n"
+            "  + create    role r trust policy  (why)\n  ! by hand   role r trust policy  (why)\n"
         );
     }
 }

@@ -1,82 +1,86 @@
 //! What `remove` reports: its plan, one line per object, and the outcome.
 
+use std::io::{self, Write};
+
 use serde::Serialize;
 
-use super::add::restart_command;
-use crate::core::removal::{Removal, RemovalPlan};
-use crate::error::{Error, Result};
+use super::{Outcome, PlanLine, Text, restart_command, write_notes, write_plan_lines};
+use crate::core::removal::{Removal, RemovalAction, RemovalPlan};
 
+/// What `remove` reports: the plan, and whether (and how) it was applied.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RemoveReport<'a> {
     pub plan: &'a RemovalPlan,
     /// `applied`, `dry-run-client`, `dry-run-server`.
-    pub outcome: &'a str,
+    pub outcome: Outcome,
 }
 
-fn write_err(e: impl std::fmt::Display) -> Error {
-    Error::Output(e.to_string())
-}
+impl PlanLine for RemovalAction {
+    const WIDTH: usize = 6;
 
-fn marker(change: Removal) -> &'static str {
-    match change {
-        Removal::Delete => "-",
-        Removal::Keep => "=",
+    fn marker(&self) -> &'static str {
+        match self.change {
+            Removal::Delete => "-",
+            Removal::Keep => "=",
+        }
+    }
+
+    fn word(&self) -> &'static str {
+        match self.change {
+            Removal::Delete => "delete",
+            Removal::Keep => "keep",
+        }
+    }
+
+    fn subject(&self) -> String {
+        self.step.subject()
+    }
+
+    fn detail(&self) -> &str {
+        &self.detail
     }
 }
 
 /// The plan, one line per object: `- delete`, `= keep` with the reason.
-pub fn write_plan(out: &mut dyn std::io::Write, plan: &RemovalPlan) -> Result<()> {
-    writeln!(
-        out,
-        "Plan to remove {} from Argo CD (namespace {}):",
-        plan.secrets.join(", "),
-        plan.namespace
-    )
-    .map_err(write_err)?;
-    for action in &plan.actions {
+impl Text for RemovalPlan {
+    fn write_text(&self, out: &mut dyn Write) -> io::Result<()> {
         writeln!(
             out,
-            "  {} {:<6} {}  ({})",
-            marker(action.change),
-            action.change.to_string(),
-            action.step.subject(),
-            action.detail
-        )
-        .map_err(write_err)?;
+            "Plan to remove {} from Argo CD (namespace {}):",
+            self.secrets.join(", "),
+            self.namespace
+        )?;
+        write_plan_lines(out, &self.actions)?;
+        write_notes(out, &self.notes)
     }
-    for note in &plan.notes {
-        writeln!(out, "note: {note}").map_err(write_err)?;
-    }
-    Ok(())
 }
 
-pub fn write_outcome(
-    out: &mut dyn std::io::Write,
-    plan: &RemovalPlan,
-    outcome: &str,
-) -> Result<()> {
-    let deletes = plan.deletes().count();
-    let kept = plan.actions.len() - deletes;
-    match outcome {
-        "applied" => writeln!(out, "Removed: {deletes} deleted, {kept} kept."),
-        "dry-run-server" => writeln!(
-            out,
-            "Dry run (server): the API server accepted the Kubernetes writes; AWS writes were not sent; nothing was changed ({deletes} to delete, {kept} kept)."
-        ),
-        _ => writeln!(
-            out,
-            "Dry run: nothing was changed ({deletes} to delete, {kept} kept)."
-        ),
+impl Text for RemoveReport<'_> {
+    fn write_text(&self, out: &mut dyn Write) -> io::Result<()> {
+        let plan = self.plan;
+        let deletes = plan.deletes().count();
+        let kept = plan.actions.len() - deletes;
+        match self.outcome {
+            Outcome::Applied | Outcome::Unchanged => {
+                writeln!(out, "Removed: {deletes} deleted, {kept} kept.")
+            }
+            Outcome::DryRunServer => writeln!(
+                out,
+                "Dry run (server): the API server accepted the Kubernetes writes; AWS writes were not sent; nothing was changed ({deletes} to delete, {kept} kept)."
+            ),
+            Outcome::DryRun | Outcome::DryRunClient => writeln!(
+                out,
+                "Dry run: nothing was changed ({deletes} to delete, {kept} kept)."
+            ),
+        }?;
+        if self.outcome == Outcome::Applied && plan.deletes().any(|a| a.step.changes_identity()) {
+            writeln!(
+                out,
+                "Argo CD's running pods keep their AWS credentials until they restart:\n  {}",
+                restart_command(&plan.namespace)
+            )?;
+        }
+        Ok(())
     }
-    .map_err(write_err)?;
-    if outcome == "applied" && plan.deletes().any(|a| a.step.changes_identity()) {
-        writeln!(
-            out,
-            "Argo CD's running pods keep their AWS credentials until they restart:\n  {}",
-            restart_command(&plan.namespace)
-        )
-        .map_err(write_err)?;
-    }
-    Ok(())
 }

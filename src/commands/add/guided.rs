@@ -9,10 +9,10 @@ use crate::commands::targets::discover;
 use crate::core::access::{ACCESS_POLICIES, TargetAccess};
 use crate::core::model::{AccessScope, ClusterArn, EksCluster, IdentityMode, RoleArn};
 use crate::error::{Error, Result};
-use crate::ports::{Eks, Hub, Prompt};
+use crate::ports::{EksRead, HubRead, Prompt};
 
 /// Guided mode: list every cluster the accounts can see and let the user pick.
-pub(super) async fn pick_targets<H: Hub, E: Eks, P: Prompt>(
+pub(super) async fn pick_targets<H: HubRead, E: EksRead, P: Prompt>(
     ports: &Ports<'_, H, E, P>,
     regions: &[String],
     namespace: &str,
@@ -20,7 +20,7 @@ pub(super) async fn pick_targets<H: Hub, E: Eks, P: Prompt>(
     let spinner = Spinner::start(&format!(
         "Looking for EKS clusters in {} region(s), {} account(s)",
         regions.len(),
-        ports.accounts.len()
+        ports.accounts.count()
     ));
     let found = discover(ports.accounts, regions).await;
     spinner.finish();
@@ -94,15 +94,16 @@ fn validate_role(answer: &str, optional: bool) -> std::result::Result<(), String
 }
 
 /// Ask for the management role, offering the one the hub's service accounts already use.
-pub(super) async fn ask_management_role<H: Hub, E: Eks, P: Prompt>(
+pub(super) async fn ask_management_role<H: HubRead, E: EksRead, P: Prompt>(
     ports: &Ports<'_, H, E, P>,
     namespace: &str,
     mode: IdentityMode,
     hub_cluster: Option<&ClusterArn>,
 ) -> Result<RoleArn> {
     let current = match (mode, hub_cluster) {
-        (IdentityMode::PodIdentity, Some(cluster)) => ports.accounts[0]
-            .eks
+        (IdentityMode::PodIdentity, Some(cluster)) => ports
+            .accounts
+            .own()
             .pod_identity_associations(cluster, namespace)
             .await?
             .into_iter()
@@ -148,7 +149,7 @@ pub(super) fn ask_access<P: Prompt>(prompt: &P) -> Result<TargetAccess> {
         0,
     )?;
     Ok(TargetAccess {
-        policy_arn: crate::cli::settings::access_policy_arn(ACCESS_POLICIES[picked])?,
+        policy: ACCESS_POLICIES[picked].to_owned(),
         scope: AccessScope::Cluster,
     })
 }

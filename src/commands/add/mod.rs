@@ -2,14 +2,13 @@
 
 use std::collections::BTreeSet;
 
-use crate::cli::args::{DryRun, OutputFormat};
-use crate::cli::output::add::{
-    AddReport, restart_command, write_document, write_outcome, write_plan,
-};
+use crate::cli::args::DryRun;
+use crate::cli::output::add::AddReport;
+use crate::cli::output::{Outcome, emit, restart_command, show};
 use crate::cli::settings::{AddSettings, IdentityChoice, Settings};
 use crate::commands::Ports;
 use crate::commands::targets::{
-    argocd_namespace, auto_identity, eks_for, find_hub_cluster, find_target, search_regions,
+    argocd_namespace, auto_identity, find_hub_cluster, find_target, search_regions,
 };
 use crate::core::access::{ObservedAccess, TargetAccess};
 use crate::core::action::{Change, Step};
@@ -17,20 +16,20 @@ use crate::core::model::{AccessScope, DEFAULT_ACCESS_POLICY, IRSA_ANNOTATION, Id
 use crate::core::plan::{HubIdentity, Observed, Plan, PlanError, Registration, plan};
 use crate::core::secret::default_secret_name;
 use crate::error::{Error, Result};
-use crate::ports::{Eks, Hub, Prompt, Workload, Write};
+use crate::ports::{EksRead, EksWrite, HubRead, HubWrite, Prompt, Workload, WorkloadKind, Write};
 
 /// Argo CD's workloads whose pods carry the identity, restarted with `--restart`.
 const ARGOCD_WORKLOADS: [Workload; 3] = [
     Workload {
-        resource: "statefulsets",
+        kind: WorkloadKind::StatefulSet,
         name: "argocd-application-controller",
     },
     Workload {
-        resource: "deployments",
+        kind: WorkloadKind::Deployment,
         name: "argocd-server",
     },
     Workload {
-        resource: "deployments",
+        kind: WorkloadKind::Deployment,
         name: "argocd-applicationset-controller",
     },
 ];
@@ -39,14 +38,14 @@ mod guided;
 
 use guided::{ask_access, ask_management_role, ask_target_role, pick_targets};
 
-pub async fn run<H: Hub, E: Eks, P: Prompt>(
+pub async fn run<H: HubRead + HubWrite, E: EksRead + EksWrite, P: Prompt>(
     settings: &Settings,
     add: &AddSettings,
     ports: Ports<'_, H, E, P>,
     default_region: Option<&str>,
     out: &mut dyn std::io::Write,
 ) -> Result<()> {
-    let hub_eks = &ports.accounts[0].eks;
+    let hub_eks = ports.accounts.own();
     let regions = search_regions(&settings.regions, default_region)?;
     // Guided: no cluster on the command line, so pick one and ask for what flags left out.
     let guided = add.targets.is_empty();
@@ -112,7 +111,7 @@ pub async fn run<H: Hub, E: Eks, P: Prompt>(
             Some(access) => access.clone(),
             None if guided => ask_access(ports.prompt)?,
             None => TargetAccess {
-                policy_arn: crate::cli::settings::access_policy_arn(DEFAULT_ACCESS_POLICY)?,
+                policy: DEFAULT_ACCESS_POLICY.to_owned(),
                 scope: AccessScope::Cluster,
             },
         })
@@ -139,20 +138,17 @@ pub async fn run<H: Hub, E: Eks, P: Prompt>(
 
     let observed = observe(&ports, &identity, &registrations).await?;
     let plan = plan(&identity, &registrations, &observed).map_err(plan_error)?;
-    let text = settings.output == OutputFormat::Text;
-    if text {
-        write_plan(out, &plan)?;
-    }
+    show(out, settings.output, &plan)?;
 
     let restart = add.restart && plan.needs_restart();
     let (outcome, restarted) = if plan.is_noop() {
-        ("unchanged", Vec::new())
+        (Outcome::Unchanged, Vec::new())
     } else {
         match settings.dry_run {
-            DryRun::Client => ("dry-run-client", Vec::new()),
+            DryRun::Client => (Outcome::DryRunClient, Vec::new()),
             DryRun::Server => {
                 let restarted = apply(&ports, &plan, restart, Write::ServerDryRun).await?;
-                ("dry-run-server", restarted)
+                (Outcome::DryRunServer, restarted)
             }
             DryRun::None => {
                 if !settings.yes && !ports.prompt.confirm("Apply these changes?")? {
@@ -160,23 +156,18 @@ pub async fn run<H: Hub, E: Eks, P: Prompt>(
                 }
                 let restarted = apply(&ports, &plan, restart, Write::Real).await?;
                 verify(&ports, &identity, &registrations).await?;
-                ("applied", restarted)
+                (Outcome::Applied, restarted)
             }
         }
     };
     let report = AddReport {
         plan: &plan,
         outcome,
-        restart_needed: outcome == "applied" && plan.needs_restart() && restarted.is_empty(),
+        restart_needed: outcome == Outcome::Applied && plan.needs_restart() && restarted.is_empty(),
         restart_command: restart_command(&identity.namespace),
         restarted,
     };
-    if text {
-        write_outcome(out, &report)?;
-    } else {
-        write_document(out, settings.output, &report)?;
-    }
-    std::io::Write::flush(out).map_err(|e| Error::Output(e.to_string()))
+    emit(out, settings.output, &report)
 }
 
 fn plan_error(error: PlanError) -> Error {
@@ -197,7 +188,7 @@ fn plan_error(error: PlanError) -> Error {
 }
 
 /// Read everything the plan depends on; reads only.
-async fn observe<H: Hub, E: Eks, P: Prompt>(
+async fn observe<H: HubRead, E: EksRead, P: Prompt>(
     ports: &Ports<'_, H, E, P>,
     identity: &HubIdentity,
     registrations: &[Registration],
@@ -222,7 +213,9 @@ async fn observe<H: Hub, E: Eks, P: Prompt>(
             .is_some_and(|mode| mode.allows_access_entries());
         if registration.access.is_some() && takes_entries {
             let principal = registration.principal(identity).to_string();
-            let entry = eks_for(ports.accounts, &cluster.arn.account)
+            let entry = ports
+                .accounts
+                .for_account(&cluster.arn.account)
                 .access_entry(&cluster.arn, &principal)
                 .await?;
             access.insert(cluster.arn.to_string(), entry);
@@ -231,8 +224,9 @@ async fn observe<H: Hub, E: Eks, P: Prompt>(
     let service_accounts = ports.hub.service_accounts(namespace).await?;
     let associations = match (&identity.mode, &identity.hub_cluster) {
         (IdentityMode::PodIdentity, Some(hub_cluster)) => {
-            ports.accounts[0]
-                .eks
+            ports
+                .accounts
+                .own()
                 .pod_identity_associations(hub_cluster, namespace)
                 .await?
         }
@@ -247,7 +241,7 @@ async fn observe<H: Hub, E: Eks, P: Prompt>(
 }
 
 /// The RBAC the plan's Kubernetes writes need, checked before anything is written.
-async fn check_hub_permissions<H: Hub>(hub: &H, plan: &Plan, restart: bool) -> Result<()> {
+async fn check_hub_permissions<H: HubRead>(hub: &H, plan: &Plan, restart: bool) -> Result<()> {
     let mut needed = BTreeSet::new();
     let mut namespace = None;
     for action in plan.writes() {
@@ -284,27 +278,27 @@ async fn check_hub_permissions<H: Hub>(hub: &H, plan: &Plan, restart: bool) -> R
     if denied.is_empty() {
         return Ok(());
     }
-    Err(Error::PermissionDenied {
-        what: format!(
+    Err(Error::denied(
+        format!(
             "the hub does not let you {} in namespace {namespace}",
             denied.join(", ")
         ),
-        fix: format!(
+        format!(
             "Nothing was changed. Ask a cluster admin for that RBAC, e.g. kubectl -n {namespace} create role argocd-eks-registrar --verb=get,list,create,patch --resource=secrets,serviceaccounts and a rolebinding to you"
         ),
-    })
+    ))
 }
 
 /// Make the plan's writes in its order (identity, target access, Secrets), then restart
 /// Argo CD's workloads when asked; writes only. Returns the restarted workloads.
-async fn apply<H: Hub, E: Eks, P: Prompt>(
+async fn apply<H: HubRead + HubWrite, E: EksWrite, P: Prompt>(
     ports: &Ports<'_, H, E, P>,
     plan: &Plan,
     restart: bool,
     write: Write,
 ) -> Result<Vec<String>> {
     check_hub_permissions(ports.hub, plan, restart).await?;
-    let hub_eks = &ports.accounts[0].eks;
+    let hub_eks = ports.accounts.own();
     for action in plan.writes() {
         match &action.step {
             Step::ApplySecret { secret } => ports.hub.apply_secret(secret, write).await?,
@@ -314,7 +308,12 @@ async fn apply<H: Hub, E: Eks, P: Prompt>(
             } => {
                 ports
                     .hub
-                    .annotate_service_account(service_account, IRSA_ANNOTATION, role_arn, write)
+                    .annotate_service_account(
+                        service_account,
+                        IRSA_ANNOTATION,
+                        &role_arn.to_string(),
+                        write,
+                    )
                     .await?
             }
             // AWS has no dry run: on a server dry run only Kubernetes writes are sent.
@@ -342,7 +341,9 @@ async fn apply<H: Hub, E: Eks, P: Prompt>(
                 cluster,
                 principal_arn,
             } => {
-                eks_for(ports.accounts, &cluster.account)
+                ports
+                    .accounts
+                    .for_account(&cluster.account)
                     .create_access_entry(cluster, principal_arn)
                     .await?
             }
@@ -352,7 +353,9 @@ async fn apply<H: Hub, E: Eks, P: Prompt>(
                 policy_arn,
                 scope,
             } => {
-                eks_for(ports.accounts, &cluster.account)
+                ports
+                    .accounts
+                    .for_account(&cluster.account)
                     .associate_access_policy(cluster, principal_arn, policy_arn, scope)
                     .await?
             }
@@ -376,7 +379,7 @@ async fn apply<H: Hub, E: Eks, P: Prompt>(
 }
 
 /// Read back and plan again: after a successful apply there must be nothing left to do.
-async fn verify<H: Hub, E: Eks, P: Prompt>(
+async fn verify<H: HubRead, E: EksRead, P: Prompt>(
     ports: &Ports<'_, H, E, P>,
     identity: &HubIdentity,
     registrations: &[Registration],
@@ -396,3 +399,6 @@ async fn verify<H: Hub, E: Eks, P: Prompt>(
         })
     }
 }
+
+#[cfg(test)]
+pub(crate) mod tests;

@@ -3,23 +3,23 @@
 
 use std::collections::BTreeSet;
 
-use crate::cli::args::{DryRun, OutputFormat};
-use crate::cli::output::remove::{RemoveReport, write_outcome, write_plan};
-use crate::cli::output::write_serialized;
+use crate::cli::args::DryRun;
+use crate::cli::output::remove::RemoveReport;
+use crate::cli::output::{Outcome, emit, show};
 use crate::cli::settings::{Settings, TargetRef};
 use crate::commands::Ports;
-use crate::commands::targets::{argocd_namespace, eks_for};
+use crate::commands::targets::argocd_namespace;
 use crate::core::model::IRSA_ANNOTATION;
 use crate::core::registration::{SelectError, eks_registrations, select};
 use crate::core::removal::{RemovalPlan, RemovalStep, plan_removal};
 use crate::error::{Error, Result};
-use crate::ports::{Eks, Hub, Iam, Prompt, Write};
+use crate::ports::{EksRead, EksWrite, HubRead, HubWrite, Prompt, Write};
 
 mod observe;
 
 use observe::observe;
 
-pub async fn run<H: Hub, A: Eks + Iam, P: Prompt>(
+pub async fn run<H: HubRead + HubWrite, A: EksRead + EksWrite, P: Prompt>(
     settings: &Settings,
     clusters: &[TargetRef],
     ports: Ports<'_, H, A, P>,
@@ -51,15 +51,12 @@ pub async fn run<H: Hub, A: Eks + Iam, P: Prompt>(
     )
     .await?;
     let plan = plan_removal(&observed, &removing);
-    let text = settings.output == OutputFormat::Text;
-    if text {
-        write_plan(out, &plan)?;
-    }
+    show(out, settings.output, &plan)?;
     let outcome = match settings.dry_run {
-        DryRun::Client => "dry-run-client",
+        DryRun::Client => Outcome::DryRunClient,
         DryRun::Server => {
             apply(&ports, &plan, Write::ServerDryRun).await?;
-            "dry-run-server"
+            Outcome::DryRunServer
         }
         DryRun::None => {
             if !settings.yes && !ports.prompt.confirm("Remove these?")? {
@@ -67,22 +64,17 @@ pub async fn run<H: Hub, A: Eks + Iam, P: Prompt>(
             }
             apply(&ports, &plan, Write::Real).await?;
             verify(&ports, &plan).await?;
-            "applied"
+            Outcome::Applied
         }
     };
-    if text {
-        write_outcome(out, &plan, outcome)?;
-    } else {
-        write_serialized(
-            out,
-            settings.output,
-            &RemoveReport {
-                plan: &plan,
-                outcome,
-            },
-        )?;
-    }
-    out.flush().map_err(|e| Error::Output(e.to_string()))
+    emit(
+        out,
+        settings.output,
+        &RemoveReport {
+            plan: &plan,
+            outcome,
+        },
+    )
 }
 
 fn select_error(error: SelectError, namespace: &str) -> Error {
@@ -107,7 +99,7 @@ fn select_error(error: SelectError, namespace: &str) -> Error {
 }
 
 /// The RBAC the plan's Kubernetes writes need, checked before anything is written.
-async fn check_hub_permissions<H: Hub>(hub: &H, plan: &RemovalPlan) -> Result<()> {
+async fn check_hub_permissions<H: HubRead>(hub: &H, plan: &RemovalPlan) -> Result<()> {
     let mut needed = BTreeSet::new();
     for action in plan.deletes() {
         match &action.step {
@@ -128,18 +120,18 @@ async fn check_hub_permissions<H: Hub>(hub: &H, plan: &RemovalPlan) -> Result<()
     if denied.is_empty() {
         return Ok(());
     }
-    Err(Error::PermissionDenied {
-        what: format!(
+    Err(Error::denied(
+        format!(
             "the hub does not let you {} in namespace {namespace}",
             denied.join(", ")
         ),
-        fix: "Nothing was changed. Ask a cluster admin for that RBAC (kubectl auth can-i shows what you may do)".into(),
-    })
+        "Nothing was changed. Ask a cluster admin for that RBAC (kubectl auth can-i shows what you may do)",
+    ))
 }
 
 /// Make the plan's deletes in its order; writes only. AWS has no dry run: on a server dry run
 /// only the Kubernetes writes are sent.
-async fn apply<H: Hub, A: Eks + Iam, P: Prompt>(
+async fn apply<H: HubRead + HubWrite, A: EksWrite, P: Prompt>(
     ports: &Ports<'_, H, A, P>,
     plan: &RemovalPlan,
     write: Write,
@@ -164,8 +156,9 @@ async fn apply<H: Hub, A: Eks + Iam, P: Prompt>(
                 association_id,
                 ..
             } => {
-                ports.accounts[0]
-                    .eks
+                ports
+                    .accounts
+                    .own()
                     .delete_pod_identity_association(hub_cluster, association_id)
                     .await?
             }
@@ -173,7 +166,9 @@ async fn apply<H: Hub, A: Eks + Iam, P: Prompt>(
                 cluster,
                 principal_arn,
             } => {
-                eks_for(ports.accounts, &cluster.account)
+                ports
+                    .accounts
+                    .for_account(&cluster.account)
                     .delete_access_entry(cluster, principal_arn)
                     .await?
             }
@@ -184,7 +179,7 @@ async fn apply<H: Hub, A: Eks + Iam, P: Prompt>(
 
 /// Read back: everything deleted must be gone (an annotation may stay only when someone else
 /// also owns it, and then it is no longer ours).
-async fn verify<H: Hub, A: Eks + Iam, P: Prompt>(
+async fn verify<H: HubRead, A: EksRead, P: Prompt>(
     ports: &Ports<'_, H, A, P>,
     plan: &RemovalPlan,
 ) -> Result<()> {
@@ -220,8 +215,9 @@ async fn verify<H: Hub, A: Eks + Iam, P: Prompt>(
             } => {
                 if associations.is_none() {
                     associations = Some(
-                        ports.accounts[0]
-                            .eks
+                        ports
+                            .accounts
+                            .own()
                             .pod_identity_associations(hub_cluster, namespace)
                             .await?,
                     );
@@ -233,7 +229,9 @@ async fn verify<H: Hub, A: Eks + Iam, P: Prompt>(
             RemovalStep::DeleteAccessEntry {
                 cluster,
                 principal_arn,
-            } => eks_for(ports.accounts, &cluster.account)
+            } => ports
+                .accounts
+                .for_account(&cluster.account)
                 .access_entry_tags(cluster, principal_arn)
                 .await?
                 .is_some(),
@@ -251,3 +249,6 @@ async fn verify<H: Hub, A: Eks + Iam, P: Prompt>(
         })
     }
 }
+
+#[cfg(test)]
+mod tests;

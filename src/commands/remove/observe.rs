@@ -8,7 +8,6 @@ use futures::stream::{self, StreamExt};
 use crate::cli::settings::Settings;
 use crate::commands::Ports;
 use crate::commands::list::hub_cluster;
-use crate::commands::targets::eks_for;
 use crate::core::model::{
     ARGOCD_SERVICE_ACCOUNTS, AuthenticationMode, ClusterArn, IRSA_ANNOTATION, MANAGED_BY_LABEL,
     MANAGED_BY_VALUE,
@@ -19,7 +18,7 @@ use crate::core::removal::{
     management_role,
 };
 use crate::error::{Error, Result};
-use crate::ports::{Eks, Hub, Iam, Prompt};
+use crate::ports::{EksRead, HubRead, Prompt};
 
 /// How many other namespaces' identities are read at once.
 const ELSEWHERE_CONCURRENCY: usize = 8;
@@ -29,7 +28,7 @@ fn is_argocd(name: &str) -> bool {
 }
 
 /// Read everything the removal plan depends on; reads only.
-pub(super) async fn observe<H: Hub, A: Eks + Iam, P: Prompt>(
+pub(super) async fn observe<H: HubRead, A: EksRead, P: Prompt>(
     ports: &Ports<'_, H, A, P>,
     settings: &Settings,
     default_region: Option<&str>,
@@ -37,7 +36,7 @@ pub(super) async fn observe<H: Hub, A: Eks + Iam, P: Prompt>(
     registrations: Vec<EksRegistration>,
     removing: &[String],
 ) -> Result<ObservedRemoval> {
-    let hub = hub_cluster(ports.hub, &ports.accounts[0].eks, settings, default_region).await;
+    let hub = hub_cluster(ports.hub, ports.accounts.own(), settings, default_region).await;
     let (service_accounts, associations, unchecked) =
         observe_identity(ports, &hub, namespace).await?;
 
@@ -72,7 +71,7 @@ pub(super) async fn observe<H: Hub, A: Eks + Iam, P: Prompt>(
 
 /// Registrations in the hub's other namespaces, why they were not read (if so), and the
 /// management role of the namespaces whose direct-mode registrations reach a removed target.
-async fn observe_elsewhere<H: Hub, A: Eks + Iam, P: Prompt>(
+async fn observe_elsewhere<H: HubRead, A: EksRead, P: Prompt>(
     ports: &Ports<'_, H, A, P>,
     hub: &std::result::Result<ClusterArn, String>,
     namespace: &str,
@@ -135,7 +134,7 @@ async fn observe_elsewhere<H: Hub, A: Eks + Iam, P: Prompt>(
 /// The management role of each namespace's Argo CD (None: it has no AWS identity), where it
 /// can be read; the plan counts the direct-mode registrations of a namespace left out as users
 /// of the entry. Namespaces are read concurrently (bounded).
-async fn management_roles<H: Hub, A: Eks + Iam, P: Prompt>(
+async fn management_roles<H: HubRead, A: EksRead, P: Prompt>(
     ports: &Ports<'_, H, A, P>,
     hub: &std::result::Result<ClusterArn, String>,
     namespaces: &BTreeSet<String>,
@@ -149,7 +148,7 @@ async fn management_roles<H: Hub, A: Eks + Iam, P: Prompt>(
 }
 
 /// One namespace's Argo CD management role (None: no identity); None when it cannot be read.
-async fn namespace_management<H: Hub, A: Eks + Iam, P: Prompt>(
+async fn namespace_management<H: HubRead, A: EksRead, P: Prompt>(
     ports: &Ports<'_, H, A, P>,
     hub: &std::result::Result<ClusterArn, String>,
     namespace: &str,
@@ -168,8 +167,9 @@ async fn namespace_management<H: Hub, A: Eks + Iam, P: Prompt>(
         return Some((namespace.to_owned(), irsa));
     }
     let hub = hub.as_ref().ok()?;
-    match ports.accounts[0]
-        .eks
+    match ports
+        .accounts
+        .own()
         .pod_identity_associations(hub, namespace)
         .await
     {
@@ -190,7 +190,7 @@ async fn namespace_management<H: Hub, A: Eks + Iam, P: Prompt>(
 /// Argo CD's service accounts in `namespace` with their IRSA annotation (and whether this tool
 /// owns it), and their pod identity associations on the hub; the text says why associations
 /// were not looked at, when they were not and the hub does not use IRSA.
-async fn observe_identity<H: Hub, A: Eks + Iam, P: Prompt>(
+async fn observe_identity<H: HubRead, A: EksRead, P: Prompt>(
     ports: &Ports<'_, H, A, P>,
     hub: &std::result::Result<ClusterArn, String>,
     namespace: &str,
@@ -218,8 +218,9 @@ async fn observe_identity<H: Hub, A: Eks + Iam, P: Prompt>(
         })
         .collect();
     let (mut associations, mut unchecked) = match hub {
-        Ok(hub) => match ports.accounts[0]
-            .eks
+        Ok(hub) => match ports
+            .accounts
+            .own()
             .pod_identity_associations(hub, namespace)
             .await
         {
@@ -244,7 +245,7 @@ async fn observe_identity<H: Hub, A: Eks + Iam, P: Prompt>(
 }
 
 /// The removed registration's cluster and the access entry of the principal that reached it.
-async fn observe_target<H: Hub, A: Eks + Iam, P: Prompt>(
+async fn observe_target<H: HubRead, A: EksRead, P: Prompt>(
     ports: &Ports<'_, H, A, P>,
     registration: &EksRegistration,
     management: Option<&str>,
@@ -273,10 +274,9 @@ async fn observe_target<H: Hub, A: Eks + Iam, P: Prompt>(
             "the region of {what} is unknown, so its access entry for {principal} was left alone"
         ));
     };
-    let eks = eks_for(
-        ports.accounts,
-        registration.account.as_deref().unwrap_or_default(),
-    );
+    let eks = ports
+        .accounts
+        .for_account(registration.account.as_deref().unwrap_or_default());
     let cluster = match eks.describe_cluster(region, name).await {
         Ok(Some(cluster))
             if registration

@@ -14,10 +14,9 @@ pub use target::target_checks;
 use serde::Serialize;
 
 use crate::core::model::{
-    AccessPolicyAssociation, ClusterArn, EksCluster, IdentityMode, PodIdentityAssociation, RoleArn,
-    SaRef,
+    AccessPolicyAssociation, ClusterArn, EksCluster, IdentityMode, Lookup, ObservedServiceAccount,
+    PodFacts, PodIdentityAssociation, RoleArn, SaRef,
 };
-use crate::core::plan::ObservedServiceAccount;
 use crate::core::policy::document::PolicyDocument;
 use crate::core::secret::ObservedSecret;
 
@@ -89,14 +88,6 @@ pub struct RoleFacts {
     pub permissions: Vec<PolicyDocument>,
 }
 
-/// A pod of one of Argo CD's service accounts, with when it was created (Unix seconds).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PodFacts {
-    pub name: String,
-    pub service_account: String,
-    pub created: i64,
-}
-
 /// Everything doctor read about the hub; `None` in an Option<..> field means "could not read".
 #[derive(Debug, Clone, Default)]
 pub struct HubFacts {
@@ -123,17 +114,17 @@ pub struct TargetFacts {
     pub secret: ObservedSecret,
     /// The cluster the Secret names (its `name` ARN, or the cluster found at its server).
     pub cluster_arn: Option<ClusterArn>,
-    /// DescribeCluster: None = could not ask; Some(None) = no such cluster.
-    pub described: Option<Option<EksCluster>>,
+    /// DescribeCluster.
+    pub described: Lookup<EksCluster>,
     /// The target role (roleARN), read in the target's account when reachable.
     pub target_role: Option<RoleFacts>,
-    /// The principal's access entry: None = could not read; Some(None) = none.
-    pub access_entry: Option<Option<Vec<AccessPolicyAssociation>>>,
+    /// The access entry of the principal that must reach the cluster, with its policies.
+    pub access_entry: Lookup<Vec<AccessPolicyAssociation>>,
     /// Connecting as Argo CD would; None when not attempted.
     pub connection: Option<Connection>,
-    /// kube-system/aws-auth `mapRoles` on the target: None = no kube context for it here;
-    /// Some(None) = no aws-auth ConfigMap.
-    pub aws_auth: Option<Option<String>>,
+    /// kube-system/aws-auth `mapRoles` on the target: unknown when there is no kube context
+    /// for it here; absent when there is no aws-auth ConfigMap (or no mapRoles).
+    pub aws_auth: Lookup<String>,
 }
 
 /// One `mapRoles` entry of the aws-auth ConfigMap.

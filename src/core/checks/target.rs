@@ -5,7 +5,8 @@ use super::{
     Connection, Finding, HubFacts, MapRole, RoleFacts, Section, TargetFacts, detect_identity, json,
     role_name, update_trust_fix,
 };
-use crate::core::model::{IdentityMode, RoleArn};
+use crate::core::model::{DEFAULT_ACCESS_POLICY, IdentityMode, Lookup, RoleArn};
+use crate::core::partition::Partition;
 use crate::core::policy::document::{ASSUME_ROLE, TAG_SESSION};
 use crate::core::policy::evaluate::{Request, RequestPrincipal};
 use crate::core::policy::{diagnose, evaluate, generate};
@@ -76,7 +77,7 @@ pub fn target_checks(hub: &HubFacts, target: &TargetFacts) -> Section {
         });
     }
     findings.push(match &target.described {
-        Some(Some(cluster)) => {
+        Lookup::Found(cluster) => {
             let mut problems = Vec::new();
             if secret.server() != Some(cluster.endpoint.trim_end_matches('/')) {
                 problems.push(format!(
@@ -109,12 +110,12 @@ pub fn target_checks(hub: &HubFacts, target: &TargetFacts) -> Section {
                 )
             }
         }
-        Some(None) => Finding::fail(
+        Lookup::Absent => Finding::fail(
             "server and caData match DescribeCluster",
             "the cluster no longer exists",
             format!("kubectl argocd-eks remove {}", secret.name),
         ),
-        None => Finding::cannot_tell(
+        Lookup::Unknown => Finding::cannot_tell(
             "server and caData match DescribeCluster",
             "the cluster could not be described from here (reach its account with --assume-role)",
         ),
@@ -138,24 +139,32 @@ pub fn target_checks(hub: &HubFacts, target: &TargetFacts) -> Section {
     // Target access.
     let principal = target_role.clone().or(management);
     let check = "the target lets the role in (access entry with a policy)";
-    let auth_mode = target
-        .described
-        .clone()
-        .flatten()
-        .and_then(|c| c.authentication_mode);
+    let auth_mode = target.described.found().and_then(|c| c.authentication_mode);
     findings.push(match (&target.access_entry, &principal, &target.cluster_arn) {
         (_, _, _) if auth_mode.is_some_and(|m| !m.allows_access_entries()) => {
             aws_auth_finding(principal.as_ref(), &target.aws_auth)
         }
-        (Some(Some(policies)), Some(p), _) if !policies.is_empty() => Finding::pass(check, format!("{p}: {}", policies.iter().map(|a| role_name(&a.policy_arn).to_owned()).collect::<Vec<_>>().join(", "))),
-        (Some(found), Some(p), Some(arn)) => Finding::fail(
-            check,
-            if found.is_some() { format!("{p} has an access entry but no access policy") } else { format!("no access entry for {p}") },
-            format!(
-                "aws eks create-access-entry --cluster-name {0} --region {1} --principal-arn {p}; aws eks associate-access-policy --cluster-name {0} --region {1} --principal-arn {p} --policy-arn arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy --access-scope type=cluster",
+        (Lookup::Found(policies), Some(p), _) if !policies.is_empty() => Finding::pass(check, format!("{p}: {}", policies.iter().map(|a| role_name(&a.policy_arn).to_owned()).collect::<Vec<_>>().join(", "))),
+        (entry @ (Lookup::Found(_) | Lookup::Absent), Some(p), Some(arn)) => {
+            // The policy ARN is in the target's partition; an entry that exists is not made again.
+            let policy = Partition::of_arn(&arn.partition).access_policy_arn(DEFAULT_ACCESS_POLICY);
+            let associate = format!(
+                "aws eks associate-access-policy --cluster-name {0} --region {1} --principal-arn {p} --policy-arn {policy} --access-scope type=cluster",
                 arn.name, arn.region
-            ),
-        ),
+            );
+            let (what, fix) = if entry.found().is_some() {
+                (format!("{p} has an access entry but no access policy"), associate)
+            } else {
+                (
+                    format!("no access entry for {p}"),
+                    format!(
+                        "aws eks create-access-entry --cluster-name {0} --region {1} --principal-arn {p}; {associate}",
+                        arn.name, arn.region
+                    ),
+                )
+            };
+            Finding::fail(check, what, fix)
+        }
         _ => Finding::cannot_tell(check, "the access entry could not be read"),
     });
     findings.push(connection_finding(target, principal.as_ref()));
@@ -167,13 +176,13 @@ pub fn target_checks(hub: &HubFacts, target: &TargetFacts) -> Section {
 fn capability_target_checks(hub: &HubFacts, target: &TargetFacts, title: String) -> Section {
     let exists = "server names an existing EKS cluster";
     let mut findings = vec![match &target.described {
-        Some(Some(cluster)) => Finding::pass(exists, cluster.arn.to_string()),
-        Some(None) => Finding::fail(
+        Lookup::Found(cluster) => Finding::pass(exists, cluster.arn.to_string()),
+        Lookup::Absent => Finding::fail(
             exists,
             "no such cluster",
             format!("kubectl argocd-eks remove {}", target.secret.name),
         ),
-        None => Finding::cannot_tell(
+        Lookup::Unknown => Finding::cannot_tell(
             exists,
             "the cluster could not be described from here (reach its account with --assume-role)",
         ),
@@ -186,11 +195,11 @@ fn capability_target_checks(hub: &HubFacts, target: &TargetFacts, title: String)
             &target.cluster_arn,
         ) {
             (None, _, _) => Finding::cannot_tell(check, "pass --capability-role ARN"),
-            (Some(role), Some(Some(policies)), _) if !policies.is_empty() => {
+            (Some(role), Lookup::Found(policies), _) if !policies.is_empty() => {
                 let names: Vec<&str> = policies.iter().map(|a| role_name(&a.policy_arn)).collect();
                 Finding::pass(check, format!("{role}: {}", names.join(", ")))
             }
-            (Some(role), Some(_), Some(arn)) => Finding::fail(
+            (Some(role), Lookup::Found(_) | Lookup::Absent, Some(arn)) => Finding::fail(
                 check,
                 format!("no access entry with a policy for {role}"),
                 format!("kubectl argocd-eks add {arn} --capability-role {role}"),
@@ -204,10 +213,7 @@ fn capability_target_checks(hub: &HubFacts, target: &TargetFacts, title: String)
 
 /// For a cluster that reads only aws-auth: its mapRoles must name the role by its role ARN
 /// without path (aws-auth compares that form), never by an assumed-role session ARN.
-pub(super) fn aws_auth_finding(
-    principal: Option<&RoleArn>,
-    aws_auth: &Option<Option<String>>,
-) -> Finding {
+pub(super) fn aws_auth_finding(principal: Option<&RoleArn>, aws_auth: &Lookup<String>) -> Finding {
     let check = "aws-auth maps the role (the cluster takes no access entries)";
     let Some(principal) = principal else {
         return Finding::cannot_tell(check, "the role that reaches the cluster is unknown");
@@ -228,14 +234,14 @@ pub(super) fn aws_auth_finding(
         "kubectl -n kube-system edit configmap aws-auth on that cluster, and in mapRoles use:\n    - rolearn: {without_path}\n      username: argocd\n      groups:\n        - system:masters"
     );
     let text = match aws_auth {
-        None => {
+        Lookup::Unknown => {
             return Finding::cannot_tell(
                 check,
                 "there is no kube context for this cluster here (aws eks update-kubeconfig --name <cluster>), so its aws-auth was not read",
             );
         }
-        Some(None) => return Finding::fail(check, "there is no aws-auth ConfigMap", fix),
-        Some(Some(text)) => text,
+        Lookup::Absent => return Finding::fail(check, "there is no aws-auth ConfigMap", fix),
+        Lookup::Found(text) => text,
     };
     let entries: Vec<MapRole> = match serde_saphyr::from_str(text) {
         Ok(entries) => entries,

@@ -3,7 +3,7 @@
 use super::identity::restart_check;
 use super::target::aws_auth_finding;
 use super::*;
-use crate::core::model::AuthenticationMode;
+use crate::core::model::{AuthenticationMode, Lookup};
 use crate::core::policy::generate;
 use crate::core::secret::{OwnedFields, SecretOptions, desired_secret};
 
@@ -54,17 +54,17 @@ fn target(role: Option<&str>) -> TargetFacts {
             owned: OwnedFields::default(),
         },
         cluster_arn: Some(cluster().arn),
-        described: Some(Some(cluster())),
+        described: Lookup::Found(cluster()),
         target_role: None,
-        access_entry: Some(Some(vec![AccessPolicyAssociation {
+        access_entry: Lookup::Found(vec![AccessPolicyAssociation {
             policy_arn: "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy".into(),
             scope: crate::core::model::AccessScope::Cluster,
-        }])),
+        }]),
         connection: Some(Connection::Authenticated {
             username: "argocd".into(),
             groups: vec!["system:masters".into()],
         }),
-        aws_auth: None,
+        aws_auth: Lookup::Unknown,
     }
 }
 
@@ -123,8 +123,8 @@ fn rotated_ca_and_missing_access_entry_fail_with_fixes() {
     let mut facts = target(None);
     let mut rotated = cluster();
     rotated.ca_data = "TkVX".into();
-    facts.described = Some(Some(rotated));
-    facts.access_entry = Some(None);
+    facts.described = Lookup::Found(rotated);
+    facts.access_entry = Lookup::Absent;
     let section = target_checks(&hub(Some(MANAGEMENT)), &facts);
     let ca = failed(&section, "caData");
     assert!(ca.detail.contains("rotated"));
@@ -139,15 +139,15 @@ fn rotated_ca_and_missing_access_entry_fail_with_fixes() {
 #[test]
 fn a_cluster_that_is_gone_and_an_unreadable_one_differ() {
     let mut facts = target(None);
-    facts.described = Some(None);
+    facts.described = Lookup::Absent;
     let section = target_checks(&hub(Some(MANAGEMENT)), &facts);
     assert!(
         failed(&section, "DescribeCluster")
             .detail
             .contains("no longer exists")
     );
-    facts.described = None;
-    facts.access_entry = None;
+    facts.described = Lookup::Unknown;
+    facts.access_entry = Lookup::Unknown;
     let section = target_checks(&hub(Some(MANAGEMENT)), &facts);
     assert!(!section.failed(), "{:?}", statuses(&section));
     assert!(
@@ -205,7 +205,7 @@ fn pods_started_before_the_identity_changed_must_restart() {
 #[test]
 fn aws_auth_must_map_the_role_arn_without_path() {
     let role = RoleArn::parse("arn:aws:iam::123456789012:role/teams/deployer").unwrap();
-    let finding = |text: &str| aws_auth_finding(Some(&role), &Some(Some(text.to_owned())));
+    let finding = |text: &str| aws_auth_finding(Some(&role), &Lookup::Found(text.to_owned()));
     let good = "- rolearn: arn:aws:iam::123456789012:role/deployer\n  groups: [system:masters]\n";
     assert_eq!(finding(good).status, Status::Pass);
     let session = "- rolearn: arn:aws:sts::123456789012:assumed-role/deployer/argocd\n";
@@ -214,10 +214,10 @@ fn aws_auth_must_map_the_role_arn_without_path() {
     assert!(finding(with_path).detail.contains("without the path"));
     assert_eq!(finding("[]").status, Status::Fail);
     assert_eq!(
-        aws_auth_finding(Some(&role), &None).status,
+        aws_auth_finding(Some(&role), &Lookup::Unknown).status,
         Status::CannotTell
     );
-    let missing = aws_auth_finding(Some(&role), &Some(None));
+    let missing = aws_auth_finding(Some(&role), &Lookup::Absent);
     assert!(
         missing
             .fix

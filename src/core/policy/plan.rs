@@ -24,7 +24,7 @@ pub enum Change {
 
 /// A write to IAM, with everything the writer needs; `account` says which credentials make it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum IamWrite {
+pub enum IamAction {
     CreateOidcProvider {
         issuer: String,
     },
@@ -54,7 +54,7 @@ pub struct PlanStep {
     pub subject: String,
     pub detail: String,
     #[serde(skip)]
-    pub write: Option<IamWrite>,
+    pub write: Option<IamAction>,
 }
 
 /// A role as IAM has it: trust policy, and the tool's inline policy if there is one.
@@ -122,7 +122,7 @@ pub fn plan_oidc_provider(
             account: account.clone(),
             subject,
             detail: format!("for the hub's issuer {}", provider.url),
-            write: Some(IamWrite::CreateOidcProvider {
+            write: Some(IamAction::CreateOidcProvider {
                 issuer: provider.url.clone(),
             }),
         },
@@ -176,7 +176,7 @@ pub fn plan_role(
                 Change::Create,
                 trust_subject(&role.arn),
                 format!("new role, trust policy with {statements} statement(s)"),
-                Some(IamWrite::CreateRole {
+                Some(IamAction::CreateRole {
                     name: name.clone(),
                     trust,
                     description,
@@ -206,7 +206,7 @@ pub fn plan_role(
                         missing.len(),
                         observed.trust.statements.len()
                     ),
-                    Some(IamWrite::UpdateTrust {
+                    Some(IamAction::UpdateTrust {
                         name: name.clone(),
                         trust,
                     }),
@@ -223,7 +223,7 @@ pub fn plan_role(
                 Change::Create,
                 subject,
                 format!("sts:AssumeRole on {} role(s)", wanted_roles.len()),
-                Some(IamWrite::PutPolicy {
+                Some(IamAction::PutPolicy {
                     role: name.clone(),
                     document: policy.document.clone(),
                 }),
@@ -256,7 +256,7 @@ pub fn plan_role(
                         ", keeping the ones it had"
                     }
                 ),
-                Some(IamWrite::PutPolicy {
+                Some(IamAction::PutPolicy {
                     role: name.clone(),
                     document,
                 }),
@@ -403,7 +403,7 @@ mod tests {
             true,
             &mut Vec::new(),
         );
-        let Some(IamWrite::UpdateTrust { trust, .. }) = &plan[0].write else {
+        let Some(IamAction::UpdateTrust { trust, .. }) = &plan[0].write else {
             panic!("{plan:?}");
         };
         assert_eq!(trust.statements.len(), 2);
@@ -416,7 +416,7 @@ mod tests {
         let mgmt = role(MGMT);
         let roles = wanted(IdentityMode::Irsa, std::slice::from_ref(&mgmt));
         let plan = plan_role(&roles[0], None, false, &mut Vec::new());
-        let Some(IamWrite::CreateRole {
+        let Some(IamAction::CreateRole {
             trust, then_trust, ..
         }) = &plan[0].write
         else {
@@ -437,7 +437,7 @@ mod tests {
         };
         let plan = plan_role(&roles[0], Some(&observed), false, &mut Vec::new());
         assert_eq!(plan[0].change, Change::Unchanged);
-        let Some(IamWrite::PutPolicy { document, .. }) = &plan[1].write else {
+        let Some(IamAction::PutPolicy { document, .. }) = &plan[1].write else {
             panic!("{plan:?}");
         };
         assert_eq!(

@@ -1,0 +1,159 @@
+//! `remove`'s decisions against in-memory ports: what goes, what stays while something still
+//! needs it, dry runs, and registrations that cannot be named.
+
+use super::run;
+use crate::cli::settings::CommandSettings;
+use crate::commands::accounts::Accounts;
+use crate::commands::add::tests::add;
+use crate::error::{Error, Result};
+use crate::testing::{FakeAws, FakeHub, FakePrompt, MANAGEMENT, eks_cluster, ports, settings};
+
+const ACCOUNT: &str = "123456789012";
+
+/// A hub with prod and staging registered (IRSA, direct mode) by `add`.
+async fn registered() -> (FakeHub, Accounts<FakeAws>) {
+    let hub = FakeHub::with_argocd("argocd");
+    let accounts = Accounts::new(FakeAws::in_account(
+        ACCOUNT,
+        vec![
+            eks_cluster(ACCOUNT, "eu-west-1", "prod"),
+            eks_cluster(ACCOUNT, "eu-west-1", "staging"),
+        ],
+    ));
+    let args = [
+        "prod",
+        "staging",
+        "--yes",
+        "--identity",
+        "irsa",
+        "--management-role-arn",
+        MANAGEMENT,
+    ];
+    add(&hub, &accounts, &FakePrompt::default(), &args, false)
+        .await
+        .0
+        .unwrap();
+    hub.writes.borrow_mut().clear();
+    accounts.own().writes.borrow_mut().clear();
+    (hub, accounts)
+}
+
+async fn remove(
+    hub: &FakeHub,
+    accounts: &Accounts<FakeAws>,
+    args: &[&str],
+) -> (Result<()>, String) {
+    let mut all = vec!["remove", "--argocd-namespace", "argocd"];
+    all.extend_from_slice(args);
+    let settings = settings(&all, false);
+    let CommandSettings::Remove(clusters) = &settings.command else {
+        panic!("not remove")
+    };
+    let prompt = FakePrompt::default();
+    let mut out = Vec::new();
+    let result = run(
+        &settings,
+        clusters,
+        ports(hub, accounts, &prompt),
+        None,
+        &mut out,
+    )
+    .await;
+    (result, String::from_utf8(out).unwrap())
+}
+
+#[tokio::test]
+async fn identity_and_access_stay_while_another_registration_needs_them() {
+    let (hub, accounts) = registered().await;
+    let (result, out) = remove(&hub, &accounts, &["prod", "--yes"]).await;
+    result.unwrap();
+    assert!(out.contains("Plan to remove eks-prod-"), "{out}");
+    assert!(out.contains("  = keep   ServiceAccount argocd/argocd-server annotation eks.amazonaws.com/role-arn  (still needed by Secret argocd/eks-staging-"), "{out}");
+    assert!(
+        out.contains("  - delete AccessEntry"),
+        "prod's entry is used by nothing else: {out}"
+    );
+    assert!(out.contains("Removed: 2 deleted, 3 kept."), "{out}");
+    let hub_writes = hub.writes.borrow();
+    assert_eq!(hub_writes.len(), 1);
+    assert!(hub_writes[0].starts_with("delete Secret argocd/eks-prod-"));
+    assert_eq!(
+        *accounts.own().writes.borrow(),
+        [format!("delete access entry {MANAGEMENT} on prod")]
+    );
+}
+
+#[tokio::test]
+async fn the_last_registration_takes_the_identity_it_made_with_it() {
+    let (hub, accounts) = registered().await;
+    remove(&hub, &accounts, &["prod", "--yes"]).await.0.unwrap();
+    let (result, out) = remove(&hub, &accounts, &["staging", "--yes"]).await;
+    result.unwrap();
+    assert!(
+        out.contains("Argo CD's running pods keep their AWS credentials until they restart"),
+        "{out}"
+    );
+    assert!(hub.secrets.borrow().is_empty());
+    let sas = hub.service_accounts.borrow();
+    assert!(sas["argocd"].iter().all(|sa| sa.irsa_role.is_none()));
+    assert!(accounts.own().entries.borrow().is_empty());
+}
+
+#[tokio::test]
+async fn an_annotation_someone_else_set_is_kept() {
+    let (hub, accounts) = registered().await;
+    hub.owned.borrow_mut().clear();
+    let (result, out) = remove(&hub, &accounts, &["prod", "staging", "--yes"]).await;
+    result.unwrap();
+    assert!(out.contains("set by someone else"), "{out}");
+    assert!(
+        hub.writes
+            .borrow()
+            .iter()
+            .all(|w| w.starts_with("delete Secret"))
+    );
+}
+
+#[tokio::test]
+async fn a_dry_run_writes_nothing() {
+    let (hub, accounts) = registered().await;
+    let (result, out) = remove(&hub, &accounts, &["prod", "--dry-run"]).await;
+    result.unwrap();
+    assert!(
+        out.contains("Dry run: nothing was changed (2 to delete, 3 kept)."),
+        "{out}"
+    );
+    assert!(hub.writes.borrow().is_empty() && accounts.own().writes.borrow().is_empty());
+    assert_eq!(hub.secrets.borrow().len(), 2);
+}
+
+#[tokio::test]
+async fn an_unknown_name_is_not_found_and_lists_what_is_registered() {
+    let (hub, accounts) = registered().await;
+    let (result, _) = remove(&hub, &accounts, &["nope", "--yes"]).await;
+    let Err(error @ Error::NotFound { .. }) = result else {
+        panic!("{result:?}")
+    };
+    let message = error.to_string();
+    assert!(
+        message.contains("= prod (eu-west-1)") && message.contains("= staging (eu-west-1)"),
+        "{message}"
+    );
+    assert!(hub.writes.borrow().is_empty());
+}
+
+#[tokio::test]
+async fn the_document_names_the_outcome() {
+    let (hub, accounts) = registered().await;
+    let (result, out) = remove(&hub, &accounts, &["prod", "--dry-run=server", "-o", "json"]).await;
+    result.unwrap();
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["outcome"], "dry-run-server");
+    assert!(
+        hub.writes
+            .borrow()
+            .iter()
+            .all(|w| w.starts_with("(dry run) "))
+    );
+    assert!(accounts.own().writes.borrow().is_empty());
+}
