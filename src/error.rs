@@ -70,6 +70,27 @@ pub enum Error {
     },
 
     #[error(
+        "could not reach {service} at {url}: {reason}. Check the network, any proxy (HTTPS_PROXY) and AWS_ENDPOINT_URL, then try again; -v shows more"
+    )]
+    Unreachable {
+        service: String,
+        url: String,
+        reason: String,
+        #[source]
+        source: Cause,
+    },
+
+    #[error(
+        "{at} does not accept these credentials ({message}). If its region is an opt-in region, enable it for the account (aws account enable-region) or leave it out of --region; else check who you are (aws sts get-caller-identity) or pick another --profile"
+    )]
+    CredentialsRefused {
+        at: String,
+        message: String,
+        #[source]
+        source: Cause,
+    },
+
+    #[error(
         "could not load the kubeconfig: {message}. Check --kubeconfig / KUBECONFIG and --context"
     )]
     Kubeconfig {
@@ -97,16 +118,24 @@ impl Error {
         match self {
             Error::Usage(_) | Error::Kubeconfig { .. } | Error::Prompt(_) => exit::USAGE,
             Error::NotFound { .. } => exit::NOT_FOUND,
-            Error::PermissionDenied { .. } => exit::PERMISSION_DENIED,
+            Error::PermissionDenied { .. } | Error::CredentialsRefused { .. } => {
+                exit::PERMISSION_DENIED
+            }
             Error::Conflict { .. } => exit::CONFLICT,
             Error::Cancelled => exit::CANCELLED,
             Error::ProblemsFound(_) => exit::DOCTOR_FOUND_PROBLEMS,
             Error::Kube { .. }
             | Error::Connect { .. }
+            | Error::Unreachable { .. }
             | Error::Aws { .. }
             | Error::VerifyFailed { .. }
             | Error::Output(_) => exit::FAILURE,
         }
+    }
+
+    /// AWS did not accept the credentials at all (a region not enabled, a key it never issued).
+    pub fn is_credentials_refused(&self) -> bool {
+        matches!(self, Error::CredentialsRefused { .. })
     }
 
     pub fn usage(message: impl Into<String>) -> Self {

@@ -1,11 +1,11 @@
 //! kubectl argocd-eks: register Amazon EKS clusters with Argo CD. `run` wires the real adapters.
 
-pub mod adapters;
+pub(crate) mod adapters;
 pub mod cli;
-pub mod commands;
+pub(crate) mod commands;
 pub mod core;
 pub mod error;
-pub mod ports;
+pub(crate) mod ports;
 #[cfg(test)]
 mod testing;
 
@@ -31,16 +31,28 @@ pub async fn run(cli: Cli) -> Result<()> {
     };
     let settings = Settings::from_cli(cli, environment)?;
     init_tracing(settings.verbose, settings.color);
+    let result = run_command(&settings).await;
+    if let Err(error) = &result {
+        // `-v` shows what led to the error (the API's own words).
+        for cause in error.causes() {
+            tracing::info!("caused by: {cause}");
+        }
+    }
+    result
+}
+
+/// Build the real adapters the command needs and dispatch to it.
+async fn run_command(settings: &Settings) -> Result<()> {
     let mut stdout = std::io::stdout().lock();
     if let CommandSettings::Completion(shell) = &settings.command {
         commands::completion::run(*shell, &mut stdout);
         return Ok(());
     }
     let hub = KubeHub::connect(settings.kubeconfig.as_deref(), settings.context.as_deref()).await?;
-    let config = load_config(settings.profile.as_deref()).await;
+    let config = load_config(settings.aws.profile.as_deref()).await;
     let default_region = config.region().map(ToString::to_string);
     let mut accounts = Accounts::new(AwsApi::new(config.clone()));
-    for role in &settings.assume_roles {
+    for role in &settings.aws.assume_roles {
         accounts.assume(role, AwsApi::new(assume_role_config(&config, role).await));
     }
     let region = default_region.as_deref();
@@ -51,14 +63,14 @@ pub async fn run(cli: Cli) -> Result<()> {
             accounts: &accounts,
             prompt: &prompt,
         };
-        dispatch(&settings, ports, region, &mut stdout).await
+        dispatch(settings, ports, region, &mut stdout).await
     } else {
         let ports = Ports {
             hub: &hub,
             accounts: &accounts,
             prompt: &NoPrompt,
         };
-        dispatch(&settings, ports, region, &mut stdout).await
+        dispatch(settings, ports, region, &mut stdout).await
     }
 }
 

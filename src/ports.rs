@@ -17,18 +17,18 @@ use crate::error::Result;
 
 /// What the kube context says about the hub, for finding its own EKS cluster.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct HubContext {
-    pub context: String,
-    pub cluster: String,
-    pub server: String,
+pub(crate) struct HubContext {
+    pub(crate) context: String,
+    pub(crate) cluster: String,
+    pub(crate) server: String,
     /// Arguments of the user's `exec` credential plugin, if any (e.g. `aws eks get-token ...`).
-    pub exec_args: Vec<String>,
+    pub(crate) exec_args: Vec<String>,
 }
 
 impl HubContext {
     /// The hub's EKS cluster when the context or its cluster is named by its ARN (as
     /// `aws eks update-kubeconfig` names them).
-    pub fn cluster_arn(&self) -> Option<ClusterArn> {
+    pub(crate) fn cluster_arn(&self) -> Option<ClusterArn> {
         ClusterArn::parse(&self.context)
             .or_else(|_| ClusterArn::parse(&self.cluster))
             .ok()
@@ -37,21 +37,21 @@ impl HubContext {
 
 /// A write on the hub is either real or a server-side dry run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Write {
+pub(crate) enum Write {
     Real,
     ServerDryRun,
 }
 
 /// The kind of a workload to restart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WorkloadKind {
+pub(crate) enum WorkloadKind {
     StatefulSet,
     Deployment,
 }
 
 impl WorkloadKind {
     /// The API resource: `statefulsets`, `deployments`.
-    pub fn resource(self) -> &'static str {
+    pub(crate) fn resource(self) -> &'static str {
         match self {
             WorkloadKind::StatefulSet => "statefulsets",
             WorkloadKind::Deployment => "deployments",
@@ -61,13 +61,13 @@ impl WorkloadKind {
 
 /// A workload to restart, by kind and name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Workload {
-    pub kind: WorkloadKind,
-    pub name: &'static str,
+pub(crate) struct Workload {
+    pub(crate) kind: WorkloadKind,
+    pub(crate) name: &'static str,
 }
 
 /// Reads of the cluster where Argo CD runs.
-pub trait HubRead {
+pub(crate) trait HubRead {
     fn context(&self) -> &HubContext;
     /// Every Argo CD cluster Secret in `namespace`.
     async fn cluster_secrets(&self, namespace: &str) -> Result<Vec<ObservedSecret>>;
@@ -91,7 +91,7 @@ pub trait HubRead {
 }
 
 /// Writes to the cluster where Argo CD runs, all server-side apply or delete.
-pub trait HubWrite {
+pub(crate) trait HubWrite {
     async fn apply_secret(&self, secret: &DesiredSecret, write: Write) -> Result<()>;
     /// Delete a Secret; false when it was already gone.
     async fn delete_secret(&self, namespace: &str, name: &str, write: Write) -> Result<bool>;
@@ -121,7 +121,7 @@ pub trait HubWrite {
 
 /// What a target cluster says about a bearer token (SelfSubjectReview).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TokenReview {
+pub(crate) enum TokenReview {
     Authenticated {
         username: String,
         groups: Vec<String>,
@@ -132,7 +132,7 @@ pub enum TokenReview {
 
 /// kube-system/aws-auth on a target cluster, as read through a kubeconfig context for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AwsAuth {
+pub(crate) enum AwsAuth {
     /// The kubeconfig has no context for that cluster's server, so it was not read.
     NoContext,
     /// There is no aws-auth ConfigMap, or it has no `mapRoles`.
@@ -142,7 +142,7 @@ pub enum AwsAuth {
 }
 
 /// Other clusters, reached with a bearer token and a CA, as Argo CD reaches its targets.
-pub trait Targets {
+pub(crate) trait Targets {
     /// The aws-auth `mapRoles` of the cluster at `server`.
     async fn aws_auth(&self, server: &str) -> Result<AwsAuth>;
     /// Ask the cluster at `server` (verified against `ca_data`, base64 PEM) who `token` is.
@@ -150,7 +150,7 @@ pub trait Targets {
 }
 
 /// Reads of Amazon EKS, in any region of the credentials' account.
-pub trait EksRead {
+pub(crate) trait EksRead {
     /// Every cluster name in `region` (all pages).
     async fn list_clusters(&self, region: &str) -> Result<Vec<String>>;
     /// DescribeCluster; None when there is no such cluster.
@@ -178,7 +178,7 @@ pub trait EksRead {
 }
 
 /// Writes to Amazon EKS.
-pub trait EksWrite {
+pub(crate) trait EksWrite {
     async fn create_pod_identity_association(
         &self,
         cluster: &ClusterArn,
@@ -211,34 +211,34 @@ pub trait EksWrite {
 
 /// Who the credentials are (sts:GetCallerIdentity).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CallerIdentity {
-    pub account: String,
-    pub arn: String,
+pub(crate) struct CallerIdentity {
+    pub(crate) account: String,
+    pub(crate) arn: String,
 }
 
 impl CallerIdentity {
     /// The partition of the caller's ARN (`aws`, `aws-cn`, ...).
-    pub fn partition(&self) -> &str {
+    pub(crate) fn partition(&self) -> &str {
         self.arn.split(':').nth(1).unwrap_or("aws")
     }
 }
 
 /// An IAM role as GetRole returns it; the trust policy text may be URL-encoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IamRole {
-    pub arn: String,
-    pub trust_policy: String,
+pub(crate) struct IamRole {
+    pub(crate) arn: String,
+    pub(crate) trust_policy: String,
 }
 
 /// A policy document attached to a role: inline (by name) or managed (by ARN).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RolePolicy {
-    pub name: String,
-    pub document: String,
+pub(crate) struct RolePolicy {
+    pub(crate) name: String,
+    pub(crate) document: String,
 }
 
 /// Reads of AWS IAM and STS in the caller's account.
-pub trait IamRead {
+pub(crate) trait IamRead {
     async fn caller(&self) -> Result<CallerIdentity>;
     /// GetRole by name; None when there is no such role.
     async fn role(&self, name: &str) -> Result<Option<IamRole>>;
@@ -249,7 +249,7 @@ pub trait IamRead {
 }
 
 /// Writes to AWS IAM.
-pub trait IamWrite {
+pub(crate) trait IamWrite {
     async fn create_role(&self, name: &str, trust_policy: &str, description: &str) -> Result<()>;
     async fn update_trust_policy(&self, name: &str, trust_policy: &str) -> Result<()>;
     async fn put_role_policy(&self, role: &str, policy_name: &str, document: &str) -> Result<()>;
@@ -258,7 +258,7 @@ pub trait IamWrite {
 }
 
 /// EKS bearer tokens, made as `argocd-k8s-auth aws` makes them.
-pub trait TokenMinter {
+pub(crate) trait TokenMinter {
     /// A token for `cluster_name`, after assuming each role of `chain` in turn.
     async fn eks_token(
         &self,
@@ -269,7 +269,7 @@ pub trait TokenMinter {
 }
 
 /// Questions for the user; the non-interactive implementation answers none and names `flag`.
-pub trait Prompt {
+pub(crate) trait Prompt {
     /// Ask to go ahead with `question`; Err(Usage) when nobody can answer.
     fn confirm(&self, question: &str) -> Result<bool>;
     /// Pick any number of `items`.

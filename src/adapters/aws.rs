@@ -11,11 +11,12 @@ use crate::core::model::{
     AccessPolicyAssociation, AccessScope, AuthenticationMode, ClusterArn, EksCluster,
     MANAGED_BY_LABEL, MANAGED_BY_VALUE, PodIdentityAssociation, RoleArn, SaRef,
 };
+use crate::core::partition::Partition;
 use crate::error::{Error, Result};
 use crate::ports::{EksRead, EksWrite};
 
 /// Load the AWS configuration the way the AWS CLI does (env, profile, SSO, credential_process).
-pub async fn load_config(profile: Option<&str>) -> SdkConfig {
+pub(crate) async fn load_config(profile: Option<&str>) -> SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::latest());
     if let Some(profile) = profile {
         loader = loader.profile_name(profile);
@@ -24,7 +25,7 @@ pub async fn load_config(profile: Option<&str>) -> SdkConfig {
 }
 
 /// The same configuration acting as `role` (sts:AssumeRole, refreshed by the SDK).
-pub async fn assume_role_config(base: &SdkConfig, role: &RoleArn) -> SdkConfig {
+pub(crate) async fn assume_role_config(base: &SdkConfig, role: &RoleArn) -> SdkConfig {
     let provider = aws_config::sts::AssumeRoleProvider::builder(role.to_string())
         .session_name("kubectl-argocd-eks")
         .configure(base)
@@ -38,19 +39,34 @@ pub async fn assume_role_config(base: &SdkConfig, role: &RoleArn) -> SdkConfig {
 }
 
 /// One AWS account's APIs (EKS here, IAM and STS in iam.rs), from one shared configuration.
-pub struct AwsApi {
+pub(crate) struct AwsApi {
     config: SdkConfig,
     pub(crate) iam: aws_sdk_iam::Client,
     pub(crate) sts: aws_sdk_sts::Client,
 }
 
 impl AwsApi {
-    pub fn new(config: SdkConfig) -> Self {
+    pub(crate) fn new(config: SdkConfig) -> Self {
         AwsApi {
             iam: aws_sdk_iam::Client::new(&config),
             sts: aws_sdk_sts::Client::new(&config),
             config,
         }
+    }
+
+    /// The EKS endpoint calls for `region` go to, for messages: the override
+    /// (`AWS_ENDPOINT_URL_EKS`, `AWS_ENDPOINT_URL`, the profile's) or the region's own.
+    fn endpoint(&self, region: &str) -> String {
+        std::env::var("AWS_ENDPOINT_URL_EKS")
+            .ok()
+            .filter(|url| !url.is_empty())
+            .or_else(|| self.config.endpoint_url().map(str::to_owned))
+            .unwrap_or_else(|| {
+                format!(
+                    "https://eks.{region}.{}",
+                    Partition::of_region(region).dns_suffix
+                )
+            })
     }
 
     pub(crate) fn config(&self) -> &SdkConfig {
@@ -65,12 +81,10 @@ impl AwsApi {
     }
 }
 
-const DENIED_CODES: [&str; 6] = [
+const DENIED_CODES: [&str; 4] = [
     "AccessDeniedException",
     "AccessDenied",
     "UnauthorizedOperation",
-    "UnrecognizedClientException",
-    "InvalidClientTokenId",
     "ExpiredTokenException",
 ];
 
@@ -102,24 +116,81 @@ fn is_not_found<E: ProvideErrorMetadata>(error: &SdkError<E>) -> bool {
 }
 
 /// The call's output, or None when what it names does not exist.
-fn found<T, E>(operation: &str, result: std::result::Result<T, SdkError<E>>) -> Result<Option<T>>
+fn found<T, E>(
+    endpoint: &str,
+    operation: &str,
+    result: std::result::Result<T, SdkError<E>>,
+) -> Result<Option<T>>
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     match result {
         Ok(output) => Ok(Some(output)),
         Err(e) if is_not_found(&e) => Ok(None),
-        Err(e) => Err(aws_error(operation, e)),
+        Err(e) => Err(aws_error(endpoint, operation, e)),
+    }
+}
+
+/// Codes AWS answers with when it does not accept the credentials at all, as for a region
+/// the account has not enabled (opt-in regions) or a key it never issued.
+const CREDENTIALS_REFUSED_CODES: [&str; 4] = [
+    "UnrecognizedClientException",
+    "InvalidClientTokenId",
+    "AuthFailure",
+    "OptInRequired",
+];
+
+/// When no answer came (connection refused, DNS, TLS, timeout): what went wrong, in a few
+/// words, from the innermost cause (the whole chain is the error's source, for -v).
+pub(super) fn unreachable_reason<E>(error: &SdkError<E>) -> Option<String>
+where
+    E: std::error::Error + 'static,
+{
+    match error {
+        SdkError::TimeoutError(_) => Some("no answer in time".to_owned()),
+        SdkError::DispatchFailure(failure) => {
+            let mut cause: &dyn std::error::Error = error;
+            while let Some(next) = cause.source() {
+                cause = next;
+            }
+            let reason = cause.to_string();
+            Some(if failure.is_timeout() {
+                "no answer in time".to_owned()
+            } else if reason.is_empty() {
+                "the connection failed".to_owned()
+            } else {
+                reason
+            })
+        }
+        _ => None,
     }
 }
 
 /// An SDK error as the tool's error: denials and conflicts get their own kind and exit code.
-fn aws_error<E>(operation: &str, error: SdkError<E>) -> Error
+fn aws_error<E>(endpoint: &str, operation: &str, error: SdkError<E>) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
+    if let Some(reason) = unreachable_reason(&error) {
+        return Error::Unreachable {
+            service: "EKS".into(),
+            url: endpoint.to_owned(),
+            reason,
+            source: Box::new(error),
+        };
+    }
     let code = error.code().map(str::to_owned);
     let message = error_message(&error);
+    if code
+        .as_deref()
+        .is_some_and(|c| CREDENTIALS_REFUSED_CODES.contains(&c))
+    {
+        return Error::CredentialsRefused {
+            at: format!("EKS at {endpoint}"),
+            message: with_code(code.as_deref(), message),
+            source: Box::new(error),
+        };
+    }
     if code.as_deref().is_some_and(|c| DENIED_CODES.contains(&c)) || status(&error) == Some(403) {
         return Error::PermissionDenied {
             what: format!("AWS refused {operation}: {message}"),
@@ -152,7 +223,7 @@ impl EksRead for AwsApi {
             .send()
             .try_collect()
             .await
-            .map_err(|e| aws_error("ListClusters", e))
+            .map_err(|e| aws_error(&self.endpoint(region), "ListClusters", e))
     }
 
     async fn describe_cluster(&self, region: &str, name: &str) -> Result<Option<EksCluster>> {
@@ -162,7 +233,7 @@ impl EksRead for AwsApi {
             .name(name)
             .send()
             .await;
-        let Some(output) = found("DescribeCluster", described)? else {
+        let Some(output) = found(&self.endpoint(region), "DescribeCluster", described)? else {
             return Ok(None);
         };
         let Some(cluster) = output.cluster() else {
@@ -210,7 +281,10 @@ impl EksRead for AwsApi {
             .addon_name(addon)
             .send()
             .await;
-        Ok(found("DescribeAddon", result)?.is_some_and(|output| output.addon().is_some()))
+        Ok(
+            found(&self.endpoint(&cluster.region), "DescribeAddon", result)?
+                .is_some_and(|output| output.addon().is_some()),
+        )
     }
 
     async fn pod_identity_associations(
@@ -228,7 +302,13 @@ impl EksRead for AwsApi {
             .send()
             .try_collect()
             .await
-            .map_err(|e| aws_error("ListPodIdentityAssociations", e))?;
+            .map_err(|e| {
+                aws_error(
+                    &self.endpoint(&cluster.region),
+                    "ListPodIdentityAssociations",
+                    e,
+                )
+            })?;
         let mut associations = Vec::with_capacity(summaries.len());
         for summary in summaries {
             let id = summary.association_id().unwrap_or_default();
@@ -239,7 +319,12 @@ impl EksRead for AwsApi {
                 .send()
                 .await;
             // None: deleted between the list and the describe.
-            let Some(described) = found("DescribePodIdentityAssociation", described)? else {
+            let Some(described) = found(
+                &self.endpoint(&cluster.region),
+                "DescribePodIdentityAssociation",
+                described,
+            )?
+            else {
                 continue;
             };
             if let Some(association) = described.association() {
@@ -277,7 +362,13 @@ impl EksRead for AwsApi {
             .principal_arn(principal_arn)
             .send()
             .await;
-        if found("DescribeAccessEntry", described)?.is_none() {
+        if found(
+            &self.endpoint(&cluster.region),
+            "DescribeAccessEntry",
+            described,
+        )?
+        .is_none()
+        {
             return Ok(None);
         }
         let policies = client
@@ -289,7 +380,13 @@ impl EksRead for AwsApi {
             .send()
             .try_collect()
             .await
-            .map_err(|e| aws_error("ListAssociatedAccessPolicies", e))?;
+            .map_err(|e| {
+                aws_error(
+                    &self.endpoint(&cluster.region),
+                    "ListAssociatedAccessPolicies",
+                    e,
+                )
+            })?;
         Ok(Some(
             policies
                 .iter()
@@ -318,7 +415,12 @@ impl EksRead for AwsApi {
             .principal_arn(principal_arn)
             .send()
             .await;
-        Ok(found("DescribeAccessEntry", described)?.map(|output| {
+        Ok(found(
+            &self.endpoint(&cluster.region),
+            "DescribeAccessEntry",
+            described,
+        )?
+        .map(|output| {
             output
                 .access_entry()
                 .and_then(|entry| entry.tags())
@@ -344,7 +446,13 @@ impl EksWrite for AwsApi {
             .tags(MANAGED_BY_LABEL, MANAGED_BY_VALUE)
             .send()
             .await
-            .map_err(|e| aws_error("CreatePodIdentityAssociation", e))?;
+            .map_err(|e| {
+                aws_error(
+                    &self.endpoint(&cluster.region),
+                    "CreatePodIdentityAssociation",
+                    e,
+                )
+            })?;
         Ok(())
     }
 
@@ -361,7 +469,13 @@ impl EksWrite for AwsApi {
             .role_arn(role.to_string())
             .send()
             .await
-            .map_err(|e| aws_error("UpdatePodIdentityAssociation", e))?;
+            .map_err(|e| {
+                aws_error(
+                    &self.endpoint(&cluster.region),
+                    "UpdatePodIdentityAssociation",
+                    e,
+                )
+            })?;
         Ok(())
     }
 
@@ -373,7 +487,7 @@ impl EksWrite for AwsApi {
             .tags(MANAGED_BY_LABEL, MANAGED_BY_VALUE)
             .send()
             .await
-            .map_err(|e| aws_error("CreateAccessEntry", e))?;
+            .map_err(|e| aws_error(&self.endpoint(&cluster.region), "CreateAccessEntry", e))?;
         Ok(())
     }
 
@@ -399,7 +513,7 @@ impl EksWrite for AwsApi {
             .access_scope(sdk_scope)
             .send()
             .await
-            .map_err(|e| aws_error("AssociateAccessPolicy", e))?;
+            .map_err(|e| aws_error(&self.endpoint(&cluster.region), "AssociateAccessPolicy", e))?;
         Ok(())
     }
 
@@ -416,7 +530,11 @@ impl EksWrite for AwsApi {
             .send()
             .await;
         // Already gone is as good as deleted.
-        found("DeletePodIdentityAssociation", deleted)?;
+        found(
+            &self.endpoint(&cluster.region),
+            "DeletePodIdentityAssociation",
+            deleted,
+        )?;
         Ok(())
     }
 
@@ -429,7 +547,11 @@ impl EksWrite for AwsApi {
             .send()
             .await;
         // Already gone is as good as deleted.
-        found("DeleteAccessEntry", deleted)?;
+        found(
+            &self.endpoint(&cluster.region),
+            "DeleteAccessEntry",
+            deleted,
+        )?;
         Ok(())
     }
 }

@@ -3,7 +3,7 @@
 use aws_sdk_iam::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_iam::types::Tag;
 
-use super::aws::{AwsApi, error_message, status, with_code};
+use super::aws::{AwsApi, error_message, status, unreachable_reason, with_code};
 use crate::core::model::{MANAGED_BY_LABEL, MANAGED_BY_VALUE, RoleArn};
 use crate::core::partition::Partition;
 use crate::error::{Error, Result};
@@ -13,8 +13,38 @@ fn iam_error<E>(operation: &str, error: SdkError<E>) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
+    if let Some(reason) = unreachable_reason(&error) {
+        let service = if operation == "GetCallerIdentity" {
+            "STS"
+        } else {
+            "IAM"
+        };
+        let url = std::env::var(format!("AWS_ENDPOINT_URL_{service}"))
+            .or_else(|_| std::env::var("AWS_ENDPOINT_URL"))
+            .unwrap_or_else(|_| format!("the {service} endpoint of the credentials' partition"));
+        return Error::Unreachable {
+            service: service.into(),
+            url,
+            reason,
+            source: Box::new(error),
+        };
+    }
     let code = error.code().filter(|code| !code.is_empty());
     let message = error_message(&error);
+    if code.is_some_and(|c| c == "InvalidClientTokenId" || c == "ExpiredToken") {
+        return Error::CredentialsRefused {
+            at: format!(
+                "AWS {} ({operation})",
+                if operation == "GetCallerIdentity" {
+                    "STS"
+                } else {
+                    "IAM"
+                }
+            ),
+            message: with_code(code, message),
+            source: Box::new(error),
+        };
+    }
     if code.is_some_and(|c| c.starts_with("AccessDenied")) || status(&error) == Some(403) {
         return Error::PermissionDenied {
             what: format!("AWS refused {operation}: {message}"),
@@ -209,7 +239,9 @@ impl TokenMinter for AwsApi {
     }
 }
 
-/// How long a presigned EKS token is valid, as `aws eks get-token` makes them.
+/// X-Amz-Expires of the presigned URL, 60 s as argocd-k8s-auth and `aws eks get-token` sign it.
+/// It is not the token's lifetime: STS, hence EKS, accepts the URL for 15 minutes after its
+/// X-Amz-Date whatever this says, and argocd-k8s-auth caches the token for 14.
 const TOKEN_LIFETIME: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl AwsApi {

@@ -9,6 +9,7 @@ use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 
+use super::objects::{annotation_written_at, manifest, observed_secret, owned_keys};
 use crate::core::model::{
     FIELD_MANAGER, IRSA_ANNOTATION, ObservedServiceAccount, PodFacts, SECRET_TYPE_CLUSTER,
     SECRET_TYPE_LABEL, SaRef,
@@ -19,7 +20,7 @@ use crate::ports::{
     AwsAuth, HubContext, HubRead, HubWrite, Targets, TokenReview, Workload, WorkloadKind, Write,
 };
 
-pub struct KubeHub {
+pub(crate) struct KubeHub {
     client: Client,
     context: HubContext,
     /// The kubeconfig as read, to reach other clusters it has contexts for.
@@ -29,7 +30,7 @@ pub struct KubeHub {
 impl KubeHub {
     /// Connect to the hub named by `--kubeconfig` (else KUBECONFIG, several paths merged, else
     /// ~/.kube/config) and `--context` (else the current context).
-    pub async fn connect(
+    pub(crate) async fn connect(
         kubeconfig: Option<&std::path::Path>,
         context: Option<&str>,
     ) -> Result<Self> {
@@ -114,23 +115,6 @@ fn describe_context(file: &Kubeconfig, wanted: Option<&str>) -> Result<HubContex
     })
 }
 
-/// When any field manager last wrote annotation `key` (Unix seconds), from managedFields.
-fn annotation_written_at(meta: &kube::api::ObjectMeta, key: &str) -> Option<i64> {
-    let field = format!("f:{key}");
-    meta.managed_fields
-        .iter()
-        .flatten()
-        .filter(|entry| {
-            entry.fields_v1.as_ref().is_some_and(|fields| {
-                fields.0["f:metadata"]["f:annotations"]
-                    .get(&field)
-                    .is_some()
-            })
-        })
-        .filter_map(|entry| entry.time.as_ref().map(|time| time.0.as_second()))
-        .max()
-}
-
 /// Turn a kube error into one that says what to do; 403 is a permission problem.
 fn kube_error(action: String, error: kube::Error) -> Error {
     if let kube::Error::Api(status) = &error
@@ -184,10 +168,7 @@ async fn cluster_secrets(
 ) -> Result<Vec<ObservedSecret>> {
     let selector = format!("{SECRET_TYPE_LABEL}={SECRET_TYPE_CLUSTER}");
     let secrets = list(api, &ListParams::default().labels(&selector), action).await?;
-    Ok(secrets
-        .iter()
-        .map(|s| ObservedSecret::from_secret(s, FIELD_MANAGER))
-        .collect())
+    Ok(secrets.iter().map(observed_secret).collect())
 }
 
 fn apply_params(write: Write) -> PatchParams {
@@ -213,7 +194,7 @@ impl HubRead for KubeHub {
         let secret = found(api.get(name).await, || {
             format!("read Secret {namespace}/{name}")
         })?;
-        Ok(secret.map(|secret| ObservedSecret::from_secret(&secret, FIELD_MANAGER)))
+        Ok(secret.map(|secret| observed_secret(&secret)))
     }
 
     async fn service_accounts(&self, namespace: &str) -> Result<Vec<ObservedServiceAccount>> {
@@ -309,7 +290,7 @@ impl HubRead for KubeHub {
             .map(|sa| {
                 (
                     sa.metadata.name.clone().unwrap_or_default(),
-                    owned_annotation_keys(&sa.metadata),
+                    owned_keys(&sa.metadata, &["f:metadata", "f:annotations"]),
                 )
             })
             .collect())
@@ -329,7 +310,7 @@ impl HubWrite for KubeHub {
         api.patch(
             &secret.name,
             &apply_params(write),
-            &Patch::Apply(&secret.to_manifest()),
+            &Patch::Apply(&manifest(secret)),
         )
         .await
         .map_err(|e| {
@@ -412,7 +393,7 @@ impl HubWrite for KubeHub {
         // server drops `key` from its set: gone when no one else owns it, kept when someone does.
         let values = current.metadata.annotations.clone().unwrap_or_default();
         let keep: serde_json::Map<String, serde_json::Value> =
-            owned_annotation_keys(&current.metadata)
+            owned_keys(&current.metadata, &["f:metadata", "f:annotations"])
                 .into_iter()
                 .filter(|owned| owned != key)
                 .filter_map(|owned| values.get(&owned).map(|v| (owned, v.clone().into())))
@@ -490,22 +471,6 @@ impl KubeHub {
         )?;
         Ok(patched.is_some())
     }
-}
-
-/// Annotation keys that this tool's field manager owns through server-side apply.
-fn owned_annotation_keys(meta: &kube::api::ObjectMeta) -> Vec<String> {
-    meta.managed_fields
-        .iter()
-        .flatten()
-        .filter(|entry| {
-            entry.manager.as_deref() == Some(FIELD_MANAGER)
-                && entry.operation.as_deref() == Some("Apply")
-        })
-        .filter_map(|entry| entry.fields_v1.as_ref())
-        .filter_map(|fields| fields.0["f:metadata"]["f:annotations"].as_object())
-        .flat_map(|annotations| annotations.keys())
-        .filter_map(|k| k.strip_prefix("f:").map(str::to_owned))
-        .collect()
 }
 
 /// Target clusters are reached the way Argo CD reaches them: the Secret's CA and a bearer token.

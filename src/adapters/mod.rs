@@ -1,6 +1,7 @@
 //! The ports' real implementations: kube, AWS, and the terminal.
 
-pub mod aws;
-pub mod iam;
-pub mod kube;
-pub mod prompt;
+pub(crate) mod aws;
+pub(crate) mod iam;
+pub(crate) mod kube;
+mod objects;
+pub(crate) mod prompt;

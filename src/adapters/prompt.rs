@@ -7,14 +7,14 @@ use crate::error::{Error, Result};
 use crate::ports::Prompt;
 
 /// Prompts on stderr, so stdout stays clean for output.
-pub struct TerminalPrompt {
+pub(crate) struct TerminalPrompt {
     theme: Box<dyn Theme>,
 }
 
 impl TerminalPrompt {
     /// Without colour, the plain theme marks the cursor with `>` and picks with `[x]`.
     /// Ctrl-C at a prompt would leave the terminal's cursor hidden: show it again and exit 130.
-    pub fn new(color: bool) -> Self {
+    pub(crate) fn new(color: bool) -> Self {
         // Fails only when a handler is already set, which then does the job.
         let _ = ctrlc::set_handler(|| {
             let _ = console::Term::stderr().show_cursor();
@@ -95,7 +95,7 @@ impl Prompt for TerminalPrompt {
 }
 
 /// For scripts and CI: never asks; a needed answer is a usage error naming the flag.
-pub struct NoPrompt;
+pub(crate) struct NoPrompt;
 
 fn needs_flag(flag: &str) -> Error {
     Error::usage(format!(

@@ -1,5 +1,5 @@
 //! The command line: flags, their validation into settings, and output formats.
 
 pub mod args;
-pub mod output;
-pub mod settings;
+pub(crate) mod output;
+pub(crate) mod settings;

@@ -9,35 +9,44 @@ use crate::core::model::{
     AccessScope, ClusterArn, DEFAULT_ACCESS_POLICY, IdentityMode, MANAGED_BY_LABEL, RoleArn,
     SECRET_TYPE_LABEL,
 };
-use crate::core::partition::{COMMERCIAL, Partition};
+use crate::core::partition::Partition;
 use crate::core::secret::{SecretOptions, valid_secret_name};
 use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Settings {
-    pub kubeconfig: Option<PathBuf>,
-    pub context: Option<String>,
-    pub argocd_namespace: String,
+pub(crate) struct Settings {
+    pub(crate) kubeconfig: Option<PathBuf>,
+    pub(crate) context: Option<String>,
+    pub(crate) argocd_namespace: String,
     /// Whether --argocd-namespace was given (else Argo CD's namespace may be detected).
-    pub argocd_namespace_given: bool,
-    pub profile: Option<String>,
-    /// Regions named with --region (or every EKS region with --all-regions); empty means the
-    /// SDK's default region.
-    pub regions: Vec<String>,
-    /// Roles to assume to find clusters in other accounts.
-    pub assume_roles: Vec<RoleArn>,
-    pub output: OutputFormat,
-    pub dry_run: DryRun,
-    pub yes: bool,
+    pub(crate) argocd_namespace_given: bool,
+    pub(crate) aws: AwsSettings,
+    pub(crate) output: OutputFormat,
+    pub(crate) dry_run: DryRun,
+    pub(crate) yes: bool,
     /// Prompts allowed: stdin is a terminal and --no-interactive was not given.
-    pub interactive: bool,
-    pub verbose: u8,
-    pub color: bool,
-    pub command: CommandSettings,
+    pub(crate) interactive: bool,
+    pub(crate) verbose: u8,
+    pub(crate) color: bool,
+    pub(crate) command: CommandSettings,
+}
+
+/// How to reach AWS, from `AwsArgs`: the profile, the regions to look in, and the roles that
+/// reach other accounts. Endpoints and retries come from the AWS SDK's own configuration
+/// (`AWS_ENDPOINT_URL*`, the profile's `retry_mode`), as for the AWS CLI.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct AwsSettings {
+    pub(crate) profile: Option<String>,
+    /// Regions named with --region; empty means the SDK's default region.
+    pub(crate) regions: Vec<String>,
+    /// --all-regions: every EKS region of the caller's partition as well.
+    pub(crate) all_regions: bool,
+    /// Roles to assume to find clusters in other accounts.
+    pub(crate) assume_roles: Vec<RoleArn>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CommandSettings {
+pub(crate) enum CommandSettings {
     Add(Box<AddSettings>),
     List,
     Remove(Vec<TargetRef>),
@@ -47,55 +56,55 @@ pub enum CommandSettings {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DoctorSettings {
-    pub clusters: Vec<TargetRef>,
-    pub capability_role: Option<RoleArn>,
+pub(crate) struct DoctorSettings {
+    pub(crate) clusters: Vec<TargetRef>,
+    pub(crate) capability_role: Option<RoleArn>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PolicySettings {
-    pub identity: IdentityChoice,
+pub(crate) struct PolicySettings {
+    pub(crate) identity: IdentityChoice,
     /// None: `argocd-management` in the caller's account.
-    pub management_role: Option<RoleArn>,
-    pub target_roles: Vec<RoleArn>,
-    pub hub_cluster: Option<String>,
-    pub create: bool,
+    pub(crate) management_role: Option<RoleArn>,
+    pub(crate) target_roles: Vec<RoleArn>,
+    pub(crate) hub_cluster: Option<String>,
+    pub(crate) create: bool,
 }
 
 /// A target as the user named it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TargetRef {
+pub(crate) enum TargetRef {
     Arn(ClusterArn),
     Name(String),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum IdentityChoice {
+pub(crate) enum IdentityChoice {
     Auto,
     Fixed(IdentityMode),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AddSettings {
+pub(crate) struct AddSettings {
     /// Empty: pick them interactively (guided mode, which also asks for what flags left out).
-    pub targets: Vec<TargetRef>,
-    pub target_role: Option<RoleArn>,
+    pub(crate) targets: Vec<TargetRef>,
+    pub(crate) target_role: Option<RoleArn>,
     /// None: ask, or fail naming the flag.
-    pub management_role: Option<RoleArn>,
+    pub(crate) management_role: Option<RoleArn>,
     /// None: auto (asked in guided mode).
-    pub identity: Option<IdentityChoice>,
-    pub hub_cluster: Option<String>,
-    pub secret: SecretOptions,
-    pub replace_identity: bool,
+    pub(crate) identity: Option<IdentityChoice>,
+    pub(crate) hub_cluster: Option<String>,
+    pub(crate) secret: SecretOptions,
+    pub(crate) replace_identity: bool,
     /// None with `skip_access` false: the default policy (asked in guided mode).
-    pub access: Option<TargetAccess>,
-    pub skip_access: bool,
-    pub restart: bool,
+    pub(crate) access: Option<TargetAccess>,
+    pub(crate) skip_access: bool,
+    pub(crate) restart: bool,
 }
 
 /// The policy name of `--access-policy NAME|ARN`; an ARN may be in any partition
 /// (`arn:aws-cn:eks::aws:cluster-access-policy/NAME`), the target's partition decides.
-pub fn access_policy_name(text: &str) -> Result<String> {
+pub(crate) fn access_policy_name(text: &str) -> Result<String> {
     let name = text
         .strip_prefix("arn:")
         .and_then(|rest| rest.split_once(':'))
@@ -113,13 +122,13 @@ pub fn access_policy_name(text: &str) -> Result<String> {
 
 /// What the environment says, passed in so that `from_cli` stays pure.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Environment {
-    pub stdin_is_terminal: bool,
-    pub no_color_env: bool,
+pub(crate) struct Environment {
+    pub(crate) stdin_is_terminal: bool,
+    pub(crate) no_color_env: bool,
 }
 
 impl Settings {
-    pub fn from_cli(cli: Cli, environment: Environment) -> Result<Settings> {
+    pub(crate) fn from_cli(cli: Cli, environment: Environment) -> Result<Settings> {
         let interactive = environment.stdin_is_terminal && !cli.run.no_interactive;
         let argocd_namespace_given = cli.kube.argocd_namespace.is_some();
         let argocd_namespace = cli
@@ -153,15 +162,7 @@ impl Settings {
                 RoleArn::parse(text).map_err(|e| Error::usage(format!("--assume-role: {e}")))
             })
             .collect::<Result<Vec<_>>>()?;
-        let regions = if cli.aws.all_regions {
-            COMMERCIAL
-                .eks_regions
-                .iter()
-                .map(|r| (*r).to_owned())
-                .collect()
-        } else {
-            cli.aws.regions
-        };
+        let regions = cli.aws.regions;
         for region in &regions {
             if !valid_region(region) {
                 return Err(Error::usage(format!(
@@ -179,9 +180,12 @@ impl Settings {
             context: cli.kube.context,
             argocd_namespace,
             argocd_namespace_given,
-            profile: cli.aws.profile,
-            regions,
-            assume_roles,
+            aws: AwsSettings {
+                profile: cli.aws.profile,
+                regions,
+                all_regions: cli.aws.all_regions,
+                assume_roles,
+            },
             output: cli.run.output,
             dry_run: cli.run.dry_run,
             yes: cli.run.yes,
@@ -501,7 +505,7 @@ mod tests {
             "-vv",
         ])
         .unwrap();
-        assert_eq!(s.regions, vec!["eu-west-1", "us-east-1"]);
+        assert_eq!(s.aws.regions, vec!["eu-west-1", "us-east-1"]);
         assert_eq!(s.output, OutputFormat::Json);
         assert_eq!(s.dry_run, DryRun::Client);
         assert!(s.yes && !s.interactive);
@@ -690,8 +694,8 @@ mod tests {
             "arn:aws:iam::210987654321:role/discovery",
         ])
         .unwrap();
-        assert_eq!(s.regions.len(), COMMERCIAL.eks_regions.len());
-        assert_eq!(s.assume_roles[0].account, "210987654321");
+        assert!(s.aws.all_regions && s.aws.regions.is_empty());
+        assert_eq!(s.aws.assume_roles[0].account, "210987654321");
         assert!(!s.argocd_namespace_given);
     }
 

@@ -3,7 +3,7 @@
 
 use crate::core::model::RoleArn;
 
-pub struct Accounts<A> {
+pub(crate) struct Accounts<A> {
     /// The caller's own credentials; their account id is known only after a call.
     own: A,
     /// By account id (from the assumed role's ARN), in the order the roles were given.
@@ -11,7 +11,7 @@ pub struct Accounts<A> {
 }
 
 impl<A> Accounts<A> {
-    pub fn new(own: A) -> Self {
+    pub(crate) fn new(own: A) -> Self {
         Accounts {
             own,
             assumed: Vec::new(),
@@ -19,32 +19,32 @@ impl<A> Accounts<A> {
     }
 
     /// Add the account `role` is in, reached through `api` (which assumes it).
-    pub fn assume(&mut self, role: &RoleArn, api: A) {
+    pub(crate) fn assume(&mut self, role: &RoleArn, api: A) {
         self.assumed.push((role.account.clone(), api));
     }
 
     /// The caller's own account: the hub's, and the fallback.
-    pub fn own(&self) -> &A {
+    pub(crate) fn own(&self) -> &A {
         &self.own
     }
 
     /// Every account, the caller's own first.
-    pub fn iter(&self) -> impl Iterator<Item = &A> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &A> {
         std::iter::once(&self.own).chain(self.assumed.iter().map(|(_, api)| api))
     }
 
-    pub fn count(&self) -> usize {
+    pub(crate) fn count(&self) -> usize {
         1 + self.assumed.len()
     }
 
     /// Whether an `--assume-role` reaches `account`.
-    pub fn is_assumed(&self, account: &str) -> bool {
+    pub(crate) fn is_assumed(&self, account: &str) -> bool {
         self.assumed.iter().any(|(id, _)| id == account)
     }
 
     /// The clients for `account`: the assumed account with that id, else the caller's own
     /// (which is that account, or gets the answer AWS gives a stranger).
-    pub fn for_account(&self, account: &str) -> &A {
+    pub(crate) fn for_account(&self, account: &str) -> &A {
         self.assumed
             .iter()
             .find(|(id, _)| id == account)
@@ -53,7 +53,7 @@ impl<A> Accounts<A> {
 
     /// The clients that really are `account`'s: the caller's own when `caller` (its id) is
     /// that account, else an assumed one; None when no credentials of this run reach it.
-    pub fn reaching(&self, account: &str, caller: Option<&str>) -> Option<&A> {
+    pub(crate) fn reaching(&self, account: &str, caller: Option<&str>) -> Option<&A> {
         if caller == Some(account) {
             return Some(&self.own);
         }

@@ -6,7 +6,7 @@ use clap::CommandFactory;
 
 use crate::cli::args::Cli;
 
-pub fn run(shell: clap_complete::Shell, out: &mut dyn Write) {
+pub(crate) fn run(shell: clap_complete::Shell, out: &mut dyn Write) {
     let mut command = Cli::command();
     clap_complete::generate(shell, &mut command, "kubectl-argocd_eks", out);
 }

@@ -2,8 +2,9 @@
 
 use crate::cli::output::doctor::DoctorReport;
 use crate::cli::output::emit;
-use crate::cli::settings::{DoctorSettings, Settings, TargetRef};
+use crate::cli::settings::{DoctorSettings, Settings};
 use crate::commands::Ports;
+use crate::commands::registered::named;
 use crate::commands::targets::{argocd_namespace, find_hub_cluster, search_regions};
 use crate::core::checks::{
     Connection, HubFacts, RoleFacts, TargetFacts, detect_identity, hub_checks, identity_checks,
@@ -14,11 +15,12 @@ use crate::core::model::{
     POD_IDENTITY_AGENT_ADDON, RoleArn,
 };
 use crate::core::policy::document::parse_policy;
+use crate::core::registration::{EksRegistration, Format, eks_registrations};
 use crate::core::secret::ObservedSecret;
 use crate::error::{Error, Result};
 use crate::ports::{AwsAuth, EksRead, HubRead, IamRead, Prompt, Targets, TokenMinter, TokenReview};
 
-pub async fn run<H: HubRead + Targets, A: EksRead + IamRead + TokenMinter, P: Prompt>(
+pub(crate) async fn run<H: HubRead + Targets, A: EksRead + IamRead + TokenMinter, P: Prompt>(
     settings: &Settings,
     doctor: &DoctorSettings,
     ports: Ports<'_, H, A, P>,
@@ -26,15 +28,23 @@ pub async fn run<H: HubRead + Targets, A: EksRead + IamRead + TokenMinter, P: Pr
     out: &mut dyn std::io::Write,
 ) -> Result<()> {
     let namespace = argocd_namespace(ports.hub, settings).await?;
-    let registered = eks_secrets(ports.hub.cluster_secrets(&namespace).await?);
-    let chosen = choose(&registered, &doctor.clusters)?;
+    let secrets = ports.hub.cluster_secrets(&namespace).await?;
+    let registrations = eks_registrations(&secrets);
+    let chosen: Vec<&EksRegistration> = if doctor.clusters.is_empty() {
+        registrations.iter().collect()
+    } else {
+        named(&registrations, &doctor.clusters, &namespace)?
+    };
     let mut hub = hub_facts(&ports, &namespace, settings, default_region).await?;
     hub.capability_role = doctor.capability_role.clone();
-    hub.capability = !chosen.is_empty() && chosen.iter().all(|s| capability_cluster(s).is_some());
+    hub.capability = !chosen.is_empty() && chosen.iter().all(|r| r.format == Format::Capability);
     let mut sections = vec![hub_checks(&hub), identity_checks(&hub)];
 
     let caller_account = ports.accounts.own().caller().await.ok().map(|c| c.account);
-    for secret in chosen {
+    let chosen_secrets = chosen
+        .iter()
+        .filter_map(|r| secrets.iter().find(|s| s.name == r.secret));
+    for secret in chosen_secrets {
         let target = target_facts(&ports, &hub, secret, caller_account.as_deref()).await;
         sections.push(target_checks(&hub, &target));
     }
@@ -48,71 +58,11 @@ pub async fn run<H: HubRead + Targets, A: EksRead + IamRead + TokenMinter, P: Pr
     Ok(())
 }
 
-/// The Argo CD cluster Secrets that use AWS authentication, name an EKS endpoint, or name the
-/// cluster by ARN (the EKS Argo CD capability's format).
-fn eks_secrets(secrets: Vec<ObservedSecret>) -> Vec<ObservedSecret> {
-    secrets
-        .into_iter()
-        .filter(|s| {
-            s.config().is_some_and(|c| c.aws_auth_config.is_some())
-                || s.server()
-                    .is_some_and(|server| server.contains(".eks.amazonaws.com"))
-                || capability_cluster(s).is_some()
-        })
-        .collect()
-}
-
 /// The cluster a Secret names by ARN in `server` (the EKS Argo CD capability's format).
 fn capability_cluster(secret: &ObservedSecret) -> Option<ClusterArn> {
     secret
         .server()
         .and_then(|server| ClusterArn::parse(server).ok())
-}
-
-/// The Secrets the user named (by cluster name, ARN or Secret name), or all of them.
-fn choose<'a>(
-    registered: &'a [ObservedSecret],
-    wanted: &[TargetRef],
-) -> Result<Vec<&'a ObservedSecret>> {
-    if wanted.is_empty() {
-        return Ok(registered.iter().collect());
-    }
-    let mut chosen = Vec::new();
-    for target in wanted {
-        let matches: Vec<&ObservedSecret> = registered
-            .iter()
-            .filter(|s| {
-                let arn = s.data.get("name").and_then(|n| ClusterArn::parse(n).ok());
-                let cluster_name = s
-                    .config()
-                    .and_then(|c| c.aws_auth_config)
-                    .map(|a| a.cluster_name);
-                match target {
-                    TargetRef::Arn(wanted) => arn.as_ref() == Some(wanted),
-                    TargetRef::Name(name) => {
-                        s.name == *name || cluster_name.as_deref() == Some(name.as_str())
-                    }
-                }
-            })
-            .collect();
-        match matches.as_slice() {
-            [] => {
-                return Err(Error::NotFound {
-                    what: format!("a registered EKS cluster matching {target:?}"),
-                    fix: "kubectl argocd-eks list shows what is registered".into(),
-                });
-            }
-            [one] => chosen.push(*one),
-            several => {
-                let names: Vec<&str> = several.iter().map(|s| s.name.as_str()).collect();
-                return Err(Error::usage(format!(
-                    "{target:?} matches several Secrets ({}); name the Secret",
-                    names.join(", ")
-                )));
-            }
-        }
-    }
-    Ok(chosen)
 }
 
 async fn role_facts<I: IamRead>(iam: &I, arn: &RoleArn) -> Option<RoleFacts> {
@@ -154,7 +104,12 @@ async fn hub_facts<H: HubRead, A: EksRead + IamRead, P: Prompt>(
         .can_i(namespace, "create", "", "secrets")
         .await
         .ok();
-    let regions = search_regions(&settings.regions, default_region).unwrap_or_default();
+    let regions = search_regions(
+        &settings.aws.regions,
+        settings.aws.all_regions,
+        default_region,
+    )
+    .unwrap_or_default();
     let hub_arn = if regions.is_empty() {
         None
     } else {

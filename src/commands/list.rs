@@ -17,7 +17,7 @@ use crate::ports::{EksRead, HubRead, IamRead, Prompt};
 /// How many DescribeCluster calls `list` keeps in flight at once.
 const HEALTH_CONCURRENCY: usize = 8;
 
-pub async fn run<H: HubRead, A: EksRead + IamRead, P: Prompt>(
+pub(crate) async fn run<H: HubRead, A: EksRead + IamRead, P: Prompt>(
     settings: &Settings,
     ports: Ports<'_, H, A, P>,
     default_region: Option<&str>,
@@ -88,12 +88,15 @@ pub(crate) async fn hub_cluster<H: HubRead, E: EksRead>(
     default_region: Option<&str>,
 ) -> std::result::Result<ClusterArn, String> {
     let context = hub.context();
-    if let Ok(arn) =
-        ClusterArn::parse(&context.context).or_else(|_| ClusterArn::parse(&context.cluster))
-    {
+    if let Some(arn) = context.cluster_arn() {
         return Ok(arn);
     }
-    let regions = search_regions(&settings.regions, default_region).map_err(|e| e.to_string())?;
+    let regions = search_regions(
+        &settings.aws.regions,
+        settings.aws.all_regions,
+        default_region,
+    )
+    .map_err(|e| e.to_string())?;
     match find_hub_cluster(context, eks, None, &regions).await {
         Ok(Some(arn)) => Ok(arn),
         Ok(None) => Err("the kube context does not name the hub's EKS cluster".to_owned()),

@@ -8,7 +8,9 @@ use crate::cli::output::{Outcome, emit, show};
 use crate::cli::settings::{IdentityChoice, PolicySettings, Settings};
 use crate::commands::Ports;
 use crate::commands::accounts::Accounts;
-use crate::commands::targets::{argocd_namespace, auto_identity, find_hub_cluster, search_regions};
+use crate::commands::targets::{
+    Regions, argocd_namespace, auto_identity, find_hub_cluster, search_regions,
+};
 use crate::core::model::{ClusterArn, EksCluster, IdentityMode, RoleArn};
 use crate::core::policy::document::{PolicyError, STS_AUDIENCE, parse_policy};
 use crate::core::policy::generate::{
@@ -22,9 +24,9 @@ use crate::error::{Error, Result};
 use crate::ports::{CallerIdentity, EksRead, HubContext, HubRead, IamRead, IamWrite, Prompt};
 
 /// The management role's name when `--management-role-arn` is not given.
-pub const DEFAULT_MANAGEMENT_ROLE: &str = "argocd-management";
+pub(crate) const DEFAULT_MANAGEMENT_ROLE: &str = "argocd-management";
 
-pub async fn run<H: HubRead, A: EksRead + IamRead + IamWrite, P: Prompt>(
+pub(crate) async fn run<H: HubRead, A: EksRead + IamRead + IamWrite, P: Prompt>(
     settings: &Settings,
     policy: &PolicySettings,
     ports: Ports<'_, H, A, P>,
@@ -44,7 +46,7 @@ pub async fn run<H: HubRead, A: EksRead + IamRead + IamWrite, P: Prompt>(
     let service_accounts = argocd_service_accounts(&namespace, &present, &mut notes);
 
     let context = ports.hub.context();
-    let regions = hub_regions(context, &settings.regions, default_region)?;
+    let regions = hub_regions(context, &settings.aws.regions, default_region)?;
     let hub_arn =
         find_hub_cluster(context, hub_eks, policy.hub_cluster.as_deref(), &regions).await?;
     let hub = match &hub_arn {
@@ -148,12 +150,10 @@ fn hub_regions(
     context: &HubContext,
     flags: &[String],
     default_region: Option<&str>,
-) -> Result<Vec<String>> {
-    search_regions(flags, default_region).or_else(|error| {
-        ClusterArn::parse(&context.context)
-            .or_else(|_| ClusterArn::parse(&context.cluster))
-            .map(|arn| vec![arn.region])
-            .map_err(|_| error)
+) -> Result<Regions> {
+    search_regions(flags, false, default_region).or_else(|error| {
+        let arn = context.cluster_arn().ok_or(error)?;
+        search_regions(&[arn.region], false, None)
     })
 }
 
@@ -296,11 +296,11 @@ async fn apply<A: IamWrite>(accounts: &Accounts<A>, caller: &str, plan: &[PlanSt
                 }
             }
             IamAction::UpdateTrust { name, trust } => {
-                iam.update_trust_policy(name, &trust.to_string()).await?
+                iam.update_trust_policy(name, &trust.to_string()).await?;
             }
             IamAction::PutPolicy { role, document } => {
                 iam.put_role_policy(role, INLINE_POLICY, &document.to_string())
-                    .await?
+                    .await?;
             }
         }
     }

@@ -8,24 +8,83 @@ use crate::cli::settings::{Settings, TargetRef};
 use crate::core::model::{
     ARGOCD_SERVICE_ACCOUNTS, ClusterArn, EksCluster, IdentityMode, POD_IDENTITY_AGENT_ADDON,
 };
+use crate::core::partition::{Partition, eks_endpoint_region};
 use crate::error::{Error, Result};
 use crate::ports::{EksRead, HubContext, HubRead};
 
 /// How many EKS calls discovery keeps in flight at once.
 const DISCOVERY_CONCURRENCY: usize = 8;
 
-/// The regions to look in for clusters named without an ARN.
-pub fn search_regions(flags: &[String], default_region: Option<&str>) -> Result<Vec<String>> {
-    if !flags.is_empty() {
-        return Ok(flags.to_vec());
+/// Where to look for clusters: the regions named with `--region` (or the default region), and
+/// with `--all-regions` every EKS region of the caller's partition.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Regions {
+    all: Vec<String>,
+    /// Named with --region: a refusal there fails the command.
+    named: Vec<String>,
+}
+
+impl Regions {
+    /// Whether a region that refuses the credentials is skipped with a note rather than
+    /// failing: one that `--all-regions` added (an opt-in region the account has not enabled).
+    fn may_skip(&self, region: &str) -> bool {
+        !self.named.iter().any(|named| named == region)
     }
-    default_region
-        .map(|region| vec![region.to_owned()])
-        .ok_or_else(|| {
-            Error::usage(
-                "no AWS region is set: pass --region REGION (or set AWS_REGION, or a region in your profile)",
-            )
-        })
+}
+
+impl std::ops::Deref for Regions {
+    type Target = [String];
+
+    fn deref(&self) -> &[String] {
+        &self.all
+    }
+}
+
+/// The regions to look in for clusters named without an ARN: `--region` flags, else the
+/// default region; `--all-regions` adds every EKS region of their partition (of the default
+/// region's, else the commercial one).
+pub(crate) fn search_regions(
+    flags: &[String],
+    all_regions: bool,
+    default_region: Option<&str>,
+) -> Result<Regions> {
+    let named: Vec<String> = if flags.is_empty() {
+        default_region
+            .filter(|_| !all_regions)
+            .map(|region| vec![region.to_owned()])
+            .unwrap_or_default()
+    } else {
+        flags.to_vec()
+    };
+    let mut all = named.clone();
+    if all_regions {
+        let partition =
+            Partition::of_region(flags.first().map_or(default_region.unwrap_or(""), |r| r));
+        all.extend(
+            partition
+                .eks_regions
+                .iter()
+                .filter(|region| !named.iter().any(|n| n == *region))
+                .map(|region| (*region).to_owned()),
+        );
+    }
+    if all.is_empty() {
+        return Err(Error::usage(
+            "no AWS region is set: pass --region REGION (or set AWS_REGION, or a region in your profile)",
+        ));
+    }
+    Ok(Regions { all, named })
+}
+
+/// Says which regions were left out because they refused the credentials.
+fn note_skipped(skipped: &[String]) {
+    if !skipped.is_empty() {
+        eprintln!(
+            "Skipped {} region(s) that refuse these credentials (opt-in regions not enabled for the account?): {}",
+            skipped.len(),
+            skipped.join(", ")
+        );
+    }
 }
 
 /// The value after `flag` in an argument list (`--flag value` or `--flag=value`).
@@ -42,15 +101,13 @@ fn flag_value<'a>(args: &'a [String], flag: &str) -> Option<&'a str> {
 /// The hub's own EKS cluster: `--hub-cluster`, else an EKS ARN as context or cluster name (as
 /// `aws eks update-kubeconfig` writes them), else `aws eks get-token --cluster-name`, else the
 /// cluster in `regions` whose endpoint is the context's server.
-pub async fn find_hub_cluster<E: EksRead>(
+pub(crate) async fn find_hub_cluster<E: EksRead>(
     context: &HubContext,
     eks: &E,
     flag: Option<&str>,
-    regions: &[String],
+    regions: &Regions,
 ) -> Result<Option<ClusterArn>> {
-    let from_context = ClusterArn::parse(&context.context)
-        .or_else(|_| ClusterArn::parse(&context.cluster))
-        .ok();
+    let from_context = context.cluster_arn();
     let (name, region) = match (flag, &from_context) {
         (None, Some(arn)) => return Ok(Some(arn.clone())),
         (Some(name), Some(arn)) if arn.name == name => return Ok(Some(arn.clone())),
@@ -76,9 +133,9 @@ pub async fn find_hub_cluster<E: EksRead>(
 async fn hub_by_endpoint<E: EksRead>(
     context: &HubContext,
     eks: &E,
-    regions: &[String],
+    regions: &Regions,
 ) -> Result<Option<ClusterArn>> {
-    if !context.server.contains(".eks.amazonaws.com") {
+    if eks_endpoint_region(&context.server).is_none() {
         return Ok(None);
     }
     let server = context.server.trim_end_matches('/');
@@ -90,17 +147,35 @@ async fn hub_by_endpoint<E: EksRead>(
 }
 
 /// Every cluster in `regions`, described; ListClusters and DescribeCluster run concurrently.
-async fn describe_all<E: EksRead>(eks: &E, regions: &[String]) -> Result<Vec<EksCluster>> {
-    let names: Vec<(String, Vec<String>)> =
-        stream::iter(regions)
-            .map(|region| async move {
-                Ok::<_, Error>((region.clone(), eks.list_clusters(region).await?))
-            })
-            .buffer_unordered(DISCOVERY_CONCURRENCY)
-            .collect::<Vec<_>>()
-            .await
+/// A region `--all-regions` added that refuses the credentials is skipped with a note, unless
+/// every region refuses (then the credentials are the problem).
+async fn describe_all<E: EksRead>(eks: &E, regions: &Regions) -> Result<Vec<EksCluster>> {
+    let listed: Vec<(String, Result<Vec<String>>)> = stream::iter(regions.iter())
+        .map(|region| async move { (region.clone(), eks.list_clusters(region).await) })
+        .buffer_unordered(DISCOVERY_CONCURRENCY)
+        .collect()
+        .await;
+    let mut names: Vec<(String, Vec<String>)> = Vec::new();
+    let mut refused: Vec<(String, Error)> = Vec::new();
+    for (region, result) in listed {
+        match result {
+            Ok(found) => names.push((region, found)),
+            Err(e) if e.is_credentials_refused() && regions.may_skip(&region) => {
+                refused.push((region, e));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    if names.is_empty() && !refused.is_empty() {
+        return Err(refused.swap_remove(0).1);
+    }
+    refused.sort_by(|a, b| a.0.cmp(&b.0));
+    note_skipped(
+        &refused
             .into_iter()
-            .collect::<Result<_>>()?;
+            .map(|(region, _)| region)
+            .collect::<Vec<_>>(),
+    );
     let pairs: Vec<(String, String)> = names
         .into_iter()
         .flat_map(|(region, names)| names.into_iter().map(move |name| (region.clone(), name)))
@@ -118,9 +193,9 @@ async fn describe_all<E: EksRead>(eks: &E, regions: &[String]) -> Result<Vec<Eks
 }
 
 /// Every cluster every account can see in `regions`.
-pub async fn discover<E: EksRead>(
+pub(crate) async fn discover<E: EksRead>(
     accounts: &Accounts<E>,
-    regions: &[String],
+    regions: &Regions,
 ) -> Result<Vec<EksCluster>> {
     let mut clusters = Vec::new();
     for account in accounts.iter() {
@@ -132,10 +207,10 @@ pub async fn discover<E: EksRead>(
 
 /// The cluster a user named: an ARN in its own region and account, or a name looked up in
 /// every account and region (it must be found exactly once).
-pub async fn find_target<E: EksRead>(
+pub(crate) async fn find_target<E: EksRead>(
     accounts: &Accounts<E>,
     target: &TargetRef,
-    regions: &[String],
+    regions: &Regions,
 ) -> Result<EksCluster> {
     let cluster = match target {
         TargetRef::Arn(arn) => {
@@ -162,16 +237,37 @@ pub async fn find_target<E: EksRead>(
         }
         TargetRef::Name(name) => {
             let mut found: Vec<EksCluster> = Vec::new();
+            let mut refused: Vec<(String, Error)> = Vec::new();
+            let mut answered = false;
             for account in accounts.iter() {
-                let lookups = stream::iter(regions)
-                    .map(|region| account.describe_cluster(region, name))
-                    .buffer_unordered(DISCOVERY_CONCURRENCY)
-                    .collect::<Vec<_>>()
-                    .await;
-                for cluster in lookups {
-                    found.extend(cluster?.filter(|c| !found.iter().any(|f| f.arn == c.arn)));
+                let lookups: Vec<(String, Result<Option<EksCluster>>)> =
+                    stream::iter(regions.iter())
+                        .map(|region| async move {
+                            (region.clone(), account.describe_cluster(region, name).await)
+                        })
+                        .buffer_unordered(DISCOVERY_CONCURRENCY)
+                        .collect()
+                        .await;
+                for (region, cluster) in lookups {
+                    match cluster {
+                        Ok(cluster) => {
+                            answered = true;
+                            found.extend(cluster.filter(|c| !found.iter().any(|f| f.arn == c.arn)));
+                        }
+                        Err(e) if e.is_credentials_refused() && regions.may_skip(&region) => {
+                            refused.push((region, e));
+                        }
+                        Err(e) => return Err(e),
+                    }
                 }
             }
+            if !answered && !refused.is_empty() {
+                return Err(refused.swap_remove(0).1);
+            }
+            let mut skipped: Vec<String> = refused.into_iter().map(|(region, _)| region).collect();
+            skipped.sort();
+            skipped.dedup();
+            note_skipped(&skipped);
             match found.len() {
                 0 => {
                     return Err(Error::NotFound {
@@ -200,7 +296,7 @@ pub async fn find_target<E: EksRead>(
 }
 
 /// `--identity auto`: pod identity when the hub is EKS and has the agent, else IRSA.
-pub async fn auto_identity<E: EksRead>(
+pub(crate) async fn auto_identity<E: EksRead>(
     eks: &E,
     hub_cluster: Option<&ClusterArn>,
 ) -> Result<IdentityMode> {
@@ -214,7 +310,7 @@ pub async fn auto_identity<E: EksRead>(
 
 /// Argo CD's namespace: `--argocd-namespace`, else `argocd`, else the one namespace that has
 /// Argo CD's application controller service account.
-pub async fn argocd_namespace<H: HubRead>(hub: &H, settings: &Settings) -> Result<String> {
+pub(crate) async fn argocd_namespace<H: HubRead>(hub: &H, settings: &Settings) -> Result<String> {
     let default = &settings.argocd_namespace;
     if settings.argocd_namespace_given {
         return Ok(default.clone());
@@ -267,15 +363,29 @@ mod tests {
     #[test]
     fn search_regions_prefers_flags_then_default() {
         assert_eq!(
-            search_regions(&["eu-west-1".into()], Some("us-east-1")).unwrap(),
-            vec!["eu-west-1"]
+            *search_regions(&["eu-west-1".into()], false, Some("us-east-1")).unwrap(),
+            ["eu-west-1"]
         );
         assert_eq!(
-            search_regions(&[], Some("us-east-1")).unwrap(),
-            vec!["us-east-1"]
+            *search_regions(&[], false, Some("us-east-1")).unwrap(),
+            ["us-east-1"]
         );
         assert!(
-            matches!(search_regions(&[], None), Err(Error::Usage(m)) if m.contains("--region"))
+            matches!(search_regions(&[], false, None), Err(Error::Usage(m)) if m.contains("--region"))
         );
+    }
+
+    #[test]
+    fn all_regions_are_those_of_the_callers_partition() {
+        let commercial = search_regions(&[], true, Some("eu-west-1")).unwrap();
+        assert!(commercial.contains(&"ap-southeast-6".to_owned()));
+        assert!(!commercial.contains(&"cn-north-1".to_owned()));
+        assert!(commercial.may_skip("ap-east-2") && commercial.may_skip("eu-west-1"));
+        let china = search_regions(&[], true, Some("cn-northwest-1")).unwrap();
+        assert_eq!(*china, ["cn-north-1", "cn-northwest-1"]);
+        let gov = search_regions(&["us-gov-west-1".into()], true, None).unwrap();
+        assert_eq!(*gov, ["us-gov-west-1", "us-gov-east-1"]);
+        assert!(!gov.may_skip("us-gov-west-1") && gov.may_skip("us-gov-east-1"));
+        assert_eq!(search_regions(&[], true, None).unwrap().len(), 34);
     }
 }

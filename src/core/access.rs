@@ -10,7 +10,7 @@ use super::model::{
 use super::partition::Partition;
 
 /// EKS access policies by name, for the picker and for validating --access-policy.
-pub const ACCESS_POLICIES: [&str; 4] = [
+pub(crate) const ACCESS_POLICIES: [&str; 4] = [
     "AmazonEKSClusterAdminPolicy",
     "AmazonEKSAdminPolicy",
     "AmazonEKSEditPolicy",
@@ -19,27 +19,27 @@ pub const ACCESS_POLICIES: [&str; 4] = [
 
 /// The access `add` gives the role that reaches a target.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TargetAccess {
+pub(crate) struct TargetAccess {
     /// The access policy's name (`AmazonEKSClusterAdminPolicy`): its ARN depends on the
     /// target's partition.
-    pub policy: String,
-    pub scope: AccessScope,
+    pub(crate) policy: String,
+    pub(crate) scope: AccessScope,
 }
 
 impl TargetAccess {
     /// The policy's ARN in `cluster`'s partition (`arn:aws-cn:eks::aws:cluster-access-policy/...`).
-    pub fn policy_arn(&self, cluster: &ClusterArn) -> String {
+    pub(crate) fn policy_arn(&self, cluster: &ClusterArn) -> String {
         Partition::of_arn(&cluster.partition).access_policy_arn(&self.policy)
     }
 }
 
 /// Per target cluster ARN: None when the principal has no access entry there, else the access
 /// policies associated with its entry.
-pub type ObservedAccess = BTreeMap<String, Option<Vec<AccessPolicyAssociation>>>;
+pub(crate) type ObservedAccess = BTreeMap<String, Option<Vec<AccessPolicyAssociation>>>;
 
 /// The actions (access entry, policy association) for one target, or a note with the aws-auth
 /// entry when the cluster does not take access entries.
-pub fn access_actions(
+pub(crate) fn access_actions(
     cluster: &EksCluster,
     principal: &RoleArn,
     wanted: &TargetAccess,

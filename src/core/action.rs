@@ -10,7 +10,7 @@ use super::secret::DesiredSecret;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Change {
+pub(crate) enum Change {
     Create,
     Update,
     Unchanged,
@@ -29,7 +29,7 @@ impl fmt::Display for Change {
 /// One write the plan may make, with everything the writer needs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "camelCase")]
-pub enum Step {
+pub(crate) enum Step {
     /// Server-side apply of the cluster Secret (forced: the plan already checked whose it is).
     ApplySecret { secret: DesiredSecret },
     /// Server-side apply of the IRSA annotation on one service account.
@@ -64,7 +64,7 @@ pub enum Step {
 
 impl Step {
     /// A one-line name of the object the step writes.
-    pub fn subject(&self) -> String {
+    pub(crate) fn subject(&self) -> String {
         match self {
             Step::ApplySecret { secret } => {
                 format!("Secret {}/{}", secret.namespace, secret.name)
@@ -107,7 +107,7 @@ impl Step {
     }
 
     /// Whether Argo CD's pods must restart to see this change.
-    pub fn changes_identity(&self) -> bool {
+    pub(crate) fn changes_identity(&self) -> bool {
         matches!(
             self,
             Step::AnnotateServiceAccount { .. }
@@ -118,9 +118,9 @@ impl Step {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Action {
-    pub change: Change,
-    pub step: Step,
+pub(crate) struct Action {
+    pub(crate) change: Change,
+    pub(crate) step: Step,
     /// What differs, for updates; why, for unchanged or created objects.
-    pub detail: String,
+    pub(crate) detail: String,
 }

@@ -1,12 +1,12 @@
 //! The pure core: domain types, the Secret format, planning and checking. No I/O.
 
-pub mod access;
-pub mod action;
-pub mod checks;
-pub mod model;
-pub mod partition;
-pub mod plan;
+pub(crate) mod access;
+pub(crate) mod action;
+pub(crate) mod checks;
+pub(crate) mod model;
+pub(crate) mod partition;
+pub(crate) mod plan;
 pub mod policy;
-pub mod registration;
-pub mod removal;
-pub mod secret;
+pub(crate) mod registration;
+pub(crate) mod removal;
+pub(crate) mod secret;

@@ -7,27 +7,27 @@ use serde::Serialize;
 use super::partition::Partition;
 
 /// Field manager for every server-side apply the tool makes.
-pub const FIELD_MANAGER: &str = "kubectl-argocd-eks";
+pub(crate) const FIELD_MANAGER: &str = "kubectl-argocd-eks";
 /// Label put on every object the tool owns.
-pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
-pub const MANAGED_BY_VALUE: &str = "kubectl-argocd-eks";
+pub(crate) const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
+pub(crate) const MANAGED_BY_VALUE: &str = "kubectl-argocd-eks";
 /// Argo CD's label that marks a Secret as a cluster registration.
-pub const SECRET_TYPE_LABEL: &str = "argocd.argoproj.io/secret-type";
-pub const SECRET_TYPE_CLUSTER: &str = "cluster";
+pub(crate) const SECRET_TYPE_LABEL: &str = "argocd.argoproj.io/secret-type";
+pub(crate) const SECRET_TYPE_CLUSTER: &str = "cluster";
 /// The IRSA annotation EKS's pod identity webhook reads.
-pub const IRSA_ANNOTATION: &str = "eks.amazonaws.com/role-arn";
+pub(crate) const IRSA_ANNOTATION: &str = "eks.amazonaws.com/role-arn";
 /// The EKS add-on that serves pod identity credentials.
-pub const POD_IDENTITY_AGENT_ADDON: &str = "eks-pod-identity-agent";
+pub(crate) const POD_IDENTITY_AGENT_ADDON: &str = "eks-pod-identity-agent";
 
 /// Argo CD's service accounts that talk to target clusters, and whether Argo CD always has them.
-pub const ARGOCD_SERVICE_ACCOUNTS: [(&str, bool); 3] = [
+pub(crate) const ARGOCD_SERVICE_ACCOUNTS: [(&str, bool); 3] = [
     ("argocd-application-controller", true),
     ("argocd-server", true),
     ("argocd-applicationset-controller", false),
 ];
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum ArnError {
+pub(crate) enum ArnError {
     #[error(
         "{0:?} is not an EKS cluster ARN (expected arn:aws:eks:<region>:<account>:cluster/<name>)"
     )]
@@ -78,15 +78,15 @@ fn is_cluster_name(text: &str) -> bool {
 /// An EKS cluster's ARN: `arn:<partition>:eks:<region>:<account>:cluster/<name>`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(into = "String")]
-pub struct ClusterArn {
-    pub partition: String,
-    pub region: String,
-    pub account: String,
-    pub name: String,
+pub(crate) struct ClusterArn {
+    pub(crate) partition: String,
+    pub(crate) region: String,
+    pub(crate) account: String,
+    pub(crate) name: String,
 }
 
 impl ClusterArn {
-    pub fn new(partition: &str, region: &str, account: &str, name: &str) -> Self {
+    pub(crate) fn new(partition: &str, region: &str, account: &str, name: &str) -> Self {
         ClusterArn {
             partition: partition.to_owned(),
             region: region.to_owned(),
@@ -95,7 +95,7 @@ impl ClusterArn {
         }
     }
 
-    pub fn parse(text: &str) -> Result<Self, ArnError> {
+    pub(crate) fn parse(text: &str) -> Result<Self, ArnError> {
         let bad = || ArnError::NotClusterArn(text.to_owned());
         let parts: Vec<&str> = text.splitn(6, ':').collect();
         let [arn, partition, service, region, account, resource] = parts.as_slice() else {
@@ -125,7 +125,7 @@ impl ClusterArn {
     }
 
     /// Whether `text` looks like a cluster name EKS would accept.
-    pub fn valid_name(text: &str) -> bool {
+    pub(crate) fn valid_name(text: &str) -> bool {
         is_cluster_name(text)
     }
 }
@@ -149,15 +149,15 @@ impl From<ClusterArn> for String {
 /// An IAM role's ARN (never an sts assumed-role session ARN).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(into = "String")]
-pub struct RoleArn {
-    pub partition: String,
-    pub account: String,
+pub(crate) struct RoleArn {
+    pub(crate) partition: String,
+    pub(crate) account: String,
     /// Path and name after `role/`, e.g. `teams/argocd` or `argocd`.
-    pub path_and_name: String,
+    pub(crate) path_and_name: String,
 }
 
 impl RoleArn {
-    pub fn parse(text: &str) -> Result<Self, ArnError> {
+    pub(crate) fn parse(text: &str) -> Result<Self, ArnError> {
         let parts: Vec<&str> = text.splitn(6, ':').collect();
         let [arn, partition, service, region, account, resource] = parts.as_slice() else {
             return Err(ArnError::NotRoleArn(text.to_owned()));
@@ -188,7 +188,7 @@ impl RoleArn {
     }
 
     /// The role's name without its path.
-    pub fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         self.path_and_name
             .rsplit('/')
             .next()
@@ -214,13 +214,13 @@ impl From<RoleArn> for String {
 
 /// A Kubernetes service account, by namespace and name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-pub struct SaRef {
-    pub namespace: String,
-    pub name: String,
+pub(crate) struct SaRef {
+    pub(crate) namespace: String,
+    pub(crate) name: String,
 }
 
 impl SaRef {
-    pub fn new(namespace: &str, name: &str) -> Self {
+    pub(crate) fn new(namespace: &str, name: &str) -> Self {
         SaRef {
             namespace: namespace.to_owned(),
             name: name.to_owned(),
@@ -237,7 +237,7 @@ impl fmt::Display for SaRef {
 /// How Argo CD's pods get their AWS identity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum IdentityMode {
+pub(crate) enum IdentityMode {
     /// IAM roles for service accounts: an annotation on each service account.
     Irsa,
     /// EKS Pod Identity: one association per service account on the hub's EKS cluster.
@@ -259,14 +259,14 @@ impl fmt::Display for IdentityMode {
 
 /// Who may authenticate to a cluster, as EKS's `accessConfig.authenticationMode` says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum AuthenticationMode {
+pub(crate) enum AuthenticationMode {
     ConfigMap,
     ApiAndConfigMap,
     Api,
 }
 
 impl AuthenticationMode {
-    pub fn parse(text: &str) -> Option<Self> {
+    pub(crate) fn parse(text: &str) -> Option<Self> {
         match text {
             "CONFIG_MAP" => Some(AuthenticationMode::ConfigMap),
             "API_AND_CONFIG_MAP" => Some(AuthenticationMode::ApiAndConfigMap),
@@ -275,40 +275,40 @@ impl AuthenticationMode {
         }
     }
 
-    pub fn allows_access_entries(self) -> bool {
+    pub(crate) fn allows_access_entries(self) -> bool {
         !matches!(self, AuthenticationMode::ConfigMap)
     }
 }
 
 /// What DescribeCluster says about a target cluster, as far as registration needs it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct EksCluster {
-    pub arn: ClusterArn,
-    pub endpoint: String,
+pub(crate) struct EksCluster {
+    pub(crate) arn: ClusterArn,
+    pub(crate) endpoint: String,
     /// `certificateAuthority.data`, base64 of the PEM, kept exactly as EKS returns it.
-    pub ca_data: String,
-    pub status: String,
-    pub version: Option<String>,
-    pub oidc_issuer: Option<String>,
-    pub authentication_mode: Option<AuthenticationMode>,
+    pub(crate) ca_data: String,
+    pub(crate) status: String,
+    pub(crate) version: Option<String>,
+    pub(crate) oidc_issuer: Option<String>,
+    pub(crate) authentication_mode: Option<AuthenticationMode>,
 }
 
 /// An EKS pod identity association, as the hub's cluster has it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct PodIdentityAssociation {
-    pub id: String,
-    pub service_account: SaRef,
-    pub role_arn: String,
+pub(crate) struct PodIdentityAssociation {
+    pub(crate) id: String,
+    pub(crate) service_account: SaRef,
+    pub(crate) role_arn: String,
     /// Created by this tool (it tags what it creates with the managed-by label).
-    pub managed_by_us: bool,
+    pub(crate) managed_by_us: bool,
     /// When EKS last changed it (Unix seconds), if it said.
-    pub changed_at: Option<i64>,
+    pub(crate) changed_at: Option<i64>,
 }
 
 /// What a read found: the thing, nothing there, or it could not tell (the read failed or was
 /// not made).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Lookup<T> {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Lookup<T> {
     Found(T),
     Absent,
     Unknown,
@@ -316,7 +316,7 @@ pub enum Lookup<T> {
 
 impl<T> Lookup<T> {
     /// A read's result: `Ok(None)` is absent, an error is unknown.
-    pub fn from_read<E>(read: Result<Option<T>, E>) -> Self {
+    pub(crate) fn from_read<E>(read: Result<Option<T>, E>) -> Self {
         match read {
             Ok(Some(value)) => Lookup::Found(value),
             Ok(None) => Lookup::Absent,
@@ -324,19 +324,14 @@ impl<T> Lookup<T> {
         }
     }
 
-    pub fn found(&self) -> Option<&T> {
+    pub(crate) fn found(&self) -> Option<&T> {
         match self {
             Lookup::Found(value) => Some(value),
             Lookup::Absent | Lookup::Unknown => None,
         }
     }
 
-    /// Whether the read answered (found or absent).
-    pub fn is_known(&self) -> bool {
-        !matches!(self, Lookup::Unknown)
-    }
-
-    pub fn as_ref(&self) -> Lookup<&T> {
+    pub(crate) fn as_ref(&self) -> Lookup<&T> {
         match self {
             Lookup::Found(value) => Lookup::Found(value),
             Lookup::Absent => Lookup::Absent,
@@ -346,12 +341,12 @@ impl<T> Lookup<T> {
 }
 
 /// The access policy `add` associates unless told otherwise.
-pub const DEFAULT_ACCESS_POLICY: &str = "AmazonEKSClusterAdminPolicy";
+pub(crate) const DEFAULT_ACCESS_POLICY: &str = "AmazonEKSClusterAdminPolicy";
 
 /// Where an EKS access policy applies.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", content = "namespaces", rename_all = "lowercase")]
-pub enum AccessScope {
+pub(crate) enum AccessScope {
     Cluster,
     Namespace(Vec<String>),
 }
@@ -367,26 +362,26 @@ impl fmt::Display for AccessScope {
 
 /// An access policy associated with an access entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct AccessPolicyAssociation {
-    pub policy_arn: String,
-    pub scope: AccessScope,
+pub(crate) struct AccessPolicyAssociation {
+    pub(crate) policy_arn: String,
+    pub(crate) scope: AccessScope,
 }
 
 /// A service account on the hub as read; `irsa_role` is its `eks.amazonaws.com/role-arn`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ObservedServiceAccount {
-    pub name: String,
-    pub irsa_role: Option<String>,
+pub(crate) struct ObservedServiceAccount {
+    pub(crate) name: String,
+    pub(crate) irsa_role: Option<String>,
     /// When the IRSA annotation was last written (Unix seconds, from managedFields), if known.
-    pub irsa_changed_at: Option<i64>,
+    pub(crate) irsa_changed_at: Option<i64>,
 }
 
 /// A pod of one of Argo CD's service accounts, with when it was created (Unix seconds).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PodFacts {
-    pub name: String,
-    pub service_account: String,
-    pub created: i64,
+pub(crate) struct PodFacts {
+    pub(crate) name: String,
+    pub(crate) service_account: String,
+    pub(crate) created: i64,
 }
 
 #[cfg(test)]

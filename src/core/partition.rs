@@ -5,19 +5,19 @@
 
 /// One AWS partition, as botocore's data describes it.
 #[derive(Debug, PartialEq, Eq)]
-pub struct Partition {
+pub(crate) struct Partition {
     /// The partition in ARNs: `aws`, `aws-cn`, `aws-us-gov`, ...
-    pub id: &'static str,
+    pub(crate) id: &'static str,
     /// Hosts end in it: `sts.cn-north-1.amazonaws.com.cn`, `<id>.gr7.eu-west-1.eks.amazonaws.com`.
-    pub dns_suffix: &'static str,
+    pub(crate) dns_suffix: &'static str,
     /// The first parts of its region names (botocore's `regionRegex`): `cn` for `cn-north-1`.
     region_prefixes: &'static [&'static str],
     /// Every region EKS runs in here (`--all-regions` searches these).
-    pub eks_regions: &'static [&'static str],
+    pub(crate) eks_regions: &'static [&'static str],
 }
 
 /// Every partition botocore lists.
-pub const PARTITIONS: [Partition; 8] = [
+pub(crate) const PARTITIONS: [Partition; 8] = [
     Partition {
         id: "aws",
         dns_suffix: "amazonaws.com",
@@ -104,28 +104,32 @@ pub const PARTITIONS: [Partition; 8] = [
 ];
 
 /// The commercial partition, where a region of no known partition falls (as the SDKs do).
-pub const COMMERCIAL: &Partition = &PARTITIONS[0];
+pub(crate) const COMMERCIAL: &Partition = &PARTITIONS[0];
 
 /// The IRSA audience, `sts.amazonaws.com` in every partition: the EKS pod identity webhook
 /// projects tokens for it in China too (`sts.amazonaws.com.cn` fails with "Incorrect token
 /// audience"; eksctl #1910, terraform-aws-eks #1704).
-pub const IRSA_AUDIENCE: &str = "sts.amazonaws.com";
+#[expect(
+    dead_code,
+    reason = "nothing reads it yet: policy::document::STS_AUDIENCE (the same value) is the one in use"
+)]
+pub(crate) const IRSA_AUDIENCE: &str = "sts.amazonaws.com";
 
 impl Partition {
     /// The partition with this ARN id (`aws-cn`), if botocore knows it.
-    pub fn by_id(id: &str) -> Option<&'static Self> {
+    pub(crate) fn by_id(id: &str) -> Option<&'static Self> {
         PARTITIONS.iter().find(|p| p.id == id)
     }
 
     /// The partition of an ARN's partition field; ARNs are parsed against this table, so an
     /// unknown id cannot reach here, and the commercial partition is the SDKs' own fallback.
-    pub fn of_arn(id: &str) -> &'static Self {
+    pub(crate) fn of_arn(id: &str) -> &'static Self {
         Self::by_id(id).unwrap_or(COMMERCIAL)
     }
 
     /// The partition a region belongs to, by botocore's region patterns
     /// (`<prefix>-<word>-<digits>`); unknown shapes fall in the commercial one.
-    pub fn of_region(region: &str) -> &'static Self {
+    pub(crate) fn of_region(region: &str) -> &'static Self {
         PARTITIONS
             .iter()
             .find(|p| p.eks_regions.contains(&region))
@@ -140,12 +144,12 @@ impl Partition {
 
     /// The regional STS host of `region`, as aws-iam-authenticator accepts it inside an EKS
     /// token: `sts.cn-north-1.amazonaws.com.cn`.
-    pub fn sts_host(&self, region: &str) -> String {
+    pub(crate) fn sts_host(&self, region: &str) -> String {
         format!("sts.{region}.{}", self.dns_suffix)
     }
 
     /// The ARN of an EKS access policy here: `arn:aws-cn:eks::aws:cluster-access-policy/NAME`.
-    pub fn access_policy_arn(&self, name: &str) -> String {
+    pub(crate) fn access_policy_arn(&self, name: &str) -> String {
         format!("arn:{}:eks::aws:cluster-access-policy/{name}", self.id)
     }
 }
@@ -163,7 +167,7 @@ fn region_prefix(region: &str) -> Option<&str> {
 
 /// The region in an EKS endpoint host, `<id>.<zone>.<region>.eks.<dns suffix>`, in any
 /// partition; None for any other server.
-pub fn eks_endpoint_region(server: &str) -> Option<String> {
+pub(crate) fn eks_endpoint_region(server: &str) -> Option<String> {
     let host = server
         .trim()
         .strip_prefix("https://")?

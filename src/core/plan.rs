@@ -14,32 +14,32 @@ use super::secret::{
 
 /// How Argo CD's pods reach AWS: one choice for the hub, shared by every registered cluster.
 #[derive(Debug, Clone)]
-pub struct HubIdentity {
+pub(crate) struct HubIdentity {
     /// The namespace Argo CD runs in.
-    pub namespace: String,
+    pub(crate) namespace: String,
     /// The role Argo CD's pods run as.
-    pub management_role: RoleArn,
-    pub mode: IdentityMode,
+    pub(crate) management_role: RoleArn,
+    pub(crate) mode: IdentityMode,
     /// The hub's own EKS cluster; pod identity associations live there.
-    pub hub_cluster: Option<ClusterArn>,
+    pub(crate) hub_cluster: Option<ClusterArn>,
     /// Switch service accounts that already use another role (else that is a conflict).
-    pub replace_identity: bool,
+    pub(crate) replace_identity: bool,
 }
 
 /// What the user asked for, for one target cluster.
 #[derive(Debug, Clone)]
-pub struct Registration {
-    pub cluster: EksCluster,
+pub(crate) struct Registration {
+    pub(crate) cluster: EksCluster,
     /// The role in the target's account that Argo CD assumes; None is direct mode.
-    pub target_role: Option<RoleArn>,
-    pub secret: SecretOptions,
+    pub(crate) target_role: Option<RoleArn>,
+    pub(crate) secret: SecretOptions,
     /// The access to give the role that reaches the target; None leaves target access alone.
-    pub access: Option<TargetAccess>,
+    pub(crate) access: Option<TargetAccess>,
 }
 
 impl Registration {
     /// The role the target must let in: the target role, or the management role when direct.
-    pub fn principal<'a>(&'a self, identity: &'a HubIdentity) -> &'a RoleArn {
+    pub(crate) fn principal<'a>(&'a self, identity: &'a HubIdentity) -> &'a RoleArn {
         self.target_role
             .as_ref()
             .unwrap_or(&identity.management_role)
@@ -48,47 +48,47 @@ impl Registration {
 
 /// What observe() read from the hub and AWS before planning.
 #[derive(Debug, Clone, Default)]
-pub struct Observed {
+pub(crate) struct Observed {
     /// Every Argo CD cluster Secret in the namespace, plus the Secret at the target name if any.
-    pub secrets: Vec<ObservedSecret>,
-    pub service_accounts: Vec<ObservedServiceAccount>,
+    pub(crate) secrets: Vec<ObservedSecret>,
+    pub(crate) service_accounts: Vec<ObservedServiceAccount>,
     /// Pod identity associations in the Argo CD namespace (pod identity mode only).
-    pub associations: Vec<PodIdentityAssociation>,
+    pub(crate) associations: Vec<PodIdentityAssociation>,
     /// Each target's access entry for the principal that must reach it.
-    pub access: ObservedAccess,
+    pub(crate) access: ObservedAccess,
 }
 
 /// Everything `add` would do, in the order it must be applied: identity first, the Secrets
 /// last, so Argo CD never sees a registration whose identity is not in place.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Plan {
-    pub clusters: Vec<ClusterArn>,
-    pub identity: IdentityMode,
-    pub actions: Vec<Action>,
+pub(crate) struct Plan {
+    pub(crate) clusters: Vec<ClusterArn>,
+    pub(crate) identity: IdentityMode,
+    pub(crate) actions: Vec<Action>,
     /// Things the user should know that are not writes (restart needed, shadowing annotations).
-    pub notes: Vec<String>,
+    pub(crate) notes: Vec<String>,
 }
 
 impl Plan {
-    pub fn writes(&self) -> impl Iterator<Item = &Action> {
+    pub(crate) fn writes(&self) -> impl Iterator<Item = &Action> {
         self.actions
             .iter()
             .filter(|action| action.change != Change::Unchanged)
     }
 
-    pub fn is_noop(&self) -> bool {
+    pub(crate) fn is_noop(&self) -> bool {
         self.writes().next().is_none()
     }
 
     /// Pods pick up a new identity only when restarted.
-    pub fn needs_restart(&self) -> bool {
+    pub(crate) fn needs_restart(&self) -> bool {
         self.writes().any(|action| action.step.changes_identity())
     }
 }
 
 /// Why no plan can be made; each names the fix.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PlanError {
+pub(crate) enum PlanError {
     #[error(
         "Secret {namespace}/{name} already exists for another server ({server}) and was not made by kubectl-argocd-eks; pass --secret-name to register under another name"
     )]
@@ -125,10 +125,37 @@ pub enum PlanError {
         "pod identity needs the hub's own EKS cluster name and it could not be found from the kube context; pass --hub-cluster NAME or use --identity irsa"
     )]
     HubClusterUnknown,
+    #[error(
+        "{cluster} is in partition {cluster_partition}, but role {role} is in {role_partition}: IAM roles cannot be assumed across partitions, so Argo CD could never reach it; use roles in {cluster_partition} (arn:{cluster_partition}:iam::...) with credentials for that partition"
+    )]
+    CrossPartition {
+        cluster: String,
+        cluster_partition: String,
+        role: String,
+        role_partition: String,
+    },
+}
+
+/// The roles on the way to a target must be in its partition: STS in one partition cannot
+/// assume a role of another, and EKS maps only its own partition's principals.
+fn check_partitions(identity: &HubIdentity, registration: &Registration) -> Result<(), PlanError> {
+    let cluster = &registration.cluster.arn;
+    let roles = std::iter::once(&identity.management_role).chain(&registration.target_role);
+    for role in roles {
+        if role.partition != cluster.partition {
+            return Err(PlanError::CrossPartition {
+                cluster: cluster.to_string(),
+                cluster_partition: cluster.partition.clone(),
+                role: role.to_string(),
+                role_partition: role.partition.clone(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Plan the hub's identity and every registration against what was observed. Pure: no I/O.
-pub fn plan(
+pub(crate) fn plan(
     identity: &HubIdentity,
     registrations: &[Registration],
     observed: &Observed,
@@ -182,6 +209,7 @@ pub fn plan(
         })
         .collect();
     for registration in registrations {
+        check_partitions(identity, registration)?;
         if let Some(access) = &registration.access {
             let principal = registration.principal(identity);
             let (steps, note) =
@@ -731,6 +759,27 @@ mod tests {
         let error =
             plan_one(&hub_identity(IdentityMode::Irsa), &registration(None), &hub).unwrap_err();
         assert!(error.to_string().contains("--secret-name old"), "{error}");
+    }
+
+    #[test]
+    fn roles_of_another_partition_cannot_reach_a_target() {
+        let hub = fresh_hub();
+        let mut china = registration(None);
+        china.cluster.arn = ClusterArn::new("aws-cn", "cn-north-1", "210987654321", "prod");
+        let error = plan_one(&hub_identity(IdentityMode::Irsa), &china, &hub).unwrap_err();
+        assert!(
+            matches!(&error, PlanError::CrossPartition { role_partition, .. } if role_partition == "aws"),
+            "{error}"
+        );
+        let mut commercial = registration(Some("arn:aws-us-gov:iam::210987654321:role/deployer"));
+        commercial.cluster = cluster();
+        let error = plan_one(&hub_identity(IdentityMode::Irsa), &commercial, &hub).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("cannot be assumed across partitions"),
+            "{error}"
+        );
     }
 
     fn with_access(mut registration: Registration) -> Registration {

@@ -14,7 +14,7 @@ use super::secret::ObservedSecret;
 /// How Argo CD reaches a registered EKS cluster, as its Secret says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Format {
+pub(crate) enum Format {
     /// `config.awsAuthConfig`: Argo CD's pods get a token with their own AWS identity.
     AwsAuth,
     /// AWS's managed Argo CD (the EKS capability): `server` is the cluster ARN, no config.
@@ -26,29 +26,29 @@ pub enum Format {
 /// One Argo CD cluster Secret that points at EKS, whoever made it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct EksRegistration {
-    pub namespace: String,
+pub(crate) struct EksRegistration {
+    pub(crate) namespace: String,
     /// The Secret's name.
-    pub secret: String,
+    pub(crate) secret: String,
     /// Argo CD's name for the cluster (`name` in the Secret).
-    pub display_name: Option<String>,
-    pub server: String,
-    pub format: Format,
+    pub(crate) display_name: Option<String>,
+    pub(crate) server: String,
+    pub(crate) format: Format,
     /// The EKS cluster's name: `awsAuthConfig.clusterName`, else from the ARN.
-    pub cluster_name: Option<String>,
-    pub region: Option<String>,
-    pub account: Option<String>,
+    pub(crate) cluster_name: Option<String>,
+    pub(crate) region: Option<String>,
+    pub(crate) account: Option<String>,
     /// `awsAuthConfig.roleARN`; None is direct mode (the management role itself).
-    pub role_arn: Option<String>,
+    pub(crate) role_arn: Option<String>,
     /// `tlsClientConfig.caData`.
-    pub ca_data: Option<String>,
+    pub(crate) ca_data: Option<String>,
     /// The Secret's `app.kubernetes.io/managed-by` label.
-    pub managed_by: Option<String>,
+    pub(crate) managed_by: Option<String>,
 }
 
 impl EksRegistration {
     /// Read a cluster Secret; None when it does not point at EKS.
-    pub fn from_secret(secret: &ObservedSecret) -> Option<Self> {
+    pub(crate) fn from_secret(secret: &ObservedSecret) -> Option<Self> {
         let server = secret.server()?.to_owned();
         let config: Option<Value> = secret
             .data
@@ -103,18 +103,18 @@ impl EksRegistration {
         })
     }
 
-    pub fn managed_by_us(&self) -> bool {
+    pub(crate) fn managed_by_us(&self) -> bool {
         self.managed_by.as_deref() == Some(MANAGED_BY_VALUE)
     }
 
     /// Whether Argo CD's own pods reach this cluster with their AWS identity (the capability
     /// uses its own role instead).
-    pub fn uses_argocd_identity(&self) -> bool {
+    pub(crate) fn uses_argocd_identity(&self) -> bool {
         self.format != Format::Capability
     }
 
     /// The role the target must let in: roleARN, else the management role (direct mode).
-    pub fn principal(&self, management_role: Option<&str>) -> Option<String> {
+    pub(crate) fn principal(&self, management_role: Option<&str>) -> Option<String> {
         match self.format {
             Format::AwsAuth => self
                 .role_arn
@@ -126,7 +126,7 @@ impl EksRegistration {
 
     /// Whether this registration points at `cluster`: by name, region and account when the
     /// Secret tells them, else by its `server`.
-    pub fn reaches(&self, cluster: &ClusterArn, server: &str) -> bool {
+    pub(crate) fn reaches(&self, cluster: &ClusterArn, server: &str) -> bool {
         match (&self.cluster_name, &self.region) {
             (Some(name), Some(region)) => {
                 *name == cluster.name
@@ -141,7 +141,7 @@ impl EksRegistration {
     }
 
     /// `cluster (region)` for messages.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let name = self.cluster_name.as_deref().unwrap_or(&self.server);
         match &self.region {
             Some(region) => format!("{name} ({region})"),
@@ -162,7 +162,7 @@ impl EksRegistration {
 }
 
 /// Every EKS registration among `secrets`, by Secret name.
-pub fn eks_registrations(secrets: &[ObservedSecret]) -> Vec<EksRegistration> {
+pub(crate) fn eks_registrations(secrets: &[ObservedSecret]) -> Vec<EksRegistration> {
     let mut found: Vec<EksRegistration> = secrets
         .iter()
         .filter_map(EksRegistration::from_secret)
@@ -173,7 +173,7 @@ pub fn eks_registrations(secrets: &[ObservedSecret]) -> Vec<EksRegistration> {
 
 /// Why a CLUSTER argument picks no single registration.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SelectError {
+pub(crate) enum SelectError {
     #[error(
         "no registered EKS cluster in namespace {namespace} is called {wanted}{}",
         candidates_text(candidates, "; registered: ")
@@ -207,7 +207,7 @@ fn candidate(registration: &EksRegistration) -> String {
 
 /// The one registration `wanted` names: the Secret of that name, else the one registration whose
 /// cluster name, Argo CD name or cluster ARN it is.
-pub fn select<'a>(
+pub(crate) fn select<'a>(
     registrations: &'a [EksRegistration],
     wanted: &str,
     namespace: &str,
@@ -242,7 +242,7 @@ pub fn select<'a>(
 /// The one-word health `list` shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Health {
+pub(crate) enum Health {
     /// DescribeCluster has the Secret's endpoint and CA.
     Ok,
     /// The cluster's CA is not the Secret's caData any more.
@@ -269,7 +269,7 @@ impl fmt::Display for Health {
 
 /// What DescribeCluster said about a registration's cluster. `client_account` is the account
 /// the call was made in, when known.
-pub fn health(
+pub(crate) fn health(
     registration: &EksRegistration,
     client_account: Option<&str>,
     described: Lookup<&EksCluster>,

@@ -13,24 +13,24 @@ use super::registration::{EksRegistration, Format};
 
 /// One of Argo CD's service accounts and its IRSA annotation.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServiceAccountIdentity {
-    pub name: String,
-    pub irsa_role: Option<String>,
+pub(crate) struct ServiceAccountIdentity {
+    pub(crate) name: String,
+    pub(crate) irsa_role: Option<String>,
     /// The annotation is owned by this tool's field manager (server-side apply).
-    pub annotation_ours: bool,
+    pub(crate) annotation_ours: bool,
 }
 
 /// A pod identity association for one of Argo CD's service accounts.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ObservedAssociation {
-    pub association: PodIdentityAssociation,
+pub(crate) struct ObservedAssociation {
+    pub(crate) association: PodIdentityAssociation,
     /// It carries the tag `app.kubernetes.io/managed-by=kubectl-argocd-eks`.
-    pub ours: bool,
+    pub(crate) ours: bool,
 }
 
 /// The management role Argo CD's pods run as: the IRSA annotation (AWS SDKs prefer it when both
 /// are set), else the pod identity association.
-pub fn management_role(
+pub(crate) fn management_role(
     service_accounts: &[ServiceAccountIdentity],
     associations: &[ObservedAssociation],
 ) -> Option<String> {
@@ -47,7 +47,7 @@ pub fn management_role(
 
 /// What the target says about the access entry of the principal that reached it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EntryState {
+pub(crate) enum EntryState {
     /// The entry exists; `ours` when it carries this tool's managed-by tag.
     Present {
         ours: bool,
@@ -59,7 +59,7 @@ pub enum EntryState {
 
 /// A removed registration's target, as observed: the cluster and its access entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ObservedTarget {
+pub(crate) enum ObservedTarget {
     Found {
         cluster: ClusterArn,
         endpoint: String,
@@ -72,34 +72,34 @@ pub enum ObservedTarget {
 
 /// Everything `remove` read before planning.
 #[derive(Debug, Clone, Default)]
-pub struct ObservedRemoval {
-    pub namespace: String,
+pub(crate) struct ObservedRemoval {
+    pub(crate) namespace: String,
     /// Every EKS registration in the namespace.
-    pub registrations: Vec<EksRegistration>,
+    pub(crate) registrations: Vec<EksRegistration>,
     /// Argo CD's service accounts that exist.
-    pub service_accounts: Vec<ServiceAccountIdentity>,
+    pub(crate) service_accounts: Vec<ServiceAccountIdentity>,
     /// The hub's EKS cluster, when known; pod identity associations live there.
-    pub hub_cluster: Option<ClusterArn>,
+    pub(crate) hub_cluster: Option<ClusterArn>,
     /// Associations for Argo CD's service accounts.
-    pub associations: Vec<ObservedAssociation>,
+    pub(crate) associations: Vec<ObservedAssociation>,
     /// Why associations were not looked at, if they were not.
-    pub associations_unchecked: Option<String>,
+    pub(crate) associations_unchecked: Option<String>,
     /// Per removed Secret (by name), its target.
-    pub targets: Vec<(String, ObservedTarget)>,
+    pub(crate) targets: Vec<(String, ObservedTarget)>,
     /// EKS registrations in the hub's other namespaces (other Argo CD instances may share a
     /// target's access entry).
-    pub elsewhere: Vec<EksRegistration>,
+    pub(crate) elsewhere: Vec<EksRegistration>,
     /// Why other namespaces were not looked at, if they were not.
-    pub elsewhere_unchecked: Option<String>,
+    pub(crate) elsewhere_unchecked: Option<String>,
     /// The management role of other namespaces' Argo CD (None: it has no AWS identity), where
     /// it was read, for their direct-mode registrations; a direct-mode registration in a
     /// namespace not read counts as a user of the entry.
-    pub elsewhere_management: BTreeMap<String, Option<String>>,
+    pub(crate) elsewhere_management: BTreeMap<String, Option<String>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Removal {
+pub(crate) enum Removal {
     Delete,
     Keep,
 }
@@ -116,7 +116,7 @@ impl fmt::Display for Removal {
 /// One object `remove` deletes, or keeps.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "camelCase")]
-pub enum RemovalStep {
+pub(crate) enum RemovalStep {
     DeleteSecret {
         namespace: String,
         name: String,
@@ -139,7 +139,7 @@ pub enum RemovalStep {
 }
 
 impl RemovalStep {
-    pub fn subject(&self) -> String {
+    pub(crate) fn subject(&self) -> String {
         match self {
             RemovalStep::DeleteSecret { namespace, name } => format!("Secret {namespace}/{name}"),
             RemovalStep::RemoveServiceAccountAnnotation {
@@ -164,7 +164,7 @@ impl RemovalStep {
     }
 
     /// Whether Argo CD's pods lose an identity with this step.
-    pub fn changes_identity(&self) -> bool {
+    pub(crate) fn changes_identity(&self) -> bool {
         matches!(
             self,
             RemovalStep::RemoveServiceAccountAnnotation { .. }
@@ -174,31 +174,27 @@ impl RemovalStep {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RemovalAction {
-    pub change: Removal,
-    pub step: RemovalStep,
+pub(crate) struct RemovalAction {
+    pub(crate) change: Removal,
+    pub(crate) step: RemovalStep,
     /// Why it goes, or why it stays.
-    pub detail: String,
+    pub(crate) detail: String,
 }
 
 /// Everything `remove` would do, in order: the Secrets first (Argo CD stops using the
 /// clusters), then target access, then Argo CD's identity.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RemovalPlan {
-    pub namespace: String,
+pub(crate) struct RemovalPlan {
+    pub(crate) namespace: String,
     /// The removed registrations' Secret names.
-    pub secrets: Vec<String>,
-    pub actions: Vec<RemovalAction>,
-    pub notes: Vec<String>,
+    pub(crate) secrets: Vec<String>,
+    pub(crate) actions: Vec<RemovalAction>,
+    pub(crate) notes: Vec<String>,
 }
 
 impl RemovalPlan {
-    pub fn deletes(&self) -> impl Iterator<Item = &RemovalAction> {
+    pub(crate) fn deletes(&self) -> impl Iterator<Item = &RemovalAction> {
         self.actions.iter().filter(|a| a.change == Removal::Delete)
-    }
-
-    pub fn is_noop(&self) -> bool {
-        self.deletes().next().is_none()
     }
 }
 
@@ -220,39 +216,73 @@ fn still_needed(by: &[&EksRegistration]) -> String {
 }
 
 /// Plan the removal of the registrations whose Secrets are `removing`. Pure: no I/O.
-pub fn plan_removal(observed: &ObservedRemoval, removing: &[String]) -> RemovalPlan {
-    let namespace = &observed.namespace;
-    let mut actions = Vec::new();
+pub(crate) fn plan_removal(observed: &ObservedRemoval, removing: &[String]) -> RemovalPlan {
     let mut notes = Vec::new();
     let remaining: Vec<&EksRegistration> = observed
         .registrations
         .iter()
         .filter(|r| !removing.contains(&r.secret))
         .collect();
-    let management = management_role(&observed.service_accounts, &observed.associations);
-
-    for name in removing {
-        let registration = observed.registrations.iter().find(|r| r.secret == *name);
-        let detail = match registration {
-            Some(r) if r.managed_by_us() => r.describe(),
-            Some(r) => format!(
-                "{}; made by {}, not by kubectl-argocd-eks",
-                r.describe(),
-                r.managed_by.as_deref().unwrap_or("someone else")
-            ),
-            None => "registration".to_owned(),
-        };
-        actions.push(RemovalAction {
-            change: Removal::Delete,
-            step: RemovalStep::DeleteSecret {
-                namespace: namespace.clone(),
-                name: name.clone(),
-            },
-            detail,
-        });
+    let mut actions = secret_actions(observed, removing);
+    actions.extend(access_entry_actions(observed, &remaining, &mut notes));
+    // Argo CD's identity: only when no remaining registration needs it.
+    let needing: Vec<&EksRegistration> = remaining
+        .iter()
+        .copied()
+        .filter(|r| r.uses_argocd_identity())
+        .collect();
+    actions.extend(association_actions(observed, &needing));
+    actions.extend(annotation_actions(observed, &needing));
+    if needing.is_empty()
+        && let Some(why) = &observed.associations_unchecked
+    {
+        notes.push(format!(
+            "pod identity associations were not checked ({why}); if Argo CD used pod identity, remove them with aws eks delete-pod-identity-association"
+        ));
     }
+    RemovalPlan {
+        namespace: observed.namespace.clone(),
+        secrets: removing.to_vec(),
+        actions,
+        notes,
+    }
+}
 
-    // Target access: one decision per (cluster, principal).
+/// Step 1: the Secrets go first, so Argo CD stops using the clusters.
+fn secret_actions(observed: &ObservedRemoval, removing: &[String]) -> Vec<RemovalAction> {
+    removing
+        .iter()
+        .map(|name| {
+            let registration = observed.registrations.iter().find(|r| r.secret == *name);
+            let detail = match registration {
+                Some(r) if r.managed_by_us() => r.describe(),
+                Some(r) => format!(
+                    "{}; made by {}, not by kubectl-argocd-eks",
+                    r.describe(),
+                    r.managed_by.as_deref().unwrap_or("someone else")
+                ),
+                None => "registration".to_owned(),
+            };
+            RemovalAction {
+                change: Removal::Delete,
+                step: RemovalStep::DeleteSecret {
+                    namespace: observed.namespace.clone(),
+                    name: name.clone(),
+                },
+                detail,
+            }
+        })
+        .collect()
+}
+
+/// Step 2: target access, one decision per (cluster, principal).
+fn access_entry_actions(
+    observed: &ObservedRemoval,
+    remaining: &[&EksRegistration],
+    notes: &mut Vec<String>,
+) -> Vec<RemovalAction> {
+    let management = management_role(&observed.service_accounts, &observed.associations);
+    let mut actions = Vec::new();
     let mut seen: Vec<(ClusterArn, String)> = Vec::new();
     for (secret, target) in &observed.targets {
         let (cluster, endpoint, principal, entry) = match target {
@@ -272,106 +302,149 @@ pub fn plan_removal(observed: &ObservedRemoval, removing: &[String]) -> RemovalP
             continue;
         }
         seen.push(key);
-        let mut needed_by: Vec<&EksRegistration> = remaining
-            .iter()
-            .copied()
-            .filter(|r| {
-                r.reaches(cluster, endpoint)
-                    && r.principal(management.as_deref()).as_deref() == Some(principal.as_str())
-            })
-            .collect();
-        // Another namespace's Argo CD: its roleARN, or in direct mode its own management role;
-        // when that could not be read, the registration counts as a user.
-        needed_by.extend(observed.elsewhere.iter().filter(|r| {
-            let uses_principal =
-                match (&r.role_arn, observed.elsewhere_management.get(&r.namespace)) {
-                    (Some(role), _) | (None, Some(Some(role))) => role == principal,
-                    (None, Some(None)) => false,
-                    (None, None) => true,
-                };
-            r.format == Format::AwsAuth && r.reaches(cluster, endpoint) && uses_principal
-        }));
-        let step = RemovalStep::DeleteAccessEntry {
-            cluster: cluster.clone(),
-            principal_arn: principal.clone(),
-        };
-        let keep = |detail: String| RemovalAction {
-            change: Removal::Keep,
-            step: step.clone(),
-            detail,
-        };
-        match entry {
-            EntryState::Absent => {}
-            EntryState::ConfigMap if needed_by.is_empty() => notes.push(format!(
-                "{} reads only the aws-auth ConfigMap: if nothing else uses {principal} there, remove its mapRoles entry by hand (kubectl -n kube-system edit configmap aws-auth on that cluster)",
-                cluster
-            )),
-            EntryState::ConfigMap => {}
-            EntryState::Present { .. } if !needed_by.is_empty() => {
-                actions.push(keep(still_needed(&needed_by)));
-            }
-            EntryState::Present { ours: false } => actions.push(keep(TAG_MISSING.to_owned())),
-            EntryState::Present { ours: true } => {
-                if let Some(why) = &observed.elsewhere_unchecked {
-                    notes.push(format!(
-                        "cluster Secrets in other namespaces were not checked ({why}): an Argo CD elsewhere on this hub that reaches {} as {principal} loses that access",
-                        cluster.name
-                    ));
-                }
-                actions.push(RemovalAction {
-                    change: Removal::Delete,
-                    step,
-                    detail: "created by kubectl-argocd-eks; no other registration uses it"
-                        .to_owned(),
-                });
-            }
-        }
+        let users = entry_users(
+            observed,
+            remaining,
+            management.as_deref(),
+            (cluster, endpoint),
+            principal,
+        );
+        actions.extend(entry_decision(
+            observed, cluster, principal, entry, &users, notes,
+        ));
     }
+    actions
+}
 
-    // Argo CD's identity: only when no remaining registration needs it.
-    let needing: Vec<&EksRegistration> = remaining
+/// The registrations left that reach `cluster` as `principal`, here and in the hub's other
+/// namespaces (their roleARN, or in direct mode their own management role; when that could
+/// not be read, a direct-mode registration counts as a user).
+fn entry_users<'a>(
+    observed: &'a ObservedRemoval,
+    remaining: &[&'a EksRegistration],
+    management: Option<&str>,
+    (cluster, endpoint): (&ClusterArn, &str),
+    principal: &str,
+) -> Vec<&'a EksRegistration> {
+    let mut users: Vec<&EksRegistration> = remaining
         .iter()
         .copied()
-        .filter(|r| r.uses_argocd_identity())
+        .filter(|r| {
+            r.reaches(cluster, endpoint) && r.principal(management).as_deref() == Some(principal)
+        })
         .collect();
+    users.extend(observed.elsewhere.iter().filter(|r| {
+        let uses_principal = match (&r.role_arn, observed.elsewhere_management.get(&r.namespace)) {
+            (Some(role), _) | (None, Some(Some(role))) => role == principal,
+            (None, Some(None)) => false,
+            (None, None) => true,
+        };
+        r.format == Format::AwsAuth && r.reaches(cluster, endpoint) && uses_principal
+    }));
+    users
+}
+
+/// Delete the access entry when this tool made it and nothing else uses it; else keep it and
+/// say why (or, for an aws-auth cluster, say what to remove by hand).
+fn entry_decision(
+    observed: &ObservedRemoval,
+    cluster: &ClusterArn,
+    principal: &str,
+    entry: &EntryState,
+    users: &[&EksRegistration],
+    notes: &mut Vec<String>,
+) -> Option<RemovalAction> {
+    let step = RemovalStep::DeleteAccessEntry {
+        cluster: cluster.clone(),
+        principal_arn: principal.to_owned(),
+    };
+    let action = |change, detail: String| RemovalAction {
+        change,
+        step: step.clone(),
+        detail,
+    };
+    match entry {
+        EntryState::Absent => None,
+        EntryState::ConfigMap => {
+            if users.is_empty() {
+                notes.push(format!(
+                    "{cluster} reads only the aws-auth ConfigMap: if nothing else uses {principal} there, remove its mapRoles entry by hand (kubectl -n kube-system edit configmap aws-auth on that cluster)"
+                ));
+            }
+            None
+        }
+        EntryState::Present { .. } if !users.is_empty() => {
+            Some(action(Removal::Keep, still_needed(users)))
+        }
+        EntryState::Present { ours: false } => Some(action(Removal::Keep, TAG_MISSING.to_owned())),
+        EntryState::Present { ours: true } => {
+            if let Some(why) = &observed.elsewhere_unchecked {
+                notes.push(format!(
+                    "cluster Secrets in other namespaces were not checked ({why}): an Argo CD elsewhere on this hub that reaches {} as {principal} loses that access",
+                    cluster.name
+                ));
+            }
+            Some(action(
+                Removal::Delete,
+                "created by kubectl-argocd-eks; no other registration uses it".to_owned(),
+            ))
+        }
+    }
+}
+
+/// Step 3: Argo CD's pod identity associations, in service account order.
+fn association_actions(
+    observed: &ObservedRemoval,
+    needing: &[&EksRegistration],
+) -> Vec<RemovalAction> {
+    let Some(hub_cluster) = &observed.hub_cluster else {
+        return Vec::new();
+    };
     let in_sa_order = ARGOCD_SERVICE_ACCOUNTS.iter().flat_map(|(name, _)| {
         observed
             .associations
             .iter()
             .filter(move |a| a.association.service_account.name == *name)
     });
-    for observed_association in in_sa_order {
-        let association = &observed_association.association;
-        if association.service_account.namespace != *namespace {
-            continue;
-        }
-        let Some(hub_cluster) = observed.hub_cluster.clone() else {
-            continue;
-        };
-        let (change, detail) = if !needing.is_empty() {
-            (Removal::Keep, still_needed(&needing))
-        } else if !observed_association.ours {
-            (Removal::Keep, TAG_MISSING.to_owned())
-        } else {
-            (
-                Removal::Delete,
-                format!(
-                    "{}, role {}; no registration needs Argo CD's identity any more",
-                    association.id, association.role_arn
-                ),
-            )
-        };
-        actions.push(RemovalAction {
-            change,
-            detail,
-            step: RemovalStep::DeletePodIdentityAssociation {
-                hub_cluster,
-                association_id: association.id.clone(),
-                service_account: association.service_account.clone(),
-                role_arn: association.role_arn.clone(),
-            },
-        });
-    }
+    in_sa_order
+        .filter(|observed_association| {
+            observed_association.association.service_account.namespace == observed.namespace
+        })
+        .map(|observed_association| {
+            let association = &observed_association.association;
+            let (change, detail) = if !needing.is_empty() {
+                (Removal::Keep, still_needed(needing))
+            } else if !observed_association.ours {
+                (Removal::Keep, TAG_MISSING.to_owned())
+            } else {
+                (
+                    Removal::Delete,
+                    format!(
+                        "{}, role {}; no registration needs Argo CD's identity any more",
+                        association.id, association.role_arn
+                    ),
+                )
+            };
+            RemovalAction {
+                change,
+                detail,
+                step: RemovalStep::DeletePodIdentityAssociation {
+                    hub_cluster: hub_cluster.clone(),
+                    association_id: association.id.clone(),
+                    service_account: association.service_account.clone(),
+                    role_arn: association.role_arn.clone(),
+                },
+            }
+        })
+        .collect()
+}
+
+/// Step 4: the IRSA annotations on Argo CD's service accounts.
+fn annotation_actions(
+    observed: &ObservedRemoval,
+    needing: &[&EksRegistration],
+) -> Vec<RemovalAction> {
+    let mut actions = Vec::new();
     for (name, _) in ARGOCD_SERVICE_ACCOUNTS {
         let Some(sa) = observed.service_accounts.iter().find(|sa| sa.name == name) else {
             continue;
@@ -380,7 +453,7 @@ pub fn plan_removal(observed: &ObservedRemoval, removing: &[String]) -> RemovalP
             continue;
         };
         let (change, detail) = if !needing.is_empty() {
-            (Removal::Keep, still_needed(&needing))
+            (Removal::Keep, still_needed(needing))
         } else if !sa.annotation_ours {
             (
                 Removal::Keep,
@@ -397,25 +470,12 @@ pub fn plan_removal(observed: &ObservedRemoval, removing: &[String]) -> RemovalP
             change,
             detail,
             step: RemovalStep::RemoveServiceAccountAnnotation {
-                service_account: SaRef::new(namespace, name),
+                service_account: SaRef::new(&observed.namespace, name),
                 role_arn: role.clone(),
             },
         });
     }
-    if needing.is_empty()
-        && let Some(why) = &observed.associations_unchecked
-    {
-        notes.push(format!(
-            "pod identity associations were not checked ({why}); if Argo CD used pod identity, remove them with aws eks delete-pod-identity-association"
-        ));
-    }
-
-    RemovalPlan {
-        namespace: namespace.clone(),
-        secrets: removing.to_vec(),
-        actions,
-        notes,
-    }
+    actions
 }
 
 #[cfg(test)]

@@ -1,10 +1,8 @@
-//! The Argo CD cluster Secret: build the desired one, read an existing one back, compare them.
+//! The Argo CD cluster Secret: build the desired one, read an existing one as Argo CD does,
+//! compare them. Plain types: the kube adapter turns them into Kubernetes objects and back.
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::ByteString;
-use k8s_openapi::api::core::v1::Secret;
-use kube::api::ObjectMeta;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -15,59 +13,59 @@ use super::model::{
 
 /// Argo CD's `ClusterConfig`, limited to the fields this tool writes (names are Argo CD's own).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ClusterConfig {
+pub(crate) struct ClusterConfig {
     #[serde(rename = "awsAuthConfig", skip_serializing_if = "Option::is_none")]
-    pub aws_auth_config: Option<AwsAuthConfig>,
+    pub(crate) aws_auth_config: Option<AwsAuthConfig>,
     #[serde(rename = "tlsClientConfig", default)]
-    pub tls_client_config: TlsClientConfig,
+    pub(crate) tls_client_config: TlsClientConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AwsAuthConfig {
+pub(crate) struct AwsAuthConfig {
     #[serde(rename = "clusterName")]
-    pub cluster_name: String,
+    pub(crate) cluster_name: String,
     #[serde(rename = "roleARN", default, skip_serializing_if = "Option::is_none")]
-    pub role_arn: Option<String>,
+    pub(crate) role_arn: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub profile: Option<String>,
+    pub(crate) profile: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TlsClientConfig {
+pub(crate) struct TlsClientConfig {
     #[serde(default)]
-    pub insecure: bool,
+    pub(crate) insecure: bool,
     #[serde(rename = "caData", default, skip_serializing_if = "Option::is_none")]
-    pub ca_data: Option<String>,
+    pub(crate) ca_data: Option<String>,
 }
 
 /// Everything the user chose about one registration's Secret.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SecretOptions {
-    pub namespace: String,
+pub(crate) struct SecretOptions {
+    pub(crate) namespace: String,
     /// `--secret-name`; default derived from the cluster ARN.
-    pub secret_name: Option<String>,
+    pub(crate) secret_name: Option<String>,
     /// `--name`; default the cluster ARN.
-    pub display_name: Option<String>,
-    pub labels: BTreeMap<String, String>,
-    pub annotations: BTreeMap<String, String>,
-    pub project: Option<String>,
-    pub namespaces: Vec<String>,
-    pub cluster_resources: bool,
+    pub(crate) display_name: Option<String>,
+    pub(crate) labels: BTreeMap<String, String>,
+    pub(crate) annotations: BTreeMap<String, String>,
+    pub(crate) project: Option<String>,
+    pub(crate) namespaces: Vec<String>,
+    pub(crate) cluster_resources: bool,
 }
 
 /// The Secret the tool wants to exist for one target cluster.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct DesiredSecret {
-    pub namespace: String,
-    pub name: String,
-    pub labels: BTreeMap<String, String>,
-    pub annotations: BTreeMap<String, String>,
+pub(crate) struct DesiredSecret {
+    pub(crate) namespace: String,
+    pub(crate) name: String,
+    pub(crate) labels: BTreeMap<String, String>,
+    pub(crate) annotations: BTreeMap<String, String>,
     /// The Secret's `data`, as strings.
-    pub data: BTreeMap<String, String>,
+    pub(crate) data: BTreeMap<String, String>,
 }
 
 /// Name for a cluster's Secret: unique across accounts and regions, stable, a DNS-1123 subdomain.
-pub fn default_secret_name(arn: &ClusterArn) -> String {
+pub(crate) fn default_secret_name(arn: &ClusterArn) -> String {
     let digest = Sha256::digest(arn.to_string().as_bytes());
     let hash: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
     let cluster: String = arn
@@ -83,7 +81,7 @@ pub fn default_secret_name(arn: &ClusterArn) -> String {
 }
 
 /// Whether `name` is a valid DNS-1123 subdomain (what Kubernetes requires of a Secret's name).
-pub fn valid_secret_name(name: &str) -> bool {
+pub(crate) fn valid_secret_name(name: &str) -> bool {
     name.len() <= 253
         && !name.is_empty()
         && name.split('.').all(|label| {
@@ -98,7 +96,7 @@ pub fn valid_secret_name(name: &str) -> bool {
 }
 
 /// The `config` value: Argo CD authenticates with `argocd-k8s-auth aws`, TLS always verified.
-pub fn cluster_config(cluster: &EksCluster, target_role: Option<&RoleArn>) -> ClusterConfig {
+pub(crate) fn cluster_config(cluster: &EksCluster, target_role: Option<&RoleArn>) -> ClusterConfig {
     ClusterConfig {
         aws_auth_config: Some(AwsAuthConfig {
             cluster_name: cluster.arn.name.clone(),
@@ -113,7 +111,7 @@ pub fn cluster_config(cluster: &EksCluster, target_role: Option<&RoleArn>) -> Cl
 }
 
 /// The desired Secret for `cluster`, reached through `target_role` (None: direct mode).
-pub fn desired_secret(
+pub(crate) fn desired_secret(
     cluster: &EksCluster,
     target_role: Option<&RoleArn>,
     options: &SecretOptions,
@@ -127,7 +125,10 @@ pub fn desired_secret(
 
 /// The Secret AWS's managed Argo CD (the EKS Argo CD capability) reads: `server` is the
 /// cluster's ARN and there is no `config`; its capability role reaches the cluster.
-pub fn desired_capability_secret(cluster: &EksCluster, options: &SecretOptions) -> DesiredSecret {
+pub(crate) fn desired_capability_secret(
+    cluster: &EksCluster,
+    options: &SecretOptions,
+) -> DesiredSecret {
     build_secret(cluster, cluster.arn.to_string(), None, options)
 }
 
@@ -175,115 +176,36 @@ fn build_secret(
     }
 }
 
-impl DesiredSecret {
-    /// The object sent with server-side apply: only the fields the tool owns.
-    pub fn to_manifest(&self) -> Secret {
-        Secret {
-            metadata: ObjectMeta {
-                name: Some(self.name.clone()),
-                namespace: Some(self.namespace.clone()),
-                labels: Some(self.labels.clone()),
-                annotations: (!self.annotations.is_empty()).then(|| self.annotations.clone()),
-                ..ObjectMeta::default()
-            },
-            type_: Some("Opaque".to_owned()),
-            data: Some(
-                self.data
-                    .iter()
-                    .map(|(k, v)| (k.clone(), ByteString(v.clone().into_bytes())))
-                    .collect(),
-            ),
-            ..Secret::default()
-        }
-    }
-}
-
 /// An existing Secret as read from the hub, decoded.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct ObservedSecret {
-    pub namespace: String,
-    pub name: String,
-    pub labels: BTreeMap<String, String>,
-    pub annotations: BTreeMap<String, String>,
-    pub data: BTreeMap<String, String>,
+pub(crate) struct ObservedSecret {
+    pub(crate) namespace: String,
+    pub(crate) name: String,
+    pub(crate) labels: BTreeMap<String, String>,
+    pub(crate) annotations: BTreeMap<String, String>,
+    pub(crate) data: BTreeMap<String, String>,
     /// Data keys, label keys and annotation keys that this tool's field manager owns.
-    pub owned: OwnedFields,
+    pub(crate) owned: OwnedFields,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct OwnedFields {
-    pub data: Vec<String>,
-    pub labels: Vec<String>,
-    pub annotations: Vec<String>,
+pub(crate) struct OwnedFields {
+    pub(crate) data: Vec<String>,
+    pub(crate) labels: Vec<String>,
+    pub(crate) annotations: Vec<String>,
 }
 
 impl ObservedSecret {
-    /// Decode a Secret read from the API server; `field_manager` picks whose fields are "owned".
-    pub fn from_secret(secret: &Secret, field_manager: &str) -> Self {
-        let meta = &secret.metadata;
-        let mut data: BTreeMap<String, String> = secret
-            .data
-            .iter()
-            .flatten()
-            .map(|(k, v)| (k.clone(), String::from_utf8_lossy(&v.0).into_owned()))
-            .collect();
-        // Argo CD merges stringData over data; so do we (the server does too on write).
-        for (k, v) in secret.string_data.iter().flatten() {
-            data.insert(k.clone(), v.clone());
-        }
-        let owned = meta
-            .managed_fields
-            .iter()
-            .flatten()
-            .filter(|entry| {
-                entry.manager.as_deref() == Some(field_manager)
-                    && entry.operation.as_deref() == Some("Apply")
-            })
-            .filter_map(|entry| entry.fields_v1.as_ref())
-            .fold(OwnedFields::default(), |mut owned, fields| {
-                let keys = |path: &[&str]| -> Vec<String> {
-                    let mut node = &fields.0;
-                    for step in path {
-                        node = match node.get(step) {
-                            Some(next) => next,
-                            None => return Vec::new(),
-                        };
-                    }
-                    node.as_object()
-                        .map(|map| {
-                            map.keys()
-                                .filter_map(|k| k.strip_prefix("f:").map(str::to_owned))
-                                .collect()
-                        })
-                        .unwrap_or_default()
-                };
-                owned.data.extend(keys(&["f:data"]));
-                owned.labels.extend(keys(&["f:metadata", "f:labels"]));
-                owned
-                    .annotations
-                    .extend(keys(&["f:metadata", "f:annotations"]));
-                owned
-            });
-        ObservedSecret {
-            namespace: meta.namespace.clone().unwrap_or_default(),
-            name: meta.name.clone().unwrap_or_default(),
-            labels: meta.labels.clone().unwrap_or_default(),
-            annotations: meta.annotations.clone().unwrap_or_default(),
-            data,
-            owned,
-        }
-    }
-
-    pub fn managed_by_us(&self) -> bool {
+    pub(crate) fn managed_by_us(&self) -> bool {
         self.labels.get(MANAGED_BY_LABEL).map(String::as_str) == Some(MANAGED_BY_VALUE)
     }
 
     /// `server` as Argo CD reads it (trailing `/` trimmed).
-    pub fn server(&self) -> Option<&str> {
+    pub(crate) fn server(&self) -> Option<&str> {
         self.data.get("server").map(|s| s.trim_end_matches('/'))
     }
 
-    pub fn config(&self) -> Option<ClusterConfig> {
+    pub(crate) fn config(&self) -> Option<ClusterConfig> {
         self.data
             .get("config")
             .and_then(|text| serde_json::from_str(text).ok())
@@ -291,7 +213,10 @@ impl ObservedSecret {
 }
 
 /// What differs between the desired Secret and the one on the hub; empty means unchanged.
-pub fn secret_differences(desired: &DesiredSecret, observed: &ObservedSecret) -> Vec<String> {
+pub(crate) fn secret_differences(
+    desired: &DesiredSecret,
+    observed: &ObservedSecret,
+) -> Vec<String> {
     let mut differences = Vec::new();
     for (key, want) in &desired.data {
         let have = observed.data.get(key);
@@ -490,42 +415,6 @@ mod tests {
         assert_eq!(
             secret_differences(&desired, &observed),
             vec!["data.config", "data.project (removed)"]
-        );
-    }
-
-    #[test]
-    fn observed_secret_reads_owned_fields_from_managed_fields() {
-        use k8s_openapi::apimachinery::pkg::apis::meta::v1::{FieldsV1, ManagedFieldsEntry};
-        let desired = desired_secret(&cluster("prod", "eu-west-1"), None, &options());
-        let mut secret = desired.to_manifest();
-        secret.metadata.managed_fields = Some(vec![
-            ManagedFieldsEntry {
-                manager: Some("kubectl-argocd-eks".into()),
-                operation: Some("Apply".into()),
-                fields_v1: Some(FieldsV1(serde_json::json!({
-                    "f:data": {"f:config": {}, "f:name": {}, "f:server": {}},
-                    "f:metadata": {"f:labels": {"f:argocd.argoproj.io/secret-type": {}}}
-                }))),
-                ..Default::default()
-            },
-            ManagedFieldsEntry {
-                manager: Some("argocd-server".into()),
-                operation: Some("Update".into()),
-                fields_v1: Some(FieldsV1(serde_json::json!({"f:data": {"f:shard": {}}}))),
-                ..Default::default()
-            },
-        ]);
-        let observed = ObservedSecret::from_secret(&secret, "kubectl-argocd-eks");
-        assert_eq!(observed.owned.data, vec!["config", "name", "server"]);
-        assert_eq!(
-            observed.owned.labels,
-            vec!["argocd.argoproj.io/secret-type"]
-        );
-        assert!(observed.managed_by_us());
-        assert_eq!(observed.data, desired.data);
-        assert_eq!(
-            secret_differences(&desired, &observed),
-            Vec::<String>::new()
         );
     }
 

@@ -1,7 +1,7 @@
 //! Helpers the end-to-end test binaries share: the sandbox's environment, kubectl, the tool.
 
-// Each test binary uses only some of these helpers.
-#![allow(dead_code)]
+// Each test binary uses only some of these helpers, and none is exported from a test crate.
+#![allow(dead_code, unreachable_pub)]
 
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -16,7 +16,33 @@ pub const SERVICE_ACCOUNTS: [&str; 3] = [
     "argocd-applicationset-controller",
 ];
 
+/// How to bring up what these tests talk to.
+const START_THE_SANDBOX: &str = "the end-to-end tests talk to the sandbox of real servers, and it is not up: run scripts/test (it starts the sandbox and runs everything), or scripts/sandbox up && eval \"$(scripts/sandbox env)\" and then cargo test";
+
+/// Stop here when the sandbox is not up: under scripts/test or CI (ARGOCD_EKS_REQUIRE_SANDBOX,
+/// CI) that is a failure; for a plain `cargo test` this test binary says how to start the
+/// sandbox and ends without running its tests, so the unit tests stay runnable alone.
+pub fn require_sandbox() {
+    if std::env::var_os("ARGOCD_EKS_SANDBOX_MOTO_URL").is_some() {
+        return;
+    }
+    let required = ["ARGOCD_EKS_REQUIRE_SANDBOX", "CI"]
+        .iter()
+        .any(|name| std::env::var(name).is_ok_and(|v| !v.is_empty() && v != "0" && v != "false"));
+    if required {
+        panic!("{START_THE_SANDBOX}");
+    }
+    static SAID: std::sync::Once = std::sync::Once::new();
+    // Straight to the process's stderr: the test harness captures `eprintln!`.
+    SAID.call_once(|| {
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), "\nskipped: {START_THE_SANDBOX}\n");
+    });
+    std::process::exit(0);
+}
+
 pub fn env(name: &str) -> String {
+    require_sandbox();
     std::env::var(name).unwrap_or_else(|_| {
         panic!("{name} is not set: run these tests with scripts/test (it starts the sandbox)")
     })
@@ -46,6 +72,7 @@ pub fn argocd_namespace_with(test: &str, service_accounts: &[&str]) -> String {
 }
 
 pub fn kubectl_output(args: &[&str]) -> Output {
+    require_sandbox();
     Command::new("kubectl")
         .args(args)
         .output()
@@ -85,6 +112,7 @@ impl std::fmt::Display for Run {
 }
 
 pub fn tool(args: &[&str]) -> Run {
+    require_sandbox();
     let output = Command::new(env!("CARGO_BIN_EXE_kubectl-argocd_eks"))
         .args(args)
         .stdin(std::process::Stdio::null())
@@ -251,6 +279,7 @@ pub fn resource_versions(namespace: &str) -> Vec<String> {
 
 /// The sandbox's AWS configuration in `region`, with the credentials the environment gives.
 pub async fn sdk_config(region: &str) -> aws_config::SdkConfig {
+    require_sandbox();
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_sdk_eks::config::Region::new(region.to_owned()))
         .load()

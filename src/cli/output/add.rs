@@ -11,15 +11,15 @@ use crate::core::plan::Plan;
 /// What `add` reports: the plan, and whether (and how) it was applied.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct AddReport<'a> {
-    pub plan: &'a Plan,
+pub(crate) struct AddReport<'a> {
+    pub(crate) plan: &'a Plan,
     /// `applied`, `unchanged`, `dry-run-client`, `dry-run-server`.
-    pub outcome: Outcome,
+    pub(crate) outcome: Outcome,
     /// Identity changed and the pods were not restarted by this run.
-    pub restart_needed: bool,
-    pub restart_command: String,
+    pub(crate) restart_needed: bool,
+    pub(crate) restart_command: String,
     /// Workloads restarted by `--restart`.
-    pub restarted: Vec<String>,
+    pub(crate) restarted: Vec<String>,
 }
 
 impl PlanLine for Action {

@@ -10,13 +10,13 @@ use crate::core::checks::{Section, Status};
 /// Every section doctor checked; as a document, the list of sections.
 #[derive(Debug, Serialize)]
 #[serde(transparent)]
-pub struct DoctorReport {
-    pub sections: Vec<Section>,
+pub(crate) struct DoctorReport {
+    pub(crate) sections: Vec<Section>,
 }
 
 impl DoctorReport {
     /// How many checks failed.
-    pub fn problems(&self) -> usize {
+    pub(crate) fn problems(&self) -> usize {
         self.sections
             .iter()
             .flat_map(|s| &s.findings)

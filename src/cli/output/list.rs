@@ -10,30 +10,30 @@ use crate::core::registration::Health;
 /// One line of `list`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ListedCluster {
-    pub secret: String,
+pub(crate) struct ListedCluster {
+    pub(crate) secret: String,
     /// Argo CD's name for the cluster.
-    pub name: Option<String>,
-    pub cluster: Option<String>,
-    pub region: Option<String>,
-    pub account: Option<String>,
-    pub server: String,
+    pub(crate) name: Option<String>,
+    pub(crate) cluster: Option<String>,
+    pub(crate) region: Option<String>,
+    pub(crate) account: Option<String>,
+    pub(crate) server: String,
     /// `irsa`, `pod-identity`, `capability` or `unknown`.
-    pub mode: String,
+    pub(crate) mode: String,
     /// roleARN, `direct` (the management role itself), or None when not awsAuthConfig.
-    pub role: Option<String>,
-    pub managed_by: Option<String>,
-    pub managed_by_us: bool,
-    pub health: Health,
+    pub(crate) role: Option<String>,
+    pub(crate) managed_by: Option<String>,
+    pub(crate) managed_by_us: bool,
+    pub(crate) health: Health,
 }
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ListReport {
-    pub namespace: String,
-    pub clusters: Vec<ListedCluster>,
+pub(crate) struct ListReport {
+    pub(crate) namespace: String,
+    pub(crate) clusters: Vec<ListedCluster>,
     /// Cluster Secrets in the namespace that do not point at EKS.
-    pub other_cluster_secrets: usize,
+    pub(crate) other_cluster_secrets: usize,
 }
 
 /// The table, one row per cluster.

@@ -1,11 +1,11 @@
 //! Results as text for people, or YAML / JSON for machines: one file per command's report, and
 //! here what they share: `emit`, the outcomes, the plan-line renderer and the spinner.
 
-pub mod add;
-pub mod doctor;
-pub mod list;
-pub mod policy;
-pub mod remove;
+pub(crate) mod add;
+pub(crate) mod doctor;
+pub(crate) mod list;
+pub(crate) mod policy;
+pub(crate) mod remove;
 
 use std::io::{self, Write};
 
@@ -15,18 +15,18 @@ use super::args::OutputFormat;
 use crate::error::Result;
 
 /// Something shown to people as text.
-pub trait Text {
+pub(crate) trait Text {
     fn write_text(&self, out: &mut dyn Write) -> io::Result<()>;
 }
 
 /// What a command reports: one value that is a document for machines and text for people.
 /// A command that shows its plan before asking ([`show`]) has the rest of its text here.
-pub trait Report: Text + Serialize {}
+pub(crate) trait Report: Text + Serialize {}
 
 impl<T: Text + Serialize> Report for T {}
 
 /// Write `report` in `format`: the one way every command ends.
-pub fn emit<R: Report>(out: &mut dyn Write, format: OutputFormat, report: &R) -> Result<()> {
+pub(crate) fn emit<R: Report>(out: &mut dyn Write, format: OutputFormat, report: &R) -> Result<()> {
     match format {
         OutputFormat::Text => report.write_text(out)?,
         OutputFormat::Yaml => {
@@ -44,7 +44,7 @@ pub fn emit<R: Report>(out: &mut dyn Write, format: OutputFormat, report: &R) ->
 
 /// Text shown as the command goes (its plan, before the question); a document is written
 /// once and whole by [`emit`], so nothing is shown for one.
-pub fn show<T: Text>(out: &mut dyn Write, format: OutputFormat, part: &T) -> Result<()> {
+pub(crate) fn show<T: Text>(out: &mut dyn Write, format: OutputFormat, part: &T) -> Result<()> {
     if format == OutputFormat::Text {
         part.write_text(out)?;
     }
@@ -54,7 +54,7 @@ pub fn show<T: Text>(out: &mut dyn Write, format: OutputFormat, part: &T) -> Res
 /// How a command that writes ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// Written and read back.
     Applied,
     /// There was nothing to write.
@@ -68,7 +68,7 @@ pub enum Outcome {
 }
 
 /// One line of a plan, as `add`, `remove` and `policy` show them.
-pub trait PlanLine {
+pub(crate) trait PlanLine {
     /// The width of the change word column (the longest word the plan can use).
     const WIDTH: usize;
     /// `+`, `~`, `=`, `-`, `!`.
@@ -80,7 +80,7 @@ pub trait PlanLine {
 }
 
 /// The plan, one line per object: `  + create    <subject>  (<detail>)`.
-pub fn write_plan_lines<L: PlanLine>(out: &mut dyn Write, lines: &[L]) -> io::Result<()> {
+pub(crate) fn write_plan_lines<L: PlanLine>(out: &mut dyn Write, lines: &[L]) -> io::Result<()> {
     for line in lines {
         writeln!(
             out,
@@ -96,7 +96,7 @@ pub fn write_plan_lines<L: PlanLine>(out: &mut dyn Write, lines: &[L]) -> io::Re
 }
 
 /// `note: ...`, one line each.
-pub fn write_notes(out: &mut dyn Write, notes: &[String]) -> io::Result<()> {
+pub(crate) fn write_notes(out: &mut dyn Write, notes: &[String]) -> io::Result<()> {
     for note in notes {
         writeln!(out, "note: {note}")?;
     }
@@ -104,22 +104,22 @@ pub fn write_notes(out: &mut dyn Write, notes: &[String]) -> io::Result<()> {
 }
 
 /// `N created, N updated, N unchanged`.
-pub fn change_summary(created: usize, updated: usize, unchanged: usize) -> String {
+pub(crate) fn change_summary(created: usize, updated: usize, unchanged: usize) -> String {
     format!("{created} created, {updated} updated, {unchanged} unchanged")
 }
 
 /// The kubectl command that restarts Argo CD's workloads in `namespace`.
-pub fn restart_command(namespace: &str) -> String {
+pub(crate) fn restart_command(namespace: &str) -> String {
     format!(
         "kubectl -n {namespace} rollout restart statefulset/argocd-application-controller deployment/argocd-server deployment/argocd-applicationset-controller"
     )
 }
 
 /// A spinner on stderr while something slow runs; silent when stderr is not a terminal.
-pub struct Spinner(Option<indicatif::ProgressBar>);
+pub(crate) struct Spinner(Option<indicatif::ProgressBar>);
 
 impl Spinner {
-    pub fn start(message: &str) -> Self {
+    pub(crate) fn start(message: &str) -> Self {
         use std::io::IsTerminal;
         if !std::io::stderr().is_terminal() {
             return Spinner(None);
@@ -129,7 +129,7 @@ impl Spinner {
         Spinner(Some(bar))
     }
 
-    pub fn finish(self) {
+    pub(crate) fn finish(self) {
         if let Some(bar) = self.0 {
             bar.finish_and_clear();
         }

@@ -17,20 +17,20 @@ use crate::core::policy::plan::{
 /// What `policy` reports, as text or as a machine document.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct PolicyReport {
-    pub identity: IdentityMode,
-    pub hub_cluster: Option<ClusterArn>,
-    pub argocd_namespace: String,
-    pub service_accounts: Vec<String>,
+pub(crate) struct PolicyReport {
+    pub(crate) identity: IdentityMode,
+    pub(crate) hub_cluster: Option<ClusterArn>,
+    pub(crate) argocd_namespace: String,
+    pub(crate) service_accounts: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub oidc_provider: Option<OidcProvider>,
-    pub roles: Vec<RolePolicies>,
+    pub(crate) oidc_provider: Option<OidcProvider>,
+    pub(crate) roles: Vec<RolePolicies>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub plan: Option<Vec<PlanStep>>,
+    pub(crate) plan: Option<Vec<PlanStep>>,
     /// With `--create`: `applied`, `unchanged`, `dry-run`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub outcome: Option<Outcome>,
-    pub notes: Vec<String>,
+    pub(crate) outcome: Option<Outcome>,
+    pub(crate) notes: Vec<String>,
 }
 
 impl PlanLine for PlanStep {
@@ -66,9 +66,9 @@ impl PlanLine for PlanStep {
 
 /// `--create`'s plan as shown before the question: where Argo CD runs, then one line per
 /// document.
-pub struct PolicyPlan<'a> {
-    pub report: &'a PolicyReport,
-    pub steps: &'a [PlanStep],
+pub(crate) struct PolicyPlan<'a> {
+    pub(crate) report: &'a PolicyReport,
+    pub(crate) steps: &'a [PlanStep],
 }
 
 impl Text for PolicyPlan<'_> {

@@ -10,10 +10,10 @@ use crate::core::removal::{Removal, RemovalAction, RemovalPlan};
 /// What `remove` reports: the plan, and whether (and how) it was applied.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct RemoveReport<'a> {
-    pub plan: &'a RemovalPlan,
+pub(crate) struct RemoveReport<'a> {
+    pub(crate) plan: &'a RemovalPlan,
     /// `applied`, `dry-run-client`, `dry-run-server`.
-    pub outcome: Outcome,
+    pub(crate) outcome: Outcome,
 }
 
 impl PlanLine for RemovalAction {

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use crate::cli::output::Spinner;
 use crate::commands::Ports;
-use crate::commands::targets::discover;
+use crate::commands::targets::{Regions, discover};
 use crate::core::access::{ACCESS_POLICIES, TargetAccess};
 use crate::core::model::{AccessScope, ClusterArn, EksCluster, IdentityMode, RoleArn};
 use crate::error::{Error, Result};
@@ -14,7 +14,7 @@ use crate::ports::{EksRead, HubRead, Prompt};
 /// Guided mode: list every cluster the accounts can see and let the user pick.
 pub(super) async fn pick_targets<H: HubRead, E: EksRead, P: Prompt>(
     ports: &Ports<'_, H, E, P>,
-    regions: &[String],
+    regions: &Regions,
     namespace: &str,
 ) -> Result<Vec<EksCluster>> {
     let spinner = Spinner::start(&format!(

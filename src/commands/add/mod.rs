@@ -38,7 +38,7 @@ mod guided;
 
 use guided::{ask_access, ask_management_role, ask_target_role, pick_targets};
 
-pub async fn run<H: HubRead + HubWrite, E: EksRead + EksWrite, P: Prompt>(
+pub(crate) async fn run<H: HubRead + HubWrite, E: EksRead + EksWrite, P: Prompt>(
     settings: &Settings,
     add: &AddSettings,
     ports: Ports<'_, H, E, P>,
@@ -46,7 +46,11 @@ pub async fn run<H: HubRead + HubWrite, E: EksRead + EksWrite, P: Prompt>(
     out: &mut dyn std::io::Write,
 ) -> Result<()> {
     let hub_eks = ports.accounts.own();
-    let regions = search_regions(&settings.regions, default_region)?;
+    let regions = search_regions(
+        &settings.aws.regions,
+        settings.aws.all_regions,
+        default_region,
+    )?;
     // Guided: no cluster on the command line, so pick one and ask for what flags left out.
     let guided = add.targets.is_empty();
     let namespace = argocd_namespace(ports.hub, settings).await?;
@@ -137,7 +141,7 @@ pub async fn run<H: HubRead + HubWrite, E: EksRead + EksWrite, P: Prompt>(
     };
 
     let observed = observe(&ports, &identity, &registrations).await?;
-    let plan = plan(&identity, &registrations, &observed).map_err(plan_error)?;
+    let plan = plan(&identity, &registrations, &observed).map_err(|e| plan_error(&e))?;
     show(out, settings.output, &plan)?;
 
     let restart = add.restart && plan.needs_restart();
@@ -170,7 +174,7 @@ pub async fn run<H: HubRead + HubWrite, E: EksRead + EksWrite, P: Prompt>(
     emit(out, settings.output, &report)
 }
 
-fn plan_error(error: PlanError) -> Error {
+fn plan_error(error: &PlanError) -> Error {
     let message = error.to_string();
     match error {
         PlanError::SecretNameTaken { .. }
@@ -179,11 +183,17 @@ fn plan_error(error: PlanError) -> Error {
             what: message,
             fix: "Nothing was changed".into(),
         },
-        PlanError::ServiceAccountMissing { .. } => Error::NotFound {
-            what: message,
-            fix: "Nothing was changed".into(),
+        // NotFound says "<what> was not found. <fix>": the account alone, then the question.
+        PlanError::ServiceAccountMissing {
+            service_account,
+            namespace,
+        } => Error::NotFound {
+            what: format!("service account {service_account}"),
+            fix: format!(
+                "Is Argo CD installed in namespace {namespace}? Pass --argocd-namespace with the namespace Argo CD runs in. Nothing was changed"
+            ),
         },
-        PlanError::HubClusterUnknown => Error::Usage(message),
+        PlanError::HubClusterUnknown | PlanError::CrossPartition { .. } => Error::Usage(message),
     }
 }
 
@@ -314,7 +324,7 @@ async fn apply<H: HubRead + HubWrite, E: EksWrite, P: Prompt>(
                         &role_arn.to_string(),
                         write,
                     )
-                    .await?
+                    .await?;
             }
             // AWS has no dry run: on a server dry run only Kubernetes writes are sent.
             _ if write == Write::ServerDryRun => {}
@@ -325,7 +335,7 @@ async fn apply<H: HubRead + HubWrite, E: EksWrite, P: Prompt>(
             } => {
                 hub_eks
                     .create_pod_identity_association(hub_cluster, service_account, role_arn)
-                    .await?
+                    .await?;
             }
             Step::UpdatePodIdentityAssociation {
                 hub_cluster,
@@ -335,7 +345,7 @@ async fn apply<H: HubRead + HubWrite, E: EksWrite, P: Prompt>(
             } => {
                 hub_eks
                     .update_pod_identity_association(hub_cluster, association_id, role_arn)
-                    .await?
+                    .await?;
             }
             Step::CreateAccessEntry {
                 cluster,
@@ -345,7 +355,7 @@ async fn apply<H: HubRead + HubWrite, E: EksWrite, P: Prompt>(
                     .accounts
                     .for_account(&cluster.account)
                     .create_access_entry(cluster, principal_arn)
-                    .await?
+                    .await?;
             }
             Step::AssociateAccessPolicy {
                 cluster,
@@ -357,7 +367,7 @@ async fn apply<H: HubRead + HubWrite, E: EksWrite, P: Prompt>(
                     .accounts
                     .for_account(&cluster.account)
                     .associate_access_policy(cluster, principal_arn, policy_arn, scope)
-                    .await?
+                    .await?;
             }
         }
     }
@@ -385,7 +395,7 @@ async fn verify<H: HubRead, E: EksRead, P: Prompt>(
     registrations: &[Registration],
 ) -> Result<()> {
     let observed = observe(ports, identity, registrations).await?;
-    let again = plan(identity, registrations, &observed).map_err(plan_error)?;
+    let again = plan(identity, registrations, &observed).map_err(|e| plan_error(&e))?;
     let left: Vec<String> = again
         .writes()
         .map(|a| format!("{} ({})", a.step.subject(), a.detail))

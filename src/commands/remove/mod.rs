@@ -8,9 +8,10 @@ use crate::cli::output::remove::RemoveReport;
 use crate::cli::output::{Outcome, emit, show};
 use crate::cli::settings::{Settings, TargetRef};
 use crate::commands::Ports;
+use crate::commands::registered::named;
 use crate::commands::targets::argocd_namespace;
 use crate::core::model::IRSA_ANNOTATION;
-use crate::core::registration::{SelectError, eks_registrations, select};
+use crate::core::registration::eks_registrations;
 use crate::core::removal::{RemovalPlan, RemovalStep, plan_removal};
 use crate::error::{Error, Result};
 use crate::ports::{EksRead, EksWrite, HubRead, HubWrite, Prompt, Write};
@@ -19,7 +20,7 @@ mod observe;
 
 use observe::observe;
 
-pub async fn run<H: HubRead + HubWrite, A: EksRead + EksWrite, P: Prompt>(
+pub(crate) async fn run<H: HubRead + HubWrite, A: EksRead + EksWrite, P: Prompt>(
     settings: &Settings,
     clusters: &[TargetRef],
     ports: Ports<'_, H, A, P>,
@@ -28,18 +29,10 @@ pub async fn run<H: HubRead + HubWrite, A: EksRead + EksWrite, P: Prompt>(
 ) -> Result<()> {
     let namespace = argocd_namespace(ports.hub, settings).await?;
     let registrations = eks_registrations(&ports.hub.cluster_secrets(&namespace).await?);
-    let mut removing: Vec<String> = Vec::new();
-    for target in clusters {
-        let wanted = match target {
-            TargetRef::Arn(arn) => arn.to_string(),
-            TargetRef::Name(name) => name.clone(),
-        };
-        let registration =
-            select(&registrations, &wanted, &namespace).map_err(|e| select_error(e, &namespace))?;
-        if !removing.contains(&registration.secret) {
-            removing.push(registration.secret.clone());
-        }
-    }
+    let removing: Vec<String> = named(&registrations, clusters, &namespace)?
+        .into_iter()
+        .map(|r| r.secret.clone())
+        .collect();
 
     let observed = observe(
         &ports,
@@ -75,27 +68,6 @@ pub async fn run<H: HubRead + HubWrite, A: EksRead + EksWrite, P: Prompt>(
             outcome,
         },
     )
-}
-
-fn select_error(error: SelectError, namespace: &str) -> Error {
-    match error {
-        SelectError::None {
-            wanted, candidates, ..
-        } => Error::NotFound {
-            what: format!("a registered EKS cluster called {wanted} in namespace {namespace}"),
-            fix: if candidates.is_empty() {
-                "No EKS cluster is registered there; pass --argocd-namespace if Argo CD runs elsewhere. Nothing was changed".to_owned()
-            } else {
-                format!(
-                    "Registered (Secret = cluster): {}. Pass a cluster name, cluster ARN or Secret name (kubectl argocd-eks list shows them). Nothing was changed",
-                    candidates.join(", ")
-                )
-            },
-        },
-        ambiguous @ SelectError::Ambiguous { .. } => {
-            Error::usage(format!("{ambiguous}. Nothing was changed"))
-        }
-    }
 }
 
 /// The RBAC the plan's Kubernetes writes need, checked before anything is written.
@@ -148,7 +120,7 @@ async fn apply<H: HubRead + HubWrite, A: EksWrite, P: Prompt>(
                 ports
                     .hub
                     .remove_service_account_annotation(service_account, IRSA_ANNOTATION, write)
-                    .await?
+                    .await?;
             }
             _ if write == Write::ServerDryRun => {}
             RemovalStep::DeletePodIdentityAssociation {
@@ -160,7 +132,7 @@ async fn apply<H: HubRead + HubWrite, A: EksWrite, P: Prompt>(
                     .accounts
                     .own()
                     .delete_pod_identity_association(hub_cluster, association_id)
-                    .await?
+                    .await?;
             }
             RemovalStep::DeleteAccessEntry {
                 cluster,
@@ -170,7 +142,7 @@ async fn apply<H: HubRead + HubWrite, A: EksWrite, P: Prompt>(
                     .accounts
                     .for_account(&cluster.account)
                     .delete_access_entry(cluster, principal_arn)
-                    .await?
+                    .await?;
             }
         }
     }

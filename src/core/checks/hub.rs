@@ -5,7 +5,7 @@ use super::{Finding, HubFacts, Section};
 use crate::core::model::ARGOCD_SERVICE_ACCOUNTS;
 
 /// Link 1: the hub, Argo CD's namespace and service accounts, and the right to write Secrets.
-pub fn hub_checks(hub: &HubFacts) -> Section {
+pub(crate) fn hub_checks(hub: &HubFacts) -> Section {
     let mut findings = Vec::new();
     if hub.capability {
         findings.push(Finding::pass(

@@ -11,7 +11,7 @@ use crate::core::policy::evaluate::Request;
 use crate::core::policy::{diagnose, evaluate, generate};
 
 /// Link 2: the AWS identity of Argo CD's pods (IRSA or pod identity) and their restart.
-pub fn identity_checks(hub: &HubFacts) -> Section {
+pub(crate) fn identity_checks(hub: &HubFacts) -> Section {
     if hub.capability {
         let finding = match &hub.capability_role {
             Some(role) => Finding::pass("the capability's role is known", role.to_string()),

@@ -7,9 +7,9 @@ mod target;
 #[cfg(test)]
 mod tests;
 
-pub use hub::hub_checks;
-pub use identity::identity_checks;
-pub use target::target_checks;
+pub(crate) use hub::hub_checks;
+pub(crate) use identity::identity_checks;
+pub(crate) use target::target_checks;
 
 use serde::Serialize;
 
@@ -22,7 +22,7 @@ use crate::core::secret::ObservedSecret;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Status {
+pub(crate) enum Status {
     Pass,
     Fail,
     /// The tool could not read what the check needs.
@@ -30,13 +30,13 @@ pub enum Status {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Finding {
-    pub check: String,
-    pub status: Status,
-    pub detail: String,
+pub(crate) struct Finding {
+    pub(crate) check: String,
+    pub(crate) status: Status,
+    pub(crate) detail: String,
     /// For failures: the command to run or the policy to apply.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub fix: Option<String>,
+    pub(crate) fix: Option<String>,
 }
 
 impl Finding {
@@ -69,62 +69,63 @@ impl Finding {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Section {
-    pub title: String,
-    pub findings: Vec<Finding>,
+pub(crate) struct Section {
+    pub(crate) title: String,
+    pub(crate) findings: Vec<Finding>,
 }
 
 impl Section {
-    pub fn failed(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn failed(&self) -> bool {
         self.findings.iter().any(|f| f.status == Status::Fail)
     }
 }
 
 /// An IAM role as doctor read it: None trust means the role does not exist.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RoleFacts {
-    pub arn: RoleArn,
-    pub trust: Option<PolicyDocument>,
-    pub permissions: Vec<PolicyDocument>,
+pub(crate) struct RoleFacts {
+    pub(crate) arn: RoleArn,
+    pub(crate) trust: Option<PolicyDocument>,
+    pub(crate) permissions: Vec<PolicyDocument>,
 }
 
 /// Everything doctor read about the hub; `None` in an Option<..> field means "could not read".
 #[derive(Debug, Clone, Default)]
-pub struct HubFacts {
-    pub namespace: String,
-    pub service_accounts: Vec<ObservedServiceAccount>,
-    pub may_create_secrets: Option<bool>,
-    pub hub_cluster: Option<EksCluster>,
-    pub pod_identity_agent: Option<bool>,
-    pub associations: Vec<PodIdentityAssociation>,
-    pub oidc_providers: Option<Vec<String>>,
-    pub management_role: Option<RoleFacts>,
-    pub pods: Vec<PodFacts>,
+pub(crate) struct HubFacts {
+    pub(crate) namespace: String,
+    pub(crate) service_accounts: Vec<ObservedServiceAccount>,
+    pub(crate) may_create_secrets: Option<bool>,
+    pub(crate) hub_cluster: Option<EksCluster>,
+    pub(crate) pod_identity_agent: Option<bool>,
+    pub(crate) associations: Vec<PodIdentityAssociation>,
+    pub(crate) oidc_providers: Option<Vec<String>>,
+    pub(crate) management_role: Option<RoleFacts>,
+    pub(crate) pods: Vec<PodFacts>,
     /// When Argo CD's identity last changed (Unix seconds), if known.
-    pub identity_changed_at: Option<i64>,
+    pub(crate) identity_changed_at: Option<i64>,
     /// Argo CD is the EKS Argo CD capability (every checked Secret names its cluster by ARN).
-    pub capability: bool,
+    pub(crate) capability: bool,
     /// The capability's role, when the user named it.
-    pub capability_role: Option<RoleArn>,
+    pub(crate) capability_role: Option<RoleArn>,
 }
 
 /// Everything doctor read about one registered cluster.
 #[derive(Debug, Clone)]
-pub struct TargetFacts {
-    pub secret: ObservedSecret,
+pub(crate) struct TargetFacts {
+    pub(crate) secret: ObservedSecret,
     /// The cluster the Secret names (its `name` ARN, or the cluster found at its server).
-    pub cluster_arn: Option<ClusterArn>,
+    pub(crate) cluster_arn: Option<ClusterArn>,
     /// DescribeCluster.
-    pub described: Lookup<EksCluster>,
+    pub(crate) described: Lookup<EksCluster>,
     /// The target role (roleARN), read in the target's account when reachable.
-    pub target_role: Option<RoleFacts>,
+    pub(crate) target_role: Option<RoleFacts>,
     /// The access entry of the principal that must reach the cluster, with its policies.
-    pub access_entry: Lookup<Vec<AccessPolicyAssociation>>,
+    pub(crate) access_entry: Lookup<Vec<AccessPolicyAssociation>>,
     /// Connecting as Argo CD would; None when not attempted.
-    pub connection: Option<Connection>,
+    pub(crate) connection: Option<Connection>,
     /// kube-system/aws-auth `mapRoles` on the target: unknown when there is no kube context
     /// for it here; absent when there is no aws-auth ConfigMap (or no mapRoles).
-    pub aws_auth: Lookup<String>,
+    pub(crate) aws_auth: Lookup<String>,
 }
 
 /// One `mapRoles` entry of the aws-auth ConfigMap.
@@ -137,7 +138,7 @@ pub(super) struct MapRole {
 
 /// What happened when doctor connected to the target the way Argo CD does.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Connection {
+pub(crate) enum Connection {
     Authenticated {
         username: String,
         groups: Vec<String>,
@@ -155,7 +156,7 @@ pub(super) fn json(doc: &PolicyDocument) -> String {
 
 /// The identity Argo CD's application controller has. AWS SDKs look for IRSA's web identity
 /// before pod identity's container credentials, so an IRSA annotation wins when both exist.
-pub fn detect_identity(hub: &HubFacts) -> Option<(IdentityMode, String)> {
+pub(crate) fn detect_identity(hub: &HubFacts) -> Option<(IdentityMode, String)> {
     let controller = crate::core::model::ARGOCD_SERVICE_ACCOUNTS[0].0;
     let annotation = hub
         .service_accounts

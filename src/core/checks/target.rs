@@ -5,14 +5,15 @@ use super::{
     Connection, Finding, HubFacts, MapRole, RoleFacts, Section, TargetFacts, detect_identity, json,
     role_name, update_trust_fix,
 };
-use crate::core::model::{DEFAULT_ACCESS_POLICY, IdentityMode, Lookup, RoleArn};
+use crate::core::model::{ClusterArn, DEFAULT_ACCESS_POLICY, IdentityMode, Lookup, RoleArn};
 use crate::core::partition::Partition;
 use crate::core::policy::document::{ASSUME_ROLE, TAG_SESSION};
 use crate::core::policy::evaluate::{Request, RequestPrincipal};
 use crate::core::policy::{diagnose, evaluate, generate};
+use crate::core::secret::{AwsAuthConfig, ClusterConfig, ObservedSecret};
 
 /// Links 3-5 for one registered cluster: role chain, target access, and the Secret itself.
-pub fn target_checks(hub: &HubFacts, target: &TargetFacts) -> Section {
+pub(crate) fn target_checks(hub: &HubFacts, target: &TargetFacts) -> Section {
     let secret = &target.secret;
     let title = format!(
         "{} (Secret {}/{})",
@@ -26,57 +27,111 @@ pub fn target_checks(hub: &HubFacts, target: &TargetFacts) -> Section {
     if hub.capability {
         return capability_target_checks(hub, target, title);
     }
-    let mut findings = Vec::new();
     let config = secret.config();
     let auth = config.as_ref().and_then(|c| c.aws_auth_config.clone());
-    let role_arn = auth.as_ref().and_then(|a| a.role_arn.clone());
     let identity = detect_identity(hub);
 
     // The Secret's own fields.
+    let (role_finding, target_role) = role_arn_finding(secret, auth.as_ref());
+    let mut findings = vec![role_finding];
+    if let (Some(arn), Some(auth)) = (&target.cluster_arn, &auth) {
+        findings.push(cluster_name_finding(secret, arn, auth));
+    }
+    findings.push(described_finding(target, config.as_ref()));
+
+    // The role chain.
+    let management = identity
+        .as_ref()
+        .and_then(|(_, arn)| RoleArn::parse(arn).ok());
+    let pod_identity = matches!(identity, Some((IdentityMode::PodIdentity, _)));
+    if let (Some(target_role), Some(management)) = (&target_role, &management) {
+        findings.extend(chain_checks(
+            hub,
+            target,
+            target_role,
+            management,
+            pod_identity,
+        ));
+    }
+
+    // Target access, then connecting as Argo CD does.
+    let principal = target_role.or(management);
+    findings.push(access_finding(target, principal.as_ref()));
+    findings.push(connection_finding(target, principal.as_ref()));
+    Section { title, findings }
+}
+
+/// The Secret's roleARN, if any, must be a role's ARN; returns the role it names.
+fn role_arn_finding(
+    secret: &ObservedSecret,
+    auth: Option<&AwsAuthConfig>,
+) -> (Finding, Option<RoleArn>) {
     let check = "the Secret's roleARN is an IAM role ARN";
-    let target_role = match role_arn.as_deref().map(RoleArn::parse) {
-        None => {
-            findings.push(Finding::pass(
+    match auth.and_then(|a| a.role_arn.as_deref()).map(RoleArn::parse) {
+        None => (
+            Finding::pass(
                 check,
                 "no roleARN: direct mode (the management role reaches the target)",
-            ));
-            None
-        }
-        Some(Ok(role)) => {
-            findings.push(Finding::pass(check, role.to_string()));
-            Some(role)
-        }
-        Some(Err(e)) => {
-            findings.push(Finding::fail(check, e.to_string(), format!("kubectl -n {} edit secret {}: set config.awsAuthConfig.roleARN to arn:aws:iam::<account>:role/<name>", secret.namespace, secret.name)));
-            None
-        }
-    };
-    if let (Some(arn), Some(auth)) = (&target.cluster_arn, &auth) {
-        let check = "awsAuthConfig.clusterName and the server's region match the cluster";
-        let host_region = secret
-            .server()
-            .and_then(|s| s.strip_suffix(".eks.amazonaws.com"))
-            .and_then(|s| s.rsplit('.').next());
-        let mut problems = Vec::new();
-        if auth.cluster_name != arn.name {
-            problems.push(format!(
-                "clusterName is {:?}, the cluster is {:?}",
-                auth.cluster_name, arn.name
-            ));
-        }
-        if let Some(region) = host_region.filter(|r| *r != arn.region) {
-            problems.push(format!(
-                "the server is in {region}, the cluster in {}",
-                arn.region
-            ));
-        }
-        findings.push(if problems.is_empty() {
-            Finding::pass(check, format!("{} in {}", arn.name, arn.region))
-        } else {
-            Finding::fail(check, problems.join("; "), format!("kubectl argocd-eks add {arn} --secret-name {} rewrites the Secret from DescribeCluster", secret.name))
-        });
+            ),
+            None,
+        ),
+        Some(Ok(role)) => (Finding::pass(check, role.to_string()), Some(role)),
+        Some(Err(e)) => (
+            Finding::fail(
+                check,
+                e.to_string(),
+                format!(
+                    "kubectl -n {} edit secret {}: set config.awsAuthConfig.roleARN to arn:aws:iam::<account>:role/<name>",
+                    secret.namespace, secret.name
+                ),
+            ),
+            None,
+        ),
     }
-    findings.push(match &target.described {
+}
+
+/// awsAuthConfig.clusterName and the server's region are the cluster's.
+fn cluster_name_finding(
+    secret: &ObservedSecret,
+    arn: &ClusterArn,
+    auth: &AwsAuthConfig,
+) -> Finding {
+    let check = "awsAuthConfig.clusterName and the server's region match the cluster";
+    let host_region = secret
+        .server()
+        .and_then(|s| s.strip_suffix(".eks.amazonaws.com"))
+        .and_then(|s| s.rsplit('.').next());
+    let mut problems = Vec::new();
+    if auth.cluster_name != arn.name {
+        problems.push(format!(
+            "clusterName is {:?}, the cluster is {:?}",
+            auth.cluster_name, arn.name
+        ));
+    }
+    if let Some(region) = host_region.filter(|r| *r != arn.region) {
+        problems.push(format!(
+            "the server is in {region}, the cluster in {}",
+            arn.region
+        ));
+    }
+    if problems.is_empty() {
+        Finding::pass(check, format!("{} in {}", arn.name, arn.region))
+    } else {
+        Finding::fail(
+            check,
+            problems.join("; "),
+            format!(
+                "kubectl argocd-eks add {arn} --secret-name {} rewrites the Secret from DescribeCluster",
+                secret.name
+            ),
+        )
+    }
+}
+
+/// The Secret's server and caData against what DescribeCluster says now.
+fn described_finding(target: &TargetFacts, config: Option<&ClusterConfig>) -> Finding {
+    let secret = &target.secret;
+    match &target.described {
         Lookup::Found(cluster) => {
             let mut problems = Vec::new();
             if secret.server() != Some(cluster.endpoint.trim_end_matches('/')) {
@@ -86,9 +141,7 @@ pub fn target_checks(hub: &HubFacts, target: &TargetFacts) -> Section {
                     cluster.endpoint
                 ));
             }
-            let ca = config
-                .as_ref()
-                .and_then(|c| c.tls_client_config.ca_data.clone());
+            let ca = config.and_then(|c| c.tls_client_config.ca_data.clone());
             if ca.as_deref() != Some(cluster.ca_data.as_str()) {
                 problems.push(
                     "caData differs from the cluster's certificate authority (rotated?)".into(),
@@ -119,32 +172,28 @@ pub fn target_checks(hub: &HubFacts, target: &TargetFacts) -> Section {
             "server and caData match DescribeCluster",
             "the cluster could not be described from here (reach its account with --assume-role)",
         ),
-    });
-
-    // The role chain.
-    let management = identity
-        .as_ref()
-        .and_then(|(_, arn)| RoleArn::parse(arn).ok());
-    let pod_identity = matches!(identity, Some((IdentityMode::PodIdentity, _)));
-    if let (Some(target_role), Some(management)) = (&target_role, &management) {
-        findings.extend(chain_checks(
-            hub,
-            target,
-            target_role,
-            management,
-            pod_identity,
-        ));
     }
+}
 
-    // Target access.
-    let principal = target_role.clone().or(management);
+/// The target lets `principal` in: an access entry with a policy, or an aws-auth mapping.
+fn access_finding(target: &TargetFacts, principal: Option<&RoleArn>) -> Finding {
     let check = "the target lets the role in (access entry with a policy)";
     let auth_mode = target.described.found().and_then(|c| c.authentication_mode);
-    findings.push(match (&target.access_entry, &principal, &target.cluster_arn) {
+    match (&target.access_entry, principal, &target.cluster_arn) {
         (_, _, _) if auth_mode.is_some_and(|m| !m.allows_access_entries()) => {
-            aws_auth_finding(principal.as_ref(), &target.aws_auth)
+            aws_auth_finding(principal, &target.aws_auth)
         }
-        (Lookup::Found(policies), Some(p), _) if !policies.is_empty() => Finding::pass(check, format!("{p}: {}", policies.iter().map(|a| role_name(&a.policy_arn).to_owned()).collect::<Vec<_>>().join(", "))),
+        (Lookup::Found(policies), Some(p), _) if !policies.is_empty() => Finding::pass(
+            check,
+            format!(
+                "{p}: {}",
+                policies
+                    .iter()
+                    .map(|a| role_name(&a.policy_arn).to_owned())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ),
         (entry @ (Lookup::Found(_) | Lookup::Absent), Some(p), Some(arn)) => {
             // The policy ARN is in the target's partition; an entry that exists is not made again.
             let policy = Partition::of_arn(&arn.partition).access_policy_arn(DEFAULT_ACCESS_POLICY);
@@ -153,7 +202,10 @@ pub fn target_checks(hub: &HubFacts, target: &TargetFacts) -> Section {
                 arn.name, arn.region
             );
             let (what, fix) = if entry.found().is_some() {
-                (format!("{p} has an access entry but no access policy"), associate)
+                (
+                    format!("{p} has an access entry but no access policy"),
+                    associate,
+                )
             } else {
                 (
                     format!("no access entry for {p}"),
@@ -166,9 +218,7 @@ pub fn target_checks(hub: &HubFacts, target: &TargetFacts) -> Section {
             Finding::fail(check, what, fix)
         }
         _ => Finding::cannot_tell(check, "the access entry could not be read"),
-    });
-    findings.push(connection_finding(target, principal.as_ref()));
-    Section { title, findings }
+    }
 }
 
 /// A Secret in the EKS Argo CD capability's format: the cluster exists, and the capability
@@ -283,7 +333,18 @@ fn connection_finding(target: &TargetFacts, principal: Option<&RoleArn>) -> Find
     match &target.connection {
         Some(Connection::Authenticated { username, groups }) => Finding::pass(
             check,
-            format!("authenticated as {username} (groups {})", groups.join(", ")),
+            format!(
+                "authenticated as {username} (groups {}){}",
+                groups.join(", "),
+                // The token names the regional STS host of the target's partition.
+                target
+                    .cluster_arn
+                    .as_ref()
+                    .map_or(String::new(), |arn| format!(
+                        ", token for {}",
+                        Partition::of_arn(&arn.partition).sts_host(&arn.region)
+                    ))
+            ),
         ),
         Some(Connection::Rejected) => Finding::fail(
             check,

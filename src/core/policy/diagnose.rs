@@ -9,7 +9,7 @@ use super::generate::issuer_host_path;
 use crate::core::model::RoleArn;
 
 /// The `<issuer>:sub` values (or patterns) that Allow statements for web identity accept.
-pub fn irsa_subjects(doc: &PolicyDocument, issuer: &str) -> Vec<String> {
+pub(crate) fn irsa_subjects(doc: &PolicyDocument, issuer: &str) -> Vec<String> {
     let key = format!("{}:sub", issuer_host_path(issuer));
     let mut subjects = BTreeSet::new();
     let web_identity = doc
@@ -31,7 +31,11 @@ pub fn irsa_subjects(doc: &PolicyDocument, issuer: &str) -> Vec<String> {
 }
 
 /// Those of `actions` the policy does not allow for `request`'s principal, resource and context.
-pub fn missing_actions(doc: &PolicyDocument, request: &Request, actions: &[&str]) -> Vec<String> {
+pub(crate) fn missing_actions(
+    doc: &PolicyDocument,
+    request: &Request,
+    actions: &[&str],
+) -> Vec<String> {
     actions
         .iter()
         .filter(|action| {
@@ -46,7 +50,7 @@ pub fn missing_actions(doc: &PolicyDocument, request: &Request, actions: &[&str]
 }
 
 /// Whether any statement has a condition on `key` (compared case-insensitively, as IAM does).
-pub fn has_condition_key(doc: &PolicyDocument, key: &str) -> bool {
+pub(crate) fn has_condition_key(doc: &PolicyDocument, key: &str) -> bool {
     doc.statements
         .iter()
         .flat_map(|s| s.condition.values())
@@ -54,14 +58,21 @@ pub fn has_condition_key(doc: &PolicyDocument, key: &str) -> bool {
 }
 
 /// Condition operators in `doc` this evaluator cannot apply.
-pub fn unknown_operators(doc: &PolicyDocument) -> Vec<String> {
+#[cfg_attr(
+    not(test),
+    expect(
+        dead_code,
+        reason = "doctor does not yet name the condition operators it cannot apply; the tests use it"
+    )
+)]
+pub(crate) fn unknown_operators(doc: &PolicyDocument) -> Vec<String> {
     let names = doc.statements.iter().flat_map(|s| s.condition.keys());
     let unknown: BTreeSet<&String> = names.filter(|n| Operator::parse(n).is_none()).collect();
     unknown.into_iter().cloned().collect()
 }
 
 /// The roles a permission policy lets its holder `sts:AssumeRole`, by exact ARN.
-pub fn assumable_roles(doc: &PolicyDocument) -> BTreeSet<RoleArn> {
+pub(crate) fn assumable_roles(doc: &PolicyDocument) -> BTreeSet<RoleArn> {
     doc.statements
         .iter()
         .filter(|s| s.effect == Effect::Allow && s.principal.is_none())

@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::core::model::{ARGOCD_SERVICE_ACCOUNTS, ClusterArn, IdentityMode, RoleArn, SaRef};
 
 /// `https://oidc.eks.<region>.amazonaws.com/id/X/` -> `oidc.eks.<region>.amazonaws.com/id/X`.
-pub fn issuer_host_path(issuer_url: &str) -> &str {
+pub(crate) fn issuer_host_path(issuer_url: &str) -> &str {
     let issuer = issuer_url.trim();
     issuer
         .strip_prefix("https://")
@@ -21,13 +21,13 @@ pub fn issuer_host_path(issuer_url: &str) -> &str {
 }
 
 /// The IAM OIDC provider ARN IAM gives a cluster's issuer.
-pub fn oidc_provider_arn(partition: &str, account: &str, issuer_url: &str) -> String {
+pub(crate) fn oidc_provider_arn(partition: &str, account: &str, issuer_url: &str) -> String {
     let issuer = issuer_host_path(issuer_url);
     format!("arn:{partition}:iam::{account}:oidc-provider/{issuer}")
 }
 
 /// The `sub` claim of a service account's projected token.
-pub fn service_account_subject(sa: &SaRef) -> String {
+pub(crate) fn service_account_subject(sa: &SaRef) -> String {
     format!("system:serviceaccount:{}:{}", sa.namespace, sa.name)
 }
 
@@ -54,7 +54,7 @@ fn assume_actions(pod_identity: bool) -> &'static [&'static str] {
 }
 
 /// Management role trust for IRSA: exactly these service accounts, audience `sts.amazonaws.com`.
-pub fn irsa_trust(
+pub(crate) fn irsa_trust(
     oidc_provider_arn: &str,
     issuer: &str,
     service_accounts: &[SaRef],
@@ -78,7 +78,10 @@ pub fn irsa_trust(
 
 /// Management role trust for EKS Pod Identity. With a hub cluster and/or service accounts, it is
 /// scoped by the session tags Pod Identity sets (one statement per namespace), as AWS documents.
-pub fn pod_identity_trust(hub: Option<&ClusterArn>, service_accounts: &[SaRef]) -> PolicyDocument {
+pub(crate) fn pod_identity_trust(
+    hub: Option<&ClusterArn>,
+    service_accounts: &[SaRef],
+) -> PolicyDocument {
     let mut by_namespace: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
     for sa in service_accounts {
         by_namespace
@@ -122,7 +125,7 @@ pub(super) fn tag(name: &str) -> String {
 }
 
 /// Target role trust: the management role may assume it (and pass pod identity's transitive tags).
-pub fn target_role_trust(management_role: &RoleArn, pod_identity: bool) -> PolicyDocument {
+pub(crate) fn target_role_trust(management_role: &RoleArn, pod_identity: bool) -> PolicyDocument {
     PolicyDocument::new(vec![allow(
         Some(Principal::of("AWS", &management_role.to_string())),
         assume_actions(pod_identity),
@@ -130,7 +133,7 @@ pub fn target_role_trust(management_role: &RoleArn, pod_identity: bool) -> Polic
 }
 
 /// The management role's permission to assume exactly these target roles; `None` in direct mode.
-pub fn management_permissions(
+pub(crate) fn management_permissions(
     target_roles: &[RoleArn],
     pod_identity: bool,
 ) -> Option<PolicyDocument> {
@@ -145,7 +148,7 @@ pub fn management_permissions(
 
 /// Trust statement letting a role assume itself (Argo CD issue #17064: roleARN = management role;
 /// IAM no longer trusts a role's own sessions implicitly).
-pub fn self_assume_statement(role: &RoleArn, pod_identity: bool) -> Statement {
+pub(crate) fn self_assume_statement(role: &RoleArn, pod_identity: bool) -> Statement {
     Statement {
         sid: Some("ArgoCdSelfAssume".into()),
         ..allow(
@@ -156,46 +159,46 @@ pub fn self_assume_statement(role: &RoleArn, pod_identity: bool) -> Statement {
 }
 
 /// The inline policy the tool owns on the management role.
-pub const INLINE_POLICY: &str = "kubectl-argocd-eks";
+pub(crate) const INLINE_POLICY: &str = "kubectl-argocd-eks";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum RoleKind {
+pub(crate) enum RoleKind {
     Management,
     Target,
 }
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct NamedPolicy {
-    pub name: String,
-    pub document: PolicyDocument,
+pub(crate) struct NamedPolicy {
+    pub(crate) name: String,
+    pub(crate) document: PolicyDocument,
 }
 
 /// One role and the documents it needs.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct RolePolicies {
-    pub arn: RoleArn,
-    pub kind: RoleKind,
+pub(crate) struct RolePolicies {
+    pub(crate) arn: RoleArn,
+    pub(crate) kind: RoleKind,
     /// The management role is also a target role (roleARN = itself): it trusts itself.
-    pub self_assume: bool,
-    pub purpose: String,
-    pub trust_policy: PolicyDocument,
-    pub permission_policies: Vec<NamedPolicy>,
+    pub(crate) self_assume: bool,
+    pub(crate) purpose: String,
+    pub(crate) trust_policy: PolicyDocument,
+    pub(crate) permission_policies: Vec<NamedPolicy>,
 }
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct OidcProvider {
-    pub arn: String,
-    pub url: String,
-    pub client_ids: [&'static str; 1],
+pub(crate) struct OidcProvider {
+    pub(crate) arn: String,
+    pub(crate) url: String,
+    pub(crate) client_ids: [&'static str; 1],
 }
 
 /// Argo CD's service accounts that need the identity: the ones Argo CD always has, and the
 /// ApplicationSet controller's when it exists (`present`: the names in `namespace`).
-pub fn argocd_service_accounts(
+pub(crate) fn argocd_service_accounts(
     namespace: &str,
     present: &[String],
     notes: &mut Vec<String>,
@@ -219,7 +222,7 @@ pub fn argocd_service_accounts(
 }
 
 /// The management role (first) and the target roles, each with the documents it needs.
-pub fn wanted_roles(
+pub(crate) fn wanted_roles(
     mode: IdentityMode,
     management: &RoleArn,
     target_roles: &[RoleArn],

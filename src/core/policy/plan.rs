@@ -7,14 +7,14 @@ use serde::Serialize;
 use super::diagnose::assumable_roles;
 use super::document::{PolicyDocument, Principal, missing_statements, same_policy};
 use super::generate::{
-    INLINE_POLICY, OidcProvider, RoleKind, RolePolicies, management_permissions,
+    INLINE_POLICY, NamedPolicy, OidcProvider, RoleKind, RolePolicies, management_permissions,
 };
 use crate::core::model::RoleArn;
 
 /// What a plan step does to IAM. Unlike `add`'s `action::Change`, a step can be left to the user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Change {
+pub(crate) enum Change {
     Create,
     Update,
     Unchanged,
@@ -24,7 +24,7 @@ pub enum Change {
 
 /// A write to IAM, with everything the writer needs; `account` says which credentials make it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum IamAction {
+pub(crate) enum IamAction {
     CreateOidcProvider {
         issuer: String,
     },
@@ -48,30 +48,30 @@ pub enum IamAction {
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct PlanStep {
-    pub change: Change,
-    pub account: String,
-    pub subject: String,
-    pub detail: String,
+pub(crate) struct PlanStep {
+    pub(crate) change: Change,
+    pub(crate) account: String,
+    pub(crate) subject: String,
+    pub(crate) detail: String,
     #[serde(skip)]
-    pub write: Option<IamAction>,
+    pub(crate) write: Option<IamAction>,
 }
 
 /// A role as IAM has it: trust policy, and the tool's inline policy if there is one.
-pub struct ObservedRole {
-    pub trust: PolicyDocument,
-    pub inline: Option<PolicyDocument>,
+pub(crate) struct ObservedRole {
+    pub(crate) trust: PolicyDocument,
+    pub(crate) inline: Option<PolicyDocument>,
 }
 
-pub fn trust_subject(role: &RoleArn) -> String {
+pub(crate) fn trust_subject(role: &RoleArn) -> String {
     format!("role {role} trust policy")
 }
 
-pub fn provider_subject(provider: &OidcProvider) -> String {
+pub(crate) fn provider_subject(provider: &OidcProvider) -> String {
     format!("IAM OIDC provider {}", provider.arn)
 }
 
-pub fn policy_subject(role: &RoleArn, name: &str) -> String {
+pub(crate) fn policy_subject(role: &RoleArn, name: &str) -> String {
     format!("role {role} policy {name}")
 }
 
@@ -86,7 +86,7 @@ fn manual(account: &str, subject: String, detail: String) -> PlanStep {
 }
 
 /// Every step of `role` left to the user, for `detail`'s reason.
-pub fn manual_role(role: &RolePolicies, detail: &str) -> Vec<PlanStep> {
+pub(crate) fn manual_role(role: &RolePolicies, detail: &str) -> Vec<PlanStep> {
     let account = &role.arn.account;
     let mut steps = vec![manual(account, trust_subject(&role.arn), detail.to_owned())];
     for policy in &role.permission_policies {
@@ -101,7 +101,7 @@ pub fn manual_role(role: &RolePolicies, detail: &str) -> Vec<PlanStep> {
 
 /// The hub's IAM OIDC provider: `exists` is what the management role's account says, `None`
 /// when this run cannot reach that account.
-pub fn plan_oidc_provider(
+pub(crate) fn plan_oidc_provider(
     provider: &OidcProvider,
     management: &RoleArn,
     exists: Option<bool>,
@@ -129,7 +129,7 @@ pub fn plan_oidc_provider(
     }
 }
 
-pub fn unreachable_detail(account: &str, role: &RoleArn) -> String {
+pub(crate) fn unreachable_detail(account: &str, role: &RoleArn) -> String {
     format!(
         "account {account} is not reachable with these credentials: run the aws commands below with credentials for it, or pass --assume-role arn:{}:iam::{account}:role/<a role there you may assume>",
         role.partition
@@ -138,150 +138,178 @@ pub fn unreachable_detail(account: &str, role: &RoleArn) -> String {
 
 /// The writes that make `role` as wanted from what IAM has (`None`: no such role). A trust
 /// policy only gains statements; the inline policy keeps the roles it already allows.
-pub fn plan_role(
+pub(crate) fn plan_role(
     role: &RolePolicies,
     observed: Option<&ObservedRole>,
     pod_identity: bool,
     notes: &mut Vec<String>,
 ) -> Vec<PlanStep> {
-    let account = role.arn.account.clone();
-    let name = role.arn.name().to_owned();
-    let step = |change, subject, detail: String, write| PlanStep {
-        change,
-        account: account.clone(),
-        subject,
-        detail,
-        write,
-    };
-    let mut steps = Vec::new();
-    let statements = role.trust_policy.statements.len();
-    match observed {
-        None if role.arn.path_and_name.contains('/') => {
-            return manual_role(
-                role,
-                "--create makes roles without a path: create this one with the aws commands below, then run again",
-            );
-        }
-        None => {
-            let trust = creation_trust(role);
-            let then_trust = role.self_assume.then(|| role.trust_policy.clone());
-            let description = match role.kind {
-                RoleKind::Management => "Argo CD management role (kubectl-argocd-eks)".to_owned(),
-                RoleKind::Target => format!(
-                    "Target role Argo CD assumes from {} (kubectl-argocd-eks)",
-                    role_management_arn(role)
-                ),
-            };
-            steps.push(step(
-                Change::Create,
-                trust_subject(&role.arn),
-                format!("new role, trust policy with {statements} statement(s)"),
-                Some(IamAction::CreateRole {
-                    name: name.clone(),
-                    trust,
-                    description,
-                    then_trust,
-                }),
-            ));
-        }
-        Some(observed) => {
-            let missing = missing_statements(&observed.trust, &role.trust_policy);
-            if missing.is_empty() {
-                steps.push(step(
-                    Change::Unchanged,
-                    trust_subject(&role.arn),
-                    "already allows it".into(),
-                    None,
-                ));
-            } else {
-                let mut trust = observed.trust.clone();
-                trust
-                    .statements
-                    .extend(missing.iter().map(|s| (*s).clone()));
-                steps.push(step(
-                    Change::Update,
-                    trust_subject(&role.arn),
-                    format!(
-                        "add {} statement(s), keep the {} there",
-                        missing.len(),
-                        observed.trust.statements.len()
-                    ),
-                    Some(IamAction::UpdateTrust {
-                        name: name.clone(),
-                        trust,
-                    }),
-                ));
-            }
-        }
+    if observed.is_none() && role.arn.path_and_name.contains('/') {
+        return manual_role(
+            role,
+            "--create makes roles without a path: create this one with the aws commands below, then run again",
+        );
     }
+    let mut steps = vec![trust_step(role, observed)];
     let existing_inline = observed.and_then(|o| o.inline.as_ref());
     for policy in &role.permission_policies {
-        let subject = policy_subject(&role.arn, &policy.name);
-        let wanted_roles = assumable_roles(&policy.document);
-        let Some(existing) = existing_inline else {
-            steps.push(step(
-                Change::Create,
-                subject,
-                format!("sts:AssumeRole on {} role(s)", wanted_roles.len()),
-                Some(IamAction::PutPolicy {
-                    role: name.clone(),
-                    document: policy.document.clone(),
-                }),
-            ));
-            continue;
-        };
-        // Keep the roles it already may assume: clusters registered before still use them.
-        let kept = assumable_roles(existing);
-        let all: Vec<RoleArn> = kept.union(&wanted_roles).cloned().collect();
-        let document =
-            management_permissions(&all, pod_identity).unwrap_or_else(|| policy.document.clone());
-        if same_policy(existing, &document) {
-            steps.push(step(
-                Change::Unchanged,
-                subject,
-                format!("sts:AssumeRole on {} role(s)", all.len()),
-                None,
-            ));
-        } else {
-            let new = wanted_roles.difference(&kept).count();
-            steps.push(step(
-                Change::Update,
-                subject,
-                format!(
-                    "sts:AssumeRole on {} role(s), {new} of them new{}",
-                    all.len(),
-                    if kept.is_empty() {
-                        ""
-                    } else {
-                        ", keeping the ones it had"
-                    }
-                ),
-                Some(IamAction::PutPolicy {
-                    role: name.clone(),
-                    document,
-                }),
-            ));
-        }
+        steps.push(permission_step(role, policy, existing_inline, pod_identity));
     }
     if role.permission_policies.is_empty()
         && let Some(existing) = existing_inline
     {
-        let roles: Vec<String> = assumable_roles(existing)
-            .iter()
-            .map(ToString::to_string)
-            .collect();
-        notes.push(format!(
-            "role {} keeps its inline policy {INLINE_POLICY} (sts:AssumeRole on {}); direct mode does not need it: aws iam delete-role-policy --role-name {name} --policy-name {INLINE_POLICY}",
-            role.arn,
-            if roles.is_empty() { "nothing".to_owned() } else { roles.join(", ") }
-        ));
+        notes.push(unneeded_inline_note(role, existing));
     }
     steps
 }
 
+fn step(
+    role: &RolePolicies,
+    change: Change,
+    subject: String,
+    detail: String,
+    write: Option<IamAction>,
+) -> PlanStep {
+    PlanStep {
+        change,
+        account: role.arn.account.clone(),
+        subject,
+        detail,
+        write,
+    }
+}
+
+/// Create the role with its trust policy, or add the statements its trust policy lacks.
+fn trust_step(role: &RolePolicies, observed: Option<&ObservedRole>) -> PlanStep {
+    let name = role.arn.name().to_owned();
+    let subject = trust_subject(&role.arn);
+    let Some(observed) = observed else {
+        let statements = role.trust_policy.statements.len();
+        let description = match role.kind {
+            RoleKind::Management => "Argo CD management role (kubectl-argocd-eks)".to_owned(),
+            RoleKind::Target => format!(
+                "Target role Argo CD assumes from {} (kubectl-argocd-eks)",
+                role_management_arn(role)
+            ),
+        };
+        return step(
+            role,
+            Change::Create,
+            subject,
+            format!("new role, trust policy with {statements} statement(s)"),
+            Some(IamAction::CreateRole {
+                name,
+                trust: creation_trust(role),
+                description,
+                then_trust: role.self_assume.then(|| role.trust_policy.clone()),
+            }),
+        );
+    };
+    let missing = missing_statements(&observed.trust, &role.trust_policy);
+    if missing.is_empty() {
+        return step(
+            role,
+            Change::Unchanged,
+            subject,
+            "already allows it".into(),
+            None,
+        );
+    }
+    let mut trust = observed.trust.clone();
+    trust
+        .statements
+        .extend(missing.iter().map(|s| (*s).clone()));
+    step(
+        role,
+        Change::Update,
+        subject,
+        format!(
+            "add {} statement(s), keep the {} there",
+            missing.len(),
+            observed.trust.statements.len()
+        ),
+        Some(IamAction::UpdateTrust { name, trust }),
+    )
+}
+
+/// Put the permission policy; an existing one keeps the roles it already may assume
+/// (clusters registered before still use them).
+fn permission_step(
+    role: &RolePolicies,
+    policy: &NamedPolicy,
+    existing: Option<&PolicyDocument>,
+    pod_identity: bool,
+) -> PlanStep {
+    let name = role.arn.name().to_owned();
+    let subject = policy_subject(&role.arn, &policy.name);
+    let wanted_roles = assumable_roles(&policy.document);
+    let Some(existing) = existing else {
+        return step(
+            role,
+            Change::Create,
+            subject,
+            format!("sts:AssumeRole on {} role(s)", wanted_roles.len()),
+            Some(IamAction::PutPolicy {
+                role: name,
+                document: policy.document.clone(),
+            }),
+        );
+    };
+    let kept = assumable_roles(existing);
+    let all: Vec<RoleArn> = kept.union(&wanted_roles).cloned().collect();
+    let document =
+        management_permissions(&all, pod_identity).unwrap_or_else(|| policy.document.clone());
+    if same_policy(existing, &document) {
+        return step(
+            role,
+            Change::Unchanged,
+            subject,
+            format!("sts:AssumeRole on {} role(s)", all.len()),
+            None,
+        );
+    }
+    let new = wanted_roles.difference(&kept).count();
+    step(
+        role,
+        Change::Update,
+        subject,
+        format!(
+            "sts:AssumeRole on {} role(s), {new} of them new{}",
+            all.len(),
+            if kept.is_empty() {
+                ""
+            } else {
+                ", keeping the ones it had"
+            }
+        ),
+        Some(IamAction::PutPolicy {
+            role: name,
+            document,
+        }),
+    )
+}
+
+/// Direct mode needs no permission policy: say how to drop the one the role still has.
+fn unneeded_inline_note(role: &RolePolicies, existing: &PolicyDocument) -> String {
+    let roles: Vec<String> = assumable_roles(existing)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    format!(
+        "role {} keeps its inline policy {INLINE_POLICY} (sts:AssumeRole on {}); direct mode does not need it: aws iam delete-role-policy --role-name {} --policy-name {INLINE_POLICY}",
+        role.arn,
+        if roles.is_empty() {
+            "nothing".to_owned()
+        } else {
+            roles.join(", ")
+        },
+        role.arn.name()
+    )
+}
+
 /// The trust policy a role is created with. IAM refuses a principal that does not exist yet: a
 /// role that trusts itself is created without that statement, which is added right after.
-pub fn creation_trust(role: &RolePolicies) -> PolicyDocument {
+pub(crate) fn creation_trust(role: &RolePolicies) -> PolicyDocument {
     let mut first = role.trust_policy.clone();
     if role.self_assume {
         first
