@@ -507,3 +507,295 @@ async fn an_assumed_role_arn_in_aws_auth_is_named() {
         .unwrap();
     assert!(line.trim_start().starts_with("ok"), "{line}");
 }
+
+// ---- printed fixes, applied as printed ----
+
+const OTHER: &str = "210987654321";
+
+/// A 12-digit account id no other test (nor the seed) uses; moto makes it on first use.
+fn fresh_account() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("8{:011}", nanos % 100_000_000_000)
+}
+
+/// IAM as `account`: the hub's own credentials, or a role's there (as `--assume-role` gets them).
+async fn iam_as(account: &str) -> aws_sdk_iam::Client {
+    if account == "123456789012" {
+        return aws_sdk_iam::Client::new(&sdk_config("us-east-1").await);
+    }
+    let role = format!("arn:aws:iam::{account}:role/argocd-deployer");
+    aws_sdk_iam::Client::new(&assumed_config(&role, "us-east-1", Some("doctor-tests")).await)
+}
+
+async fn create_role_in(account: &str, name: &str, trust: &Value) -> String {
+    let role = iam_as(account)
+        .await
+        .create_role()
+        .role_name(name)
+        .assume_role_policy_document(trust.to_string())
+        .send()
+        .await
+        .unwrap();
+    role.role().unwrap().arn().to_owned()
+}
+
+async fn put_inline(account: &str, role: &str, name: &str, document: &Value) {
+    iam_as(account)
+        .await
+        .put_role_policy()
+        .role_name(role)
+        .policy_name(name)
+        .policy_document(document.to_string())
+        .send()
+        .await
+        .unwrap();
+}
+
+async fn trust_of(account: &str, role: &str) -> Vec<Value> {
+    let got = iam_as(account)
+        .await
+        .get_role()
+        .role_name(role)
+        .send()
+        .await
+        .unwrap();
+    let text = got.role().unwrap().assume_role_policy_document().unwrap();
+    let doc = kubectl_argocd_eks_policy(text);
+    doc["Statement"].as_array().unwrap().clone()
+}
+
+async fn inline_of(account: &str, role: &str, name: &str) -> Vec<Value> {
+    let got = iam_as(account)
+        .await
+        .get_role_policy()
+        .role_name(role)
+        .policy_name(name)
+        .send()
+        .await
+        .unwrap();
+    let doc = kubectl_argocd_eks_policy(got.policy_document());
+    doc["Statement"].as_array().unwrap().clone()
+}
+
+/// A policy document as IAM returns it (percent-encoded JSON) as a JSON value, statements a list.
+fn kubectl_argocd_eks_policy(text: &str) -> Value {
+    let text = percent_decode(text);
+    let mut doc: Value = serde_json::from_str(&text).unwrap();
+    if doc["Statement"].is_object() {
+        doc["Statement"] = json!([doc["Statement"].clone()]);
+    }
+    doc
+}
+
+fn percent_decode(text: &str) -> String {
+    if text.trim_start().starts_with('{') {
+        return text.to_owned();
+    }
+    percent_encoding::percent_decode_str(text)
+        .decode_utf8()
+        .unwrap()
+        .into_owned()
+}
+
+/// Environment for the aws CLI acting in `account`: the hub's own keys, or a role's session there.
+async fn aws_cli_env(account: &str) -> Vec<(String, String)> {
+    use aws_credential_types::provider::ProvideCredentials;
+    if account == "123456789012" {
+        return Vec::new();
+    }
+    let role = format!("arn:aws:iam::{account}:role/argocd-deployer");
+    let config = assumed_config(&role, "us-east-1", Some("doctor-fix")).await;
+    let credentials = config
+        .credentials_provider()
+        .unwrap()
+        .provide_credentials()
+        .await
+        .unwrap();
+    let mut env = vec![
+        (
+            "AWS_ACCESS_KEY_ID".to_owned(),
+            credentials.access_key_id().to_owned(),
+        ),
+        (
+            "AWS_SECRET_ACCESS_KEY".to_owned(),
+            credentials.secret_access_key().to_owned(),
+        ),
+    ];
+    if let Some(token) = credentials.session_token() {
+        env.push(("AWS_SESSION_TOKEN".to_owned(), token.to_owned()));
+    }
+    env
+}
+
+/// Runs, with the aws CLI, every distinct `aws iam ...` fix of doctor's failed checks, in the
+/// account the fix names (`in account N: aws iam ...`); returns the commands it ran.
+async fn apply_printed_fixes(run: &Run) -> Vec<String> {
+    let mut done: Vec<String> = Vec::new();
+    for line in run.stdout.lines() {
+        let Some(fix) = line.trim_start().strip_prefix("fix: ") else {
+            continue;
+        };
+        let Some(at) = fix.find("aws iam ") else {
+            continue;
+        };
+        let command = fix[at..].to_owned();
+        let account = fix[..at]
+            .split("in account ")
+            .nth(1)
+            .map(|rest| rest[..12].to_owned())
+            .unwrap_or_else(|| "123456789012".to_owned());
+        let key = format!("{account} {command}");
+        if done.contains(&key) {
+            continue;
+        }
+        let output = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(&command)
+            .envs(aws_cli_env(&account).await)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{command}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        done.push(key);
+    }
+    done
+}
+
+/// A statement of someone else's that no fix may remove.
+fn foreign_trust() -> Value {
+    json!({"Sid": "SomeoneElses", "Effect": "Allow",
+           "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"})
+}
+
+#[tokio::test]
+async fn printed_irsa_trust_fixes_keep_every_statement_and_make_doctor_pass() {
+    let ns = argocd_namespace("docfixirsa");
+    let (issuer, provider) = hub_oidc().await;
+    // Someone else's statement, and one for Argo CD in namespace argocd with no audience check.
+    let argocd = json!({"Effect": "Allow", "Principal": {"Federated": provider},
+        "Action": "sts:AssumeRoleWithWebIdentity",
+        "Condition": {"StringEquals": {format!("{issuer}:sub"):
+            "system:serviceaccount:argocd:argocd-server"}}});
+    let trust = json!({"Version": "2012-10-17", "Statement": [foreign_trust(), argocd]});
+    let name = unique("fixirsa", &ns);
+    let role = create_role(&name, &trust).await;
+    // roleARN = the management role: the trust must also let the role assume itself.
+    register(&ns, &role, "irsa", &["--role-arn", &role]);
+    let before = doctor(&ns);
+    failure(&before, "trusts each service account's web identity");
+    failure(&before, "checks the token audience");
+    failure(&before, "trusts itself");
+
+    let applied = apply_printed_fixes(&before).await;
+    assert_eq!(applied.len(), 1, "one document for one role: {applied:#?}");
+    let after = doctor(&ns);
+    assert_eq!(after.code, 0, "{after}");
+    let statements = trust_of("123456789012", &name).await;
+    assert_eq!(statements[0], foreign_trust(), "{statements:#?}");
+    // Argo CD's statement for namespace argocd is kept, now checking the audience.
+    assert_eq!(
+        statements[1]["Condition"]["StringEquals"][format!("{issuer}:aud")],
+        "sts.amazonaws.com"
+    );
+    assert_eq!(statements.len(), 4, "{statements:#?}");
+}
+
+#[tokio::test]
+async fn printed_pod_identity_chain_fixes_keep_every_statement_and_make_doctor_pass() {
+    let ns = argocd_namespace("docfixpods");
+    let management_name = unique("fixmgmt", &ns);
+    let target_name = unique("fixtarget", &ns);
+    let management = format!("arn:aws:iam::123456789012:role/{management_name}");
+    let pods_without_tags = json!({"Effect": "Allow",
+        "Principal": {"Service": "pods.eks.amazonaws.com"}, "Action": "sts:AssumeRole"});
+    create_role(
+        &management_name,
+        &json!({"Version": "2012-10-17", "Statement": [foreign_trust(), pods_without_tags]}),
+    )
+    .await;
+    // Our inline policy already holds a role it may assume, and a statement of someone else's.
+    let old_target = format!("arn:aws:iam::{OTHER}:role/old-target");
+    let s3 = json!({"Sid": "Theirs", "Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"});
+    let assume_old = json!({"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": old_target});
+    put_inline(
+        "123456789012",
+        &management_name,
+        "kubectl-argocd-eks",
+        &json!({"Version": "2012-10-17", "Statement": [s3.clone(), assume_old]}),
+    )
+    .await;
+    let target_trust = json!({"Version": "2012-10-17", "Statement": [foreign_trust(),
+        {"Effect": "Allow", "Principal": {"AWS": management}, "Action": "sts:AssumeRole"}]});
+    let target = create_role_in(OTHER, &target_name, &target_trust).await;
+    register(&ns, &management, "pod-identity", &["--role-arn", &target]);
+
+    let reach = format!("arn:aws:iam::{OTHER}:role/argocd-deployer");
+    let doctor_run = || tool(&["doctor", "--argocd-namespace", &ns, "--assume-role", &reach]);
+    let before = doctor_run();
+    failure(&before, "trusts pods.eks.amazonaws.com");
+    failure(&before, "may sts:AssumeRole the target role");
+    failure(&before, "the target role trusts the management role");
+
+    let applied = apply_printed_fixes(&before).await;
+    assert_eq!(applied.len(), 3, "{applied:#?}");
+    let after = doctor_run();
+    assert_eq!(after.code, 0, "{after}");
+    let statements = trust_of("123456789012", &management_name).await;
+    assert_eq!(statements[0], foreign_trust(), "{statements:#?}");
+    let inline = inline_of("123456789012", &management_name, "kubectl-argocd-eks").await;
+    assert!(inline.contains(&s3), "{inline:#?}");
+    let resources: Vec<&Value> = inline.iter().map(|s| &s["Resource"]).collect();
+    let text = serde_json::to_string(&resources).unwrap();
+    assert!(
+        text.contains(&old_target) && text.contains(&target),
+        "{inline:#?}"
+    );
+    let statements = trust_of(OTHER, &target_name).await;
+    assert_eq!(statements[0], foreign_trust(), "{statements:#?}");
+}
+
+#[tokio::test]
+async fn cross_account_irsa_reads_the_provider_and_role_in_the_management_roles_account() {
+    let ns = argocd_namespace("docxirsa");
+    // The management role, and the IAM OIDC provider of the hub's issuer, in an account of their
+    // own: not the hub cluster's, not the caller's.
+    let account = fresh_account();
+    let (issuer, _) = hub_oidc().await;
+    let provider = format!("arn:aws:iam::{account}:oidc-provider/{issuer}");
+    iam_as(&account)
+        .await
+        .create_open_id_connect_provider()
+        .url(format!("https://{issuer}"))
+        .client_id_list("sts.amazonaws.com")
+        .send()
+        .await
+        .unwrap();
+    let mut trust = irsa_trust(&ns, true).await;
+    trust["Statement"][0]["Principal"]["Federated"] = json!(provider);
+    let role = create_role_in(&account, &unique("xirsa", &ns), &trust).await;
+    register(&ns, &role, "irsa", &[]);
+
+    let reach = format!("arn:aws:iam::{account}:role/argocd-deployer");
+    let run = tool(&["doctor", "--argocd-namespace", &ns, "--assume-role", &reach]);
+    assert_eq!(run.code, 0, "{run}");
+    let line = run
+        .stdout
+        .lines()
+        .find(|l| l.contains("is an IAM OIDC provider"))
+        .unwrap();
+    assert!(
+        line.trim_start().starts_with("ok") && line.contains(&provider),
+        "{line}"
+    );
+    // Without credentials for that account: "cannot tell", never a failure.
+    let blind = doctor(&ns);
+    assert_eq!(blind.code, 0, "{blind}");
+    assert!(blind.stdout.contains("?? "), "{blind}");
+    assert!(blind.stdout.contains(&account), "{blind}");
+}

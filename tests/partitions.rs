@@ -25,18 +25,10 @@ async fn partition_role(region: &str, partition: &str, name: &str) -> String {
 
 /// The tool with AWS_REGION set to `region`.
 fn tool_in_region(region: &str, args: &[&str]) -> Run {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_kubectl-argocd_eks"))
-        .args(args)
-        .env("AWS_REGION", region)
-        .env("AWS_DEFAULT_REGION", region)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+    tool_with_env(
+        args,
+        &[("AWS_REGION", region), ("AWS_DEFAULT_REGION", region)],
+    )
 }
 
 /// `add` in another partition, then doctor's connect check: the Secret, the access policy and
@@ -207,29 +199,27 @@ fn a_named_region_that_refuses_fails_and_says_why() {
 #[test]
 fn an_aws_endpoint_that_does_not_answer_is_named_without_debug_output() {
     let ns = argocd_namespace("unreachable");
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_kubectl-argocd_eks"))
-        .args([
+    let run = tool_with_env(
+        &[
             "add",
             "staging",
             "--region",
             "us-east-1",
             "--argocd-namespace",
             &ns,
-        ])
-        .args([
             "--management-role-arn",
             MANAGEMENT,
             "--identity",
             "irsa",
             "--dry-run",
-        ])
-        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
-        .env("AWS_MAX_ATTEMPTS", "1")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "{stderr}");
+        ],
+        &[
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:9"),
+            ("AWS_MAX_ATTEMPTS", "1"),
+        ],
+    );
+    let stderr = &run.stderr;
+    assert_eq!(run.code, 1, "{stderr}");
     assert!(
         stderr.contains("could not reach EKS at http://127.0.0.1:9: ")
             && stderr.to_lowercase().contains("connection refused"),

@@ -134,7 +134,9 @@ async fn irsa_trust_uses_the_hubs_real_issuer_and_exact_service_accounts() {
         &format!(
             "aws iam create-open-id-connect-provider --url {issuer} --client-id-list sts.amazonaws.com"
         ),
-        "aws iam create-role --role-name argocd-management --assume-role-policy-document file://argocd-management-trust.json",
+        // The sandbox's argocd-management exists: its update keeps what it has, as --create would.
+        "# role argocd-management exists: as --create would, these keep every statement it has",
+        "aws iam update-assume-role-policy --role-name argocd-management --policy-document '{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Principal\":{\"Service\":\"pods.eks.amazonaws.com\"}",
         "Direct mode (no --role-arn): it needs no permission policy",
     ] {
         assert!(text.contains(needle), "{needle:?} not in\n{text}");
@@ -453,4 +455,103 @@ async fn create_updates_an_existing_role_by_adding_what_is_missing() {
         again.stdout
     );
     assert_eq!(iam_writes(&account).len(), before, "a second run wrote");
+}
+
+#[tokio::test]
+async fn printed_commands_for_an_existing_role_keep_its_statements_and_match_create() {
+    let account = fresh_account();
+    let management = format!("arn:aws:iam::{account}:role/argocd-management");
+    let old_target = format!("arn:aws:iam::{account}:role/old-target");
+    let iam = iam_in(&account).await;
+    let someone_elses = json!({
+        "Sid": "Theirs",
+        "Effect": "Allow",
+        "Principal": {"Service": "ec2.amazonaws.com"},
+        "Action": "sts:AssumeRole"
+    });
+    iam.create_role()
+        .role_name("argocd-management")
+        .assume_role_policy_document(
+            json!({"Version": "2012-10-17", "Statement": [someone_elses]}).to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let s3 = json!({"Sid": "S3", "Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"});
+    iam.put_role_policy()
+        .role_name("argocd-management")
+        .policy_name("kubectl-argocd-eks")
+        .policy_document(
+            json!({"Version": "2012-10-17", "Statement": [s3,
+                {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": old_target}]})
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let assume = format!("arn:aws:iam::{account}:role/admin");
+    let args = [
+        "policy",
+        "--identity",
+        "pod-identity",
+        "--management-role-arn",
+        &management,
+        "--role-arn",
+        TARGET_ROLE,
+        "--assume-role",
+        &assume,
+    ];
+    let printed = ok(tool(&args)).stdout;
+    // The printed commands for the role that exists give whole documents, every statement kept.
+    let commands: Vec<&str> = printed
+        .lines()
+        .filter(|l| l.starts_with("aws iam ") && l.contains("--role-name argocd-management "))
+        .collect();
+    assert_eq!(commands.len(), 2, "{printed}");
+    assert!(
+        commands.iter().all(|c| c.contains("--policy-document '")),
+        "{printed}"
+    );
+    assert!(!printed.contains("this replaces its trust policy; --create adds to it): aws iam update-assume-role-policy --role-name argocd-management "), "{printed}");
+    let before = iam_writes(&account).len();
+    let credentials = assumed_config(&assume, "us-east-1", Some("policy-tests")).await;
+    let credentials = aws_credential_types::provider::ProvideCredentials::provide_credentials(
+        credentials.credentials_provider().unwrap().as_ref(),
+    )
+    .await
+    .unwrap();
+    for command in &commands {
+        let output = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(command)
+            .env("AWS_ACCESS_KEY_ID", credentials.access_key_id())
+            .env("AWS_SECRET_ACCESS_KEY", credentials.secret_access_key())
+            .env(
+                "AWS_SESSION_TOKEN",
+                credentials.session_token().unwrap_or_default(),
+            )
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{command}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    assert_eq!(iam_writes(&account).len(), before + 2);
+    let trust = trust_policy(&iam, "argocd-management").await;
+    assert_eq!(trust["Statement"][0], someone_elses, "{trust:#}");
+    assert_eq!(
+        inline_policy(&iam, "argocd-management").await["Statement"][0],
+        s3
+    );
+    // They are what --create writes: after them, --create has nothing to change.
+    let mut create = args.to_vec();
+    create.push("--create");
+    let again = ok(tool(&create));
+    assert!(
+        again.stdout.contains("Nothing to change"),
+        "{}",
+        again.stdout
+    );
 }

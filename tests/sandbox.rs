@@ -219,7 +219,7 @@ async fn dry_run_and_missing_yes_write_nothing() {
     assert!(run.stdout.contains("+ create") && run.stdout.contains("Dry run"));
 
     let mut server = base.to_vec();
-    server.extend(["--dry-run=server", "-o", "json"]);
+    server.extend(["--dry-run=server", "-o", "plan-json"]);
     let run = add(&ns, &server);
     assert_eq!(run.code, 0, "{}", run.stderr);
     // Three service accounts, the access entry and its policy, the Secret.

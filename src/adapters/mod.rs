@@ -3,5 +3,5 @@
 pub(crate) mod aws;
 pub(crate) mod iam;
 pub(crate) mod kube;
-mod objects;
+pub(crate) mod objects;
 pub(crate) mod prompt;

@@ -12,7 +12,7 @@ use crate::core::model::FIELD_MANAGER;
 use crate::core::secret::{DesiredSecret, ObservedSecret, OwnedFields};
 
 /// The object sent with server-side apply: only the fields the tool owns.
-pub(super) fn manifest(desired: &DesiredSecret) -> Secret {
+pub(crate) fn manifest(desired: &DesiredSecret) -> Secret {
     Secret {
         metadata: ObjectMeta {
             name: Some(desired.name.clone()),

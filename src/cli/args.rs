@@ -106,7 +106,8 @@ pub struct AwsArgs {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Output format
+    /// Output format. With add --dry-run, yaml and json are the Kubernetes objects it would
+    /// apply (a List for kubectl apply -f -); plan-yaml and plan-json are the plan as data
     #[arg(short, long, global = true, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
     /// Show the plan and write nothing (client), or also let the API server validate it (server)
@@ -132,6 +133,21 @@ pub enum OutputFormat {
     Text,
     Yaml,
     Json,
+    /// The plan and its outcome as YAML (add, remove, policy), whatever --dry-run says.
+    PlanYaml,
+    /// The plan and its outcome as JSON.
+    PlanJson,
+}
+
+impl OutputFormat {
+    /// The same document format for a report: plan-yaml is yaml, plan-json is json.
+    pub fn for_report(self) -> Self {
+        match self {
+            OutputFormat::PlanYaml => OutputFormat::Yaml,
+            OutputFormat::PlanJson => OutputFormat::Json,
+            other => other,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -15,6 +15,7 @@ use crate::core::model::{
     POD_IDENTITY_AGENT_ADDON, RoleArn,
 };
 use crate::core::policy::document::parse_policy;
+use crate::core::policy::generate::NamedPolicy;
 use crate::core::registration::{EksRegistration, Format, eks_registrations};
 use crate::core::secret::ObservedSecret;
 use crate::error::{Error, Result};
@@ -35,15 +36,23 @@ pub(crate) async fn run<H: HubRead + Targets, A: EksRead + IamRead + TokenMinter
     } else {
         named(&registrations, &doctor.clusters, &namespace)?
     };
-    let mut hub = hub_facts(&ports, &namespace, settings, default_region).await?;
+    let caller_account = ports.accounts.own().caller().await.ok().map(|c| c.account);
+    let caller = caller_account.as_deref();
+    let mut hub = hub_facts(&ports, &namespace, settings, default_region, caller).await?;
     hub.capability_role = doctor.capability_role.clone();
     hub.capability = !chosen.is_empty() && chosen.iter().all(|r| r.format == Format::Capability);
+    let chosen_secrets: Vec<&ObservedSecret> = chosen
+        .iter()
+        .filter_map(|r| secrets.iter().find(|s| s.name == r.secret))
+        .collect();
+    // The fixes doctor prints are for every Secret it checks, so that they do not undo each other.
+    hub.target_roles = chosen_secrets
+        .iter()
+        .filter_map(|s| s.config()?.aws_auth_config?.role_arn)
+        .filter_map(|text| RoleArn::parse(&text).ok())
+        .collect();
     let mut sections = vec![hub_checks(&hub), identity_checks(&hub)];
 
-    let caller_account = ports.accounts.own().caller().await.ok().map(|c| c.account);
-    let chosen_secrets = chosen
-        .iter()
-        .filter_map(|r| secrets.iter().find(|s| s.name == r.secret));
     for secret in chosen_secrets {
         let target = target_facts(&ports, &hub, secret, caller_account.as_deref()).await;
         sections.push(target_checks(&hub, &target));
@@ -65,6 +74,8 @@ fn capability_cluster(secret: &ObservedSecret) -> Option<ClusterArn> {
         .and_then(|server| ClusterArn::parse(server).ok())
 }
 
+/// A role as IAM has it; None when it cannot be read, or a document of it cannot be parsed (a
+/// policy left out could hold the Deny that decides).
 async fn role_facts<I: IamRead>(iam: &I, arn: &RoleArn) -> Option<RoleFacts> {
     let role = iam.role(arn.name()).await.ok()?;
     let Some(role) = role else {
@@ -74,14 +85,19 @@ async fn role_facts<I: IamRead>(iam: &I, arn: &RoleArn) -> Option<RoleFacts> {
             permissions: Vec::new(),
         });
     };
-    let trust = parse_policy(&role.trust_policy).ok();
+    let trust = Some(parse_policy(&role.trust_policy).ok()?);
     let permissions = iam
         .role_policies(arn.name())
         .await
         .ok()?
-        .iter()
-        .filter_map(|p| parse_policy(&p.document).ok())
-        .collect();
+        .into_iter()
+        .map(|p| {
+            parse_policy(&p.document).ok().map(|document| NamedPolicy {
+                name: p.name,
+                document,
+            })
+        })
+        .collect::<Option<Vec<_>>>()?;
     Some(RoleFacts {
         arn: arn.clone(),
         trust,
@@ -96,6 +112,7 @@ async fn hub_facts<H: HubRead, A: EksRead + IamRead, P: Prompt>(
     namespace: &str,
     settings: &Settings,
     default_region: Option<&str>,
+    caller: Option<&str>,
 ) -> Result<HubFacts> {
     let hub_aws = ports.accounts.own();
     let service_accounts = ports.hub.service_accounts(namespace).await?;
@@ -136,7 +153,6 @@ async fn hub_facts<H: HubRead, A: EksRead + IamRead, P: Prompt>(
             .await
             .unwrap_or_default();
     }
-    facts.oidc_providers = hub_aws.oidc_providers().await.ok();
     let names: Vec<&str> = ARGOCD_SERVICE_ACCOUNTS.iter().map(|(n, _)| *n).collect();
     facts.pods = ports
         .hub
@@ -147,8 +163,15 @@ async fn hub_facts<H: HubRead, A: EksRead + IamRead, P: Prompt>(
         .filter(|pod| names.contains(&pod.service_account.as_str()))
         .collect();
     if let Some((mode, role)) = detect_identity(&facts) {
-        if let Ok(arn) = RoleArn::parse(&role) {
-            facts.management_role = role_facts(hub_aws, &arn).await;
+        // The management role, and the OIDC provider IRSA's trust names, are in the role's
+        // account, which need not be the hub cluster's or the caller's.
+        if let Ok(arn) = RoleArn::parse(&role)
+            && let Some(iam) = ports.accounts.reaching(&arn.account, caller)
+        {
+            facts.management_role = role_facts(iam, &arn).await;
+            if mode == IdentityMode::Irsa {
+                facts.oidc_providers = iam.oidc_providers().await.ok();
+            }
         }
         facts.identity_changed_at = match mode {
             IdentityMode::Irsa => facts

@@ -3,7 +3,7 @@
 //! `--create` made: observe -> plan -> show -> confirm -> apply -> verify, like `add`.
 
 use crate::cli::args::DryRun;
-use crate::cli::output::policy::{PolicyPlan, PolicyReport};
+use crate::cli::output::policy::{ExistingRole, PolicyPlan, PolicyReport};
 use crate::cli::output::{Outcome, emit, show};
 use crate::cli::settings::{IdentityChoice, PolicySettings, Settings};
 use crate::commands::Ports;
@@ -14,11 +14,12 @@ use crate::commands::targets::{
 use crate::core::model::{ClusterArn, EksCluster, IdentityMode, RoleArn};
 use crate::core::policy::document::{PolicyError, STS_AUDIENCE, parse_policy};
 use crate::core::policy::generate::{
-    INLINE_POLICY, OidcProvider, RoleKind, argocd_service_accounts, oidc_provider_arn, wanted_roles,
+    INLINE_POLICY, NamedPolicy, OidcProvider, RoleKind, argocd_service_accounts, oidc_provider_arn,
+    wanted_roles,
 };
 use crate::core::policy::plan::{
-    IamAction, ObservedRole, PlanStep, manual_role, plan_oidc_provider, plan_role,
-    unreachable_detail,
+    Change, IamAction, ObservedRole, PlanStep, manual_role, plan_oidc_provider, plan_role,
+    policy_subject, trust_subject, unreachable_detail,
 };
 use crate::error::{Error, Result};
 use crate::ports::{CallerIdentity, EksRead, HubContext, HubRead, IamRead, IamWrite, Prompt};
@@ -106,9 +107,19 @@ pub(crate) async fn run<H: HubRead, A: EksRead + IamRead + IamWrite, P: Prompt>(
         roles,
         plan: None,
         outcome: None,
+        existing: Vec::new(),
         notes,
     };
     if !policy.create {
+        // Roles that exist get their documents as they should become, not replaced: read them
+        // where this run can (reads only; what cannot be read is printed as for a new role).
+        let caller_account = match &caller {
+            Some(caller) => Some(caller.account.clone()),
+            None => hub_eks.caller().await.ok().map(|c| c.account),
+        };
+        if let Some(caller) = caller_account {
+            report.existing = existing_roles(ports.accounts, &caller, &report).await;
+        }
         return emit(out, settings.output, &report);
     }
 
@@ -267,6 +278,44 @@ async fn observe_and_plan<A: IamRead>(
         steps.extend(plan_role(role, observed.as_ref(), pod_identity, notes));
     }
     Ok(steps)
+}
+
+/// The roles of `report` that exist, with the documents `--create` would write to them.
+async fn existing_roles<A: IamRead>(
+    accounts: &Accounts<A>,
+    caller: &str,
+    report: &PolicyReport,
+) -> Vec<ExistingRole> {
+    let Ok(plan) = observe_and_plan(accounts, caller, report, &mut Vec::new()).await else {
+        return Vec::new();
+    };
+    let step = |subject: &str| plan.iter().find(|s| s.subject == subject);
+    let mut existing = Vec::new();
+    for role in &report.roles {
+        let Some(trust) = step(&trust_subject(&role.arn)) else {
+            continue;
+        };
+        let trust_policy = match (&trust.change, &trust.write) {
+            (Change::Unchanged, _) => None,
+            (Change::Update, Some(IamAction::UpdateTrust { trust, .. })) => Some(trust.clone()),
+            _ => continue, // a role to create, or one left to the user
+        };
+        let permission_policy = role.permission_policies.iter().find_map(|policy| {
+            match &step(&policy_subject(&role.arn, &policy.name))?.write {
+                Some(IamAction::PutPolicy { document, .. }) => Some(NamedPolicy {
+                    name: policy.name.clone(),
+                    document: document.clone(),
+                }),
+                _ => None,
+            }
+        });
+        existing.push(ExistingRole {
+            arn: role.arn.clone(),
+            trust_policy,
+            permission_policy,
+        });
+    }
+    existing
 }
 
 // ---- apply and verify ----

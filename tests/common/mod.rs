@@ -112,9 +112,15 @@ impl std::fmt::Display for Run {
 }
 
 pub fn tool(args: &[&str]) -> Run {
+    tool_with_env(args, &[])
+}
+
+/// The tool with these environment variables set on top of the sandbox's.
+pub fn tool_with_env(args: &[&str], vars: &[(&str, &str)]) -> Run {
     require_sandbox();
     let output = Command::new(env!("CARGO_BIN_EXE_kubectl-argocd_eks"))
         .args(args)
+        .envs(vars.iter().copied())
         .stdin(std::process::Stdio::null())
         .output()
         .unwrap();

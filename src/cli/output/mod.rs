@@ -4,6 +4,7 @@
 pub(crate) mod add;
 pub(crate) mod doctor;
 pub(crate) mod list;
+pub(crate) mod manifests;
 pub(crate) mod policy;
 pub(crate) mod remove;
 
@@ -27,19 +28,31 @@ impl<T: Text + Serialize> Report for T {}
 
 /// Write `report` in `format`: the one way every command ends.
 pub(crate) fn emit<R: Report>(out: &mut dyn Write, format: OutputFormat, report: &R) -> Result<()> {
-    match format {
+    match format.for_report() {
         OutputFormat::Text => report.write_text(out)?,
-        OutputFormat::Yaml => {
-            let text = serde_saphyr::to_string(report).map_err(io::Error::other)?;
-            out.write_all(text.as_bytes())?;
-        }
-        OutputFormat::Json => {
-            serde_json::to_writer_pretty(&mut *out, report).map_err(io::Error::from)?;
-            writeln!(out)?;
-        }
+        _ => write_document(out, format, report)?,
     }
     out.flush()?;
     Ok(())
+}
+
+/// One YAML or JSON document (text is not a document: it writes nothing).
+pub(crate) fn write_document<T: Serialize>(
+    out: &mut dyn Write,
+    format: OutputFormat,
+    document: &T,
+) -> io::Result<()> {
+    match format.for_report() {
+        OutputFormat::Yaml => {
+            let text = serde_saphyr::to_string(document).map_err(io::Error::other)?;
+            out.write_all(text.as_bytes())
+        }
+        OutputFormat::Json => {
+            serde_json::to_writer_pretty(&mut *out, document).map_err(io::Error::from)?;
+            writeln!(out)
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Text shown as the command goes (its plan, before the question); a document is written

@@ -8,8 +8,8 @@ use serde::Serialize;
 
 use super::{Outcome, PlanLine, Text, change_summary, write_notes, write_plan_lines};
 use crate::core::model::{ClusterArn, IdentityMode, RoleArn};
-use crate::core::policy::document::STS_AUDIENCE;
-use crate::core::policy::generate::{OidcProvider, RoleKind, RolePolicies};
+use crate::core::policy::document::{PolicyDocument, STS_AUDIENCE};
+use crate::core::policy::generate::{NamedPolicy, OidcProvider, RoleKind, RolePolicies};
 use crate::core::policy::plan::{
     Change, PlanStep, creation_trust, provider_subject, trust_subject,
 };
@@ -30,7 +30,22 @@ pub(crate) struct PolicyReport {
     /// With `--create`: `applied`, `unchanged`, `dry-run`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) outcome: Option<Outcome>,
+    /// Without `--create`: the roles that exist and could be read, with what they should become.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) existing: Vec<ExistingRole>,
     pub(crate) notes: Vec<String>,
+}
+
+/// A role that exists: the documents it should get (what `--create` writes), every statement it
+/// has kept; None where it already allows what Argo CD needs.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ExistingRole {
+    pub(crate) arn: RoleArn,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) trust_policy: Option<PolicyDocument>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) permission_policy: Option<NamedPolicy>,
 }
 
 impl PlanLine for PlanStep {
@@ -255,6 +270,26 @@ fn write_commands(
                 None => String::new(),
             };
             let trust_file = file_name(report, &role.arn, "trust");
+            if let Some(existing) = report.existing.iter().find(|e| e.arn == role.arn) {
+                lines.push(format!(
+                    "# role {name} exists: as --create would, these keep every statement it has"
+                ));
+                match &existing.trust_policy {
+                    Some(trust) => lines.push(format!(
+                        "aws iam update-assume-role-policy --role-name {name} --policy-document {}",
+                        quoted(trust)
+                    )),
+                    None => lines.push("# its trust policy already allows it".to_owned()),
+                }
+                if let Some(policy) = &existing.permission_policy {
+                    lines.push(format!(
+                        "aws iam put-role-policy --role-name {name} --policy-name {} --policy-document {}",
+                        policy.name,
+                        quoted(&policy.document)
+                    ));
+                }
+                continue;
+            }
             if role.self_assume {
                 let first = creation_trust(role);
                 lines.push(
@@ -288,6 +323,11 @@ fn write_commands(
         writeln!(out, "{line}")?;
     }
     Ok(())
+}
+
+/// A document as one shell word.
+fn quoted(document: &PolicyDocument) -> String {
+    format!("'{}'", document.to_string().replace('\'', r"'\''"))
 }
 
 /// Without `--create`: every role's documents, and the aws commands that make them.

@@ -2,9 +2,10 @@
 
 use std::collections::BTreeSet;
 
-use crate::cli::args::DryRun;
+use crate::cli::args::{DryRun, OutputFormat};
 use crate::cli::output::add::AddReport;
-use crate::cli::output::{Outcome, emit, restart_command, show};
+use crate::cli::output::manifests::manifests;
+use crate::cli::output::{Outcome, emit, restart_command, show, write_document};
 use crate::cli::settings::{AddSettings, IdentityChoice, Settings};
 use crate::commands::Ports;
 use crate::commands::targets::{
@@ -164,6 +165,17 @@ pub(crate) async fn run<H: HubRead + HubWrite, E: EksRead + EksWrite, P: Prompt>
             }
         }
     };
+    if settings.dry_run != DryRun::None
+        && matches!(settings.output, OutputFormat::Yaml | OutputFormat::Json)
+    {
+        // kubectl's way: the objects themselves; the plan as data is -o plan-yaml|plan-json.
+        let (list, aws_writes) = manifests(&plan);
+        for write in &aws_writes {
+            eprintln!("Not in the List (an AWS write, not a Kubernetes object): {write}");
+        }
+        write_document(out, settings.output, &list)?;
+        return Ok(());
+    }
     let report = AddReport {
         plan: &plan,
         outcome,

@@ -1,13 +1,13 @@
 //! Link 2 of doctor's chain: the AWS identity of Argo CD's pods (IRSA or pod identity), the
 //! management role's trust for it, and whether the pods restarted since it changed.
 
-use super::{
-    Finding, HubFacts, RoleFacts, Section, argocd_service_accounts, detect_identity,
-    update_trust_fix,
-};
-use crate::core::model::{IRSA_ANNOTATION, IdentityMode};
-use crate::core::policy::document::{ASSUME_ROLE, STS_AUDIENCE, TAG_SESSION};
-use crate::core::policy::evaluate::Request;
+use super::fixes::{deny_fix, irsa_provider, statement_name, trust_fix};
+use super::{Finding, HubFacts, RoleFacts, Section, argocd_service_accounts, detect_identity};
+use crate::core::model::{IRSA_ANNOTATION, IdentityMode, RoleArn};
+use crate::core::policy::diagnose::{Verdict, verdict};
+use crate::core::policy::document::{STS_AUDIENCE, TAG_SESSION};
+use crate::core::policy::evaluate::{At, Request};
+use crate::core::policy::repair::statements_without_audience;
 use crate::core::policy::{diagnose, evaluate, generate};
 
 /// Link 2: the AWS identity of Argo CD's pods (IRSA or pod identity) and their restart.
@@ -74,28 +74,32 @@ pub(crate) fn identity_checks(hub: &HubFacts) -> Section {
 
 fn irsa_checks(hub: &HubFacts, role: &str) -> Vec<Finding> {
     let mut findings = Vec::new();
-    let issuer = hub.hub_cluster.as_ref().and_then(|c| c.oidc_issuer.clone());
-    let provider = issuer
-        .as_ref()
-        .zip(hub.hub_cluster.as_ref())
-        .map(|(issuer, cluster)| {
-            generate::oidc_provider_arn(&cluster.arn.partition, &cluster.arn.account, issuer)
-        });
-    findings.push(match (&issuer, &provider, &hub.oidc_providers) {
-        (Some(_), Some(provider), Some(providers)) if providers.contains(provider) => {
-            Finding::pass("the hub's OIDC issuer is an IAM OIDC provider", provider.clone())
+    let check = "the hub's OIDC issuer is an IAM OIDC provider";
+    // The provider IRSA's trust names is in the management role's account, which need not be the
+    // hub cluster's.
+    let management = RoleArn::parse(role).ok();
+    let provider = management.as_ref().and_then(|m| irsa_provider(hub, m));
+    findings.push(match (&provider, &hub.oidc_providers) {
+        (Some(provider), Some(providers)) if providers.contains(&provider.arn) => {
+            Finding::pass(check, provider.arn.clone())
         }
-        (Some(issuer), Some(provider), Some(_)) => Finding::fail(
-            "the hub's OIDC issuer is an IAM OIDC provider",
-            format!("{provider} does not exist"),
+        (Some(provider), Some(_)) => Finding::fail(
+            check,
+            format!("{} does not exist", provider.arn),
             format!(
-                "aws iam create-open-id-connect-provider --url {issuer} --client-id-list {STS_AUDIENCE}"
+                "in account {}: aws iam create-open-id-connect-provider --url {} --client-id-list {STS_AUDIENCE}",
+                management.as_ref().map_or("", |m| m.account.as_str()),
+                provider.url
             ),
         ),
-        _ => Finding::cannot_tell(
-            "the hub's OIDC issuer is an IAM OIDC provider",
-            "the hub's EKS cluster or IAM's OIDC providers could not be read",
+        (Some(_), None) => Finding::cannot_tell(
+            check,
+            format!(
+                "IAM's OIDC providers in account {} could not be read (reach it with --assume-role)",
+                management.as_ref().map_or("", |m| m.account.as_str())
+            ),
         ),
+        (None, _) => Finding::cannot_tell(check, "the hub's EKS cluster or its issuer could not be read"),
     });
     for sa in argocd_service_accounts(hub) {
         let annotation = hub
@@ -118,11 +122,18 @@ fn irsa_checks(hub: &HubFacts, role: &str) -> Vec<Finding> {
         });
     }
     let check = "the management role trusts each service account's web identity";
-    let (Some(facts), Some(issuer), Some(provider)) = (&hub.management_role, &issuer, &provider)
+    let (Some(facts), Some(provider), Some(management)) =
+        (&hub.management_role, &provider, &management)
     else {
         findings.push(Finding::cannot_tell(
             check,
-            "the role or the hub's issuer could not be read",
+            match &management {
+                Some(m) => format!(
+                    "the role or the hub's issuer could not be read (reach account {} with --assume-role)",
+                    m.account
+                ),
+                None => "the role or the hub's issuer could not be read".to_owned(),
+            },
         ));
         return findings;
     };
@@ -134,38 +145,57 @@ fn irsa_checks(hub: &HubFacts, role: &str) -> Vec<Finding> {
         ));
         return findings;
     };
+    let fix = || {
+        trust_fix(hub, IdentityMode::Irsa, management, facts, None)
+            .unwrap_or_else(|| "kubectl argocd-eks policy --create --identity irsa".into())
+    };
     let service_accounts = argocd_service_accounts(hub);
-    let wanted = generate::irsa_trust(provider, issuer, &service_accounts);
-    let denied: Vec<String> = service_accounts
+    let requests: Vec<Request> = service_accounts
         .iter()
-        .filter(|sa| {
-            !evaluate::allows(trust_doc, &Request::web_identity(provider, issuer, sa)).is_allowed()
-        })
-        .map(generate::service_account_subject)
+        .map(|sa| Request::web_identity(&provider.arn, &provider.url, sa))
         .collect();
-    findings.push(if denied.is_empty() {
-        Finding::pass(check, "sts:AssumeRoleWithWebIdentity allowed for each")
+    findings.push(match verdict(&[trust_doc], &requests) {
+        Verdict::Allowed => Finding::pass(check, "sts:AssumeRoleWithWebIdentity allowed for each"),
+        Verdict::CannotTell(why) => Finding::cannot_tell(check, format!("it depends on {}", why.join(", "))),
+        Verdict::Denied { deny, .. } => {
+            let denied: Vec<String> = service_accounts
+                .iter()
+                .zip(&requests)
+                .filter(|(_, r)| !evaluate::allows(trust_doc, r).is_allowed())
+                .map(|(sa, _)| generate::service_account_subject(sa))
+                .collect();
+            let allowed = diagnose::irsa_subjects(trust_doc, &provider.url);
+            Finding::fail(
+                check,
+                format!(
+                    "denied for {}; the trust policy allows subjects [{}] (another namespace or name?)",
+                    denied.join(", "),
+                    allowed.join(", ")
+                ),
+                match deny {
+                    Some(at) => deny_fix(&facts.arn, "its trust policy", &statement_name(&[trust_doc], at)),
+                    None => fix(),
+                },
+            )
+        }
+    });
+    let aud_key = format!("{}:aud", generate::issuer_host_path(&provider.url));
+    let check = "the trust policy checks the token audience";
+    let unchecked = statements_without_audience(trust_doc, &provider.arn, &aud_key);
+    findings.push(if unchecked.is_empty() {
+        Finding::pass(check, format!("{aud_key} is checked"))
     } else {
-        let allowed = diagnose::irsa_subjects(trust_doc, issuer);
+        let names: Vec<String> = unchecked
+            .iter()
+            .map(|&statement| statement_name(&[trust_doc], At { document: 0, statement }))
+            .collect();
         Finding::fail(
             check,
             format!(
-                "denied for {}; the trust policy allows subjects [{}] (another namespace or name?)",
-                denied.join(", "),
-                allowed.join(", ")
+                "no condition on {aud_key} in statement(s) {}: any audience's token from this issuer is accepted",
+                names.join(", ")
             ),
-            update_trust_fix(&facts.arn, &wanted),
-        )
-    });
-    let aud_key = format!("{}:aud", generate::issuer_host_path(issuer));
-    let check = "the trust policy checks the token audience";
-    findings.push(if diagnose::has_condition_key(trust_doc, &aud_key) {
-        Finding::pass(check, format!("{aud_key} is checked"))
-    } else {
-        Finding::fail(
-            check,
-            format!("no condition on {aud_key}: any audience's token from this issuer is accepted"),
-            update_trust_fix(&facts.arn, &wanted),
+            fix(),
         )
     });
     findings
@@ -200,43 +230,52 @@ fn pod_identity_checks(hub: &HubFacts, role: &str) -> Vec<Finding> {
         });
     }
     let check = "the management role trusts pods.eks.amazonaws.com (AssumeRole + TagSession)";
-    match (&hub.management_role, &hub_name) {
+    let management = RoleArn::parse(role).ok();
+    match (&hub.management_role, &management) {
         (
-            Some(RoleFacts {
-                trust: Some(doc),
-                arn,
-                ..
-            }),
-            Some(cluster),
+            Some(
+                facts @ RoleFacts {
+                    trust: Some(doc), ..
+                },
+            ),
+            Some(management),
         ) => {
-            let service_accounts = argocd_service_accounts(hub);
-            let mut missing = std::collections::BTreeSet::new();
-            for sa in &service_accounts {
-                let request = Request::pod_identity(cluster, sa);
-                missing.extend(diagnose::missing_actions(
-                    doc,
-                    &request,
-                    &[ASSUME_ROLE, TAG_SESSION],
-                ));
-            }
-            findings.push(if missing.is_empty() {
-                Finding::pass(check, "allowed")
-            } else {
-                let wanted = generate::pod_identity_trust(None, &[]);
-                Finding::fail(
+            let requests: Vec<Request> = argocd_service_accounts(hub)
+                .iter()
+                .map(|sa| Request::pod_identity(hub_name.as_ref(), sa))
+                .flat_map(|r| [r.for_action(TAG_SESSION), r])
+                .collect();
+            findings.push(match verdict(&[doc], &requests) {
+                Verdict::Allowed => Finding::pass(check, "allowed"),
+                Verdict::CannotTell(why) => {
+                    Finding::cannot_tell(check, format!("it depends on {}", why.join(", ")))
+                }
+                Verdict::Denied { actions, deny } => Finding::fail(
                     check,
-                    format!(
-                        "denied: {}",
-                        missing.into_iter().collect::<Vec<_>>().join(", ")
-                    ),
-                    update_trust_fix(arn, &wanted),
-                )
+                    format!("denied: {}", actions.join(", ")),
+                    match deny {
+                        Some(at) => {
+                            deny_fix(&facts.arn, "its trust policy", &statement_name(&[doc], at))
+                        }
+                        None => trust_fix(hub, IdentityMode::PodIdentity, management, facts, None)
+                            .unwrap_or_else(|| {
+                                "kubectl argocd-eks policy --create --identity pod-identity".into()
+                            }),
+                    },
+                ),
             });
         }
         (Some(RoleFacts { trust: None, .. }), _) => findings.push(Finding::fail(
             check,
             format!("role {role} does not exist"),
             "kubectl argocd-eks policy --create --identity pod-identity",
+        )),
+        (_, Some(management)) => findings.push(Finding::cannot_tell(
+            check,
+            format!(
+                "the role could not be read (reach account {} with --assume-role)",
+                management.account
+            ),
         )),
         _ => findings.push(Finding::cannot_tell(check, "the role could not be read")),
     }

@@ -1,11 +1,15 @@
 //! doctor's checks: observed hub, IAM and EKS facts -> findings, each failure with its exact fix.
 //! This file holds the facts and findings; one file per link of the chain does the checking.
 
+mod chain;
+mod fixes;
 mod hub;
 mod identity;
 mod target;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_policy;
 
 pub(crate) use hub::hub_checks;
 pub(crate) use identity::identity_checks;
@@ -18,6 +22,7 @@ use crate::core::model::{
     PodFacts, PodIdentityAssociation, RoleArn, SaRef,
 };
 use crate::core::policy::document::PolicyDocument;
+use crate::core::policy::generate::NamedPolicy;
 use crate::core::secret::ObservedSecret;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -82,11 +87,18 @@ impl Section {
 }
 
 /// An IAM role as doctor read it: None trust means the role does not exist.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub(crate) struct RoleFacts {
     pub(crate) arn: RoleArn,
     pub(crate) trust: Option<PolicyDocument>,
-    pub(crate) permissions: Vec<PolicyDocument>,
+    /// Its inline (by name) and attached managed (by ARN) policies.
+    pub(crate) permissions: Vec<NamedPolicy>,
+}
+
+impl RoleFacts {
+    pub(super) fn documents(&self) -> Vec<&PolicyDocument> {
+        self.permissions.iter().map(|p| &p.document).collect()
+    }
 }
 
 /// Everything doctor read about the hub; `None` in an Option<..> field means "could not read".
@@ -107,6 +119,8 @@ pub(crate) struct HubFacts {
     pub(crate) capability: bool,
     /// The capability's role, when the user named it.
     pub(crate) capability_role: Option<RoleArn>,
+    /// The roleARNs of the Secrets doctor checks: the fixes it prints are for all of them.
+    pub(crate) target_roles: Vec<RoleArn>,
 }
 
 /// Everything doctor read about one registered cluster.
@@ -150,10 +164,6 @@ pub(crate) enum Connection {
     Unreachable(String),
 }
 
-pub(super) fn json(doc: &PolicyDocument) -> String {
-    format!("{doc}")
-}
-
 /// The identity Argo CD's application controller has. AWS SDKs look for IRSA's web identity
 /// before pod identity's container credentials, so an IRSA annotation wins when both exist.
 pub(crate) fn detect_identity(hub: &HubFacts) -> Option<(IdentityMode, String)> {
@@ -182,12 +192,4 @@ pub(super) fn argocd_service_accounts(hub: &HubFacts) -> Vec<SaRef> {
 
 pub(super) fn role_name(arn: &str) -> &str {
     arn.rsplit('/').next().unwrap_or(arn)
-}
-
-pub(super) fn update_trust_fix(role: &RoleArn, wanted: &PolicyDocument) -> String {
-    format!(
-        "aws iam update-assume-role-policy --role-name {} --policy-document '{}'",
-        role.name(),
-        json(wanted)
-    )
 }

@@ -1,15 +1,12 @@
 //! Links 3 to 6 of doctor's chain for one registered cluster: the role chain, the target's
 //! access entry or aws-auth mapping, the Secret against DescribeCluster, and connecting.
 
+use super::chain::chain_checks;
 use super::{
-    Connection, Finding, HubFacts, MapRole, RoleFacts, Section, TargetFacts, detect_identity, json,
-    role_name, update_trust_fix,
+    Connection, Finding, HubFacts, MapRole, Section, TargetFacts, detect_identity, role_name,
 };
-use crate::core::model::{ClusterArn, DEFAULT_ACCESS_POLICY, IdentityMode, Lookup, RoleArn};
+use crate::core::model::{ClusterArn, DEFAULT_ACCESS_POLICY, Lookup, RoleArn};
 use crate::core::partition::Partition;
-use crate::core::policy::document::{ASSUME_ROLE, TAG_SESSION};
-use crate::core::policy::evaluate::{Request, RequestPrincipal};
-use crate::core::policy::{diagnose, evaluate, generate};
 use crate::core::secret::{AwsAuthConfig, ClusterConfig, ObservedSecret};
 
 /// Links 3-5 for one registered cluster: role chain, target access, and the Secret itself.
@@ -43,15 +40,10 @@ pub(crate) fn target_checks(hub: &HubFacts, target: &TargetFacts) -> Section {
     let management = identity
         .as_ref()
         .and_then(|(_, arn)| RoleArn::parse(arn).ok());
-    let pod_identity = matches!(identity, Some((IdentityMode::PodIdentity, _)));
-    if let (Some(target_role), Some(management)) = (&target_role, &management) {
-        findings.extend(chain_checks(
-            hub,
-            target,
-            target_role,
-            management,
-            pod_identity,
-        ));
+    if let (Some(target_role), Some(management), Some((mode, _))) =
+        (&target_role, &management, &identity)
+    {
+        findings.extend(chain_checks(hub, target, target_role, management, *mode));
     }
 
     // Target access, then connecting as Argo CD does.
@@ -364,92 +356,4 @@ fn connection_finding(target: &TargetFacts, principal: Option<&RoleArn>) -> Find
             "not attempted (the cluster or the roles are unknown)",
         ),
     }
-}
-
-fn chain_checks(
-    hub: &HubFacts,
-    target: &TargetFacts,
-    target_role: &RoleArn,
-    management: &RoleArn,
-    pod_identity: bool,
-) -> Vec<Finding> {
-    let mut findings = Vec::new();
-    let actions: &[&str] = if pod_identity {
-        &[ASSUME_ROLE, TAG_SESSION]
-    } else {
-        &[ASSUME_ROLE]
-    };
-    let session = RequestPrincipal::Aws(management.to_string());
-    if target_role == management {
-        // Argo CD still calls sts:AssumeRole on roleARN: the role must trust itself (#17064).
-        let check = "roleARN is the management role: it trusts itself";
-        let fix = format!(
-            "remove roleARN from the Secret (direct mode), or add to the role's trust policy: {}",
-            serde_json::to_string(&generate::self_assume_statement(management, pod_identity))
-                .unwrap_or_default()
-        );
-        findings.push(
-            match hub.management_role.as_ref().and_then(|r| r.trust.as_ref()) {
-                Some(doc) => {
-                    let missing = diagnose::missing_actions(
-                        doc,
-                        &Request::new(ASSUME_ROLE, session),
-                        actions,
-                    );
-                    if missing.is_empty() {
-                        Finding::pass(check, "self-assume allowed")
-                    } else {
-                        Finding::fail(check, format!("denied: {}", missing.join(", ")), fix)
-                    }
-                }
-                None => Finding::cannot_tell(check, "the management role could not be read"),
-            },
-        );
-        return findings;
-    }
-    let check = "the management role may sts:AssumeRole the target role";
-    findings.push(match &hub.management_role {
-        Some(RoleFacts { permissions, .. }) => {
-            let request = Request::new(ASSUME_ROLE, session.clone()).with_resource(&target_role.to_string());
-            let allowed = permissions.iter().any(|doc| evaluate::allows(doc, &request).is_allowed());
-            if allowed {
-                Finding::pass(check, format!("on {target_role}"))
-            } else {
-                let wanted = generate::management_permissions(std::slice::from_ref(target_role), pod_identity);
-                Finding::fail(
-                    check,
-                    "no permission policy of the management role allows it",
-                    format!(
-                        "aws iam put-role-policy --role-name {} --policy-name kubectl-argocd-eks --policy-document '{}'",
-                        management.name(),
-                        wanted.as_ref().map(json).unwrap_or_default()
-                    ),
-                )
-            }
-        }
-        None => Finding::cannot_tell(check, "the management role could not be read"),
-    });
-    let check = if pod_identity {
-        "the target role trusts the management role (AssumeRole + TagSession)"
-    } else {
-        "the target role trusts the management role"
-    };
-    findings.push(match &target.target_role {
-        Some(RoleFacts { trust: Some(doc), .. }) => {
-            let missing = diagnose::missing_actions(doc, &Request::new(ASSUME_ROLE, session), actions);
-            if missing.is_empty() {
-                Finding::pass(check, "allowed")
-            } else {
-                let wanted = generate::target_role_trust(management, pod_identity);
-                Finding::fail(
-                    check,
-                    format!("denied: {}{}", missing.join(", "), if missing.iter().any(|a| a == TAG_SESSION) { " (pod identity's session tags are transitive, so a chained role must allow sts:TagSession)" } else { "" }),
-                    format!("in account {}: {}", target_role.account, update_trust_fix(target_role, &wanted)),
-                )
-            }
-        }
-        Some(RoleFacts { trust: None, .. }) => Finding::fail(check, format!("role {target_role} does not exist"), format!("kubectl argocd-eks policy --create --role-arn {target_role}")),
-        None => Finding::cannot_tell(check, format!("the target role could not be read (reach account {} with --assume-role)", target_role.account)),
-    });
-    findings
 }

@@ -4,12 +4,12 @@ use super::identity::restart_check;
 use super::target::aws_auth_finding;
 use super::*;
 use crate::core::model::{AuthenticationMode, Lookup};
-use crate::core::policy::generate;
+use crate::core::policy::generate::{self, NamedPolicy};
 use crate::core::secret::{OwnedFields, SecretOptions, desired_secret};
 
-const MANAGEMENT: &str = "arn:aws:iam::123456789012:role/argocd-management";
+pub(super) const MANAGEMENT: &str = "arn:aws:iam::123456789012:role/argocd-management";
 
-fn hub(irsa_role: Option<&str>) -> HubFacts {
+pub(super) fn hub(irsa_role: Option<&str>) -> HubFacts {
     HubFacts {
         namespace: "argocd".into(),
         service_accounts: crate::core::model::ARGOCD_SERVICE_ACCOUNTS
@@ -25,7 +25,7 @@ fn hub(irsa_role: Option<&str>) -> HubFacts {
     }
 }
 
-fn cluster() -> EksCluster {
+pub(super) fn cluster() -> EksCluster {
     EksCluster {
         arn: ClusterArn::new("aws", "eu-west-1", "123456789012", "prod"),
         endpoint: "https://P.gr7.eu-west-1.eks.amazonaws.com".into(),
@@ -37,7 +37,7 @@ fn cluster() -> EksCluster {
     }
 }
 
-fn target(role: Option<&str>) -> TargetFacts {
+pub(super) fn target(role: Option<&str>) -> TargetFacts {
     let role = role.map(|r| RoleArn::parse(r).unwrap());
     let options = SecretOptions {
         namespace: "argocd".into(),
@@ -68,7 +68,7 @@ fn target(role: Option<&str>) -> TargetFacts {
     }
 }
 
-fn statuses(section: &Section) -> Vec<(String, Status)> {
+pub(super) fn statuses(section: &Section) -> Vec<(String, Status)> {
     section
         .findings
         .iter()
@@ -76,7 +76,7 @@ fn statuses(section: &Section) -> Vec<(String, Status)> {
         .collect()
 }
 
-fn failed<'a>(section: &'a Section, check: &str) -> &'a Finding {
+pub(super) fn failed<'a>(section: &'a Section, check: &str) -> &'a Finding {
     section
         .findings
         .iter()
@@ -181,8 +181,10 @@ fn a_chained_role_needs_permission_and_trust() {
     assert!(permission.fix.as_deref().unwrap().contains(target_role));
 
     let role = RoleArn::parse(target_role).unwrap();
-    hub.management_role.as_mut().unwrap().permissions =
-        vec![generate::management_permissions(&[role], false).unwrap()];
+    hub.management_role.as_mut().unwrap().permissions = vec![NamedPolicy {
+        name: "kubectl-argocd-eks".into(),
+        document: generate::management_permissions(&[role], false).unwrap(),
+    }];
     assert!(!target_checks(&hub, &facts).failed());
 }
 

@@ -1,10 +1,11 @@
 //! Questions doctor asks of a document: which service accounts it trusts, which actions it
 //! lacks, which condition keys and operators it uses.
 
+use std::borrow::Borrow;
 use std::collections::BTreeSet;
 
 use super::document::{ASSUME_ROLE, ASSUME_ROLE_WITH_WEB_IDENTITY, Effect, PolicyDocument};
-use super::evaluate::{Operator, Request, Test, action_matches, allows};
+use super::evaluate::{At, Operator, Outcome, Request, Test, action_matches, evaluate};
 use super::generate::issuer_host_path;
 use crate::core::model::RoleArn;
 
@@ -31,6 +32,7 @@ pub(crate) fn irsa_subjects(doc: &PolicyDocument, issuer: &str) -> Vec<String> {
 }
 
 /// Those of `actions` the policy does not allow for `request`'s principal, resource and context.
+#[cfg(test)]
 pub(crate) fn missing_actions(
     doc: &PolicyDocument,
     request: &Request,
@@ -38,18 +40,13 @@ pub(crate) fn missing_actions(
 ) -> Vec<String> {
     actions
         .iter()
-        .filter(|action| {
-            let request = Request {
-                action: (**action).to_owned(),
-                ..request.clone()
-            };
-            !allows(doc, &request).is_allowed()
-        })
+        .filter(|action| !super::evaluate::allows(doc, &request.for_action(action)).is_allowed())
         .map(|action| (*action).to_owned())
         .collect()
 }
 
 /// Whether any statement has a condition on `key` (compared case-insensitively, as IAM does).
+#[cfg(test)]
 pub(crate) fn has_condition_key(doc: &PolicyDocument, key: &str) -> bool {
     doc.statements
         .iter()
@@ -85,4 +82,45 @@ pub(crate) fn assumable_roles(doc: &PolicyDocument) -> BTreeSet<RoleArn> {
         .flat_map(|s| s.resource.iter().flat_map(|r| r.iter()))
         .filter_map(|r| RoleArn::parse(r).ok())
         .collect()
+}
+
+/// What doctor concludes about requests that documents, evaluated together, must all allow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    Allowed,
+    /// Certainly denied: these actions, and the explicit Deny when one decided.
+    Denied {
+        actions: Vec<String>,
+        deny: Option<At>,
+    },
+    /// What this tool cannot evaluate decides (keys whose values cannot be known, operators).
+    CannotTell(Vec<String>),
+}
+
+pub(crate) fn verdict<D: Borrow<PolicyDocument>>(docs: &[D], requests: &[Request]) -> Verdict {
+    let (mut denied, mut deny, mut unknown) = (BTreeSet::new(), None, BTreeSet::new());
+    for request in requests {
+        let decision = evaluate(docs, request);
+        match decision.outcome {
+            Outcome::Allowed => {}
+            Outcome::ImplicitDeny => {
+                denied.insert(request.action.clone());
+            }
+            Outcome::ExplicitDeny => {
+                denied.insert(request.action.clone());
+                deny = deny.or(decision.at);
+            }
+            Outcome::Unknown => unknown.extend(decision.unknown),
+        }
+    }
+    if !denied.is_empty() {
+        Verdict::Denied {
+            actions: denied.into_iter().collect(),
+            deny,
+        }
+    } else if !unknown.is_empty() {
+        Verdict::CannotTell(unknown.into_iter().collect())
+    } else {
+        Verdict::Allowed
+    }
 }

@@ -164,6 +164,11 @@ fn one_or_many<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Stateme
 }
 
 impl PolicyDocument {
+    /// A document with no statement (what a role without a policy has).
+    pub fn empty() -> Self {
+        PolicyDocument::new(Vec::new())
+    }
+
     pub(super) fn new(statements: Vec<Statement>) -> Self {
         PolicyDocument {
             version: POLICY_VERSION.to_owned(),
@@ -214,7 +219,7 @@ pub fn parse_policy(text: &str) -> Result<PolicyDocument, PolicyError> {
 
 /// A statement in a form where equal meaning is equal text: no Sid, sorted values, actions and
 /// condition keys in lower case (IAM compares those without case).
-fn canonical_statement(statement: &Statement) -> String {
+pub(super) fn canonical_statement(statement: &Statement) -> String {
     let mut s = statement.clone();
     s.sid = None;
     let sort = |values: &mut Values, lower: bool| {

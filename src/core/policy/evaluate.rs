@@ -1,85 +1,35 @@
-//! IAM's evaluation of one policy for one request: explicit deny, allow, implicit deny, with
-//! principals, actions, resources and condition operators matched as IAM matches them.
+//! IAM's evaluation of policies for one request: an explicit Deny in any of them wins, else an
+//! Allow, else an implicit deny; a condition this tool cannot evaluate makes it "cannot tell".
+//! Principals, actions, resources and condition operators are matched as IAM matches them.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::borrow::Borrow;
 
-use super::document::{
-    ASSUME_ROLE, ASSUME_ROLE_WITH_WEB_IDENTITY, Conditions, Effect, POD_IDENTITY_SERVICE,
-    PolicyDocument, Principal, STS_AUDIENCE, Statement, Values,
-};
-use super::generate::{issuer_host_path, service_account_subject, tag};
-use crate::core::model::{ClusterArn, SaRef};
+use super::document::{Conditions, Effect, PolicyDocument, Principal, Statement, Values};
+pub(crate) use super::request::{KeyValue, Request, RequestPrincipal};
 
 impl Principal {
-    pub(super) fn matches(&self, who: &RequestPrincipal) -> bool {
+    fn matches(&self, who: &RequestPrincipal) -> Match {
         match self {
-            Principal::Any => true,
+            Principal::Any => Match::Direct,
             Principal::Of(kinds) => kinds
                 .iter()
-                .any(|(kind, values)| values.iter().any(|v| principal_matches(kind, v, who))),
+                .flat_map(|(kind, values)| {
+                    values.iter().map(move |v| principal_matches(kind, v, who))
+                })
+                .max()
+                .unwrap_or(Match::No),
         }
     }
 }
 
-/// Who asks, as IAM sees the caller of an STS action.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum RequestPrincipal {
-    /// A role, user, or `arn:aws:sts::<acct>:assumed-role/<name>/<session>`.
-    Aws(String),
-    Service(String),
-    /// An IAM OIDC provider ARN.
-    Federated(String),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Request {
-    pub(crate) action: String,
-    pub(crate) principal: RequestPrincipal,
-    /// Checked against `Resource` only when set (trust policies have none).
-    pub(crate) resource: Option<String>,
-    /// Condition keys as the request carries them.
-    pub(crate) context: BTreeMap<String, Vec<String>>,
-}
-
-impl Request {
-    pub(crate) fn new(action: &str, principal: RequestPrincipal) -> Self {
-        Request {
-            action: action.to_owned(),
-            principal,
-            resource: None,
-            context: BTreeMap::new(),
-        }
-    }
-
-    pub(crate) fn with_context(mut self, key: &str, values: &[&str]) -> Self {
-        let values = values.iter().map(|v| (*v).to_owned()).collect();
-        self.context.insert(key.to_owned(), values);
-        self
-    }
-
-    pub(crate) fn with_resource(mut self, resource: &str) -> Self {
-        self.resource = Some(resource.to_owned());
-        self
-    }
-
-    /// What STS evaluates when `sa`'s pod exchanges its projected token (IRSA).
-    pub(crate) fn web_identity(oidc_provider_arn: &str, issuer: &str, sa: &SaRef) -> Self {
-        let issuer = issuer_host_path(issuer);
-        let principal = RequestPrincipal::Federated(oidc_provider_arn.to_owned());
-        Request::new(ASSUME_ROLE_WITH_WEB_IDENTITY, principal)
-            .with_context(&format!("{issuer}:sub"), &[&service_account_subject(sa)])
-            .with_context(&format!("{issuer}:aud"), &[STS_AUDIENCE])
-    }
-
-    /// What STS evaluates when EKS Pod Identity assumes a role for `sa` on `hub` (session tags on).
-    pub(crate) fn pod_identity(hub: &ClusterArn, sa: &SaRef) -> Self {
-        let principal = RequestPrincipal::Service(POD_IDENTITY_SERVICE.to_owned());
-        Request::new(ASSUME_ROLE, principal)
-            .with_context(&tag("eks-cluster-arn"), &[&hub.to_string()])
-            .with_context(&tag("eks-cluster-name"), &[&hub.name])
-            .with_context(&tag("kubernetes-namespace"), &[&sa.namespace])
-            .with_context(&tag("kubernetes-service-account"), &[&sa.name])
-    }
+/// How a statement's principal names the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Match {
+    No,
+    /// Through its account (`arn:aws:iam::<acct>:root` or a bare account id).
+    Account,
+    /// By its own ARN (or its role's), or `*`.
+    Direct,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,75 +37,131 @@ pub(crate) enum Outcome {
     Allowed,
     ImplicitDeny,
     ExplicitDeny,
+    /// A statement that could decide depends on what this tool cannot know ("cannot tell").
+    Unknown,
+}
+
+/// A statement: which document (of those evaluated together) and which statement in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct At {
+    pub(crate) document: usize,
+    pub(crate) statement: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Decision {
     pub(crate) outcome: Outcome,
-    /// Index of the statement that decided (none for an implicit deny).
-    pub(crate) statement: Option<usize>,
-    /// Operators this evaluator does not know, in statements that could have changed the outcome.
-    pub(crate) unknown_operators: Vec<String>,
+    /// The statement that decided: the Deny, or the Allow; none for an implicit deny.
+    pub(crate) at: Option<At>,
+    /// The Allow names the caller only through its account (`:root`, an account id): then the
+    /// caller's own policies must allow the action too.
+    pub(crate) via_account: bool,
+    /// What could not be evaluated (operators, keys whose values cannot be known) in
+    /// statements that could change the outcome.
+    pub(crate) unknown: Vec<String>,
 }
 
 impl Decision {
+    /// Certainly allowed.
     pub(crate) fn is_allowed(&self) -> bool {
         self.outcome == Outcome::Allowed
     }
 
-    /// False when an unknown operator might have changed the outcome ("cannot tell").
-    #[cfg_attr(
-        not(test),
-        expect(
-            dead_code,
-            reason = "doctor does not yet report a decision that unknown operators could change as cannot-tell; the evaluator's tests use it"
-        )
-    )]
-    pub(crate) fn is_certain(&self) -> bool {
-        self.outcome == Outcome::ExplicitDeny || self.unknown_operators.is_empty()
+    /// Certainly denied (explicitly, or with nothing that might allow it).
+    #[cfg(test)]
+    pub(crate) fn is_denied(&self) -> bool {
+        matches!(self.outcome, Outcome::ExplicitDeny | Outcome::ImplicitDeny)
     }
+
+    /// False when something this tool cannot evaluate might change the outcome.
+    #[cfg(test)]
+    pub(crate) fn is_certain(&self) -> bool {
+        self.outcome != Outcome::Unknown
+    }
+
+    /// Index of the deciding statement, in a one-document evaluation.
+    pub(crate) fn statement(&self) -> Option<usize> {
+        self.at.map(|at| at.statement)
+    }
+}
+
+/// Three-valued truth: a condition on a key whose value cannot be known is `Unknown`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Truth {
+    True,
+    False,
+    Unknown(Vec<String>),
 }
 
 /// Evaluates one policy as IAM does: an explicit Deny wins, else any matching Allow, else deny.
 pub(crate) fn allows(doc: &PolicyDocument, request: &Request) -> Decision {
-    let mut allowed = None;
-    let mut unknown = BTreeSet::new();
-    for (index, statement) in doc.statements.iter().enumerate() {
-        if !applies(statement, request) {
-            continue;
-        }
-        match conditions_hold(&statement.condition, &request.context) {
-            Ok(true) => {}
-            Ok(false) => continue,
-            Err(operators) => {
-                unknown.extend(operators);
+    evaluate(std::slice::from_ref(doc), request)
+}
+
+/// Evaluates the policies of one principal (or one resource) together, as IAM does: an explicit
+/// Deny in any of them wins over an Allow in another; else any Allow; else an implicit deny.
+pub(crate) fn evaluate<D: Borrow<PolicyDocument>>(docs: &[D], request: &Request) -> Decision {
+    let mut allowed: Option<(At, bool)> = None;
+    let (mut maybe_allow, mut maybe_deny) = (Vec::new(), Vec::new());
+    for (document, doc) in docs.iter().enumerate() {
+        for (statement, s) in doc.borrow().statements.iter().enumerate() {
+            let Some(via_account) = applies(s, request) else {
                 continue;
+            };
+            let at = At {
+                document,
+                statement,
+            };
+            match (conditions_hold(&s.condition, request), s.effect) {
+                (Truth::False, _) => {}
+                (Truth::True, Effect::Deny) => {
+                    return Decision {
+                        outcome: Outcome::ExplicitDeny,
+                        at: Some(at),
+                        via_account: false,
+                        unknown: Vec::new(),
+                    };
+                }
+                (Truth::Unknown(why), Effect::Deny) => maybe_deny.extend(why),
+                (Truth::True, Effect::Allow) => {
+                    // A direct grant decides over one through the account.
+                    if allowed.is_none_or(|(_, account)| account && !via_account) {
+                        allowed = Some((at, via_account));
+                    }
+                }
+                (Truth::Unknown(why), Effect::Allow) => maybe_allow.extend(why),
             }
         }
-        if statement.effect == Effect::Deny {
-            return Decision {
-                outcome: Outcome::ExplicitDeny,
-                statement: Some(index),
-                unknown_operators: unknown.into_iter().collect(),
-            };
-        }
-        allowed.get_or_insert(index);
     }
+    let sorted = |mut items: Vec<String>| {
+        items.sort();
+        items.dedup();
+        items
+    };
+    let (outcome, unknown) = match (&allowed, maybe_allow.is_empty()) {
+        (Some(_), _) if maybe_deny.is_empty() => (Outcome::Allowed, Vec::new()),
+        (Some(_), _) => (Outcome::Unknown, sorted(maybe_deny)),
+        (None, true) => (Outcome::ImplicitDeny, Vec::new()),
+        (None, false) => (Outcome::Unknown, sorted([maybe_allow, maybe_deny].concat())),
+    };
     Decision {
-        outcome: match allowed {
-            Some(_) => Outcome::Allowed,
-            None => Outcome::ImplicitDeny,
-        },
-        statement: allowed,
-        unknown_operators: unknown.into_iter().collect(),
+        outcome,
+        at: allowed.map(|(at, _)| at),
+        via_account: allowed.is_some_and(|(_, account)| account),
+        unknown,
     }
 }
 
-pub(super) fn applies(statement: &Statement, request: &Request) -> bool {
+/// Whether the statement is about this request (principal, action, resource): `Some(true)` when
+/// its principal names the caller only through its account.
+fn applies(statement: &Statement, request: &Request) -> Option<bool> {
     let principal = match (&statement.principal, &statement.not_principal) {
         (Some(principal), _) => principal.matches(&request.principal),
-        (None, Some(excluded)) => !excluded.matches(&request.principal),
-        (None, None) => true, // identity policies have no Principal
+        (None, Some(excluded)) => match excluded.matches(&request.principal) {
+            Match::No => Match::Direct,
+            _ => Match::No,
+        },
+        (None, None) => Match::Direct, // identity policies have no Principal
     };
     let resource = match (
         &request.resource,
@@ -166,7 +172,8 @@ pub(super) fn applies(statement: &Statement, request: &Request) -> bool {
         (Some(arn), None, Some(patterns)) => !patterns.iter().any(|p| arn_like(p, arn)),
         _ => true,
     };
-    principal && resource && action_matches(statement, &request.action)
+    (principal != Match::No && resource && action_matches(statement, &request.action))
+        .then_some(principal == Match::Account)
 }
 
 pub(super) fn action_matches(statement: &Statement, action: &str) -> bool {
@@ -183,13 +190,14 @@ pub(super) fn action_matches(statement: &Statement, action: &str) -> bool {
     }
 }
 
-pub(super) fn principal_matches(kind: &str, value: &str, who: &RequestPrincipal) -> bool {
+fn principal_matches(kind: &str, value: &str, who: &RequestPrincipal) -> Match {
+    let direct = |matched: bool| if matched { Match::Direct } else { Match::No };
     match (kind, who) {
-        ("AWS", _) if value == "*" => true, // the same as `"Principal": "*"`
+        ("AWS", _) if value == "*" => Match::Direct, // the same as `"Principal": "*"`
         ("AWS", RequestPrincipal::Aws(arn)) => aws_principal_matches(value, arn),
-        ("Service", RequestPrincipal::Service(name)) => value == name,
-        ("Federated", RequestPrincipal::Federated(arn)) => value == arn,
-        _ => false,
+        ("Service", RequestPrincipal::Service(name)) => direct(value == name),
+        ("Federated", RequestPrincipal::Federated(arn)) => direct(value == arn),
+        _ => Match::No,
     }
 }
 
@@ -203,32 +211,41 @@ pub(super) fn arn_fields(arn: &str) -> Option<[&str; 5]> {
     }
 }
 
-pub(super) fn aws_principal_matches(value: &str, caller: &str) -> bool {
+fn aws_principal_matches(value: &str, caller: &str) -> Match {
     let Some([partition, service, _, account, resource]) = arn_fields(caller) else {
-        return false;
+        return Match::No;
     };
     if value.len() == 12 && value.bytes().all(|b| b.is_ascii_digit()) {
-        return value == account; // a bare account id means the account's root
+        // A bare account id means the account's root.
+        return if value == account {
+            Match::Account
+        } else {
+            Match::No
+        };
     }
     let Some([p_partition, p_service, _, p_account, p_resource]) = arn_fields(value) else {
-        return false;
+        return Match::No;
     };
     let same_account = p_partition == partition && p_account == account && p_service == "iam";
     if same_account && p_resource == "root" {
-        return true; // any principal of that account (its own policies decide the rest)
+        return Match::Account; // any principal of that account (its own policies decide the rest)
     }
     if value == caller {
-        return true;
+        return Match::Direct;
     }
     // A role's sessions (role chaining) match the role; session ARNs carry the name, not the path.
     match (
         p_resource.strip_prefix("role/"),
         resource.strip_prefix("assumed-role/"),
     ) {
-        (Some(role_path), Some(session)) if same_account && service == "sts" => {
-            role_path.rsplit('/').next() == session.split('/').next()
+        (Some(role_path), Some(session))
+            if same_account
+                && service == "sts"
+                && role_path.rsplit('/').next() == session.split('/').next() =>
+        {
+            Match::Direct
         }
-        _ => false,
+        _ => Match::No,
     }
 }
 
@@ -291,31 +308,41 @@ impl Operator {
         })
     }
 
-    fn holds(&self, wanted: &Values, actual: Option<&[String]>) -> bool {
-        let actual = actual.filter(|values| !values.is_empty());
+    /// Whether the condition holds for what the request carries, with AWS's rules for a missing
+    /// key; None when the key's value cannot be known.
+    fn holds(&self, wanted: &Values, actual: KeyValue<'_>) -> Option<bool> {
+        let actual = match actual {
+            KeyValue::Unknown => return None,
+            KeyValue::Absent => None,
+            KeyValue::Present(values) => Some(values).filter(|values| !values.is_empty()),
+        };
         if self.test == Test::Null {
-            return wanted
-                .iter()
-                .any(|w| match w.to_ascii_lowercase().as_str() {
-                    "true" => actual.is_none(),
-                    "false" => actual.is_some(),
-                    _ => false,
-                });
+            return Some(
+                wanted
+                    .iter()
+                    .any(|w| match w.to_ascii_lowercase().as_str() {
+                        "true" => actual.is_none(),
+                        "false" => actual.is_some(),
+                        _ => false,
+                    }),
+            );
         }
         let Some(actual) = actual else {
             // Missing key: positive operators fail, negated hold, ForAllValues vacuously holds.
-            return self.if_exists
-                || match self.set {
-                    None => self.negated,
-                    Some(SetQualifier::AnyValue) => false,
-                    Some(SetQualifier::AllValues) => true,
-                };
+            return Some(
+                self.if_exists
+                    || match self.set {
+                        None => self.negated,
+                        Some(SetQualifier::AnyValue) => false,
+                        Some(SetQualifier::AllValues) => true,
+                    },
+            );
         };
         let passes = |value: &String| wanted.iter().any(|w| self.matches(w, value)) != self.negated;
-        match (self.set, self.negated) {
+        Some(match (self.set, self.negated) {
             (None, false) | (Some(SetQualifier::AnyValue), _) => actual.iter().any(passes),
             (None, true) | (Some(SetQualifier::AllValues), _) => actual.iter().all(passes),
-        }
+        })
     }
 
     fn matches(&self, wanted: &str, value: &str) -> bool {
@@ -330,31 +357,27 @@ impl Operator {
     }
 }
 
-/// `Ok(true)` all hold, `Ok(false)` one fails, `Err(ops)` the known ones hold, `ops` are unknown.
-pub(super) fn conditions_hold(
-    conditions: &Conditions,
-    context: &BTreeMap<String, Vec<String>>,
-) -> Result<bool, Vec<String>> {
+/// All conditions must hold: one that fails decides; else one this tool cannot evaluate (an
+/// unknown operator, a key whose value cannot be known) makes the whole unknown.
+fn conditions_hold(conditions: &Conditions, request: &Request) -> Truth {
     let mut unknown = Vec::new();
     for (name, keys) in conditions {
         let Some(operator) = Operator::parse(name) else {
-            unknown.push(name.clone());
+            unknown.push(format!("operator {name}"));
             continue;
         };
         for (key, wanted) in keys {
-            let actual = context
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(key))
-                .map(|(_, v)| v.as_slice());
-            if !operator.holds(wanted, actual) {
-                return Ok(false);
+            match operator.holds(wanted, request.lookup(key)) {
+                Some(true) => {}
+                Some(false) => return Truth::False,
+                None => unknown.push(format!("{name} on {key}")),
             }
         }
     }
     if unknown.is_empty() {
-        Ok(true)
+        Truth::True
     } else {
-        Err(unknown)
+        Truth::Unknown(unknown)
     }
 }
 

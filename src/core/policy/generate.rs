@@ -9,6 +9,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
+use super::repair::{TrustNeed, management_trust_needs, target_trust_needs};
+
 use crate::core::model::{ARGOCD_SERVICE_ACCOUNTS, ClusterArn, IdentityMode, RoleArn, SaRef};
 
 /// `https://oidc.eks.<region>.amazonaws.com/id/X/` -> `oidc.eks.<region>.amazonaws.com/id/X`.
@@ -186,6 +188,9 @@ pub(crate) struct RolePolicies {
     pub(crate) purpose: String,
     pub(crate) trust_policy: PolicyDocument,
     pub(crate) permission_policies: Vec<NamedPolicy>,
+    /// What each wanted trust statement is for, to tell whether an existing trust allows it.
+    #[serde(skip)]
+    pub(crate) trust_needs: Vec<TrustNeed>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -265,12 +270,21 @@ pub(crate) fn wanted_roles(
             " Direct mode (no --role-arn): it needs no permission policy; map this role itself into each target cluster (kubectl argocd-eks add makes the access entry).",
         ),
     }
+    let trust_needs = management_trust_needs(
+        management,
+        oidc_provider,
+        hub,
+        service_accounts,
+        self_assume,
+        pod_identity,
+    );
     let mut roles = vec![RolePolicies {
         arn: management.clone(),
         kind: RoleKind::Management,
         self_assume,
         purpose,
         trust_policy: trust,
+        trust_needs,
         permission_policies: permissions
             .into_iter()
             .map(|document| NamedPolicy {
@@ -295,6 +309,7 @@ pub(crate) fn wanted_roles(
             ),
             trust_policy: target_role_trust(management, pod_identity),
             permission_policies: Vec::new(),
+            trust_needs: target_trust_needs(management, hub, service_accounts, pod_identity),
         });
     }
     roles

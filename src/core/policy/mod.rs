@@ -6,6 +6,10 @@ pub mod document;
 pub(crate) mod evaluate;
 pub(crate) mod generate;
 pub(crate) mod plan;
+pub(crate) mod repair;
+pub(crate) mod request;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_evaluate;

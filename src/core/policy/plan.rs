@@ -5,10 +5,9 @@
 use serde::Serialize;
 
 use super::diagnose::assumable_roles;
-use super::document::{PolicyDocument, Principal, missing_statements, same_policy};
-use super::generate::{
-    INLINE_POLICY, NamedPolicy, OidcProvider, RoleKind, RolePolicies, management_permissions,
-};
+use super::document::{PolicyDocument, Principal, same_policy};
+use super::generate::{INLINE_POLICY, NamedPolicy, OidcProvider, RoleKind, RolePolicies};
+use super::repair::{repair_permissions, repair_trust};
 use crate::core::model::RoleArn;
 
 /// What a plan step does to IAM. Unlike `add`'s `action::Change`, a step can be left to the user.
@@ -137,7 +136,8 @@ pub(crate) fn unreachable_detail(account: &str, role: &RoleArn) -> String {
 }
 
 /// The writes that make `role` as wanted from what IAM has (`None`: no such role). A trust
-/// policy only gains statements; the inline policy keeps the roles it already allows.
+/// policy keeps every statement (see `repair_trust`); the inline policy keeps the roles it
+/// already allows and every statement of someone else's.
 pub(crate) fn plan_role(
     role: &RolePolicies,
     observed: Option<&ObservedRole>,
@@ -179,7 +179,7 @@ fn step(
     }
 }
 
-/// Create the role with its trust policy, or add the statements its trust policy lacks.
+/// Create the role with its trust policy, or repair its trust policy (statements kept).
 fn trust_step(role: &RolePolicies, observed: Option<&ObservedRole>) -> PlanStep {
     let name = role.arn.name().to_owned();
     let subject = trust_subject(&role.arn);
@@ -205,8 +205,8 @@ fn trust_step(role: &RolePolicies, observed: Option<&ObservedRole>) -> PlanStep 
             }),
         );
     };
-    let missing = missing_statements(&observed.trust, &role.trust_policy);
-    if missing.is_empty() {
+    let trust = repair_trust(&observed.trust, &role.trust_needs);
+    if same_policy(&trust, &observed.trust) {
         return step(
             role,
             Change::Unchanged,
@@ -215,19 +215,26 @@ fn trust_step(role: &RolePolicies, observed: Option<&ObservedRole>) -> PlanStep 
             None,
         );
     }
-    let mut trust = observed.trust.clone();
-    trust
+    let had = observed.trust.statements.len();
+    let corrected = observed
+        .trust
         .statements
-        .extend(missing.iter().map(|s| (*s).clone()));
+        .iter()
+        .zip(&trust.statements)
+        .filter(|(old, new)| old != new)
+        .count();
+    let mut detail = format!(
+        "add {} statement(s), keep the {had} there",
+        trust.statements.len() - had
+    );
+    if corrected > 0 {
+        detail.push_str(&format!(" ({corrected} of them corrected)"));
+    }
     step(
         role,
         Change::Update,
         subject,
-        format!(
-            "add {} statement(s), keep the {} there",
-            missing.len(),
-            observed.trust.statements.len()
-        ),
+        detail,
         Some(IamAction::UpdateTrust { name, trust }),
     )
 }
@@ -255,10 +262,9 @@ fn permission_step(
             }),
         );
     };
-    let kept = assumable_roles(existing);
-    let all: Vec<RoleArn> = kept.union(&wanted_roles).cloned().collect();
-    let document =
-        management_permissions(&all, pod_identity).unwrap_or_else(|| policy.document.clone());
+    // Keep the roles it already may assume, and every statement someone else put there.
+    let (document, kept) = repair_permissions(existing, &wanted_roles, pod_identity);
+    let all = assumable_roles(&document);
     if same_policy(existing, &document) {
         return step(
             role,
@@ -338,10 +344,13 @@ fn role_management_arn(role: &RolePolicies) -> String {
 mod tests {
     use super::*;
     use crate::core::model::{IdentityMode, SaRef};
+    use crate::core::policy::document::missing_statements;
     use crate::core::policy::document::{STS_AUDIENCE, parse_policy};
     use crate::core::policy::generate::{
-        oidc_provider_arn, self_assume_statement, target_role_trust, wanted_roles,
+        management_permissions, oidc_provider_arn, self_assume_statement, target_role_trust,
+        wanted_roles,
     };
+    use crate::core::policy::repair::target_trust_needs;
     use std::collections::BTreeSet;
 
     const MGMT: &str = "arn:aws:iam::111122223333:role/argocd-management";
@@ -423,6 +432,7 @@ mod tests {
                 purpose: String::new(),
                 trust_policy: wanted.clone(),
                 permission_policies: Vec::new(),
+                trust_needs: target_trust_needs(&role(MGMT), None, &[], true),
             },
             Some(&ObservedRole {
                 trust: other.clone(),
