@@ -74,7 +74,8 @@ async fn run_command(settings: &Settings) -> Result<()> {
     }
 }
 
-async fn dispatch<
+/// Run the command `settings` names through `ports` (real ones here, fakes in unit tests).
+pub(crate) async fn dispatch<
     H: HubRead + HubWrite + Targets,
     A: EksRead + EksWrite + IamRead + IamWrite + TokenMinter,
     P: Prompt,

@@ -101,6 +101,22 @@ use crate::ports::{
     IamWrite, Prompt, RolePolicy, Targets, TokenMinter, TokenReview, Workload, Write,
 };
 
+/// The Secret as the hub has it after this tool applied `secret`: its fields, all owned.
+pub(crate) fn written(secret: &DesiredSecret) -> ObservedSecret {
+    ObservedSecret {
+        namespace: secret.namespace.clone(),
+        name: secret.name.clone(),
+        labels: secret.labels.clone(),
+        annotations: secret.annotations.clone(),
+        data: secret.data.clone(),
+        owned: OwnedFields {
+            data: secret.data.keys().cloned().collect(),
+            labels: secret.labels.keys().cloned().collect(),
+            annotations: secret.annotations.keys().cloned().collect(),
+        },
+    }
+}
+
 /// Settings as the command line and a terminal (or none) make them.
 pub(crate) fn settings(args: &[&str], terminal: bool) -> Settings {
     let cli = <Cli as clap::Parser>::try_parse_from(
@@ -253,18 +269,7 @@ impl HubWrite for FakeHub {
         ) {
             let mut secrets = self.secrets.borrow_mut();
             secrets.retain(|s| !(s.namespace == secret.namespace && s.name == secret.name));
-            secrets.push(ObservedSecret {
-                namespace: secret.namespace.clone(),
-                name: secret.name.clone(),
-                labels: secret.labels.clone(),
-                annotations: secret.annotations.clone(),
-                data: secret.data.clone(),
-                owned: OwnedFields {
-                    data: secret.data.keys().cloned().collect(),
-                    labels: secret.labels.keys().cloned().collect(),
-                    annotations: secret.annotations.keys().cloned().collect(),
-                },
-            });
+            secrets.push(written(secret));
         }
         Ok(())
     }
@@ -723,6 +728,21 @@ impl Prompt for FakePrompt {
             other => panic!("{question}: a text question got {other:?}"),
         }
     }
+}
+
+/// Run the tool's command line `args` against the fakes, as `run` does after building the
+/// real adapters: the result and what it printed. `terminal`: stdin is a terminal.
+pub(crate) async fn run_tool(
+    hub: &FakeHub,
+    accounts: &Accounts<FakeAws>,
+    prompt: &FakePrompt,
+    args: &[&str],
+    terminal: bool,
+) -> (Result<()>, String) {
+    let settings = settings(args, terminal);
+    let mut out = Vec::new();
+    let result = crate::dispatch(&settings, ports(hub, accounts, prompt), None, &mut out).await;
+    (result, String::from_utf8(out).unwrap_or_default())
 }
 
 /// The ports of one test: a hub, the caller's own account (and assumed ones), a user.

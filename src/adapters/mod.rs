@@ -1,7 +1,7 @@
 //! The ports' real implementations: kube, AWS, and the terminal.
 
 pub(crate) mod aws;
+mod eks;
 pub(crate) mod iam;
 pub(crate) mod kube;
-pub(crate) mod objects;
 pub(crate) mod prompt;

@@ -319,12 +319,10 @@ async fn connect<H: HubRead + Targets, A: EksRead + IamRead + TokenMinter, P: Pr
 
 #[cfg(test)]
 mod tests {
-    use super::run;
-    use crate::cli::settings::CommandSettings;
     use crate::commands::accounts::Accounts;
-    use crate::commands::add::tests::add;
+    use crate::commands::add;
     use crate::error::{Error, Result};
-    use crate::testing::{FakeAws, FakeHub, FakePrompt, MANAGEMENT, eks_cluster, ports, settings};
+    use crate::testing::{FakeAws, FakeHub, FakePrompt, MANAGEMENT, eks_cluster, run_tool};
 
     const ACCOUNT: &str = "123456789012";
 
@@ -333,29 +331,18 @@ mod tests {
         accounts: &Accounts<FakeAws>,
         args: &[&str],
     ) -> (Result<()>, String) {
-        let mut all = vec![
-            "doctor",
-            "--argocd-namespace",
-            "argocd",
-            "--region",
-            "eu-west-1",
-        ];
-        all.extend_from_slice(args);
-        let settings = settings(&all, false);
-        let CommandSettings::Doctor(doctor) = &settings.command else {
-            panic!("not doctor")
-        };
-        let prompt = FakePrompt::default();
-        let mut out = Vec::new();
-        let result = run(
-            &settings,
-            doctor,
-            ports(hub, accounts, &prompt),
-            None,
-            &mut out,
-        )
-        .await;
-        (result, String::from_utf8(out).unwrap())
+        let all = [
+            &[
+                "doctor",
+                "--argocd-namespace",
+                "argocd",
+                "--region",
+                "eu-west-1",
+            ],
+            args,
+        ]
+        .concat();
+        run_tool(hub, accounts, &FakePrompt::default(), &all, false).await
     }
 
     async fn registered() -> (FakeHub, Accounts<FakeAws>) {
@@ -368,18 +355,7 @@ mod tests {
             ACCOUNT,
             vec![eks_cluster(ACCOUNT, "eu-west-1", "prod")],
         ));
-        let args = [
-            "prod",
-            "--yes",
-            "--identity",
-            "irsa",
-            "--management-role-arn",
-            MANAGEMENT,
-        ];
-        add(&hub, &accounts, &FakePrompt::default(), &args, false)
-            .await
-            .0
-            .unwrap();
+        add::tests::registered(&hub, &accounts, &["prod"]).await;
         (hub, accounts)
     }
 

@@ -211,23 +211,17 @@ async fn one_health<H: HubRead, A: EksRead + IamRead, P: Prompt>(
 
 #[cfg(test)]
 mod tests {
-    use super::run;
     use crate::commands::accounts::Accounts;
-    use crate::commands::add::tests::add;
-    use crate::testing::{FakeAws, FakeHub, FakePrompt, MANAGEMENT, eks_cluster, ports, settings};
+    use crate::commands::add::tests::registered;
+    use crate::testing::{FakeAws, FakeHub, FakePrompt, eks_cluster, run_tool};
 
     const ACCOUNT: &str = "123456789012";
 
     async fn list(hub: &FakeHub, accounts: &Accounts<FakeAws>, args: &[&str]) -> String {
-        let mut all = vec!["list", "--argocd-namespace", "argocd"];
-        all.extend_from_slice(args);
-        let settings = settings(&all, false);
-        let prompt = FakePrompt::default();
-        let mut out = Vec::new();
-        run(&settings, ports(hub, accounts, &prompt), None, &mut out)
-            .await
-            .unwrap();
-        String::from_utf8(out).unwrap()
+        let all = [&["list", "--argocd-namespace", "argocd"], args].concat();
+        let (result, out) = run_tool(hub, accounts, &FakePrompt::default(), &all, false).await;
+        result.unwrap();
+        out
     }
 
     #[tokio::test]
@@ -238,19 +232,7 @@ mod tests {
             eks_cluster(ACCOUNT, "eu-west-1", "staging"),
         ];
         let accounts = Accounts::new(FakeAws::in_account(ACCOUNT, clusters.clone()));
-        let args = [
-            "prod",
-            "staging",
-            "--yes",
-            "--identity",
-            "irsa",
-            "--management-role-arn",
-            MANAGEMENT,
-        ];
-        add(&hub, &accounts, &FakePrompt::default(), &args, false)
-            .await
-            .0
-            .unwrap();
+        registered(&hub, &accounts, &["prod", "staging"]).await;
 
         let table = list(&hub, &accounts, &[]).await;
         let rows: Vec<&str> = table.lines().collect();

@@ -8,6 +8,7 @@ use crate::cli::output::{Outcome, emit, show};
 use crate::cli::settings::{IdentityChoice, PolicySettings, Settings};
 use crate::commands::Ports;
 use crate::commands::accounts::Accounts;
+use crate::commands::nothing_left;
 use crate::commands::targets::{
     Regions, argocd_namespace, auto_identity, find_hub_cluster, search_regions,
 };
@@ -363,28 +364,20 @@ async fn verify<A: IamRead>(
     report: &PolicyReport,
 ) -> Result<()> {
     let again = observe_and_plan(accounts, caller, report, &mut Vec::new()).await?;
-    let left: Vec<String> = again
-        .iter()
-        .filter(|s| s.write.is_some())
-        .map(|s| format!("{} ({})", s.subject, s.detail))
-        .collect();
-    if left.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::VerifyFailed {
-            what: left.join("; "),
-            detail: "the read-back differs".into(),
-        })
-    }
+    nothing_left(
+        &again
+            .iter()
+            .filter(|s| s.write.is_some())
+            .map(|s| format!("{} ({})", s.subject, s.detail))
+            .collect::<Vec<_>>(),
+    )
 }
 
 #[cfg(test)]
 mod tests {
-    use super::run;
-    use crate::cli::settings::CommandSettings;
     use crate::commands::accounts::Accounts;
     use crate::error::{Error, Result};
-    use crate::testing::{FakeAws, FakeHub, FakePrompt, ports, settings};
+    use crate::testing::{FakeAws, FakeHub, FakePrompt, run_tool};
 
     const ACCOUNT: &str = "123456789012";
     const TARGET: &str = "arn:aws:iam::123456789012:role/argocd-deployer";
@@ -394,29 +387,18 @@ mod tests {
         accounts: &Accounts<FakeAws>,
         args: &[&str],
     ) -> (Result<()>, String) {
-        let mut all = vec![
-            "policy",
-            "--argocd-namespace",
-            "argocd",
-            "--region",
-            "us-east-1",
-        ];
-        all.extend_from_slice(args);
-        let settings = settings(&all, false);
-        let CommandSettings::Policy(policy) = &settings.command else {
-            panic!("not policy")
-        };
-        let prompt = FakePrompt::default();
-        let mut out = Vec::new();
-        let result = run(
-            &settings,
-            policy,
-            ports(hub, accounts, &prompt),
-            None,
-            &mut out,
-        )
-        .await;
-        (result, String::from_utf8(out).unwrap())
+        let all = [
+            &[
+                "policy",
+                "--argocd-namespace",
+                "argocd",
+                "--region",
+                "us-east-1",
+            ],
+            args,
+        ]
+        .concat();
+        run_tool(hub, accounts, &FakePrompt::default(), &all, false).await
     }
 
     #[tokio::test]

@@ -388,7 +388,7 @@ mod tests {
     use super::*;
     use crate::core::model::AccessScope;
     use crate::core::model::AuthenticationMode;
-    use crate::core::secret::{ObservedSecret, OwnedFields};
+    use crate::core::secret::ObservedSecret;
 
     const MANAGEMENT: &str = "arn:aws:iam::123456789012:role/argocd-management";
     const TARGET: &str = "arn:aws:iam::210987654321:role/argocd-deployer";
@@ -461,18 +461,7 @@ mod tests {
             match &action.step {
                 Step::ApplySecret { secret } => {
                     observed.secrets.retain(|s| s.name != secret.name);
-                    observed.secrets.push(ObservedSecret {
-                        namespace: secret.namespace.clone(),
-                        name: secret.name.clone(),
-                        labels: secret.labels.clone(),
-                        annotations: secret.annotations.clone(),
-                        data: secret.data.clone(),
-                        owned: OwnedFields {
-                            data: secret.data.keys().cloned().collect(),
-                            labels: secret.labels.keys().cloned().collect(),
-                            annotations: secret.annotations.keys().cloned().collect(),
-                        },
-                    });
+                    observed.secrets.push(crate::testing::written(secret));
                 }
                 Step::AnnotateServiceAccount {
                     service_account,

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::adapters::objects::manifest;
+use crate::adapters::kube::objects::manifest;
 use crate::core::action::Step;
 use crate::core::model::IRSA_ANNOTATION;
 use crate::core::plan::Plan;

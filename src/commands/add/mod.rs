@@ -7,10 +7,10 @@ use crate::cli::output::add::AddReport;
 use crate::cli::output::manifests::manifests;
 use crate::cli::output::{Outcome, emit, restart_command, show, write_document};
 use crate::cli::settings::{AddSettings, IdentityChoice, Settings};
-use crate::commands::Ports;
 use crate::commands::targets::{
     argocd_namespace, auto_identity, find_hub_cluster, find_target, search_regions,
 };
+use crate::commands::{Ports, nothing_left, require_rbac};
 use crate::core::access::{ObservedAccess, TargetAccess};
 use crate::core::action::{Change, Step};
 use crate::core::model::{AccessScope, DEFAULT_ACCESS_POLICY, IRSA_ANNOTATION, IdentityMode};
@@ -291,24 +291,15 @@ async fn check_hub_permissions<H: HubRead>(hub: &H, plan: &Plan, restart: bool) 
     let Some(namespace) = namespace else {
         return Ok(());
     };
-    let mut denied = Vec::new();
-    for (verb, group, resource) in &needed {
-        if !hub.can_i(&namespace, verb, group, resource).await? {
-            denied.push(format!("{verb} {resource}"));
-        }
-    }
-    if denied.is_empty() {
-        return Ok(());
-    }
-    Err(Error::denied(
-        format!(
-            "the hub does not let you {} in namespace {namespace}",
-            denied.join(", ")
-        ),
+    require_rbac(
+        hub,
+        &namespace,
+        needed,
         format!(
             "Nothing was changed. Ask a cluster admin for that RBAC, e.g. kubectl -n {namespace} create role argocd-eks-registrar --verb=get,list,create,patch --resource=secrets,serviceaccounts and a rolebinding to you"
         ),
-    ))
+    )
+    .await
 }
 
 /// Make the plan's writes in its order (identity, target access, Secrets), then restart
@@ -408,18 +399,12 @@ async fn verify<H: HubRead, E: EksRead, P: Prompt>(
 ) -> Result<()> {
     let observed = observe(ports, identity, registrations).await?;
     let again = plan(identity, registrations, &observed).map_err(|e| plan_error(&e))?;
-    let left: Vec<String> = again
-        .writes()
-        .map(|a| format!("{} ({})", a.step.subject(), a.detail))
-        .collect();
-    if left.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::VerifyFailed {
-            what: left.join("; "),
-            detail: "the read-back differs".into(),
-        })
-    }
+    nothing_left(
+        &again
+            .writes()
+            .map(|a| format!("{} ({})", a.step.subject(), a.detail))
+            .collect::<Vec<_>>(),
+    )
 }
 
 #[cfg(test)]

@@ -1,13 +1,9 @@
 //! `add`'s decisions against in-memory ports: dry runs, refusals, conflicts, several clusters,
 //! guided answers, and a second run that writes nothing.
 
-use super::run;
-use crate::cli::settings::CommandSettings;
 use crate::commands::accounts::Accounts;
 use crate::error::{Error, Result};
-use crate::testing::{
-    Answer, FakeAws, FakeHub, FakePrompt, MANAGEMENT, eks_cluster, ports, settings,
-};
+use crate::testing::{Answer, FakeAws, FakeHub, FakePrompt, MANAGEMENT, eks_cluster, run_tool};
 
 const ACCOUNT: &str = "123456789012";
 const OTHER_ROLE: &str = "arn:aws:iam::123456789012:role/someone-else";
@@ -30,21 +26,30 @@ pub(crate) async fn add(
     args: &[&str],
     terminal: bool,
 ) -> (Result<()>, String) {
-    let mut all = vec![
-        "add",
-        "--region",
-        "eu-west-1",
-        "--argocd-namespace",
-        "argocd",
-    ];
-    all.extend_from_slice(args);
-    let settings = settings(&all, terminal);
-    let CommandSettings::Add(add) = &settings.command else {
-        panic!("not add: {all:?}")
-    };
-    let mut out = Vec::new();
-    let result = run(&settings, add, ports(hub, accounts, prompt), None, &mut out).await;
-    (result, String::from_utf8(out).unwrap())
+    let all = [
+        &[
+            "add",
+            "--region",
+            "eu-west-1",
+            "--argocd-namespace",
+            "argocd",
+        ],
+        args,
+    ]
+    .concat();
+    run_tool(hub, accounts, prompt, &all, terminal).await
+}
+
+/// `hub` and `accounts` after `add` registered `clusters` (IRSA, direct mode), with the log
+/// of writes emptied.
+pub(crate) async fn registered(hub: &FakeHub, accounts: &Accounts<FakeAws>, clusters: &[&str]) {
+    let args = [clusters, &["--yes"], &IRSA].concat();
+    add(hub, accounts, &FakePrompt::default(), &args, false)
+        .await
+        .0
+        .unwrap();
+    hub.writes.borrow_mut().clear();
+    accounts.own().writes.borrow_mut().clear();
 }
 
 const IRSA: [&str; 4] = ["--management-role-arn", MANAGEMENT, "--identity", "irsa"];

@@ -7,9 +7,9 @@ use crate::cli::args::DryRun;
 use crate::cli::output::remove::RemoveReport;
 use crate::cli::output::{Outcome, emit, show};
 use crate::cli::settings::{Settings, TargetRef};
-use crate::commands::Ports;
 use crate::commands::registered::named;
 use crate::commands::targets::argocd_namespace;
+use crate::commands::{Ports, require_rbac};
 use crate::core::model::IRSA_ANNOTATION;
 use crate::core::registration::eks_registrations;
 use crate::core::removal::{RemovalPlan, RemovalStep, plan_removal};
@@ -82,23 +82,13 @@ async fn check_hub_permissions<H: HubRead>(hub: &H, plan: &RemovalPlan) -> Resul
             _ => false,
         };
     }
-    let namespace = &plan.namespace;
-    let mut denied = Vec::new();
-    for (verb, resource) in needed {
-        if !hub.can_i(namespace, verb, "", resource).await? {
-            denied.push(format!("{verb} {resource}"));
-        }
-    }
-    if denied.is_empty() {
-        return Ok(());
-    }
-    Err(Error::denied(
-        format!(
-            "the hub does not let you {} in namespace {namespace}",
-            denied.join(", ")
-        ),
-        "Nothing was changed. Ask a cluster admin for that RBAC (kubectl auth can-i shows what you may do)",
-    ))
+    require_rbac(
+        hub,
+        &plan.namespace,
+        needed.into_iter().map(|(verb, resource)| (verb, "", resource)),
+        "Nothing was changed. Ask a cluster admin for that RBAC (kubectl auth can-i shows what you may do)".to_owned(),
+    )
+    .await
 }
 
 /// Make the plan's deletes in its order; writes only. AWS has no dry run: on a server dry run

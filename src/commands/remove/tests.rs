@@ -1,12 +1,10 @@
 //! `remove`'s decisions against in-memory ports: what goes, what stays while something still
 //! needs it, dry runs, and registrations that cannot be named.
 
-use super::run;
-use crate::cli::settings::CommandSettings;
 use crate::commands::accounts::Accounts;
-use crate::commands::add::tests::add;
+use crate::commands::add::tests;
 use crate::error::{Error, Result};
-use crate::testing::{FakeAws, FakeHub, FakePrompt, MANAGEMENT, eks_cluster, ports, settings};
+use crate::testing::{FakeAws, FakeHub, FakePrompt, MANAGEMENT, eks_cluster, run_tool};
 
 const ACCOUNT: &str = "123456789012";
 
@@ -20,21 +18,7 @@ async fn registered() -> (FakeHub, Accounts<FakeAws>) {
             eks_cluster(ACCOUNT, "eu-west-1", "staging"),
         ],
     ));
-    let args = [
-        "prod",
-        "staging",
-        "--yes",
-        "--identity",
-        "irsa",
-        "--management-role-arn",
-        MANAGEMENT,
-    ];
-    add(&hub, &accounts, &FakePrompt::default(), &args, false)
-        .await
-        .0
-        .unwrap();
-    hub.writes.borrow_mut().clear();
-    accounts.own().writes.borrow_mut().clear();
+    tests::registered(&hub, &accounts, &["prod", "staging"]).await;
     (hub, accounts)
 }
 
@@ -43,23 +27,8 @@ async fn remove(
     accounts: &Accounts<FakeAws>,
     args: &[&str],
 ) -> (Result<()>, String) {
-    let mut all = vec!["remove", "--argocd-namespace", "argocd"];
-    all.extend_from_slice(args);
-    let settings = settings(&all, false);
-    let CommandSettings::Remove(clusters) = &settings.command else {
-        panic!("not remove")
-    };
-    let prompt = FakePrompt::default();
-    let mut out = Vec::new();
-    let result = run(
-        &settings,
-        clusters,
-        ports(hub, accounts, &prompt),
-        None,
-        &mut out,
-    )
-    .await;
-    (result, String::from_utf8(out).unwrap())
+    let all = [&["remove", "--argocd-namespace", "argocd"], args].concat();
+    run_tool(hub, accounts, &FakePrompt::default(), &all, false).await
 }
 
 #[tokio::test]

@@ -1,0 +1,225 @@
+//! The hub behind kube::Client: connecting through the kubeconfig, and what reads and writes
+//! share (errors, lists); one file each for reads, writes and other clusters.
+
+pub(crate) mod objects;
+mod read;
+mod targets;
+mod write;
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, ListParams, PatchParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config};
+
+use crate::core::model::{FIELD_MANAGER, SECRET_TYPE_CLUSTER, SECRET_TYPE_LABEL};
+use crate::core::secret::ObservedSecret;
+use crate::error::{Error, Result};
+use crate::ports::{HubContext, Write};
+use objects::observed_secret;
+
+pub(crate) struct KubeHub {
+    client: Client,
+    context: HubContext,
+    /// The kubeconfig as read, to reach other clusters it has contexts for.
+    kubeconfig: Kubeconfig,
+}
+
+impl KubeHub {
+    /// Connect to the hub named by `--kubeconfig` (else KUBECONFIG, several paths merged, else
+    /// ~/.kube/config) and `--context` (else the current context).
+    pub(crate) async fn connect(
+        kubeconfig: Option<&std::path::Path>,
+        context: Option<&str>,
+    ) -> Result<Self> {
+        let file = match kubeconfig {
+            Some(path) => Kubeconfig::read_from(path),
+            None => Kubeconfig::read(),
+        }
+        .map_err(|e| Error::Kubeconfig {
+            message: e.to_string(),
+            source: Some(Box::new(e)),
+        })?;
+        let hub_context = describe_context(&file, context)?;
+        let client = client_for(file.clone(), &hub_context.context).await?;
+        Ok(KubeHub {
+            client,
+            context: hub_context,
+            kubeconfig: file,
+        })
+    }
+}
+
+/// A client for context `context` of kubeconfig `file`.
+pub(super) async fn client_for(file: Kubeconfig, context: &str) -> Result<Client> {
+    let to_error = |source: crate::error::Cause| Error::Kubeconfig {
+        message: source.to_string(),
+        source: Some(source),
+    };
+    let options = KubeConfigOptions {
+        context: Some(context.to_owned()),
+        ..KubeConfigOptions::default()
+    };
+    let config = Config::from_custom_kubeconfig(file, &options)
+        .await
+        .map_err(|e| to_error(Box::new(e)))?;
+    Client::try_from(config).map_err(|e| to_error(Box::new(e)))
+}
+
+/// The context's name, cluster, server and exec arguments, as the kubeconfig states them.
+fn describe_context(file: &Kubeconfig, wanted: Option<&str>) -> Result<HubContext> {
+    let name = wanted
+        .map(str::to_owned)
+        .or_else(|| file.current_context.clone())
+        .ok_or_else(|| Error::Kubeconfig {
+            message: "there is no current context".into(),
+            source: None,
+        })?;
+    let context = file
+        .contexts
+        .iter()
+        .find(|c| c.name == name)
+        .and_then(|c| c.context.as_ref())
+        .ok_or_else(|| Error::Kubeconfig {
+            message: format!("context {name:?} is not in the kubeconfig"),
+            source: None,
+        })?;
+    let server = file
+        .clusters
+        .iter()
+        .find(|c| c.name == context.cluster)
+        .and_then(|c| c.cluster.as_ref())
+        .and_then(|c| c.server.clone())
+        .unwrap_or_default();
+    let exec_args = file
+        .auth_infos
+        .iter()
+        .find(|a| Some(&a.name) == context.user.as_ref())
+        .and_then(|a| a.auth_info.as_ref())
+        .and_then(|a| a.exec.as_ref())
+        .map(|exec| {
+            exec.command
+                .iter()
+                .cloned()
+                .chain(exec.args.iter().flatten().cloned())
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(HubContext {
+        context: name,
+        cluster: context.cluster.clone(),
+        server,
+        exec_args,
+    })
+}
+
+/// Turn a kube error into one that says what to do; 403 is a permission problem.
+pub(super) fn kube_error(action: String, error: kube::Error) -> Error {
+    if let kube::Error::Api(status) = &error
+        && status.code == 403
+    {
+        return Error::PermissionDenied {
+            what: format!("the hub refused to {action}: {}", status.message),
+            fix: "Ask a cluster admin for that RBAC permission (check with kubectl auth can-i), or use --context with an identity that has it".into(),
+            source: Some(Box::new(error)),
+        };
+    }
+    Error::Kube {
+        action,
+        fix: "Check that the hub is reachable with kubectl --context and try again".into(),
+        source: Box::new(error),
+    }
+}
+
+pub(super) fn is_not_found(error: &kube::Error) -> bool {
+    matches!(error, kube::Error::Api(status) if status.code == 404)
+}
+
+/// The call's result, or None when the object is not there; errors say it tried to `action`.
+pub(super) fn found<T>(
+    result: kube::Result<T>,
+    action: impl FnOnce() -> String,
+) -> Result<Option<T>> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(e) if is_not_found(&e) => Ok(None),
+        Err(e) => Err(kube_error(action(), e)),
+    }
+}
+
+/// The items of `api` that `params` selects; errors say it tried to `action`.
+pub(super) async fn list<K>(
+    api: Api<K>,
+    params: &ListParams,
+    action: impl FnOnce() -> String,
+) -> Result<Vec<K>>
+where
+    K: Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    match api.list(params).await {
+        Ok(list) => Ok(list.items),
+        Err(e) => Err(kube_error(action(), e)),
+    }
+}
+
+/// The cluster Secrets `api` reaches; errors say it tried to `action`.
+pub(super) async fn cluster_secrets(
+    api: Api<Secret>,
+    action: impl FnOnce() -> String,
+) -> Result<Vec<ObservedSecret>> {
+    let selector = format!("{SECRET_TYPE_LABEL}={SECRET_TYPE_CLUSTER}");
+    let secrets = list(api, &ListParams::default().labels(&selector), action).await?;
+    Ok(secrets.iter().map(observed_secret).collect())
+}
+
+pub(super) fn apply_params(write: Write) -> PatchParams {
+    let mut params = PatchParams::apply(FIELD_MANAGER).force();
+    params.dry_run = write == Write::ServerDryRun;
+    params
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn context_description_reads_exec_args() {
+        let file = Kubeconfig::from_yaml(
+            r#"
+apiVersion: v1
+kind: Config
+current-context: hub
+clusters:
+- name: hub-cluster
+  cluster: {server: "https://hub.example"}
+contexts:
+- name: hub
+  context: {cluster: hub-cluster, user: hub-user}
+- name: other
+  context: {cluster: hub-cluster}
+users:
+- name: hub-user
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1beta1
+      command: aws
+      args: [--region, eu-west-1, eks, get-token, --cluster-name, argocd-hub]
+"#,
+        )
+        .unwrap();
+        let hub = describe_context(&file, None).unwrap();
+        assert_eq!(hub.context, "hub");
+        assert_eq!(hub.server, "https://hub.example");
+        assert_eq!(hub.exec_args[0], "aws");
+        assert_eq!(hub.exec_args.last().unwrap(), "argocd-hub");
+        assert!(
+            describe_context(&file, Some("other"))
+                .unwrap()
+                .exec_args
+                .is_empty()
+        );
+        assert!(matches!(
+            describe_context(&file, Some("nope")),
+            Err(Error::Kubeconfig { .. })
+        ));
+    }
+}

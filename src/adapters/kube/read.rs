@@ -1,0 +1,141 @@
+//! The hub's reads: cluster Secrets, Argo CD's service accounts and pods, access reviews.
+
+use k8s_openapi::api::authorization::v1::{
+    ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
+};
+use k8s_openapi::api::core::v1::{Pod, Secret, ServiceAccount};
+use kube::api::{Api, ListParams, PostParams};
+
+use super::objects::{annotation_written_at, observed_secret, owned_keys};
+use super::{KubeHub, cluster_secrets, found, kube_error, list};
+use crate::core::model::{IRSA_ANNOTATION, ObservedServiceAccount, PodFacts};
+use crate::core::secret::ObservedSecret;
+use crate::error::Result;
+use crate::ports::{HubContext, HubRead};
+
+impl HubRead for KubeHub {
+    fn context(&self) -> &HubContext {
+        &self.context
+    }
+
+    async fn cluster_secrets(&self, namespace: &str) -> Result<Vec<ObservedSecret>> {
+        cluster_secrets(Api::namespaced(self.client.clone(), namespace), || {
+            format!("list Secrets in namespace {namespace}")
+        })
+        .await
+    }
+
+    async fn secret(&self, namespace: &str, name: &str) -> Result<Option<ObservedSecret>> {
+        let api: Api<Secret> = Api::namespaced(self.client.clone(), namespace);
+        let secret = found(api.get(name).await, || {
+            format!("read Secret {namespace}/{name}")
+        })?;
+        Ok(secret.map(|secret| observed_secret(&secret)))
+    }
+
+    async fn service_accounts(&self, namespace: &str) -> Result<Vec<ObservedServiceAccount>> {
+        Ok(self
+            .namespaced_service_accounts(namespace)
+            .await?
+            .into_iter()
+            .map(|sa| ObservedServiceAccount {
+                irsa_role: sa
+                    .metadata
+                    .annotations
+                    .as_ref()
+                    .and_then(|a| a.get(IRSA_ANNOTATION).cloned()),
+                irsa_changed_at: annotation_written_at(&sa.metadata, IRSA_ANNOTATION),
+                name: sa.metadata.name.unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    async fn pods(&self, namespace: &str) -> Result<Vec<PodFacts>> {
+        let api: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
+        let pods = list(api, &ListParams::default(), || {
+            format!("list Pods in namespace {namespace}")
+        })
+        .await?;
+        Ok(pods
+            .into_iter()
+            .map(|pod| PodFacts {
+                service_account: pod
+                    .spec
+                    .and_then(|spec| spec.service_account_name)
+                    .unwrap_or_else(|| "default".to_owned()),
+                created: pod
+                    .metadata
+                    .creation_timestamp
+                    .map_or(0, |time| time.0.as_second()),
+                name: pod.metadata.name.unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    async fn namespaces_with_service_account(&self, name: &str) -> Result<Vec<String>> {
+        let api: Api<ServiceAccount> = Api::all(self.client.clone());
+        let params = ListParams::default().fields(&format!("metadata.name={name}"));
+        let service_accounts = list(api, &params, || {
+            format!("look for ServiceAccount {name} in all namespaces")
+        })
+        .await?;
+        let mut namespaces: Vec<String> = service_accounts
+            .into_iter()
+            .filter_map(|sa| sa.metadata.namespace)
+            .collect();
+        namespaces.sort();
+        Ok(namespaces)
+    }
+
+    async fn can_i(
+        &self,
+        namespace: &str,
+        verb: &str,
+        group: &str,
+        resource: &str,
+    ) -> Result<bool> {
+        let api: Api<SelfSubjectAccessReview> = Api::all(self.client.clone());
+        let review = SelfSubjectAccessReview {
+            spec: SelfSubjectAccessReviewSpec {
+                resource_attributes: Some(ResourceAttributes {
+                    namespace: Some(namespace.to_owned()),
+                    verb: Some(verb.to_owned()),
+                    group: Some(group.to_owned()),
+                    resource: Some(resource.to_owned()),
+                    ..ResourceAttributes::default()
+                }),
+                ..SelfSubjectAccessReviewSpec::default()
+            },
+            ..SelfSubjectAccessReview::default()
+        };
+        let answer = api
+            .create(&PostParams::default(), &review)
+            .await
+            .map_err(|e| kube_error(format!("check whether it may {verb} {resource}"), e))?;
+        Ok(answer.status.is_some_and(|status| status.allowed))
+    }
+
+    async fn owned_service_account_annotations(
+        &self,
+        namespace: &str,
+    ) -> Result<std::collections::BTreeMap<String, Vec<String>>> {
+        Ok(self
+            .namespaced_service_accounts(namespace)
+            .await?
+            .iter()
+            .map(|sa| {
+                (
+                    sa.metadata.name.clone().unwrap_or_default(),
+                    owned_keys(&sa.metadata, &["f:metadata", "f:annotations"]),
+                )
+            })
+            .collect())
+    }
+
+    async fn cluster_secrets_in_all_namespaces(&self) -> Result<Vec<ObservedSecret>> {
+        cluster_secrets(Api::all(self.client.clone()), || {
+            "list cluster Secrets in all namespaces".to_owned()
+        })
+        .await
+    }
+}

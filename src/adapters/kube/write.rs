@@ -1,0 +1,185 @@
+//! The hub's writes: server-side apply of Secrets and annotations under this tool's field
+//! manager, deletes, and rollout restarts; each may be a server-side dry run.
+
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
+use kube::api::{Api, ListParams, Patch, PatchParams};
+
+use super::objects::{manifest, owned_keys};
+use super::{KubeHub, apply_params, found, kube_error, list};
+use crate::core::model::SaRef;
+use crate::core::secret::DesiredSecret;
+use crate::error::Result;
+use crate::ports::{HubWrite, Workload, WorkloadKind, Write};
+
+impl HubWrite for KubeHub {
+    async fn apply_secret(&self, secret: &DesiredSecret, write: Write) -> Result<()> {
+        let api: Api<Secret> = Api::namespaced(self.client.clone(), &secret.namespace);
+        api.patch(
+            &secret.name,
+            &apply_params(write),
+            &Patch::Apply(&manifest(secret)),
+        )
+        .await
+        .map_err(|e| {
+            kube_error(
+                format!("apply Secret {}/{}", secret.namespace, secret.name),
+                e,
+            )
+        })?;
+        Ok(())
+    }
+
+    async fn annotate_service_account(
+        &self,
+        service_account: &SaRef,
+        key: &str,
+        value: &str,
+        write: Write,
+    ) -> Result<()> {
+        // Only this one annotation: server-side apply keeps every other field and annotation.
+        let mut annotations = serde_json::Map::new();
+        annotations.insert(key.to_owned(), value.into());
+        self.apply_annotations(service_account, annotations, write, || {
+            format!("annotate ServiceAccount {service_account}")
+        })
+        .await
+    }
+
+    async fn restart_workloads(
+        &self,
+        namespace: &str,
+        workloads: &[Workload],
+        write: Write,
+    ) -> Result<Vec<String>> {
+        let mut restarted = Vec::new();
+        for workload in workloads {
+            let found = match workload.kind {
+                WorkloadKind::StatefulSet => {
+                    self.restart::<StatefulSet>(namespace, workload.name, write)
+                        .await?
+                }
+                WorkloadKind::Deployment => {
+                    self.restart::<Deployment>(namespace, workload.name, write)
+                        .await?
+                }
+            };
+            if found {
+                restarted.push(format!("{}/{}", workload.kind.resource(), workload.name));
+            }
+        }
+        Ok(restarted)
+    }
+
+    async fn delete_secret(&self, namespace: &str, name: &str, write: Write) -> Result<bool> {
+        let api: Api<Secret> = Api::namespaced(self.client.clone(), namespace);
+        let params = kube::api::DeleteParams {
+            dry_run: write == Write::ServerDryRun,
+            ..kube::api::DeleteParams::default()
+        };
+        let deleted = found(api.delete(name, &params).await, || {
+            format!("delete Secret {namespace}/{name}")
+        })?;
+        Ok(deleted.is_some())
+    }
+
+    async fn remove_service_account_annotation(
+        &self,
+        service_account: &SaRef,
+        key: &str,
+        write: Write,
+    ) -> Result<()> {
+        let api: Api<ServiceAccount> =
+            Api::namespaced(self.client.clone(), &service_account.namespace);
+        let current = found(api.get(&service_account.name).await, || {
+            format!("read ServiceAccount {service_account}")
+        })?;
+        let Some(current) = current else {
+            return Ok(());
+        };
+        // Apply what this manager still wants (its other annotations, at their values), so the
+        // server drops `key` from its set: gone when no one else owns it, kept when someone does.
+        let values = current.metadata.annotations.clone().unwrap_or_default();
+        let keep: serde_json::Map<String, serde_json::Value> =
+            owned_keys(&current.metadata, &["f:metadata", "f:annotations"])
+                .into_iter()
+                .filter(|owned| owned != key)
+                .filter_map(|owned| values.get(&owned).map(|v| (owned, v.clone().into())))
+                .collect();
+        self.apply_annotations(service_account, keep, write, || {
+            format!("remove annotation {key} from ServiceAccount {service_account}")
+        })
+        .await
+    }
+}
+
+impl KubeHub {
+    pub(super) async fn namespaced_service_accounts(
+        &self,
+        namespace: &str,
+    ) -> Result<Vec<ServiceAccount>> {
+        let api: Api<ServiceAccount> = Api::namespaced(self.client.clone(), namespace);
+        list(api, &ListParams::default(), || {
+            format!("list ServiceAccounts in namespace {namespace}")
+        })
+        .await
+    }
+
+    /// Server-side apply of `service_account` with exactly `annotations` (none: the key is
+    /// left out), as this tool's field manager; errors say it tried to `action`.
+    pub(super) async fn apply_annotations(
+        &self,
+        service_account: &SaRef,
+        annotations: serde_json::Map<String, serde_json::Value>,
+        write: Write,
+        action: impl FnOnce() -> String,
+    ) -> Result<()> {
+        let api: Api<ServiceAccount> =
+            Api::namespaced(self.client.clone(), &service_account.namespace);
+        let mut metadata = serde_json::json!({
+            "name": service_account.name,
+            "namespace": service_account.namespace,
+        });
+        if !annotations.is_empty() {
+            metadata["annotations"] = serde_json::Value::Object(annotations);
+        }
+        let patch = serde_json::json!({
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": metadata,
+        });
+        api.patch(
+            &service_account.name,
+            &apply_params(write),
+            &Patch::Apply(&patch),
+        )
+        .await
+        .map_err(|e| kube_error(action(), e))?;
+        Ok(())
+    }
+
+    /// Patch the pod template's restartedAt annotation, as `kubectl rollout restart` does.
+    pub(super) async fn restart<K>(&self, namespace: &str, name: &str, write: Write) -> Result<bool>
+    where
+        K: kube::Resource<Scope = kube::core::NamespaceResourceScope>
+            + Clone
+            + serde::de::DeserializeOwned
+            + std::fmt::Debug,
+        K::DynamicType: Default,
+    {
+        let api: Api<K> = Api::namespaced(self.client.clone(), namespace);
+        let now = k8s_openapi::jiff::Timestamp::now().to_string();
+        let patch = serde_json::json!({"spec": {"template": {"metadata": {"annotations": {
+            "kubectl.kubernetes.io/restartedAt": now
+        }}}}});
+        let params = PatchParams {
+            dry_run: write == Write::ServerDryRun,
+            ..PatchParams::default()
+        };
+        let patched = found(
+            api.patch(name, &params, &Patch::Merge(&patch)).await,
+            || format!("restart {name} in namespace {namespace}"),
+        )?;
+        Ok(patched.is_some())
+    }
+}
