@@ -9,8 +9,8 @@
 use std::collections::BTreeMap;
 
 use crate::core::model::{
-    AccessPolicyAssociation, AccessScope, ClusterArn, EksCluster, ObservedServiceAccount, PodFacts,
-    PodIdentityAssociation, RoleArn, SaRef,
+    AccessEntry, AccessScope, ClusterArn, EksCluster, GroupBinding, ObservedServiceAccount,
+    PodFacts, PodIdentityAssociation, RoleArn, SaRef,
 };
 use crate::core::secret::{DesiredSecret, ObservedSecret};
 use crate::error::Result;
@@ -71,6 +71,9 @@ pub(crate) trait HubRead {
     fn context(&self) -> &HubContext;
     /// Every Argo CD cluster Secret in `namespace`.
     async fn cluster_secrets(&self, namespace: &str) -> Result<Vec<ObservedSecret>>;
+    /// This tool's Secrets in `namespace` that lost the `argocd.argoproj.io/secret-type` label
+    /// (what `argocd cluster rm` does to a Secret Argo CD did not make).
+    async fn unregistered_secrets(&self, namespace: &str) -> Result<Vec<ObservedSecret>>;
     /// Every Argo CD cluster Secret in every namespace the caller may list them in.
     async fn cluster_secrets_in_all_namespaces(&self) -> Result<Vec<ObservedSecret>>;
     async fn secret(&self, namespace: &str, name: &str) -> Result<Option<ObservedSecret>>;
@@ -86,6 +89,8 @@ pub(crate) trait HubRead {
     /// Namespaces holding a service account called `name` (to find where Argo CD runs).
     async fn namespaces_with_service_account(&self, name: &str) -> Result<Vec<String>>;
     /// SelfSubjectAccessReview: may the caller `verb` `resource` (of API `group`) in `namespace`?
+    /// Whether DaemonSet `namespace/name` exists on the hub.
+    async fn daemon_set_exists(&self, namespace: &str, name: &str) -> Result<bool>;
     async fn can_i(&self, namespace: &str, verb: &str, group: &str, resource: &str)
     -> Result<bool>;
 }
@@ -145,6 +150,9 @@ pub(crate) enum AwsAuth {
 pub(crate) trait Targets {
     /// The aws-auth `mapRoles` of the cluster at `server`.
     async fn aws_auth(&self, server: &str) -> Result<AwsAuth>;
+    /// The RoleBindings and ClusterRoleBindings that bind groups on the cluster at `server`,
+    /// read through a kubeconfig context for it: None when the kubeconfig has no context for it.
+    async fn group_bindings(&self, server: &str) -> Result<Option<Vec<GroupBinding>>>;
     /// Ask the cluster at `server` (verified against `ca_data`, base64 PEM) who `token` is.
     async fn review_token(&self, server: &str, ca_data: &str, token: &str) -> Result<TokenReview>;
 }
@@ -168,7 +176,7 @@ pub(crate) trait EksRead {
         &self,
         cluster: &ClusterArn,
         principal_arn: &str,
-    ) -> Result<Option<Vec<AccessPolicyAssociation>>>;
+    ) -> Result<Option<AccessEntry>>;
     /// The tags of the principal's access entry on `cluster`; None when there is no entry.
     async fn access_entry_tags(
         &self,
@@ -184,12 +192,15 @@ pub(crate) trait EksWrite {
         cluster: &ClusterArn,
         service_account: &SaRef,
         role: &RoleArn,
+        target_role: Option<&RoleArn>,
     ) -> Result<()>;
+    /// Set the association's role and target role (None: no native chaining).
     async fn update_pod_identity_association(
         &self,
         cluster: &ClusterArn,
         association_id: &str,
         role: &RoleArn,
+        target_role: Option<&RoleArn>,
     ) -> Result<()>;
     /// DeletePodIdentityAssociation; an association already gone is not an error.
     async fn delete_pod_identity_association(

@@ -78,6 +78,7 @@ pub(crate) fn described(name: &str, region: &str) -> EksCluster {
         version: None,
         oidc_issuer: None,
         authentication_mode: None,
+        auto_mode: false,
     }
 }
 
@@ -91,8 +92,8 @@ use crate::cli::settings::{Environment, Settings};
 use crate::commands::Ports;
 use crate::commands::accounts::Accounts;
 use crate::core::model::{
-    AccessPolicyAssociation, AccessScope, IRSA_ANNOTATION, ObservedServiceAccount, PodFacts,
-    PodIdentityAssociation, RoleArn, SaRef,
+    AccessEntry, AccessPolicyAssociation, AccessScope, GroupBinding, IRSA_ANNOTATION,
+    ObservedServiceAccount, PodFacts, PodIdentityAssociation, RoleArn, SaRef,
 };
 use crate::core::secret::{DesiredSecret, OwnedFields};
 use crate::error::{Error, Result};
@@ -201,11 +202,25 @@ impl HubRead for FakeHub {
         &self.context
     }
 
+    async fn daemon_set_exists(&self, _namespace: &str, _name: &str) -> Result<bool> {
+        Ok(false)
+    }
+
     async fn cluster_secrets(&self, namespace: &str) -> Result<Vec<ObservedSecret>> {
         let secrets = self.secrets.borrow();
         Ok(secrets
             .iter()
             .filter(|s| s.namespace == namespace)
+            .cloned()
+            .collect())
+    }
+
+    async fn unregistered_secrets(&self, namespace: &str) -> Result<Vec<ObservedSecret>> {
+        let secrets = self.secrets.borrow();
+        Ok(secrets
+            .iter()
+            .filter(|s| s.namespace == namespace && s.managed_by_us())
+            .filter(|s| !s.labels.contains_key(crate::core::model::SECRET_TYPE_LABEL))
             .cloned()
             .collect())
     }
@@ -353,6 +368,10 @@ impl Targets for FakeHub {
         })
     }
 
+    async fn group_bindings(&self, _server: &str) -> Result<Option<Vec<GroupBinding>>> {
+        Ok(None)
+    }
+
     async fn review_token(&self, _server: &str, _ca: &str, _token: &str) -> Result<TokenReview> {
         Ok(match &self.token_user {
             Some((username, groups)) => TokenReview::Authenticated {
@@ -450,9 +469,12 @@ impl EksRead for FakeAws {
         &self,
         cluster: &ClusterArn,
         principal_arn: &str,
-    ) -> Result<Option<Vec<AccessPolicyAssociation>>> {
+    ) -> Result<Option<AccessEntry>> {
         let key = (cluster.to_string(), principal_arn.to_owned());
-        Ok(self.entries.borrow().get(&key).map(|e| e.policies.clone()))
+        Ok(self.entries.borrow().get(&key).map(|e| AccessEntry {
+            policies: e.policies.clone(),
+            kubernetes_groups: Vec::new(),
+        }))
     }
 
     async fn access_entry_tags(
@@ -471,6 +493,7 @@ impl EksWrite for FakeAws {
         cluster: &ClusterArn,
         service_account: &SaRef,
         role: &RoleArn,
+        target_role: Option<&RoleArn>,
     ) -> Result<()> {
         self.log(format!(
             "associate {service_account} {role} on {}",
@@ -484,6 +507,9 @@ impl EksWrite for FakeAws {
             role_arn: role.to_string(),
             managed_by_us: true,
             changed_at: None,
+            target_role_arn: target_role.map(ToString::to_string),
+            disable_session_tags: false,
+            external_id: target_role.map(|_| "external-id".to_owned()),
         });
         Ok(())
     }
@@ -493,11 +519,13 @@ impl EksWrite for FakeAws {
         _cluster: &ClusterArn,
         association_id: &str,
         role: &RoleArn,
+        target_role: Option<&RoleArn>,
     ) -> Result<()> {
         self.log(format!("update association {association_id} {role}"));
         for a in self.associations.borrow_mut().iter_mut() {
             if a.id == association_id {
                 a.role_arn = role.to_string();
+                a.target_role_arn = target_role.map(ToString::to_string);
             }
         }
         Ok(())
@@ -768,5 +796,6 @@ pub(crate) fn eks_cluster(account: &str, region: &str, name: &str) -> EksCluster
         version: Some("1.35".into()),
         oidc_issuer: None,
         authentication_mode: Some(crate::core::model::AuthenticationMode::ApiAndConfigMap),
+        auto_mode: false,
     }
 }

@@ -413,6 +413,11 @@ async fn policy_create_then_add_then_doctor_passes_from_nothing() {
 
 /// A CONFIG_MAP-only EKS cluster in moto whose endpoint and CA are the sandbox apiserver's.
 async fn config_map_cluster(name: &str) {
+    cluster_with_mode(name, aws_sdk_eks::types::AuthenticationMode::ConfigMap).await;
+}
+
+/// An EKS cluster in moto with authentication `mode`, at the sandbox apiserver's endpoint and CA.
+async fn cluster_with_mode(name: &str, mode: aws_sdk_eks::types::AuthenticationMode) {
     let ca = hub_cluster()
         .await
         .certificate_authority()
@@ -428,7 +433,7 @@ async fn config_map_cluster(name: &str) {
         .resources_vpc_config(aws_sdk_eks::types::VpcConfigRequest::builder().build())
         .access_config(
             aws_sdk_eks::types::CreateAccessConfigRequest::builder()
-                .authentication_mode(aws_sdk_eks::types::AuthenticationMode::ConfigMap)
+                .authentication_mode(mode)
                 .build(),
         )
         .send()
@@ -506,6 +511,63 @@ async fn an_assumed_role_arn_in_aws_auth_is_named() {
         .find(|l| l.contains("aws-auth maps the role"))
         .unwrap();
     assert!(line.trim_start().starts_with("ok"), "{line}");
+}
+
+/// doctor's line for `check` (which must be there).
+fn line_of<'a>(run: &'a Run, check: &str) -> &'a str {
+    run.stdout
+        .lines()
+        .find(|l| l.contains(check))
+        .unwrap_or_else(|| panic!("no {check:?} in:\n{run}"))
+}
+
+#[tokio::test]
+async fn api_and_config_map_takes_an_aws_auth_mapping_whose_group_rbac_binds() {
+    let ns = argocd_namespace("docboth");
+    let cluster = unique("both", &ns);
+    cluster_with_mode(
+        &cluster,
+        aws_sdk_eks::types::AuthenticationMode::ApiAndConfigMap,
+    )
+    .await;
+    let role = irsa_role(&ns, "both").await;
+    // No access entry: the role is let in by aws-auth alone.
+    register_cluster(
+        &ns,
+        &cluster,
+        "us-east-1",
+        &role,
+        "irsa",
+        &["--skip-access"],
+    );
+    let group = unique("readers", &ns);
+    // As aws-iam-authenticator reads it: any key case, the ARN in another case.
+    write_aws_auth(&format!(
+        "- roleARN: {}\n  UserName: argocd\n  Groups: [{group}]\n",
+        role.to_uppercase().replace("ARN:AWS:IAM", "arn:aws:iam")
+    ));
+    let check = "the target lets the role in";
+    let line = line_of(&doctor(&ns), check).to_owned();
+    assert!(line.trim_start().starts_with("FAIL"), "{line}");
+    assert!(
+        line.contains(&group) && line.contains("no RoleBinding or ClusterRoleBinding"),
+        "{line}"
+    );
+
+    kubectl(&[
+        "create",
+        "clusterrolebinding",
+        &group,
+        "--clusterrole=view",
+        &format!("--group={group}"),
+    ]);
+    let run = doctor(&ns);
+    let line = line_of(&run, check);
+    assert!(line.trim_start().starts_with("ok"), "{line}\n{run}");
+    assert!(
+        line.contains(&format!("ClusterRoleBinding {group}")),
+        "{line}"
+    );
 }
 
 // ---- printed fixes, applied as printed ----

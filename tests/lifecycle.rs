@@ -532,3 +532,118 @@ async fn an_access_entry_another_argocd_on_the_hub_uses_stays() {
         "{run}"
     );
 }
+
+/// A cluster Secret as `argocd cluster add` writes it (util/db CreateCluster): named by
+/// URIToSecretName, annotated `managed-by: argocd.argoproj.io`, with argocd-manager's token.
+fn create_argocd_made_secret(namespace: &str, server: &str) -> String {
+    let host = server
+        .trim_start_matches("https://")
+        .split(['/', ':'])
+        .next()
+        .unwrap()
+        .to_ascii_lowercase();
+    let hash = server.bytes().fold(0x811c_9dc5_u32, |hash, byte| {
+        (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193)
+    });
+    let name = format!("cluster-{host}-{hash}");
+    let secret = serde_json::json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": name, "namespace": namespace,
+            "labels": {"argocd.argoproj.io/secret-type": "cluster"},
+            "annotations": {"managed-by": "argocd.argoproj.io"}},
+        "stringData": {"name": "staging-context", "server": server,
+            "config": r#"{"bearerToken":"argocd-manager-token","tlsClientConfig":{"insecure":false}}"#},
+    });
+    let file = std::env::temp_dir().join(format!("{name}-{}.json", std::process::id()));
+    std::fs::write(&file, secret.to_string()).unwrap();
+    kubectl(&["create", "-f", file.to_str().unwrap()]);
+    name
+}
+
+#[tokio::test]
+async fn one_secret_per_server_and_argocd_cluster_add_secrets_are_updated_in_place() {
+    let ns = argocd_namespace("lc-onesecret");
+    let described = eks("us-east-1")
+        .await
+        .describe_cluster()
+        .name("staging")
+        .send()
+        .await
+        .unwrap();
+    let server = described.cluster().unwrap().endpoint().unwrap().to_owned();
+    let theirs = create_argocd_made_secret(&ns, server.trim_end_matches('/'));
+    let role = role_for(&ns, "");
+    let args = [
+        "staging",
+        "--region",
+        "us-east-1",
+        "--role-arn",
+        &role,
+        "--identity",
+        "irsa",
+    ];
+
+    let run = add_yes(&ns, &args);
+    assert!(run.stdout.contains("argocd-manager"), "{run}");
+    assert_eq!(secret_names(&ns), vec![theirs.clone()], "no second Secret");
+    let secret = &cluster_secrets(&ns)[0];
+    assert_eq!(
+        secret["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+        "kubectl-argocd-eks"
+    );
+    assert_eq!(
+        secret["metadata"]["annotations"]["managed-by"],
+        "argocd.argoproj.io"
+    );
+    assert_eq!(decode(&secret["data"]["name"]), "staging-context");
+    let config: Value = serde_json::from_str(&decode(&secret["data"]["config"])).unwrap();
+    assert_eq!(config["awsAuthConfig"]["clusterName"], "staging");
+    assert_eq!(config["awsAuthConfig"]["roleARN"], role.as_str());
+    assert!(config.get("bearerToken").is_none(), "{config}");
+    // A second run changes nothing; another --secret-name for the same server is refused.
+    let again = add(&ns, &[&["--yes"][..], &args].concat());
+    assert_eq!(again.code, 0, "{again}");
+    assert!(again.stdout.contains("= unchanged Secret"), "{again}");
+    let mut named = args.to_vec();
+    named.extend(["--secret-name", "staging-two", "--yes"]);
+    let refused = add(&ns, &named);
+    assert_ne!(refused.code, 0, "{refused}");
+    assert!(
+        refused.stderr.contains(&format!("--secret-name {theirs}")),
+        "{refused}"
+    );
+    assert_eq!(secret_names(&ns), vec![theirs]);
+}
+
+#[tokio::test]
+async fn remove_cleans_up_a_registration_argocd_cluster_rm_left_behind() {
+    let ns = argocd_namespace("lc-clusterrm");
+    let role = role_for(&ns, "");
+    add_yes(
+        &ns,
+        &["staging", "--region", "us-east-1", "--role-arn", &role],
+    );
+    let name = secret_names(&ns).remove(0);
+    assert!(access_entries("us-east-1", "staging").await.contains(&role));
+    // What `argocd cluster rm` does to a Secret Argo CD did not make: drop the secret-type label.
+    kubectl(&[
+        "-n",
+        &ns,
+        "label",
+        "secret",
+        &name,
+        "argocd.argoproj.io/secret-type-",
+    ]);
+    assert!(secret_names(&ns).is_empty(), "Argo CD no longer sees it");
+
+    let run = command(&ns, "remove", &["staging", "--yes"]);
+    assert_eq!(run.code, 0, "{run}");
+    assert!(
+        run.stdout.contains(&format!("- delete Secret {ns}/{name}")),
+        "{run}"
+    );
+    let left = kubectl_output(&["-n", &ns, "get", "secret", &name]);
+    assert!(!left.status.success(), "the Secret is gone");
+    assert!(!access_entries("us-east-1", "staging").await.contains(&role));
+    assert_eq!(association_ids(&ns).await, Vec::<(String, String)>::new());
+}

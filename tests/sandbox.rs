@@ -462,3 +462,155 @@ async fn restart_rolls_argo_cds_workloads_only_when_identity_changed() {
         first
     );
 }
+
+/// The association's (role, targetRoleArn) for each of Argo CD's service accounts in `namespace`.
+async fn association_roles(namespace: &str) -> Vec<(String, Option<String>)> {
+    let client = eks("us-east-1").await;
+    let mut roles = Vec::new();
+    for (_, id) in association_ids(namespace).await {
+        let described = client
+            .describe_pod_identity_association()
+            .cluster_name("argocd-hub")
+            .association_id(id)
+            .send()
+            .await
+            .unwrap();
+        let association = described.association().unwrap();
+        roles.push((
+            association.role_arn().unwrap().to_owned(),
+            association.target_role_arn().map(str::to_owned),
+        ));
+    }
+    roles
+}
+
+#[tokio::test]
+async fn native_chaining_puts_the_target_role_in_the_associations_and_doctor_follows_it() {
+    let ns = argocd_namespace("native");
+    let target = format!("arn:aws:iam::123456789012:role/native-{ns}");
+    let args = [
+        "staging",
+        "--region",
+        "us-east-1",
+        "--identity",
+        "pod-identity",
+        "--role-arn",
+        &target,
+        "--native-chaining",
+    ];
+    let run = add_yes(&ns, &args);
+    assert!(run.stdout.contains(&format!("-> target {target}")), "{run}");
+    let roles = association_roles(&ns).await;
+    assert_eq!(roles.len(), 3, "{roles:?}");
+    assert!(
+        roles
+            .iter()
+            .all(|(role, chained)| role == MANAGEMENT && chained.as_deref() == Some(&target)),
+        "{roles:?}"
+    );
+    // The Secret names no role: EKS hands the pods the target role's credentials.
+    let secret = &cluster_secrets(&ns)[0];
+    let config: Value = serde_json::from_str(&decode(&secret["data"]["config"])).unwrap();
+    assert_eq!(
+        config["awsAuthConfig"],
+        serde_json::json!({"clusterName": "staging"})
+    );
+    assert_access_entry(&eks("us-east-1").await, "staging", &target).await;
+    let again = add_yes(&ns, &args);
+    assert!(again.stdout.contains("= unchanged"), "{again}");
+    assert!(!again.stdout.contains("~ update"), "{again}");
+
+    let doctor = tool(&["doctor", "--argocd-namespace", &ns]);
+    assert!(
+        doctor.stdout.contains(&format!("-> target {target}")),
+        "{doctor}"
+    );
+    let access = doctor
+        .stdout
+        .lines()
+        .find(|l| l.contains("the target lets the role in"))
+        .unwrap_or_else(|| panic!("{doctor}"));
+    assert!(access.contains(&format!("{target}: ")), "{access}");
+}
+
+/// An EKS cluster in the hub account (us-east-1), in EKS Auto Mode or not.
+async fn hub_candidate(name: &str, auto_mode: bool) {
+    use aws_sdk_eks::types::{
+        BlockStorage, ComputeConfigRequest, ElasticLoadBalancing, KubernetesNetworkConfigRequest,
+        StorageConfigRequest, VpcConfigRequest,
+    };
+    let mut create = eks("us-east-1")
+        .await
+        .create_cluster()
+        .name(name)
+        .role_arn("arn:aws:iam::123456789012:role/eks-cluster-role")
+        .resources_vpc_config(VpcConfigRequest::builder().build());
+    if auto_mode {
+        create = create
+            .compute_config(ComputeConfigRequest::builder().enabled(true).build())
+            .storage_config(
+                StorageConfigRequest::builder()
+                    .block_storage(BlockStorage::builder().enabled(true).build())
+                    .build(),
+            )
+            .kubernetes_network_config(
+                KubernetesNetworkConfigRequest::builder()
+                    .elastic_load_balancing(ElasticLoadBalancing::builder().enabled(true).build())
+                    .build(),
+            );
+    }
+    create.send().await.unwrap();
+}
+
+/// The identity mode `add --dry-run` picks on its own with `--hub-cluster hub`.
+fn auto_identity_with_hub(namespace: &str, hub: &str) -> String {
+    let run = add(
+        namespace,
+        &[
+            "staging",
+            "--region",
+            "us-east-1",
+            "--hub-cluster",
+            hub,
+            "--dry-run",
+            "-o",
+            "plan-json",
+        ],
+    );
+    assert_eq!(run.code, 0, "{run}");
+    let report: Value = serde_json::from_str(&run.stdout).unwrap();
+    report["plan"]["identity"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{run}"))
+        .to_owned()
+}
+
+#[tokio::test]
+async fn the_pod_identity_agent_counts_on_auto_mode_and_as_a_daemon_set() {
+    let ns = argocd_namespace("agent");
+    let (auto, plain) = (format!("auto-{ns}"), format!("plain-{ns}"));
+    hub_candidate(&auto, true).await;
+    hub_candidate(&plain, false).await;
+    assert_eq!(auto_identity_with_hub(&ns, &auto), "pod-identity");
+    assert_eq!(auto_identity_with_hub(&ns, &plain), "irsa");
+
+    let daemon_set = serde_json::json!({
+        "apiVersion": "apps/v1", "kind": "DaemonSet",
+        "metadata": {"name": "eks-pod-identity-agent", "namespace": "kube-system"},
+        "spec": {"selector": {"matchLabels": {"app": "eks-pod-identity-agent"}},
+            "template": {"metadata": {"labels": {"app": "eks-pod-identity-agent"}},
+                "spec": {"containers": [{"name": "agent", "image": "eks/eks-pod-identity-agent"}]}}},
+    });
+    let file = std::env::temp_dir().join(format!("agent-{ns}.json"));
+    std::fs::write(&file, daemon_set.to_string()).unwrap();
+    kubectl(&["apply", "-f", file.to_str().unwrap()]);
+    let with_daemon_set = auto_identity_with_hub(&ns, &plain);
+    kubectl(&[
+        "-n",
+        "kube-system",
+        "delete",
+        "daemonset",
+        "eks-pod-identity-agent",
+    ]);
+    assert_eq!(with_daemon_set, "pod-identity");
+}

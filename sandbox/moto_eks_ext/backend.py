@@ -81,6 +81,33 @@ def _set_roles(
     )
 
 
+def _without(mapping: dict[str, Any], key: str) -> dict[str, Any]:
+    return {k: v for k, v in mapping.items() if k != key}
+
+
+def validate_auto_mode(
+    cluster_name: str,
+    compute: dict[str, Any] | None,
+    storage: dict[str, Any] | None,
+    network: dict[str, Any] | None,
+) -> None:
+    """EKS Auto Mode is one switch in three places: compute, block storage and load balancing
+    are enabled together or not at all."""
+    if compute is None and storage is None and network is None:
+        return
+    switches = [
+        bool((compute or {}).get("enabled")),
+        bool(((storage or {}).get("blockStorage") or {}).get("enabled")),
+        bool(((network or {}).get("elasticLoadBalancing") or {}).get("enabled")),
+    ]
+    if any(switches) and not all(switches):
+        raise InvalidParameterException(
+            clusterName=cluster_name,
+            message="For EKS Auto Mode, computeConfig.enabled, storageConfig.blockStorage.enabled and "
+            "kubernetesNetworkConfig.elasticLoadBalancing.enabled must all be true, or all false.",
+        )
+
+
 def _not_found(cluster: Cluster, message: str, **fields: Any) -> ResourceNotFoundException:
     return ResourceNotFoundException(clusterName=cluster.name, message=message, **fields)
 
@@ -356,6 +383,50 @@ class ExtendedEKSBackend:
     def list_addons(self: EKSBackend, cluster_name: str) -> list[str]:
         return sorted(self.describe_cluster(cluster_name).addons)
 
+    # EKS Auto Mode (computeConfig, storageConfig, kubernetesNetworkConfig.elasticLoadBalancing)
+
+    def set_auto_mode(
+        self: EKSBackend,
+        cluster: Cluster,
+        compute: dict[str, Any] | None,
+        storage: dict[str, Any] | None,
+        network: dict[str, Any] | None,
+    ) -> None:
+        """Auto Mode's three switches, which EKS wants all on or all off."""
+        validate_auto_mode(cluster.name, compute, storage, network)
+        if compute is not None:
+            cluster.compute_config = {"enabled": bool(compute.get("enabled")), **_without(compute, "enabled")}
+        if storage is not None:
+            cluster.storage_config = {
+                "blockStorage": {"enabled": bool((storage.get("blockStorage") or {}).get("enabled"))}
+            }
+        balancing = (network or {}).get("elasticLoadBalancing")
+        if balancing is not None:
+            cluster.kubernetes_network_config = {
+                **(cluster.kubernetes_network_config or {}),
+                "elasticLoadBalancing": {"enabled": bool(balancing.get("enabled"))},
+            }
+
+    def update_auto_mode(
+        self: EKSBackend,
+        cluster_name: str,
+        compute: dict[str, Any] | None,
+        storage: dict[str, Any] | None,
+        network: dict[str, Any] | None,
+    ) -> dict[str, Any]:
+        cluster = self.describe_cluster(cluster_name)
+        self.set_auto_mode(cluster, compute, storage, network)
+        params = [
+            {"type": kind, "value": json.dumps(value)}
+            for kind, value in (
+                ("ComputeConfig", compute),
+                ("StorageConfig", storage),
+                ("KubernetesNetworkConfig", network),
+            )
+            if value is not None
+        ]
+        return self.record_update(cluster, "AutoModeUpdate", params)
+
     # Access config and cluster updates
 
     def update_access_config(self: EKSBackend, cluster_name: str, mode: str | None) -> dict[str, Any]:
@@ -417,6 +488,9 @@ def _cluster_init(self: Cluster, *args: Any, **kwargs: Any) -> None:
     self.access_entries = {}
     self.addons = {}
     self.updates = {}
+    # EKS Auto Mode: absent until asked for, as DescribeCluster shows it for other clusters.
+    self.compute_config = None
+    self.storage_config = None
 
 
 def patch_backend() -> None:

@@ -10,7 +10,7 @@ from moto.core.exceptions import (
 from moto.core.responses import ActionResult, EmptyResult
 from moto.eks.responses import EKSResponse
 
-from .backend import DEFAULT_MAX_RESULTS, paginate
+from .backend import DEFAULT_MAX_RESULTS, paginate, validate_auto_mode
 
 _moto_create_cluster = EKSResponse.create_cluster
 _moto_update_cluster_config = EKSResponse.update_cluster_config
@@ -45,16 +45,26 @@ class ExtendedEKSResponse:
     # Clusters: moto's handlers, plus accessConfig
 
     def create_cluster(self: EKSResponse) -> ActionResult:
+        auto_mode = [self._get_param(k) for k in ("computeConfig", "storageConfig", "kubernetesNetworkConfig")]
+        validate_auto_mode(self._get_param("name"), *auto_mode)
         result = _moto_create_cluster(self)
-        result.result["cluster"].access_config.update(self._get_param("accessConfig") or {})
+        cluster = result.result["cluster"]
+        cluster.access_config.update(self._get_param("accessConfig") or {})
+        if auto_mode[0] is not None or auto_mode[1] is not None:
+            self.eks_backend.set_auto_mode(cluster, *auto_mode)
         return result
 
     def update_cluster_config(self: EKSResponse) -> ActionResult:
         _moto_update_cluster_config(self)
         name = self._get_param("name")
         access_config = self._get_param("accessConfig")
+        auto_mode = [self._get_param(k) for k in ("computeConfig", "storageConfig")]
         if access_config is not None:
             update = self.eks_backend.update_access_config(name, access_config.get("authenticationMode"))
+        elif auto_mode != [None, None]:
+            update = self.eks_backend.update_auto_mode(
+                name, *auto_mode, self._get_param("kubernetesNetworkConfig")
+            )
         else:
             update = self.eks_backend.record_update(
                 self.eks_backend.describe_cluster(name), "ConfigUpdate", []

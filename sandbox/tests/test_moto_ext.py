@@ -560,6 +560,42 @@ def test_addons(eks):
 # Access config
 
 
+def test_auto_mode(eks):
+    """computeConfig, storageConfig and elasticLoadBalancing: absent by default, all three on
+    (EKS Auto Mode, where the pod identity agent is built in) or refused when mixed."""
+    plain = eks.create_cluster(name="c1", roleArn=ROLE, resourcesVpcConfig=VPC)["cluster"]
+    assert "computeConfig" not in plain and "storageConfig" not in plain
+    auto = {
+        "computeConfig": {"enabled": True, "nodePools": ["general-purpose", "system"], "nodeRoleArn": ROLE},
+        "storageConfig": {"blockStorage": {"enabled": True}},
+        "kubernetesNetworkConfig": {"elasticLoadBalancing": {"enabled": True}},
+    }
+    created = eks.create_cluster(name="auto", roleArn=ROLE, resourcesVpcConfig=VPC, **auto)["cluster"]
+    described = eks.describe_cluster(name="auto")["cluster"]
+    for cluster in (created, described):
+        assert cluster["computeConfig"] == auto["computeConfig"]
+        assert cluster["storageConfig"] == {"blockStorage": {"enabled": True}}
+        assert cluster["kubernetesNetworkConfig"]["elasticLoadBalancing"] == {"enabled": True}
+
+    mixed = {**auto, "storageConfig": {"blockStorage": {"enabled": False}}}
+    code, message, status = error_of(
+        eks.create_cluster, name="mixed", roleArn=ROLE, resourcesVpcConfig=VPC, **mixed
+    )
+    assert (code, status) == ("InvalidParameterException", 400) and "Auto Mode" in message
+    assert "mixed" not in eks.list_clusters()["clusters"]
+
+    update = eks.update_cluster_config(name="c1", **auto)["update"]
+    assert (update["type"], update["status"]) == ("AutoModeUpdate", "Successful")
+    assert eks.describe_cluster(name="c1")["cluster"]["computeConfig"]["enabled"] is True
+    off = {
+        "computeConfig": {"enabled": False},
+        "storageConfig": {"blockStorage": {"enabled": False}},
+        "kubernetesNetworkConfig": {"elasticLoadBalancing": {"enabled": False}},
+    }
+    eks.update_cluster_config(name="c1", **off)
+    assert eks.describe_cluster(name="c1")["cluster"]["computeConfig"] == {"enabled": False}
+
+
 def test_access_config(eks):
     default = eks.create_cluster(name="c1", roleArn=ROLE, resourcesVpcConfig=VPC)["cluster"]
     assert default["accessConfig"] == {

@@ -5,7 +5,7 @@ use aws_sdk_eks::types::{AccessScope as SdkAccessScope, AccessScopeType};
 
 use super::aws::{AwsApi, aws_error, found};
 use crate::core::model::{
-    AccessPolicyAssociation, AccessScope, AuthenticationMode, ClusterArn, EksCluster,
+    AccessEntry, AccessPolicyAssociation, AccessScope, AuthenticationMode, ClusterArn, EksCluster,
     MANAGED_BY_LABEL, MANAGED_BY_VALUE, PodIdentityAssociation, RoleArn, SaRef,
 };
 use crate::error::{Error, Result};
@@ -67,6 +67,10 @@ impl EksRead for AwsApi {
                 .access_config()
                 .and_then(|a| a.authentication_mode())
                 .and_then(|m| AuthenticationMode::parse(m.as_str())),
+            auto_mode: cluster
+                .compute_config()
+                .and_then(|c| c.enabled())
+                .unwrap_or(false),
         }))
     }
 
@@ -141,6 +145,12 @@ impl EksRead for AwsApi {
                         .modified_at()
                         .or(association.created_at())
                         .map(|time| time.secs()),
+                    target_role_arn: association
+                        .target_role_arn()
+                        .filter(|arn| !arn.is_empty())
+                        .map(str::to_owned),
+                    disable_session_tags: association.disable_session_tags().unwrap_or(false),
+                    external_id: association.external_id().map(str::to_owned),
                 });
             }
         }
@@ -151,7 +161,7 @@ impl EksRead for AwsApi {
         &self,
         cluster: &ClusterArn,
         principal_arn: &str,
-    ) -> Result<Option<Vec<AccessPolicyAssociation>>> {
+    ) -> Result<Option<AccessEntry>> {
         let client = self.client(&cluster.region);
         let described = client
             .describe_access_entry()
@@ -159,15 +169,18 @@ impl EksRead for AwsApi {
             .principal_arn(principal_arn)
             .send()
             .await;
-        if found(
+        let Some(described) = found(
             &self.endpoint(&cluster.region),
             "DescribeAccessEntry",
             described,
         )?
-        .is_none()
-        {
+        else {
             return Ok(None);
-        }
+        };
+        let kubernetes_groups = described
+            .access_entry()
+            .map(|entry| entry.kubernetes_groups().to_vec())
+            .unwrap_or_default();
         let policies = client
             .list_associated_access_policies()
             .cluster_name(&cluster.name)
@@ -184,8 +197,9 @@ impl EksRead for AwsApi {
                     e,
                 )
             })?;
-        Ok(Some(
-            policies
+        Ok(Some(AccessEntry {
+            kubernetes_groups,
+            policies: policies
                 .iter()
                 .map(|policy| AccessPolicyAssociation {
                     policy_arn: policy.policy_arn().unwrap_or_default().to_owned(),
@@ -197,7 +211,7 @@ impl EksRead for AwsApi {
                     },
                 })
                 .collect(),
-        ))
+        }))
     }
 
     async fn access_entry_tags(
@@ -233,6 +247,7 @@ impl EksWrite for AwsApi {
         cluster: &ClusterArn,
         service_account: &SaRef,
         role: &RoleArn,
+        target_role: Option<&RoleArn>,
     ) -> Result<()> {
         self.client(&cluster.region)
             .create_pod_identity_association()
@@ -240,6 +255,7 @@ impl EksWrite for AwsApi {
             .namespace(&service_account.namespace)
             .service_account(&service_account.name)
             .role_arn(role.to_string())
+            .set_target_role_arn(target_role.map(ToString::to_string))
             .tags(MANAGED_BY_LABEL, MANAGED_BY_VALUE)
             .send()
             .await
@@ -258,12 +274,15 @@ impl EksWrite for AwsApi {
         cluster: &ClusterArn,
         association_id: &str,
         role: &RoleArn,
+        target_role: Option<&RoleArn>,
     ) -> Result<()> {
         self.client(&cluster.region)
             .update_pod_identity_association()
             .cluster_name(&cluster.name)
             .association_id(association_id)
             .role_arn(role.to_string())
+            // An empty target role takes native chaining off.
+            .target_role_arn(target_role.map(ToString::to_string).unwrap_or_default())
             .send()
             .await
             .map_err(|e| {

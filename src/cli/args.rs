@@ -177,6 +177,10 @@ pub struct AddArgs {
     /// management role itself is given access to the target)
     #[arg(long, value_name = "ARN")]
     pub role_arn: Option<String>,
+    /// With pod identity: EKS assumes --role-arn for Argo CD's pods (the associations'
+    /// targetRoleArn, native chaining), so the Secret has no roleARN
+    #[arg(long, requires = "role_arn")]
+    pub native_chaining: bool,
     /// IAM role Argo CD's pods run as (hub account)
     #[arg(long, value_name = "ARN")]
     pub management_role_arn: Option<String>,

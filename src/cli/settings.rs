@@ -96,6 +96,8 @@ pub(crate) struct AddSettings {
     pub(crate) hub_cluster: Option<String>,
     pub(crate) secret: SecretOptions,
     pub(crate) replace_identity: bool,
+    /// `--native-chaining`: the target role goes into the pod identity associations.
+    pub(crate) native_chaining: bool,
     /// None with `skip_access` false: the default policy (asked in guided mode).
     pub(crate) access: Option<TargetAccess>,
     pub(crate) skip_access: bool,
@@ -356,6 +358,18 @@ fn add_settings(add: AddArgs, namespace: &str, interactive: bool) -> Result<AddS
         Some(_) => Some(IdentityChoice::Fixed(IdentityMode::Capability)),
         None => add.identity.map(|identity| identity_choice(Some(identity))),
     };
+    if add.native_chaining
+        && matches!(
+            identity,
+            Some(IdentityChoice::Fixed(
+                IdentityMode::Irsa | IdentityMode::Capability
+            ))
+        )
+    {
+        return Err(Error::usage(
+            "--native-chaining is pod identity's targetRoleArn: use it with --identity pod-identity (or auto), or drop it",
+        ));
+    }
     for ns in &add.access_namespaces {
         if ns.is_empty() || !valid_label_value(ns) {
             return Err(Error::usage(format!(
@@ -391,6 +405,7 @@ fn add_settings(add: AddArgs, namespace: &str, interactive: bool) -> Result<AddS
             cluster_resources: add.cluster_resources,
         },
         replace_identity: add.replace_identity,
+        native_chaining: add.native_chaining,
         access,
         skip_access: add.skip_access,
         restart: add.restart,

@@ -5,14 +5,16 @@ use crate::cli::output::emit;
 use crate::cli::settings::{DoctorSettings, Settings};
 use crate::commands::Ports;
 use crate::commands::registered::named;
-use crate::commands::targets::{argocd_namespace, find_hub_cluster, search_regions};
+use crate::commands::targets::{
+    argocd_namespace, find_hub_cluster, pod_identity_agent, search_regions,
+};
 use crate::core::checks::{
     Connection, HubFacts, RoleFacts, TargetFacts, detect_identity, hub_checks, identity_checks,
-    target_checks,
+    native_target, pods_role, target_checks,
 };
 use crate::core::model::{
-    ARGOCD_SERVICE_ACCOUNTS, ClusterArn, EksCluster, IdentityMode, Lookup,
-    POD_IDENTITY_AGENT_ADDON, RoleArn,
+    ARGOCD_SERVICE_ACCOUNTS, AuthenticationMode, ClusterArn, EksCluster, IdentityMode, Lookup,
+    RoleArn,
 };
 use crate::core::policy::document::parse_policy;
 use crate::core::policy::generate::NamedPolicy;
@@ -147,7 +149,8 @@ async fn hub_facts<H: HubRead, A: EksRead + IamRead, P: Prompt>(
             .await
             .ok()
             .flatten();
-        facts.pod_identity_agent = hub_aws.has_addon(arn, POD_IDENTITY_AGENT_ADDON).await.ok();
+        let described = facts.hub_cluster.as_ref().map(Some);
+        facts.pod_identity_agent = pod_identity_agent(ports.hub, hub_aws, arn, described).await;
         facts.associations = hub_aws
             .pod_identity_associations(arn, namespace)
             .await
@@ -172,6 +175,11 @@ async fn hub_facts<H: HubRead, A: EksRead + IamRead, P: Prompt>(
             if mode == IdentityMode::Irsa {
                 facts.oidc_providers = iam.oidc_providers().await.ok();
             }
+        }
+        // Native chaining: the pods end up with the association's target role.
+        if let Some(Ok(target)) = native_target(&facts).map(RoleArn::parse) {
+            facts.native_target_role =
+                role_facts(ports.accounts.for_account(&target.account), &target).await;
         }
         facts.identity_changed_at = match mode {
             IdentityMode::Irsa => facts
@@ -212,6 +220,7 @@ async fn target_facts<H: HubRead + Targets, A: EksRead + IamRead + TokenMinter, 
         access_entry: Lookup::Unknown,
         connection: None,
         aws_auth: Lookup::Unknown,
+        group_bindings: None,
     };
     let Some(arn) = cluster_arn.filter(|arn| reachable(&arn.account)) else {
         return target;
@@ -229,31 +238,43 @@ async fn target_facts<H: HubRead + Targets, A: EksRead + IamRead + TokenMinter, 
     let principal = if hub.capability {
         hub.capability_role.clone()
     } else {
-        role.or_else(|| {
-            detect_identity(hub).and_then(|(_, management)| RoleArn::parse(&management).ok())
-        })
+        role.or_else(|| pods_role(hub).and_then(|role| RoleArn::parse(&role).ok()))
     };
-    let takes_entries = target
-        .described
-        .found()
-        .and_then(|c| c.authentication_mode)
-        .is_some_and(|m| m.allows_access_entries());
-    if let Some(principal) = principal.clone().filter(|_| takes_entries) {
+    let described = target.described.found().cloned();
+    let mode = described.as_ref().and_then(|c| c.authentication_mode);
+    if let Some(principal) = principal
+        .clone()
+        .filter(|_| mode.is_some_and(|m| m.allows_access_entries()))
+    {
         target.access_entry =
             Lookup::from_read(aws.access_entry(&arn, &principal.to_string()).await);
     }
-    let config_map_only = target.described.found().filter(|c| {
-        c.authentication_mode
-            .is_some_and(|m| !m.allows_access_entries())
-    });
-    if let Some(cluster) = config_map_only {
+    // aws-auth counts where the cluster reads it and no access entry of the role shadows it.
+    let reads_aws_auth = match mode {
+        Some(AuthenticationMode::ConfigMap) => true,
+        Some(AuthenticationMode::ApiAndConfigMap) => target.access_entry == Lookup::Absent,
+        _ => false,
+    };
+    if let (true, Some(cluster)) = (reads_aws_auth, &described) {
         target.aws_auth = match ports.hub.aws_auth(&cluster.endpoint).await {
             Ok(AwsAuth::MapRoles(text)) => Lookup::Found(text),
             Ok(AwsAuth::Missing) => Lookup::Absent,
             Ok(AwsAuth::NoContext) | Err(_) => Lookup::Unknown,
         };
     }
-    let described = target.described.found().cloned();
+    // RBAC decides when the role's rights are only Kubernetes groups (an entry without a
+    // policy, or an aws-auth mapping).
+    let groups_only = matches!(target.access_entry.found(), Some(entry)
+        if entry.policies.is_empty() && !entry.kubernetes_groups.is_empty())
+        || target.aws_auth.found().is_some();
+    if let (true, Some(cluster)) = (groups_only, &described) {
+        target.group_bindings = ports
+            .hub
+            .group_bindings(&cluster.endpoint)
+            .await
+            .ok()
+            .flatten();
+    }
     target.connection = connect(
         ports,
         hub,
@@ -287,9 +308,16 @@ async fn connect<H: HubRead + Targets, A: EksRead + IamRead + TokenMinter, P: Pr
         )
     } else {
         let management = detect_identity(hub).and_then(|(_, role)| RoleArn::parse(&role).ok())?;
+        // Native chaining: the pods get the target role from EKS, so the chain passes it.
+        let native = native_target(hub).and_then(|role| RoleArn::parse(role).ok());
         let config = secret.config()?;
         let mut chain = vec![management.clone()];
-        chain.extend(principal.filter(|p| **p != management).cloned());
+        chain.extend(native);
+        if let Some(principal) = principal
+            && chain.last() != Some(principal)
+        {
+            chain.push(principal.clone());
+        }
         (
             chain,
             config.aws_auth_config?.cluster_name,
@@ -388,6 +416,8 @@ mod tests {
 
         accounts.own().entries.borrow_mut().clear();
         hub.token_user = None;
+        // API_AND_CONFIG_MAP: without an entry, aws-auth could still let the role in; it does not.
+        hub.aws_auth = Some("[]".into());
         let (result, out) = doctor(&hub, &accounts, &[]).await;
         assert_eq!(problems(&result), 2, "{out}");
         assert!(out.contains("  FAIL the target lets the role in"), "{out}");

@@ -57,7 +57,7 @@ pub(crate) async fn run<H: HubRead, A: EksRead + IamRead + IamWrite, P: Prompt>(
     };
     let mode = match policy.identity {
         IdentityChoice::Fixed(mode) => mode,
-        IdentityChoice::Auto => auto_identity(hub_eks, hub_arn.as_ref()).await?,
+        IdentityChoice::Auto => auto_identity(ports.hub, hub_eks, hub_arn.as_ref()).await?,
     };
 
     // The caller's account: the default management role's, and the one --create writes with.

@@ -9,6 +9,7 @@ use crate::core::model::{
     ARGOCD_SERVICE_ACCOUNTS, ClusterArn, EksCluster, IdentityMode, POD_IDENTITY_AGENT_ADDON,
 };
 use crate::core::partition::{Partition, eks_endpoint_region};
+use crate::core::pod_identity::PodIdentityAgent;
 use crate::error::{Error, Result};
 use crate::ports::{EksRead, HubContext, HubRead};
 
@@ -295,17 +296,50 @@ pub(crate) async fn find_target<E: EksRead>(
     Ok(cluster)
 }
 
-/// `--identity auto`: pod identity when the hub is EKS and has the agent, else IRSA.
-pub(crate) async fn auto_identity<E: EksRead>(
+/// Whether the hub runs the EKS Pod Identity agent: as the add-on, built into EKS Auto Mode,
+/// or as a DaemonSet kube-system/eks-pod-identity-agent; asked in that order, each only when
+/// the one before did not say yes. None: cannot tell.
+pub(crate) async fn pod_identity_agent<H: HubRead, E: EksRead>(
+    hub: &H,
+    eks: &E,
+    cluster: &ClusterArn,
+    described: Option<Option<&EksCluster>>,
+) -> Option<PodIdentityAgent> {
+    let addon = eks.has_addon(cluster, POD_IDENTITY_AGENT_ADDON).await.ok();
+    if addon == Some(true) {
+        return Some(PodIdentityAgent::AddOn);
+    }
+    let auto_mode = match described {
+        Some(cluster) => Some(cluster.is_some_and(|c| c.auto_mode)),
+        None => eks
+            .describe_cluster(&cluster.region, &cluster.name)
+            .await
+            .ok()
+            .map(|c| c.is_some_and(|c| c.auto_mode)),
+    };
+    if auto_mode == Some(true) {
+        return Some(PodIdentityAgent::AutoMode);
+    }
+    let daemon_set = hub
+        .daemon_set_exists("kube-system", POD_IDENTITY_AGENT_ADDON)
+        .await
+        .ok();
+    PodIdentityAgent::detect(addon, auto_mode, daemon_set)
+}
+
+/// `--identity auto`: pod identity when the hub is EKS and runs the agent, else IRSA.
+pub(crate) async fn auto_identity<H: HubRead, E: EksRead>(
+    hub: &H,
     eks: &E,
     hub_cluster: Option<&ClusterArn>,
 ) -> Result<IdentityMode> {
-    match hub_cluster {
-        Some(cluster) if eks.has_addon(cluster, POD_IDENTITY_AGENT_ADDON).await? => {
-            Ok(IdentityMode::PodIdentity)
-        }
-        _ => Ok(IdentityMode::Irsa),
-    }
+    let Some(cluster) = hub_cluster else {
+        return Ok(IdentityMode::Irsa);
+    };
+    Ok(match pod_identity_agent(hub, eks, cluster, None).await {
+        Some(agent) if agent.present() => IdentityMode::PodIdentity,
+        _ => IdentityMode::Irsa,
+    })
 }
 
 /// Argo CD's namespace: `--argocd-namespace`, else `argocd`, else the one namespace that has

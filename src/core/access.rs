@@ -133,6 +133,7 @@ mod tests {
             version: None,
             oidc_issuer: None,
             authentication_mode: mode,
+            auto_mode: false,
         }
     }
 

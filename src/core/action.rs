@@ -41,12 +41,17 @@ pub(crate) enum Step {
         hub_cluster: ClusterArn,
         service_account: SaRef,
         role_arn: RoleArn,
+        /// Native chaining: EKS assumes this role for the pods with `role_arn`'s session.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        target_role_arn: Option<RoleArn>,
     },
     UpdatePodIdentityAssociation {
         hub_cluster: ClusterArn,
         association_id: String,
         service_account: SaRef,
         role_arn: RoleArn,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        target_role_arn: Option<RoleArn>,
     },
     /// An EKS access entry for the role that reaches the target.
     CreateAccessEntry {

@@ -2,11 +2,16 @@
 
 pub(crate) mod access;
 pub(crate) mod action;
+pub(crate) mod argocd_config;
+pub(crate) mod arn;
+pub(crate) mod aws_auth;
 pub(crate) mod checks;
 pub(crate) mod model;
 pub(crate) mod partition;
 pub(crate) mod plan;
+pub(crate) mod pod_identity;
 pub mod policy;
 pub(crate) mod registration;
 pub(crate) mod removal;
 pub(crate) mod secret;
+pub(crate) mod secret_plan;

@@ -8,9 +8,7 @@ use super::model::{
     ARGOCD_SERVICE_ACCOUNTS, ClusterArn, EksCluster, IRSA_ANNOTATION, IdentityMode,
     ObservedServiceAccount, PodIdentityAssociation, RoleArn, SaRef,
 };
-use super::secret::{
-    ObservedSecret, SecretOptions, desired_capability_secret, desired_secret, secret_differences,
-};
+use super::secret::{ObservedSecret, SecretOptions};
 
 /// How Argo CD's pods reach AWS: one choice for the hub, shared by every registered cluster.
 #[derive(Debug, Clone)]
@@ -24,6 +22,16 @@ pub(crate) struct HubIdentity {
     pub(crate) hub_cluster: Option<ClusterArn>,
     /// Switch service accounts that already use another role (else that is a conflict).
     pub(crate) replace_identity: bool,
+    /// Pod identity's native chaining: the associations' `targetRoleArn`. EKS assumes it for
+    /// the pods, so the Secrets need no roleARN and the target lets this role in.
+    pub(crate) native_target: Option<RoleArn>,
+}
+
+impl HubIdentity {
+    /// The role Argo CD's pods end up with: the native chaining target, else the management role.
+    pub(crate) fn pods_role(&self) -> &RoleArn {
+        self.native_target.as_ref().unwrap_or(&self.management_role)
+    }
 }
 
 /// What the user asked for, for one target cluster.
@@ -38,11 +46,11 @@ pub(crate) struct Registration {
 }
 
 impl Registration {
-    /// The role the target must let in: the target role, or the management role when direct.
+    /// The role the target must let in: the target role, or the pods' own role when direct.
     pub(crate) fn principal<'a>(&'a self, identity: &'a HubIdentity) -> &'a RoleArn {
         self.target_role
             .as_ref()
-            .unwrap_or(&identity.management_role)
+            .unwrap_or_else(|| identity.pods_role())
     }
 }
 
@@ -105,6 +113,24 @@ pub(crate) enum PlanError {
         namespace: String,
         name: String,
     },
+    #[error(
+        "{cluster}'s server {server} is already registered with Argo CD as Secret {}; Argo CD keeps one cluster per server, so {namespace}/{wanted} would be a second Secret for it. Pass --secret-name {} to update that one instead{}",
+        holders.iter().map(|h| format!("{namespace}/{h}")).collect::<Vec<_>>().join(", "),
+        holders[0],
+        if holders.len() > 1 { " (and delete the others: Argo CD picks one of them at random)" } else { "" }
+    )]
+    ServerTaken {
+        cluster: String,
+        server: String,
+        namespace: String,
+        wanted: String,
+        holders: Vec<String>,
+    },
+    #[error(
+        "--native-chaining makes {target} the role of every Argo CD pod, but {} reach their clusters from the pods' current role; register them in the same add run with --native-chaining, or drop --native-chaining and keep roleARN in the Secret",
+        others.join(", ")
+    )]
+    NativeChainingChangesOthers { target: String, others: Vec<String> },
     #[error(
         "service account {service_account} was not found; is Argo CD installed in namespace {namespace}? Pass --argocd-namespace with the namespace Argo CD runs in"
     )]
@@ -208,6 +234,37 @@ pub(crate) fn plan(
                 .unwrap_or_else(|| super::secret::default_secret_name(&r.cluster.arn))
         })
         .collect();
+    // Native chaining changes the role of every Argo CD pod: refuse while other registrations
+    // reach their clusters from the pods' current role.
+    let changes_pods_role = actions.iter().any(|a| {
+        a.change != Change::Unchanged
+            && matches!(
+                a.step,
+                Step::CreatePodIdentityAssociation { .. }
+                    | Step::UpdatePodIdentityAssociation { .. }
+            )
+    });
+    if let (Some(target), true) = (&identity.native_target, changes_pods_role) {
+        let others: Vec<String> = observed
+            .secrets
+            .iter()
+            .filter(|s| !this_run.contains(&s.name))
+            .filter_map(super::registration::EksRegistration::from_secret)
+            .filter(|r| r.format == super::registration::Format::AwsAuth)
+            .filter(|r| {
+                !registrations
+                    .iter()
+                    .any(|mine| r.reaches(&mine.cluster.arn, &mine.cluster.endpoint))
+            })
+            .map(|r| format!("{}/{}", r.namespace, r.secret))
+            .collect();
+        if !others.is_empty() {
+            return Err(PlanError::NativeChainingChangesOthers {
+                target: target.to_string(),
+                others,
+            });
+        }
+    }
     for registration in registrations {
         check_partitions(identity, registration)?;
         if let Some(access) = &registration.access {
@@ -217,7 +274,10 @@ pub(crate) fn plan(
             actions.extend(steps);
             notes.extend(note);
         }
-        actions.push(secret_action(identity, registration, observed, &this_run)?);
+        let (action, note) =
+            super::secret_plan::secret_action(identity, registration, observed, &this_run)?;
+        actions.push(action);
+        notes.extend(note);
     }
 
     Ok(Plan {
@@ -269,44 +329,61 @@ fn pod_identity_action(
     service_account: SaRef,
 ) -> Result<Action, PlanError> {
     let wanted = identity.management_role.to_string();
+    let wanted_target = identity.native_target.as_ref().map(ToString::to_string);
+    let wanted_text = match &wanted_target {
+        Some(target) => format!("{wanted} -> target {target}"),
+        None => wanted.clone(),
+    };
     let existing = observed
         .associations
         .iter()
         .find(|association| association.service_account == service_account);
+    let create = |hub_cluster, service_account| Step::CreatePodIdentityAssociation {
+        hub_cluster,
+        service_account,
+        role_arn: identity.management_role.clone(),
+        target_role_arn: identity.native_target.clone(),
+    };
     let (change, detail, step) = match existing {
         None => (
             Change::Create,
-            format!("role {wanted}"),
-            Step::CreatePodIdentityAssociation {
-                hub_cluster,
-                service_account,
-                role_arn: identity.management_role.clone(),
-            },
+            format!("role {wanted_text}"),
+            create(hub_cluster, service_account),
         ),
-        Some(association) if association.role_arn == wanted => (
-            Change::Unchanged,
-            format!("{} already uses {wanted}", association.id),
-            Step::CreatePodIdentityAssociation {
-                hub_cluster,
-                service_account,
-                role_arn: identity.management_role.clone(),
-            },
-        ),
+        // The pods get the target role when EKS chains to one: it must match too.
+        Some(association)
+            if association.role_arn == wanted && association.target_role_arn == wanted_target =>
+        {
+            (
+                Change::Unchanged,
+                format!(
+                    "{} already uses {}",
+                    association.id,
+                    association.describe_roles()
+                ),
+                create(hub_cluster, service_account),
+            )
+        }
         Some(association) if identity.replace_identity => (
             Change::Update,
-            format!("{}: {} -> {wanted}", association.id, association.role_arn),
+            format!(
+                "{}: {} -> {wanted_text}",
+                association.id,
+                association.describe_roles()
+            ),
             Step::UpdatePodIdentityAssociation {
                 hub_cluster,
                 association_id: association.id.clone(),
                 service_account,
                 role_arn: identity.management_role.clone(),
+                target_role_arn: identity.native_target.clone(),
             },
         ),
         Some(association) => {
             return Err(PlanError::IdentityInUse {
                 service_account,
-                current: association.role_arn.clone(),
-                wanted,
+                current: association.describe_roles(),
+                wanted: wanted_text,
                 how: "pod identity association",
             });
         }
@@ -315,71 +392,6 @@ fn pod_identity_action(
         change,
         step,
         detail,
-    })
-}
-
-/// `this_run`: the names of every Secret this plan writes (they are no one else's).
-fn secret_action(
-    identity: &HubIdentity,
-    registration: &Registration,
-    observed: &Observed,
-    this_run: &[String],
-) -> Result<Action, PlanError> {
-    let desired = match identity.mode {
-        IdentityMode::Capability => {
-            desired_capability_secret(&registration.cluster, &registration.secret)
-        }
-        IdentityMode::Irsa | IdentityMode::PodIdentity => desired_secret(
-            &registration.cluster,
-            registration.target_role.as_ref(),
-            &registration.secret,
-        ),
-    };
-    let server = desired.data["server"].clone();
-    if registration.secret.secret_name.is_none()
-        && let Some(other) = observed.secrets.iter().find(|secret| {
-            secret.name != desired.name
-                && !this_run.contains(&secret.name)
-                && secret.server() == Some(server.as_str())
-        })
-    {
-        return Err(PlanError::AlreadyRegistered {
-            cluster: registration.cluster.arn.to_string(),
-            namespace: other.namespace.clone(),
-            name: other.name.clone(),
-        });
-    }
-    let existing = observed
-        .secrets
-        .iter()
-        .find(|secret| secret.name == desired.name);
-    let (change, detail) = match existing {
-        None => (Change::Create, format!("server {server}")),
-        Some(current) if !current.managed_by_us() && current.server() != Some(server.as_str()) => {
-            return Err(PlanError::SecretNameTaken {
-                namespace: current.namespace.clone(),
-                name: current.name.clone(),
-                server: current.server().unwrap_or("none").to_owned(),
-            });
-        }
-        Some(current) => {
-            let differences = secret_differences(&desired, current).join(", ");
-            if differences.is_empty() {
-                (Change::Unchanged, "up to date".to_owned())
-            } else if current.managed_by_us() {
-                (Change::Update, differences)
-            } else {
-                (
-                    Change::Update,
-                    format!("adopt a hand-made Secret: {differences}"),
-                )
-            }
-        }
-    };
-    Ok(Action {
-        change,
-        detail,
-        step: Step::ApplySecret { secret: desired },
     })
 }
 
@@ -402,6 +414,7 @@ mod tests {
             version: Some("1.33".into()),
             oidc_issuer: None,
             authentication_mode: Some(AuthenticationMode::Api),
+            auto_mode: false,
         }
     }
 
@@ -417,6 +430,7 @@ mod tests {
                 "argocd-hub",
             )),
             replace_identity: false,
+            native_target: None,
         }
     }
 
@@ -493,6 +507,9 @@ mod tests {
                         role_arn: role_arn.to_string(),
                         managed_by_us: true,
                         changed_at: None,
+                        target_role_arn: None,
+                        disable_session_tags: false,
+                        external_id: None,
                     });
                 }
                 Step::CreateAccessEntry { cluster, .. } => {
@@ -593,7 +610,7 @@ mod tests {
         let steps: Vec<&Step> = plan.actions.iter().map(|a| &a.step).collect();
         assert!(matches!(
             steps[0],
-            Step::CreatePodIdentityAssociation { hub_cluster, service_account, role_arn }
+            Step::CreatePodIdentityAssociation { hub_cluster, service_account, role_arn, target_role_arn: None }
                 if hub_cluster.name == "argocd-hub"
                     && service_account.name == "argocd-application-controller"
                     && role_arn.to_string() == MANAGEMENT
@@ -670,6 +687,9 @@ mod tests {
             role_arn: "arn:aws:iam::123456789012:role/other".into(),
             managed_by_us: true,
             changed_at: None,
+            target_role_arn: None,
+            disable_session_tags: false,
+            external_id: None,
         });
         let mut identity = hub_identity(IdentityMode::PodIdentity);
         assert!(matches!(
@@ -748,6 +768,203 @@ mod tests {
         let error =
             plan_one(&hub_identity(IdentityMode::Irsa), &registration(None), &hub).unwrap_err();
         assert!(error.to_string().contains("--secret-name old"), "{error}");
+    }
+
+    #[test]
+    fn secret_name_for_a_server_another_secret_holds_is_refused_naming_it() {
+        let mut registration = registration(None);
+        registration.secret.secret_name = Some("prod".into());
+        let mut hub = fresh_hub();
+        hub.secrets.push(foreign_secret("old", &cluster().endpoint));
+        let error = plan_one(&hub_identity(IdentityMode::Irsa), &registration, &hub).unwrap_err();
+        assert!(matches!(error, PlanError::ServerTaken { .. }), "{error}");
+        let text = error.to_string();
+        assert!(
+            text.contains("argocd/old") && text.contains("--secret-name old"),
+            "{text}"
+        );
+        // Asking for that one updates it.
+        registration.secret.secret_name = Some("old".into());
+        let plan = plan_one(&hub_identity(IdentityMode::Irsa), &registration, &hub).unwrap();
+        assert!(matches!(&plan.actions.last().unwrap().step,
+            Step::ApplySecret { secret } if secret.name == "old"));
+    }
+
+    fn argocd_made(endpoint: &str) -> ObservedSecret {
+        let mut secret = foreign_secret(
+            &crate::core::secret::argocd_secret_name(endpoint).unwrap(),
+            endpoint,
+        );
+        secret.annotations.insert(
+            crate::core::secret::ARGOCD_MANAGED_BY_ANNOTATION.into(),
+            crate::core::secret::ARGOCD_MANAGED_BY_VALUE.into(),
+        );
+        secret.data.insert("name".into(), "prod-context".into());
+        secret.data.insert(
+            "config".into(),
+            r#"{"bearerToken":"t","tlsClientConfig":{"insecure":false}}"#.into(),
+        );
+        secret
+    }
+
+    #[test]
+    fn a_secret_argocd_cluster_add_made_is_updated_in_place() {
+        let made = argocd_made(&cluster().endpoint);
+        assert!(
+            made.name
+                .starts_with("cluster-b.gr7.eu-west-1.eks.amazonaws.com-")
+        );
+        assert!(made.made_by_argocd());
+        let mut hub = fresh_hub();
+        hub.secrets.push(made.clone());
+        let plan = plan_one(&hub_identity(IdentityMode::Irsa), &registration(None), &hub).unwrap();
+        let last = plan.actions.last().unwrap();
+        let Step::ApplySecret { secret } = &last.step else {
+            panic!("{last:?}");
+        };
+        assert_eq!(secret.name, made.name, "one Secret per server");
+        assert_eq!(secret.data["name"], "prod-context", "Argo CD's name stays");
+        assert!(
+            secret
+                .labels
+                .contains_key(crate::core::model::MANAGED_BY_LABEL)
+        );
+        assert!(!secret.data["config"].contains("bearerToken"));
+        assert_eq!(last.change, Change::Update);
+        assert!(
+            last.detail
+                .starts_with("update the Secret argocd cluster add made"),
+            "{}",
+            last.detail
+        );
+        assert!(
+            plan.notes.iter().any(|n| n.contains("argocd-manager")),
+            "{:?}",
+            plan.notes
+        );
+        // An Argo CD Secret beside ours for the same server: two already, refuse.
+        let mut both = hub.clone();
+        both.secrets.push(ObservedSecret {
+            name: crate::core::secret::default_secret_name(&cluster().arn),
+            ..foreign_secret("x", &cluster().endpoint)
+        });
+        assert!(matches!(
+            plan_one(
+                &hub_identity(IdentityMode::Irsa),
+                &registration(None),
+                &both
+            ),
+            Err(PlanError::ServerTaken { .. })
+        ));
+    }
+
+    #[test]
+    fn argocd_names_its_secrets_as_util_db_does() {
+        // Values from Go: fnv.New32a over the URL, as URIToSecretName does.
+        assert_eq!(
+            crate::core::secret::argocd_secret_name("https://ABC.gr7.eu-west-1.eks.amazonaws.com")
+                .as_deref(),
+            Some("cluster-abc.gr7.eu-west-1.eks.amazonaws.com-3972358267")
+        );
+        assert_eq!(
+            crate::core::secret::argocd_secret_name("https://127.0.0.1:35053").as_deref(),
+            Some("cluster-127.0.0.1-4195634521")
+        );
+    }
+
+    fn association(target: Option<&str>) -> PodIdentityAssociation {
+        PodIdentityAssociation {
+            id: "a-1".into(),
+            service_account: SaRef::new("argocd", "argocd-application-controller"),
+            role_arn: MANAGEMENT.into(),
+            managed_by_us: true,
+            changed_at: None,
+            target_role_arn: target.map(str::to_owned),
+            disable_session_tags: false,
+            external_id: None,
+        }
+    }
+
+    #[test]
+    fn native_chaining_puts_the_target_role_in_the_associations_not_the_secret() {
+        let mut identity = hub_identity(IdentityMode::PodIdentity);
+        identity.native_target = Some(RoleArn::parse(TARGET).unwrap());
+        let plan = plan_one(&identity, &with_access(registration(None)), &fresh_hub()).unwrap();
+        assert!(matches!(
+            &plan.actions[0].step,
+            Step::CreatePodIdentityAssociation { role_arn, target_role_arn: Some(target), .. }
+                if role_arn.to_string() == MANAGEMENT && target.to_string() == TARGET
+        ));
+        assert!(
+            plan.actions[0]
+                .detail
+                .contains(&format!("-> target {TARGET}"))
+        );
+        assert_eq!(
+            secret_config(&plan)["awsAuthConfig"],
+            serde_json::json!({"clusterName": "team-b"})
+        );
+        // The target lets in the role the pods end up with.
+        assert!(plan.actions.iter().any(|a| matches!(&a.step,
+            Step::CreateAccessEntry { principal_arn, .. } if principal_arn.to_string() == TARGET)));
+        // Other registrations reach their clusters from the pods' current role: refused.
+        let mut hub = fresh_hub();
+        hub.secrets.push(crate::testing::ours(
+            "eks-other",
+            "other",
+            "us-west-2",
+            None,
+        ));
+        let error = plan_one(&identity, &registration(None), &hub).unwrap_err();
+        assert!(
+            matches!(error, PlanError::NativeChainingChangesOthers { .. }),
+            "{error}"
+        );
+        assert!(error.to_string().contains("argocd/eks-other"), "{error}");
+    }
+
+    #[test]
+    fn an_association_that_chains_elsewhere_is_not_unchanged() {
+        let identity = hub_identity(IdentityMode::PodIdentity);
+        let mut hub = fresh_hub();
+        hub.associations = vec![association(Some(
+            "arn:aws:iam::210987654321:role/elsewhere",
+        ))];
+        // The pods really run as `elsewhere`: keeping it silently would be wrong.
+        let error = plan_one(&identity, &registration(None), &hub).unwrap_err();
+        assert!(matches!(error, PlanError::IdentityInUse { .. }), "{error}");
+        assert!(
+            error
+                .to_string()
+                .contains("-> target arn:aws:iam::210987654321:role/elsewhere"),
+            "{error}"
+        );
+        let replacing = HubIdentity {
+            replace_identity: true,
+            ..identity.clone()
+        };
+        let plan = plan_one(&replacing, &registration(None), &hub).unwrap();
+        let first = &plan.actions[0];
+        assert_eq!(first.change, Change::Update);
+        assert!(matches!(
+            &first.step,
+            Step::UpdatePodIdentityAssociation {
+                target_role_arn: None,
+                ..
+            }
+        ));
+        assert!(first.detail.contains("-> target"), "{}", first.detail);
+        // The same role and target is unchanged, and the plan says so.
+        let mut chaining = identity;
+        chaining.native_target =
+            Some(RoleArn::parse("arn:aws:iam::210987654321:role/elsewhere").unwrap());
+        let plan = plan_one(&chaining, &registration(None), &hub).unwrap();
+        assert_eq!(plan.actions[0].change, Change::Unchanged);
+        assert!(
+            plan.actions[0].detail.contains("-> target"),
+            "{}",
+            plan.actions[0].detail
+        );
     }
 
     #[test]

@@ -5,7 +5,6 @@
 use std::fmt;
 
 use serde::Serialize;
-use serde_json::Value;
 
 use super::model::{ClusterArn, EksCluster, Lookup, MANAGED_BY_LABEL, MANAGED_BY_VALUE};
 use super::partition::eks_endpoint_region;
@@ -50,21 +49,9 @@ impl EksRegistration {
     /// Read a cluster Secret; None when it does not point at EKS.
     pub(crate) fn from_secret(secret: &ObservedSecret) -> Option<Self> {
         let server = secret.server()?.to_owned();
-        let config: Option<Value> = secret
-            .data
-            .get("config")
-            .and_then(|text| serde_json::from_str(text).ok());
-        let aws = config
-            .as_ref()
-            .and_then(|c| c.get("awsAuthConfig"))
-            .filter(|v| v.is_object());
-        let text = |value: Option<&Value>, key: &str| {
-            value
-                .and_then(|v| v.get(key))
-                .and_then(Value::as_str)
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-        };
+        // As Argo CD decodes it: `roleArn` is roleARN, an empty roleARN is direct mode.
+        let config = secret.config();
+        let aws = config.as_ref().and_then(|c| c.aws_auth_config.as_ref());
         let server_arn = ClusterArn::parse(&server).ok();
         let display_name = secret.data.get("name").cloned();
         let name_arn = display_name
@@ -80,7 +67,9 @@ impl EksRegistration {
         } else {
             return None;
         };
-        let cluster_name = text(aws, "clusterName");
+        let cluster_name = aws
+            .map(|a| a.cluster_name.clone())
+            .filter(|name| !name.is_empty());
         // The ARN in `server` or `name` tells region and account, when it is this cluster's.
         let arn = server_arn
             .or(name_arn)
@@ -93,11 +82,11 @@ impl EksRegistration {
             cluster_name: cluster_name.or_else(|| arn.as_ref().map(|a| a.name.clone())),
             region: arn.as_ref().map(|a| a.region.clone()).or(host_region),
             account: arn.as_ref().map(|a| a.account.clone()),
-            role_arn: text(aws, "roleARN"),
-            ca_data: text(
-                config.as_ref().and_then(|c| c.get("tlsClientConfig")),
-                "caData",
-            ),
+            role_arn: aws.and_then(|a| a.role_arn.clone()),
+            ca_data: config
+                .as_ref()
+                .and_then(|c| c.tls_client_config.ca_data.clone())
+                .filter(|ca| !ca.is_empty()),
             managed_by: secret.labels.get(MANAGED_BY_LABEL).cloned(),
             server,
         })
@@ -302,7 +291,7 @@ pub(crate) fn health(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{CA, TARGET, described, ours, reg, secret_with};
+    use crate::testing::{CA, MANAGEMENT, TARGET, described, ours, reg, secret_with};
 
     #[test]
     fn recognises_the_three_eks_formats_and_skips_others() {
@@ -351,6 +340,34 @@ mod tests {
         ] {
             assert_eq!(EksRegistration::from_secret(&other), None);
         }
+    }
+
+    #[test]
+    fn config_is_read_as_argo_cd_reads_it() {
+        let with_config = |config: &str| {
+            let mut secret = ours("eks-prod", "prod", "eu-west-1", None);
+            secret.data.insert("config".into(), config.into());
+            reg(&secret)
+        };
+        // Go's encoding/json matches `roleArn` to roleARN, so Argo CD assumes that role.
+        let spelled = with_config(&format!(
+            r#"{{"awsAuthConfig":{{"clusterName":"prod","roleArn":"{TARGET}"}},"tlsClientConfig":{{"caData":"{CA}"}}}}"#
+        ));
+        assert_eq!(spelled.format, Format::AwsAuth);
+        assert_eq!(spelled.role_arn.as_deref(), Some(TARGET));
+        assert_eq!(spelled.principal(Some(MANAGEMENT)).as_deref(), Some(TARGET));
+        let shouted = with_config(r#"{"AWSAUTHCONFIG":{"CLUSTERNAME":"prod"}}"#);
+        assert_eq!(
+            (shouted.format, shouted.cluster_name.as_deref()),
+            (Format::AwsAuth, Some("prod"))
+        );
+        // An empty roleARN is direct mode: Argo CD passes no --role-arn.
+        let empty = with_config(r#"{"awsAuthConfig":{"clusterName":"prod","roleARN":""}}"#);
+        assert_eq!(empty.role_arn, None);
+        assert_eq!(
+            empty.principal(Some(MANAGEMENT)).as_deref(),
+            Some(MANAGEMENT)
+        );
     }
 
     #[test]

@@ -508,6 +508,9 @@ mod tests {
                     role_arn: MANAGEMENT.into(),
                     managed_by_us: true,
                     changed_at: None,
+                    target_role_arn: None,
+                    disable_session_tags: false,
+                    external_id: None,
                 },
                 ours,
             })

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::argocd_config::{ConfigError, decode_cluster_config};
 use super::model::{
     ClusterArn, EksCluster, MANAGED_BY_LABEL, MANAGED_BY_VALUE, RoleArn, SECRET_TYPE_CLUSTER,
     SECRET_TYPE_LABEL,
@@ -78,6 +79,27 @@ pub(crate) fn default_secret_name(arn: &ClusterArn) -> String {
         })
         .collect();
     format!("eks-{cluster}-{}-{hash}", arn.region)
+}
+
+/// Argo CD's annotation on the Secrets it made itself, and its value (common.AnnotationKeyManagedBy).
+pub(crate) const ARGOCD_MANAGED_BY_ANNOTATION: &str = "managed-by";
+pub(crate) const ARGOCD_MANAGED_BY_VALUE: &str = "argocd.argoproj.io";
+
+/// The name `argocd cluster add` gives the Secret of `server` (util/db URIToSecretName):
+/// `cluster-<host, lower case, no port>-<FNV-32a of the URL, decimal>`.
+pub(crate) fn argocd_secret_name(server: &str) -> Option<String> {
+    let rest = server
+        .strip_prefix("https://")
+        .or_else(|| server.strip_prefix("http://"))?;
+    let host = rest.split('/').next()?;
+    let host = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next()?.replace(':', "-"),
+        None => host.split(':').next()?.to_owned(),
+    };
+    let hash = server.bytes().fold(0x811c_9dc5_u32, |hash, byte| {
+        (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193)
+    });
+    Some(format!("cluster-{}-{hash}", host.to_ascii_lowercase()))
 }
 
 /// Whether `name` is a valid DNS-1123 subdomain (what Kubernetes requires of a Secret's name).
@@ -200,15 +222,36 @@ impl ObservedSecret {
         self.labels.get(MANAGED_BY_LABEL).map(String::as_str) == Some(MANAGED_BY_VALUE)
     }
 
+    /// Made by Argo CD itself (`argocd cluster add`): util/db annotates its own Secrets
+    /// `managed-by: argocd.argoproj.io` and names them `cluster-<host>-<FNV-32a of the server>`.
+    /// Only such Secrets does `argocd cluster rm` delete; from others it removes the
+    /// `argocd.argoproj.io/secret-type` label.
+    pub(crate) fn made_by_argocd(&self) -> bool {
+        self.annotations
+            .get(ARGOCD_MANAGED_BY_ANNOTATION)
+            .map(String::as_str)
+            == Some(ARGOCD_MANAGED_BY_VALUE)
+            || self
+                .server()
+                .is_some_and(|server| argocd_secret_name(server).as_deref() == Some(&self.name))
+    }
+
     /// `server` as Argo CD reads it (trailing `/` trimmed).
     pub(crate) fn server(&self) -> Option<&str> {
         self.data.get("server").map(|s| s.trim_end_matches('/'))
     }
 
+    /// `config` as Argo CD decodes it (Go's encoding/json: keys in any case, an empty roleARN
+    /// is none); None when there is no `config` or Argo CD cannot read it.
     pub(crate) fn config(&self) -> Option<ClusterConfig> {
         self.data
             .get("config")
-            .and_then(|text| serde_json::from_str(text).ok())
+            .and_then(|text| decode_cluster_config(text).ok())
+    }
+
+    /// Why Argo CD cannot read this Secret's `config` (it then ignores the whole Secret).
+    pub(crate) fn config_error(&self) -> Option<ConfigError> {
+        decode_cluster_config(self.data.get("config")?).err()
     }
 }
 
@@ -285,6 +328,7 @@ mod tests {
             version: Some("1.33".into()),
             oidc_issuer: None,
             authentication_mode: Some(AuthenticationMode::Api),
+            auto_mode: false,
         }
     }
 

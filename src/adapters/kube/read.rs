@@ -8,7 +8,10 @@ use kube::api::{Api, ListParams, PostParams};
 
 use super::objects::{annotation_written_at, observed_secret, owned_keys};
 use super::{KubeHub, cluster_secrets, found, kube_error, list};
-use crate::core::model::{IRSA_ANNOTATION, ObservedServiceAccount, PodFacts};
+use crate::core::model::{
+    IRSA_ANNOTATION, MANAGED_BY_LABEL, MANAGED_BY_VALUE, ObservedServiceAccount, PodFacts,
+    SECRET_TYPE_LABEL,
+};
 use crate::core::secret::ObservedSecret;
 use crate::error::Result;
 use crate::ports::{HubContext, HubRead};
@@ -85,6 +88,25 @@ impl HubRead for KubeHub {
             .collect();
         namespaces.sort();
         Ok(namespaces)
+    }
+
+    async fn unregistered_secrets(&self, namespace: &str) -> Result<Vec<ObservedSecret>> {
+        let api: Api<Secret> = Api::namespaced(self.client.clone(), namespace);
+        let selector = format!("{MANAGED_BY_LABEL}={MANAGED_BY_VALUE},!{SECRET_TYPE_LABEL}");
+        let secrets = list(api, &ListParams::default().labels(&selector), || {
+            format!("list this tool's unregistered Secrets in namespace {namespace}")
+        })
+        .await?;
+        Ok(secrets.iter().map(observed_secret).collect())
+    }
+
+    async fn daemon_set_exists(&self, namespace: &str, name: &str) -> Result<bool> {
+        use k8s_openapi::api::apps::v1::DaemonSet;
+        let api: Api<DaemonSet> = Api::namespaced(self.client.clone(), namespace);
+        let found = found(api.get_metadata(name).await, || {
+            format!("read DaemonSet {namespace}/{name}")
+        })?;
+        Ok(found.is_some())
     }
 
     async fn can_i(

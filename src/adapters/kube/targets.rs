@@ -1,18 +1,19 @@
 //! Other clusters, reached as Argo CD reaches them (the Secret's CA and a bearer token), and
 //! their aws-auth through a kubeconfig context.
 
-use kube::api::{Api, PostParams};
+use kube::api::{Api, ListParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 
-use super::{KubeHub, client_for, kube_error};
+use super::{KubeHub, client_for, kube_error, list};
+use crate::core::model::GroupBinding;
 use crate::error::{Error, Result};
 use crate::ports::{AwsAuth, Targets, TokenReview};
 
-/// Target clusters are reached the way Argo CD reaches them: the Secret's CA and a bearer token.
-impl Targets for KubeHub {
-    async fn aws_auth(&self, server: &str) -> Result<AwsAuth> {
-        use k8s_openapi::api::core::v1::ConfigMap;
+impl KubeHub {
+    /// A client for the cluster at `server` through a kubeconfig context for it (the hub's
+    /// own context first), with that context's name; None when the kubeconfig has none.
+    async fn client_for_server(&self, server: &str) -> Result<Option<(Client, String)>> {
         let server = server.trim_end_matches('/');
         let cluster = self.kubeconfig.clusters.iter().find(|c| {
             c.cluster
@@ -34,13 +35,34 @@ impl Targets for KubeHub {
                 .or_else(|| contexts.iter().find(uses))
         });
         let Some(context) = context else {
-            return Ok(AwsAuth::NoContext);
+            return Ok(None);
         };
         let client = client_for(self.kubeconfig.clone(), &context.name).await?;
+        Ok(Some((client, context.name.clone())))
+    }
+}
+
+/// The groups among a binding's subjects.
+fn bound_groups(subjects: Option<&Vec<k8s_openapi::api::rbac::v1::Subject>>) -> Vec<String> {
+    subjects
+        .into_iter()
+        .flatten()
+        .filter(|subject| subject.kind == "Group")
+        .map(|subject| subject.name.clone())
+        .collect()
+}
+
+/// Target clusters are reached the way Argo CD reaches them: the Secret's CA and a bearer token.
+impl Targets for KubeHub {
+    async fn aws_auth(&self, server: &str) -> Result<AwsAuth> {
+        use k8s_openapi::api::core::v1::ConfigMap;
+        let Some((client, context)) = self.client_for_server(server).await? else {
+            return Ok(AwsAuth::NoContext);
+        };
         let api: Api<ConfigMap> = Api::namespaced(client, "kube-system");
         let found = api.get_opt("aws-auth").await.map_err(|e| {
             kube_error(
-                format!("read kube-system/aws-auth through context {}", context.name),
+                format!("read kube-system/aws-auth through context {context}"),
                 e,
             )
         })?;
@@ -50,6 +72,47 @@ impl Targets for KubeHub {
                 None => AwsAuth::Missing,
             },
         )
+    }
+
+    async fn group_bindings(&self, server: &str) -> Result<Option<Vec<GroupBinding>>> {
+        use k8s_openapi::api::rbac::v1::{ClusterRoleBinding, RoleBinding};
+        let Some((client, context)) = self.client_for_server(server).await? else {
+            return Ok(None);
+        };
+        let cluster_bindings = list(
+            Api::<ClusterRoleBinding>::all(client.clone()),
+            &ListParams::default(),
+            || format!("list ClusterRoleBindings through context {context}"),
+        )
+        .await?;
+        let bindings = list(
+            Api::<RoleBinding>::all(client),
+            &ListParams::default(),
+            || format!("list RoleBindings through context {context}"),
+        )
+        .await?;
+        let mut found: Vec<GroupBinding> = cluster_bindings
+            .iter()
+            .map(|b| GroupBinding {
+                binding: format!(
+                    "ClusterRoleBinding {}",
+                    b.metadata.name.as_deref().unwrap_or_default()
+                ),
+                role: format!("{} {}", b.role_ref.kind, b.role_ref.name),
+                groups: bound_groups(b.subjects.as_ref()),
+            })
+            .collect();
+        found.extend(bindings.iter().map(|b| GroupBinding {
+            binding: format!(
+                "RoleBinding {}/{}",
+                b.metadata.namespace.as_deref().unwrap_or_default(),
+                b.metadata.name.as_deref().unwrap_or_default()
+            ),
+            role: format!("{} {}", b.role_ref.kind, b.role_ref.name),
+            groups: bound_groups(b.subjects.as_ref()),
+        }));
+        found.retain(|b| !b.groups.is_empty());
+        Ok(Some(found))
     }
 
     async fn review_token(&self, server: &str, ca_data: &str, token: &str) -> Result<TokenReview> {

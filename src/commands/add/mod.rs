@@ -84,7 +84,7 @@ pub(crate) async fn run<H: HubRead + HubWrite, E: EksRead + EksWrite, P: Prompt>
     };
     let mut mode = match choice {
         IdentityChoice::Fixed(mode) => mode,
-        IdentityChoice::Auto => auto_identity(hub_eks, hub_cluster.as_ref()).await?,
+        IdentityChoice::Auto => auto_identity(ports.hub, hub_eks, hub_cluster.as_ref()).await?,
     };
     if guided && add.identity.is_none() {
         let modes = [IdentityMode::PodIdentity, IdentityMode::Irsa];
@@ -122,13 +122,24 @@ pub(crate) async fn run<H: HubRead + HubWrite, E: EksRead + EksWrite, P: Prompt>
         })
     };
 
+    // Native chaining: EKS assumes the target role for the pods, so no Secret names it.
+    let native_target = if add.native_chaining {
+        if mode != IdentityMode::PodIdentity {
+            return Err(Error::usage(format!(
+                "--native-chaining needs pod identity, and the hub's identity mode is {mode}: pass --identity pod-identity (the hub needs the eks-pod-identity-agent), or drop --native-chaining"
+            )));
+        }
+        target_role.clone()
+    } else {
+        None
+    };
     let mut secret = add.secret.clone();
     secret.namespace = namespace.clone();
     let registrations: Vec<Registration> = clusters
         .into_iter()
         .map(|cluster| Registration {
             cluster,
-            target_role: target_role.clone(),
+            target_role: target_role.clone().filter(|_| native_target.is_none()),
             secret: secret.clone(),
             access: access.clone(),
         })
@@ -139,6 +150,7 @@ pub(crate) async fn run<H: HubRead + HubWrite, E: EksRead + EksWrite, P: Prompt>
         mode,
         hub_cluster,
         replace_identity: add.replace_identity,
+        native_target,
     };
 
     let observed = observe(&ports, &identity, &registrations).await?;
@@ -191,6 +203,8 @@ fn plan_error(error: &PlanError) -> Error {
     match error {
         PlanError::SecretNameTaken { .. }
         | PlanError::AlreadyRegistered { .. }
+        | PlanError::ServerTaken { .. }
+        | PlanError::NativeChainingChangesOthers { .. }
         | PlanError::IdentityInUse { .. } => Error::Conflict {
             what: message,
             fix: "Nothing was changed".into(),
@@ -240,7 +254,7 @@ async fn observe<H: HubRead, E: EksRead, P: Prompt>(
                 .for_account(&cluster.arn.account)
                 .access_entry(&cluster.arn, &principal)
                 .await?;
-            access.insert(cluster.arn.to_string(), entry);
+            access.insert(cluster.arn.to_string(), entry.map(|e| e.policies));
         }
     }
     let service_accounts = ports.hub.service_accounts(namespace).await?;
@@ -335,19 +349,31 @@ async fn apply<H: HubRead + HubWrite, E: EksWrite, P: Prompt>(
                 hub_cluster,
                 service_account,
                 role_arn,
+                target_role_arn,
             } => {
                 hub_eks
-                    .create_pod_identity_association(hub_cluster, service_account, role_arn)
+                    .create_pod_identity_association(
+                        hub_cluster,
+                        service_account,
+                        role_arn,
+                        target_role_arn.as_ref(),
+                    )
                     .await?;
             }
             Step::UpdatePodIdentityAssociation {
                 hub_cluster,
                 association_id,
                 role_arn,
+                target_role_arn,
                 ..
             } => {
                 hub_eks
-                    .update_pod_identity_association(hub_cluster, association_id, role_arn)
+                    .update_pod_identity_association(
+                        hub_cluster,
+                        association_id,
+                        role_arn,
+                        target_role_arn.as_ref(),
+                    )
                     .await?;
             }
             Step::CreateAccessEntry {

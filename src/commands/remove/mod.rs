@@ -28,7 +28,15 @@ pub(crate) async fn run<H: HubRead + HubWrite, A: EksRead + EksWrite, P: Prompt>
     out: &mut dyn std::io::Write,
 ) -> Result<()> {
     let namespace = argocd_namespace(ports.hub, settings).await?;
-    let registrations = eks_registrations(&ports.hub.cluster_secrets(&namespace).await?);
+    let mut secrets = ports.hub.cluster_secrets(&namespace).await?;
+    // `argocd cluster rm` leaves this tool's Secrets without their secret-type label: they
+    // can still be removed, with the identity and access they used.
+    for secret in ports.hub.unregistered_secrets(&namespace).await? {
+        if !secrets.iter().any(|s| s.name == secret.name) {
+            secrets.push(secret);
+        }
+    }
+    let registrations = eks_registrations(&secrets);
     let removing: Vec<String> = named(&registrations, clusters, &namespace)?
         .into_iter()
         .map(|r| r.secret.clone())

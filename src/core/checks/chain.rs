@@ -4,8 +4,8 @@
 //! too; an explicit Deny anywhere wins. Under pod identity both must allow sts:TagSession.
 
 use super::fixes::{deny_fix, permission_fix, statement_name, trust_fix};
-use super::{Finding, HubFacts, RoleFacts, TargetFacts, argocd_service_accounts};
-use crate::core::model::{IdentityMode, RoleArn};
+use super::{Finding, HubFacts, RoleFacts, TargetFacts, argocd_service_accounts, session_tags};
+use crate::core::model::{IdentityMode, Lookup, RoleArn};
 use crate::core::policy::diagnose::{Verdict, verdict};
 use crate::core::policy::document::{PolicyDocument, TAG_SESSION};
 use crate::core::policy::evaluate::{Request, allows};
@@ -216,5 +216,36 @@ fn target_trust_check(
             };
             Finding::fail(check, format!("denied: {}{why}", actions.join(", ")), fix)
         }
+    }
+}
+
+/// Pod identity's native chaining: EKS assumes `target` (the association's targetRoleArn)
+/// with `management`'s session, so the same checks hold for that hop (the target role's facts
+/// are the hub's `native_target_role`). With session tags off, no sts:TagSession is needed.
+pub(super) fn native_hop_checks(
+    hub: &HubFacts,
+    management: &RoleArn,
+    target: &RoleArn,
+) -> Vec<Finding> {
+    let facts = TargetFacts {
+        secret: crate::core::secret::ObservedSecret::default(),
+        cluster_arn: None,
+        described: Lookup::Unknown,
+        target_role: hub.native_target_role.clone(),
+        access_entry: Lookup::Unknown,
+        connection: None,
+        aws_auth: Lookup::Unknown,
+        group_bindings: None,
+    };
+    chain_checks(hub, &facts, target, management, chain_mode(hub))
+}
+
+/// The identity mode as the chain's checks need it: pod identity with its session tags, or
+/// (IRSA, or pod identity with session tags off) no sts:TagSession at all.
+pub(super) fn chain_mode(hub: &HubFacts) -> IdentityMode {
+    if session_tags(hub) {
+        IdentityMode::PodIdentity
+    } else {
+        IdentityMode::Irsa
     }
 }

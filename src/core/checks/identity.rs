@@ -1,8 +1,12 @@
 //! Link 2 of doctor's chain: the AWS identity of Argo CD's pods (IRSA or pod identity), the
 //! management role's trust for it, and whether the pods restarted since it changed.
 
+use super::chain::native_hop_checks;
 use super::fixes::{deny_fix, irsa_provider, statement_name, trust_fix};
-use super::{Finding, HubFacts, RoleFacts, Section, argocd_service_accounts, detect_identity};
+use super::{
+    Finding, HubFacts, RoleFacts, Section, argocd_service_accounts, controller_association,
+    detect_identity, session_tags,
+};
 use crate::core::model::{IRSA_ANNOTATION, IdentityMode, RoleArn};
 use crate::core::policy::diagnose::{Verdict, verdict};
 use crate::core::policy::document::{STS_AUDIENCE, TAG_SESSION};
@@ -66,10 +70,14 @@ pub(crate) fn identity_checks(hub: &HubFacts) -> Section {
         IdentityMode::Capability => Vec::new(),
     });
     findings.push(restart_check(hub));
-    Section {
-        title: format!("Argo CD's AWS identity ({mode}, role {role})"),
-        findings,
-    }
+    let title = match controller_association(hub) {
+        Some(association) => format!(
+            "Argo CD's AWS identity ({mode}, role {})",
+            association.describe_roles()
+        ),
+        None => format!("Argo CD's AWS identity ({mode}, role {role})"),
+    };
+    Section { title, findings }
 }
 
 fn irsa_checks(hub: &HubFacts, role: &str) -> Vec<Finding> {
@@ -204,20 +212,22 @@ fn irsa_checks(hub: &HubFacts, role: &str) -> Vec<Finding> {
 fn pod_identity_checks(hub: &HubFacts, role: &str) -> Vec<Finding> {
     let mut findings = Vec::new();
     let hub_name = hub.hub_cluster.as_ref().map(|c| c.arn.clone());
+    let agent = "the pod identity agent runs on the hub";
     findings.push(match (hub.pod_identity_agent, &hub_name) {
-        (Some(true), _) => Finding::pass("the pod identity agent runs on the hub", "eks-pod-identity-agent add-on"),
-        (Some(false), Some(cluster)) => Finding::fail(
-            "the pod identity agent runs on the hub",
-            "no eks-pod-identity-agent add-on (fine only on EKS Auto Mode, where it is built in)",
+        (Some(how), _) if how.present() => Finding::pass(agent, how.describe()),
+        (Some(how), Some(cluster)) => Finding::fail(
+            agent,
+            how.describe(),
             format!("aws eks create-addon --cluster-name {} --addon-name eks-pod-identity-agent --region {}", cluster.name, cluster.region),
         ),
-        _ => Finding::cannot_tell("the pod identity agent runs on the hub", "the hub's EKS cluster is unknown"),
+        (_, None) => Finding::cannot_tell(agent, "the hub's EKS cluster is unknown"),
+        (None, _) => Finding::cannot_tell(agent, "neither the add-on, EKS Auto Mode nor a DaemonSet kube-system/eks-pod-identity-agent was seen, and one of them could not be read"),
     });
     for sa in argocd_service_accounts(hub) {
         let association = hub.associations.iter().find(|a| a.service_account == sa);
         let check = format!("{sa} has a pod identity association");
         findings.push(match (association, &hub_name) {
-            (Some(a), _) if a.role_arn == role => Finding::pass(&check, format!("{} -> {role}", a.id)),
+            (Some(a), _) if a.role_arn == role => Finding::pass(&check, format!("{}: {}", a.id, a.describe_roles())),
             (found, Some(cluster)) => Finding::fail(
                 &check,
                 found.map_or("none".to_owned(), |a| format!("{} uses {}", a.id, a.role_arn)),
@@ -229,7 +239,13 @@ fn pod_identity_checks(hub: &HubFacts, role: &str) -> Vec<Finding> {
             (_, None) => Finding::cannot_tell(&check, "the hub's EKS cluster is unknown"),
         });
     }
-    let check = "the management role trusts pods.eks.amazonaws.com (AssumeRole + TagSession)";
+    // With session tags off (disableSessionTags), EKS calls no sts:TagSession.
+    let tags = session_tags(hub);
+    let check = if tags {
+        "the management role trusts pods.eks.amazonaws.com (AssumeRole + TagSession)"
+    } else {
+        "the management role trusts pods.eks.amazonaws.com (AssumeRole; session tags are off)"
+    };
     let management = RoleArn::parse(role).ok();
     match (&hub.management_role, &management) {
         (
@@ -243,7 +259,10 @@ fn pod_identity_checks(hub: &HubFacts, role: &str) -> Vec<Finding> {
             let requests: Vec<Request> = argocd_service_accounts(hub)
                 .iter()
                 .map(|sa| Request::pod_identity(hub_name.as_ref(), sa))
-                .flat_map(|r| [r.for_action(TAG_SESSION), r])
+                .flat_map(|r| {
+                    let tag = tags.then(|| r.clone().for_action(TAG_SESSION));
+                    tag.into_iter().chain([r])
+                })
                 .collect();
             findings.push(match verdict(&[doc], &requests) {
                 Verdict::Allowed => Finding::pass(check, "allowed"),
@@ -278,6 +297,13 @@ fn pod_identity_checks(hub: &HubFacts, role: &str) -> Vec<Finding> {
             ),
         )),
         _ => findings.push(Finding::cannot_tell(check, "the role could not be read")),
+    }
+    // Native chaining: EKS assumes the association's target role with the management role's
+    // session, so that hop must be allowed both ways.
+    if let (Some(association), Ok(management)) = (controller_association(hub), RoleArn::parse(role))
+        && let Some(Ok(target)) = association.target_role_arn.as_deref().map(RoleArn::parse)
+    {
+        findings.extend(native_hop_checks(hub, &management, &target));
     }
     findings
 }

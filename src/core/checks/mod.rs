@@ -1,6 +1,7 @@
 //! doctor's checks: observed hub, IAM and EKS facts -> findings, each failure with its exact fix.
 //! This file holds the facts and findings; one file per link of the chain does the checking.
 
+mod access;
 mod chain;
 mod fixes;
 mod hub;
@@ -18,9 +19,10 @@ pub(crate) use target::target_checks;
 use serde::Serialize;
 
 use crate::core::model::{
-    AccessPolicyAssociation, ClusterArn, EksCluster, IdentityMode, Lookup, ObservedServiceAccount,
-    PodFacts, PodIdentityAssociation, RoleArn, SaRef,
+    AccessEntry, ClusterArn, EksCluster, GroupBinding, IdentityMode, Lookup,
+    ObservedServiceAccount, PodFacts, PodIdentityAssociation, RoleArn, SaRef,
 };
+use crate::core::pod_identity::PodIdentityAgent;
 use crate::core::policy::document::PolicyDocument;
 use crate::core::policy::generate::NamedPolicy;
 use crate::core::secret::ObservedSecret;
@@ -108,10 +110,13 @@ pub(crate) struct HubFacts {
     pub(crate) service_accounts: Vec<ObservedServiceAccount>,
     pub(crate) may_create_secrets: Option<bool>,
     pub(crate) hub_cluster: Option<EksCluster>,
-    pub(crate) pod_identity_agent: Option<bool>,
+    /// None: cannot tell.
+    pub(crate) pod_identity_agent: Option<PodIdentityAgent>,
     pub(crate) associations: Vec<PodIdentityAssociation>,
     pub(crate) oidc_providers: Option<Vec<String>>,
     pub(crate) management_role: Option<RoleFacts>,
+    /// The association's target role (pod identity's native chaining), when it has one.
+    pub(crate) native_target_role: Option<RoleFacts>,
     pub(crate) pods: Vec<PodFacts>,
     /// When Argo CD's identity last changed (Unix seconds), if known.
     pub(crate) identity_changed_at: Option<i64>,
@@ -133,21 +138,16 @@ pub(crate) struct TargetFacts {
     pub(crate) described: Lookup<EksCluster>,
     /// The target role (roleARN), read in the target's account when reachable.
     pub(crate) target_role: Option<RoleFacts>,
-    /// The access entry of the principal that must reach the cluster, with its policies.
-    pub(crate) access_entry: Lookup<Vec<AccessPolicyAssociation>>,
+    /// The access entry of the principal that must reach the cluster: its policies and groups.
+    pub(crate) access_entry: Lookup<AccessEntry>,
     /// Connecting as Argo CD would; None when not attempted.
     pub(crate) connection: Option<Connection>,
     /// kube-system/aws-auth `mapRoles` on the target: unknown when there is no kube context
     /// for it here; absent when there is no aws-auth ConfigMap (or no mapRoles).
     pub(crate) aws_auth: Lookup<String>,
-}
-
-/// One `mapRoles` entry of the aws-auth ConfigMap.
-#[derive(Debug, serde::Deserialize)]
-pub(super) struct MapRole {
-    pub(super) rolearn: String,
-    #[serde(default)]
-    pub(super) groups: Vec<String>,
+    /// The target's RBAC bindings of groups, read when the role's groups need them: None =
+    /// not read (no kube context for it here, or not allowed).
+    pub(crate) group_bindings: Option<Vec<GroupBinding>>,
 }
 
 /// What happened when doctor connected to the target the way Argo CD does.
@@ -180,6 +180,38 @@ pub(crate) fn detect_identity(hub: &HubFacts) -> Option<(IdentityMode, String)> 
         .iter()
         .find(|a| a.service_account.name == controller)
         .map(|association| (IdentityMode::PodIdentity, association.role_arn.clone()))
+}
+
+/// The application controller's pod identity association, when pod identity is its identity.
+pub(crate) fn controller_association(hub: &HubFacts) -> Option<&PodIdentityAssociation> {
+    let controller = crate::core::model::ARGOCD_SERVICE_ACCOUNTS[0].0;
+    match detect_identity(hub) {
+        Some((IdentityMode::PodIdentity, _)) => hub
+            .associations
+            .iter()
+            .find(|a| a.service_account.name == controller),
+        _ => None,
+    }
+}
+
+/// The association's target role: EKS assumes it for the pods (native chaining).
+pub(crate) fn native_target(hub: &HubFacts) -> Option<&str> {
+    controller_association(hub).and_then(|a| a.target_role_arn.as_deref())
+}
+
+/// The role Argo CD's pods really end up with: native chaining's target, else the
+/// management role.
+pub(crate) fn pods_role(hub: &HubFacts) -> Option<String> {
+    match controller_association(hub) {
+        Some(association) => Some(association.effective_role().to_owned()),
+        None => detect_identity(hub).map(|(_, role)| role),
+    }
+}
+
+/// Whether pod identity passes session tags (then every role in the chain needs
+/// sts:TagSession); IRSA passes none.
+pub(crate) fn session_tags(hub: &HubFacts) -> bool {
+    controller_association(hub).is_some_and(|a| !a.disable_session_tags)
 }
 
 pub(super) fn argocd_service_accounts(hub: &HubFacts) -> Vec<SaRef> {

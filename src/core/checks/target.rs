@@ -1,11 +1,12 @@
 //! Links 3 to 6 of doctor's chain for one registered cluster: the role chain, the target's
 //! access entry or aws-auth mapping, the Secret against DescribeCluster, and connecting.
 
-use super::chain::chain_checks;
+use super::access::access_finding;
+use super::chain::{chain_checks, chain_mode};
 use super::{
-    Connection, Finding, HubFacts, MapRole, Section, TargetFacts, detect_identity, role_name,
+    Connection, Finding, HubFacts, Section, TargetFacts, native_target, pods_role, role_name,
 };
-use crate::core::model::{ClusterArn, DEFAULT_ACCESS_POLICY, Lookup, RoleArn};
+use crate::core::model::{ClusterArn, Lookup, RoleArn};
 use crate::core::partition::Partition;
 use crate::core::secret::{AwsAuthConfig, ClusterConfig, ObservedSecret};
 
@@ -26,28 +27,57 @@ pub(crate) fn target_checks(hub: &HubFacts, target: &TargetFacts) -> Section {
     }
     let config = secret.config();
     let auth = config.as_ref().and_then(|c| c.aws_auth_config.clone());
-    let identity = detect_identity(hub);
 
-    // The Secret's own fields.
+    // The Secret's own fields, as Argo CD decodes them.
     let (role_finding, target_role) = role_arn_finding(secret, auth.as_ref());
     let mut findings = vec![role_finding];
+    if let Some(error) = secret.config_error() {
+        findings.insert(
+            0,
+            Finding::fail(
+                "Argo CD can read the Secret's config",
+                error.to_string(),
+                format!(
+                    "kubectl argocd-eks add {} --secret-name {} rewrites it (Argo CD ignores the whole Secret until then)",
+                    target
+                        .cluster_arn
+                        .as_ref()
+                        .map_or("CLUSTER".to_owned(), ToString::to_string),
+                    secret.name
+                ),
+            ),
+        );
+    }
     if let (Some(arn), Some(auth)) = (&target.cluster_arn, &auth) {
         findings.push(cluster_name_finding(secret, arn, auth));
     }
     findings.push(described_finding(target, config.as_ref()));
 
-    // The role chain.
-    let management = identity
-        .as_ref()
-        .and_then(|(_, arn)| RoleArn::parse(arn).ok());
-    if let (Some(target_role), Some(management), Some((mode, _))) =
-        (&target_role, &management, &identity)
-    {
-        findings.extend(chain_checks(hub, target, target_role, management, *mode));
+    // The role chain, from the role the pods end up with (native chaining's target, else
+    // the management role), with that role's own policies.
+    let start = pods_role(hub).and_then(|arn| RoleArn::parse(&arn).ok());
+    if let (Some(target_role), Some(start)) = (&target_role, &start) {
+        let chained;
+        let from = if native_target(hub).is_some() {
+            chained = HubFacts {
+                management_role: hub.native_target_role.clone(),
+                ..hub.clone()
+            };
+            &chained
+        } else {
+            hub
+        };
+        findings.extend(chain_checks(
+            from,
+            target,
+            target_role,
+            start,
+            chain_mode(hub),
+        ));
     }
 
     // Target access, then connecting as Argo CD does.
-    let principal = target_role.or(management);
+    let principal = target_role.or(start);
     findings.push(access_finding(target, principal.as_ref()));
     findings.push(connection_finding(target, principal.as_ref()));
     Section { title, findings }
@@ -167,52 +197,6 @@ fn described_finding(target: &TargetFacts, config: Option<&ClusterConfig>) -> Fi
     }
 }
 
-/// The target lets `principal` in: an access entry with a policy, or an aws-auth mapping.
-fn access_finding(target: &TargetFacts, principal: Option<&RoleArn>) -> Finding {
-    let check = "the target lets the role in (access entry with a policy)";
-    let auth_mode = target.described.found().and_then(|c| c.authentication_mode);
-    match (&target.access_entry, principal, &target.cluster_arn) {
-        (_, _, _) if auth_mode.is_some_and(|m| !m.allows_access_entries()) => {
-            aws_auth_finding(principal, &target.aws_auth)
-        }
-        (Lookup::Found(policies), Some(p), _) if !policies.is_empty() => Finding::pass(
-            check,
-            format!(
-                "{p}: {}",
-                policies
-                    .iter()
-                    .map(|a| role_name(&a.policy_arn).to_owned())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        ),
-        (entry @ (Lookup::Found(_) | Lookup::Absent), Some(p), Some(arn)) => {
-            // The policy ARN is in the target's partition; an entry that exists is not made again.
-            let policy = Partition::of_arn(&arn.partition).access_policy_arn(DEFAULT_ACCESS_POLICY);
-            let associate = format!(
-                "aws eks associate-access-policy --cluster-name {0} --region {1} --principal-arn {p} --policy-arn {policy} --access-scope type=cluster",
-                arn.name, arn.region
-            );
-            let (what, fix) = if entry.found().is_some() {
-                (
-                    format!("{p} has an access entry but no access policy"),
-                    associate,
-                )
-            } else {
-                (
-                    format!("no access entry for {p}"),
-                    format!(
-                        "aws eks create-access-entry --cluster-name {0} --region {1} --principal-arn {p}; {associate}",
-                        arn.name, arn.region
-                    ),
-                )
-            };
-            Finding::fail(check, what, fix)
-        }
-        _ => Finding::cannot_tell(check, "the access entry could not be read"),
-    }
-}
-
 /// A Secret in the EKS Argo CD capability's format: the cluster exists, and the capability
 /// role has an access entry with a policy there.
 fn capability_target_checks(hub: &HubFacts, target: &TargetFacts, title: String) -> Section {
@@ -237,8 +221,12 @@ fn capability_target_checks(hub: &HubFacts, target: &TargetFacts, title: String)
             &target.cluster_arn,
         ) {
             (None, _, _) => Finding::cannot_tell(check, "pass --capability-role ARN"),
-            (Some(role), Lookup::Found(policies), _) if !policies.is_empty() => {
-                let names: Vec<&str> = policies.iter().map(|a| role_name(&a.policy_arn)).collect();
+            (Some(role), Lookup::Found(entry), _) if !entry.policies.is_empty() => {
+                let names: Vec<&str> = entry
+                    .policies
+                    .iter()
+                    .map(|a| role_name(&a.policy_arn))
+                    .collect();
                 Finding::pass(check, format!("{role}: {}", names.join(", ")))
             }
             (Some(role), Lookup::Found(_) | Lookup::Absent, Some(arn)) => Finding::fail(
@@ -251,73 +239,6 @@ fn capability_target_checks(hub: &HubFacts, target: &TargetFacts, title: String)
     );
     findings.push(connection_finding(target, hub.capability_role.as_ref()));
     Section { title, findings }
-}
-
-/// For a cluster that reads only aws-auth: its mapRoles must name the role by its role ARN
-/// without path (aws-auth compares that form), never by an assumed-role session ARN.
-pub(super) fn aws_auth_finding(principal: Option<&RoleArn>, aws_auth: &Lookup<String>) -> Finding {
-    let check = "aws-auth maps the role (the cluster takes no access entries)";
-    let Some(principal) = principal else {
-        return Finding::cannot_tell(check, "the role that reaches the cluster is unknown");
-    };
-    let without_path = format!(
-        "arn:{}:iam::{}:role/{}",
-        principal.partition,
-        principal.account,
-        principal.name()
-    );
-    let session_prefix = format!(
-        "arn:{}:sts::{}:assumed-role/{}/",
-        principal.partition,
-        principal.account,
-        principal.name()
-    );
-    let fix = format!(
-        "kubectl -n kube-system edit configmap aws-auth on that cluster, and in mapRoles use:\n    - rolearn: {without_path}\n      username: argocd\n      groups:\n        - system:masters"
-    );
-    let text = match aws_auth {
-        Lookup::Unknown => {
-            return Finding::cannot_tell(
-                check,
-                "there is no kube context for this cluster here (aws eks update-kubeconfig --name <cluster>), so its aws-auth was not read",
-            );
-        }
-        Lookup::Absent => return Finding::fail(check, "there is no aws-auth ConfigMap", fix),
-        Lookup::Found(text) => text,
-    };
-    let entries: Vec<MapRole> = match serde_saphyr::from_str(text) {
-        Ok(entries) => entries,
-        Err(e) => return Finding::fail(check, format!("mapRoles is not valid YAML: {e}"), fix),
-    };
-    if let Some(entry) = entries.iter().find(|e| e.rolearn == without_path) {
-        return Finding::pass(
-            check,
-            format!("{without_path} -> {}", entry.groups.join(", ")),
-        );
-    }
-    if let Some(entry) = entries
-        .iter()
-        .find(|e| e.rolearn.starts_with(&session_prefix))
-    {
-        return Finding::fail(
-            check,
-            format!(
-                "mapRoles has the assumed-role session ARN {}; aws-auth matches the role ARN",
-                entry.rolearn
-            ),
-            fix,
-        );
-    }
-    if entries.iter().any(|e| e.rolearn == principal.to_string()) {
-        return Finding::fail(
-            check,
-            format!(
-                "mapRoles has {principal} with its path; aws-auth matches the role ARN without the path"
-            ),
-            fix,
-        );
-    }
-    Finding::fail(check, format!("no mapRoles entry for {without_path}"), fix)
 }
 
 fn connection_finding(target: &TargetFacts, principal: Option<&RoleArn>) -> Finding {

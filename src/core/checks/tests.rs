@@ -1,7 +1,7 @@
 //! Unit tests of doctor's checks.
 
+use super::access::aws_auth_finding;
 use super::identity::restart_check;
-use super::target::aws_auth_finding;
 use super::*;
 use crate::core::model::{AuthenticationMode, Lookup};
 use crate::core::policy::generate::{self, NamedPolicy};
@@ -34,6 +34,7 @@ pub(super) fn cluster() -> EksCluster {
         version: None,
         oidc_issuer: None,
         authentication_mode: Some(AuthenticationMode::Api),
+        auto_mode: false,
     }
 }
 
@@ -56,15 +57,20 @@ pub(super) fn target(role: Option<&str>) -> TargetFacts {
         cluster_arn: Some(cluster().arn),
         described: Lookup::Found(cluster()),
         target_role: None,
-        access_entry: Lookup::Found(vec![AccessPolicyAssociation {
-            policy_arn: "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy".into(),
-            scope: crate::core::model::AccessScope::Cluster,
-        }]),
+        access_entry: Lookup::Found(AccessEntry {
+            policies: vec![crate::core::model::AccessPolicyAssociation {
+                policy_arn: "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+                    .into(),
+                scope: crate::core::model::AccessScope::Cluster,
+            }],
+            kubernetes_groups: vec![],
+        }),
         connection: Some(Connection::Authenticated {
             username: "argocd".into(),
             groups: vec!["system:masters".into()],
         }),
         aws_auth: Lookup::Unknown,
+        group_bindings: None,
     }
 }
 
@@ -97,6 +103,9 @@ fn identity_is_the_annotation_first_then_the_association() {
         role_arn: "arn:aws:iam::123456789012:role/other".into(),
         managed_by_us: true,
         changed_at: None,
+        target_role_arn: None,
+        disable_session_tags: false,
+        external_id: None,
     });
     // Both: SDKs use IRSA, and doctor says the service account has two identities.
     assert_eq!(detect_identity(&facts).unwrap().0, IdentityMode::Irsa);
@@ -204,10 +213,23 @@ fn pods_started_before_the_identity_changed_must_restart() {
     assert_eq!(restart_check(&facts).status, Status::CannotTell);
 }
 
+fn with_aws_auth(aws_auth: Option<Option<&str>>) -> TargetFacts {
+    let mut facts = target(None);
+    facts.aws_auth = match aws_auth {
+        None => Lookup::Unknown,
+        Some(None) => Lookup::Absent,
+        Some(Some(text)) => Lookup::Found(text.to_owned()),
+    };
+    facts
+}
+
+const CHECK: &str = "aws-auth maps the role";
+
 #[test]
 fn aws_auth_must_map_the_role_arn_without_path() {
     let role = RoleArn::parse("arn:aws:iam::123456789012:role/teams/deployer").unwrap();
-    let finding = |text: &str| aws_auth_finding(Some(&role), &Lookup::Found(text.to_owned()));
+    let finding =
+        |text: &str| aws_auth_finding(CHECK, Some(&role), &with_aws_auth(Some(Some(text))));
     let good = "- rolearn: arn:aws:iam::123456789012:role/deployer\n  groups: [system:masters]\n";
     assert_eq!(finding(good).status, Status::Pass);
     let session = "- rolearn: arn:aws:sts::123456789012:assumed-role/deployer/argocd\n";
@@ -216,14 +238,245 @@ fn aws_auth_must_map_the_role_arn_without_path() {
     assert!(finding(with_path).detail.contains("without the path"));
     assert_eq!(finding("[]").status, Status::Fail);
     assert_eq!(
-        aws_auth_finding(Some(&role), &Lookup::Unknown).status,
+        aws_auth_finding(CHECK, Some(&role), &with_aws_auth(None)).status,
         Status::CannotTell
     );
-    let missing = aws_auth_finding(Some(&role), &Lookup::Absent);
+    let missing = aws_auth_finding(CHECK, Some(&role), &with_aws_auth(Some(None)));
     assert!(
         missing
             .fix
             .unwrap()
             .contains("rolearn: arn:aws:iam::123456789012:role/deployer")
     );
+}
+
+#[test]
+fn aws_auth_is_read_as_the_authenticator_reads_it() {
+    let role = RoleArn::parse("arn:aws:iam::123456789012:role/teams/Deployer").unwrap();
+    // Keys in any case, the ARN in another case, and an SSO entry the role does not use.
+    let text = "- sso: {permissionSetName: Admin, accountID: \"123456789012\"}\n  username: admin\n  groups: [system:masters]\n- roleARN: arn:aws:iam::123456789012:role/deployer\n  Username: argocd\n  Groups: [system:masters]\n";
+    let finding = aws_auth_finding(CHECK, Some(&role), &with_aws_auth(Some(Some(text))));
+    assert_eq!(finding.status, Status::Pass, "{finding:?}");
+    assert!(finding.detail.contains("system:masters"), "{finding:?}");
+}
+
+fn mode(facts: &mut TargetFacts, mode: AuthenticationMode) {
+    let mut cluster = cluster();
+    cluster.authentication_mode = Some(mode);
+    facts.described = Lookup::Found(cluster);
+}
+
+fn access(section: &Section) -> &Finding {
+    section
+        .findings
+        .iter()
+        .find(|f| f.check.starts_with("the target lets the role in"))
+        .unwrap_or_else(|| panic!("no access check: {:?}", statuses(section)))
+}
+
+#[test]
+fn api_and_config_map_lets_the_role_in_by_an_entry_or_an_aws_auth_mapping() {
+    let mut facts = with_aws_auth(Some(Some(
+        "- rolearn: arn:aws:iam::123456789012:role/argocd-management\n  groups: [system:masters]\n",
+    )));
+    mode(&mut facts, AuthenticationMode::ApiAndConfigMap);
+    facts.access_entry = Lookup::Absent;
+    let hub = hub(Some(MANAGEMENT));
+    assert_eq!(access(&target_checks(&hub, &facts)).status, Status::Pass);
+    // aws-auth not readable from here: cannot tell, not a failure.
+    facts.aws_auth = Lookup::Unknown;
+    assert_eq!(
+        access(&target_checks(&hub, &facts)).status,
+        Status::CannotTell
+    );
+    // Neither an entry nor a mapping: fail, naming both.
+    facts.aws_auth = Lookup::Found("[]".into());
+    let finding = access(&target_checks(&hub, &facts)).clone();
+    assert_eq!(finding.status, Status::Fail);
+    assert!(
+        finding.detail.contains("no access entry") && finding.detail.contains("mapRoles"),
+        "{finding:?}"
+    );
+    // An entry with nothing in it shadows the mapping (access entries win for the same role).
+    facts.aws_auth = with_aws_auth(Some(Some(
+        "- rolearn: arn:aws:iam::123456789012:role/argocd-management\n  groups: [system:masters]\n",
+    )))
+    .aws_auth;
+    facts.access_entry = Lookup::Found(AccessEntry::default());
+    let finding = access(&target_checks(&hub, &facts)).clone();
+    assert_eq!(finding.status, Status::Fail);
+    assert!(
+        finding.detail.contains("wins over any aws-auth"),
+        "{finding:?}"
+    );
+}
+
+#[test]
+fn an_entry_with_groups_and_no_policy_is_fine_when_rbac_binds_a_group() {
+    let mut facts = target(None);
+    facts.access_entry = Lookup::Found(AccessEntry {
+        policies: vec![],
+        kubernetes_groups: vec!["argocd-admins".into()],
+    });
+    let hub = hub(Some(MANAGEMENT));
+    assert_eq!(
+        access(&target_checks(&hub, &facts)).status,
+        Status::CannotTell
+    );
+    facts.group_bindings = Some(vec![GroupBinding {
+        binding: "ClusterRoleBinding argocd-admins".into(),
+        role: "ClusterRole cluster-admin".into(),
+        groups: vec!["argocd-admins".into()],
+    }]);
+    let finding = access(&target_checks(&hub, &facts)).clone();
+    assert_eq!(finding.status, Status::Pass, "{finding:?}");
+    assert!(
+        finding.detail.contains("ClusterRoleBinding argocd-admins"),
+        "{finding:?}"
+    );
+    facts.group_bindings = Some(vec![GroupBinding {
+        binding: "RoleBinding apps/viewers".into(),
+        role: "ClusterRole view".into(),
+        groups: vec!["viewers".into()],
+    }]);
+    let finding = access(&target_checks(&hub, &facts)).clone();
+    assert_eq!(finding.status, Status::Fail);
+    assert!(finding.fix.unwrap().contains("--group=argocd-admins"));
+}
+
+#[test]
+fn the_secret_is_read_as_argo_cd_reads_it() {
+    // `roleArn` is roleARN for Go's encoding/json: doctor checks the chain through it.
+    let mut spelled = target(None);
+    spelled.secret.data.insert(
+        "config".into(),
+        r#"{"awsAuthConfig":{"clusterName":"prod","roleArn":"arn:aws:iam::210987654321:role/argocd-deployer"},"tlsClientConfig":{"caData":"Q0E="}}"#.into(),
+    );
+    let section = target_checks(&hub(Some(MANAGEMENT)), &spelled);
+    let role_check = &section.findings[0];
+    assert_eq!(role_check.status, Status::Pass, "{:?}", statuses(&section));
+    assert!(
+        role_check.detail.contains("argocd-deployer"),
+        "{role_check:?}"
+    );
+    // An empty roleARN is direct mode, not a malformed ARN.
+    let mut empty = target(None);
+    empty.secret.data.insert(
+        "config".into(),
+        r#"{"awsAuthConfig":{"clusterName":"prod","roleARN":""},"tlsClientConfig":{"caData":"Q0E="}}"#.into(),
+    );
+    let section = target_checks(&hub(Some(MANAGEMENT)), &empty);
+    assert!(!section.failed(), "{:?}", statuses(&section));
+    assert!(
+        section.findings[0].detail.contains("direct mode"),
+        "{:?}",
+        section.findings[0]
+    );
+}
+
+fn pod_identity_hub(target: Option<&str>, disable_session_tags: bool) -> HubFacts {
+    let mut facts = hub(None);
+    facts.hub_cluster = Some(EksCluster {
+        arn: ClusterArn::new("aws", "us-east-1", "123456789012", "argocd-hub"),
+        ..cluster()
+    });
+    facts.associations = crate::core::model::ARGOCD_SERVICE_ACCOUNTS
+        .iter()
+        .map(|(name, _)| PodIdentityAssociation {
+            id: format!("a-{name}"),
+            service_account: SaRef::new("argocd", name),
+            role_arn: MANAGEMENT.into(),
+            managed_by_us: true,
+            changed_at: None,
+            target_role_arn: target.map(str::to_owned),
+            disable_session_tags,
+            external_id: target.map(|_| "ext-1".to_owned()),
+        })
+        .collect();
+    facts
+}
+
+#[test]
+fn the_pod_identity_agent_counts_on_auto_mode_and_as_a_daemon_set() {
+    use crate::core::pod_identity::PodIdentityAgent as Agent;
+    assert_eq!(Agent::detect(Some(true), None, None), Some(Agent::AddOn));
+    assert_eq!(
+        Agent::detect(Some(false), Some(true), None),
+        Some(Agent::AutoMode)
+    );
+    assert_eq!(
+        Agent::detect(Some(false), Some(false), Some(true)),
+        Some(Agent::DaemonSet)
+    );
+    assert_eq!(
+        Agent::detect(Some(false), Some(false), Some(false)),
+        Some(Agent::Absent)
+    );
+    assert_eq!(Agent::detect(Some(false), None, Some(false)), None);
+    let agent_check = |agent| {
+        let mut facts = pod_identity_hub(None, false);
+        facts.pod_identity_agent = agent;
+        identity_checks(&facts)
+            .findings
+            .into_iter()
+            .find(|f| f.check.contains("agent"))
+            .unwrap()
+    };
+    let auto = agent_check(Some(Agent::AutoMode));
+    assert_eq!(auto.status, Status::Pass);
+    assert!(auto.detail.contains("Auto Mode"), "{auto:?}");
+    assert_eq!(agent_check(Some(Agent::DaemonSet)).status, Status::Pass);
+    assert_eq!(agent_check(Some(Agent::Absent)).status, Status::Fail);
+    assert_eq!(agent_check(None).status, Status::CannotTell);
+}
+
+#[test]
+fn doctor_checks_the_role_the_pods_really_end_up_with() {
+    let native = "arn:aws:iam::123456789012:role/argocd-native-target";
+    let facts = pod_identity_hub(Some(native), false);
+    assert_eq!(pods_role(&facts).as_deref(), Some(native));
+    // Direct mode: the target must let in the association's target role, not the management role.
+    let section = target_checks(&facts, &target(None));
+    let access = access(&section);
+    assert!(access.detail.starts_with(native), "{access:?}");
+    // The identity section names the chain and checks that hop (the roles were not read here).
+    let identity = identity_checks(&facts);
+    assert!(
+        identity.title.contains(&format!("-> target {native}")),
+        "{}",
+        identity.title
+    );
+    assert!(
+        identity
+            .findings
+            .iter()
+            .any(|f| f.check == "the management role may sts:AssumeRole the target role"),
+        "{:?}",
+        statuses(&identity)
+    );
+}
+
+#[test]
+fn with_session_tags_off_no_role_needs_tag_session() {
+    let assume_only = crate::core::policy::document::parse_policy(
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"pods.eks.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#,
+    )
+    .unwrap();
+    let trust_check = |disable| {
+        let mut facts = pod_identity_hub(None, disable);
+        facts.management_role = Some(RoleFacts {
+            arn: RoleArn::parse(MANAGEMENT).unwrap(),
+            trust: Some(assume_only.clone()),
+            permissions: vec![],
+        });
+        identity_checks(&facts)
+            .findings
+            .into_iter()
+            .find(|f| f.check.contains("trusts pods.eks.amazonaws.com"))
+            .unwrap()
+    };
+    assert_eq!(trust_check(false).status, Status::Fail);
+    let off = trust_check(true);
+    assert_eq!(off.status, Status::Pass, "{off:?}");
+    assert!(off.check.contains("session tags are off"));
 }

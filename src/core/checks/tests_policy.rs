@@ -42,7 +42,7 @@ fn irsa_hub(trust: &str, permissions: &[(&str, &str)]) -> HubFacts {
 fn pod_identity_hub(trust: &str, permissions: &[(&str, &str)]) -> HubFacts {
     let mut hub = hub(None);
     hub.hub_cluster = Some(cluster());
-    hub.pod_identity_agent = Some(true);
+    hub.pod_identity_agent = Some(crate::core::pod_identity::PodIdentityAgent::AddOn);
     hub.associations = crate::core::model::ARGOCD_SERVICE_ACCOUNTS
         .iter()
         .map(|(name, _)| PodIdentityAssociation {
@@ -51,6 +51,9 @@ fn pod_identity_hub(trust: &str, permissions: &[(&str, &str)]) -> HubFacts {
             role_arn: MANAGEMENT.into(),
             managed_by_us: true,
             changed_at: Some(100),
+            target_role_arn: None,
+            disable_session_tags: false,
+            external_id: None,
         })
         .collect();
     hub.management_role = Some(facts(MANAGEMENT, trust, permissions));
