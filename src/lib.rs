@@ -45,8 +45,7 @@ pub async fn run(cli: Cli) -> Result<()> {
 async fn run_command(settings: &Settings) -> Result<()> {
     let mut stdout = std::io::stdout().lock();
     if let CommandSettings::Completion(shell) = &settings.command {
-        commands::completion::run(*shell, &mut stdout);
-        return Ok(());
+        return commands::completion::run(*shell, &mut stdout);
     }
     let hub = KubeHub::connect(settings.kubeconfig.as_deref(), settings.context.as_deref()).await?;
     let config = load_config(settings.aws.profile.as_deref()).await;
@@ -97,10 +96,7 @@ pub(crate) async fn dispatch<
         CommandSettings::Policy(policy) => {
             commands::policy::run(settings, policy, ports, region, out).await
         }
-        CommandSettings::Completion(shell) => {
-            commands::completion::run(*shell, out);
-            Ok(())
-        }
+        CommandSettings::Completion(shell) => commands::completion::run(*shell, out),
     }
 }
 

@@ -7,6 +7,8 @@ use kubectl_argocd_eks::cli::args::Cli;
 use kubectl_argocd_eks::error::{Error, exit};
 
 fn main() -> ExitCode {
+    // A completion script calling back is answered here, before anything else runs.
+    kubectl_argocd_eks::cli::completion::complete_from_env();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()

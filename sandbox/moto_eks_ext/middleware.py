@@ -36,7 +36,8 @@ def read_body(environ: dict[str, Any]) -> bytes:
 
 
 def describe_request(environ: dict[str, Any]) -> dict[str, Any]:
-    """The log entry of one request: method, path, service, action and account."""
+    """The log entry of one request: method, path, service, action, account and the
+    client's User-Agent (CloudTrail's userAgent)."""
     body = read_body(environ)
     access_key, service = None, None
     credential = CREDENTIAL.search(environ.get("HTTP_AUTHORIZATION", ""))
@@ -65,6 +66,7 @@ def describe_request(environ: dict[str, Any]) -> dict[str, Any]:
         "service": service or (target.split(".", 1)[0] or None),
         "action": action,
         "account": account,
+        "user_agent": environ.get("HTTP_USER_AGENT"),
     }
 
 

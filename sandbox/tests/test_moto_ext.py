@@ -758,6 +758,8 @@ def test_request_log(server, clients):
     http(f"{server}/_sandbox/eks/cluster", "POST", {"account": ACCOUNT, "region": "us-east-1", "name": "c1"})
     status, _, log = http(f"{server}/_sandbox/requests")
     assert status == 200
+    agents = [entry.pop("user_agent") for entry in log]
+    assert all(agent.startswith("Boto3/") for agent in agents), agents
     assert log == [
         {
             "method": "POST",

@@ -7,13 +7,14 @@ use aws_sdk_eks::Client as EksClient;
 use aws_sdk_eks::config::Region;
 use aws_sdk_eks::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
-use crate::core::model::RoleArn;
+use crate::core::model::{AWS_APP_NAME, RoleArn};
 use crate::core::partition::Partition;
 use crate::error::{Error, Result};
 
 /// Load the AWS configuration the way the AWS CLI does (env, profile, SSO, credential_process).
 pub(crate) async fn load_config(profile: Option<&str>) -> SdkConfig {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .app_name(aws_config::AppName::new(AWS_APP_NAME).expect("a constant, valid app name"));
     if let Some(profile) = profile {
         loader = loader.profile_name(profile);
     }

@@ -4,4 +4,5 @@ pub(crate) mod aws;
 mod eks;
 pub(crate) mod iam;
 pub(crate) mod kube;
+pub(crate) mod local;
 pub(crate) mod prompt;

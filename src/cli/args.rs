@@ -2,6 +2,14 @@
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::cli::examples;
+
+/// Flag groups in `--help`, in kubectl's style.
+const TARGET: &str = "Target";
+const IDENTITY: &str = "Identity";
+const SECRET: &str = "Secret";
+const TARGET_ACCESS: &str = "Target access";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "kubectl-argocd_eks",
@@ -10,7 +18,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     about = "Register Amazon EKS clusters with Argo CD, with the AWS identity Argo CD needs",
     long_about = "Register Amazon EKS clusters with Argo CD from your current kube context (the \
 cluster where Argo CD runs): fetch the target's endpoint and CA, write Argo CD's cluster Secret, \
-and give Argo CD's service accounts their AWS identity (IRSA annotation or EKS Pod Identity)."
+and give Argo CD's service accounts their AWS identity (IRSA annotation or EKS Pod Identity).",
+    after_help = examples::ROOT
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -26,16 +35,22 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Register EKS clusters with Argo CD (Secret + identity), showing the plan first
+    #[command(after_help = examples::ADD)]
     Add(Box<AddArgs>),
     /// List the Argo CD cluster Secrets that point at EKS, with identity and health
+    #[command(after_help = examples::LIST)]
     List,
     /// Unregister clusters: delete the Secret, and identity or access nothing else still needs
+    #[command(after_help = examples::REMOVE)]
     Remove(RemoveArgs),
     /// Check every link from Argo CD to the target cluster and print the fix for each failure
+    #[command(after_help = examples::DOCTOR)]
     Doctor(DoctorArgs),
     /// Print (or --create) the IAM trust and permission policies for Argo CD's roles
+    #[command(after_help = examples::POLICY)]
     Policy(PolicyArgs),
-    /// Print a shell completion script
+    /// Print a shell completion script (bash, zsh, fish, powershell, or kubectl's plugin script)
+    #[command(after_help = examples::COMPLETION)]
     Completion(CompletionArgs),
 }
 
@@ -52,23 +67,23 @@ pub struct DoctorArgs {
     #[arg(value_name = "CLUSTER")]
     pub clusters: Vec<String>,
     /// The EKS Argo CD capability's role, to check its access to capability-format clusters
-    #[arg(long, value_name = "ARN")]
+    #[arg(long, value_name = "ARN", help_heading = TARGET_ACCESS)]
     pub capability_role: Option<String>,
 }
 
 #[derive(Debug, Args)]
 pub struct PolicyArgs {
     /// Identity mode the management role's trust policy is for [default: auto]
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, help_heading = IDENTITY)]
     pub identity: Option<IdentityArg>,
     /// The management role (hub account) [default: role/argocd-management in the caller's account]
-    #[arg(long, value_name = "ARN")]
+    #[arg(long, value_name = "ARN", help_heading = IDENTITY)]
     pub management_role_arn: Option<String>,
     /// Target roles the management role may assume; repeatable
-    #[arg(long = "role-arn", value_name = "ARN")]
+    #[arg(long = "role-arn", value_name = "ARN", help_heading = IDENTITY)]
     pub role_arns: Vec<String>,
     /// The hub's own EKS cluster name, when the kube context does not tell it
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", help_heading = IDENTITY)]
     pub hub_cluster: Option<String>,
     /// Create or update the roles (and the hub's IAM OIDC provider for IRSA) instead of printing
     #[arg(long)]
@@ -76,6 +91,7 @@ pub struct PolicyArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Kubernetes")]
 pub struct KubeArgs {
     /// Path to the kubeconfig file (default: KUBECONFIG, then ~/.kube/config)
     #[arg(long, global = true, value_name = "PATH")]
@@ -89,6 +105,7 @@ pub struct KubeArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(next_help_heading = "AWS")]
 pub struct AwsArgs {
     /// AWS profile to use (default: AWS_PROFILE, then the default chain)
     #[arg(long, global = true, value_name = "NAME")]
@@ -105,6 +122,7 @@ pub struct AwsArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Output")]
 pub struct RunArgs {
     /// Output format. With add --dry-run, yaml and json are the Kubernetes objects it would
     /// apply (a List for kubectl apply -f -); plan-yaml and plan-json are the plan as data
@@ -171,66 +189,66 @@ pub struct AddArgs {
     #[arg(value_name = "CLUSTER")]
     pub clusters: Vec<String>,
     /// Target EKS cluster (same as the positional CLUSTER); repeatable
-    #[arg(long = "cluster", value_name = "CLUSTER")]
+    #[arg(long = "cluster", value_name = "CLUSTER", help_heading = TARGET)]
     pub cluster_flags: Vec<String>,
     /// IAM role in the target's account that Argo CD assumes (omit for direct mode, where the
     /// management role itself is given access to the target)
-    #[arg(long, value_name = "ARN")]
+    #[arg(long, value_name = "ARN", help_heading = IDENTITY)]
     pub role_arn: Option<String>,
     /// With pod identity: EKS assumes --role-arn for Argo CD's pods (the associations'
     /// targetRoleArn, native chaining), so the Secret has no roleARN
     #[arg(long, requires = "role_arn")]
     pub native_chaining: bool,
     /// IAM role Argo CD's pods run as (hub account)
-    #[arg(long, value_name = "ARN")]
+    #[arg(long, value_name = "ARN", help_heading = IDENTITY)]
     pub management_role_arn: Option<String>,
     /// How Argo CD's pods get the management role [default: auto]
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, help_heading = IDENTITY)]
     pub identity: Option<IdentityArg>,
     /// The hub's own EKS cluster name, when the kube context does not tell it
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", help_heading = IDENTITY)]
     pub hub_cluster: Option<String>,
     /// Argo CD's display name for the cluster (default: the cluster ARN)
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", help_heading = SECRET)]
     pub name: Option<String>,
     /// Name of the cluster Secret (default: derived from the cluster ARN)
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", help_heading = SECRET)]
     pub secret_name: Option<String>,
     /// Label for the Secret (for ApplicationSet cluster generators); repeatable
-    #[arg(long = "label", value_name = "KEY=VALUE")]
+    #[arg(long = "label", value_name = "KEY=VALUE", help_heading = SECRET)]
     pub labels: Vec<String>,
     /// Annotation for the Secret; repeatable
-    #[arg(long = "annotation", value_name = "KEY=VALUE")]
+    #[arg(long = "annotation", value_name = "KEY=VALUE", help_heading = SECRET)]
     pub annotations: Vec<String>,
     /// Argo CD project the cluster belongs to
-    #[arg(long, value_name = "PROJECT")]
+    #[arg(long, value_name = "PROJECT", help_heading = SECRET)]
     pub project: Option<String>,
     /// Namespaces Argo CD may manage on the cluster (comma-separated; default all)
-    #[arg(long, value_name = "NS,NS", value_delimiter = ',')]
+    #[arg(long, value_name = "NS,NS", value_delimiter = ',', help_heading = SECRET)]
     pub namespaces: Vec<String>,
     /// With --namespaces: also manage cluster-scoped resources
-    #[arg(long)]
+    #[arg(long, help_heading = SECRET)]
     pub cluster_resources: bool,
     /// Switch service accounts that already use another role to the management role
-    #[arg(long)]
+    #[arg(long, help_heading = IDENTITY)]
     pub replace_identity: bool,
     /// EKS access policy for the role that reaches the target [default: AmazonEKSClusterAdminPolicy]
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", help_heading = TARGET_ACCESS)]
     pub access_policy: Option<String>,
     /// Scope the access policy to these namespaces instead of the whole cluster
-    #[arg(long, value_name = "NS,NS", value_delimiter = ',')]
+    #[arg(long, value_name = "NS,NS", value_delimiter = ',', help_heading = TARGET_ACCESS)]
     pub access_namespaces: Vec<String>,
     /// Leave the target's access entries alone (you map the role yourself)
-    #[arg(long, conflicts_with_all = ["access_policy", "access_namespaces"])]
+    #[arg(long, conflicts_with_all = ["access_policy", "access_namespaces"], help_heading = TARGET_ACCESS)]
     pub skip_access: bool,
     /// Restart Argo CD's workloads when their identity changed, so pods pick it up
-    #[arg(long)]
+    #[arg(long, help_heading = IDENTITY)]
     pub restart: bool,
     /// Register for AWS's managed Argo CD (the EKS Argo CD capability) with this capability
     /// role: the Secret names the cluster by ARN and the role gets the access entry
     #[arg(long, value_name = "ARN", conflicts_with_all = [
         "identity", "role_arn", "management_role_arn", "restart", "replace_identity", "hub_cluster"
-    ])]
+    ], help_heading = TARGET)]
     pub capability_role: Option<String>,
 }
 
@@ -238,5 +256,5 @@ pub struct AddArgs {
 pub struct CompletionArgs {
     /// Shell to print the completion script for
     #[arg(value_enum)]
-    pub shell: clap_complete::Shell,
+    pub shell: crate::cli::completion::CompletionShell,
 }

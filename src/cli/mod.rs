@@ -1,5 +1,7 @@
 //! The command line: flags, their validation into settings, and output formats.
 
 pub mod args;
+pub mod completion;
+pub(crate) mod examples;
 pub(crate) mod output;
 pub(crate) mod settings;

@@ -52,7 +52,7 @@ pub(crate) enum CommandSettings {
     Remove(Vec<TargetRef>),
     Doctor(DoctorSettings),
     Policy(PolicySettings),
-    Completion(clap_complete::Shell),
+    Completion(crate::cli::completion::CompletionShell),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,6 +9,10 @@ pub(crate) use super::arn::{ClusterArn, RoleArn};
 
 /// Field manager for every server-side apply the tool makes.
 pub(crate) const FIELD_MANAGER: &str = "kubectl-argocd-eks";
+/// User-Agent of every Kubernetes request, so audit logs show who made it.
+pub(crate) const USER_AGENT: &str = concat!("kubectl-argocd-eks/", env!("CARGO_PKG_VERSION"));
+/// The AWS SDK's app name, so CloudTrail's userAgent shows who made a call.
+pub(crate) const AWS_APP_NAME: &str = "kubectl-argocd-eks";
 /// Label put on every object the tool owns.
 pub(crate) const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
 pub(crate) const MANAGED_BY_VALUE: &str = "kubectl-argocd-eks";

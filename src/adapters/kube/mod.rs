@@ -11,7 +11,7 @@ use kube::api::{Api, ListParams, PatchParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 
-use crate::core::model::{FIELD_MANAGER, SECRET_TYPE_CLUSTER, SECRET_TYPE_LABEL};
+use crate::core::model::{FIELD_MANAGER, SECRET_TYPE_CLUSTER, SECRET_TYPE_LABEL, USER_AGENT};
 use crate::core::secret::ObservedSecret;
 use crate::error::{Error, Result};
 use crate::ports::{HubContext, Write};
@@ -59,9 +59,13 @@ pub(super) async fn client_for(file: Kubeconfig, context: &str) -> Result<Client
         context: Some(context.to_owned()),
         ..KubeConfigOptions::default()
     };
-    let config = Config::from_custom_kubeconfig(file, &options)
+    let mut config = Config::from_custom_kubeconfig(file, &options)
         .await
         .map_err(|e| to_error(Box::new(e)))?;
+    config.headers.push((
+        http::header::USER_AGENT,
+        http::HeaderValue::from_static(USER_AGENT),
+    ));
     Client::try_from(config).map_err(|e| to_error(Box::new(e)))
 }
 

@@ -16,6 +16,18 @@ use crate::core::secret::ObservedSecret;
 use crate::error::Result;
 use crate::ports::{HubContext, HubRead};
 
+impl KubeHub {
+    /// The names of the hub's namespaces (for completion).
+    pub(crate) async fn namespace_names(&self) -> Result<Vec<String>> {
+        let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(self.client.clone());
+        let namespaces = list(api, &ListParams::default(), || "list namespaces".into()).await?;
+        Ok(namespaces
+            .into_iter()
+            .filter_map(|namespace| namespace.metadata.name)
+            .collect())
+    }
+}
+
 impl HubRead for KubeHub {
     fn context(&self) -> &HubContext {
         &self.context

@@ -25,6 +25,8 @@ pub(super) async fn pick_targets<H: HubRead, E: EksRead, P: Prompt>(
     let found = discover(ports.accounts, regions).await;
     spinner.finish();
     let mut clusters = found?;
+    // What TAB offers for `add CLUSTER` for a while.
+    crate::adapters::local::remember_discovery(&clusters);
     if clusters.is_empty() {
         return Err(Error::NotFound {
             what: format!("any EKS cluster in {}", regions.join(", ")),

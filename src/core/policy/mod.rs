@@ -1,6 +1,7 @@
 //! IAM policies: the documents (parse, compare), the ones the tool wants, IAM's evaluation of
 //! them, doctor's questions about them, and `policy --create`'s plan.
 
+pub(crate) mod conditions;
 pub(crate) mod diagnose;
 pub mod document;
 pub(crate) mod evaluate;

@@ -6,10 +6,14 @@ use std::fmt;
 
 use serde::Serialize;
 
-use super::model::{
-    ARGOCD_SERVICE_ACCOUNTS, ClusterArn, IRSA_ANNOTATION, PodIdentityAssociation, SaRef,
-};
-use super::registration::{EksRegistration, Format};
+use super::model::{ClusterArn, IRSA_ANNOTATION, PodIdentityAssociation, SaRef};
+use super::registration::EksRegistration;
+
+mod access;
+mod identity;
+
+use access::access_entry_actions;
+use identity::{annotation_actions, association_actions};
 
 /// One of Argo CD's service accounts and its IRSA annotation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -275,213 +279,10 @@ fn secret_actions(observed: &ObservedRemoval, removing: &[String]) -> Vec<Remova
         .collect()
 }
 
-/// Step 2: target access, one decision per (cluster, principal).
-fn access_entry_actions(
-    observed: &ObservedRemoval,
-    remaining: &[&EksRegistration],
-    notes: &mut Vec<String>,
-) -> Vec<RemovalAction> {
-    let management = management_role(&observed.service_accounts, &observed.associations);
-    let mut actions = Vec::new();
-    let mut seen: Vec<(ClusterArn, String)> = Vec::new();
-    for (secret, target) in &observed.targets {
-        let (cluster, endpoint, principal, entry) = match target {
-            ObservedTarget::NotChecked(why) => {
-                notes.push(format!("{secret}: {why}"));
-                continue;
-            }
-            ObservedTarget::Found {
-                cluster,
-                endpoint,
-                principal,
-                entry,
-            } => (cluster, endpoint, principal, entry),
-        };
-        let key = (cluster.clone(), principal.clone());
-        if seen.contains(&key) {
-            continue;
-        }
-        seen.push(key);
-        let users = entry_users(
-            observed,
-            remaining,
-            management.as_deref(),
-            (cluster, endpoint),
-            principal,
-        );
-        actions.extend(entry_decision(
-            observed, cluster, principal, entry, &users, notes,
-        ));
-    }
-    actions
-}
-
-/// The registrations left that reach `cluster` as `principal`, here and in the hub's other
-/// namespaces (their roleARN, or in direct mode their own management role; when that could
-/// not be read, a direct-mode registration counts as a user).
-fn entry_users<'a>(
-    observed: &'a ObservedRemoval,
-    remaining: &[&'a EksRegistration],
-    management: Option<&str>,
-    (cluster, endpoint): (&ClusterArn, &str),
-    principal: &str,
-) -> Vec<&'a EksRegistration> {
-    let mut users: Vec<&EksRegistration> = remaining
-        .iter()
-        .copied()
-        .filter(|r| {
-            r.reaches(cluster, endpoint) && r.principal(management).as_deref() == Some(principal)
-        })
-        .collect();
-    users.extend(observed.elsewhere.iter().filter(|r| {
-        let uses_principal = match (&r.role_arn, observed.elsewhere_management.get(&r.namespace)) {
-            (Some(role), _) | (None, Some(Some(role))) => role == principal,
-            (None, Some(None)) => false,
-            (None, None) => true,
-        };
-        r.format == Format::AwsAuth && r.reaches(cluster, endpoint) && uses_principal
-    }));
-    users
-}
-
-/// Delete the access entry when this tool made it and nothing else uses it; else keep it and
-/// say why (or, for an aws-auth cluster, say what to remove by hand).
-fn entry_decision(
-    observed: &ObservedRemoval,
-    cluster: &ClusterArn,
-    principal: &str,
-    entry: &EntryState,
-    users: &[&EksRegistration],
-    notes: &mut Vec<String>,
-) -> Option<RemovalAction> {
-    let step = RemovalStep::DeleteAccessEntry {
-        cluster: cluster.clone(),
-        principal_arn: principal.to_owned(),
-    };
-    let action = |change, detail: String| RemovalAction {
-        change,
-        step: step.clone(),
-        detail,
-    };
-    match entry {
-        EntryState::Absent => None,
-        EntryState::ConfigMap => {
-            if users.is_empty() {
-                notes.push(format!(
-                    "{cluster} reads only the aws-auth ConfigMap: if nothing else uses {principal} there, remove its mapRoles entry by hand (kubectl -n kube-system edit configmap aws-auth on that cluster)"
-                ));
-            }
-            None
-        }
-        EntryState::Present { .. } if !users.is_empty() => {
-            Some(action(Removal::Keep, still_needed(users)))
-        }
-        EntryState::Present { ours: false } => Some(action(Removal::Keep, TAG_MISSING.to_owned())),
-        EntryState::Present { ours: true } => {
-            if let Some(why) = &observed.elsewhere_unchecked {
-                notes.push(format!(
-                    "cluster Secrets in other namespaces were not checked ({why}): an Argo CD elsewhere on this hub that reaches {} as {principal} loses that access",
-                    cluster.name
-                ));
-            }
-            Some(action(
-                Removal::Delete,
-                "created by kubectl-argocd-eks; no other registration uses it".to_owned(),
-            ))
-        }
-    }
-}
-
-/// Step 3: Argo CD's pod identity associations, in service account order.
-fn association_actions(
-    observed: &ObservedRemoval,
-    needing: &[&EksRegistration],
-) -> Vec<RemovalAction> {
-    let Some(hub_cluster) = &observed.hub_cluster else {
-        return Vec::new();
-    };
-    let in_sa_order = ARGOCD_SERVICE_ACCOUNTS.iter().flat_map(|(name, _)| {
-        observed
-            .associations
-            .iter()
-            .filter(move |a| a.association.service_account.name == *name)
-    });
-    in_sa_order
-        .filter(|observed_association| {
-            observed_association.association.service_account.namespace == observed.namespace
-        })
-        .map(|observed_association| {
-            let association = &observed_association.association;
-            let (change, detail) = if !needing.is_empty() {
-                (Removal::Keep, still_needed(needing))
-            } else if !observed_association.ours {
-                (Removal::Keep, TAG_MISSING.to_owned())
-            } else {
-                (
-                    Removal::Delete,
-                    format!(
-                        "{}, role {}; no registration needs Argo CD's identity any more",
-                        association.id, association.role_arn
-                    ),
-                )
-            };
-            RemovalAction {
-                change,
-                detail,
-                step: RemovalStep::DeletePodIdentityAssociation {
-                    hub_cluster: hub_cluster.clone(),
-                    association_id: association.id.clone(),
-                    service_account: association.service_account.clone(),
-                    role_arn: association.role_arn.clone(),
-                },
-            }
-        })
-        .collect()
-}
-
-/// Step 4: the IRSA annotations on Argo CD's service accounts.
-fn annotation_actions(
-    observed: &ObservedRemoval,
-    needing: &[&EksRegistration],
-) -> Vec<RemovalAction> {
-    let mut actions = Vec::new();
-    for (name, _) in ARGOCD_SERVICE_ACCOUNTS {
-        let Some(sa) = observed.service_accounts.iter().find(|sa| sa.name == name) else {
-            continue;
-        };
-        let Some(role) = &sa.irsa_role else {
-            continue;
-        };
-        let (change, detail) = if !needing.is_empty() {
-            (Removal::Keep, still_needed(needing))
-        } else if !sa.annotation_ours {
-            (
-                Removal::Keep,
-                "set by someone else, not by kubectl-argocd-eks (its field manager does not own it)"
-                    .to_owned(),
-            )
-        } else {
-            (
-                Removal::Delete,
-                format!("{role}; no registration needs Argo CD's identity any more"),
-            )
-        };
-        actions.push(RemovalAction {
-            change,
-            detail,
-            step: RemovalStep::RemoveServiceAccountAnnotation {
-                service_account: SaRef::new(&observed.namespace, name),
-                role_arn: role.clone(),
-            },
-        });
-    }
-    actions
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::model::MANAGED_BY_LABEL;
+    use crate::core::model::{ARGOCD_SERVICE_ACCOUNTS, MANAGED_BY_LABEL};
     use crate::core::registration::eks_registrations;
     use crate::core::secret::ObservedSecret;
     use crate::testing::{MANAGEMENT, TARGET, arn, endpoint, ours, reg, secret_with};

@@ -1,0 +1,1 @@
+complete --keep-order --exclusive --command kubectl-argocd_eks --arguments "(KUBECTL_ARGOCD_EKS_COMPLETE=fish kubectl-argocd_eks -- (commandline --current-process --tokenize --cut-at-cursor) (commandline --current-token))"
