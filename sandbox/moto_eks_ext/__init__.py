@@ -3,6 +3,7 @@
 from .backend import patch_backend
 from .responses import patch_responses
 from .routes import add_routes
+from .trust import patch_sts
 
 
 def install() -> None:
@@ -10,3 +11,4 @@ def install() -> None:
     add_routes()
     patch_backend()
     patch_responses()
+    patch_sts()

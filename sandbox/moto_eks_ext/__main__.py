@@ -9,6 +9,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 from werkzeug.serving import run_simple
 
 from . import install
+from .eks_auth import EksAuthApp
 from .middleware import SandboxMiddleware
 
 
@@ -25,7 +26,7 @@ def main() -> None:
     os.environ.setdefault("MOTO_PORT", str(args.port))  # as moto_server: moto may call itself
     install()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    app = SandboxMiddleware(DomainDispatcherApplication(create_backend_app), apiserver=args.apiserver)
+    app = SandboxMiddleware(EksAuthApp(DomainDispatcherApplication(create_backend_app)), apiserver=args.apiserver)
     run_simple(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
 
 

@@ -51,6 +51,7 @@ ENV_NAMES = {
     "AWS_SHARED_CREDENTIALS_FILE",
     "PATH",
     "ARGOCD_EKS_SANDBOX_DIR",
+    "ARGOCD_EKS_SANDBOX_PORT_BASE",
     "ARGOCD_EKS_SANDBOX_MOTO_URL",
     "ARGOCD_EKS_SANDBOX_APISERVER",
     "ARGOCD_EKS_SANDBOX_ADMIN_TOKEN_FILE",
@@ -143,7 +144,10 @@ def admin_token(sandbox):
 
 def test_env_names_and_values(sandbox):
     e = sandbox["exported"]
-    assert set(e) == ENV_NAMES
+    # The git server's URL only when `up --argocd` started Argo CD.
+    assert set(e) - {"ARGOCD_EKS_SANDBOX_GIT_URL"} == ENV_NAMES
+    if "ARGOCD_EKS_SANDBOX_GIT_URL" in e:
+        assert re.fullmatch(r"http://127\.0\.0\.1:\d+/sandbox\.git", e["ARGOCD_EKS_SANDBOX_GIT_URL"])
     assert e["AWS_ENDPOINT_URL"] == e["ARGOCD_EKS_SANDBOX_MOTO_URL"]
     assert re.fullmatch(r"http://127\.0\.0\.1:\d+", e["AWS_ENDPOINT_URL"])
     assert re.fullmatch(r"https://127\.0\.0\.1:\d+", e["ARGOCD_EKS_SANDBOX_APISERVER"])
