@@ -54,7 +54,8 @@ def issuer(sb):  # noqa: F811
 
 
 def register(sb, namespace, *args):  # noqa: F811
-    run = tool(sb, "add", *args, "--argocd-namespace", namespace, "--yes", "--no-interactive")
+    # About the Secret Argo CD reads, not the roles' trust: --force past add's check.
+    run = tool(sb, "add", *args, "--argocd-namespace", namespace, "--yes", "--no-interactive", "--force")
     assert run.returncode == 0, run.stdout + run.stderr
     out = json.loads(
         kubectl(sb, "-n", namespace, "get", "secret", "-l", "argocd.argoproj.io/secret-type=cluster", "-o", "json").stdout
