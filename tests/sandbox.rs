@@ -465,23 +465,16 @@ async fn restart_rolls_argo_cds_workloads_only_when_identity_changed() {
 
 /// The association's (role, targetRoleArn) for each of Argo CD's service accounts in `namespace`.
 async fn association_roles(namespace: &str) -> Vec<(String, Option<String>)> {
-    let client = eks("us-east-1").await;
-    let mut roles = Vec::new();
-    for (_, id) in association_ids(namespace).await {
-        let described = client
-            .describe_pod_identity_association()
-            .cluster_name("argocd-hub")
-            .association_id(id)
-            .send()
-            .await
-            .unwrap();
-        let association = described.association().unwrap();
-        roles.push((
-            association.role_arn().unwrap().to_owned(),
-            association.target_role_arn().map(str::to_owned),
-        ));
-    }
-    roles
+    described_associations(namespace)
+        .await
+        .iter()
+        .map(|association| {
+            (
+                association.role_arn().unwrap().to_owned(),
+                association.target_role_arn().map(str::to_owned),
+            )
+        })
+        .collect()
 }
 
 #[tokio::test]

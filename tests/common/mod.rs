@@ -376,8 +376,10 @@ pub async fn association_ids(namespace: &str) -> Vec<(String, String)> {
     found
 }
 
-/// Pod identity associations in `namespace` on the sandbox hub, as (service account, role).
-pub async fn associations(namespace: &str) -> Vec<(String, String)> {
+/// Pod identity associations in `namespace` on the sandbox hub, described.
+pub async fn described_associations(
+    namespace: &str,
+) -> Vec<aws_sdk_eks::types::PodIdentityAssociation> {
     let client = eks("us-east-1").await;
     let mut found = Vec::new();
     for (_, id) in association_ids(namespace).await {
@@ -388,12 +390,23 @@ pub async fn associations(namespace: &str) -> Vec<(String, String)> {
             .send()
             .await
             .unwrap();
-        let association = described.association().unwrap();
-        found.push((
-            association.service_account().unwrap().to_owned(),
-            association.role_arn().unwrap().to_owned(),
-        ));
+        found.push(described.association().unwrap().clone());
     }
+    found
+}
+
+/// Pod identity associations in `namespace` on the sandbox hub, as (service account, role).
+pub async fn associations(namespace: &str) -> Vec<(String, String)> {
+    let mut found: Vec<(String, String)> = described_associations(namespace)
+        .await
+        .iter()
+        .map(|association| {
+            (
+                association.service_account().unwrap().to_owned(),
+                association.role_arn().unwrap().to_owned(),
+            )
+        })
+        .collect();
     found.sort();
     found
 }
