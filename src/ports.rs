@@ -100,6 +100,9 @@ pub(crate) trait HubWrite {
     async fn apply_secret(&self, secret: &DesiredSecret, write: Write) -> Result<()>;
     /// Delete a Secret; false when it was already gone.
     async fn delete_secret(&self, namespace: &str, name: &str, write: Write) -> Result<bool>;
+    /// Take the `argocd.argoproj.io/secret-type` label off a Secret (Argo CD stops using it, as
+    /// after `argocd cluster rm`); false when the Secret was already gone.
+    async fn unregister_secret(&self, namespace: &str, name: &str, write: Write) -> Result<bool>;
     async fn annotate_service_account(
         &self,
         service_account: &SaRef,

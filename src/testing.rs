@@ -311,6 +311,21 @@ impl HubWrite for FakeHub {
         Ok(found)
     }
 
+    async fn unregister_secret(&self, namespace: &str, name: &str, write: Write) -> Result<bool> {
+        let what = format!("unregister Secret {namespace}/{name}");
+        let (real, fault) = self.write(write, &what)?;
+        Faults::after(fault, &what)?;
+        let mut secrets = self.secrets.borrow_mut();
+        let found = secrets
+            .iter_mut()
+            .find(|s| s.namespace == namespace && s.name == name);
+        let there = found.is_some();
+        if let (true, Some(secret)) = (real, found) {
+            secret.labels.remove(crate::core::model::SECRET_TYPE_LABEL);
+        }
+        Ok(there)
+    }
+
     async fn annotate_service_account(
         &self,
         service_account: &SaRef,

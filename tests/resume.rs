@@ -315,3 +315,81 @@ async fn irsa_stops_at_the_service_account_the_hub_refuses_and_the_rerun_annotat
     let run = add_staging(&ns, &role, &irsa);
     assert!(run.stdout.contains("Nothing to change"), "{run}");
 }
+
+#[tokio::test]
+async fn a_remove_that_stops_part_way_is_finished_by_the_same_command() {
+    let ns = argocd_namespace("rs-remove");
+    let role = role_for(&ns);
+    let run = add_staging(&ns, &role, &[]);
+    assert_eq!(run.code, 0, "{run}");
+    let ids = association_ids(&ns).await;
+    // The second the plan deletes (controller, server, applicationset controller).
+    let second = ids
+        .iter()
+        .find(|(sa, _)| sa == "argocd-server")
+        .unwrap()
+        .1
+        .clone();
+    fail_aws(
+        "DeletePodIdentityAssociation",
+        &[&second],
+        403,
+        "AccessDeniedException",
+        1,
+    );
+    let remove = |extra: &[&str]| {
+        let mut args = vec!["remove", "--argocd-namespace", &ns, "staging", "--yes"];
+        args.extend_from_slice(extra);
+        tool(&args)
+    };
+    let run = remove(&["-o", "json"]);
+    reset_aws_faults();
+    assert_eq!(run.code, 4, "{run}");
+    let steps = steps(&run);
+    let statuses: Vec<&str> = steps.iter().map(|s| s.split(' ').next().unwrap()).collect();
+    assert_eq!(
+        statuses,
+        ["done", "done", "done", "failed", "not-done", "not-done"],
+        "{steps:?}"
+    );
+    assert!(
+        steps[0].starts_with("done Secret "),
+        "unregistered first: {steps:?}"
+    );
+    assert!(
+        steps[5].starts_with("not-done Secret "),
+        "deleted last: {steps:?}"
+    );
+    // Argo CD no longer sees it (no secret-type label), but the Secret is there to be found.
+    assert!(cluster_secrets(&ns).is_empty());
+    let left = kubectl_json(&[
+        "-n",
+        &ns,
+        "get",
+        "secrets",
+        "-l",
+        "app.kubernetes.io/managed-by=kubectl-argocd-eks",
+    ]);
+    assert_eq!(left["items"].as_array().unwrap().len(), 1);
+    assert_eq!(association_ids(&ns).await.len(), 2);
+    assert!(entries(&role).await.is_empty());
+
+    let run = remove(&[]);
+    assert_eq!(run.code, 0, "{run}");
+    assert!(
+        run.stdout.contains("- delete PodIdentityAssociation"),
+        "{run}"
+    );
+    assert!(association_ids(&ns).await.is_empty());
+    let left = kubectl_json(&[
+        "-n",
+        &ns,
+        "get",
+        "secrets",
+        "-l",
+        "app.kubernetes.io/managed-by=kubectl-argocd-eks",
+    ]);
+    assert!(left["items"].as_array().unwrap().is_empty());
+    let run = remove(&[]);
+    assert_eq!(run.code, 6, "nothing left to remove: {run}");
+}

@@ -7,7 +7,7 @@ use kube::api::{Api, ListParams, Patch, PatchParams};
 
 use super::objects::{manifest, owned_keys};
 use super::{KubeHub, apply_params, found, kube_error, list};
-use crate::core::model::SaRef;
+use crate::core::model::{SECRET_TYPE_LABEL, SaRef};
 use crate::core::secret::DesiredSecret;
 use crate::error::Result;
 use crate::ports::{HubWrite, Workload, WorkloadKind, Write};
@@ -81,6 +81,24 @@ impl HubWrite for KubeHub {
             format!("delete Secret {namespace}/{name}")
         })?;
         Ok(deleted.is_some())
+    }
+
+    async fn unregister_secret(&self, namespace: &str, name: &str, write: Write) -> Result<bool> {
+        let api: Api<Secret> = Api::namespaced(self.client.clone(), namespace);
+        let patch = serde_json::json!({"metadata": {"labels": {SECRET_TYPE_LABEL: null}}});
+        let params = PatchParams {
+            dry_run: write == Write::ServerDryRun,
+            ..PatchParams::default()
+        };
+        let patched = found(
+            api.patch(name, &params, &Patch::Merge(&patch)).await,
+            || {
+                format!(
+                    "unregister Secret {namespace}/{name} (remove its {SECRET_TYPE_LABEL} label)"
+                )
+            },
+        )?;
+        Ok(patched.is_some())
     }
 
     async fn remove_service_account_annotation(
