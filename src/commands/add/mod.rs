@@ -14,7 +14,7 @@ use crate::core::checks::{Status, preflight_checks};
 use crate::core::model::{AccessScope, DEFAULT_ACCESS_POLICY, IdentityMode};
 use crate::core::plan::{HubIdentity, Observed, PlanError, Registration, plan};
 use crate::core::progress::Progress;
-use crate::core::progress::{StepRecord, StepStatus};
+use crate::core::progress::StepRecord;
 use crate::core::secret::default_secret_name;
 use crate::error::{Error, Result};
 use crate::ports::{EksRead, EksWrite, HubRead, HubWrite, IamRead, Prompt, Write};
@@ -372,13 +372,13 @@ async fn converge<H: HubRead + HubWrite, E: EksRead + EksWrite, P: Prompt>(
             Ok(more) => (more.progress, None),
             Err(stopped) => (stopped.applied.progress, Some(stopped.error)),
         };
-        applied.progress.steps.extend(progress.steps.into_iter().map(|step| StepRecord {
-            detail: Some(match (&step.detail, step.status) {
-                (Some(detail), StepStatus::Failed) => detail.clone(),
-                _ => "made again: after this run's first write someone else changed or removed it (another run at the same time?)".to_owned(),
-            }),
-            ..step
-        }));
+        applied
+            .progress
+            .steps
+            .extend(progress.steps.into_iter().map(|step| StepRecord {
+                redone: true,
+                ..step
+            }));
         if let Some(error) = error {
             return Err(stop(applied, error));
         }
