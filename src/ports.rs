@@ -91,6 +91,13 @@ pub(crate) trait HubRead {
     /// SelfSubjectAccessReview: may the caller `verb` `resource` (of API `group`) in `namespace`?
     /// Whether DaemonSet `namespace/name` exists on the hub.
     async fn daemon_set_exists(&self, namespace: &str, name: &str) -> Result<bool>;
+    /// Of `workloads`, those that exist, each with when its pods were last rolled (the pod
+    /// template's `kubectl.kubernetes.io/restartedAt`, else when it was created), in seconds.
+    async fn workloads_restarted_at(
+        &self,
+        namespace: &str,
+        workloads: &[Workload],
+    ) -> Result<Vec<(String, i64)>>;
     async fn can_i(&self, namespace: &str, verb: &str, group: &str, resource: &str)
     -> Result<bool>;
 }

@@ -116,6 +116,9 @@ fn describe_context(file: &Kubeconfig, wanted: Option<&str>) -> Result<HubContex
     })
 }
 
+/// The pod template annotation `kubectl rollout restart` sets (and so does `--restart`).
+pub(super) const RESTARTED_AT: &str = "kubectl.kubernetes.io/restartedAt";
+
 /// Turn a kube error into one that says what to do; 403 is a permission problem.
 pub(super) fn kube_error(action: String, error: kube::Error) -> Error {
     if let kube::Error::Api(status) = &error

@@ -6,7 +6,7 @@ use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
 use kube::api::{Api, ListParams, Patch, PatchParams};
 
 use super::objects::{manifest, owned_keys};
-use super::{KubeHub, apply_params, found, kube_error, list};
+use super::{KubeHub, RESTARTED_AT, apply_params, found, kube_error, list};
 use crate::core::model::{SECRET_TYPE_LABEL, SaRef};
 use crate::core::secret::DesiredSecret;
 use crate::error::Result;
@@ -188,7 +188,7 @@ impl KubeHub {
         let api: Api<K> = Api::namespaced(self.client.clone(), namespace);
         let now = k8s_openapi::jiff::Timestamp::now().to_string();
         let patch = serde_json::json!({"spec": {"template": {"metadata": {"annotations": {
-            "kubectl.kubernetes.io/restartedAt": now
+            RESTARTED_AT: now
         }}}}});
         let params = PatchParams {
             dry_run: write == Write::ServerDryRun,

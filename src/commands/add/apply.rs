@@ -150,9 +150,18 @@ pub(super) async fn write_all<H: HubRead + HubWrite, E: EksRead + EksWrite, P: P
             _ => None,
         })
         .unwrap_or_default();
-    match ports
-        .hub
-        .restart_workloads(&namespace, &ARGOCD_WORKLOADS, write)
+    restart_workloads(ports.hub, &namespace, applied, write).await
+}
+
+/// `kubectl rollout restart` of Argo CD's workloads, recorded after the writes.
+async fn restart_workloads<H: HubWrite>(
+    hub: &H,
+    namespace: &str,
+    mut applied: Applied,
+    write: Write,
+) -> Result<Applied, Stopped> {
+    match hub
+        .restart_workloads(namespace, &ARGOCD_WORKLOADS, write)
         .await
     {
         Ok(restarted) => {
@@ -177,6 +186,39 @@ pub(super) async fn write_all<H: HubRead + HubWrite, E: EksRead + EksWrite, P: P
             Err(Stopped { applied, error })
         }
     }
+}
+
+/// `--restart` on a run with nothing to write: restart Argo CD's workloads when their pods were
+/// last rolled before the identity last changed (`identity_changed_at`), as after a run whose
+/// restart failed or was not asked for; else nothing.
+pub(super) async fn restart_if_stale<H: HubRead + HubWrite>(
+    hub: &H,
+    namespace: &str,
+    identity_changed_at: Option<i64>,
+) -> Result<Result<Applied, Stopped>> {
+    let Some(changed) = identity_changed_at else {
+        return Ok(Ok(Applied::default()));
+    };
+    let rolled = hub
+        .workloads_restarted_at(namespace, &ARGOCD_WORKLOADS)
+        .await?;
+    if rolled.iter().all(|(_, at)| *at >= changed) {
+        return Ok(Ok(Applied::default()));
+    }
+    require_rbac(
+        hub,
+        namespace,
+        [
+            ("patch", "apps", "statefulsets"),
+            ("patch", "apps", "deployments"),
+        ],
+        format!(
+            "Nothing was changed. Ask a cluster admin for that RBAC, or restart them yourself: {}",
+            crate::cli::output::restart_command(namespace)
+        ),
+    )
+    .await?;
+    Ok(restart_workloads(hub, namespace, Applied::default(), Write::Real).await)
 }
 
 /// One write. A create refused because the object is there already (EKS ResourceInUse,

@@ -12,7 +12,9 @@ use crate::commands::{Ports, nothing_left};
 use crate::core::access::{ObservedAccess, TargetAccess};
 use crate::core::checks::{Status, preflight_checks};
 use crate::core::model::{AccessScope, DEFAULT_ACCESS_POLICY, IdentityMode};
-use crate::core::plan::{HubIdentity, Observed, PlanError, Registration, plan};
+use crate::core::plan::{
+    HubIdentity, Observed, PlanError, Registration, identity_changed_at, plan,
+};
 use crate::core::progress::Progress;
 use crate::core::progress::StepRecord;
 use crate::core::secret::default_secret_name;
@@ -24,7 +26,7 @@ mod guided;
 mod next;
 mod preflight;
 
-use apply::{Applied, Stopped, apply, write_all};
+use apply::{Applied, Stopped, apply, restart_if_stale, write_all};
 use guided::{ask_access, ask_management_role, ask_target_role, pick_targets};
 use next::doctor_command;
 use preflight::{HubClues, read_facts};
@@ -196,7 +198,21 @@ pub(crate) async fn run<H: HubRead + HubWrite, E: EksRead + EksWrite + IamRead, 
         return Err(Error::WouldNotWork(failed(&checks)));
     }
     let (outcome, applied) = if plan.is_noop() {
-        (Outcome::Unchanged, Applied::default())
+        let stale = if add.restart && settings.dry_run == DryRun::None {
+            let changed = identity_changed_at(&identity, &observed);
+            restart_if_stale(ports.hub, &identity.namespace, changed).await?
+        } else {
+            Ok(Applied::default())
+        };
+        match stale {
+            Ok(applied) => (Outcome::Unchanged, applied),
+            Err(stopped) => {
+                report.outcome = Outcome::Failed;
+                report.steps = stopped.applied.progress;
+                emit(out, settings.output, &report)?;
+                return Err(stopped.error);
+            }
+        }
     } else {
         match settings.dry_run {
             DryRun::Client => (Outcome::DryRunClient, Applied::default()),
