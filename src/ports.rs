@@ -110,11 +110,15 @@ pub(crate) trait HubWrite {
     /// Take the `argocd.argoproj.io/secret-type` label off a Secret (Argo CD stops using it, as
     /// after `argocd cluster rm`); false when the Secret was already gone.
     async fn unregister_secret(&self, namespace: &str, name: &str, write: Write) -> Result<bool>;
+    /// Set annotation `key` to `value` (server-side apply, this tool's field manager) only while
+    /// it still has the value `expected` (None: absent) this run read: otherwise, or when the
+    /// service account changed between the check and the write, a Conflict.
     async fn annotate_service_account(
         &self,
         service_account: &SaRef,
         key: &str,
         value: &str,
+        expected: Option<&str>,
         write: Write,
     ) -> Result<()>;
     /// Server-side apply of the service account without annotation `key` under this tool's

@@ -352,9 +352,19 @@ impl HubWrite for FakeHub {
         service_account: &SaRef,
         key: &str,
         value: &str,
+        expected: Option<&str>,
         write: Write,
     ) -> Result<()> {
         let what = format!("annotate {service_account} {key}={value}");
+        let now = self
+            .service_accounts
+            .borrow()
+            .get(&service_account.namespace)
+            .and_then(|sas| sas.iter().find(|sa| sa.name == service_account.name))
+            .and_then(|sa| sa.irsa_role.clone());
+        if now.as_deref() != expected {
+            return Err(Faults::in_use(&what));
+        }
         let (real, fault) = self.write(write, &what)?;
         if real {
             let mut accounts = self.service_accounts.borrow_mut();

@@ -9,9 +9,8 @@
 mod common;
 
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
-use common::faults::{delay_aws, reset_aws_faults};
+use common::faults::{delay_aws, reset_aws_faults, wait_until_faults_taken};
 use common::*;
 
 const OTHER_MANAGEMENT: &str = "arn:aws:iam::123456789012:role/argocd-other-management";
@@ -54,16 +53,6 @@ fn finish(child: Child) -> Run {
     }
 }
 
-/// Wait until moto has logged a call of `action` after entry `start` (a held call is logged
-/// when it arrives).
-fn wait_for_call(action: &str, start: usize) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !moto_log().iter().skip(start).any(|r| r["action"] == action) {
-        assert!(Instant::now() < deadline, "no {action} call in 30 s");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 /// Start `first`, hold its first call of `held` (whose path or body holds `matching`) for a
 /// few seconds, start `second` meanwhile, and wait for both: `first` has planned before
 /// `second` starts, and `second` gets its writes in first.
@@ -74,9 +63,8 @@ fn race(
     second: impl FnOnce() -> Child,
 ) -> (Run, Run) {
     delay_aws(held, matching, 4.0);
-    let start = moto_log_len();
     let first = first();
-    wait_for_call(held, start);
+    wait_until_faults_taken();
     let second = finish(second());
     let first = finish(first);
     reset_aws_faults();
@@ -234,9 +222,8 @@ async fn an_add_racing_a_remove_ends_registered_with_its_identity_made_again() {
     );
     // prod-eu's add finds the identity in place (staging's), and waits at its access entry...
     delay_aws("CreateAccessEntry", &[&prod_role], 4.0);
-    let start = moto_log_len();
     let adding = spawn_add(&ns, "prod-eu", "eu-west-1", &prod_role, MANAGEMENT);
-    wait_for_call("CreateAccessEntry", start);
+    wait_until_faults_taken();
     // ...while staging is removed, and with it the identity nothing else used yet.
     let removed = tool(&["remove", "--argocd-namespace", &ns, "staging", "--yes"]);
     let added = finish(adding);
@@ -280,4 +267,52 @@ async fn an_add_racing_a_remove_ends_registered_with_its_identity_made_again() {
         ],
     );
     assert!(again.stdout.contains("Nothing to change"), "{again}");
+}
+
+#[tokio::test]
+async fn irsa_two_adds_with_different_roles_the_later_never_writes_over_the_annotations() {
+    let ns = argocd_namespace("rc-irsa");
+    let (staging_role, prod_role) = (role_for(&ns, "-s"), role_for(&ns, "-p"));
+    let irsa = |cluster: &str, region: &str, role: &str, management: &str| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_kubectl-argocd_eks"));
+        child
+            .args(["add", cluster, "--region", region, "--role-arn", role])
+            .args([
+                "--argocd-namespace",
+                &ns,
+                "--management-role-arn",
+                management,
+            ])
+            .args(["--identity", "irsa", "--force", "--yes"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        child.spawn().unwrap()
+    };
+    // a has planned (no annotations) and waits in its check before writing; b annotates all.
+    let (a, b) = race(
+        "GetRole",
+        &["RoleName=argocd-management"],
+        || irsa("staging", "us-east-1", &staging_role, MANAGEMENT),
+        || irsa("prod-eu", "eu-west-1", &prod_role, OTHER_MANAGEMENT),
+    );
+    assert_eq!(b.code, 0, "{b}");
+    assert_eq!(a.code, 5, "{a}");
+    assert!(
+        a.stderr.contains(
+            "annotation eks.amazonaws.com/role-arn was changed meanwhile by someone else"
+        ) && a.stderr.contains(&format!(
+            "it names role {OTHER_MANAGEMENT}, this run wanted {MANAGEMENT}"
+        )),
+        "{a}"
+    );
+    assert!(
+        a.stdout
+            .contains("Stopped part way: 0 write(s) done, 1 failed, 5 not done:"),
+        "{a}"
+    );
+    assert_irsa_annotations(&ns, Some(OTHER_MANAGEMENT));
+    let secrets = cluster_secrets(&ns);
+    assert_eq!(secrets.len(), 1, "only b's: {secrets:?}");
+    assert_eq!(entry_count("us-east-1", "staging", &staging_role).await, 0);
 }

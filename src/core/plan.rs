@@ -336,6 +336,7 @@ fn irsa_action(
         step: Step::AnnotateServiceAccount {
             service_account,
             role_arn: identity.management_role.clone(),
+            previous: sa.irsa_role.clone(),
         },
     })
 }
@@ -498,6 +499,7 @@ mod tests {
                 Step::AnnotateServiceAccount {
                     service_account,
                     role_arn,
+                    ..
                 } => {
                     let sa = observed
                         .service_accounts
