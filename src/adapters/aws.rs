@@ -209,7 +209,7 @@ where
         return Error::Unreachable {
             service: "EKS".into(),
             url: endpoint.to_owned(),
-            reason,
+            reason: format!("{reason} (calling {operation})"),
             fix: UNREACHABLE_FIX.into(),
             source: Box::new(error),
         };
@@ -253,8 +253,8 @@ where
 mod tests {
     use std::time::Duration;
 
-    use aws_config::profile::profile_file::{ProfileFileKind, ProfileFiles};
     use aws_config::retry::RetryMode;
+    use aws_runtime::env_config::file::{EnvConfigFileKind, EnvConfigFiles};
 
     use super::*;
 
@@ -267,8 +267,8 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("config");
         std::fs::write(&path, profile_text).unwrap();
-        let files = ProfileFiles::builder()
-            .with_file(ProfileFileKind::Config, &path)
+        let files = EnvConfigFiles::builder()
+            .with_file(EnvConfigFileKind::Config, &path)
             .build();
         loader(profile, Timeouts::for_call(Duration::from_secs(2)))
             .profile_files(files)

@@ -25,7 +25,7 @@ where
         return Error::Unreachable {
             service: service.into(),
             url,
-            reason,
+            reason: format!("{reason} (calling {operation})"),
             fix: UNREACHABLE_FIX.into(),
             source: Box::new(error),
         };
@@ -270,7 +270,7 @@ impl AwsApi {
                 Some(reason) => Error::Unreachable {
                     service: "STS".into(),
                     url: sts_url(self.config()),
-                    reason,
+                    reason: format!("{reason} (calling AssumeRole)"),
                     fix: UNREACHABLE_FIX.into(),
                     source: Box::new(e),
                 },
@@ -384,5 +384,27 @@ fn token_error(message: String) -> Error {
         message,
         fix: "This is unexpected; report it with -vv output".into(),
         source: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_credential_types::provider::error::CredentialsError;
+
+    use super::*;
+
+    #[test]
+    fn an_assume_role_that_got_no_answer_is_unreachable_not_a_denial() {
+        let timed_out = CredentialsError::provider_timed_out(std::time::Duration::from_secs(2));
+        assert_eq!(
+            sts_unreachable(&timed_out).as_deref(),
+            Some("no answer in time")
+        );
+        let refused = CredentialsError::provider_error("AccessDenied: not allowed");
+        assert_eq!(sts_unreachable(&refused), None);
+        assert_eq!(
+            sts_unreachable(&CredentialsError::not_loaded("no profile")),
+            None
+        );
     }
 }

@@ -106,7 +106,8 @@ pub(crate) fn transient(failure: Failure) -> bool {
     }
 }
 
-/// What a transport error was, from the io error or hyper error somewhere in its chain.
+/// What a transport error was, from the io error or hyper error somewhere in its chain (an io
+/// error may wrap another, as the TLS connector's do: its `source` skips the wrapped one).
 fn classify(error: &(dyn std::error::Error + 'static)) -> Failure {
     use std::io::ErrorKind;
     let mut cause = Some(error);
@@ -115,15 +116,22 @@ fn classify(error: &(dyn std::error::Error + 'static)) -> Failure {
             return Failure::TimedOut;
         }
         if let Some(io) = current.downcast_ref::<std::io::Error>() {
-            return match io.kind() {
+            match io.kind() {
                 ErrorKind::ConnectionRefused
                 | ErrorKind::ConnectionReset
                 | ErrorKind::ConnectionAborted
                 | ErrorKind::BrokenPipe
-                | ErrorKind::UnexpectedEof => Failure::Dropped,
-                ErrorKind::TimedOut => Failure::TimedOut,
-                _ => Failure::Other,
-            };
+                | ErrorKind::UnexpectedEof => return Failure::Dropped,
+                ErrorKind::TimedOut => return Failure::TimedOut,
+                _ => {
+                    if let Some(inner) = io.get_ref() {
+                        let failure = classify(inner);
+                        if failure != Failure::Other {
+                            return failure;
+                        }
+                    }
+                }
+            }
         }
         if let Some(hyper) = current.downcast_ref::<hyper::Error>()
             && (hyper.is_incomplete_message() || hyper.is_closed() || hyper.is_canceled())
@@ -408,6 +416,9 @@ mod tests {
         assert_eq!(classify(&timed_out), Failure::TimedOut);
         let tls = std::io::Error::new(std::io::ErrorKind::InvalidData, "invalid peer certificate");
         assert_eq!(classify(&tls), Failure::Other);
+        let wrapped_reset =
+            std::io::Error::other(std::io::Error::from(std::io::ErrorKind::ConnectionReset));
+        assert_eq!(classify(&wrapped_reset), Failure::Dropped);
         assert_eq!(
             reason(&timed_out, Duration::from_millis(1500)),
             "no answer within 1.5s (--timeout)"
