@@ -324,7 +324,8 @@ async fn a_peer_that_resets_every_connection_is_retried_then_named() {
         faulty
             .toxiproxy
             .toxic(proxy, "reset_peer", "upstream", &json!({"timeout": 0}));
-        let reset = faulty.add(&scene, &[]);
+        // -vvv: the retries are in the log (kube: this tool's, AWS: the SDK's).
+        let reset = faulty.add(&scene, &["-vvv"]);
         report(&format!("reset_peer on {proxy}"), &reset);
         assert_eq!(reset.run.code, 1, "{}", reset.run);
         let said = error_line(&reset.run);
@@ -333,6 +334,18 @@ async fn a_peer_that_resets_every_connection_is_retried_then_named() {
             "{said}"
         );
         assert!(!said.contains("Error {"), "no Debug output: {said}");
+        // Three attempts in all for the first call, then the error.
+        if proxy == KUBE {
+            let retries = reset.run.stderr.matches("retrying GET").count();
+            assert_eq!(retries, 2, "{}", reset.run.stderr);
+        } else {
+            assert!(
+                reset.run.stderr.contains("beginning attempt #3")
+                    && !reset.run.stderr.contains("beginning attempt #4"),
+                "{}",
+                reset.run.stderr
+            );
+        }
         scene.assert_nothing_written().await;
     }
     faulty.rerun_converges(&scene).await;
