@@ -74,9 +74,9 @@ impl Faulty {
     }
 
     /// The same `add`, started in the background.
-    fn spawn_add(&self, scene: &Scene) -> std::process::Child {
+    fn spawn_add(&self, scene: &Scene, extra: &[&str]) -> std::process::Child {
         Command::new(env!("CARGO_BIN_EXE_kubectl-argocd_eks"))
-            .args(scene.add_args(&[]))
+            .args(scene.add_args(extra))
             .envs(self.env())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -122,13 +122,26 @@ struct Timed {
 struct Scene {
     namespace: String,
     role: String,
+    /// IRSA and no access entry: AWS is only read (5 calls), the hub gets the annotations.
+    irsa: bool,
 }
 
 impl Scene {
     fn new(test: &str) -> Scene {
         let namespace = argocd_namespace(test);
         let role = format!("arn:aws:iam::123456789012:role/f-{namespace}");
-        Scene { namespace, role }
+        Scene {
+            namespace,
+            role,
+            irsa: false,
+        }
+    }
+
+    fn irsa(test: &str) -> Scene {
+        Scene {
+            irsa: true,
+            ..Scene::new(test)
+        }
     }
 
     fn add_args<'a>(&'a self, extra: &[&'a str]) -> Vec<&'a str> {
@@ -139,17 +152,19 @@ impl Scene {
             "eu-west-1",
             "--argocd-namespace",
             &self.namespace,
-            "--identity",
-            "pod-identity",
             "--management-role-arn",
             MANAGEMENT,
-            "--role-arn",
-            &self.role,
-            // The target role is made up for the test: add's check before writing would refuse.
+            // The roles are made up for the test (or trust only pods.eks.amazonaws.com): add's
+            // check before writing would refuse them.
             "--force",
             "--yes",
             "--no-color",
         ];
+        if self.irsa {
+            args.extend(["--identity", "irsa", "--skip-access"]);
+        } else {
+            args.extend(["--identity", "pod-identity", "--role-arn", &self.role]);
+        }
         args.extend_from_slice(extra);
         args
     }
@@ -192,6 +207,16 @@ impl Scene {
     /// Exactly one of each: the Secret, one association per service account, the entry and
     /// its policy.
     async fn assert_registered(&self) {
+        if self.irsa {
+            assert_eq!(
+                cluster_secrets(&self.namespace).len(),
+                1,
+                "{}",
+                self.namespace
+            );
+            assert_irsa_annotations(&self.namespace, Some(MANAGEMENT));
+            return;
+        }
         let mut all: Vec<String> = SERVICE_ACCOUNTS.iter().map(|s| s.to_string()).collect();
         all.sort();
         assert_eq!(self.state().await, (1, all, 1, 1), "{}", self.namespace);
@@ -293,13 +318,16 @@ async fn latency_of_2s_passes_under_the_default_timeout_and_a_shorter_one_names_
     assert!(short.took < Duration::from_secs(4), "{:?}", short.took);
     scene.assert_nothing_written().await;
 
-    // The same 2 s on the hub under the default timeout: slow, and done.
+    // The same 2 s on AWS under the default timeout: slow, and done. (An IRSA registration
+    // without access entry, whose 5 AWS calls are reads, to spare 2 s a call: the 200 ms
+    // case has AWS writes under latency.)
+    let scene = Scene::irsa("f-lat2s-irsa");
     faulty.toxiproxy.heal();
     faulty
         .toxiproxy
-        .toxic(KUBE, "latency", "downstream", &json!({"latency": 2000}));
+        .toxic(MOTO, "latency", "downstream", &json!({"latency": 2000}));
     let slow = faulty.add(&scene, &[]);
-    report("latency 2 s on the hub, default timeout", &slow);
+    report("latency 2 s on AWS, default timeout", &slow);
     assert_eq!(slow.run.code, 0, "{}", slow.run);
     assert!(slow.took > Duration::from_secs(8), "{:?}", slow.took);
     scene.assert_registered().await;
@@ -349,6 +377,46 @@ async fn a_peer_that_resets_every_connection_is_retried_then_named() {
         scene.assert_nothing_written().await;
     }
     faulty.rerun_converges(&scene).await;
+}
+
+#[tokio::test]
+async fn a_connection_reset_once_is_retried_and_add_succeeds() {
+    let faulty = Faulty::new();
+    for (proxy, verbosity) in [(KUBE, "-vv"), (MOTO, "-vvv")] {
+        faulty.toxiproxy.heal();
+        let scene = Scene::new(&format!("f-resetonce-{proxy}"));
+        faulty
+            .toxiproxy
+            .toxic(proxy, "reset_peer", "upstream", &json!({"timeout": 0}));
+        let accepted = faulty.toxiproxy.accepted(proxy);
+        let started = Instant::now();
+        let mut child = faulty.spawn_add(&scene, &[verbosity]);
+        // The first connection is reset; the network is healthy again a few milliseconds
+        // later, before the retry (the hub's: 200 ms at least; the SDK's: a random backoff).
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while faulty.toxiproxy.accepted(proxy) == accepted {
+            assert!(Instant::now() < deadline, "the tool never reached {proxy}");
+            assert!(child.try_wait().unwrap().is_none(), "the tool ended first");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        faulty
+            .toxiproxy
+            .remove_toxic(proxy, "reset_peer", "upstream");
+        let once = finish(child, started);
+        report(
+            &format!("reset_peer on {proxy}'s first connection only"),
+            &once,
+        );
+        assert_eq!(once.run.code, 0, "{}", once.run);
+        let stderr = &once.run.stderr;
+        if proxy == KUBE {
+            assert_eq!(stderr.matches("retrying GET").count(), 1, "{stderr}");
+        } else {
+            assert!(stderr.contains("beginning attempt #2"), "{stderr}");
+        }
+        scene.assert_registered().await;
+        faulty.rerun_converges(&scene).await;
+    }
 }
 
 #[tokio::test]
@@ -461,7 +529,7 @@ async fn aws_going_away_after_the_first_association_leaves_only_that_one() {
         .toxic(MOTO, "latency", "upstream", &json!({"latency": 150}));
     let start = moto_log_len();
     let started = Instant::now();
-    let mut child = faulty.spawn_add(&scene);
+    let mut child = faulty.spawn_add(&scene, &[]);
     assert!(wait_for_moto(
         "CreatePodIdentityAssociation",
         start,
@@ -505,7 +573,7 @@ async fn the_hub_going_away_before_the_secret_leaves_aws_done_and_no_secret() {
         .toxic(KUBE, "latency", "upstream", &json!({"latency": 250}));
     let start = moto_log_len();
     let started = Instant::now();
-    let mut child = faulty.spawn_add(&scene);
+    let mut child = faulty.spawn_add(&scene, &[]);
     assert!(wait_for_moto("AssociateAccessPolicy", start, &mut child));
     faulty.toxiproxy.set_enabled(KUBE, false);
     let killed = finish(child, started);

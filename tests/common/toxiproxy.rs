@@ -1,8 +1,9 @@
 //! A toxiproxy server of the test's own (scripts/build-toxiproxy's binary), driven through its
 //! HTTP API on loopback: proxies in front of the sandbox's servers, toxics on them.
 
+use std::io::BufRead;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -40,6 +41,8 @@ fn server_binary() -> String {
 pub struct Toxiproxy {
     child: Child,
     api: String,
+    /// What the server logged (one JSON object a line), read as it comes.
+    log: Arc<Mutex<Vec<String>>>,
     _turn: MutexGuard<'static, ()>,
 }
 
@@ -48,15 +51,28 @@ impl Toxiproxy {
     pub fn start() -> Toxiproxy {
         let turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
         let api_port = port(21);
-        let child = Command::new(server_binary())
+        let mut child = Command::new(server_binary())
             .args(["-host", "127.0.0.1", "-port", &api_port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("toxiproxy-server starts");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let stdout: Box<dyn std::io::Read + Send> = Box::new(child.stdout.take().unwrap());
+        let stderr: Box<dyn std::io::Read + Send> = Box::new(child.stderr.take().unwrap());
+        for stream in [stdout, stderr] {
+            let log = Arc::clone(&log);
+            std::thread::spawn(move || {
+                for line in std::io::BufReader::new(stream).lines() {
+                    let Ok(line) = line else { break };
+                    log.lock().unwrap().push(line);
+                }
+            });
+        }
         let toxiproxy = Toxiproxy {
             child,
             api: format!("http://127.0.0.1:{api_port}"),
+            log,
             _turn: turn,
         };
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -121,6 +137,26 @@ impl Toxiproxy {
                 "attributes": attributes,
             })),
         );
+    }
+
+    /// Take toxic `kind` on `stream` off proxy `proxy`.
+    pub fn remove_toxic(&self, proxy: &str, kind: &str, stream: &str) {
+        self.must(
+            "DELETE",
+            &format!("/proxies/{proxy}/toxics/{kind}_{stream}"),
+            None,
+        );
+    }
+
+    /// How many connections proxy `proxy` has accepted so far (from the server's log).
+    pub fn accepted(&self, proxy: &str) -> usize {
+        let name = format!("\"name\":\"{proxy}\"");
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|line| line.contains(&name) && line.contains("Accepted client"))
+            .count()
     }
 
     /// Let connections through (true) or refuse them and cut the open ones (false), as a
