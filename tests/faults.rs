@@ -113,6 +113,12 @@ impl Faulty {
     }
 }
 
+impl Drop for Faulty {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.kubeconfig);
+    }
+}
+
 struct Timed {
     run: Run,
     took: Duration,

@@ -51,6 +51,10 @@ impl Toxiproxy {
     pub fn start() -> Toxiproxy {
         let turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
         let api_port = port(21);
+        assert!(
+            std::net::TcpStream::connect(("127.0.0.1", api_port)).is_err(),
+            "port {api_port} (toxiproxy's, ARGOCD_EKS_SANDBOX_PORT_BASE + 21) is taken: a toxiproxy left by an earlier run? Stop it first"
+        );
         let mut child = Command::new(server_binary())
             .args(["-host", "127.0.0.1", "-port", &api_port.to_string()])
             .stdout(Stdio::piped())
@@ -76,7 +80,14 @@ impl Toxiproxy {
             _turn: turn,
         };
         let deadline = Instant::now() + Duration::from_secs(10);
+        let mut toxiproxy = toxiproxy;
         while toxiproxy.call("GET", "/version", None).is_none() {
+            if let Some(status) = toxiproxy.child.try_wait().unwrap() {
+                panic!(
+                    "toxiproxy-server ended ({status}): {:?}",
+                    toxiproxy.log.lock().unwrap()
+                );
+            }
             assert!(
                 Instant::now() < deadline,
                 "toxiproxy did not answer on {}",
