@@ -513,6 +513,16 @@ fn wait_for_moto(action: &str, start: usize, child: &mut std::process::Child) ->
     panic!("moto never saw {action}");
 }
 
+/// The steps the stopped run's report marks `status` (done, failed, not done), as it wrote them.
+fn steps_marked(run: &Run, status: &str) -> Vec<String> {
+    run.stdout
+        .lines()
+        .filter_map(|line| line.trim_start().strip_prefix(status))
+        .filter(|rest| rest.starts_with("  "))
+        .map(|rest| rest.trim().to_owned())
+        .collect()
+}
+
 fn finish(child: std::process::Child, started: Instant) -> Timed {
     let output = child.wait_with_output().unwrap();
     Timed {
@@ -544,7 +554,6 @@ async fn aws_going_away_after_the_first_association_leaves_only_that_one() {
     faulty.toxiproxy.set_enabled(MOTO, false);
     let killed = finish(child, started);
     report("AWS gone after the 1st association", &killed);
-    eprintln!("{}", killed.run);
     assert_eq!(killed.run.code, 1, "{}", killed.run);
     let said = error_line(&killed.run);
     assert!(
@@ -552,12 +561,36 @@ async fn aws_going_away_after_the_first_association_leaves_only_that_one() {
             && said.contains("(calling CreatePodIdentityAssociation)"),
         "{said}"
     );
+    // What the report says was done is what is there, and nothing else.
+    assert!(
+        killed
+            .run
+            .stdout
+            .contains("Stopped part way: 1 write(s) done, 1 failed, 4 not done"),
+        "{}",
+        killed.run
+    );
+    let done = steps_marked(&killed.run, "done");
+    assert_eq!(done.len(), 1, "{}", killed.run);
     let (secrets, associations, entries, _) = scene.state().await;
     assert_eq!(
         (secrets, associations.len(), entries),
         (0, 1, 0),
         "only the first association was made: {associations:?}"
     );
+    assert!(
+        done[0].starts_with(&format!(
+            "create PodIdentityAssociation {}/{}",
+            scene.namespace, associations[0]
+        )),
+        "{done:?} vs {associations:?}"
+    );
+    let failed = steps_marked(&killed.run, "failed");
+    assert!(
+        failed.len() == 1 && failed[0].contains("could not reach EKS"),
+        "{failed:?}"
+    );
+    assert_eq!(steps_marked(&killed.run, "not done").len(), 4);
     let rerun = faulty.rerun_converges(&scene).await;
     assert!(
         rerun
@@ -584,7 +617,6 @@ async fn the_hub_going_away_before_the_secret_leaves_aws_done_and_no_secret() {
     faulty.toxiproxy.set_enabled(KUBE, false);
     let killed = finish(child, started);
     report("hub gone after the AWS writes, before the Secret", &killed);
-    eprintln!("{}", killed.run);
     assert_eq!(killed.run.code, 1, "{}", killed.run);
     let said = error_line(&killed.run);
     assert!(
@@ -593,6 +625,19 @@ async fn the_hub_going_away_before_the_secret_leaves_aws_done_and_no_secret() {
             faulty.kube_url
         )) && said.contains("Secret"),
         "{said}"
+    );
+    assert!(
+        killed
+            .run
+            .stdout
+            .contains("Stopped part way: 5 write(s) done, 1 failed, 0 not done"),
+        "{}",
+        killed.run
+    );
+    let failed = steps_marked(&killed.run, "failed");
+    assert!(
+        failed.len() == 1 && failed[0].starts_with(&format!("create Secret {}/", scene.namespace)),
+        "{failed:?}"
     );
     let (secrets, associations, entries, policies) = scene.state().await;
     assert_eq!(

@@ -3,6 +3,7 @@
 // Each test binary uses only some of these helpers, and none is exported from a test crate.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod faults;
 pub mod toxiproxy;
 
 use std::process::{Command, Output};
