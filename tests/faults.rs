@@ -655,3 +655,88 @@ async fn the_hub_going_away_before_the_secret_leaves_aws_done_and_no_secret() {
         rerun.run
     );
 }
+
+/// The calls of `action` moto logged since entry `start`, and how many of them were faulted.
+fn calls_since(action: &str, start: usize) -> (usize, usize) {
+    let calls: Vec<_> = moto_log()
+        .into_iter()
+        .skip(start)
+        .filter(|r| r["action"] == action)
+        .collect();
+    let faulted = calls.iter().filter(|r| r.get("faulted").is_some()).count();
+    (calls.len(), faulted)
+}
+
+#[tokio::test]
+async fn throttling_and_server_errors_from_aws_are_retried_with_backoff() {
+    // No proxy here: moto's own fault route answers the next calls with the error.
+    let _toxiproxy_turn = Toxiproxy::start();
+    let scene = Scene::new("f-throttle");
+    common::faults::reset_aws_faults();
+    // A throttled answer, then a server error on the next write: the SDK's standard mode
+    // retries each after a backoff, and both writes go through.
+    common::faults::fail_aws(
+        "CreatePodIdentityAssociation",
+        &[&scene.namespace],
+        429,
+        "ThrottlingException",
+        1,
+    );
+    common::faults::fail_aws(
+        "CreateAccessEntry",
+        &[&scene.role],
+        500,
+        "ServerException",
+        1,
+    );
+    let start = moto_log_len();
+    let started = Instant::now();
+    let run = tool(&scene.add_args(&[]));
+    let retried = Timed {
+        run,
+        took: started.elapsed(),
+    };
+    report("AWS 429 then 500 (moto faults)", &retried);
+    assert_eq!(retried.run.code, 0, "{}", retried.run);
+    assert_eq!(calls_since("CreatePodIdentityAssociation", start), (4, 1));
+    assert_eq!(calls_since("CreateAccessEntry", start), (2, 1));
+    scene.assert_registered().await;
+
+    // Three server errors in a row: the third attempt fails too, and the run says so.
+    let scene = Scene::new("f-unavailable");
+    common::faults::fail_aws(
+        "CreatePodIdentityAssociation",
+        &[&scene.namespace],
+        503,
+        "ServiceUnavailableException",
+        3,
+    );
+    let start = moto_log_len();
+    let started = Instant::now();
+    let run = tool(&scene.add_args(&[]));
+    let failed = Timed {
+        run,
+        took: started.elapsed(),
+    };
+    report("AWS 503 x3 (moto faults)", &failed);
+    common::faults::reset_aws_faults();
+    assert_eq!(failed.run.code, 1, "{}", failed.run);
+    assert!(
+        error_line(&failed.run).contains("ServiceUnavailableException"),
+        "{}",
+        failed.run
+    );
+    assert_eq!(calls_since("CreatePodIdentityAssociation", start), (3, 3));
+    assert!(
+        failed
+            .run
+            .stdout
+            .contains("Stopped part way: 0 write(s) done, 1 failed, 5 not done"),
+        "{}",
+        failed.run
+    );
+    scene.assert_nothing_written().await;
+    let rerun = tool(&scene.add_args(&[]));
+    assert_eq!(rerun.code, 0, "{rerun}");
+    scene.assert_registered().await;
+}
