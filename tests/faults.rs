@@ -740,3 +740,47 @@ async fn throttling_and_server_errors_from_aws_are_retried_with_backoff() {
     assert_eq!(rerun.code, 0, "{rerun}");
     scene.assert_registered().await;
 }
+
+#[tokio::test]
+async fn remove_with_aws_gone_changes_nothing_and_a_rerun_removes_it_all() {
+    let faulty = Faulty::new();
+    let scene = Scene::new("f-remove");
+    let added = faulty.add(&scene, &[]);
+    assert_eq!(added.run.code, 0, "{}", added.run);
+    scene.assert_registered().await;
+    let remove = |faulty: &Faulty| {
+        let started = Instant::now();
+        let run = tool_with_env(
+            &[
+                "remove",
+                "prod-eu",
+                "--region",
+                "eu-west-1",
+                "--argocd-namespace",
+                &scene.namespace,
+                "--yes",
+                "--no-color",
+            ],
+            &faulty.env(),
+        );
+        Timed {
+            run,
+            took: started.elapsed(),
+        }
+    };
+    faulty.toxiproxy.set_enabled(MOTO, false);
+    let gone = remove(&faulty);
+    report("remove with AWS gone (proxy disabled)", &gone);
+    assert_eq!(gone.run.code, 1, "{}", gone.run);
+    assert!(
+        error_line(&gone.run).contains(&format!("could not reach EKS at {}", faulty.moto_url)),
+        "{}",
+        gone.run
+    );
+    // Not the Secret alone: it is what leads a later remove to the associations and entry.
+    scene.assert_registered().await;
+    faulty.toxiproxy.heal();
+    let rerun = remove(&faulty);
+    assert_eq!(rerun.run.code, 0, "{}", rerun.run);
+    scene.assert_nothing_written().await;
+}

@@ -46,7 +46,7 @@ pub(super) async fn observe<H: HubRead, A: EksRead, P: Prompt>(
         .iter()
         .filter(|r| removing.contains(&r.secret))
     {
-        let target = observe_target(ports, registration, management.as_deref()).await;
+        let target = observe_target(ports, registration, management.as_deref()).await?;
         targets.push((registration.secret.clone(), target));
     }
 
@@ -225,6 +225,8 @@ async fn observe_identity<H: HubRead, A: EksRead, P: Prompt>(
             .await
         {
             Ok(found) => (found, None),
+            // Not answering is no answer: stop before any write (see observe_target).
+            Err(e @ Error::Unreachable { .. }) => return Err(e),
             Err(e) => (Vec::new(), Some(e.to_string())),
         },
         Err(why) => (Vec::new(), Some(why.clone())),
@@ -249,30 +251,30 @@ async fn observe_target<H: HubRead, A: EksRead, P: Prompt>(
     ports: &Ports<'_, H, A, P>,
     registration: &EksRegistration,
     management: Option<&str>,
-) -> ObservedTarget {
+) -> Result<ObservedTarget> {
     let what = registration.describe();
     match registration.format {
         Format::Capability => {
-            return ObservedTarget::NotChecked(format!(
+            return Ok(ObservedTarget::NotChecked(format!(
                 "access to {what} belongs to the Argo CD capability's role and was left alone"
-            ));
+            )));
         }
         Format::Endpoint => {
-            return ObservedTarget::NotChecked(format!(
+            return Ok(ObservedTarget::NotChecked(format!(
                 "the Secret does not use awsAuthConfig, so access to {what} was left alone"
-            ));
+            )));
         }
         Format::AwsAuth => {}
     }
     let Some(principal) = registration.principal(management) else {
-        return ObservedTarget::NotChecked(format!(
+        return Ok(ObservedTarget::NotChecked(format!(
             "direct mode, and Argo CD's management role is unknown (no IRSA annotation or pod identity association), so the access entry on {what} was left alone"
-        ));
+        )));
     };
     let (Some(region), Some(name)) = (&registration.region, &registration.cluster_name) else {
-        return ObservedTarget::NotChecked(format!(
+        return Ok(ObservedTarget::NotChecked(format!(
             "the region of {what} is unknown, so its access entry for {principal} was left alone"
-        ));
+        )));
     };
     let eks = ports
         .accounts
@@ -287,14 +289,17 @@ async fn observe_target<H: HubRead, A: EksRead, P: Prompt>(
             cluster
         }
         Ok(_) => {
-            return ObservedTarget::NotChecked(format!(
+            return Ok(ObservedTarget::NotChecked(format!(
                 "cluster {what} was not found with these credentials (reach its account with --assume-role or --profile), so its access entry for {principal} was left alone"
-            ));
+            )));
         }
+        // A server that did not answer may answer the next run: stop before any write, so
+        // that the Secret stays and the same command can still find what it leads to.
+        Err(e @ Error::Unreachable { .. }) => return Err(e),
         Err(e) => {
-            return ObservedTarget::NotChecked(format!(
+            return Ok(ObservedTarget::NotChecked(format!(
                 "could not look up {what} ({e}), so its access entry for {principal} was left alone"
-            ));
+            )));
         }
     };
     let entry = if cluster.authentication_mode == Some(AuthenticationMode::ConfigMap) {
@@ -305,17 +310,18 @@ async fn observe_target<H: HubRead, A: EksRead, P: Prompt>(
             Ok(Some(tags)) => EntryState::Present {
                 ours: tags.get(MANAGED_BY_LABEL).map(String::as_str) == Some(MANAGED_BY_VALUE),
             },
+            Err(e @ Error::Unreachable { .. }) => return Err(e),
             Err(e) => {
-                return ObservedTarget::NotChecked(format!(
+                return Ok(ObservedTarget::NotChecked(format!(
                     "could not read the access entry for {principal} on {what} ({e}); it was left alone"
-                ));
+                )));
             }
         }
     };
-    ObservedTarget::Found {
+    Ok(ObservedTarget::Found {
         cluster: cluster.arn,
         endpoint: cluster.endpoint,
         principal,
         entry,
-    }
+    })
 }
