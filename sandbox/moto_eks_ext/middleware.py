@@ -22,6 +22,8 @@ from . import credentials, tokenreview
 CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/[^/]+/[^/]+/([^/]+)/")  # key, service
 CLUSTER_FIELDS = {  # request field -> setter on a moto Cluster
     "endpoint": lambda cluster, value: setattr(cluster, "endpoint", value),
+    # CREATING, ACTIVE, DELETING, FAILED, UPDATING, PENDING: a cluster that is not ready.
+    "status": lambda cluster, value: setattr(cluster, "status", value),
     "caData": lambda cluster, value: setattr(cluster, "certificate_authority", {"data": value}),
     "oidcIssuer": lambda cluster, value: setattr(cluster, "identity", {"oidc": {"issuer": value}}),
 }
@@ -97,15 +99,22 @@ class SandboxMiddleware:
         entry = describe_request(environ)
         with self.lock:
             self.requests.append(entry)
-        refused = credentials.refusal(environ, start_response)
+
+        def logged_start_response(status: str, headers: Any, *rest: Any) -> Any:
+            # The answer's status code, so tests can tell a refused write from a done one.
+            entry["status"] = int(status.split(" ", 1)[0])
+            return start_response(status, headers, *rest)
+
+        refused = credentials.refusal(environ, logged_start_response)
         if refused is not None:
             entry["refused"] = True
             return refused
-        return self.app(environ, start_response)
+        return self.app(environ, logged_start_response)
 
     def sandbox(self, method: str, path: str, environ: dict[str, Any]) -> tuple[str, Any]:
         """The sandbox-only routes: the request log, the cluster override, the regions an
-        account has not enabled, and the TokenReview webhook of the sandbox kube-apiserver."""
+        account has not enabled, expiring a role session's credentials now, and the
+        TokenReview webhook of the sandbox kube-apiserver."""
         if (method, path) == ("GET", "/_sandbox/requests"):
             with self.lock:
                 return "200 OK", list(self.requests)
@@ -121,6 +130,11 @@ class SandboxMiddleware:
                 return "400 Bad Request", {"message": "give account and disabled (a list of regions)"}
             credentials.set_disabled_regions(request["account"], request["disabled"])
             return "200 OK", credentials.disabled_regions()
+        if (method, path) == ("POST", "/_sandbox/credentials/expire"):
+            request = json.loads(read_body(environ) or b"{}")
+            if not credentials.expire_session(str(request.get("accessKeyId", ""))):
+                return "404 Not Found", {"message": "no role session has that accessKeyId"}
+            return "200 OK", {}
         if (method, path) == ("POST", "/_sandbox/tokenreview"):
             return token_review(read_body(environ), self.apiserver)
         return "404 Not Found", {"message": f"No sandbox route {method} {path}"}
@@ -139,7 +153,8 @@ def token_review(body: bytes, apiserver: str | None) -> tuple[str, Any]:
 
 
 def override_cluster(request: dict[str, Any]) -> tuple[str, Any]:
-    """Points an existing moto cluster at other endpoint, CA and OIDC issuer values."""
+    """Points an existing moto cluster at other endpoint, CA and OIDC issuer values, or puts
+    it in another status (CREATING, DELETING, FAILED, ...)."""
     missing = [key for key in ("account", "region", "name") if not request.get(key)]
     if missing:
         return "400 Bad Request", {"message": f"Missing fields: {', '.join(missing)}"}
@@ -154,4 +169,5 @@ def override_cluster(request: dict[str, Any]) -> tuple[str, Any]:
         "endpoint": cluster.endpoint,
         "caData": cluster.certificate_authority["data"],
         "oidcIssuer": cluster.identity["oidc"]["issuer"],
+        "status": cluster.status,
     }
