@@ -78,12 +78,51 @@ impl AwsApi {
     }
 }
 
-const DENIED_CODES: [&str; 4] = [
+const DENIED_CODES: [&str; 3] = [
     "AccessDeniedException",
     "AccessDenied",
     "UnauthorizedOperation",
-    "ExpiredTokenException",
 ];
+
+/// Codes AWS answers with when session credentials are past their expiration.
+pub(super) const EXPIRED_CODES: [&str; 3] =
+    ["ExpiredTokenException", "ExpiredToken", "RequestExpired"];
+
+/// The SDK found no credentials to sign with (no env keys, no profile, no role): what it tried.
+pub(super) fn missing_credentials<E>(error: &SdkError<E>) -> Option<String>
+where
+    E: std::error::Error + 'static,
+{
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(current) = cause {
+        if let Some(credentials) =
+            current.downcast_ref::<aws_credential_types::provider::error::CredentialsError>()
+        {
+            use aws_credential_types::provider::error::CredentialsError;
+            return match credentials {
+                CredentialsError::CredentialsNotLoaded(_) => Some(
+                    "none of the environment, the AWS config's profiles, web identity, the container or instance metadata gave any".to_owned(),
+                ),
+                CredentialsError::InvalidConfiguration(_) => Some(format!(
+                    "the AWS configuration is not usable: {}",
+                    innermost(current)
+                )),
+                _ => None,
+            };
+        }
+        cause = current.source();
+    }
+    None
+}
+
+/// The deepest cause's words.
+fn innermost(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = error;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
+}
 
 pub(super) fn status<E>(error: &SdkError<E>) -> Option<u16> {
     error.raw_response().map(|r| r.status().as_u16())
@@ -168,6 +207,12 @@ pub(super) fn aws_error<E>(endpoint: &str, operation: &str, error: SdkError<E>) 
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
+    if let Some(message) = missing_credentials(&error) {
+        return Error::NoCredentials {
+            message,
+            source: Box::new(error),
+        };
+    }
     if let Some(reason) = unreachable_reason(&error) {
         return Error::Unreachable {
             service: "EKS".into(),
@@ -183,6 +228,13 @@ where
         .is_some_and(|c| CREDENTIALS_REFUSED_CODES.contains(&c))
     {
         return Error::CredentialsRefused {
+            at: format!("EKS at {endpoint}"),
+            message: with_code(code.as_deref(), message),
+            source: Box::new(error),
+        };
+    }
+    if code.as_deref().is_some_and(|c| EXPIRED_CODES.contains(&c)) {
+        return Error::CredentialsExpired {
             at: format!("EKS at {endpoint}"),
             message: with_code(code.as_deref(), message),
             source: Box::new(error),

@@ -8,7 +8,7 @@ mod write;
 
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, ListParams, PatchParams};
-use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::config::{KubeConfigOptions, Kubeconfig, KubeconfigError};
 use kube::{Client, Config};
 
 use crate::core::model::{FIELD_MANAGER, SECRET_TYPE_CLUSTER, SECRET_TYPE_LABEL, USER_AGENT};
@@ -35,10 +35,7 @@ impl KubeHub {
             Some(path) => Kubeconfig::read_from(path),
             None => Kubeconfig::read(),
         }
-        .map_err(|e| Error::Kubeconfig {
-            message: e.to_string(),
-            source: Some(Box::new(e)),
-        })?;
+        .map_err(kubeconfig_error)?;
         let hub_context = describe_context(&file, context)?;
         let client = client_for(file.clone(), &hub_context.context).await?;
         Ok(KubeHub {
@@ -49,11 +46,39 @@ impl KubeHub {
     }
 }
 
-/// A client for context `context` of kubeconfig `file`.
+/// The kubeconfig that could not be read or parsed, said without Rust's quoting of paths.
+fn kubeconfig_error(error: KubeconfigError) -> Error {
+    const FIX: &str = "Point --kubeconfig (or KUBECONFIG) at a kubeconfig file, e.g. the one aws eks update-kubeconfig writes";
+    let (message, fix) = match &error {
+        KubeconfigError::ReadConfig(io, path) => (
+            format!("could not read {}: {io}", path.display()),
+            FIX.to_owned(),
+        ),
+        KubeconfigError::Parse(parse) => (
+            format!("it is not valid YAML: {parse}"),
+            "Fix the file (kubectl config view shows what kubectl makes of it), or point --kubeconfig at another".to_owned(),
+        ),
+        KubeconfigError::FindPath => (
+            "there is no KUBECONFIG and no ~/.kube/config".to_owned(),
+            FIX.to_owned(),
+        ),
+        other => (other.to_string(), FIX.to_owned()),
+    };
+    Error::Kubeconfig {
+        message,
+        fix,
+        source: Some(Box::new(error)),
+    }
+}
+
+/// A client for context `context` of kubeconfig `file`; TLS is always verified.
 pub(super) async fn client_for(file: Kubeconfig, context: &str) -> Result<Client> {
-    let to_error = |source: crate::error::Cause| Error::Kubeconfig {
-        message: source.to_string(),
+    let to_error = |source: crate::error::Cause| {
+        Error::Kubeconfig {
+        message: format!("context {context}: {source}"),
+        fix: "Fix that context's cluster and user in the kubeconfig (kubectl config view), or pick another with --context".into(),
         source: Some(source),
+    }
     };
     let options = KubeConfigOptions {
         context: Some(context.to_owned()),
@@ -62,6 +87,15 @@ pub(super) async fn client_for(file: Kubeconfig, context: &str) -> Result<Client
     let mut config = Config::from_custom_kubeconfig(file, &options)
         .await
         .map_err(|e| to_error(Box::new(e)))?;
+    if config.accept_invalid_certs {
+        return Err(Error::Kubeconfig {
+            message: format!(
+                "context {context}'s cluster sets insecure-skip-tls-verify, and this tool never turns TLS verification off"
+            ),
+            fix: "Remove insecure-skip-tls-verify from that cluster in the kubeconfig and give its CA instead (certificate-authority-data; aws eks update-kubeconfig writes it)".into(),
+            source: None,
+        });
+    }
     config.headers.push((
         http::header::USER_AGENT,
         http::HeaderValue::from_static(USER_AGENT),
@@ -71,11 +105,21 @@ pub(super) async fn client_for(file: Kubeconfig, context: &str) -> Result<Client
 
 /// The context's name, cluster, server and exec arguments, as the kubeconfig states them.
 fn describe_context(file: &Kubeconfig, wanted: Option<&str>) -> Result<HubContext> {
+    let contexts: Vec<&str> = file.contexts.iter().map(|c| c.name.as_str()).collect();
+    let choose = if contexts.is_empty() {
+        "The kubeconfig has no contexts: add one (aws eks update-kubeconfig --name CLUSTER --region REGION) or point --kubeconfig at another file".to_owned()
+    } else {
+        format!(
+            "Pass --context with one of its contexts ({}), or set one with kubectl config use-context",
+            contexts.join(", ")
+        )
+    };
     let name = wanted
         .map(str::to_owned)
-        .or_else(|| file.current_context.clone())
+        .or_else(|| file.current_context.clone().filter(|c| !c.is_empty()))
         .ok_or_else(|| Error::Kubeconfig {
-            message: "there is no current context".into(),
+            message: "it has no current context".into(),
+            fix: choose.clone(),
             source: None,
         })?;
     let context = file
@@ -84,7 +128,8 @@ fn describe_context(file: &Kubeconfig, wanted: Option<&str>) -> Result<HubContex
         .find(|c| c.name == name)
         .and_then(|c| c.context.as_ref())
         .ok_or_else(|| Error::Kubeconfig {
-            message: format!("context {name:?} is not in the kubeconfig"),
+            message: format!("it has no context named {name}"),
+            fix: choose.clone(),
             source: None,
         })?;
     let server = file
@@ -116,21 +161,55 @@ fn describe_context(file: &Kubeconfig, wanted: Option<&str>) -> Result<HubContex
     })
 }
 
-/// Turn a kube error into one that says what to do; 403 is a permission problem.
+/// Turn a kube error into one that says what to do; 403 is a permission problem. The message
+/// is the API server's own words, or for no answer the innermost cause (connection refused,
+/// the certificate, a timeout); the whole error stays the source, for -v.
 pub(super) fn kube_error(action: String, error: kube::Error) -> Error {
-    if let kube::Error::Api(status) = &error
-        && status.code == 403
-    {
-        return Error::PermissionDenied {
-            what: format!("the hub refused to {action}: {}", status.message),
-            fix: "Ask a cluster admin for that RBAC permission (check with kubectl auth can-i), or use --context with an identity that has it".into(),
-            source: Some(Box::new(error)),
-        };
-    }
+    let (message, fix) = match &error {
+        kube::Error::Api(status) if status.code == 403 => {
+            return Error::PermissionDenied {
+                what: format!("the hub refused to {action}: {}", status.message),
+                fix: "Ask a cluster admin for that RBAC permission (check with kubectl auth can-i), or use --context with an identity that has it".into(),
+                source: Some(Box::new(error)),
+            };
+        }
+        kube::Error::Api(status) => (
+            format!(
+                "the hub answered {}{}: {}",
+                status.code,
+                if status.reason.is_empty() {
+                    String::new()
+                } else {
+                    format!(" {}", status.reason)
+                },
+                status.message
+            ),
+            "Run the command again; -v shows the whole answer".to_owned(),
+        ),
+        other => (
+            innermost_cause(other),
+            "Check that the hub's API server is reachable from here and its CA is the kubeconfig's (kubectl --context CONTEXT cluster-info), then try again".to_owned(),
+        ),
+    };
     Error::Kube {
         action,
-        fix: "Check that the hub is reachable with kubectl --context and try again".into(),
+        message,
+        fix,
         source: Box::new(error),
+    }
+}
+
+/// The deepest cause's words (e.g. "Connection refused (os error 111)"), else the error's.
+fn innermost_cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = error;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    let text = cause.to_string();
+    if text.is_empty() {
+        error.to_string()
+    } else {
+        text
     }
 }
 

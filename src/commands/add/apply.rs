@@ -4,10 +4,10 @@
 use std::collections::BTreeSet;
 
 use crate::commands::{Ports, require_rbac};
-use crate::core::action::{Change, Step};
+use crate::core::action::{Action, Change, Step};
 use crate::core::model::IRSA_ANNOTATION;
 use crate::core::plan::Plan;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::ports::{EksWrite, HubRead, HubWrite, Prompt, Workload, WorkloadKind, Write};
 
 /// Argo CD's workloads whose pods carry the identity, restarted with `--restart`.
@@ -76,7 +76,13 @@ pub(super) async fn apply<H: HubRead + HubWrite, E: EksWrite, P: Prompt>(
 ) -> Result<Vec<String>> {
     check_hub_permissions(ports.hub, plan, restart).await?;
     let hub_eks = ports.accounts.own();
-    for action in plan.writes() {
+    ports.prompt.writes_begin();
+    let writes: Vec<_> = plan.writes().collect();
+    for (index, action) in writes.iter().enumerate() {
+        // Ctrl-C: stop before the next write, and say what was and was not written.
+        if ports.prompt.interrupted() {
+            return Err(interrupted(&writes[..index], &writes[index..], false));
+        }
         match &action.step {
             Step::ApplySecret { secret } => ports.hub.apply_secret(secret, write).await?,
             Step::AnnotateServiceAccount {
@@ -153,6 +159,9 @@ pub(super) async fn apply<H: HubRead + HubWrite, E: EksWrite, P: Prompt>(
     if !restart {
         return Ok(Vec::new());
     }
+    if ports.prompt.interrupted() {
+        return Err(interrupted(&writes, &[], true));
+    }
     let namespace = plan
         .actions
         .iter()
@@ -165,4 +174,17 @@ pub(super) async fn apply<H: HubRead + HubWrite, E: EksWrite, P: Prompt>(
         .hub
         .restart_workloads(&namespace, &ARGOCD_WORKLOADS, write)
         .await
+}
+
+/// Ctrl-C stopped the writes: those `done`, those `left` (and the restart, when it was due).
+fn interrupted(done: &[&Action], left: &[&Action], restart_left: bool) -> Error {
+    let said = |a: &&Action| format!("{} ({})", a.step.subject(), a.detail);
+    let mut left: Vec<String> = left.iter().map(said).collect();
+    if restart_left {
+        left.push("the restart of Argo CD's workloads".to_owned());
+    }
+    Error::Interrupted {
+        done: done.iter().map(said).collect(),
+        left,
+    }
 }
