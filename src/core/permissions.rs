@@ -101,26 +101,43 @@ pub(crate) const GRANTS: [Grant; 8] = [
     },
 ];
 
+/// An IAM policy document, its fields in the order AWS writes them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct IamPolicy {
+    pub(crate) version: &'static str,
+    pub(crate) statement: Vec<IamStatement>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct IamStatement {
+    pub(crate) sid: &'static str,
+    pub(crate) effect: &'static str,
+    pub(crate) action: &'static [&'static str],
+    pub(crate) resource: Value,
+}
+
 /// The caller's IAM policy document. `roles` narrows the role statements (PassRole,
 /// AssumeRole) to those ARNs; empty: any role (`*`), to narrow by hand.
-pub(crate) fn iam_policy(roles: &[String]) -> Value {
-    let statements: Vec<Value> = GRANTS
+pub(crate) fn iam_policy(roles: &[String]) -> IamPolicy {
+    let statement = GRANTS
         .iter()
-        .map(|grant| {
-            let resource = if grant.on_roles && !roles.is_empty() {
+        .map(|grant| IamStatement {
+            sid: grant.sid,
+            effect: "Allow",
+            action: grant.actions,
+            resource: if grant.on_roles && !roles.is_empty() {
                 json!(roles)
             } else {
                 json!("*")
-            };
-            json!({
-                "Sid": grant.sid,
-                "Effect": "Allow",
-                "Action": grant.actions,
-                "Resource": resource,
-            })
+            },
         })
         .collect();
-    json!({"Version": "2012-10-17", "Statement": statements})
+    IamPolicy {
+        version: "2012-10-17",
+        statement,
+    }
 }
 
 /// One rule of a Role or ClusterRole.
@@ -301,12 +318,11 @@ mod tests {
     fn roles_narrow_the_role_statements_only() {
         let role = "arn:aws:iam::111111111111:role/argocd-management".to_owned();
         let policy = iam_policy(std::slice::from_ref(&role));
-        for statement in policy["Statement"].as_array().unwrap() {
-            let on_roles = ["PassRolesToPodIdentity", "AssumeRoles"]
-                .contains(&statement["Sid"].as_str().unwrap());
+        for statement in &policy.statement {
+            let on_roles = ["PassRolesToPodIdentity", "AssumeRoles"].contains(&statement.sid);
             let expected = if on_roles { json!([role]) } else { json!("*") };
-            assert_eq!(statement["Resource"], expected, "{}", statement["Sid"]);
+            assert_eq!(statement.resource, expected, "{}", statement.sid);
         }
-        assert_eq!(iam_policy(&[])["Statement"][3]["Resource"], "*");
+        assert_eq!(iam_policy(&[]).statement[3].resource, "*");
     }
 }

@@ -186,10 +186,20 @@ pub(super) fn kube_error(action: String, error: kube::Error) -> Error {
             ),
             "Run the command again; -v shows the whole answer".to_owned(),
         ),
-        other => (
-            innermost_cause(other),
-            "Check that the hub's API server is reachable from here and its CA is the kubeconfig's (kubectl --context CONTEXT cluster-info), then try again".to_owned(),
-        ),
+        other => {
+            let reason = innermost_cause(other);
+            if reason.contains("certificate") {
+                (
+                    format!("the hub's TLS certificate does not verify against the kubeconfig's CA ({reason})"),
+                    "Put the hub's own CA in the kubeconfig (certificate-authority-data; aws eks update-kubeconfig writes it); this tool never turns TLS verification off".to_owned(),
+                )
+            } else {
+                (
+                    reason,
+                    "Check that the hub's API server is reachable from here (kubectl --context CONTEXT cluster-info), then try again".to_owned(),
+                )
+            }
+        }
     };
     Error::Kube {
         action,

@@ -8,11 +8,12 @@ use serde_json::{Value, json};
 
 use super::Text;
 use crate::cli::args::PermissionsArg;
+use crate::core::permissions::IamPolicy;
 
 pub(crate) struct Permissions {
     pub(crate) what: PermissionsArg,
     /// The caller's IAM policy document.
-    pub(crate) iam: Value,
+    pub(crate) iam: IamPolicy,
     /// The hub's Role and ClusterRole.
     pub(crate) rbac: Vec<Value>,
 }
@@ -39,7 +40,7 @@ impl serde::Serialize for Permissions {
     }
 }
 
-fn write_iam(out: &mut dyn Write, iam: &Value) -> io::Result<()> {
+fn write_iam(out: &mut dyn Write, iam: &IamPolicy) -> io::Result<()> {
     serde_json::to_writer_pretty(&mut *out, iam)?;
     writeln!(out)
 }
