@@ -117,8 +117,17 @@ pub fn tool(args: &[&str]) -> Run {
 
 /// The tool with these environment variables set on top of the sandbox's.
 pub fn tool_with_env(args: &[&str], vars: &[(&str, &str)]) -> Run {
+    tool_env(args, vars, &[])
+}
+
+/// The tool with `vars` set on top of the sandbox's environment and `unset` removed from it.
+pub fn tool_env(args: &[&str], vars: &[(&str, &str)], unset: &[&str]) -> Run {
     require_sandbox();
-    let output = Command::new(env!("CARGO_BIN_EXE_kubectl-argocd_eks"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_kubectl-argocd_eks"));
+    for name in unset {
+        command.env_remove(name);
+    }
+    let output = command
         .args(args)
         .envs(vars.iter().copied())
         .stdin(std::process::Stdio::null())
@@ -599,5 +608,47 @@ pub fn assert_nothing_written(marks: &Marks, refused: &[&str]) {
     assert!(
         aws.is_empty() && kube.is_empty(),
         "something was written: AWS {aws:?}, Kubernetes {kube:?}"
+    );
+}
+
+/// Runs `future` to its end on a runtime of its own (for set-up in plain #[test]s).
+pub fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(future)
+}
+
+/// What Rust's Debug formatting leaves in a message, and kube's quoting of a path.
+pub const DEBUG_MARKS: [&str; 9] = [
+    "Error {",
+    "Some(",
+    "kind:",
+    "Status {",
+    "ErrorResponse",
+    "DispatchFailure",
+    "ConnectorError",
+    "source:",
+    "'\"",
+];
+
+/// A bad-input case's (a) and (b): the exit code, every fragment of `says` in what the user
+/// saw (the problem and the fix), an `error:` line, and no Rust Debug output.
+pub fn assert_refusal(run: &Run, code: i32, says: &[&str]) {
+    assert_eq!(run.code, code, "exit code\n{run}");
+    let seen = format!("{}{}", run.stdout, run.stderr);
+    for fragment in says {
+        assert!(
+            seen.contains(fragment),
+            "the output lacks {fragment:?}\n{run}"
+        );
+    }
+    for mark in DEBUG_MARKS {
+        assert!(!seen.contains(mark), "Debug output ({mark:?})\n{run}");
+    }
+    assert!(
+        run.stderr.contains("error: "),
+        "no error line on stderr\n{run}"
     );
 }
