@@ -116,7 +116,9 @@ pub(crate) async fn dispatch<
 fn init_tracing(verbose: u8, color: bool) {
     let filter = match verbose {
         // kube logs unreachable endpoints as errors; doctor reports those itself.
-        0 => "warn,kube_client=off",
+        // The AWS SDK's warnings (a refused AssumeRole, a missing config file) are in Rust's
+        // Debug format; the error the tool prints says the same in words.
+        0 => "warn,kube_client=off,aws_config=error,aws_runtime=error",
         1 => "warn,kubectl_argocd_eks=info",
         2 => "info,kubectl_argocd_eks=debug",
         _ => "debug",

@@ -535,3 +535,80 @@ fn the_nothing_written_check_sees_a_write() {
         "{message}"
     );
 }
+
+// ---------------------------------------------------------------- AWS, the reads of the checks
+
+/// The check before writing reads roles and OIDC providers; a refusal there is "cannot tell"
+/// (`??`), never a stop. Shown on a dry run, which writes nothing and exits 0.
+fn cannot_tell_case(action: &str, args: &[&str], says: &[&str]) {
+    let key = denied_user(action);
+    let marks = marks();
+    let run = {
+        let _enforced = Enforced::on();
+        tool_with_env(
+            args,
+            &[
+                ("AWS_ACCESS_KEY_ID", &key.0),
+                ("AWS_SECRET_ACCESS_KEY", &key.1),
+            ],
+        )
+    };
+    assert_eq!(run.code, 0, "{run}");
+    for fragment in says {
+        assert!(run.stdout.contains(fragment), "lacks {fragment:?}\n{run}");
+    }
+    for mark in DEBUG_MARKS {
+        assert!(
+            !run.stdout.contains(mark) && !run.stderr.contains(mark),
+            "{mark}\n{run}"
+        );
+    }
+    assert_nothing_written(&marks, &[]);
+}
+
+#[test]
+fn access_denied_on_get_role_is_cannot_tell() {
+    let _serial = serial();
+    let ns = fresh("deny-gr");
+    cannot_tell_case(
+        "iam:GetRole",
+        &add_target(&ns, &["--dry-run"]),
+        &["cannot tell", "iam:GetRole"],
+    );
+}
+
+#[test]
+fn access_denied_on_list_oidc_providers_is_cannot_tell() {
+    let _serial = serial();
+    let ns = fresh("deny-loidc");
+    cannot_tell_case(
+        "iam:ListOpenIDConnectProviders",
+        &add_target(&ns, &["--dry-run", "--identity", "irsa"]),
+        &["cannot tell", "iam:ListOpenIDConnectProviders"],
+    );
+}
+
+#[test]
+fn access_denied_on_assume_role() {
+    let _serial = serial();
+    let ns = fresh("deny-ar");
+    denied_case(
+        "sts:AssumeRole",
+        &[
+            "add",
+            "arn:aws:eks:us-east-1:210987654321:cluster/team-b-dev",
+            "--assume-role",
+            TARGET_ROLE,
+            "--argocd-namespace",
+            &ns,
+            "--management-role-arn",
+            MANAGEMENT,
+            "--yes",
+        ],
+        DENIED,
+        &[
+            "STS refused AssumeRole: AccessDenied",
+            "may sts:AssumeRole that role",
+        ],
+    );
+}

@@ -109,6 +109,8 @@ class SandboxMiddleware:
         if refused is not None:
             entry["refused"] = True
             return refused
+        if entry["service"] in credentials.QUERY_SERVICES:
+            return query_error_as_aws_writes_it(self.app, environ, logged_start_response)
         return self.app(environ, logged_start_response)
 
     def sandbox(self, method: str, path: str, environ: dict[str, Any]) -> tuple[str, Any]:
@@ -138,6 +140,28 @@ class SandboxMiddleware:
         if (method, path) == ("POST", "/_sandbox/tokenreview"):
             return token_review(read_body(environ), self.apiserver)
         return "404 Not Found", {"message": f"No sandbox route {method} {path}"}
+
+
+def query_error_as_aws_writes_it(app: Callable[..., Any], environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+    """moto writes its IAM-enforcement refusals of query-protocol calls (STS, IAM) as
+    `<ErrorResponse><Errors><Error>` in text/html, which the Rust SDK cannot parse; AWS writes
+    `<ErrorResponse><Error>...</Error><RequestId>` in text/xml. Other answers pass untouched."""
+    captured: dict[str, Any] = {}
+
+    def capture(status: str, headers: Any, *rest: Any) -> Any:
+        captured.update(status=status, headers=headers, rest=rest)
+        return lambda _data: None
+
+    body = b"".join(app(environ, capture))
+    status, headers = captured["status"], list(captured["headers"])
+    if status.startswith("4") and b"<Errors><Error>" in body:
+        body = body.replace(b"<Errors><Error>", b"<Error>").replace(
+            b"</Error></Errors>", b"</Error><RequestId>" + os.urandom(8).hex().encode() + b"</RequestId>"
+        )
+        headers = [(k, v) for k, v in headers if k.lower() not in ("content-type", "content-length")]
+        headers += [("Content-Type", "text/xml"), ("Content-Length", str(len(body)))]
+    start_response(status, headers, *captured["rest"])
+    return [body]
 
 
 def token_review(body: bytes, apiserver: str | None) -> tuple[str, Any]:

@@ -88,27 +88,66 @@ const DENIED_CODES: [&str; 3] = [
 pub(super) const EXPIRED_CODES: [&str; 3] =
     ["ExpiredTokenException", "ExpiredToken", "RequestExpired"];
 
-/// The SDK found no credentials to sign with (no env keys, no profile, no role): what it tried.
-pub(super) fn missing_credentials<E>(error: &SdkError<E>) -> Option<String>
+/// Why the SDK had no credentials to sign with, when that is why a call failed.
+pub(super) enum CredentialsTrouble {
+    /// No provider gave any (no env keys, no profile, no role): what was tried.
+    Missing(String),
+    /// A provider failed: an `--assume-role` STS refused, an SSO session ended, ...
+    Failed(String),
+}
+
+impl CredentialsTrouble {
+    /// The tool's error for it, with the SDK's error kept for -v.
+    pub(super) fn into_error(self, source: crate::error::Cause) -> Error {
+        match self {
+            CredentialsTrouble::Missing(message) => Error::NoCredentials { message, source },
+            CredentialsTrouble::Failed(reason) => Error::PermissionDenied {
+                what: format!("could not get AWS credentials: {reason}"),
+                fix: "With --assume-role, check that you may sts:AssumeRole that role and that its trust policy lets you in (aws sts assume-role --role-arn ARN --role-session-name test); with an SSO profile, run aws sso login".into(),
+                source: Some(source),
+            },
+        }
+    }
+}
+
+/// Whether `error` is the credentials provider's, and how.
+pub(super) fn credentials_trouble<E>(error: &SdkError<E>) -> Option<CredentialsTrouble>
 where
     E: std::error::Error + 'static,
 {
+    use aws_credential_types::provider::error::CredentialsError;
     let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(current) = cause {
-        if let Some(credentials) =
-            current.downcast_ref::<aws_credential_types::provider::error::CredentialsError>()
-        {
-            use aws_credential_types::provider::error::CredentialsError;
-            return match credentials {
-                CredentialsError::CredentialsNotLoaded(_) => Some(
+        if let Some(credentials) = current.downcast_ref::<CredentialsError>() {
+            return Some(match credentials {
+                CredentialsError::CredentialsNotLoaded(_) => CredentialsTrouble::Missing(
                     "none of the environment, the AWS config's profiles, web identity, the container or instance metadata gave any".to_owned(),
                 ),
-                CredentialsError::InvalidConfiguration(_) => Some(format!(
+                CredentialsError::InvalidConfiguration(_) => CredentialsTrouble::Missing(format!(
                     "the AWS configuration is not usable: {}",
                     innermost(current)
                 )),
-                _ => None,
-            };
+                _ => CredentialsTrouble::Failed(sts_refusal(current).unwrap_or_else(|| innermost(current))),
+            });
+        }
+        cause = current.source();
+    }
+    None
+}
+
+/// STS's own words when it refused an AssumeRole somewhere down `error`'s causes.
+fn sts_refusal(error: &(dyn std::error::Error + 'static)) -> Option<String> {
+    use aws_sdk_sts::operation::assume_role::AssumeRoleError;
+    let mut cause = Some(error);
+    while let Some(current) = cause {
+        if let Some(refusal) = current.downcast_ref::<AssumeRoleError>() {
+            return Some(format!(
+                "STS refused AssumeRole: {}",
+                with_code(
+                    refusal.code(),
+                    refusal.message().unwrap_or("no reason given").to_owned()
+                )
+            ));
         }
         cause = current.source();
     }
@@ -207,11 +246,8 @@ pub(super) fn aws_error<E>(endpoint: &str, operation: &str, error: SdkError<E>) 
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    if let Some(message) = missing_credentials(&error) {
-        return Error::NoCredentials {
-            message,
-            source: Box::new(error),
-        };
+    if let Some(trouble) = credentials_trouble(&error) {
+        return trouble.into_error(Box::new(error));
     }
     if let Some(reason) = unreachable_reason(&error) {
         return Error::Unreachable {

@@ -4,7 +4,7 @@ use aws_sdk_iam::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_iam::types::Tag;
 
 use super::aws::{
-    AwsApi, EXPIRED_CODES, error_message, missing_credentials, status, unreachable_reason,
+    AwsApi, EXPIRED_CODES, credentials_trouble, error_message, status, unreachable_reason,
     with_code,
 };
 use crate::core::model::{MANAGED_BY_LABEL, MANAGED_BY_VALUE, RoleArn};
@@ -16,11 +16,8 @@ fn iam_error<E>(operation: &str, error: SdkError<E>) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    if let Some(message) = missing_credentials(&error) {
-        return Error::NoCredentials {
-            message,
-            source: Box::new(error),
-        };
+    if let Some(trouble) = credentials_trouble(&error) {
+        return trouble.into_error(Box::new(error));
     }
     let service = if operation == "GetCallerIdentity" {
         "STS"
