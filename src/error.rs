@@ -50,14 +50,11 @@ pub enum Error {
     #[error("cancelled: nothing was changed")]
     Cancelled,
 
+    /// Ctrl-C while writing: the run stopped before its next write.
     #[error(
-        "interrupted after {} of {} write(s). Done: {}. Not done: {}. Run the same command again to finish: its plan shows only what is left",
-        done.len(), done.len() + left.len(), list(done), list(left)
+        "interrupted (Ctrl-C) before the next write: the steps above say what was written and what was not. Run the same command again to finish: its plan shows only what is left"
     )]
-    Interrupted {
-        done: Vec<String>,
-        left: Vec<String>,
-    },
+    Interrupted,
 
     #[error("doctor found {0} problem(s); each has its fix above")]
     ProblemsFound(usize),
@@ -65,6 +62,7 @@ pub enum Error {
     #[error("could not {action}: {message}. {fix}")]
     Kube {
         action: String,
+        /// What the hub said (its Status message), or how the request failed.
         message: String,
         fix: String,
         #[source]
@@ -152,15 +150,6 @@ pub enum Error {
     Prompt(#[source] dialoguer::Error),
 }
 
-/// Items for a message: "a, b", or "nothing".
-fn list(items: &[String]) -> String {
-    if items.is_empty() {
-        "nothing".to_owned()
-    } else {
-        items.join("; ")
-    }
-}
-
 impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
@@ -171,7 +160,7 @@ impl Error {
             | Error::CredentialsExpired { .. }
             | Error::NoCredentials { .. } => exit::PERMISSION_DENIED,
             Error::Conflict { .. } => exit::CONFLICT,
-            Error::Cancelled | Error::Interrupted { .. } => exit::CANCELLED,
+            Error::Cancelled | Error::Interrupted => exit::CANCELLED,
             Error::ProblemsFound(_) => exit::DOCTOR_FOUND_PROBLEMS,
             Error::WouldNotWork(_) | Error::NotReady { .. } => exit::WOULD_NOT_WORK,
             Error::Kube { .. }

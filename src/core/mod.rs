@@ -12,6 +12,9 @@ pub(crate) mod permissions;
 pub(crate) mod plan;
 pub(crate) mod pod_identity;
 pub mod policy;
+pub(crate) mod progress;
+#[cfg(test)]
+mod properties;
 pub(crate) mod registration;
 pub(crate) mod removal;
 pub(crate) mod secret;

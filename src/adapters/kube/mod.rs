@@ -165,46 +165,55 @@ fn describe_context(file: &Kubeconfig, wanted: Option<&str>) -> Result<HubContex
 /// is the API server's own words, or for no answer the innermost cause (connection refused,
 /// the certificate, a timeout); the whole error stays the source, for -v.
 pub(super) fn kube_error(action: String, error: kube::Error) -> Error {
+    if let kube::Error::Api(status) = &error
+        && status.code == 403
+    {
+        return Error::PermissionDenied {
+            what: format!("the hub refused to {action}: {}", status.message),
+            fix: "Ask a cluster admin for that RBAC permission (check with kubectl auth can-i), or use --context with an identity that has it".into(),
+            source: Some(Box::new(error)),
+        };
+    }
+    if let kube::Error::Api(status) = &error
+        && status.code == 409
+    {
+        // Someone else wrote the object between this run's read and its write.
+        return Error::Conflict {
+            what: format!("the hub refused to {action}: {}", status.message),
+            fix: "Someone changed it meanwhile; run the command again to see the new plan".into(),
+        };
+    }
+    let reachable = "Check that the hub's API server is reachable from here (kubectl --context CONTEXT cluster-info), then try again";
+    // The API's own words, not the client's Debug rendering of its Status (that stays the
+    // source, for -v); without an answer, the innermost cause (connection refused, the
+    // certificate, a timeout).
     let (message, fix) = match &error {
-        kube::Error::Api(status) if status.code == 403 => {
-            return Error::PermissionDenied {
-                what: format!("the hub refused to {action}: {}", status.message),
-                fix: "Ask a cluster admin for that RBAC permission (check with kubectl auth can-i), or use --context with an identity that has it".into(),
-                source: Some(Box::new(error)),
-            };
-        }
+        kube::Error::Api(status) if matches!(status.code, 400 | 422) => (
+            status.message.clone(),
+            "The hub refused the object: a validation or an admission policy named above did; ask the hub's admins about it, then run the same command again",
+        ),
         kube::Error::Api(status) => (
-            format!(
-                "the hub answered {}{}: {}",
-                status.code,
-                if status.reason.is_empty() {
-                    String::new()
-                } else {
-                    format!(" {}", status.reason)
-                },
-                status.message
-            ),
-            "Run the command again; -v shows the whole answer".to_owned(),
+            format!("{} (HTTP {})", status.message, status.code),
+            reachable,
         ),
         other => {
             let reason = innermost_cause(other);
             if reason.contains("certificate") {
                 (
-                    format!("the hub's TLS certificate does not verify against the kubeconfig's CA ({reason})"),
-                    "Put the hub's own CA in the kubeconfig (certificate-authority-data; aws eks update-kubeconfig writes it); this tool never turns TLS verification off".to_owned(),
+                    format!(
+                        "the hub's TLS certificate does not verify against the kubeconfig's CA ({reason})"
+                    ),
+                    "Put the hub's own CA in the kubeconfig (certificate-authority-data; aws eks update-kubeconfig writes it); this tool never turns TLS verification off",
                 )
             } else {
-                (
-                    reason,
-                    "Check that the hub's API server is reachable from here (kubectl --context CONTEXT cluster-info), then try again".to_owned(),
-                )
+                (reason, reachable)
             }
         }
     };
     Error::Kube {
         action,
         message,
-        fix,
+        fix: fix.into(),
         source: Box::new(error),
     }
 }
