@@ -403,41 +403,44 @@ fn hub_unreachable() {
     );
 }
 
+/// Base64 of a CA of this process's own, which never signed the sandbox apiserver's
+/// certificate (as kubeconfigs and EKS's certificateAuthority.data hold a CA).
+fn wrong_ca_data() -> String {
+    static DATA: OnceLock<String> = OnceLock::new();
+    DATA.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("badin-ca-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let made = std::process::Command::new("openssl")
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+            ])
+            .args(["-nodes", "-days", "1", "-subj", "/CN=not-the-hub-ca"])
+            .arg("-keyout")
+            .arg(dir.join("ca.key"))
+            .arg("-out")
+            .arg(dir.join("ca.crt"))
+            .output()
+            .unwrap();
+        assert!(made.status.success(), "{made:?}");
+        let encoded = std::process::Command::new("base64")
+            .arg("-w0")
+            .arg(dir.join("ca.crt"))
+            .output()
+            .unwrap();
+        String::from_utf8(encoded.stdout).unwrap()
+    })
+    .clone()
+}
+
 #[test]
 fn hub_whose_certificate_does_not_verify_against_the_kubeconfigs_ca() {
     let _serial = serial();
-    // A CA of our own, which never signed the sandbox apiserver's certificate.
-    let dir = std::env::temp_dir().join(format!("badin-ca-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let made = std::process::Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-        ])
-        .args(["-nodes", "-days", "1", "-subj", "/CN=not-the-hub-ca"])
-        .arg("-keyout")
-        .arg(dir.join("ca.key"))
-        .arg("-out")
-        .arg(dir.join("ca.crt"))
-        .output()
-        .unwrap();
-    assert!(made.status.success(), "{made:?}");
-    let pem = std::fs::read(dir.join("ca.crt")).unwrap();
-    let data = {
-        use std::io::Write;
-        let mut child = std::process::Command::new("base64")
-            .arg("-w0")
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(&pem).unwrap();
-        String::from_utf8(child.wait_with_output().unwrap().stdout).unwrap()
-    };
+    let data = wrong_ca_data();
     let path = edited_kubeconfig("wrongca", |t| {
         t.lines()
             .map(|l| match l.split_once("certificate-authority-data: ") {
@@ -769,4 +772,86 @@ fn no_terminal_and_no_yes() {
             "pass --yes to apply, or --dry-run",
         ],
     );
+}
+
+// ---------------------------------------------------------------- TLS is always verified
+
+#[test]
+fn doctor_fails_a_target_whose_certificate_its_ca_does_not_verify() {
+    let _serial = serial();
+    // A target served by the sandbox apiserver whose CA (in EKS, hence in the Secret) is
+    // another one: Argo CD could not connect.
+    let name = format!("badin-tls-{}", std::process::id());
+    block_on(async {
+        eks("ca-central-1")
+            .await
+            .create_cluster()
+            .name(&name)
+            .role_arn("arn:aws:iam::123456789012:role/eks-cluster-role")
+            .resources_vpc_config(aws_sdk_eks::types::VpcConfigRequest::builder().build())
+            .access_config(
+                aws_sdk_eks::types::CreateAccessConfigRequest::builder()
+                    .authentication_mode(aws_sdk_eks::types::AuthenticationMode::Api)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    });
+    let body = format!(
+        r#"{{"account":"123456789012","region":"ca-central-1","name":"{name}","endpoint":"{}","caData":"{}"}}"#,
+        env("ARGOCD_EKS_SANDBOX_APISERVER"),
+        wrong_ca_data()
+    );
+    let posted = std::process::Command::new("curl")
+        .args(["-sf", "-XPOST", "-d", &body])
+        .arg(format!(
+            "{}/_sandbox/eks/cluster",
+            env("ARGOCD_EKS_SANDBOX_MOTO_URL")
+        ))
+        .output()
+        .unwrap();
+    assert!(posted.status.success());
+    let ns = argocd_namespace("badin-tls");
+    let added = add(&ns, &[&name, "--region", "ca-central-1", "--yes"]);
+    assert_eq!(added.code, 0, "{added}");
+    case(
+        &[
+            "doctor",
+            &name,
+            "--region",
+            "ca-central-1",
+            "--argocd-namespace",
+            &ns,
+        ],
+        3,
+        &[
+            "FAIL Argo CD's token is accepted by the cluster (connect): the endpoint's TLS certificate does not verify against the Secret's caData",
+            "UnknownIssuer",
+            "TLS verification is never turned off",
+        ],
+    );
+}
+
+#[test]
+fn no_flag_turns_tls_verification_off() {
+    let _serial = serial();
+    // kubectl's own flag for it is refused, not taken.
+    case(
+        &add_args(&["--insecure-skip-tls-verify"]),
+        USAGE,
+        &["unexpected argument '--insecure-skip-tls-verify'"],
+    );
+    // And no command offers one.
+    for command in ["add", "list", "remove", "doctor", "policy", "completion"] {
+        let help = tool(&[command, "--help"]);
+        assert_eq!(help.code, 0, "{help}");
+        let text = help.stdout.to_lowercase();
+        for word in ["insecure", "skip-tls", "tls-verify", "no-verify"] {
+            assert!(
+                !text.contains(word),
+                "{command} --help offers {word:?}\n{help}"
+            );
+        }
+    }
 }

@@ -219,7 +219,7 @@ pub(super) fn kube_error(action: String, error: kube::Error) -> Error {
 }
 
 /// The deepest cause's words (e.g. "Connection refused (os error 111)"), else the error's.
-fn innermost_cause(error: &(dyn std::error::Error + 'static)) -> String {
+pub(super) fn innermost_cause(error: &(dyn std::error::Error + 'static)) -> String {
     let mut cause = error;
     while let Some(next) = cause.source() {
         cause = next;
