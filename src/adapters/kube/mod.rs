@@ -214,14 +214,17 @@ pub(super) const RESTARTED_AT: &str = "kubectl.kubernetes.io/restartedAt";
 /// own words, or for no answer the innermost cause (connection refused, the certificate, a
 /// timeout); the whole error stays the source, for -v.
 pub(super) fn kube_error(action: String, error: kube::Error) -> Error {
-    if let Some(unanswered) = transport::unanswered(&error) {
+    // A certificate that does not verify is no network trouble: it has its own message below.
+    if let Some(unanswered) = transport::unanswered(&error)
+        && !innermost_cause(&error).contains("certificate")
+    {
         let server = &unanswered.server;
         return Error::Unreachable {
             service: format!("the Kubernetes API of context {}", server.context),
             url: server.url.clone(),
             reason: format!("{} (trying to {action})", unanswered.reason),
             fix: format!(
-                "Check that it answers (kubectl --context {} get --raw /readyz), the network and any proxy (HTTPS_PROXY), then run the command again; if it is only slow, give it longer with --timeout (or ARGOCD_EKS_TIMEOUT); -v shows more",
+                "Check that the hub's API server is reachable from here (kubectl --context {} cluster-info), the network and any proxy (HTTPS_PROXY), then run the command again; if it is only slow, give it longer with --timeout (or ARGOCD_EKS_TIMEOUT); -v shows more",
                 server.context
             ),
             source: Box::new(error),
