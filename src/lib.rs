@@ -55,9 +55,14 @@ async fn run_command(settings: &Settings) -> Result<()> {
     }
     // Ctrl-C ends the run at once before writes, and between writes once they began.
     adapters::interrupt::install();
-    let hub = KubeHub::connect(settings.kubeconfig.as_deref(), settings.context.as_deref()).await?;
+    let hub = KubeHub::connect(
+        settings.kubeconfig.as_deref(),
+        settings.context.as_deref(),
+        settings.timeouts,
+    )
+    .await?;
     adapters::local::require_profile(settings.aws.profile.as_deref())?;
-    let config = load_config(settings.aws.profile.as_deref()).await;
+    let config = load_config(settings.aws.profile.as_deref(), settings.timeouts).await;
     let default_region = config.region().map(ToString::to_string);
     let mut accounts = Accounts::new(AwsApi::new(config.clone()));
     for role in &settings.aws.assume_roles {
