@@ -397,8 +397,9 @@ fn hub_unreachable() {
         &add_args(&["--kubeconfig", &path]),
         FAILURE,
         &[
-            "Connection refused",
-            "Check that the hub's API server is reachable from here",
+            "could not reach the Kubernetes API of context",
+            "at https://127.0.0.1:9: Connection refused",
+            "Check that it answers (kubectl --context",
         ],
     );
 }

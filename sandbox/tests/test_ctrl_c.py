@@ -108,6 +108,7 @@ def test_ctrl_c_while_writing_stops_after_the_write_in_flight_and_a_rerun_finish
     plugin_dir, namespace
 ):
     # Each association is held 2 s: Ctrl-C lands while the first one is in flight.
+    start = len(moto("/_sandbox/requests"))
     moto(
         "/_sandbox/faults",
         {"action": "CreatePodIdentityAssociation", "delay": 2, "count": 3, "match": namespace},
@@ -121,7 +122,14 @@ def test_ctrl_c_while_writing_stops_after_the_write_in_flight_and_a_rerun_finish
             term.expect(r"^\? Apply these changes\? \(y/n\)", "'Apply these changes?'")
             term.press("y")
             term.answered("Apply these changes?", "the confirmation")
-            time.sleep(0.7)
+            # Until the first association call has reached moto (and is being held).
+            deadline = time.monotonic() + 20
+            while not any(
+                r.get("action") == "CreatePodIdentityAssociation"
+                for r in moto("/_sandbox/requests")[start:]
+            ):
+                assert time.monotonic() < deadline, term.text
+                time.sleep(0.05)
             term.press(KEY_CTRL_C)
             term.expect(r"interrupted: stopping after the write in progress", "the interruption noted")
             term.expect(r"^Stopped part way: 1 write\(s\) done, 0 failed, \d+ not done:", "the steps")

@@ -473,6 +473,32 @@ mod tests {
         }
     }
 
+    #[test]
+    fn only_active_or_updating_clusters_are_registered() {
+        for (status, ok) in [
+            ("ACTIVE", true),
+            ("UPDATING", true),
+            ("CREATING", false),
+            ("PENDING", false),
+            ("DELETING", false),
+            ("FAILED", false),
+        ] {
+            let mut target = cluster();
+            target.status = status.into();
+            match check_ready(&target) {
+                Ok(()) => assert!(ok, "{status} was taken"),
+                Err(error) => {
+                    assert!(!ok, "{status} was refused: {error}");
+                    assert!(
+                        error
+                            .to_string()
+                            .contains(&format!("is {status}, not ACTIVE"))
+                    );
+                }
+            }
+        }
+    }
+
     fn hub_identity(mode: IdentityMode) -> HubIdentity {
         HubIdentity {
             namespace: "argocd".into(),

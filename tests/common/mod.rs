@@ -654,4 +654,24 @@ pub fn assert_refusal(run: &Run, code: i32, says: &[&str]) {
         run.stderr.contains("error: "),
         "no error line on stderr\n{run}"
     );
+    // For the table: each case's test, exit code and error line(s), when asked.
+    if let Ok(path) = std::env::var("ARGOCD_EKS_CASE_LOG") {
+        use std::io::Write as _;
+        let error: Vec<&str> = run
+            .stderr
+            .lines()
+            .filter(|l| l.starts_with("error: "))
+            .collect();
+        let line = json!({
+            "case": std::thread::current().name().unwrap_or("?"),
+            "code": run.code,
+            "error": error.join(" / "),
+        });
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .unwrap();
+        writeln!(file, "{line}").unwrap();
+    }
 }

@@ -211,14 +211,26 @@ pub(super) const RESTARTED_AT: &str = "kubectl.kubernetes.io/restartedAt";
 
 /// Turn a kube error into one that says what to do; 403 is a permission problem, a server
 /// that did not answer is named with what to try. Otherwise the message is the API server's
-/// own words, or for no answer the innermost cause (connection refused, the certificate, a
-/// timeout); the whole error stays the source, for -v.
+/// own words, or the innermost cause (the certificate, ...); the whole error stays the
+/// source, for -v.
 pub(super) fn kube_error(action: String, error: kube::Error) -> Error {
     // A certificate that does not verify is no network trouble: it has its own message below.
     if let Some(unanswered) = transport::unanswered(&error)
         && !innermost_cause(&error).contains("certificate")
     {
         let server = &unanswered.server;
+        if unanswered.reason.contains("certificate") {
+            return Error::Unreachable {
+                service: format!("the Kubernetes API of context {}", server.context),
+                url: server.url.clone(),
+                reason: format!(
+                    "the hub's TLS certificate does not verify against the kubeconfig's CA ({}) (trying to {action})",
+                    unanswered.reason
+                ),
+                fix: "Put the hub's own CA in the kubeconfig (certificate-authority-data; aws eks update-kubeconfig writes it); this tool never turns TLS verification off".into(),
+                source: Box::new(error),
+            };
+        }
         return Error::Unreachable {
             service: format!("the Kubernetes API of context {}", server.context),
             url: server.url.clone(),

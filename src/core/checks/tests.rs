@@ -490,3 +490,28 @@ fn with_session_tags_off_no_role_needs_tag_session() {
     assert_eq!(off.status, Status::Pass, "{off:?}");
     assert!(off.check.contains("session tags are off"));
 }
+
+#[test]
+fn a_certificate_the_secrets_ca_does_not_verify_fails_the_connect_check() {
+    let hub = hub(Some(MANAGEMENT));
+    let mut facts = target(None);
+    facts.connection = Some(Connection::UntrustedCertificate(
+        "invalid peer certificate: UnknownIssuer".into(),
+    ));
+    let section = target_checks(&hub, &facts);
+    let finding = failed(&section, "(connect)");
+    assert!(
+        finding
+            .detail
+            .contains("does not verify against the Secret's caData")
+    );
+    assert!(finding.fix.as_deref().unwrap().contains("never turned off"));
+    // No answer at all stays "cannot tell".
+    facts.connection = Some(Connection::Unreachable("Connection refused".into()));
+    let section = target_checks(&hub, &facts);
+    assert!(
+        statuses(&section)
+            .iter()
+            .any(|(check, status)| check.contains("(connect)") && *status == Status::CannotTell)
+    );
+}
