@@ -3,6 +3,7 @@
 pub(crate) mod accounts;
 pub(crate) mod add;
 pub(crate) mod completion;
+pub(crate) mod discovery;
 pub(crate) mod doctor;
 pub(crate) mod list;
 pub(crate) mod policy;

@@ -6,7 +6,7 @@ use crate::cli::output::manifests::manifests;
 use crate::cli::output::{Outcome, emit, restart_command, show, write_document};
 use crate::cli::settings::{AddSettings, IdentityChoice, Settings};
 use crate::commands::targets::{
-    argocd_namespace, auto_identity, find_hub_cluster, find_target, search_regions,
+    argocd_namespace, auto_identity, find_hub_cluster, find_targets, search_regions,
 };
 use crate::commands::{Ports, nothing_left};
 use crate::core::access::{ObservedAccess, TargetAccess};
@@ -47,11 +47,7 @@ pub(crate) async fn run<H: HubRead + HubWrite, E: EksRead + EksWrite + IamRead, 
     let clusters = if guided {
         pick_targets(&ports, &regions, &namespace).await?
     } else {
-        let mut clusters = Vec::with_capacity(add.targets.len());
-        for target in &add.targets {
-            clusters.push(find_target(ports.accounts, target, &regions).await?);
-        }
-        clusters
+        find_targets(ports.accounts, &add.targets, &regions).await?
     };
 
     let choice = add.identity.unwrap_or(IdentityChoice::Auto);
