@@ -12,6 +12,7 @@ use crate::core::model::{
     AccessEntry, AccessScope, ClusterArn, EksCluster, GroupBinding, ObservedServiceAccount,
     PodFacts, PodIdentityAssociation, RoleArn, SaRef,
 };
+use crate::core::rbac::RulesReview;
 use crate::core::secret::{DesiredSecret, ObservedSecret};
 use crate::error::Result;
 
@@ -88,11 +89,13 @@ pub(crate) trait HubRead {
     async fn pods(&self, namespace: &str) -> Result<Vec<PodFacts>>;
     /// Namespaces holding a service account called `name` (to find where Argo CD runs).
     async fn namespaces_with_service_account(&self, name: &str) -> Result<Vec<String>>;
-    /// SelfSubjectAccessReview: may the caller `verb` `resource` (of API `group`) in `namespace`?
     /// Whether DaemonSet `namespace/name` exists on the hub.
     async fn daemon_set_exists(&self, namespace: &str, name: &str) -> Result<bool>;
+    /// SelfSubjectAccessReview: may the caller `verb` `resource` (of API `group`) in `namespace`?
     async fn can_i(&self, namespace: &str, verb: &str, group: &str, resource: &str)
     -> Result<bool>;
+    /// SelfSubjectRulesReview: what the caller may do in `namespace`, in one request.
+    async fn rules_review(&self, namespace: &str) -> Result<RulesReview>;
 }
 
 /// Writes to the cluster where Argo CD runs, all server-side apply or delete.

@@ -11,6 +11,7 @@ pub(crate) mod partition;
 pub(crate) mod plan;
 pub(crate) mod pod_identity;
 pub mod policy;
+pub(crate) mod rbac;
 pub(crate) mod registration;
 pub(crate) mod removal;
 pub(crate) mod secret;
