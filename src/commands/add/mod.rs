@@ -44,10 +44,15 @@ pub(crate) async fn run<H: HubRead + HubWrite, E: EksRead + EksWrite + IamRead, 
     let guided = add.targets.is_empty();
     let namespace = argocd_namespace(ports.hub, settings).await?;
 
-    let clusters = if guided {
-        pick_targets(&ports, &regions, &namespace).await?
+    // Named clusters are described while the hub's lists are read.
+    let (clusters, lists) = if guided {
+        (pick_targets(&ports, &regions, &namespace).await?, None)
     } else {
-        find_targets(ports.accounts, &add.targets, &regions).await?
+        let (clusters, lists) = futures::try_join!(
+            find_targets(ports.accounts, &add.targets, &regions),
+            hub_lists(ports.hub, &namespace)
+        )?;
+        (clusters, Some(lists))
     };
 
     let choice = add.identity.unwrap_or(IdentityChoice::Auto);
@@ -138,7 +143,7 @@ pub(crate) async fn run<H: HubRead + HubWrite, E: EksRead + EksWrite + IamRead, 
         native_target,
     };
 
-    let observed = observe(&ports, &identity, &registrations).await?;
+    let observed = observe(&ports, &identity, &registrations, lists).await?;
     let plan = plan(&identity, &registrations, &observed).map_err(|e| plan_error(&e))?;
     show(out, settings.output, &plan)?;
     // Check before writing what doctor will check once it is written; with nothing to write
@@ -264,51 +269,70 @@ fn plan_error(error: &PlanError) -> Error {
     }
 }
 
-/// Read everything the plan depends on; reads only.
+/// The hub's lists the plan reads (cluster Secrets, service accounts of `namespace`), both
+/// at once: they depend on nothing but the namespace, so `add` sends them with DescribeCluster.
+async fn hub_lists<H: HubRead>(hub: &H, namespace: &str) -> Result<HubLists> {
+    futures::try_join!(
+        hub.cluster_secrets(namespace),
+        hub.service_accounts(namespace)
+    )
+}
+
+type HubLists = (
+    Vec<crate::core::secret::ObservedSecret>,
+    Vec<crate::core::model::ObservedServiceAccount>,
+);
+
+/// Read everything the plan depends on; reads only, each as soon as what it depends on is
+/// known: the Secret of each name the labelled list lacks, each access entry and the
+/// associations at once (`lists`: the hub's lists when already read).
 async fn observe<H: HubRead, E: EksRead, P: Prompt>(
     ports: &Ports<'_, H, E, P>,
     identity: &HubIdentity,
     registrations: &[Registration],
+    lists: Option<HubLists>,
 ) -> Result<Observed> {
     let namespace = &identity.namespace;
-    let mut secrets = ports.hub.cluster_secrets(namespace).await?;
-    let mut access = ObservedAccess::new();
-    for registration in registrations {
-        let name = registration
-            .secret
-            .secret_name
-            .clone()
-            .unwrap_or_else(|| default_secret_name(&registration.cluster.arn));
-        if !secrets.iter().any(|s| s.name == name)
-            && let Some(secret) = ports.hub.secret(namespace, &name).await?
-        {
-            secrets.push(secret);
-        }
-        let cluster = &registration.cluster;
-        let takes_entries = cluster
-            .authentication_mode
-            .is_some_and(|mode| mode.allows_access_entries());
-        if registration.access.is_some() && takes_entries {
-            let principal = registration.principal(identity).to_string();
-            let entry = ports
-                .accounts
-                .for_account(&cluster.arn.account)
-                .access_entry(&cluster.arn, &principal)
-                .await?;
-            access.insert(cluster.arn.to_string(), entry.map(|e| e.policies));
-        }
-    }
-    let service_accounts = ports.hub.service_accounts(namespace).await?;
-    let associations = match (&identity.mode, &identity.hub_cluster) {
-        (IdentityMode::PodIdentity, Some(hub_cluster)) => {
-            ports
-                .accounts
-                .own()
-                .pod_identity_associations(hub_cluster, namespace)
-                .await?
-        }
-        _ => Vec::new(),
-    };
+    let (lists, associations, access) = futures::try_join!(
+        async {
+            match lists {
+                Some(lists) => Ok(lists),
+                None => hub_lists(ports.hub, namespace).await,
+            }
+        },
+        async {
+            match (&identity.mode, &identity.hub_cluster) {
+                (IdentityMode::PodIdentity, Some(hub_cluster)) => {
+                    ports
+                        .accounts
+                        .own()
+                        .pod_identity_associations(hub_cluster, namespace)
+                        .await
+                }
+                _ => Ok(Vec::new()),
+            }
+        },
+        access_entries(ports, identity, registrations)
+    )?;
+    let (mut secrets, service_accounts) = lists;
+    // A Secret of the name without the label (kubectl apply's, say) is found by name.
+    let mut missing: Vec<String> = registrations
+        .iter()
+        .map(|registration| {
+            registration
+                .secret
+                .secret_name
+                .clone()
+                .unwrap_or_else(|| default_secret_name(&registration.cluster.arn))
+        })
+        .filter(|name| !secrets.iter().any(|s| s.name == *name))
+        .collect();
+    missing.sort();
+    missing.dedup();
+    let unlabelled =
+        futures::future::try_join_all(missing.iter().map(|name| ports.hub.secret(namespace, name)))
+            .await?;
+    secrets.extend(unlabelled.into_iter().flatten());
     Ok(Observed {
         secrets,
         service_accounts,
@@ -317,13 +341,42 @@ async fn observe<H: HubRead, E: EksRead, P: Prompt>(
     })
 }
 
+/// Each registration's access entry for its principal, all at once (clusters that take
+/// access entries only).
+async fn access_entries<H: HubRead, E: EksRead, P: Prompt>(
+    ports: &Ports<'_, H, E, P>,
+    identity: &HubIdentity,
+    registrations: &[Registration],
+) -> Result<ObservedAccess> {
+    let reads = registrations.iter().filter_map(|registration| {
+        let cluster = &registration.cluster;
+        let takes_entries = cluster
+            .authentication_mode
+            .is_some_and(|mode| mode.allows_access_entries());
+        (registration.access.is_some() && takes_entries).then_some(async move {
+            let principal = registration.principal(identity).to_string();
+            let entry = ports
+                .accounts
+                .for_account(&cluster.arn.account)
+                .access_entry(&cluster.arn, &principal)
+                .await?;
+            Ok::<_, Error>((cluster.arn.to_string(), entry.map(|e| e.policies)))
+        })
+    });
+    let mut access = ObservedAccess::new();
+    for (cluster, entry) in futures::future::try_join_all(reads).await? {
+        access.insert(cluster, entry);
+    }
+    Ok(access)
+}
+
 /// Read back and plan again: after a successful apply there must be nothing left to do.
 async fn verify<H: HubRead, E: EksRead, P: Prompt>(
     ports: &Ports<'_, H, E, P>,
     identity: &HubIdentity,
     registrations: &[Registration],
 ) -> Result<()> {
-    let observed = observe(ports, identity, registrations).await?;
+    let observed = observe(ports, identity, registrations, None).await?;
     let again = plan(identity, registrations, &observed).map_err(|e| plan_error(&e))?;
     nothing_left(
         &again

@@ -3,6 +3,8 @@
 //! providers (IRSA) or the pod identity agent, and each target role its account reaches. A read that fails
 //! leaves its fact unknown: the check then says "cannot tell", which never stops `add`.
 
+use futures::future::join_all;
+
 use crate::commands::Ports;
 use crate::commands::doctor::role_facts;
 use crate::commands::targets::pod_identity_agent;
@@ -34,17 +36,15 @@ async fn role_trust<I: IamRead>(iam: &I, arn: &RoleArn) -> Option<RoleFacts> {
     })
 }
 
-/// Read the facts of the check; reads only, and none of them fails `add`.
-pub(super) async fn read_facts<H: HubRead, A: EksRead + IamRead, P>(
+/// What the check reads with the caller's and the assumed accounts' IAM, and the pod
+/// identity agent: GetCallerIdentity first (it says which credentials may read which role),
+/// then every read at once.
+async fn iam_facts<H: HubRead, A: EksRead + IamRead, P>(
     ports: &Ports<'_, H, A, P>,
     identity: &HubIdentity,
     registrations: &[Registration],
-    hub: HubClues,
+    hub: &HubClues,
 ) -> PreflightFacts {
-    let mut facts = PreflightFacts::default();
-    if identity.mode == IdentityMode::Capability {
-        return facts;
-    }
     let own = ports.accounts.own();
     // Only credentials that really are the role's account may read it: another account's
     // GetRole would say "no such role" about a role that exists.
@@ -52,49 +52,91 @@ pub(super) async fn read_facts<H: HubRead, A: EksRead + IamRead, P>(
     let caller = caller.as_deref();
     let management = &identity.management_role;
     let targets = target_roles(registrations);
-    if let Some(iam) = ports.accounts.reaching(&management.account, caller) {
+    let management_iam = ports.accounts.reaching(&management.account, caller);
+    let management_role = async {
+        let iam = management_iam?;
         // Its permission policies matter only when it assumes itself (roleARN is the
         // management role) or EKS assumes the target role with it (native chaining).
-        facts.management_role = if targets.contains(management) || identity.native_target.is_some()
-        {
+        if targets.contains(management) || identity.native_target.is_some() {
             role_facts(iam, management).await
         } else {
             role_trust(iam, management).await
-        };
-        if identity.mode == IdentityMode::Irsa {
-            facts.oidc_providers = iam.oidc_providers().await.ok();
         }
-    }
-    match identity.mode {
-        IdentityMode::Irsa => {
-            if let Some(arn) = &hub.cluster {
-                facts.hub_cluster = own
-                    .describe_cluster(&arn.region, &arn.name)
-                    .await
-                    .ok()
-                    .flatten();
+    };
+    let oidc_providers = async {
+        match (identity.mode, management_iam) {
+            (IdentityMode::Irsa, Some(iam)) => iam.oidc_providers().await.ok(),
+            _ => None,
+        }
+    };
+    let pod_identity_agent = async {
+        match (identity.mode, hub.agent, &hub.cluster) {
+            (IdentityMode::PodIdentity, Some(seen), _) => Some(seen),
+            (IdentityMode::PodIdentity, None, Some(arn)) => {
+                pod_identity_agent(ports.hub, own, arn, None).await
             }
+            _ => None,
         }
-        IdentityMode::PodIdentity => {
-            facts.pod_identity_agent = match (hub.agent, &hub.cluster) {
-                (Some(seen), _) => Some(seen),
-                (None, Some(arn)) => pod_identity_agent(ports.hub, own, arn, None).await,
-                (None, None) => None,
-            };
-            if let Some(target) = &identity.native_target
-                && let Some(iam) = ports.accounts.reaching(&target.account, caller)
-            {
-                facts.native_target_role = role_trust(iam, target).await;
-            }
+    };
+    let native_target_role = async {
+        let target = identity.native_target.as_ref()?;
+        if identity.mode != IdentityMode::PodIdentity {
+            return None;
         }
-        IdentityMode::Capability => {}
+        role_trust(ports.accounts.reaching(&target.account, caller)?, target).await
+    };
+    let target_roles = join_all(
+        targets
+            .iter()
+            .filter(|t| *t != management)
+            .map(|target| async {
+                role_trust(ports.accounts.reaching(&target.account, caller)?, target).await
+            }),
+    );
+    let (management_role, oidc_providers, pod_identity_agent, native_target_role, target_roles) = futures::join!(
+        management_role,
+        oidc_providers,
+        pod_identity_agent,
+        native_target_role,
+        target_roles
+    );
+    PreflightFacts {
+        management_role,
+        oidc_providers,
+        pod_identity_agent,
+        native_target_role,
+        target_roles: target_roles.into_iter().flatten().collect(),
+        ..PreflightFacts::default()
     }
-    for target in targets.iter().filter(|t| *t != management) {
-        if let Some(iam) = ports.accounts.reaching(&target.account, caller)
-            && let Some(read) = role_trust(iam, target).await
-        {
-            facts.target_roles.push(read);
-        }
+}
+
+/// Read the facts of the check; reads only, and none of them fails `add`.
+pub(super) async fn read_facts<H: HubRead, A: EksRead + IamRead, P>(
+    ports: &Ports<'_, H, A, P>,
+    identity: &HubIdentity,
+    registrations: &[Registration],
+    hub: HubClues,
+) -> PreflightFacts {
+    if identity.mode == IdentityMode::Capability {
+        return PreflightFacts::default();
     }
-    facts
+    let own = ports.accounts.own();
+    // The hub's cluster (IRSA: its issuer) does not depend on who the caller is: it is read
+    // while GetCallerIdentity and the IAM reads after it are in flight.
+    let hub_cluster = async {
+        match (identity.mode, &hub.cluster) {
+            (IdentityMode::Irsa, Some(arn)) => own
+                .describe_cluster(&arn.region, &arn.name)
+                .await
+                .ok()
+                .flatten(),
+            _ => None,
+        }
+    };
+    let (iam_facts, hub_cluster) =
+        futures::join!(iam_facts(ports, identity, registrations, &hub), hub_cluster);
+    PreflightFacts {
+        hub_cluster,
+        ..iam_facts
+    }
 }
