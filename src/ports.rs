@@ -100,16 +100,19 @@ pub(crate) trait HubRead {
 
 /// Writes to the cluster where Argo CD runs, all server-side apply or delete.
 pub(crate) trait HubWrite {
-    async fn apply_secret(&self, secret: &DesiredSecret, write: Write) -> Result<()>;
+    /// Server-side apply of the Secret; returns it as the server stored it (the read-back).
+    async fn apply_secret(&self, secret: &DesiredSecret, write: Write) -> Result<ObservedSecret>;
     /// Delete a Secret; false when it was already gone.
     async fn delete_secret(&self, namespace: &str, name: &str, write: Write) -> Result<bool>;
+    /// Server-side apply of one annotation; returns the service account as the server stored
+    /// it (the read-back).
     async fn annotate_service_account(
         &self,
         service_account: &SaRef,
         key: &str,
         value: &str,
         write: Write,
-    ) -> Result<()>;
+    ) -> Result<ObservedServiceAccount>;
     /// Server-side apply of the service account without annotation `key` under this tool's
     /// field manager: the annotation goes only when no other manager also owns it.
     async fn remove_service_account_annotation(

@@ -148,6 +148,9 @@ pub(crate) struct FakeHub {
     /// The rules review lists no rule for these `verb resource` pairs (though an access
     /// review may allow them) and says it is incomplete: a webhook authorizer's case.
     pub(crate) webhook_allows: Vec<String>,
+    /// The server answers an annotation's server-side apply without it (as a mutating webhook
+    /// that strips it would): the read-back must catch it.
+    pub(crate) drops_annotations: bool,
     /// Access reviews and rules reviews asked.
     pub(crate) reviews: RefCell<Vec<String>>,
     pub(crate) aws_auth: Option<String>,
@@ -322,16 +325,17 @@ impl HubRead for FakeHub {
 }
 
 impl HubWrite for FakeHub {
-    async fn apply_secret(&self, secret: &DesiredSecret, write: Write) -> Result<()> {
+    async fn apply_secret(&self, secret: &DesiredSecret, write: Write) -> Result<ObservedSecret> {
+        let stored = written(secret);
         if self.log(
             write,
             format!("apply Secret {}/{}", secret.namespace, secret.name),
         ) {
             let mut secrets = self.secrets.borrow_mut();
             secrets.retain(|s| !(s.namespace == secret.namespace && s.name == secret.name));
-            secrets.push(written(secret));
+            secrets.push(stored.clone());
         }
-        Ok(())
+        Ok(stored)
     }
 
     async fn delete_secret(&self, namespace: &str, name: &str, write: Write) -> Result<bool> {
@@ -351,7 +355,15 @@ impl HubWrite for FakeHub {
         key: &str,
         value: &str,
         write: Write,
-    ) -> Result<()> {
+    ) -> Result<ObservedServiceAccount> {
+        let mut answer = ObservedServiceAccount {
+            name: service_account.name.clone(),
+            irsa_role: Some(value.to_owned()),
+            irsa_changed_at: None,
+        };
+        if self.drops_annotations {
+            answer.irsa_role = None;
+        }
         if self.log(write, format!("annotate {service_account} {key}={value}")) {
             let mut accounts = self.service_accounts.borrow_mut();
             let sas = accounts
@@ -366,7 +378,7 @@ impl HubWrite for FakeHub {
                 .or_default()
                 .insert(service_account.name.clone(), vec![key.to_owned()]);
         }
-        Ok(())
+        Ok(answer)
     }
 
     async fn remove_service_account_annotation(

@@ -5,29 +5,30 @@ use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
 use kube::api::{Api, ListParams, Patch, PatchParams};
 
-use super::objects::{manifest, owned_keys};
+use super::objects::{manifest, observed_secret, observed_service_account, owned_keys};
 use super::{KubeHub, apply_params, found, kube_error, list};
-use crate::core::model::SaRef;
-use crate::core::secret::DesiredSecret;
+use crate::core::model::{ObservedServiceAccount, SaRef};
+use crate::core::secret::{DesiredSecret, ObservedSecret};
 use crate::error::Result;
 use crate::ports::{HubWrite, Workload, WorkloadKind, Write};
 
 impl HubWrite for KubeHub {
-    async fn apply_secret(&self, secret: &DesiredSecret, write: Write) -> Result<()> {
+    async fn apply_secret(&self, secret: &DesiredSecret, write: Write) -> Result<ObservedSecret> {
         let api: Api<Secret> = Api::namespaced(self.client.clone(), &secret.namespace);
-        api.patch(
-            &secret.name,
-            &apply_params(write),
-            &Patch::Apply(&manifest(secret)),
-        )
-        .await
-        .map_err(|e| {
-            kube_error(
-                format!("apply Secret {}/{}", secret.namespace, secret.name),
-                e,
+        let stored = api
+            .patch(
+                &secret.name,
+                &apply_params(write),
+                &Patch::Apply(&manifest(secret)),
             )
-        })?;
-        Ok(())
+            .await
+            .map_err(|e| {
+                kube_error(
+                    format!("apply Secret {}/{}", secret.namespace, secret.name),
+                    e,
+                )
+            })?;
+        Ok(observed_secret(&stored))
     }
 
     async fn annotate_service_account(
@@ -36,14 +37,16 @@ impl HubWrite for KubeHub {
         key: &str,
         value: &str,
         write: Write,
-    ) -> Result<()> {
+    ) -> Result<ObservedServiceAccount> {
         // Only this one annotation: server-side apply keeps every other field and annotation.
         let mut annotations = serde_json::Map::new();
         annotations.insert(key.to_owned(), value.into());
-        self.apply_annotations(service_account, annotations, write, || {
-            format!("annotate ServiceAccount {service_account}")
-        })
-        .await
+        let stored = self
+            .apply_annotations(service_account, annotations, write, || {
+                format!("annotate ServiceAccount {service_account}")
+            })
+            .await?;
+        Ok(observed_service_account(&stored))
     }
 
     async fn restart_workloads(
@@ -109,7 +112,8 @@ impl HubWrite for KubeHub {
         self.apply_annotations(service_account, keep, write, || {
             format!("remove annotation {key} from ServiceAccount {service_account}")
         })
-        .await
+        .await?;
+        Ok(())
     }
 }
 
@@ -133,7 +137,7 @@ impl KubeHub {
         annotations: serde_json::Map<String, serde_json::Value>,
         write: Write,
         action: impl FnOnce() -> String,
-    ) -> Result<()> {
+    ) -> Result<ServiceAccount> {
         let api: Api<ServiceAccount> =
             Api::namespaced(self.client.clone(), &service_account.namespace);
         let mut metadata = serde_json::json!({
@@ -154,8 +158,7 @@ impl KubeHub {
             &Patch::Apply(&patch),
         )
         .await
-        .map_err(|e| kube_error(action(), e))?;
-        Ok(())
+        .map_err(|e| kube_error(action(), e))
     }
 
     /// Patch the pod template's restartedAt annotation, as `kubectl rollout restart` does.

@@ -5,8 +5,9 @@ use std::collections::BTreeSet;
 
 use crate::commands::{Ports, require_rbac};
 use crate::core::action::{Change, Step};
-use crate::core::model::IRSA_ANNOTATION;
+use crate::core::model::{IRSA_ANNOTATION, ObservedServiceAccount};
 use crate::core::plan::Plan;
+use crate::core::secret::ObservedSecret;
 use crate::error::Result;
 use crate::ports::{EksWrite, HubRead, HubWrite, Prompt, Workload, WorkloadKind, Write};
 
@@ -66,24 +67,38 @@ async fn check_hub_permissions<H: HubRead>(hub: &H, plan: &Plan, restart: bool) 
     .await
 }
 
+/// What the hub's server-side applies answered: the objects as the server stored them, which
+/// serve as the read-back (no list after the writes).
+#[derive(Debug, Default)]
+pub(super) struct Written {
+    pub(super) secrets: Vec<ObservedSecret>,
+    pub(super) service_accounts: Vec<ObservedServiceAccount>,
+}
+
 /// Make the plan's writes in its order (identity, target access, Secrets), then restart
-/// Argo CD's workloads when asked; writes only. Returns the restarted workloads.
+/// Argo CD's workloads when asked; writes only. Returns the restarted workloads and what the
+/// hub stored.
 pub(super) async fn apply<H: HubRead + HubWrite, E: EksWrite, P: Prompt>(
     ports: &Ports<'_, H, E, P>,
     plan: &Plan,
     restart: bool,
     write: Write,
-) -> Result<Vec<String>> {
+) -> Result<(Vec<String>, Written)> {
     check_hub_permissions(ports.hub, plan, restart).await?;
     let hub_eks = ports.accounts.own();
+    let mut written = Written::default();
     for action in plan.writes() {
         match &action.step {
-            Step::ApplySecret { secret } => ports.hub.apply_secret(secret, write).await?,
+            Step::ApplySecret { secret } => {
+                written
+                    .secrets
+                    .push(ports.hub.apply_secret(secret, write).await?);
+            }
             Step::AnnotateServiceAccount {
                 service_account,
                 role_arn,
             } => {
-                ports
+                let stored = ports
                     .hub
                     .annotate_service_account(
                         service_account,
@@ -92,6 +107,7 @@ pub(super) async fn apply<H: HubRead + HubWrite, E: EksWrite, P: Prompt>(
                         write,
                     )
                     .await?;
+                written.service_accounts.push(stored);
             }
             // AWS has no dry run: on a server dry run only Kubernetes writes are sent.
             _ if write == Write::ServerDryRun => {}
@@ -151,7 +167,7 @@ pub(super) async fn apply<H: HubRead + HubWrite, E: EksWrite, P: Prompt>(
         }
     }
     if !restart {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), written));
     }
     let namespace = plan
         .actions
@@ -161,8 +177,9 @@ pub(super) async fn apply<H: HubRead + HubWrite, E: EksWrite, P: Prompt>(
             _ => None,
         })
         .unwrap_or_default();
-    ports
+    let restarted = ports
         .hub
         .restart_workloads(&namespace, &ARGOCD_WORKLOADS, write)
-        .await
+        .await?;
+    Ok((restarted, written))
 }

@@ -199,15 +199,15 @@ pub(crate) async fn run<H: HubRead + HubWrite, E: EksRead + EksWrite + IamRead, 
         match settings.dry_run {
             DryRun::Client => (Outcome::DryRunClient, Vec::new()),
             DryRun::Server => {
-                let restarted = apply(&ports, &plan, restart, Write::ServerDryRun).await?;
+                let (restarted, _) = apply(&ports, &plan, restart, Write::ServerDryRun).await?;
                 (Outcome::DryRunServer, restarted)
             }
             DryRun::None => {
                 if !settings.yes && !ports.prompt.confirm("Apply these changes?")? {
                     return Err(Error::Cancelled);
                 }
-                let restarted = apply(&ports, &plan, restart, Write::Real).await?;
-                verify(&ports, &identity, &registrations).await?;
+                let (restarted, written) = apply(&ports, &plan, restart, Write::Real).await?;
+                verify(&ports, &identity, &registrations, observed.clone(), written).await?;
                 (Outcome::Applied, restarted)
             }
         }
@@ -300,18 +300,7 @@ async fn observe<H: HubRead, E: EksRead, P: Prompt>(
                 None => hub_lists(ports.hub, namespace).await,
             }
         },
-        async {
-            match (&identity.mode, &identity.hub_cluster) {
-                (IdentityMode::PodIdentity, Some(hub_cluster)) => {
-                    ports
-                        .accounts
-                        .own()
-                        .pod_identity_associations(hub_cluster, namespace)
-                        .await
-                }
-                _ => Ok(Vec::new()),
-            }
-        },
+        associations(ports, identity),
         access_entries(ports, identity, registrations)
     )?;
     let (mut secrets, service_accounts) = lists;
@@ -339,6 +328,23 @@ async fn observe<H: HubRead, E: EksRead, P: Prompt>(
         associations,
         access,
     })
+}
+
+/// The hub's pod identity associations in Argo CD's namespace (pod identity mode only).
+async fn associations<H: HubRead, E: EksRead, P: Prompt>(
+    ports: &Ports<'_, H, E, P>,
+    identity: &HubIdentity,
+) -> Result<Vec<crate::core::model::PodIdentityAssociation>> {
+    match (&identity.mode, &identity.hub_cluster) {
+        (IdentityMode::PodIdentity, Some(hub_cluster)) => {
+            ports
+                .accounts
+                .own()
+                .pod_identity_associations(hub_cluster, &identity.namespace)
+                .await
+        }
+        _ => Ok(Vec::new()),
+    }
 }
 
 /// Each registration's access entry for its principal, all at once (clusters that take
@@ -370,13 +376,34 @@ async fn access_entries<H: HubRead, E: EksRead, P: Prompt>(
     Ok(access)
 }
 
-/// Read back and plan again: after a successful apply there must be nothing left to do.
+/// Read back and plan again: after a successful apply there must be nothing left to do. The
+/// hub's part is what its server-side applies answered (the objects as stored, `written`, over
+/// what was observed before); AWS's writes answer nothing to compare, so its part is read again.
 async fn verify<H: HubRead, E: EksRead, P: Prompt>(
     ports: &Ports<'_, H, E, P>,
     identity: &HubIdentity,
     registrations: &[Registration],
+    mut observed: Observed,
+    written: apply::Written,
 ) -> Result<()> {
-    let observed = observe(ports, identity, registrations, None).await?;
+    for secret in written.secrets {
+        observed
+            .secrets
+            .retain(|s| !(s.namespace == secret.namespace && s.name == secret.name));
+        observed.secrets.push(secret);
+    }
+    for account in written.service_accounts {
+        observed
+            .service_accounts
+            .retain(|sa| sa.name != account.name);
+        observed.service_accounts.push(account);
+    }
+    let (associations, access) = futures::try_join!(
+        associations(ports, identity),
+        access_entries(ports, identity, registrations)
+    )?;
+    observed.associations = associations;
+    observed.access = access;
     let again = plan(identity, registrations, &observed).map_err(|e| plan_error(&e))?;
     nothing_left(
         &again
@@ -390,3 +417,5 @@ async fn verify<H: HubRead, E: EksRead, P: Prompt>(
 pub(crate) mod tests;
 #[cfg(test)]
 mod tests_checks;
+#[cfg(test)]
+mod tests_readback;
