@@ -25,7 +25,7 @@ pub(crate) const DESCRIBE_PER_REGION: usize = 10;
 /// What discovery has found so far, in the order the answers arrive: what a picker can show
 /// before everything is described.
 #[derive(Debug)]
-pub(crate) enum Progress<'a> {
+pub(crate) enum Discovered<'a> {
     /// One account's ListClusters in `region` answered (all pages) with these names.
     Listed {
         region: &'a str,
@@ -55,16 +55,16 @@ async fn region_clusters<E: EksRead>(
     region: &str,
     lists_left: &Cell<usize>,
     listed: &Cell<usize>,
-    progress: &dyn Fn(Progress<'_>),
+    progress: &dyn Fn(Discovered<'_>),
 ) -> Result<Vec<EksCluster>> {
     let names = eks.list_clusters(region).await;
     lists_left.set(lists_left.get() - 1);
     if let Ok(names) = &names {
         listed.set(listed.get() + names.len());
-        progress(Progress::Listed { region, names });
+        progress(Discovered::Listed { region, names });
     }
     if lists_left.get() == 0 {
-        progress(Progress::AllListed {
+        progress(Discovered::AllListed {
             clusters: listed.get(),
         });
     }
@@ -73,7 +73,7 @@ async fn region_clusters<E: EksRead>(
         .map(|name| async move {
             let cluster = eks.describe_cluster(region, name).await?;
             if let Some(cluster) = &cluster {
-                progress(Progress::Described(cluster));
+                progress(Discovered::Described(cluster));
             }
             Ok::<_, Error>(cluster)
         })
@@ -89,7 +89,7 @@ async fn region_clusters<E: EksRead>(
 pub(crate) async fn discover<E: EksRead>(
     accounts: &Accounts<E>,
     regions: &Regions,
-    progress: &dyn Fn(Progress<'_>),
+    progress: &dyn Fn(Discovered<'_>),
 ) -> Result<Vec<EksCluster>> {
     discover_in(&accounts.iter().collect::<Vec<_>>(), regions, progress).await
 }
@@ -98,7 +98,7 @@ pub(crate) async fn discover<E: EksRead>(
 pub(crate) async fn discover_in<E: EksRead>(
     accounts: &[&E],
     regions: &Regions,
-    progress: &dyn Fn(Progress<'_>),
+    progress: &dyn Fn(Discovered<'_>),
 ) -> Result<Vec<EksCluster>> {
     let lists_left = Cell::new(accounts.len() * regions.len());
     let listed = Cell::new(0);

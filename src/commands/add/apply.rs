@@ -1,15 +1,21 @@
-//! `add`'s writes: the RBAC review before them, then the plan's writes in order and the
-//! restart of Argo CD's workloads.
+//! `add`'s writes: the RBAC review before them, then the plan's writes phase by phase
+//! (identity, target access, Secrets; the writes of one phase together) and the restart of
+//! Argo CD's workloads, recording what became of each (done, already done by someone else,
+//! failed, not done) so a run that stops part way says so.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+
+use futures::future::join_all;
+use futures::stream::{self, StreamExt};
 
 use crate::commands::{Ports, require_rbac};
 use crate::core::action::{Change, Step};
 use crate::core::model::{IRSA_ANNOTATION, ObservedServiceAccount};
 use crate::core::plan::Plan;
+use crate::core::progress::{Progress, StepStatus};
 use crate::core::secret::ObservedSecret;
-use crate::error::Result;
-use crate::ports::{EksWrite, HubRead, HubWrite, Prompt, Workload, WorkloadKind, Write};
+use crate::error::{Error, Result};
+use crate::ports::{EksRead, EksWrite, HubRead, HubWrite, Prompt, Workload, WorkloadKind, Write};
 
 /// Argo CD's workloads whose pods carry the identity, restarted with `--restart`.
 const ARGOCD_WORKLOADS: [Workload; 3] = [
@@ -67,107 +73,197 @@ async fn check_hub_permissions<H: HubRead>(hub: &H, plan: &Plan, restart: bool) 
     .await
 }
 
+/// How many writes go at once to one account and region of EKS, and to the hub.
+pub(super) const WRITES_IN_FLIGHT: usize = 10;
+
+/// What the writes did: each step's record, the workloads restarted, and what the hub stored.
+#[derive(Debug, Default)]
+pub(super) struct Applied {
+    pub(super) progress: Progress,
+    pub(super) restarted: Vec<String>,
+    pub(super) written: Written,
+}
+
 /// What the hub's server-side applies answered: the objects as the server stored them, which
 /// serve as the read-back (no list after the writes).
 #[derive(Debug, Default)]
 pub(super) struct Written {
     pub(super) secrets: Vec<ObservedSecret>,
     pub(super) service_accounts: Vec<ObservedServiceAccount>,
+    /// Every hub write answered with its object (false when one was refused as already made:
+    /// then there is nothing to read it back from).
+    pub(super) complete: bool,
 }
 
-/// Make the plan's writes in its order (identity, target access, Secrets), then restart
-/// Argo CD's workloads when asked; writes only. Returns the restarted workloads and what the
-/// hub stored.
-pub(super) async fn apply<H: HubRead + HubWrite, E: EksWrite, P: Prompt>(
+/// How a write ended, with the hub's answer when it has one.
+type WroteStored = (Wrote, Option<Stored>);
+
+/// A hub write's answer.
+enum Stored {
+    Secret(ObservedSecret),
+    ServiceAccount(ObservedServiceAccount),
+}
+
+/// The phase of a write: identity, then target access, then the Secrets, so Argo CD never
+/// sees a registration whose identity or access is not in place. Writes of one phase do not
+/// depend on each other, but a cluster's access policy needs its access entry first.
+fn phase(step: &Step) -> usize {
+    match step {
+        Step::AnnotateServiceAccount { .. }
+        | Step::CreatePodIdentityAssociation { .. }
+        | Step::UpdatePodIdentityAssociation { .. } => 0,
+        Step::CreateAccessEntry { .. } | Step::AssociateAccessPolicy { .. } => 1,
+        Step::ApplySecret { .. } => 2,
+    }
+}
+
+/// The writes of `phase` (indexes into `steps`) as chains made one after the other (a
+/// cluster's access entry, then its policy), grouped by where they go: one EKS account and
+/// region, or the hub.
+fn chains(steps: &[&Step], phase_: usize) -> BTreeMap<String, Vec<Vec<usize>>> {
+    let mut by_cluster: BTreeMap<(String, String), Vec<usize>> = BTreeMap::new();
+    let mut groups: BTreeMap<String, Vec<Vec<usize>>> = BTreeMap::new();
+    for (index, step) in steps.iter().enumerate().filter(|(_, s)| phase(s) == phase_) {
+        match step {
+            Step::CreateAccessEntry { cluster, .. }
+            | Step::AssociateAccessPolicy { cluster, .. } => {
+                let key = format!("{}/{}", cluster.account, cluster.region);
+                by_cluster
+                    .entry((key, cluster.to_string()))
+                    .or_default()
+                    .push(index);
+            }
+            _ => groups.entry("hub".into()).or_default().push(vec![index]),
+        }
+    }
+    for ((key, _), chain) in by_cluster {
+        groups.entry(key).or_default().push(chain);
+    }
+    groups
+}
+
+/// A run that stopped at a failed write: what was done before it, and the write's error.
+#[derive(Debug)]
+pub(super) struct Stopped {
+    pub(super) applied: Applied,
+    pub(super) error: Error,
+}
+
+/// How one write ended when it did not fail.
+enum Wrote {
+    Done,
+    /// Refused as already made, and read back as this run wanted it: who made it, for the report.
+    AlreadyDone(String),
+}
+
+/// Every write of `plan`, not done yet.
+pub(super) fn planned(plan: &Plan) -> Progress {
+    Progress::planned(
+        plan.writes()
+            .map(|a| (a.step.subject(), a.change.to_string())),
+    )
+}
+
+/// The RBAC review, then the plan's writes (see [`write_all`]). Errors before any write
+/// (the review) are plain errors: nothing was changed.
+pub(super) async fn apply<H: HubRead + HubWrite, E: EksRead + EksWrite, P: Prompt>(
     ports: &Ports<'_, H, E, P>,
     plan: &Plan,
     restart: bool,
     write: Write,
-) -> Result<(Vec<String>, Written)> {
+) -> Result<Result<Applied, Stopped>> {
     check_hub_permissions(ports.hub, plan, restart).await?;
-    let hub_eks = ports.accounts.own();
-    let mut written = Written::default();
-    for action in plan.writes() {
-        match &action.step {
-            Step::ApplySecret { secret } => {
-                written
-                    .secrets
-                    .push(ports.hub.apply_secret(secret, write).await?);
+    Ok(write_all(ports, plan, restart, write).await)
+}
+
+/// Make the plan's writes phase by phase (identity, target access, Secrets; see [`phase`]),
+/// the writes of a phase together, then restart Argo CD's workloads when asked; writes only
+/// (and read-backs of a write refused as already made). A failed write ends the run after its
+/// phase: the phase's other writes finish (done or failed), a chain stops at its failure,
+/// later phases are `not done`, and running the same command again plans from what is there
+/// and makes only what is missing.
+pub(super) async fn write_all<H: HubRead + HubWrite, E: EksRead + EksWrite, P: Prompt>(
+    ports: &Ports<'_, H, E, P>,
+    plan: &Plan,
+    restart: bool,
+    write: Write,
+) -> Result<Applied, Stopped> {
+    let mut applied = Applied {
+        progress: planned(plan),
+        restarted: Vec::new(),
+        written: Written {
+            complete: true,
+            ..Written::default()
+        },
+    };
+    let steps: Vec<&Step> = plan.writes().map(|action| &action.step).collect();
+    for phase_ in 0..3 {
+        // Every chain of the phase at once, at most WRITES_IN_FLIGHT per account and region;
+        // a chain stops at its first failure, the phase ends when all its chains have.
+        let steps = &steps;
+        let groups = chains(steps, phase_).into_values().map(|group| {
+            stream::iter(group)
+                .map(|chain| async move {
+                    let mut results = Vec::with_capacity(chain.len());
+                    for index in chain {
+                        let result = write_step(ports, steps[index], write).await;
+                        let failed = result.is_err();
+                        results.push((index, result));
+                        if failed {
+                            break;
+                        }
+                    }
+                    results
+                })
+                .buffer_unordered(WRITES_IN_FLIGHT)
+                .collect::<Vec<_>>()
+        });
+        let mut results: Vec<(usize, Result<WroteStored>)> = join_all(groups)
+            .await
+            .into_iter()
+            .flatten()
+            .flatten()
+            .collect();
+        results.sort_by_key(|(index, _)| *index);
+        let mut first_error = None;
+        for (index, result) in results {
+            match result {
+                Ok((wrote, stored)) => {
+                    let on_hub = matches!(
+                        steps[index],
+                        Step::ApplySecret { .. } | Step::AnnotateServiceAccount { .. }
+                    );
+                    match stored {
+                        Some(Stored::Secret(secret)) => applied.written.secrets.push(secret),
+                        Some(Stored::ServiceAccount(account)) => {
+                            applied.written.service_accounts.push(account);
+                        }
+                        None if on_hub => applied.written.complete = false,
+                        None => {}
+                    }
+                    match wrote {
+                        Wrote::Done => applied.progress.mark(index, StepStatus::Done, None),
+                        Wrote::AlreadyDone(who) => {
+                            applied
+                                .progress
+                                .mark(index, StepStatus::AlreadyDone, Some(who));
+                        }
+                    }
+                }
+                Err(error) => {
+                    applied
+                        .progress
+                        .mark(index, StepStatus::Failed, Some(error.to_string()));
+                    first_error.get_or_insert(error);
+                }
             }
-            Step::AnnotateServiceAccount {
-                service_account,
-                role_arn,
-            } => {
-                let stored = ports
-                    .hub
-                    .annotate_service_account(
-                        service_account,
-                        IRSA_ANNOTATION,
-                        &role_arn.to_string(),
-                        write,
-                    )
-                    .await?;
-                written.service_accounts.push(stored);
-            }
-            // AWS has no dry run: on a server dry run only Kubernetes writes are sent.
-            _ if write == Write::ServerDryRun => {}
-            Step::CreatePodIdentityAssociation {
-                hub_cluster,
-                service_account,
-                role_arn,
-                target_role_arn,
-            } => {
-                hub_eks
-                    .create_pod_identity_association(
-                        hub_cluster,
-                        service_account,
-                        role_arn,
-                        target_role_arn.as_ref(),
-                    )
-                    .await?;
-            }
-            Step::UpdatePodIdentityAssociation {
-                hub_cluster,
-                association_id,
-                role_arn,
-                target_role_arn,
-                ..
-            } => {
-                hub_eks
-                    .update_pod_identity_association(
-                        hub_cluster,
-                        association_id,
-                        role_arn,
-                        target_role_arn.as_ref(),
-                    )
-                    .await?;
-            }
-            Step::CreateAccessEntry {
-                cluster,
-                principal_arn,
-            } => {
-                ports
-                    .accounts
-                    .for_account(&cluster.account)
-                    .create_access_entry(cluster, principal_arn)
-                    .await?;
-            }
-            Step::AssociateAccessPolicy {
-                cluster,
-                principal_arn,
-                policy_arn,
-                scope,
-            } => {
-                ports
-                    .accounts
-                    .for_account(&cluster.account)
-                    .associate_access_policy(cluster, principal_arn, policy_arn, scope)
-                    .await?;
-            }
+        }
+        if let Some(error) = first_error {
+            return Err(Stopped { applied, error });
         }
     }
     if !restart {
-        return Ok((Vec::new(), written));
+        return Ok(applied);
     }
     let namespace = plan
         .actions
@@ -177,9 +273,287 @@ pub(super) async fn apply<H: HubRead + HubWrite, E: EksWrite, P: Prompt>(
             _ => None,
         })
         .unwrap_or_default();
-    let restarted = ports
+    match ports
         .hub
         .restart_workloads(&namespace, &ARGOCD_WORKLOADS, write)
-        .await?;
-    Ok((restarted, written))
+        .await
+    {
+        Ok(restarted) => {
+            for workload in &restarted {
+                applied
+                    .progress
+                    .push(workload.clone(), "restart", StepStatus::Done);
+            }
+            applied.restarted = restarted;
+            Ok(applied)
+        }
+        Err(error) => {
+            applied.progress.push(
+                format!("Argo CD's workloads in namespace {namespace}"),
+                "restart",
+                StepStatus::Failed,
+            );
+            let last = applied.progress.steps.len() - 1;
+            applied
+                .progress
+                .mark(last, StepStatus::Failed, Some(error.to_string()));
+            Err(Stopped { applied, error })
+        }
+    }
+}
+
+/// One write. A create refused because the object is there already (EKS ResourceInUse,
+/// Kubernetes 409) is read back: as this run wants it, it is already done (by another run at
+/// the same time); otherwise it is a conflict that names what is there.
+async fn write_step<H: HubRead + HubWrite, E: EksRead + EksWrite, P: Prompt>(
+    ports: &Ports<'_, H, E, P>,
+    step: &Step,
+    write: Write,
+) -> Result<WroteStored> {
+    let hub_eks = ports.accounts.own();
+    let result = match step {
+        Step::ApplySecret { secret } => ports
+            .hub
+            .apply_secret(secret, write)
+            .await
+            .map(|stored| Some(Stored::Secret(stored))),
+        Step::AnnotateServiceAccount {
+            service_account,
+            role_arn,
+        } => ports
+            .hub
+            .annotate_service_account(
+                service_account,
+                IRSA_ANNOTATION,
+                &role_arn.to_string(),
+                write,
+            )
+            .await
+            .map(|stored| Some(Stored::ServiceAccount(stored))),
+        // AWS has no dry run: on a server dry run only Kubernetes writes are sent.
+        _ if write == Write::ServerDryRun => Ok(None),
+        Step::CreatePodIdentityAssociation {
+            hub_cluster,
+            service_account,
+            role_arn,
+            target_role_arn,
+        } => hub_eks
+            .create_pod_identity_association(
+                hub_cluster,
+                service_account,
+                role_arn,
+                target_role_arn.as_ref(),
+            )
+            .await
+            .map(|()| None),
+        Step::UpdatePodIdentityAssociation {
+            hub_cluster,
+            association_id,
+            role_arn,
+            target_role_arn,
+            ..
+        } => hub_eks
+            .update_pod_identity_association(
+                hub_cluster,
+                association_id,
+                role_arn,
+                target_role_arn.as_ref(),
+            )
+            .await
+            .map(|()| None),
+        Step::CreateAccessEntry {
+            cluster,
+            principal_arn,
+        } => ports
+            .accounts
+            .for_account(&cluster.account)
+            .create_access_entry(cluster, principal_arn)
+            .await
+            .map(|()| None),
+        Step::AssociateAccessPolicy {
+            cluster,
+            principal_arn,
+            policy_arn,
+            scope,
+        } => ports
+            .accounts
+            .for_account(&cluster.account)
+            .associate_access_policy(cluster, principal_arn, policy_arn, scope)
+            .await
+            .map(|()| None),
+    };
+    match result {
+        Ok(stored) => Ok((Wrote::Done, stored)),
+        Err(error @ Error::Conflict { .. }) => Ok((read_back(ports, step, error).await?, None)),
+        Err(error) => Err(error),
+    }
+}
+
+/// After a write refused as conflicting: what is there now, compared with what `step` wants.
+async fn read_back<H: HubRead, E: EksRead, P: Prompt>(
+    ports: &Ports<'_, H, E, P>,
+    step: &Step,
+    refused: Error,
+) -> Result<Wrote> {
+    const BY_ANOTHER: &str = "made meanwhile by someone else (another run?), as this run wanted it";
+    let subject = step.subject();
+    let conflict = |there: String, fix: String| Error::Conflict {
+        what: format!("{subject} was changed meanwhile by someone else: {there}"),
+        fix: format!("It was left as it is. {fix}"),
+    };
+    match step {
+        Step::CreatePodIdentityAssociation {
+            hub_cluster,
+            service_account,
+            role_arn,
+            target_role_arn,
+        } => {
+            let there = ports
+                .accounts
+                .own()
+                .pod_identity_associations(hub_cluster, &service_account.namespace)
+                .await?;
+            let Some(found) = there.iter().find(|a| a.service_account == *service_account) else {
+                return Err(refused);
+            };
+            let wanted_target = target_role_arn.as_ref().map(ToString::to_string);
+            if found.role_arn == role_arn.to_string() && found.target_role_arn == wanted_target {
+                return Ok(Wrote::AlreadyDone(format!(
+                    "association {} {BY_ANOTHER}",
+                    found.id
+                )));
+            }
+            Err(conflict(
+                format!(
+                    "association {} has role {}{}, this run wanted {role_arn}{}",
+                    found.id,
+                    found.role_arn,
+                    found
+                        .target_role_arn
+                        .as_deref()
+                        .map(|t| format!(" (target role {t})"))
+                        .unwrap_or_default(),
+                    wanted_target
+                        .map(|t| format!(" (target role {t})"))
+                        .unwrap_or_default(),
+                ),
+                "Run the same command again to see the plan against it, and pass --replace-identity to switch it to this run's role".into(),
+            ))
+        }
+        Step::CreateAccessEntry {
+            cluster,
+            principal_arn,
+        } => {
+            let there = ports
+                .accounts
+                .for_account(&cluster.account)
+                .access_entry(cluster, &principal_arn.to_string())
+                .await?;
+            match there {
+                // An entry is the principal alone: its policies are the next step's.
+                Some(_) => Ok(Wrote::AlreadyDone(format!("the entry was {BY_ANOTHER}"))),
+                None => Err(refused),
+            }
+        }
+        Step::ApplySecret { secret } => {
+            let Some(there) = ports.hub.secret(&secret.namespace, &secret.name).await? else {
+                return Err(refused);
+            };
+            let same = there.data == secret.data
+                && secret
+                    .labels
+                    .iter()
+                    .all(|(k, v)| there.labels.get(k) == Some(v))
+                && secret
+                    .annotations
+                    .iter()
+                    .all(|(k, v)| there.annotations.get(k) == Some(v));
+            if same {
+                Ok(Wrote::AlreadyDone(format!("the Secret was {BY_ANOTHER}")))
+            } else {
+                Err(conflict(
+                    "its data or labels differ from this run's".into(),
+                    "Run the same command again to see the plan against it".into(),
+                ))
+            }
+        }
+        Step::AnnotateServiceAccount {
+            service_account,
+            role_arn,
+        } => {
+            let there = ports
+                .hub
+                .service_accounts(&service_account.namespace)
+                .await?;
+            let role = there
+                .iter()
+                .find(|sa| sa.name == service_account.name)
+                .and_then(|sa| sa.irsa_role.clone());
+            match role {
+                Some(role) if role == role_arn.to_string() => {
+                    Ok(Wrote::AlreadyDone(format!("the annotation was {BY_ANOTHER}")))
+                }
+                Some(role) => Err(conflict(
+                    format!("it names role {role}, this run wanted {role_arn}"),
+                    "Run the same command again to see the plan against it, and pass --replace-identity to switch it to this run's role".into(),
+                )),
+                None => Err(refused),
+            }
+        }
+        Step::UpdatePodIdentityAssociation { .. } | Step::AssociateAccessPolicy { .. } => {
+            Err(refused)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::model::{AccessScope, ClusterArn, RoleArn, SaRef};
+
+    fn entry(region: &str, name: &str) -> Step {
+        Step::CreateAccessEntry {
+            cluster: ClusterArn::new("aws", region, "123456789012", name),
+            principal_arn: RoleArn::parse("arn:aws:iam::123456789012:role/argocd").unwrap(),
+        }
+    }
+
+    fn policy(region: &str, name: &str) -> Step {
+        Step::AssociateAccessPolicy {
+            cluster: ClusterArn::new("aws", region, "123456789012", name),
+            principal_arn: RoleArn::parse("arn:aws:iam::123456789012:role/argocd").unwrap(),
+            policy_arn: "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy".into(),
+            scope: AccessScope::Cluster,
+        }
+    }
+
+    #[test]
+    fn a_phase_is_chains_by_cluster_grouped_by_account_and_region() {
+        let annotate = |name: &str| Step::AnnotateServiceAccount {
+            service_account: SaRef {
+                namespace: "argocd".into(),
+                name: name.into(),
+            },
+            role_arn: RoleArn::parse("arn:aws:iam::123456789012:role/argocd").unwrap(),
+        };
+        let steps = [
+            annotate("argocd-server"),
+            annotate("argocd-application-controller"),
+            entry("eu-west-1", "a"),
+            policy("eu-west-1", "a"),
+            entry("eu-west-1", "b"),
+            policy("eu-west-1", "b"),
+            policy("us-east-1", "c"),
+        ];
+        let steps: Vec<&Step> = steps.iter().collect();
+        // Identity: each annotation on its own, all to the hub.
+        let identity = chains(&steps, 0);
+        assert_eq!(identity.len(), 1);
+        assert_eq!(identity["hub"], [vec![0], vec![1]]);
+        // Access: per cluster the entry then its policy; clusters apart, by account/region.
+        let access = chains(&steps, 1);
+        assert_eq!(access["123456789012/eu-west-1"], [vec![2, 3], vec![4, 5]]);
+        assert_eq!(access["123456789012/us-east-1"], [vec![6]]);
+        assert!(chains(&steps, 2).is_empty());
+    }
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use crate::cli::output::Spinner;
 use crate::commands::Ports;
-use crate::commands::discovery::{Progress, discover};
+use crate::commands::discovery::{Discovered, discover};
 use crate::commands::targets::Regions;
 use crate::core::access::{ACCESS_POLICIES, TargetAccess};
 use crate::core::model::{AccessScope, ClusterArn, EksCluster, IdentityMode, RoleArn};
@@ -27,16 +27,16 @@ pub(super) async fn pick_targets<H: HubRead, E: EksRead, P: Prompt>(
     // The hub's Secrets (for the "(registered)" marks) are read while AWS answers.
     // At -v, when the names are all known (what a picker could show first) and when the
     // picker is shown; at -vv each region's list, at -vvv each cluster described.
-    let progress = |progress: Progress<'_>| match progress {
-        Progress::Listed { region, names } => {
+    let progress = |progress: Discovered<'_>| match progress {
+        Discovered::Listed { region, names } => {
             tracing::debug!(region, clusters = names.len(), "discovery: listed");
         }
-        Progress::AllListed { clusters } => tracing::info!(
+        Discovered::AllListed { clusters } => tracing::info!(
             clusters,
             ms = started.elapsed().as_millis(),
             "discovery: every region listed"
         ),
-        Progress::Described(cluster) => {
+        Discovered::Described(cluster) => {
             tracing::trace!(cluster = %cluster.arn, "discovery: described");
         }
     };

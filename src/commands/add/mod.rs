@@ -13,6 +13,8 @@ use crate::core::access::{ObservedAccess, TargetAccess};
 use crate::core::checks::{Status, preflight_checks};
 use crate::core::model::{AccessScope, DEFAULT_ACCESS_POLICY, IdentityMode};
 use crate::core::plan::{HubIdentity, Observed, PlanError, Registration, plan};
+use crate::core::progress::Progress;
+use crate::core::progress::{StepRecord, StepStatus};
 use crate::core::secret::default_secret_name;
 use crate::error::{Error, Result};
 use crate::ports::{EksRead, EksWrite, HubRead, HubWrite, IamRead, Prompt, Write};
@@ -22,7 +24,7 @@ mod guided;
 mod next;
 mod preflight;
 
-use apply::apply;
+use apply::{Applied, Stopped, Written, apply, write_all};
 use guided::{ask_access, ask_management_role, ask_target_role, pick_targets};
 use next::doctor_command;
 use preflight::{HubClues, read_facts};
@@ -185,6 +187,7 @@ pub(crate) async fn run<H: HubRead + HubWrite, E: EksRead + EksWrite + IamRead, 
         restart_needed: false,
         restart_command: restart_command(&identity.namespace),
         restarted: Vec::new(),
+        steps: Progress::default(),
     };
     if refused && settings.dry_run == DryRun::None {
         // Refused before the question: nothing is written.
@@ -193,22 +196,30 @@ pub(crate) async fn run<H: HubRead + HubWrite, E: EksRead + EksWrite + IamRead, 
         }
         return Err(Error::WouldNotWork(failed(&checks)));
     }
-    let (outcome, restarted) = if plan.is_noop() {
-        (Outcome::Unchanged, Vec::new())
+    let (outcome, applied) = if plan.is_noop() {
+        (Outcome::Unchanged, Applied::default())
     } else {
         match settings.dry_run {
-            DryRun::Client => (Outcome::DryRunClient, Vec::new()),
-            DryRun::Server => {
-                let (restarted, _) = apply(&ports, &plan, restart, Write::ServerDryRun).await?;
-                (Outcome::DryRunServer, restarted)
-            }
+            DryRun::Client => (Outcome::DryRunClient, Applied::default()),
+            DryRun::Server => match apply(&ports, &plan, restart, Write::ServerDryRun).await? {
+                Ok(applied) => (Outcome::DryRunServer, applied),
+                Err(stopped) => return Err(stopped.error),
+            },
             DryRun::None => {
                 if !settings.yes && !ports.prompt.confirm("Apply these changes?")? {
                     return Err(Error::Cancelled);
                 }
-                let (restarted, written) = apply(&ports, &plan, restart, Write::Real).await?;
-                verify(&ports, &identity, &registrations, observed.clone(), written).await?;
-                (Outcome::Applied, restarted)
+                let first = apply(&ports, &plan, restart, Write::Real).await?;
+                match converge(&ports, &identity, &registrations, &observed, first).await {
+                    Ok(applied) => (Outcome::Applied, applied),
+                    Err(stopped) => {
+                        report.outcome = Outcome::Failed;
+                        report.restarted.clone_from(&stopped.applied.restarted);
+                        report.steps = stopped.applied.progress;
+                        emit(out, settings.output, &report)?;
+                        return Err(stopped.error);
+                    }
+                }
             }
         }
     };
@@ -236,8 +247,9 @@ pub(crate) async fn run<H: HubRead + HubWrite, E: EksRead + EksWrite + IamRead, 
     }
     report.outcome = outcome;
     report.restart_needed =
-        outcome == Outcome::Applied && plan.needs_restart() && restarted.is_empty();
-    report.restarted = restarted;
+        outcome == Outcome::Applied && plan.needs_restart() && applied.restarted.is_empty();
+    report.restarted = applied.restarted;
+    report.steps = applied.progress;
     if matches!(outcome, Outcome::Applied | Outcome::Unchanged) {
         report.doctor_command = Some(doctor_command(settings, &registrations, &identity));
     }
@@ -376,46 +388,111 @@ async fn access_entries<H: HubRead, E: EksRead, P: Prompt>(
     Ok(access)
 }
 
-/// Read back and plan again: after a successful apply there must be nothing left to do. The
-/// hub's part is what its server-side applies answered (the objects as stored, `written`, over
-/// what was observed before); AWS's writes answer nothing to compare, so its part is read again.
-async fn verify<H: HubRead, E: EksRead, P: Prompt>(
+/// The read-back after the writes, without listing again: what was observed before, with
+/// each object the hub's server-side applies answered (as the server stored it) in place of
+/// the one read; AWS's writes answer nothing to compare, so access entries and associations
+/// are read again. None when some hub write has no answer to use (one refused as already made).
+async fn read_back<H: HubRead, E: EksRead, P: Prompt>(
     ports: &Ports<'_, H, E, P>,
     identity: &HubIdentity,
     registrations: &[Registration],
-    mut observed: Observed,
-    written: apply::Written,
-) -> Result<()> {
-    for secret in written.secrets {
+    before: &Observed,
+    written: &Written,
+) -> Option<Result<Observed>> {
+    if !written.complete {
+        return None;
+    }
+    let mut observed = before.clone();
+    for secret in &written.secrets {
         observed
             .secrets
             .retain(|s| !(s.namespace == secret.namespace && s.name == secret.name));
-        observed.secrets.push(secret);
+        observed.secrets.push(secret.clone());
     }
-    for account in written.service_accounts {
+    for account in &written.service_accounts {
         observed
             .service_accounts
             .retain(|sa| sa.name != account.name);
-        observed.service_accounts.push(account);
+        observed.service_accounts.push(account.clone());
     }
-    let (associations, access) = futures::try_join!(
+    let aws = futures::try_join!(
         associations(ports, identity),
         access_entries(ports, identity, registrations)
-    )?;
-    observed.associations = associations;
-    observed.access = access;
-    let again = plan(identity, registrations, &observed).map_err(|e| plan_error(&e))?;
-    nothing_left(
-        &again
-            .writes()
-            .map(|a| format!("{} ({})", a.step.subject(), a.detail))
-            .collect::<Vec<_>>(),
-    )
+    );
+    Some(aws.map(|(associations, access)| Observed {
+        associations,
+        access,
+        ..observed
+    }))
+}
+
+/// Read back and plan again: after a successful apply there must be nothing left to do. The
+/// first read-back is the writes' own answers ([`read_back`]); when something is left (the
+/// server stored something else, or someone changed it meanwhile), its writes are made once
+/// more, recorded after the first round's, and everything is read again; if that still
+/// differs, it is an error naming what.
+async fn converge<H: HubRead + HubWrite, E: EksRead + EksWrite, P: Prompt>(
+    ports: &Ports<'_, H, E, P>,
+    identity: &HubIdentity,
+    registrations: &[Registration],
+    before: &Observed,
+    first: Result<Applied, Stopped>,
+) -> Result<Applied, Stopped> {
+    let mut applied = first?;
+    let stop = |applied: Applied, error: Error| Stopped { applied, error };
+    for round in 0..2 {
+        let answered = if round == 0 {
+            read_back(ports, identity, registrations, before, &applied.written).await
+        } else {
+            None
+        };
+        let observed = match answered {
+            Some(observed) => observed,
+            None => observe(ports, identity, registrations, None).await,
+        };
+        let observed = match observed {
+            Ok(observed) => observed,
+            Err(error) => return Err(stop(applied, error)),
+        };
+        let again = match plan(identity, registrations, &observed) {
+            Ok(again) => again,
+            Err(error) => return Err(stop(applied, plan_error(&error))),
+        };
+        if again.is_noop() {
+            return Ok(applied);
+        }
+        if round == 1 {
+            let left: Vec<String> = again
+                .writes()
+                .map(|a| format!("{} ({})", a.step.subject(), a.detail))
+                .collect();
+            return match nothing_left(&left) {
+                Ok(()) => Ok(applied),
+                Err(error) => Err(stop(applied, error)),
+            };
+        }
+        // Made again: after this run's write, someone else changed or removed it.
+        let (progress, error) = match write_all(ports, &again, false, Write::Real).await {
+            Ok(more) => (more.progress, None),
+            Err(stopped) => (stopped.applied.progress, Some(stopped.error)),
+        };
+        applied.progress.steps.extend(progress.steps.into_iter().map(|step| StepRecord {
+            detail: Some(match (&step.detail, step.status) {
+                (Some(detail), StepStatus::Failed) => detail.clone(),
+                _ => "made again: after this run's first write someone else changed or removed it (another run at the same time?)".to_owned(),
+            }),
+            ..step
+        }));
+        if let Some(error) = error {
+            return Err(stop(applied, error));
+        }
+    }
+    Ok(applied)
 }
 
 #[cfg(test)]
 pub(crate) mod tests;
 #[cfg(test)]
-mod tests_checks;
+mod tests_apply;
 #[cfg(test)]
-mod tests_readback;
+mod tests_checks;

@@ -192,9 +192,9 @@ async fn a_region_is_described_while_a_slower_region_still_lists() {
     let started = tokio::time::Instant::now();
     discover(&accounts, &regions(&REGIONS[..2]), &|progress| {
         events.borrow_mut().push(match progress {
-            Progress::Listed { region, names } => format!("listed {region} {}", names.len()),
-            Progress::AllListed { clusters } => format!("all listed {clusters}"),
-            Progress::Described(c) => format!("described {}", c.arn.region),
+            Discovered::Listed { region, names } => format!("listed {region} {}", names.len()),
+            Discovered::AllListed { clusters } => format!("all listed {clusters}"),
+            Discovered::Described(c) => format!("described {}", c.arn.region),
         });
     })
     .await
