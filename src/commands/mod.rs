@@ -24,13 +24,18 @@ pub(crate) struct Ports<'a, H, A, P> {
 /// the caller may not use in `namespace` make the refusal, with `fix`. One rules review
 /// answers for all of them; only what it cannot tell (an incomplete review, as with a webhook
 /// authorizer such as EKS access policies) is asked with access reviews, all at once.
+/// `review`: the namespace's rules review when already read.
 pub(crate) async fn require_rbac<'n, H: crate::ports::HubRead>(
     hub: &H,
     namespace: &str,
     needed: impl IntoIterator<Item = (&'n str, &'n str, &'n str)>,
     fix: String,
+    review: Option<crate::core::rbac::RulesReview>,
 ) -> crate::error::Result<()> {
-    let rules = hub.rules_review(namespace).await?;
+    let rules = match review {
+        Some(rules) => rules,
+        None => hub.rules_review(namespace).await?,
+    };
     let mut denied = Vec::new();
     let mut ask = Vec::new();
     for (verb, group, resource) in needed {
@@ -90,7 +95,7 @@ mod tests {
     ];
 
     async fn review(hub: &FakeHub) -> crate::error::Result<()> {
-        require_rbac(hub, "argocd", NEEDED, "ask".into()).await
+        require_rbac(hub, "argocd", NEEDED, "ask".into(), None).await
     }
 
     #[tokio::test]

@@ -46,15 +46,31 @@ pub(crate) async fn run<H: HubRead + HubWrite, E: EksRead + EksWrite + IamRead, 
     let guided = add.targets.is_empty();
     let namespace = argocd_namespace(ports.hub, settings).await?;
 
-    // Named clusters are described while the hub's lists are read.
-    let (clusters, lists) = if guided {
-        (pick_targets(&ports, &regions, &namespace).await?, None)
+    // Named clusters are described while the hub's lists and the rules review (for the RBAC
+    // check before writing; none for a client-side dry run) are read. Three hub requests at
+    // once also leave the three connections the service accounts' writes go out on open: a
+    // request right behind a new connection's TLS handshake can wait out the server's delayed
+    // ACK (~40 ms), as the kube client leaves Nagle's algorithm on.
+    let (clusters, lists, review) = if guided {
+        (
+            pick_targets(&ports, &regions, &namespace).await?,
+            None,
+            None,
+        )
     } else {
-        let (clusters, lists) = futures::try_join!(
+        let review = async {
+            if settings.dry_run == DryRun::Client {
+                Ok(None)
+            } else {
+                ports.hub.rules_review(&namespace).await.map(Some)
+            }
+        };
+        let (clusters, lists, review) = futures::try_join!(
             find_targets(ports.accounts, &add.targets, &regions),
-            hub_lists(ports.hub, &namespace)
+            hub_lists(ports.hub, &namespace),
+            review
         )?;
-        (clusters, Some(lists))
+        (clusters, Some(lists), review)
     };
 
     let choice = add.identity.unwrap_or(IdentityChoice::Auto);
@@ -201,15 +217,17 @@ pub(crate) async fn run<H: HubRead + HubWrite, E: EksRead + EksWrite + IamRead, 
     } else {
         match settings.dry_run {
             DryRun::Client => (Outcome::DryRunClient, Applied::default()),
-            DryRun::Server => match apply(&ports, &plan, restart, Write::ServerDryRun).await? {
-                Ok(applied) => (Outcome::DryRunServer, applied),
-                Err(stopped) => return Err(stopped.error),
-            },
+            DryRun::Server => {
+                match apply(&ports, &plan, restart, Write::ServerDryRun, review).await? {
+                    Ok(applied) => (Outcome::DryRunServer, applied),
+                    Err(stopped) => return Err(stopped.error),
+                }
+            }
             DryRun::None => {
                 if !settings.yes && !ports.prompt.confirm("Apply these changes?")? {
                     return Err(Error::Cancelled);
                 }
-                let first = apply(&ports, &plan, restart, Write::Real).await?;
+                let first = apply(&ports, &plan, restart, Write::Real, review).await?;
                 match converge(&ports, &identity, &registrations, &observed, first).await {
                     Ok(applied) => (Outcome::Applied, applied),
                     Err(stopped) => {
@@ -296,8 +314,9 @@ type HubLists = (
 );
 
 /// Read everything the plan depends on; reads only, each as soon as what it depends on is
-/// known: the Secret of each name the labelled list lacks, each access entry and the
-/// associations at once (`lists`: the hub's lists when already read).
+/// known: the hub's lists (`lists`: when already read), each access entry and the
+/// associations at once, then the Secret of each name the labelled list lacks (one may exist
+/// without Argo CD's label: `kubectl apply`'s).
 async fn observe<H: HubRead, E: EksRead, P: Prompt>(
     ports: &Ports<'_, H, E, P>,
     identity: &HubIdentity,
@@ -316,7 +335,6 @@ async fn observe<H: HubRead, E: EksRead, P: Prompt>(
         access_entries(ports, identity, registrations)
     )?;
     let (mut secrets, service_accounts) = lists;
-    // A Secret of the name without the label (kubectl apply's, say) is found by name.
     let mut missing: Vec<String> = registrations
         .iter()
         .map(|registration| {

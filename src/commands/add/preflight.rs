@@ -46,29 +46,17 @@ async fn iam_facts<H: HubRead, A: EksRead + IamRead, P>(
     hub: &HubClues,
 ) -> PreflightFacts {
     let own = ports.accounts.own();
-    // Only credentials that really are the role's account may read it: another account's
-    // GetRole would say "no such role" about a role that exists.
-    let caller = own.caller().await.ok().map(|c| c.account);
-    let caller = caller.as_deref();
     let management = &identity.management_role;
     let targets = target_roles(registrations);
-    let management_iam = ports.accounts.reaching(&management.account, caller);
-    let management_role = async {
-        let iam = management_iam?;
-        // Its permission policies matter only when it assumes itself (roleARN is the
-        // management role) or EKS assumes the target role with it (native chaining).
-        if targets.contains(management) || identity.native_target.is_some() {
-            role_facts(iam, management).await
-        } else {
-            role_trust(iam, management).await
-        }
-    };
-    let oidc_providers = async {
-        match (identity.mode, management_iam) {
-            (IdentityMode::Irsa, Some(iam)) => iam.oidc_providers().await.ok(),
-            _ => None,
-        }
-    };
+    // Its permission policies matter only when it assumes itself (roleARN is the management
+    // role) or EKS assumes the target role with it (native chaining).
+    let full = targets.contains(management) || identity.native_target.is_some();
+    let irsa = identity.mode == IdentityMode::Irsa;
+    // Only credentials that really are the role's account may read it: another account's
+    // GetRole would say "no such role" about a role that exists. The caller's own
+    // credentials usually are (no --assume-role reaches it): their reads go out beside
+    // GetCallerIdentity and count only if it says so.
+    let guess_own = !ports.accounts.is_assumed(&management.account);
     let pod_identity_agent = async {
         match (identity.mode, hub.agent, &hub.cluster) {
             (IdentityMode::PodIdentity, Some(seen), _) => Some(seen),
@@ -76,6 +64,26 @@ async fn iam_facts<H: HubRead, A: EksRead + IamRead, P>(
                 pod_identity_agent(ports.hub, own, arn, None).await
             }
             _ => None,
+        }
+    };
+    let (caller, guessed, pod_identity_agent) = futures::join!(
+        own.caller(),
+        async {
+            if guess_own {
+                Some(management_reads(own, management, full, irsa).await)
+            } else {
+                None
+            }
+        },
+        pod_identity_agent
+    );
+    let caller = caller.ok().map(|c| c.account);
+    let caller = caller.as_deref();
+    let management_reads = async {
+        match ports.accounts.reaching(&management.account, caller) {
+            Some(iam) if std::ptr::eq(iam, own) && guessed.is_some() => guessed.unwrap_or_default(),
+            Some(iam) => management_reads(iam, management, full, irsa).await,
+            None => (None, None),
         }
     };
     let native_target_role = async {
@@ -93,13 +101,8 @@ async fn iam_facts<H: HubRead, A: EksRead + IamRead, P>(
                 role_trust(ports.accounts.reaching(&target.account, caller)?, target).await
             }),
     );
-    let (management_role, oidc_providers, pod_identity_agent, native_target_role, target_roles) = futures::join!(
-        management_role,
-        oidc_providers,
-        pod_identity_agent,
-        native_target_role,
-        target_roles
-    );
+    let ((management_role, oidc_providers), native_target_role, target_roles) =
+        futures::join!(management_reads, native_target_role, target_roles);
     PreflightFacts {
         management_role,
         oidc_providers,
@@ -108,6 +111,31 @@ async fn iam_facts<H: HubRead, A: EksRead + IamRead, P>(
         target_roles: target_roles.into_iter().flatten().collect(),
         ..PreflightFacts::default()
     }
+}
+
+/// The management role (its trust; its policies too when `full`) and, for IRSA, the
+/// account's IAM OIDC providers, read together with `iam`.
+async fn management_reads<I: IamRead>(
+    iam: &I,
+    management: &RoleArn,
+    full: bool,
+    irsa: bool,
+) -> (Option<RoleFacts>, Option<Vec<String>>) {
+    let role = async {
+        if full {
+            role_facts(iam, management).await
+        } else {
+            role_trust(iam, management).await
+        }
+    };
+    let providers = async {
+        if irsa {
+            iam.oidc_providers().await.ok()
+        } else {
+            None
+        }
+    };
+    futures::join!(role, providers)
 }
 
 /// Read the facts of the check; reads only, and none of them fails `add`.
