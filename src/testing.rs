@@ -148,9 +148,6 @@ pub(crate) struct FakeHub {
     /// The rules review lists no rule for these `verb resource` pairs (though an access
     /// review may allow them) and says it is incomplete: a webhook authorizer's case.
     pub(crate) webhook_allows: Vec<String>,
-    /// The server answers an annotation's server-side apply without it (as a mutating webhook
-    /// that strips it would): the read-back must catch it.
-    pub(crate) drops_annotations: bool,
     /// Access reviews and rules reviews asked.
     pub(crate) reviews: RefCell<Vec<String>>,
     pub(crate) aws_auth: Option<String>,
@@ -159,9 +156,15 @@ pub(crate) struct FakeHub {
     pub(crate) writes: RefCell<Vec<String>>,
     /// Writes that fail once, by the start of their log line (see [`Fault`]).
     pub(crate) faults: Faults,
+    /// Argo CD's workloads that exist (`statefulsets/argocd-application-controller`), with when
+    /// their pods were last rolled; a restart sets it to [`FakeHub::NOW`].
+    pub(crate) workloads: RefCell<BTreeMap<String, i64>>,
 }
 
 impl FakeHub {
+    /// The time a restart by the tool leaves on a workload: after any identity change.
+    pub(crate) const NOW: i64 = 1 << 40;
+
     /// A hub with Argo CD's three service accounts in `namespace`, none annotated.
     pub(crate) fn with_argocd(namespace: &str) -> Self {
         let hub = FakeHub::default();
@@ -222,6 +225,21 @@ impl HubRead for FakeHub {
 
     async fn daemon_set_exists(&self, _namespace: &str, _name: &str) -> Result<bool> {
         Ok(false)
+    }
+
+    async fn workloads_restarted_at(
+        &self,
+        _namespace: &str,
+        workloads: &[Workload],
+    ) -> Result<Vec<(String, i64)>> {
+        let known = self.workloads.borrow();
+        Ok(workloads
+            .iter()
+            .filter_map(|w| {
+                let name = format!("{}/{}", w.kind.resource(), w.name);
+                known.get(&name).map(|at| (name, *at))
+            })
+            .collect())
     }
 
     async fn cluster_secrets(&self, namespace: &str) -> Result<Vec<ObservedSecret>> {
@@ -334,17 +352,15 @@ impl HubRead for FakeHub {
 }
 
 impl HubWrite for FakeHub {
-    async fn apply_secret(&self, secret: &DesiredSecret, write: Write) -> Result<ObservedSecret> {
-        let stored = written(secret);
+    async fn apply_secret(&self, secret: &DesiredSecret, write: Write) -> Result<()> {
         let what = format!("apply Secret {}/{}", secret.namespace, secret.name);
         let (real, fault) = self.write(write, &what)?;
         if real {
             let mut secrets = self.secrets.borrow_mut();
             secrets.retain(|s| !(s.namespace == secret.namespace && s.name == secret.name));
-            secrets.push(stored.clone());
+            secrets.push(written(secret));
         }
-        Faults::after(fault, &what)?;
-        Ok(stored)
+        Faults::after(fault, &what)
     }
 
     async fn delete_secret(&self, namespace: &str, name: &str, write: Write) -> Result<bool> {
@@ -361,32 +377,51 @@ impl HubWrite for FakeHub {
         Ok(found)
     }
 
+    async fn unregister_secret(&self, namespace: &str, name: &str, write: Write) -> Result<bool> {
+        let what = format!("unregister Secret {namespace}/{name}");
+        let (real, fault) = self.write(write, &what)?;
+        Faults::after(fault, &what)?;
+        let mut secrets = self.secrets.borrow_mut();
+        let found = secrets
+            .iter_mut()
+            .find(|s| s.namespace == namespace && s.name == name);
+        let there = found.is_some();
+        if let (true, Some(secret)) = (real, found) {
+            secret.labels.remove(crate::core::model::SECRET_TYPE_LABEL);
+        }
+        Ok(there)
+    }
+
     async fn annotate_service_account(
         &self,
         service_account: &SaRef,
         key: &str,
         value: &str,
+        expected: Option<&str>,
         write: Write,
-    ) -> Result<ObservedServiceAccount> {
+    ) -> Result<()> {
         let what = format!("annotate {service_account} {key}={value}");
+        let now = self
+            .service_accounts
+            .borrow()
+            .get(&service_account.namespace)
+            .and_then(|sas| sas.iter().find(|sa| sa.name == service_account.name))
+            .and_then(|sa| sa.irsa_role.clone());
+        if now.as_deref() != expected {
+            return Err(Faults::in_use(&what));
+        }
         let (real, fault) = self.write(write, &what)?;
-        let stored = match &fault {
-            Some(Fault::TakenBy(role)) => *role,
-            _ => value,
-        };
-        // What the server answers: the annotation as stored (none when it drops it).
-        let answer = ObservedServiceAccount {
-            name: service_account.name.clone(),
-            irsa_role: (!self.drops_annotations).then(|| stored.to_owned()),
-            irsa_changed_at: None,
-        };
         if real {
             let mut accounts = self.service_accounts.borrow_mut();
             let sas = accounts
                 .entry(service_account.namespace.clone())
                 .or_default();
+            let value = match fault {
+                Some(Fault::TakenBy(role)) => role,
+                _ => value,
+            };
             if let Some(sa) = sas.iter_mut().find(|sa| sa.name == service_account.name) {
-                sa.irsa_role = Some(stored.to_owned());
+                sa.irsa_role = Some(value.to_owned());
             }
             self.owned
                 .borrow_mut()
@@ -394,8 +429,7 @@ impl HubWrite for FakeHub {
                 .or_default()
                 .insert(service_account.name.clone(), vec![key.to_owned()]);
         }
-        Faults::after(fault, &what)?;
-        Ok(answer)
+        Faults::after(fault, &what)
     }
 
     async fn remove_service_account_annotation(
@@ -433,8 +467,13 @@ impl HubWrite for FakeHub {
             .map(|w| format!("{}/{}", w.kind.resource(), w.name))
             .collect();
         let what = format!("restart {namespace} {}", names.join(" "));
-        let (_, fault) = self.write(write, &what)?;
+        let (real, fault) = self.write(write, &what)?;
         Faults::after(fault, &what)?;
+        if real {
+            for at in self.workloads.borrow_mut().values_mut() {
+                *at = Self::NOW;
+            }
+        }
         Ok(names)
     }
 }
@@ -659,7 +698,8 @@ impl EksWrite for FakeAws {
             service_account: service_account.clone(),
             role_arn: role,
             managed_by_us: true,
-            changed_at: None,
+            // When "EKS" made it: before any restart the fake hub makes (FakeHub::NOW).
+            changed_at: Some(100),
             target_role_arn: target_role.map(ToString::to_string),
             disable_session_tags: false,
             external_id: target_role.map(|_| "external-id".to_owned()),

@@ -5,10 +5,10 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::ByteString;
-use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
+use k8s_openapi::api::core::v1::Secret;
 use kube::api::ObjectMeta;
 
-use crate::core::model::{FIELD_MANAGER, IRSA_ANNOTATION, ObservedServiceAccount};
+use crate::core::model::FIELD_MANAGER;
 use crate::core::secret::{DesiredSecret, ObservedSecret, OwnedFields};
 
 /// The object sent with server-side apply: only the fields the tool owns.
@@ -30,19 +30,6 @@ pub(crate) fn manifest(desired: &DesiredSecret) -> Secret {
                 .collect(),
         ),
         ..Secret::default()
-    }
-}
-
-/// A service account as the API server returned it (a list, or a server-side apply's answer).
-pub(super) fn observed_service_account(sa: &ServiceAccount) -> ObservedServiceAccount {
-    ObservedServiceAccount {
-        irsa_role: sa
-            .metadata
-            .annotations
-            .as_ref()
-            .and_then(|a| a.get(IRSA_ANNOTATION).cloned()),
-        irsa_changed_at: annotation_written_at(&sa.metadata, IRSA_ANNOTATION),
-        name: sa.metadata.name.clone().unwrap_or_default(),
     }
 }
 

@@ -5,30 +5,29 @@ use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
 use kube::api::{Api, ListParams, Patch, PatchParams};
 
-use super::objects::{manifest, observed_secret, observed_service_account, owned_keys};
-use super::{KubeHub, apply_params, found, kube_error, list};
-use crate::core::model::{ObservedServiceAccount, SaRef};
-use crate::core::secret::{DesiredSecret, ObservedSecret};
-use crate::error::Result;
+use super::objects::{manifest, owned_keys};
+use super::{KubeHub, RESTARTED_AT, apply_params, found, kube_error, list};
+use crate::core::model::{SECRET_TYPE_LABEL, SaRef};
+use crate::core::secret::DesiredSecret;
+use crate::error::{Error, Result};
 use crate::ports::{HubWrite, Workload, WorkloadKind, Write};
 
 impl HubWrite for KubeHub {
-    async fn apply_secret(&self, secret: &DesiredSecret, write: Write) -> Result<ObservedSecret> {
+    async fn apply_secret(&self, secret: &DesiredSecret, write: Write) -> Result<()> {
         let api: Api<Secret> = Api::namespaced(self.client.clone(), &secret.namespace);
-        let stored = api
-            .patch(
-                &secret.name,
-                &apply_params(write),
-                &Patch::Apply(&manifest(secret)),
+        api.patch(
+            &secret.name,
+            &apply_params(write),
+            &Patch::Apply(&manifest(secret)),
+        )
+        .await
+        .map_err(|e| {
+            kube_error(
+                format!("apply Secret {}/{}", secret.namespace, secret.name),
+                e,
             )
-            .await
-            .map_err(|e| {
-                kube_error(
-                    format!("apply Secret {}/{}", secret.namespace, secret.name),
-                    e,
-                )
-            })?;
-        Ok(observed_secret(&stored))
+        })?;
+        Ok(())
     }
 
     async fn annotate_service_account(
@@ -36,17 +35,37 @@ impl HubWrite for KubeHub {
         service_account: &SaRef,
         key: &str,
         value: &str,
+        expected: Option<&str>,
         write: Write,
-    ) -> Result<ObservedServiceAccount> {
-        // Only this one annotation: server-side apply keeps every other field and annotation.
+    ) -> Result<()> {
+        let action = || format!("annotate ServiceAccount {service_account}");
+        let api: Api<ServiceAccount> =
+            Api::namespaced(self.client.clone(), &service_account.namespace);
+        let current = found(api.get(&service_account.name).await, action)?;
+        let metadata = current.map(|sa| sa.metadata).unwrap_or_default();
+        let now = metadata.annotations.as_ref().and_then(|a| a.get(key));
+        if now.map(String::as_str) != expected {
+            return Err(Error::Conflict {
+                what: format!(
+                    "ServiceAccount {service_account} annotation {key} changed since this run read it (now {})",
+                    now.map_or("absent", String::as_str)
+                ),
+                fix: "It was left as it is. Run the same command again to see the plan against it"
+                    .into(),
+            });
+        }
+        // Only this one annotation: server-side apply keeps every other field and annotation;
+        // the resourceVersion read makes it a compare-and-swap (409 if it changed since).
         let mut annotations = serde_json::Map::new();
         annotations.insert(key.to_owned(), value.into());
-        let stored = self
-            .apply_annotations(service_account, annotations, write, || {
-                format!("annotate ServiceAccount {service_account}")
-            })
-            .await?;
-        Ok(observed_service_account(&stored))
+        self.apply_annotations_at(
+            service_account,
+            annotations,
+            metadata.resource_version.as_deref(),
+            write,
+            action,
+        )
+        .await
     }
 
     async fn restart_workloads(
@@ -86,6 +105,24 @@ impl HubWrite for KubeHub {
         Ok(deleted.is_some())
     }
 
+    async fn unregister_secret(&self, namespace: &str, name: &str, write: Write) -> Result<bool> {
+        let api: Api<Secret> = Api::namespaced(self.client.clone(), namespace);
+        let patch = serde_json::json!({"metadata": {"labels": {SECRET_TYPE_LABEL: null}}});
+        let params = PatchParams {
+            dry_run: write == Write::ServerDryRun,
+            ..PatchParams::default()
+        };
+        let patched = found(
+            api.patch(name, &params, &Patch::Merge(&patch)).await,
+            || {
+                format!(
+                    "unregister Secret {namespace}/{name} (remove its {SECRET_TYPE_LABEL} label)"
+                )
+            },
+        )?;
+        Ok(patched.is_some())
+    }
+
     async fn remove_service_account_annotation(
         &self,
         service_account: &SaRef,
@@ -112,8 +149,7 @@ impl HubWrite for KubeHub {
         self.apply_annotations(service_account, keep, write, || {
             format!("remove annotation {key} from ServiceAccount {service_account}")
         })
-        .await?;
-        Ok(())
+        .await
     }
 }
 
@@ -137,7 +173,20 @@ impl KubeHub {
         annotations: serde_json::Map<String, serde_json::Value>,
         write: Write,
         action: impl FnOnce() -> String,
-    ) -> Result<ServiceAccount> {
+    ) -> Result<()> {
+        self.apply_annotations_at(service_account, annotations, None, write, action)
+            .await
+    }
+
+    /// [`Self::apply_annotations`], only while the object is at `resource_version` (when given).
+    async fn apply_annotations_at(
+        &self,
+        service_account: &SaRef,
+        annotations: serde_json::Map<String, serde_json::Value>,
+        resource_version: Option<&str>,
+        write: Write,
+        action: impl FnOnce() -> String,
+    ) -> Result<()> {
         let api: Api<ServiceAccount> =
             Api::namespaced(self.client.clone(), &service_account.namespace);
         let mut metadata = serde_json::json!({
@@ -146,6 +195,9 @@ impl KubeHub {
         });
         if !annotations.is_empty() {
             metadata["annotations"] = serde_json::Value::Object(annotations);
+        }
+        if let Some(version) = resource_version {
+            metadata["resourceVersion"] = version.into();
         }
         let patch = serde_json::json!({
             "apiVersion": "v1",
@@ -158,7 +210,8 @@ impl KubeHub {
             &Patch::Apply(&patch),
         )
         .await
-        .map_err(|e| kube_error(action(), e))
+        .map_err(|e| kube_error(action(), e))?;
+        Ok(())
     }
 
     /// Patch the pod template's restartedAt annotation, as `kubectl rollout restart` does.
@@ -173,7 +226,7 @@ impl KubeHub {
         let api: Api<K> = Api::namespaced(self.client.clone(), namespace);
         let now = k8s_openapi::jiff::Timestamp::now().to_string();
         let patch = serde_json::json!({"spec": {"template": {"metadata": {"annotations": {
-            "kubectl.kubernetes.io/restartedAt": now
+            RESTARTED_AT: now
         }}}}});
         let params = PatchParams {
             dry_run: write == Write::ServerDryRun,

@@ -8,13 +8,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use futures::future::join_all;
 use futures::stream::{self, StreamExt};
 
+use super::read_back::read_back;
 use crate::commands::{Ports, require_rbac};
 use crate::core::action::{Change, Step};
-use crate::core::model::{IRSA_ANNOTATION, ObservedServiceAccount};
+use crate::core::model::IRSA_ANNOTATION;
 use crate::core::plan::Plan;
 use crate::core::progress::{Progress, StepStatus};
 use crate::core::rbac::RulesReview;
-use crate::core::secret::ObservedSecret;
 use crate::error::{Error, Result};
 use crate::ports::{EksRead, EksWrite, HubRead, HubWrite, Prompt, Workload, WorkloadKind, Write};
 
@@ -34,8 +34,8 @@ const ARGOCD_WORKLOADS: [Workload; 3] = [
     },
 ];
 
-/// The RBAC the plan's Kubernetes writes need, checked before anything is written (with
-/// `review`, the rules review of Argo CD's namespace when already read).
+/// The RBAC the plan's Kubernetes writes need, checked before anything is written.
+/// (`review`: the rules review of Argo CD's namespace when already read).
 async fn check_hub_permissions<H: HubRead>(
     hub: &H,
     plan: &Plan,
@@ -81,36 +81,29 @@ async fn check_hub_permissions<H: HubRead>(
     .await
 }
 
-/// How many writes go at once to one account and region of EKS, and to the hub.
-pub(super) const WRITES_IN_FLIGHT: usize = 10;
-
-/// What the writes did: each step's record, the workloads restarted, and what the hub stored.
+/// What the writes did: each step's record, and the workloads restarted.
 #[derive(Debug, Default)]
 pub(super) struct Applied {
     pub(super) progress: Progress,
     pub(super) restarted: Vec<String>,
-    pub(super) written: Written,
 }
 
-/// What the hub's server-side applies answered: the objects as the server stored them, which
-/// serve as the read-back (no list after the writes).
-#[derive(Debug, Default)]
-pub(super) struct Written {
-    pub(super) secrets: Vec<ObservedSecret>,
-    pub(super) service_accounts: Vec<ObservedServiceAccount>,
-    /// Every hub write answered with its object (false when one was refused as already made:
-    /// then there is nothing to read it back from).
-    pub(super) complete: bool,
+/// A run that stopped at a failed write: what was done before it, and the write's error.
+#[derive(Debug)]
+pub(super) struct Stopped {
+    pub(super) applied: Applied,
+    pub(super) error: Error,
 }
 
-/// How a write ended, with the hub's answer when it has one.
-type WroteStored = (Wrote, Option<Stored>);
-
-/// A hub write's answer.
-enum Stored {
-    Secret(ObservedSecret),
-    ServiceAccount(ObservedServiceAccount),
+/// How one write ended when it did not fail.
+pub(super) enum Wrote {
+    Done,
+    /// Refused as already made, and read back as this run wanted it: who made it, for the report.
+    AlreadyDone(String),
 }
+
+/// How many writes go at once to one account and region of EKS, and to the hub.
+pub(super) const WRITES_IN_FLIGHT: usize = 10;
 
 /// The phase of a write: identity, then target access, then the Secrets, so Argo CD never
 /// sees a registration whose identity or access is not in place. Writes of one phase do not
@@ -150,20 +143,6 @@ fn chains(steps: &[&Step], phase_: usize) -> BTreeMap<String, Vec<Vec<usize>>> {
     groups
 }
 
-/// A run that stopped at a failed write: what was done before it, and the write's error.
-#[derive(Debug)]
-pub(super) struct Stopped {
-    pub(super) applied: Applied,
-    pub(super) error: Error,
-}
-
-/// How one write ended when it did not fail.
-enum Wrote {
-    Done,
-    /// Refused as already made, and read back as this run wanted it: who made it, for the report.
-    AlreadyDone(String),
-}
-
 /// Every write of `plan`, not done yet.
 pub(super) fn planned(plan: &Plan) -> Progress {
     Progress::planned(
@@ -200,10 +179,6 @@ pub(super) async fn write_all<H: HubRead + HubWrite, E: EksRead + EksWrite, P: P
     let mut applied = Applied {
         progress: planned(plan),
         restarted: Vec::new(),
-        written: Written {
-            complete: true,
-            ..Written::default()
-        },
     };
     let steps: Vec<&Step> = plan.writes().map(|action| &action.step).collect();
     for phase_ in 0..3 {
@@ -227,7 +202,7 @@ pub(super) async fn write_all<H: HubRead + HubWrite, E: EksRead + EksWrite, P: P
                 .buffer_unordered(WRITES_IN_FLIGHT)
                 .collect::<Vec<_>>()
         });
-        let mut results: Vec<(usize, Result<WroteStored>)> = join_all(groups)
+        let mut results: Vec<(usize, Result<Wrote>)> = join_all(groups)
             .await
             .into_iter()
             .flatten()
@@ -237,27 +212,11 @@ pub(super) async fn write_all<H: HubRead + HubWrite, E: EksRead + EksWrite, P: P
         let mut first_error = None;
         for (index, result) in results {
             match result {
-                Ok((wrote, stored)) => {
-                    let on_hub = matches!(
-                        steps[index],
-                        Step::ApplySecret { .. } | Step::AnnotateServiceAccount { .. }
-                    );
-                    match stored {
-                        Some(Stored::Secret(secret)) => applied.written.secrets.push(secret),
-                        Some(Stored::ServiceAccount(account)) => {
-                            applied.written.service_accounts.push(account);
-                        }
-                        None if on_hub => applied.written.complete = false,
-                        None => {}
-                    }
-                    match wrote {
-                        Wrote::Done => applied.progress.mark(index, StepStatus::Done, None),
-                        Wrote::AlreadyDone(who) => {
-                            applied
-                                .progress
-                                .mark(index, StepStatus::AlreadyDone, Some(who));
-                        }
-                    }
+                Ok(Wrote::Done) => applied.progress.mark(index, StepStatus::Done, None),
+                Ok(Wrote::AlreadyDone(who)) => {
+                    applied
+                        .progress
+                        .mark(index, StepStatus::AlreadyDone, Some(who));
                 }
                 Err(error) => {
                     applied
@@ -282,9 +241,18 @@ pub(super) async fn write_all<H: HubRead + HubWrite, E: EksRead + EksWrite, P: P
             _ => None,
         })
         .unwrap_or_default();
-    match ports
-        .hub
-        .restart_workloads(&namespace, &ARGOCD_WORKLOADS, write)
+    restart_workloads(ports.hub, &namespace, applied, write).await
+}
+
+/// `kubectl rollout restart` of Argo CD's workloads, recorded after the writes.
+async fn restart_workloads<H: HubWrite>(
+    hub: &H,
+    namespace: &str,
+    mut applied: Applied,
+    write: Write,
+) -> Result<Applied, Stopped> {
+    match hub
+        .restart_workloads(namespace, &ARGOCD_WORKLOADS, write)
         .await
     {
         Ok(restarted) => {
@@ -311,6 +279,40 @@ pub(super) async fn write_all<H: HubRead + HubWrite, E: EksRead + EksWrite, P: P
     }
 }
 
+/// `--restart` on a run with nothing to write: restart Argo CD's workloads when their pods were
+/// last rolled before the identity last changed (`identity_changed_at`), as after a run whose
+/// restart failed or was not asked for; else nothing.
+pub(super) async fn restart_if_stale<H: HubRead + HubWrite>(
+    hub: &H,
+    namespace: &str,
+    identity_changed_at: Option<i64>,
+) -> Result<Result<Applied, Stopped>> {
+    let Some(changed) = identity_changed_at else {
+        return Ok(Ok(Applied::default()));
+    };
+    let rolled = hub
+        .workloads_restarted_at(namespace, &ARGOCD_WORKLOADS)
+        .await?;
+    if rolled.iter().all(|(_, at)| *at >= changed) {
+        return Ok(Ok(Applied::default()));
+    }
+    require_rbac(
+        hub,
+        namespace,
+        [
+            ("patch", "apps", "statefulsets"),
+            ("patch", "apps", "deployments"),
+        ],
+        format!(
+            "Nothing was changed. Ask a cluster admin for that RBAC, or restart them yourself: {}",
+            crate::cli::output::restart_command(namespace)
+        ),
+        None,
+    )
+    .await?;
+    Ok(restart_workloads(hub, namespace, Applied::default(), Write::Real).await)
+}
+
 /// One write. A create refused because the object is there already (EKS ResourceInUse,
 /// Kubernetes 409) is read back: as this run wants it, it is already done (by another run at
 /// the same time); otherwise it is a conflict that names what is there.
@@ -318,200 +320,86 @@ async fn write_step<H: HubRead + HubWrite, E: EksRead + EksWrite, P: Prompt>(
     ports: &Ports<'_, H, E, P>,
     step: &Step,
     write: Write,
-) -> Result<WroteStored> {
+) -> Result<Wrote> {
     let hub_eks = ports.accounts.own();
     let result = match step {
-        Step::ApplySecret { secret } => ports
-            .hub
-            .apply_secret(secret, write)
-            .await
-            .map(|stored| Some(Stored::Secret(stored))),
+        Step::ApplySecret { secret } => ports.hub.apply_secret(secret, write).await,
         Step::AnnotateServiceAccount {
             service_account,
             role_arn,
-        } => ports
-            .hub
-            .annotate_service_account(
-                service_account,
-                IRSA_ANNOTATION,
-                &role_arn.to_string(),
-                write,
-            )
-            .await
-            .map(|stored| Some(Stored::ServiceAccount(stored))),
+            previous,
+        } => {
+            ports
+                .hub
+                .annotate_service_account(
+                    service_account,
+                    IRSA_ANNOTATION,
+                    &role_arn.to_string(),
+                    previous.as_deref(),
+                    write,
+                )
+                .await
+        }
         // AWS has no dry run: on a server dry run only Kubernetes writes are sent.
-        _ if write == Write::ServerDryRun => Ok(None),
+        _ if write == Write::ServerDryRun => Ok(()),
         Step::CreatePodIdentityAssociation {
             hub_cluster,
             service_account,
             role_arn,
             target_role_arn,
-        } => hub_eks
-            .create_pod_identity_association(
-                hub_cluster,
-                service_account,
-                role_arn,
-                target_role_arn.as_ref(),
-            )
-            .await
-            .map(|()| None),
+        } => {
+            hub_eks
+                .create_pod_identity_association(
+                    hub_cluster,
+                    service_account,
+                    role_arn,
+                    target_role_arn.as_ref(),
+                )
+                .await
+        }
         Step::UpdatePodIdentityAssociation {
             hub_cluster,
             association_id,
             role_arn,
             target_role_arn,
             ..
-        } => hub_eks
-            .update_pod_identity_association(
-                hub_cluster,
-                association_id,
-                role_arn,
-                target_role_arn.as_ref(),
-            )
-            .await
-            .map(|()| None),
+        } => {
+            hub_eks
+                .update_pod_identity_association(
+                    hub_cluster,
+                    association_id,
+                    role_arn,
+                    target_role_arn.as_ref(),
+                )
+                .await
+        }
         Step::CreateAccessEntry {
             cluster,
             principal_arn,
-        } => ports
-            .accounts
-            .for_account(&cluster.account)
-            .create_access_entry(cluster, principal_arn)
-            .await
-            .map(|()| None),
+        } => {
+            ports
+                .accounts
+                .for_account(&cluster.account)
+                .create_access_entry(cluster, principal_arn)
+                .await
+        }
         Step::AssociateAccessPolicy {
             cluster,
             principal_arn,
             policy_arn,
             scope,
-        } => ports
-            .accounts
-            .for_account(&cluster.account)
-            .associate_access_policy(cluster, principal_arn, policy_arn, scope)
-            .await
-            .map(|()| None),
-    };
-    match result {
-        Ok(stored) => Ok((Wrote::Done, stored)),
-        Err(error @ Error::Conflict { .. }) => Ok((read_back(ports, step, error).await?, None)),
-        Err(error) => Err(error),
-    }
-}
-
-/// After a write refused as conflicting: what is there now, compared with what `step` wants.
-async fn read_back<H: HubRead, E: EksRead, P: Prompt>(
-    ports: &Ports<'_, H, E, P>,
-    step: &Step,
-    refused: Error,
-) -> Result<Wrote> {
-    const BY_ANOTHER: &str = "made meanwhile by someone else (another run?), as this run wanted it";
-    let subject = step.subject();
-    let conflict = |there: String, fix: String| Error::Conflict {
-        what: format!("{subject} was changed meanwhile by someone else: {there}"),
-        fix: format!("It was left as it is. {fix}"),
-    };
-    match step {
-        Step::CreatePodIdentityAssociation {
-            hub_cluster,
-            service_account,
-            role_arn,
-            target_role_arn,
         } => {
-            let there = ports
-                .accounts
-                .own()
-                .pod_identity_associations(hub_cluster, &service_account.namespace)
-                .await?;
-            let Some(found) = there.iter().find(|a| a.service_account == *service_account) else {
-                return Err(refused);
-            };
-            let wanted_target = target_role_arn.as_ref().map(ToString::to_string);
-            if found.role_arn == role_arn.to_string() && found.target_role_arn == wanted_target {
-                return Ok(Wrote::AlreadyDone(format!(
-                    "association {} {BY_ANOTHER}",
-                    found.id
-                )));
-            }
-            Err(conflict(
-                format!(
-                    "association {} has role {}{}, this run wanted {role_arn}{}",
-                    found.id,
-                    found.role_arn,
-                    found
-                        .target_role_arn
-                        .as_deref()
-                        .map(|t| format!(" (target role {t})"))
-                        .unwrap_or_default(),
-                    wanted_target
-                        .map(|t| format!(" (target role {t})"))
-                        .unwrap_or_default(),
-                ),
-                "Run the same command again to see the plan against it, and pass --replace-identity to switch it to this run's role".into(),
-            ))
-        }
-        Step::CreateAccessEntry {
-            cluster,
-            principal_arn,
-        } => {
-            let there = ports
+            ports
                 .accounts
                 .for_account(&cluster.account)
-                .access_entry(cluster, &principal_arn.to_string())
-                .await?;
-            match there {
-                // An entry is the principal alone: its policies are the next step's.
-                Some(_) => Ok(Wrote::AlreadyDone(format!("the entry was {BY_ANOTHER}"))),
-                None => Err(refused),
-            }
+                .associate_access_policy(cluster, principal_arn, policy_arn, scope)
+                .await
         }
-        Step::ApplySecret { secret } => {
-            let Some(there) = ports.hub.secret(&secret.namespace, &secret.name).await? else {
-                return Err(refused);
-            };
-            let same = there.data == secret.data
-                && secret
-                    .labels
-                    .iter()
-                    .all(|(k, v)| there.labels.get(k) == Some(v))
-                && secret
-                    .annotations
-                    .iter()
-                    .all(|(k, v)| there.annotations.get(k) == Some(v));
-            if same {
-                Ok(Wrote::AlreadyDone(format!("the Secret was {BY_ANOTHER}")))
-            } else {
-                Err(conflict(
-                    "its data or labels differ from this run's".into(),
-                    "Run the same command again to see the plan against it".into(),
-                ))
-            }
-        }
-        Step::AnnotateServiceAccount {
-            service_account,
-            role_arn,
-        } => {
-            let there = ports
-                .hub
-                .service_accounts(&service_account.namespace)
-                .await?;
-            let role = there
-                .iter()
-                .find(|sa| sa.name == service_account.name)
-                .and_then(|sa| sa.irsa_role.clone());
-            match role {
-                Some(role) if role == role_arn.to_string() => {
-                    Ok(Wrote::AlreadyDone(format!("the annotation was {BY_ANOTHER}")))
-                }
-                Some(role) => Err(conflict(
-                    format!("it names role {role}, this run wanted {role_arn}"),
-                    "Run the same command again to see the plan against it, and pass --replace-identity to switch it to this run's role".into(),
-                )),
-                None => Err(refused),
-            }
-        }
-        Step::UpdatePodIdentityAssociation { .. } | Step::AssociateAccessPolicy { .. } => {
-            Err(refused)
-        }
+    };
+    match result {
+        Ok(()) => Ok(Wrote::Done),
+        Err(error @ Error::Conflict { .. }) => read_back(ports, step, error).await,
+        Err(error) => Err(error),
     }
 }
 
@@ -544,6 +432,7 @@ mod tests {
                 name: name.into(),
             },
             role_arn: RoleArn::parse("arn:aws:iam::123456789012:role/argocd").unwrap(),
+            previous: None,
         };
         let steps = [
             annotate("argocd-server"),

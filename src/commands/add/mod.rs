@@ -5,26 +5,30 @@ use crate::cli::output::add::{AddReport, Checks, failed};
 use crate::cli::output::manifests::manifests;
 use crate::cli::output::{Outcome, emit, restart_command, show, write_document};
 use crate::cli::settings::{AddSettings, IdentityChoice, Settings};
+use crate::commands::Ports;
 use crate::commands::targets::{
     argocd_namespace, auto_identity, find_hub_cluster, find_targets, search_regions,
 };
-use crate::commands::{Ports, nothing_left};
 use crate::core::access::{ObservedAccess, TargetAccess};
 use crate::core::checks::{Status, preflight_checks};
 use crate::core::model::{AccessScope, DEFAULT_ACCESS_POLICY, IdentityMode};
-use crate::core::plan::{HubIdentity, Observed, PlanError, Registration, plan};
+use crate::core::plan::{
+    HubIdentity, Observed, PlanError, Registration, identity_changed_at, plan,
+};
 use crate::core::progress::Progress;
-use crate::core::progress::{StepRecord, StepStatus};
 use crate::core::secret::default_secret_name;
 use crate::error::{Error, Result};
 use crate::ports::{EksRead, EksWrite, HubRead, HubWrite, IamRead, Prompt, Write};
 
 mod apply;
+mod converge;
 mod guided;
 mod next;
 mod preflight;
+mod read_back;
 
-use apply::{Applied, Stopped, Written, apply, write_all};
+use apply::{Applied, apply, restart_if_stale};
+use converge::converge;
 use guided::{ask_access, ask_management_role, ask_target_role, pick_targets};
 use next::doctor_command;
 use preflight::{HubClues, read_facts};
@@ -213,7 +217,21 @@ pub(crate) async fn run<H: HubRead + HubWrite, E: EksRead + EksWrite + IamRead, 
         return Err(Error::WouldNotWork(failed(&checks)));
     }
     let (outcome, applied) = if plan.is_noop() {
-        (Outcome::Unchanged, Applied::default())
+        let stale = if add.restart && settings.dry_run == DryRun::None {
+            let changed = identity_changed_at(&identity, &observed);
+            restart_if_stale(ports.hub, &identity.namespace, changed).await?
+        } else {
+            Ok(Applied::default())
+        };
+        match stale {
+            Ok(applied) => (Outcome::Unchanged, applied),
+            Err(stopped) => {
+                report.outcome = Outcome::Failed;
+                report.steps = stopped.applied.progress;
+                emit(out, settings.output, &report)?;
+                return Err(stopped.error);
+            }
+        }
     } else {
         match settings.dry_run {
             DryRun::Client => (Outcome::DryRunClient, Applied::default()),
@@ -228,7 +246,7 @@ pub(crate) async fn run<H: HubRead + HubWrite, E: EksRead + EksWrite + IamRead, 
                     return Err(Error::Cancelled);
                 }
                 let first = apply(&ports, &plan, restart, Write::Real, review).await?;
-                match converge(&ports, &identity, &registrations, &observed, first).await {
+                match converge(&ports, &identity, &registrations, first).await {
                     Ok(applied) => (Outcome::Applied, applied),
                     Err(stopped) => {
                         report.outcome = Outcome::Failed;
@@ -317,7 +335,7 @@ type HubLists = (
 /// known: the hub's lists (`lists`: when already read), each access entry and the
 /// associations at once, then the Secret of each name the labelled list lacks (one may exist
 /// without Argo CD's label: `kubectl apply`'s).
-async fn observe<H: HubRead, E: EksRead, P: Prompt>(
+pub(super) async fn observe<H: HubRead, E: EksRead, P: Prompt>(
     ports: &Ports<'_, H, E, P>,
     identity: &HubIdentity,
     registrations: &[Registration],
@@ -404,108 +422,6 @@ async fn access_entries<H: HubRead, E: EksRead, P: Prompt>(
         access.insert(cluster, entry);
     }
     Ok(access)
-}
-
-/// The read-back after the writes, without listing again: what was observed before, with
-/// each object the hub's server-side applies answered (as the server stored it) in place of
-/// the one read; AWS's writes answer nothing to compare, so access entries and associations
-/// are read again. None when some hub write has no answer to use (one refused as already made).
-async fn read_back<H: HubRead, E: EksRead, P: Prompt>(
-    ports: &Ports<'_, H, E, P>,
-    identity: &HubIdentity,
-    registrations: &[Registration],
-    before: &Observed,
-    written: &Written,
-) -> Option<Result<Observed>> {
-    if !written.complete {
-        return None;
-    }
-    let mut observed = before.clone();
-    for secret in &written.secrets {
-        observed
-            .secrets
-            .retain(|s| !(s.namespace == secret.namespace && s.name == secret.name));
-        observed.secrets.push(secret.clone());
-    }
-    for account in &written.service_accounts {
-        observed
-            .service_accounts
-            .retain(|sa| sa.name != account.name);
-        observed.service_accounts.push(account.clone());
-    }
-    let aws = futures::try_join!(
-        associations(ports, identity),
-        access_entries(ports, identity, registrations)
-    );
-    Some(aws.map(|(associations, access)| Observed {
-        associations,
-        access,
-        ..observed
-    }))
-}
-
-/// Read back and plan again: after a successful apply there must be nothing left to do. The
-/// first read-back is the writes' own answers ([`read_back`]); when something is left (the
-/// server stored something else, or someone changed it meanwhile), its writes are made once
-/// more, recorded after the first round's, and everything is read again; if that still
-/// differs, it is an error naming what.
-async fn converge<H: HubRead + HubWrite, E: EksRead + EksWrite, P: Prompt>(
-    ports: &Ports<'_, H, E, P>,
-    identity: &HubIdentity,
-    registrations: &[Registration],
-    before: &Observed,
-    first: Result<Applied, Stopped>,
-) -> Result<Applied, Stopped> {
-    let mut applied = first?;
-    let stop = |applied: Applied, error: Error| Stopped { applied, error };
-    for round in 0..2 {
-        let answered = if round == 0 {
-            read_back(ports, identity, registrations, before, &applied.written).await
-        } else {
-            None
-        };
-        let observed = match answered {
-            Some(observed) => observed,
-            None => observe(ports, identity, registrations, None).await,
-        };
-        let observed = match observed {
-            Ok(observed) => observed,
-            Err(error) => return Err(stop(applied, error)),
-        };
-        let again = match plan(identity, registrations, &observed) {
-            Ok(again) => again,
-            Err(error) => return Err(stop(applied, plan_error(&error))),
-        };
-        if again.is_noop() {
-            return Ok(applied);
-        }
-        if round == 1 {
-            let left: Vec<String> = again
-                .writes()
-                .map(|a| format!("{} ({})", a.step.subject(), a.detail))
-                .collect();
-            return match nothing_left(&left) {
-                Ok(()) => Ok(applied),
-                Err(error) => Err(stop(applied, error)),
-            };
-        }
-        // Made again: after this run's write, someone else changed or removed it.
-        let (progress, error) = match write_all(ports, &again, false, Write::Real).await {
-            Ok(more) => (more.progress, None),
-            Err(stopped) => (stopped.applied.progress, Some(stopped.error)),
-        };
-        applied.progress.steps.extend(progress.steps.into_iter().map(|step| StepRecord {
-            detail: Some(match (&step.detail, step.status) {
-                (Some(detail), StepStatus::Failed) => detail.clone(),
-                _ => "made again: after this run's first write someone else changed or removed it (another run at the same time?)".to_owned(),
-            }),
-            ..step
-        }));
-        if let Some(error) = error {
-            return Err(stop(applied, error));
-        }
-    }
-    Ok(applied)
 }
 
 #[cfg(test)]
