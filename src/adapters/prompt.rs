@@ -3,6 +3,7 @@
 use dialoguer::theme::{ColorfulTheme, SimpleTheme, Theme};
 use dialoguer::{Confirm, FuzzySelect, Input, MultiSelect};
 
+use super::interrupt;
 use crate::error::{Error, Result};
 use crate::ports::Prompt;
 
@@ -13,14 +14,10 @@ pub(crate) struct TerminalPrompt {
 
 impl TerminalPrompt {
     /// Without colour, the plain theme marks the cursor with `>` and picks with `[x]`.
-    /// Ctrl-C at a prompt would leave the terminal's cursor hidden: show it again and exit 130.
+    /// Ctrl-C at a prompt would leave the terminal's cursor hidden: the handler
+    /// (adapters/interrupt.rs) shows it again and exits 130.
     pub(crate) fn new(color: bool) -> Self {
-        // Fails only when a handler is already set, which then does the job.
-        let _ = ctrlc::set_handler(|| {
-            let _ = console::Term::stderr().show_cursor();
-            eprintln!("\ninterrupted");
-            std::process::exit(i32::from(crate::error::exit::CANCELLED));
-        });
+        interrupt::install();
         let theme: Box<dyn Theme> = if color {
             Box::new(ColorfulTheme::default())
         } else {
@@ -92,6 +89,14 @@ impl Prompt for TerminalPrompt {
         }
         input.interact_text().map_err(prompt_error)
     }
+
+    fn writes_begin(&self) {
+        interrupt::writes_begin();
+    }
+
+    fn interrupted(&self) -> bool {
+        interrupt::interrupted()
+    }
 }
 
 /// For scripts and CI: never asks; a needed answer is a usage error naming the flag.
@@ -126,5 +131,13 @@ impl Prompt for NoPrompt {
         _validate: &dyn Fn(&str) -> std::result::Result<(), String>,
     ) -> Result<String> {
         Err(needs_flag(flag))
+    }
+
+    fn writes_begin(&self) {
+        interrupt::writes_begin();
+    }
+
+    fn interrupted(&self) -> bool {
+        interrupt::interrupted()
     }
 }

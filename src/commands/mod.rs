@@ -6,6 +6,7 @@ pub(crate) mod completion;
 pub(crate) mod discovery;
 pub(crate) mod doctor;
 pub(crate) mod list;
+pub(crate) mod permissions;
 pub(crate) mod policy;
 pub(crate) mod registered;
 pub(crate) mod remove;

@@ -180,16 +180,28 @@ pub(super) async fn write_all<H: HubRead + HubWrite, E: EksRead + EksWrite, P: P
         progress: planned(plan),
         restarted: Vec::new(),
     };
+    ports.prompt.writes_begin();
     let steps: Vec<&Step> = plan.writes().map(|action| &action.step).collect();
     for phase_ in 0..3 {
+        // Ctrl-C: stop before the next phase; the progress says what was and was not written.
+        if ports.prompt.interrupted() {
+            return Err(Stopped {
+                applied,
+                error: Error::Interrupted,
+            });
+        }
         // Every chain of the phase at once, at most WRITES_IN_FLIGHT per account and region;
-        // a chain stops at its first failure, the phase ends when all its chains have.
+        // a chain stops at its first failure (or at Ctrl-C), the phase ends when all its
+        // chains have.
         let steps = &steps;
         let groups = chains(steps, phase_).into_values().map(|group| {
             stream::iter(group)
                 .map(|chain| async move {
                     let mut results = Vec::with_capacity(chain.len());
                     for index in chain {
+                        if ports.prompt.interrupted() {
+                            break;
+                        }
                         let result = write_step(ports, steps[index], write).await;
                         let failed = result.is_err();
                         results.push((index, result));
@@ -232,6 +244,17 @@ pub(super) async fn write_all<H: HubRead + HubWrite, E: EksRead + EksWrite, P: P
     }
     if !restart {
         return Ok(applied);
+    }
+    if ports.prompt.interrupted() {
+        applied.progress.push(
+            "Argo CD's workloads".to_owned(),
+            "restart",
+            StepStatus::NotDone,
+        );
+        return Err(Stopped {
+            applied,
+            error: Error::Interrupted,
+        });
     }
     let namespace = plan
         .actions

@@ -13,7 +13,7 @@ use crate::core::access::{ObservedAccess, TargetAccess};
 use crate::core::checks::{Status, preflight_checks};
 use crate::core::model::{AccessScope, DEFAULT_ACCESS_POLICY, IdentityMode};
 use crate::core::plan::{
-    HubIdentity, Observed, PlanError, Registration, identity_changed_at, plan,
+    HubIdentity, Observed, PlanError, Registration, check_ready, identity_changed_at, plan,
 };
 use crate::core::progress::Progress;
 use crate::core::secret::default_secret_name;
@@ -76,6 +76,10 @@ pub(crate) async fn run<H: HubRead + HubWrite, E: EksRead + EksWrite + IamRead, 
         )?;
         (clusters, Some(lists), review)
     };
+    // Before any question: a cluster that is not ACTIVE cannot be registered.
+    for cluster in &clusters {
+        check_ready(cluster).map_err(|e| plan_error(&e))?;
+    }
 
     let choice = add.identity.unwrap_or(IdentityChoice::Auto);
     let needs_hub = !matches!(
@@ -314,6 +318,7 @@ fn plan_error(error: &PlanError) -> Error {
             ),
         },
         PlanError::HubClusterUnknown | PlanError::CrossPartition { .. } => Error::Usage(message),
+        PlanError::NotActive { .. } => Error::NotReady { what: message },
     }
 }
 
