@@ -416,7 +416,10 @@ async fn a_connection_reset_once_is_retried_and_add_succeeds() {
         assert_eq!(once.run.code, 0, "{}", once.run);
         let stderr = &once.run.stderr;
         if proxy == KUBE {
-            assert_eq!(stderr.matches("retrying GET").count(), 1, "{stderr}");
+            // add sends its first hub reads together (the two lists beside the rules review),
+            // so the reset may catch each GET then in flight: each is retried once.
+            let retried = stderr.matches("retrying GET").count();
+            assert!((1..=2).contains(&retried), "{stderr}");
         } else {
             assert!(stderr.contains("beginning attempt #2"), "{stderr}");
         }

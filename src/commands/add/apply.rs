@@ -1,12 +1,8 @@
-//! `add`'s writes: the RBAC review before them, then the plan's writes phase by phase
-//! (identity, target access, Secrets; the writes of one phase together) and the restart of
-//! Argo CD's workloads, recording what became of each (done, already done by someone else,
-//! failed, not done) so a run that stops part way says so.
+//! `add`'s writes: the RBAC review before them, then the plan's writes in order and the
+//! restart of Argo CD's workloads, recording what became of each (done, already done by
+//! someone else, failed, not done) so a run that stops part way says so.
 
-use std::collections::{BTreeMap, BTreeSet};
-
-use futures::future::join_all;
-use futures::stream::{self, StreamExt};
+use std::collections::BTreeSet;
 
 use super::read_back::read_back;
 use crate::commands::{Ports, require_rbac};
@@ -102,47 +98,6 @@ pub(super) enum Wrote {
     AlreadyDone(String),
 }
 
-/// How many writes go at once to one account and region of EKS, and to the hub.
-pub(super) const WRITES_IN_FLIGHT: usize = 10;
-
-/// The phase of a write: identity, then target access, then the Secrets, so Argo CD never
-/// sees a registration whose identity or access is not in place. Writes of one phase do not
-/// depend on each other, but a cluster's access policy needs its access entry first.
-fn phase(step: &Step) -> usize {
-    match step {
-        Step::AnnotateServiceAccount { .. }
-        | Step::CreatePodIdentityAssociation { .. }
-        | Step::UpdatePodIdentityAssociation { .. } => 0,
-        Step::CreateAccessEntry { .. } | Step::AssociateAccessPolicy { .. } => 1,
-        Step::ApplySecret { .. } => 2,
-    }
-}
-
-/// The writes of `phase` (indexes into `steps`) as chains made one after the other (a
-/// cluster's access entry, then its policy), grouped by where they go: one EKS account and
-/// region, or the hub.
-fn chains(steps: &[&Step], phase_: usize) -> BTreeMap<String, Vec<Vec<usize>>> {
-    let mut by_cluster: BTreeMap<(String, String), Vec<usize>> = BTreeMap::new();
-    let mut groups: BTreeMap<String, Vec<Vec<usize>>> = BTreeMap::new();
-    for (index, step) in steps.iter().enumerate().filter(|(_, s)| phase(s) == phase_) {
-        match step {
-            Step::CreateAccessEntry { cluster, .. }
-            | Step::AssociateAccessPolicy { cluster, .. } => {
-                let key = format!("{}/{}", cluster.account, cluster.region);
-                by_cluster
-                    .entry((key, cluster.to_string()))
-                    .or_default()
-                    .push(index);
-            }
-            _ => groups.entry("hub".into()).or_default().push(vec![index]),
-        }
-    }
-    for ((key, _), chain) in by_cluster {
-        groups.entry(key).or_default().push(chain);
-    }
-    groups
-}
-
 /// Every write of `plan`, not done yet.
 pub(super) fn planned(plan: &Plan) -> Progress {
     Progress::planned(
@@ -164,12 +119,10 @@ pub(super) async fn apply<H: HubRead + HubWrite, E: EksRead + EksWrite, P: Promp
     Ok(write_all(ports, plan, restart, write).await)
 }
 
-/// Make the plan's writes phase by phase (identity, target access, Secrets; see [`phase`]),
-/// the writes of a phase together, then restart Argo CD's workloads when asked; writes only
-/// (and read-backs of a write refused as already made). A failed write ends the run after its
-/// phase: the phase's other writes finish (done or failed), a chain stops at its failure,
-/// later phases are `not done`, and running the same command again plans from what is there
-/// and makes only what is missing.
+/// Make the plan's writes in its order (identity, target access, Secrets), then restart
+/// Argo CD's workloads when asked; writes only (and read-backs of a write refused as already
+/// made). Stops at the first failed write: what was done stays, the rest is `not done`, and
+/// running the same command again plans from what is there and makes only what is missing.
 pub(super) async fn write_all<H: HubRead + HubWrite, E: EksRead + EksWrite, P: Prompt>(
     ports: &Ports<'_, H, E, P>,
     plan: &Plan,
@@ -181,65 +134,27 @@ pub(super) async fn write_all<H: HubRead + HubWrite, E: EksRead + EksWrite, P: P
         restarted: Vec::new(),
     };
     ports.prompt.writes_begin();
-    let steps: Vec<&Step> = plan.writes().map(|action| &action.step).collect();
-    for phase_ in 0..3 {
-        // Ctrl-C: stop before the next phase; the progress says what was and was not written.
+    for (index, action) in plan.writes().enumerate() {
+        // Ctrl-C: stop before the next write; the progress says what was and was not written.
         if ports.prompt.interrupted() {
             return Err(Stopped {
                 applied,
                 error: Error::Interrupted,
             });
         }
-        // Every chain of the phase at once, at most WRITES_IN_FLIGHT per account and region;
-        // a chain stops at its first failure (or at Ctrl-C), the phase ends when all its
-        // chains have.
-        let steps = &steps;
-        let groups = chains(steps, phase_).into_values().map(|group| {
-            stream::iter(group)
-                .map(|chain| async move {
-                    let mut results = Vec::with_capacity(chain.len());
-                    for index in chain {
-                        if ports.prompt.interrupted() {
-                            break;
-                        }
-                        let result = write_step(ports, steps[index], write).await;
-                        let failed = result.is_err();
-                        results.push((index, result));
-                        if failed {
-                            break;
-                        }
-                    }
-                    results
-                })
-                .buffer_unordered(WRITES_IN_FLIGHT)
-                .collect::<Vec<_>>()
-        });
-        let mut results: Vec<(usize, Result<Wrote>)> = join_all(groups)
-            .await
-            .into_iter()
-            .flatten()
-            .flatten()
-            .collect();
-        results.sort_by_key(|(index, _)| *index);
-        let mut first_error = None;
-        for (index, result) in results {
-            match result {
-                Ok(Wrote::Done) => applied.progress.mark(index, StepStatus::Done, None),
-                Ok(Wrote::AlreadyDone(who)) => {
-                    applied
-                        .progress
-                        .mark(index, StepStatus::AlreadyDone, Some(who));
-                }
-                Err(error) => {
-                    applied
-                        .progress
-                        .mark(index, StepStatus::Failed, Some(error.to_string()));
-                    first_error.get_or_insert(error);
-                }
+        match write_step(ports, &action.step, write).await {
+            Ok(Wrote::Done) => applied.progress.mark(index, StepStatus::Done, None),
+            Ok(Wrote::AlreadyDone(who)) => {
+                applied
+                    .progress
+                    .mark(index, StepStatus::AlreadyDone, Some(who));
             }
-        }
-        if let Some(error) = first_error {
-            return Err(Stopped { applied, error });
+            Err(error) => {
+                applied
+                    .progress
+                    .mark(index, StepStatus::Failed, Some(error.to_string()));
+                return Err(Stopped { applied, error });
+            }
         }
     }
     if !restart {
@@ -423,58 +338,5 @@ async fn write_step<H: HubRead + HubWrite, E: EksRead + EksWrite, P: Prompt>(
         Ok(()) => Ok(Wrote::Done),
         Err(error @ Error::Conflict { .. }) => read_back(ports, step, error).await,
         Err(error) => Err(error),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::core::model::{AccessScope, ClusterArn, RoleArn, SaRef};
-
-    fn entry(region: &str, name: &str) -> Step {
-        Step::CreateAccessEntry {
-            cluster: ClusterArn::new("aws", region, "123456789012", name),
-            principal_arn: RoleArn::parse("arn:aws:iam::123456789012:role/argocd").unwrap(),
-        }
-    }
-
-    fn policy(region: &str, name: &str) -> Step {
-        Step::AssociateAccessPolicy {
-            cluster: ClusterArn::new("aws", region, "123456789012", name),
-            principal_arn: RoleArn::parse("arn:aws:iam::123456789012:role/argocd").unwrap(),
-            policy_arn: "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy".into(),
-            scope: AccessScope::Cluster,
-        }
-    }
-
-    #[test]
-    fn a_phase_is_chains_by_cluster_grouped_by_account_and_region() {
-        let annotate = |name: &str| Step::AnnotateServiceAccount {
-            service_account: SaRef {
-                namespace: "argocd".into(),
-                name: name.into(),
-            },
-            role_arn: RoleArn::parse("arn:aws:iam::123456789012:role/argocd").unwrap(),
-            previous: None,
-        };
-        let steps = [
-            annotate("argocd-server"),
-            annotate("argocd-application-controller"),
-            entry("eu-west-1", "a"),
-            policy("eu-west-1", "a"),
-            entry("eu-west-1", "b"),
-            policy("eu-west-1", "b"),
-            policy("us-east-1", "c"),
-        ];
-        let steps: Vec<&Step> = steps.iter().collect();
-        // Identity: each annotation on its own, all to the hub.
-        let identity = chains(&steps, 0);
-        assert_eq!(identity.len(), 1);
-        assert_eq!(identity["hub"], [vec![0], vec![1]]);
-        // Access: per cluster the entry then its policy; clusters apart, by account/region.
-        let access = chains(&steps, 1);
-        assert_eq!(access["123456789012/eu-west-1"], [vec![2, 3], vec![4, 5]]);
-        assert_eq!(access["123456789012/us-east-1"], [vec![6]]);
-        assert!(chains(&steps, 2).is_empty());
     }
 }

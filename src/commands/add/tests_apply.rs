@@ -81,18 +81,16 @@ fn all_writes(hub: &FakeHub, accounts: &Accounts<FakeAws>) -> Vec<String> {
 
 #[tokio::test]
 async fn each_failed_write_is_reported_and_the_same_command_finishes_the_job() {
-    // (fault on, steps done when the run stops, the failing step's subject). The writes go
-    // phase by phase, a phase's writes together: identity (the three associations), access
-    // (the entry, then its policy), the Secret; a failure ends the run once its phase is over.
+    // (fault on, steps done before it, the failing step's subject)
     let cases = [
         (
             "associate argocd/argocd-application-controller",
-            2,
+            0,
             "PodIdentityAssociation argocd/argocd-application-controller",
         ),
         (
             "associate argocd/argocd-server",
-            2,
+            1,
             "PodIdentityAssociation argocd/argocd-server",
         ),
         ("create access entry", 3, "AccessEntry"),
@@ -135,10 +133,7 @@ async fn each_failed_write_is_reported_and_the_same_command_finishes_the_job() {
         );
         assert_eq!(out.matches("\n  done ").count(), done, "{fault}: {out}");
         let before = all_writes(&hub, &accounts).len();
-        assert_eq!(
-            before, done,
-            "only the writes of the failure's phase and before were made"
-        );
+        assert_eq!(before, done, "only the writes before the failure were made");
 
         // The same command again makes the rest, and only the rest.
         let (result, out) = run(&hub, &accounts, &POD_IDENTITY, &[]).await;
@@ -189,7 +184,7 @@ async fn a_stopped_run_says_each_steps_status_in_json() {
 }
 
 #[tokio::test]
-async fn irsa_makes_the_other_annotations_stops_before_the_secret_and_the_rerun_finishes() {
+async fn irsa_stops_after_one_annotation_and_the_rerun_annotates_the_rest() {
     let (hub, accounts) = hub_and_aws();
     hub.faults.set("annotate argocd/argocd-server", Fault::Fail);
     let irsa = [
@@ -204,7 +199,7 @@ async fn irsa_makes_the_other_annotations_stops_before_the_secret_and_the_rerun_
     let (result, out) = run(&hub, &accounts, &irsa, &[]).await;
     assert!(result.is_err());
     assert!(
-        out.contains("Stopped part way: 2 write(s) done, 1 failed, 3 not done:"),
+        out.contains("Stopped part way: 1 write(s) done, 1 failed, 4 not done:"),
         "{out}"
     );
     assert!(hub.secrets.borrow().is_empty(), "the Secret goes last");
