@@ -12,6 +12,7 @@ use crate::core::model::{
     AccessEntry, AccessScope, ClusterArn, EksCluster, GroupBinding, ObservedServiceAccount,
     PodFacts, PodIdentityAssociation, RoleArn, SaRef,
 };
+use crate::core::rbac::RulesReview;
 use crate::core::secret::{DesiredSecret, ObservedSecret};
 use crate::error::Result;
 
@@ -100,6 +101,8 @@ pub(crate) trait HubRead {
     ) -> Result<Vec<(String, i64)>>;
     async fn can_i(&self, namespace: &str, verb: &str, group: &str, resource: &str)
     -> Result<bool>;
+    /// SelfSubjectRulesReview: what the caller may do in `namespace`, in one request.
+    async fn rules_review(&self, namespace: &str) -> Result<RulesReview>;
 }
 
 /// Writes to the cluster where Argo CD runs, all server-side apply or delete.

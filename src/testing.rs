@@ -95,6 +95,7 @@ use crate::core::model::{
     AccessEntry, AccessPolicyAssociation, AccessScope, GroupBinding, IRSA_ANNOTATION,
     ObservedServiceAccount, PodFacts, PodIdentityAssociation, RoleArn, SaRef,
 };
+use crate::core::rbac::{ResourceRule, RulesReview};
 use crate::core::secret::{DesiredSecret, OwnedFields};
 use crate::error::{Error, Result};
 use crate::ports::{
@@ -144,6 +145,11 @@ pub(crate) struct FakeHub {
     pub(crate) pods: Vec<PodFacts>,
     /// `verb resource` pairs the access review refuses.
     pub(crate) refused: Vec<String>,
+    /// The rules review lists no rule for these `verb resource` pairs (though an access
+    /// review may allow them) and says it is incomplete: a webhook authorizer's case.
+    pub(crate) webhook_allows: Vec<String>,
+    /// Access reviews and rules reviews asked.
+    pub(crate) reviews: RefCell<Vec<String>>,
     pub(crate) aws_auth: Option<String>,
     /// What targets answer to a token; None: they reject it.
     pub(crate) token_user: Option<(String, Vec<String>)>,
@@ -302,7 +308,46 @@ impl HubRead for FakeHub {
     }
 
     async fn can_i(&self, _ns: &str, verb: &str, _group: &str, resource: &str) -> Result<bool> {
-        Ok(!self.refused.contains(&format!("{verb} {resource}")))
+        let pair = format!("{verb} {resource}");
+        self.reviews
+            .borrow_mut()
+            .push(format!("access review {pair}"));
+        Ok(!self.refused.contains(&pair))
+    }
+
+    /// Every verb on the resources `add` and `remove` write, but the refused pairs and those
+    /// only a webhook allows.
+    async fn rules_review(&self, namespace: &str) -> Result<RulesReview> {
+        self.reviews
+            .borrow_mut()
+            .push(format!("rules review {namespace}"));
+        let rules = ["get", "list", "create", "patch", "update", "delete"]
+            .iter()
+            .flat_map(|verb| {
+                [
+                    ("", "secrets"),
+                    ("", "serviceaccounts"),
+                    ("apps", "statefulsets"),
+                    ("apps", "deployments"),
+                ]
+                .into_iter()
+                .map(move |(group, resource)| (*verb, group, resource))
+            })
+            .filter(|(verb, _, resource)| {
+                let pair = format!("{verb} {resource}");
+                !self.refused.contains(&pair) && !self.webhook_allows.contains(&pair)
+            })
+            .map(|(verb, group, resource)| ResourceRule {
+                verbs: vec![verb.to_owned()],
+                api_groups: vec![group.to_owned()],
+                resources: vec![resource.to_owned()],
+                resource_names: Vec::new(),
+            })
+            .collect();
+        Ok(RulesReview {
+            rules,
+            incomplete: !self.webhook_allows.is_empty(),
+        })
     }
 }
 

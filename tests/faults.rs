@@ -335,7 +335,9 @@ async fn latency_of_2s_passes_under_the_default_timeout_and_a_shorter_one_names_
     let slow = faulty.add(&scene, &[]);
     report("latency 2 s on AWS, default timeout", &slow);
     assert_eq!(slow.run.code, 0, "{}", slow.run);
-    assert!(slow.took > Duration::from_secs(8), "{:?}", slow.took);
+    // Two rounds of 2 s at least: DescribeCluster (beside the hub's reads), then the check
+    // before writing's reads, sent together.
+    assert!(slow.took > Duration::from_secs(4), "{:?}", slow.took);
     scene.assert_registered().await;
     faulty.rerun_converges(&scene).await;
 }
@@ -370,8 +372,9 @@ async fn a_peer_that_resets_every_connection_is_retried_then_named() {
         assert!(!said.contains("Error {"), "no Debug output: {said}");
         // Three attempts in all for the first call, then the error.
         if proxy == KUBE {
+            // Two retries of each first GET (the two lists go out together).
             let retries = reset.run.stderr.matches("retrying GET").count();
-            assert_eq!(retries, 2, "{}", reset.run.stderr);
+            assert!((2..=4).contains(&retries), "{}", reset.run.stderr);
         } else {
             assert!(
                 reset.run.stderr.contains("beginning attempt #3")
@@ -416,7 +419,10 @@ async fn a_connection_reset_once_is_retried_and_add_succeeds() {
         assert_eq!(once.run.code, 0, "{}", once.run);
         let stderr = &once.run.stderr;
         if proxy == KUBE {
-            assert_eq!(stderr.matches("retrying GET").count(), 1, "{stderr}");
+            // add sends its first hub reads together (the two lists beside the rules review),
+            // so the reset may catch each GET then in flight: each is retried once.
+            let retried = stderr.matches("retrying GET").count();
+            assert!((1..=2).contains(&retried), "{stderr}");
         } else {
             assert!(stderr.contains("beginning attempt #2"), "{stderr}");
         }

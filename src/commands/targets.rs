@@ -1,9 +1,13 @@
 //! Finding clusters for `add`: the hub's own EKS cluster, named targets, and discovery across
 //! accounts and regions (one bounded concurrent fan-out).
 
+use std::collections::BTreeMap;
+
+use futures::future::join_all;
 use futures::stream::{self, StreamExt};
 
 use super::accounts::Accounts;
+use super::discovery::{DESCRIBE_PER_REGION, discover_in, note_skipped};
 use crate::cli::settings::{Settings, TargetRef};
 use crate::core::model::{
     ARGOCD_SERVICE_ACCOUNTS, ClusterArn, EksCluster, IdentityMode, POD_IDENTITY_AGENT_ADDON,
@@ -12,9 +16,6 @@ use crate::core::partition::{Partition, eks_endpoint_region};
 use crate::core::pod_identity::PodIdentityAgent;
 use crate::error::{Error, Result};
 use crate::ports::{EksRead, HubContext, HubRead};
-
-/// How many EKS calls discovery keeps in flight at once.
-const DISCOVERY_CONCURRENCY: usize = 8;
 
 /// Where to look for clusters: the regions named with `--region` (or the default region), and
 /// with `--all-regions` every EKS region of the caller's partition.
@@ -26,9 +27,18 @@ pub(crate) struct Regions {
 }
 
 impl Regions {
+    #[cfg(test)]
+    pub(crate) fn for_tests(all: &[&str], named: &[&str]) -> Self {
+        let owned = |list: &[&str]| list.iter().map(|r| (*r).to_owned()).collect();
+        Regions {
+            all: owned(all),
+            named: owned(named),
+        }
+    }
+
     /// Whether a region that refuses the credentials is skipped with a note rather than
     /// failing: one that `--all-regions` added (an opt-in region the account has not enabled).
-    fn may_skip(&self, region: &str) -> bool {
+    pub(crate) fn may_skip(&self, region: &str) -> bool {
         !self.named.iter().any(|named| named == region)
     }
 }
@@ -75,17 +85,6 @@ pub(crate) fn search_regions(
         ));
     }
     Ok(Regions { all, named })
-}
-
-/// Says which regions were left out because they refused the credentials.
-fn note_skipped(skipped: &[String]) {
-    if !skipped.is_empty() {
-        eprintln!(
-            "Skipped {} region(s) that refuse these credentials (opt-in regions not enabled for the account?): {}",
-            skipped.len(),
-            skipped.join(", ")
-        );
-    }
 }
 
 /// The value after `flag` in an argument list (`--flag value` or `--flag=value`).
@@ -140,70 +139,45 @@ async fn hub_by_endpoint<E: EksRead>(
         return Ok(None);
     }
     let server = context.server.trim_end_matches('/');
-    let clusters = describe_all(eks, regions).await?;
+    let clusters = discover_in(&[eks], regions, &|_| {}).await?;
     Ok(clusters
         .into_iter()
         .find(|cluster| cluster.endpoint.trim_end_matches('/') == server)
         .map(|cluster| cluster.arn))
 }
 
-/// Every cluster in `regions`, described; ListClusters and DescribeCluster run concurrently.
-/// A region `--all-regions` added that refuses the credentials is skipped with a note, unless
-/// every region refuses (then the credentials are the problem).
-async fn describe_all<E: EksRead>(eks: &E, regions: &Regions) -> Result<Vec<EksCluster>> {
-    let listed: Vec<(String, Result<Vec<String>>)> = stream::iter(regions.iter())
-        .map(|region| async move { (region.clone(), eks.list_clusters(region).await) })
-        .buffer_unordered(DISCOVERY_CONCURRENCY)
-        .collect()
-        .await;
-    let mut names: Vec<(String, Vec<String>)> = Vec::new();
-    let mut refused: Vec<(String, Error)> = Vec::new();
-    for (region, result) in listed {
-        match result {
-            Ok(found) => names.push((region, found)),
-            Err(e) if e.is_credentials_refused() && regions.may_skip(&region) => {
-                refused.push((region, e));
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    if names.is_empty() && !refused.is_empty() {
-        return Err(refused.swap_remove(0).1);
-    }
-    refused.sort_by(|a, b| a.0.cmp(&b.0));
-    note_skipped(
-        &refused
-            .into_iter()
-            .map(|(region, _)| region)
-            .collect::<Vec<_>>(),
-    );
-    let pairs: Vec<(String, String)> = names
-        .into_iter()
-        .flat_map(|(region, names)| names.into_iter().map(move |name| (region.clone(), name)))
-        .collect();
-    let described: Vec<Option<EksCluster>> = stream::iter(&pairs)
-        .map(|(region, name)| eks.describe_cluster(region, name))
-        .buffer_unordered(DISCOVERY_CONCURRENCY)
-        .collect::<Vec<_>>()
-        .await
-        .into_iter()
-        .collect::<Result<_>>()?;
-    let mut clusters: Vec<EksCluster> = described.into_iter().flatten().collect();
-    clusters.sort_by(|a, b| a.arn.cmp(&b.arn));
-    Ok(clusters)
-}
-
-/// Every cluster every account can see in `regions`.
-pub(crate) async fn discover<E: EksRead>(
+/// The clusters a user named, in the order given: looked up concurrently, at most
+/// [`DESCRIBE_PER_REGION`] ARNs at once per account and region, names each on its own.
+pub(crate) async fn find_targets<E: EksRead>(
     accounts: &Accounts<E>,
+    targets: &[TargetRef],
     regions: &Regions,
 ) -> Result<Vec<EksCluster>> {
-    let mut clusters = Vec::new();
-    for account in accounts.iter() {
-        clusters.extend(describe_all(account, regions).await?);
+    // By (account, region) of an ARN; names (looked up everywhere) in one group of their own.
+    type Key<'t> = Option<(&'t str, &'t str)>;
+    let mut groups: BTreeMap<Key<'_>, Vec<(usize, &TargetRef)>> = BTreeMap::new();
+    for (index, target) in targets.iter().enumerate() {
+        let key = match target {
+            TargetRef::Arn(arn) => Some((arn.account.as_str(), arn.region.as_str())),
+            TargetRef::Name(_) => None,
+        };
+        groups.entry(key).or_default().push((index, target));
     }
-    clusters.dedup_by(|a, b| a.arn == b.arn);
-    Ok(clusters)
+    let found = join_all(groups.into_values().map(|group| {
+        stream::iter(group)
+            .map(|(index, target)| async move {
+                find_target(accounts, target, regions)
+                    .await
+                    .map(|cluster| (index, cluster))
+            })
+            .buffer_unordered(DESCRIBE_PER_REGION)
+            .collect::<Vec<_>>()
+    }))
+    .await;
+    let mut clusters: Vec<(usize, EksCluster)> =
+        found.into_iter().flatten().collect::<Result<_>>()?;
+    clusters.sort_by_key(|(index, _)| *index);
+    Ok(clusters.into_iter().map(|(_, cluster)| cluster).collect())
 }
 
 /// The cluster a user named: an ARN in its own region and account, or a name looked up in
@@ -240,26 +214,24 @@ pub(crate) async fn find_target<E: EksRead>(
             let mut found: Vec<EksCluster> = Vec::new();
             let mut refused: Vec<(String, Error)> = Vec::new();
             let mut answered = false;
-            for account in accounts.iter() {
-                let lookups: Vec<(String, Result<Option<EksCluster>>)> =
-                    stream::iter(regions.iter())
-                        .map(|region| async move {
-                            (region.clone(), account.describe_cluster(region, name).await)
-                        })
-                        .buffer_unordered(DISCOVERY_CONCURRENCY)
-                        .collect()
-                        .await;
-                for (region, cluster) in lookups {
-                    match cluster {
-                        Ok(cluster) => {
-                            answered = true;
-                            found.extend(cluster.filter(|c| !found.iter().any(|f| f.arn == c.arn)));
-                        }
-                        Err(e) if e.is_credentials_refused() && regions.may_skip(&region) => {
-                            refused.push((region, e));
-                        }
-                        Err(e) => return Err(e),
+            // One DescribeCluster per account and region, all at once (one per region and
+            // account is far below EKS's per-region rate limits).
+            let lookups = join_all(accounts.iter().flat_map(|account| {
+                regions.iter().map(move |region| async move {
+                    (region.clone(), account.describe_cluster(region, name).await)
+                })
+            }))
+            .await;
+            for (region, cluster) in lookups {
+                match cluster {
+                    Ok(cluster) => {
+                        answered = true;
+                        found.extend(cluster.filter(|c| !found.iter().any(|f| f.arn == c.arn)));
                     }
+                    Err(e) if e.is_credentials_refused() && regions.may_skip(&region) => {
+                        refused.push((region, e));
+                    }
+                    Err(e) => return Err(e),
                 }
             }
             if !answered && !refused.is_empty() {

@@ -15,6 +15,7 @@ pub mod policy;
 pub(crate) mod progress;
 #[cfg(test)]
 mod properties;
+pub(crate) mod rbac;
 pub(crate) mod registration;
 pub(crate) mod removal;
 pub(crate) mod secret;

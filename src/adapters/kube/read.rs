@@ -2,6 +2,7 @@
 
 use k8s_openapi::api::authorization::v1::{
     ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
+    SelfSubjectRulesReview, SelfSubjectRulesReviewSpec,
 };
 use k8s_openapi::api::core::v1::{Pod, Secret, ServiceAccount};
 use kube::api::{Api, ListParams, PostParams};
@@ -12,6 +13,7 @@ use crate::core::model::{
     IRSA_ANNOTATION, MANAGED_BY_LABEL, MANAGED_BY_VALUE, ObservedServiceAccount, PodFacts,
     SECRET_TYPE_LABEL,
 };
+use crate::core::rbac::{ResourceRule, RulesReview};
 use crate::core::secret::ObservedSecret;
 use crate::error::Result;
 use crate::ports::{HubContext, HubRead, Workload, WorkloadKind};
@@ -184,6 +186,40 @@ impl HubRead for KubeHub {
             .await
             .map_err(|e| kube_error(format!("check whether it may {verb} {resource}"), e))?;
         Ok(answer.status.is_some_and(|status| status.allowed))
+    }
+
+    async fn rules_review(&self, namespace: &str) -> Result<RulesReview> {
+        let api: Api<SelfSubjectRulesReview> = Api::all(self.client.clone());
+        let review = SelfSubjectRulesReview {
+            spec: SelfSubjectRulesReviewSpec {
+                namespace: Some(namespace.to_owned()),
+            },
+            ..SelfSubjectRulesReview::default()
+        };
+        let answer = api
+            .create(&PostParams::default(), &review)
+            .await
+            .map_err(|e| kube_error(format!("review your RBAC in namespace {namespace}"), e))?;
+        // No status, or an evaluation error: the rules cannot be trusted to be all there are.
+        let Some(status) = answer.status else {
+            return Ok(RulesReview {
+                rules: Vec::new(),
+                incomplete: true,
+            });
+        };
+        Ok(RulesReview {
+            incomplete: status.incomplete || status.evaluation_error.is_some(),
+            rules: status
+                .resource_rules
+                .into_iter()
+                .map(|rule| ResourceRule {
+                    verbs: rule.verbs,
+                    api_groups: rule.api_groups.unwrap_or_default(),
+                    resources: rule.resources.unwrap_or_default(),
+                    resource_names: rule.resource_names.unwrap_or_default(),
+                })
+                .collect(),
+        })
     }
 
     async fn owned_service_account_annotations(

@@ -10,6 +10,7 @@ use crate::core::action::{Change, Step};
 use crate::core::model::IRSA_ANNOTATION;
 use crate::core::plan::Plan;
 use crate::core::progress::{Progress, StepStatus};
+use crate::core::rbac::RulesReview;
 use crate::error::{Error, Result};
 use crate::ports::{EksRead, EksWrite, HubRead, HubWrite, Prompt, Workload, WorkloadKind, Write};
 
@@ -30,7 +31,13 @@ const ARGOCD_WORKLOADS: [Workload; 3] = [
 ];
 
 /// The RBAC the plan's Kubernetes writes need, checked before anything is written.
-async fn check_hub_permissions<H: HubRead>(hub: &H, plan: &Plan, restart: bool) -> Result<()> {
+/// (`review`: the rules review of Argo CD's namespace when already read).
+async fn check_hub_permissions<H: HubRead>(
+    hub: &H,
+    plan: &Plan,
+    restart: bool,
+    review: Option<RulesReview>,
+) -> Result<()> {
     let mut needed = BTreeSet::new();
     let mut namespace = None;
     for action in plan.writes() {
@@ -65,6 +72,7 @@ async fn check_hub_permissions<H: HubRead>(hub: &H, plan: &Plan, restart: bool) 
         format!(
             "Nothing was changed. Ask a cluster admin for that RBAC, e.g. kubectl -n {namespace} create role argocd-eks-registrar --verb=get,list,create,patch --resource=secrets,serviceaccounts and a rolebinding to you"
         ),
+        review,
     )
     .await
 }
@@ -105,8 +113,9 @@ pub(super) async fn apply<H: HubRead + HubWrite, E: EksRead + EksWrite, P: Promp
     plan: &Plan,
     restart: bool,
     write: Write,
+    review: Option<RulesReview>,
 ) -> Result<Result<Applied, Stopped>> {
-    check_hub_permissions(ports.hub, plan, restart).await?;
+    check_hub_permissions(ports.hub, plan, restart, review).await?;
     Ok(write_all(ports, plan, restart, write).await)
 }
 
@@ -236,6 +245,7 @@ pub(super) async fn restart_if_stale<H: HubRead + HubWrite>(
             "Nothing was changed. Ask a cluster admin for that RBAC, or restart them yourself: {}",
             crate::cli::output::restart_command(namespace)
         ),
+        None,
     )
     .await?;
     Ok(restart_workloads(hub, namespace, Applied::default(), Write::Real).await)

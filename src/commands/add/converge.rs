@@ -25,7 +25,7 @@ pub(super) async fn converge<H: HubRead + HubWrite, E: EksRead + EksWrite, P: Pr
     let mut applied = first?;
     let stop = |applied: Applied, error: Error| Stopped { applied, error };
     for round in 0..2 {
-        let observed = match observe(ports, identity, registrations).await {
+        let observed = match observe(ports, identity, registrations, None).await {
             Ok(observed) => observed,
             Err(error) => return Err(stop(applied, error)),
         };

@@ -5,7 +5,8 @@ use std::collections::BTreeSet;
 
 use crate::cli::output::Spinner;
 use crate::commands::Ports;
-use crate::commands::targets::{Regions, discover};
+use crate::commands::discovery::{Discovered, discover};
+use crate::commands::targets::Regions;
 use crate::core::access::{ACCESS_POLICIES, TargetAccess};
 use crate::core::model::{AccessScope, ClusterArn, EksCluster, IdentityMode, RoleArn};
 use crate::error::{Error, Result};
@@ -22,7 +23,27 @@ pub(super) async fn pick_targets<H: HubRead, E: EksRead, P: Prompt>(
         regions.len(),
         ports.accounts.count()
     ));
-    let found = discover(ports.accounts, regions).await;
+    let started = std::time::Instant::now();
+    // The hub's Secrets (for the "(registered)" marks) are read while AWS answers.
+    // At -v, when the names are all known (what a picker could show first) and when the
+    // picker is shown; at -vv each region's list, at -vvv each cluster described.
+    let progress = |progress: Discovered<'_>| match progress {
+        Discovered::Listed { region, names } => {
+            tracing::debug!(region, clusters = names.len(), "discovery: listed");
+        }
+        Discovered::AllListed { clusters } => tracing::info!(
+            clusters,
+            ms = started.elapsed().as_millis(),
+            "discovery: every region listed"
+        ),
+        Discovered::Described(cluster) => {
+            tracing::trace!(cluster = %cluster.arn, "discovery: described");
+        }
+    };
+    let (found, secrets) = futures::join!(
+        discover(ports.accounts, regions, &progress),
+        ports.hub.cluster_secrets(namespace)
+    );
     spinner.finish();
     let mut clusters = found?;
     // What TAB offers for `add CLUSTER` for a while.
@@ -34,10 +55,7 @@ pub(super) async fn pick_targets<H: HubRead, E: EksRead, P: Prompt>(
                 .into(),
         });
     }
-    let registered: Vec<String> = ports
-        .hub
-        .cluster_secrets(namespace)
-        .await?
+    let registered: Vec<String> = secrets?
         .iter()
         .filter_map(|secret| secret.server().map(str::to_owned))
         .collect();
@@ -64,6 +82,11 @@ pub(super) async fn pick_targets<H: HubRead, E: EksRead, P: Prompt>(
     eprintln!(
         "  {:<24} {:<14} {:<13} {:<7} STATUS",
         "NAME", "REGION", "ACCOUNT", "VERSION"
+    );
+    tracing::info!(
+        rows = items.len(),
+        ms = started.elapsed().as_millis(),
+        "discovery: picker shown"
     );
     let picked = loop {
         let picked =

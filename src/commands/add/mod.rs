@@ -7,7 +7,7 @@ use crate::cli::output::{Outcome, emit, restart_command, show, write_document};
 use crate::cli::settings::{AddSettings, IdentityChoice, Settings};
 use crate::commands::Ports;
 use crate::commands::targets::{
-    argocd_namespace, auto_identity, find_hub_cluster, find_target, search_regions,
+    argocd_namespace, auto_identity, find_hub_cluster, find_targets, search_regions,
 };
 use crate::core::access::{ObservedAccess, TargetAccess};
 use crate::core::checks::{Status, preflight_checks};
@@ -50,14 +50,31 @@ pub(crate) async fn run<H: HubRead + HubWrite, E: EksRead + EksWrite + IamRead, 
     let guided = add.targets.is_empty();
     let namespace = argocd_namespace(ports.hub, settings).await?;
 
-    let clusters = if guided {
-        pick_targets(&ports, &regions, &namespace).await?
+    // Named clusters are described while the hub's lists and the rules review (for the RBAC
+    // check before writing; none for a client-side dry run) are read. Three hub requests at
+    // once also leave the three connections the service accounts' writes go out on open: a
+    // request right behind a new connection's TLS handshake can wait out the server's delayed
+    // ACK (~40 ms), as the kube client leaves Nagle's algorithm on.
+    let (clusters, lists, review) = if guided {
+        (
+            pick_targets(&ports, &regions, &namespace).await?,
+            None,
+            None,
+        )
     } else {
-        let mut clusters = Vec::with_capacity(add.targets.len());
-        for target in &add.targets {
-            clusters.push(find_target(ports.accounts, target, &regions).await?);
-        }
-        clusters
+        let review = async {
+            if settings.dry_run == DryRun::Client {
+                Ok(None)
+            } else {
+                ports.hub.rules_review(&namespace).await.map(Some)
+            }
+        };
+        let (clusters, lists, review) = futures::try_join!(
+            find_targets(ports.accounts, &add.targets, &regions),
+            hub_lists(ports.hub, &namespace),
+            review
+        )?;
+        (clusters, Some(lists), review)
     };
     // Before any question: a cluster that is not ACTIVE cannot be registered.
     for cluster in &clusters {
@@ -152,7 +169,7 @@ pub(crate) async fn run<H: HubRead + HubWrite, E: EksRead + EksWrite + IamRead, 
         native_target,
     };
 
-    let observed = observe(&ports, &identity, &registrations).await?;
+    let observed = observe(&ports, &identity, &registrations, lists).await?;
     let plan = plan(&identity, &registrations, &observed).map_err(|e| plan_error(&e))?;
     show(out, settings.output, &plan)?;
     // Check before writing what doctor will check once it is written; with nothing to write
@@ -222,15 +239,17 @@ pub(crate) async fn run<H: HubRead + HubWrite, E: EksRead + EksWrite + IamRead, 
     } else {
         match settings.dry_run {
             DryRun::Client => (Outcome::DryRunClient, Applied::default()),
-            DryRun::Server => match apply(&ports, &plan, restart, Write::ServerDryRun).await? {
-                Ok(applied) => (Outcome::DryRunServer, applied),
-                Err(stopped) => return Err(stopped.error),
-            },
+            DryRun::Server => {
+                match apply(&ports, &plan, restart, Write::ServerDryRun, review).await? {
+                    Ok(applied) => (Outcome::DryRunServer, applied),
+                    Err(stopped) => return Err(stopped.error),
+                }
+            }
             DryRun::None => {
                 if !settings.yes && !ports.prompt.confirm("Apply these changes?")? {
                     return Err(Error::Cancelled);
                 }
-                let first = apply(&ports, &plan, restart, Write::Real).await?;
+                let first = apply(&ports, &plan, restart, Write::Real, review).await?;
                 match converge(&ports, &identity, &registrations, first).await {
                     Ok(applied) => (Outcome::Applied, applied),
                     Err(stopped) => {
@@ -303,57 +322,111 @@ fn plan_error(error: &PlanError) -> Error {
     }
 }
 
-/// Read everything the plan depends on; reads only.
-async fn observe<H: HubRead, E: EksRead, P: Prompt>(
+/// The hub's lists the plan reads (cluster Secrets, service accounts of `namespace`), both
+/// at once: they depend on nothing but the namespace, so `add` sends them with DescribeCluster.
+async fn hub_lists<H: HubRead>(hub: &H, namespace: &str) -> Result<HubLists> {
+    futures::try_join!(
+        hub.cluster_secrets(namespace),
+        hub.service_accounts(namespace)
+    )
+}
+
+type HubLists = (
+    Vec<crate::core::secret::ObservedSecret>,
+    Vec<crate::core::model::ObservedServiceAccount>,
+);
+
+/// Read everything the plan depends on; reads only, each as soon as what it depends on is
+/// known: the hub's lists (`lists`: when already read), each access entry and the
+/// associations at once, then the Secret of each name the labelled list lacks (one may exist
+/// without Argo CD's label: `kubectl apply`'s).
+pub(super) async fn observe<H: HubRead, E: EksRead, P: Prompt>(
     ports: &Ports<'_, H, E, P>,
     identity: &HubIdentity,
     registrations: &[Registration],
+    lists: Option<HubLists>,
 ) -> Result<Observed> {
     let namespace = &identity.namespace;
-    let mut secrets = ports.hub.cluster_secrets(namespace).await?;
-    let mut access = ObservedAccess::new();
-    for registration in registrations {
-        let name = registration
-            .secret
-            .secret_name
-            .clone()
-            .unwrap_or_else(|| default_secret_name(&registration.cluster.arn));
-        if !secrets.iter().any(|s| s.name == name)
-            && let Some(secret) = ports.hub.secret(namespace, &name).await?
-        {
-            secrets.push(secret);
-        }
-        let cluster = &registration.cluster;
-        let takes_entries = cluster
-            .authentication_mode
-            .is_some_and(|mode| mode.allows_access_entries());
-        if registration.access.is_some() && takes_entries {
-            let principal = registration.principal(identity).to_string();
-            let entry = ports
-                .accounts
-                .for_account(&cluster.arn.account)
-                .access_entry(&cluster.arn, &principal)
-                .await?;
-            access.insert(cluster.arn.to_string(), entry.map(|e| e.policies));
-        }
-    }
-    let service_accounts = ports.hub.service_accounts(namespace).await?;
-    let associations = match (&identity.mode, &identity.hub_cluster) {
-        (IdentityMode::PodIdentity, Some(hub_cluster)) => {
-            ports
-                .accounts
-                .own()
-                .pod_identity_associations(hub_cluster, namespace)
-                .await?
-        }
-        _ => Vec::new(),
-    };
+    let (lists, associations, access) = futures::try_join!(
+        async {
+            match lists {
+                Some(lists) => Ok(lists),
+                None => hub_lists(ports.hub, namespace).await,
+            }
+        },
+        associations(ports, identity),
+        access_entries(ports, identity, registrations)
+    )?;
+    let (mut secrets, service_accounts) = lists;
+    let mut missing: Vec<String> = registrations
+        .iter()
+        .map(|registration| {
+            registration
+                .secret
+                .secret_name
+                .clone()
+                .unwrap_or_else(|| default_secret_name(&registration.cluster.arn))
+        })
+        .filter(|name| !secrets.iter().any(|s| s.name == *name))
+        .collect();
+    missing.sort();
+    missing.dedup();
+    let unlabelled =
+        futures::future::try_join_all(missing.iter().map(|name| ports.hub.secret(namespace, name)))
+            .await?;
+    secrets.extend(unlabelled.into_iter().flatten());
     Ok(Observed {
         secrets,
         service_accounts,
         associations,
         access,
     })
+}
+
+/// The hub's pod identity associations in Argo CD's namespace (pod identity mode only).
+async fn associations<H: HubRead, E: EksRead, P: Prompt>(
+    ports: &Ports<'_, H, E, P>,
+    identity: &HubIdentity,
+) -> Result<Vec<crate::core::model::PodIdentityAssociation>> {
+    match (&identity.mode, &identity.hub_cluster) {
+        (IdentityMode::PodIdentity, Some(hub_cluster)) => {
+            ports
+                .accounts
+                .own()
+                .pod_identity_associations(hub_cluster, &identity.namespace)
+                .await
+        }
+        _ => Ok(Vec::new()),
+    }
+}
+
+/// Each registration's access entry for its principal, all at once (clusters that take
+/// access entries only).
+async fn access_entries<H: HubRead, E: EksRead, P: Prompt>(
+    ports: &Ports<'_, H, E, P>,
+    identity: &HubIdentity,
+    registrations: &[Registration],
+) -> Result<ObservedAccess> {
+    let reads = registrations.iter().filter_map(|registration| {
+        let cluster = &registration.cluster;
+        let takes_entries = cluster
+            .authentication_mode
+            .is_some_and(|mode| mode.allows_access_entries());
+        (registration.access.is_some() && takes_entries).then_some(async move {
+            let principal = registration.principal(identity).to_string();
+            let entry = ports
+                .accounts
+                .for_account(&cluster.arn.account)
+                .access_entry(&cluster.arn, &principal)
+                .await?;
+            Ok::<_, Error>((cluster.arn.to_string(), entry.map(|e| e.policies)))
+        })
+    });
+    let mut access = ObservedAccess::new();
+    for (cluster, entry) in futures::future::try_join_all(reads).await? {
+        access.insert(cluster, entry);
+    }
+    Ok(access)
 }
 
 #[cfg(test)]

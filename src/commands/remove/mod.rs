@@ -113,6 +113,7 @@ async fn check_hub_permissions<H: HubRead>(hub: &H, plan: &RemovalPlan) -> Resul
         &plan.namespace,
         needed.into_iter().map(|(verb, resource)| (verb, "", resource)),
         "Nothing was changed. Ask a cluster admin for that RBAC (kubectl auth can-i shows what you may do)".to_owned(),
+        None,
     )
     .await
 }

@@ -1,0 +1,144 @@
+//! Discovery: every cluster the run's accounts can see in the search regions, all accounts and
+//! regions at once, each cluster described as soon as its region's list names it.
+//!
+//! The longest chain of dependent calls is what a user waits for: the assumed role's
+//! credentials (the SDK fetches them on an account's first call, once for all its regions),
+//! the pages of ListClusters, then one DescribeCluster per cluster. Every (account, region)
+//! runs on its own; within one, at most [`DESCRIBE_PER_REGION`] DescribeCluster calls are in
+//! flight, since EKS throttles per account and region (a throttled call is retried by the
+//! SDK's retry mode, with back-off).
+
+use std::cell::Cell;
+
+use futures::future::join_all;
+use futures::stream::{self, StreamExt, TryStreamExt};
+
+use super::accounts::Accounts;
+use super::targets::Regions;
+use crate::core::model::EksCluster;
+use crate::error::{Error, Result};
+use crate::ports::EksRead;
+
+/// How many DescribeCluster calls discovery keeps in flight per account and region.
+pub(crate) const DESCRIBE_PER_REGION: usize = 10;
+
+/// What discovery has found so far, in the order the answers arrive: what a picker can show
+/// before everything is described.
+#[derive(Debug)]
+pub(crate) enum Discovered<'a> {
+    /// One account's ListClusters in `region` answered (all pages) with these names.
+    Listed {
+        region: &'a str,
+        names: &'a [String],
+    },
+    /// Every region of every account has answered ListClusters (or refused).
+    AllListed { clusters: usize },
+    /// One cluster, described.
+    Described(&'a EksCluster),
+}
+
+/// Says which regions were left out because they refused the credentials.
+pub(crate) fn note_skipped(skipped: &[String]) {
+    if !skipped.is_empty() {
+        eprintln!(
+            "Skipped {} region(s) that refuse these credentials (opt-in regions not enabled for the account?): {}",
+            skipped.len(),
+            skipped.join(", ")
+        );
+    }
+}
+
+/// One account's one region: ListClusters, then each name described as the list answers;
+/// Err(refusal) stays apart from the other errors so the caller may skip the region.
+async fn region_clusters<E: EksRead>(
+    eks: &E,
+    region: &str,
+    lists_left: &Cell<usize>,
+    listed: &Cell<usize>,
+    progress: &dyn Fn(Discovered<'_>),
+) -> Result<Vec<EksCluster>> {
+    let names = eks.list_clusters(region).await;
+    lists_left.set(lists_left.get() - 1);
+    if let Ok(names) = &names {
+        listed.set(listed.get() + names.len());
+        progress(Discovered::Listed { region, names });
+    }
+    if lists_left.get() == 0 {
+        progress(Discovered::AllListed {
+            clusters: listed.get(),
+        });
+    }
+    let names = names?;
+    stream::iter(&names)
+        .map(|name| async move {
+            let cluster = eks.describe_cluster(region, name).await?;
+            if let Some(cluster) = &cluster {
+                progress(Discovered::Described(cluster));
+            }
+            Ok::<_, Error>(cluster)
+        })
+        .buffer_unordered(DESCRIBE_PER_REGION)
+        .try_filter_map(|cluster| async move { Ok(cluster) })
+        .try_collect()
+        .await
+}
+
+/// Every cluster `accounts` can see in `regions`, sorted by ARN, with no ARN twice. A region
+/// `--all-regions` added that refuses an account's credentials is skipped with a note, unless
+/// every region refuses that account (then its credentials are the problem).
+pub(crate) async fn discover<E: EksRead>(
+    accounts: &Accounts<E>,
+    regions: &Regions,
+    progress: &dyn Fn(Discovered<'_>),
+) -> Result<Vec<EksCluster>> {
+    discover_in(&accounts.iter().collect::<Vec<_>>(), regions, progress).await
+}
+
+/// [`discover`] over some accounts' clients.
+pub(crate) async fn discover_in<E: EksRead>(
+    accounts: &[&E],
+    regions: &Regions,
+    progress: &dyn Fn(Discovered<'_>),
+) -> Result<Vec<EksCluster>> {
+    let lists_left = Cell::new(accounts.len() * regions.len());
+    let listed = Cell::new(0);
+    let (lists_left, listed) = (&lists_left, &listed);
+    let per_account = accounts.iter().map(|&eks| async move {
+        join_all(regions.iter().map(|region| async move {
+            let found = region_clusters(eks, region, lists_left, listed, progress).await;
+            (region.as_str(), found)
+        }))
+        .await
+    });
+    let mut clusters = Vec::new();
+    let mut skipped = Vec::new();
+    for answers in join_all(per_account).await {
+        let mut refused: Vec<(&str, Error)> = Vec::new();
+        let mut answered = false;
+        for (region, found) in answers {
+            match found {
+                Ok(found) => {
+                    answered = true;
+                    clusters.extend(found);
+                }
+                Err(e) if e.is_credentials_refused() && regions.may_skip(region) => {
+                    refused.push((region, e));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        if !answered && !refused.is_empty() {
+            return Err(refused.swap_remove(0).1);
+        }
+        skipped.extend(refused.into_iter().map(|(region, _)| region.to_owned()));
+    }
+    skipped.sort();
+    skipped.dedup();
+    note_skipped(&skipped);
+    clusters.sort_by(|a, b| a.arn.cmp(&b.arn));
+    clusters.dedup_by(|a, b| a.arn == b.arn);
+    Ok(clusters)
+}
+
+#[cfg(test)]
+mod tests;
