@@ -399,7 +399,7 @@ fn hub_unreachable() {
         &[
             "could not reach the Kubernetes API of context",
             "at https://127.0.0.1:9: Connection refused",
-            "Check that it answers (kubectl --context",
+            "Check that the hub's API server is reachable from here (kubectl --context",
         ],
     );
 }
