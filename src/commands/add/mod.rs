@@ -15,19 +15,25 @@ use crate::core::model::{AccessScope, DEFAULT_ACCESS_POLICY, IdentityMode};
 use crate::core::plan::{HubIdentity, Observed, PlanError, Registration, plan};
 use crate::core::secret::default_secret_name;
 use crate::error::{Error, Result};
-use crate::ports::{EksRead, EksWrite, HubRead, HubWrite, IamRead, Prompt, Write};
+use crate::ports::{EksRead, EksWrite, HubRead, HubWrite, IamRead, IamWrite, Prompt, Reply, Write};
 
 mod apply;
 mod guided;
 mod next;
 mod preflight;
+mod roles;
 
+use crate::adapters::prompt::needs_flag;
 use apply::apply;
-use guided::{ask_access, ask_management_role, ask_target_role, pick_targets};
+use guided::{Answers, Start, discover_targets};
 use next::doctor_command;
 use preflight::{HubClues, read_facts};
 
-pub(crate) async fn run<H: HubRead + HubWrite, E: EksRead + EksWrite + IamRead, P: Prompt>(
+pub(crate) async fn run<
+    H: HubRead + HubWrite,
+    E: EksRead + EksWrite + IamRead + IamWrite,
+    P: Prompt,
+>(
     settings: &Settings,
     add: &AddSettings,
     ports: Ports<'_, H, E, P>,
@@ -44,8 +50,8 @@ pub(crate) async fn run<H: HubRead + HubWrite, E: EksRead + EksWrite + IamRead, 
     let guided = add.targets.is_empty();
     let namespace = argocd_namespace(ports.hub, settings).await?;
 
-    let clusters = if guided {
-        pick_targets(&ports, &regions, &namespace).await?
+    let found = if guided {
+        discover_targets(&ports, &regions).await?
     } else {
         let mut clusters = Vec::with_capacity(add.targets.len());
         for target in &add.targets {
@@ -71,44 +77,32 @@ pub(crate) async fn run<H: HubRead + HubWrite, E: EksRead + EksWrite + IamRead, 
         .await?
     };
     // Auto looks for the pod identity agent; the check before writing uses what it saw.
-    let (mut mode, agent_seen) = match choice {
+    let (detected, agent_seen) = match choice {
         IdentityChoice::Fixed(mode) => (mode, None),
         IdentityChoice::Auto => auto_identity(ports.hub, hub_eks, hub_cluster.as_ref()).await?,
     };
-    if guided && add.identity.is_none() {
-        let modes = [IdentityMode::PodIdentity, IdentityMode::Irsa];
-        let items = [
-            "pod-identity (EKS Pod Identity associations)".to_owned(),
-            "irsa (service account annotation, needs the hub's OIDC provider)".to_owned(),
-        ];
-        let default = modes.iter().position(|m| *m == mode).unwrap_or(0);
-        mode = modes[ports.prompt.pick_one(
-            "How do Argo CD's pods get their AWS identity?",
-            "--identity",
-            &items,
-            default,
-        )?];
-    }
-    let management_role = match &add.management_role {
-        Some(role) => role.clone(),
-        None => ask_management_role(&ports, &namespace, mode, hub_cluster.as_ref()).await?,
+    let start = Start {
+        clusters: &found,
+        namespace: &namespace,
+        mode: detected,
+        hub_cluster: hub_cluster.as_ref(),
+        regions: &regions,
+        default_region,
     };
-    let target_role = match &add.target_role {
-        Some(role) => Some(role.clone()),
-        None if guided => ask_target_role(ports.prompt)?,
-        None => None,
-    };
-    let access = if add.skip_access {
-        None
+    let answers = if guided {
+        guided::ask(&ports, settings, add, &start, out).await?
     } else {
-        Some(match &add.access {
-            Some(access) => access.clone(),
-            None if guided => ask_access(ports.prompt)?,
-            None => TargetAccess {
-                policy: DEFAULT_ACCESS_POLICY.to_owned(),
-                scope: AccessScope::Cluster,
-            },
-        })
+        answer_from_flags(&ports, settings, add, &start, out).await?
+    };
+    let Answers {
+        clusters,
+        mode,
+        target_role,
+        access,
+        ..
+    } = answers;
+    let Some(management_role) = answers.management_role else {
+        return Err(needs_flag("--management-role-arn"));
     };
 
     // Native chaining: EKS assumes the target role for the pods, so no Secret names it.
@@ -243,6 +237,46 @@ pub(crate) async fn run<H: HubRead + HubWrite, E: EksRead + EksWrite + IamRead, 
     emit(out, settings.output, &report)
 }
 
+/// Not guided: the clusters named; the management role asked for only on a terminal (as in
+/// guided mode), else the flag is named; direct mode and the default access policy.
+async fn answer_from_flags<H: HubRead, E: EksRead + IamRead + IamWrite, P: Prompt>(
+    ports: &Ports<'_, H, E, P>,
+    settings: &Settings,
+    add: &AddSettings,
+    start: &Start<'_>,
+    out: &mut dyn std::io::Write,
+) -> Result<Answers> {
+    let management_role = match &add.management_role {
+        Some(role) => role.clone(),
+        None if !settings.interactive => return Err(needs_flag("--management-role-arn")),
+        None => {
+            let step = roles::RoleStep {
+                settings,
+                add,
+                start,
+                mode: start.mode,
+            };
+            match roles::ask_management_role(ports, &step, out).await? {
+                Reply::Answer(role) => role,
+                Reply::Back => return Err(Error::Cancelled),
+            }
+        }
+    };
+    let access = (!add.skip_access).then(|| {
+        add.access.clone().unwrap_or(TargetAccess {
+            policy: DEFAULT_ACCESS_POLICY.to_owned(),
+            scope: AccessScope::Cluster,
+        })
+    });
+    Ok(Answers {
+        clusters: start.clusters.to_vec(),
+        mode: start.mode,
+        management_role: Some(management_role),
+        target_role: add.target_role.clone(),
+        access,
+    })
+}
+
 fn plan_error(error: &PlanError) -> Error {
     let message = error.to_string();
     match error {
@@ -341,3 +375,5 @@ async fn verify<H: HubRead, E: EksRead, P: Prompt>(
 pub(crate) mod tests;
 #[cfg(test)]
 mod tests_checks;
+#[cfg(test)]
+mod tests_roles;
