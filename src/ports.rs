@@ -295,6 +295,8 @@ pub(crate) struct PickList {
     pub(crate) header: String,
     pub(crate) rows: Vec<String>,
     pub(crate) search: Vec<String>,
+    /// The rows picked when it opens (an earlier answer, after Esc came back to it).
+    pub(crate) picked: Vec<usize>,
 }
 
 /// Questions for the user; the non-interactive implementation answers none and names `flag`.

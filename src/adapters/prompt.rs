@@ -17,6 +17,7 @@ use inquire::ui::{RenderConfig, Styled};
 use inquire::validator::Validation;
 use inquire::{Confirm, MultiSelect, Select, Text};
 
+use crate::cli::picker::{ROW_PREFIX, cut};
 use crate::error::{Error, Result};
 use crate::ports::{PickList, Prompt, Reply};
 
@@ -90,25 +91,40 @@ fn reply<T>(answer: Option<T>) -> Reply<T> {
     answer.map_or(Reply::Back, Reply::Answer)
 }
 
-/// A row of a list, remembering where it was in the list.
+/// A row of a list, remembering where it was in the list; shown cut to the terminal's width
+/// (a wrapped row would leave its second line behind when the list is drawn again).
 #[derive(Clone)]
 struct Row<'a> {
     index: usize,
     text: &'a str,
+    shown: String,
 }
 
 impl fmt::Display for Row<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.text)
+        f.write_str(&self.shown)
     }
 }
 
-fn rows(items: &[String]) -> Vec<Row<'_>> {
+/// Columns a row may take after the cursor (and checkbox) before it.
+fn rows(items: &[String], prefix: usize) -> Vec<Row<'_>> {
+    let (_, width) = terminal_size();
+    let room = width.saturating_sub(prefix + 1);
     items
         .iter()
         .enumerate()
-        .map(|(index, text)| Row { index, text })
+        .map(|(index, text)| Row {
+            index,
+            text,
+            shown: cut(text, room),
+        })
         .collect()
+}
+
+/// An answer as printed after `question`, cut to stay on one line.
+fn answer_line(question: &str, answer: &str) -> String {
+    let (_, width) = terminal_size();
+    cut(answer, width.saturating_sub(question.chars().count() + 3))
 }
 
 /// Order kept: a later row scores lower.
@@ -137,12 +153,13 @@ impl Prompt for TerminalPrompt {
                 .iter()
                 .filter_map(|o| o.value.text.split_whitespace().next())
                 .collect();
-            names.join(", ")
+            answer_line(question, &names.join(", "))
         };
-        let message = format!("{question} (type to filter, space to pick, enter to accept)");
-        let help = "\u{2191}\u{2193} move, space pick, \u{2192} all, \u{2190} none, esc back";
+        let help =
+            "type to filter, space pick, \u{2192} all, \u{2190} none, enter accept, esc back";
         eprintln!("{}", list.header);
-        let picked = MultiSelect::new(&message, rows(&list.rows))
+        let picked = MultiSelect::new(question, rows(&list.rows, ROW_PREFIX))
+            .with_default(&list.picked)
             .with_scorer(&scorer)
             .with_formatter(&formatter)
             .with_page_size(page_size(list.rows.len()))
@@ -165,8 +182,12 @@ impl Prompt for TerminalPrompt {
         let scorer = |typed: &str, row: &Row<'_>, _: &str, _: usize| {
             matches(typed, row.text).then(|| score(row.index))
         };
-        let picked = Select::new(question, rows(items))
+        let formatter = |picked: inquire::list_option::ListOption<&Row<'_>>| {
+            answer_line(question, picked.value.text)
+        };
+        let picked = Select::new(question, rows(items, 2))
             .with_scorer(&scorer)
+            .with_formatter(&formatter)
             .with_starting_cursor(default.min(items.len().saturating_sub(1)))
             .with_page_size(page_size(items.len()))
             .with_help_message("\u{2191}\u{2193} move, type to filter, enter to accept, esc back")

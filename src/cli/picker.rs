@@ -64,6 +64,7 @@ pub(crate) fn cluster_table(clusters: &[(&EksCluster, Mark)], width: usize) -> P
         header: cut(&header, width.saturating_sub(1)),
         rows,
         search,
+        picked: Vec::new(),
     }
 }
 

@@ -111,8 +111,10 @@ pub(super) async fn ask<H: HubRead, E: EksRead + IamRead + IamWrite, P: Prompt>(
     let mut at = 0;
     while let Some(step) = steps.get(at) {
         let reply = match step {
-            Step::Clusters => pick_clusters(ports.prompt, start.clusters, &marks)?
-                .map(|picked| answers.clusters = picked),
+            Step::Clusters => {
+                pick_clusters(ports.prompt, start.clusters, &marks, &answers.clusters)?
+                    .map(|picked| answers.clusters = picked)
+            }
             Step::Identity => ask_identity(ports.prompt, answers.mode)?.map(|m| answers.mode = m),
             Step::Management => {
                 let step = RoleStep {
@@ -168,9 +170,14 @@ async fn marks<H: HubRead, E: EksRead, P: Prompt>(
         .iter()
         .map(|c| {
             let endpoint = c.endpoint.trim_end_matches('/');
+            // The hub by its ARN when known: other clusters may share its endpoint (a proxy).
+            let hub = match start.hub_cluster {
+                Some(arn) => c.arn == *arn,
+                None => endpoint == hub_server,
+            };
             if registered.iter().any(|r| r == endpoint) {
                 Mark::Registered
-            } else if endpoint == hub_server || Some(&c.arn) == start.hub_cluster {
+            } else if hub {
                 Mark::Hub
             } else {
                 Mark::None
@@ -183,10 +190,17 @@ fn pick_clusters<P: Prompt>(
     prompt: &P,
     clusters: &[EksCluster],
     marks: &[Mark],
+    before: &[EksCluster],
 ) -> Result<Reply<Vec<EksCluster>>> {
     let (_, width) = crate::adapters::prompt::terminal_size();
     let rows: Vec<(&EksCluster, Mark)> = clusters.iter().zip(marks.iter().copied()).collect();
-    let list = cluster_table(&rows, width);
+    let mut list = cluster_table(&rows, width);
+    list.picked = clusters
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| before.iter().any(|b| b.arn == c.arn))
+        .map(|(i, _)| i)
+        .collect();
     loop {
         let picked =
             match prompt.pick_many("Which clusters should Argo CD manage?", "CLUSTER", &list)? {

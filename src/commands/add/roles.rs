@@ -76,13 +76,17 @@ pub(crate) fn role_menu(
             ""
         };
         let sure = if fit.certain { "" } else { "?? " };
-        menu.items
-            .push(format!("{}  ({sure}allows {}{now})", fit.arn, fit.allows));
+        menu.items.push(format!(
+            "{} in {}: {sure}allows {}{now}",
+            fit.arn.name(),
+            fit.arn.account,
+            fit.allows
+        ));
         menu.choices.push(RoleChoice::Existing(fit.arn.clone()));
     }
     for (account, name) in create {
         menu.items.push(format!(
-            "create a new role {name} in account {account} (shows the plan first)"
+            "create a new role {name} in {account} (the plan comes first)"
         ));
         menu.choices.push(RoleChoice::Create {
             account: account.clone(),
@@ -399,7 +403,7 @@ mod tests {
         assert_eq!(
             menu.items,
             [
-                "create a new role argocd-management in account 123456789012 (shows the plan first)",
+                "create a new role argocd-management in 123456789012 (the plan comes first)",
                 "enter a role ARN"
             ]
         );
@@ -415,8 +419,8 @@ mod tests {
         let used = "arn:aws:iam::123456789012:role/used";
         let menu = role_menu(&fits, Some(used), &create(), false);
         assert_eq!(menu.default, 2);
-        assert!(menu.items[2].ends_with(", used now)"), "{:?}", menu.items);
-        assert!(menu.items[0].contains("(?? allows"), "{:?}", menu.items);
+        assert!(menu.items[2].ends_with(", used now"), "{:?}", menu.items);
+        assert!(menu.items[0].contains(": ?? allows"), "{:?}", menu.items);
         let menu = role_menu(&fits, None, &create(), false);
         assert_eq!(menu.default, 1);
     }

@@ -43,7 +43,7 @@ async fn from_an_account_with_no_role_enter_creates_one_and_add_goes_on() {
     assert_eq!(
         prompt.shown.borrow()[2],
         [
-            "create a new role argocd-management in account 123456789012 (shows the plan first)",
+            "create a new role argocd-management in 123456789012 (the plan comes first)",
             "enter a role ARN"
         ]
     );
@@ -95,9 +95,8 @@ async fn roles_that_fit_are_offered_with_what_they_allow_and_others_are_not() {
     assert_eq!(
         prompt.shown.borrow()[2],
         [
-            format!("{pods}  (allows pod identity (AssumeRole + TagSession))"),
-            "create a new role argocd-management in account 123456789012 (shows the plan first)"
-                .to_owned(),
+            "argocd-pods in 123456789012: allows pod identity (AssumeRole + TagSession)".to_owned(),
+            "create a new role argocd-management in 123456789012 (the plan comes first)".to_owned(),
             "enter a role ARN".to_owned(),
         ]
     );
@@ -138,9 +137,7 @@ async fn roles_that_fit_are_offered_with_what_they_allow_and_others_are_not() {
     assert!(matches!(result, Err(Error::Cancelled)), "{result:?}");
     assert_eq!(
         prompt.shown.borrow()[2][0],
-        format!(
-            "{irsa}  (allows IRSA for application-controller, server, applicationset-controller in argocd)"
-        )
+        "argocd-irsa in 123456789012: allows IRSA for application-controller, server, applicationset-controller in argocd"
     );
     assert_eq!(prompt.shown.borrow()[2].len(), 3);
 }
@@ -209,7 +206,7 @@ async fn a_target_role_is_created_in_the_other_account_the_credentials_reach() {
     let menu = &prompt.shown.borrow()[3];
     assert_eq!(
         menu[1],
-        format!("create a new role argocd-deployer in account {OTHER} (shows the plan first)")
+        format!("create a new role argocd-deployer in {OTHER} (the plan comes first)")
     );
     let (_, target) = accounts.iter().enumerate().nth(1).unwrap();
     assert!(
