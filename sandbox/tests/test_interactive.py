@@ -61,9 +61,9 @@ KEY_ESC = "\x1b"
 KEY_CTRL_C = "\x03"
 
 ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
-# One row of the cluster picker: cursor, checkbox, name, region, account, version, status.
+# One row of the cluster picker: cursor (or ^ v: more above, below), checkbox, name, region, account, version, status.
 PICKER_ROW = re.compile(
-    r"^(?P<cursor>[> ]) \[(?P<box>[ x])\] (?P<name>\S+) +(?P<region>[a-z]{2}(?:-[a-z]+)+-\d) "
+    r"^(?P<cursor>[> ^v]) \[(?P<box>[ x])\] (?P<name>\S+) +(?P<region>[a-z]{2}(?:-[a-z]+)+-\d) "
     r"+(?P<account>\d{12}) +\S+ +\S+"
 )
 

@@ -64,12 +64,14 @@ fn page_size(rows: usize) -> usize {
     height.saturating_sub(5).clamp(3, rows.max(3))
 }
 
-/// Every word typed must be in the row's text (any case); rows keep their order.
+/// Every word typed must be in the row's text (any case); rows keep their order. Words are
+/// apart by spaces or commas (in a multi-select, space picks a row, so a comma is the way).
 pub(crate) fn matches(typed: &str, text: &str) -> bool {
     let text = text.to_lowercase();
     typed
         .to_lowercase()
-        .split_whitespace()
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|word| !word.is_empty())
         .all(|word| text.contains(word))
 }
 
@@ -283,6 +285,8 @@ mod tests {
         assert!(matches("", row));
         assert!(matches("0421", row));
         assert!(matches("EU 0421 payments", row));
+        assert!(matches("0421,team=payments", row));
+        assert!(!matches("0421,team=billing", row));
         assert!(matches("123456789012", row));
         assert!(!matches("0421 us-east", row));
     }
