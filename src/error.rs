@@ -48,9 +48,11 @@ pub enum Error {
     #[error("doctor found {0} problem(s); each has its fix above")]
     ProblemsFound(usize),
 
-    #[error("could not {action}: {source}. {fix}")]
+    #[error("could not {action}: {message}. {fix}")]
     Kube {
         action: String,
+        /// What the hub said (its Status message), or how the request failed.
+        message: String,
         fix: String,
         #[source]
         source: Box<kube::Error>,

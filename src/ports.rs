@@ -202,12 +202,12 @@ pub(crate) trait EksWrite {
         role: &RoleArn,
         target_role: Option<&RoleArn>,
     ) -> Result<()>;
-    /// DeletePodIdentityAssociation; an association already gone is not an error.
+    /// DeletePodIdentityAssociation; an association already gone is not an error (false).
     async fn delete_pod_identity_association(
         &self,
         cluster: &ClusterArn,
         association_id: &str,
-    ) -> Result<()>;
+    ) -> Result<bool>;
     async fn create_access_entry(&self, cluster: &ClusterArn, principal: &RoleArn) -> Result<()>;
     async fn associate_access_policy(
         &self,
@@ -216,8 +216,9 @@ pub(crate) trait EksWrite {
         policy_arn: &str,
         scope: &AccessScope,
     ) -> Result<()>;
-    /// DeleteAccessEntry (its access policies go with it); an entry already gone is not an error.
-    async fn delete_access_entry(&self, cluster: &ClusterArn, principal_arn: &str) -> Result<()>;
+    /// DeleteAccessEntry (its access policies go with it); an entry already gone is not an
+    /// error (false).
+    async fn delete_access_entry(&self, cluster: &ClusterArn, principal_arn: &str) -> Result<bool>;
 }
 
 /// Who the credentials are (sts:GetCallerIdentity).

@@ -150,6 +150,8 @@ pub(crate) struct FakeHub {
     /// What targets answer to a token; None: they reject it.
     pub(crate) token_user: Option<(String, Vec<String>)>,
     pub(crate) writes: RefCell<Vec<String>>,
+    /// Writes that fail once, by the start of their log line (see [`Fault`]).
+    pub(crate) faults: Faults,
 }
 
 impl FakeHub {
@@ -186,6 +188,13 @@ impl FakeHub {
                     .insert(sa.name.clone(), vec![IRSA_ANNOTATION.to_owned()]);
             }
         }
+    }
+
+    /// Log `what`; Err when a fault was set for it (nothing is written then), except for
+    /// someone else's same write first, which the caller makes and then fails.
+    fn write(&self, write: Write, what: &str) -> Result<(bool, Option<Fault>)> {
+        let fault = self.faults.check(what)?;
+        Ok((self.log(write, what.to_owned()), fault))
     }
 
     fn log(&self, write: Write, what: String) -> bool {
@@ -280,15 +289,14 @@ impl HubRead for FakeHub {
 
 impl HubWrite for FakeHub {
     async fn apply_secret(&self, secret: &DesiredSecret, write: Write) -> Result<()> {
-        if self.log(
-            write,
-            format!("apply Secret {}/{}", secret.namespace, secret.name),
-        ) {
+        let what = format!("apply Secret {}/{}", secret.namespace, secret.name);
+        let (real, fault) = self.write(write, &what)?;
+        if real {
             let mut secrets = self.secrets.borrow_mut();
             secrets.retain(|s| !(s.namespace == secret.namespace && s.name == secret.name));
             secrets.push(written(secret));
         }
-        Ok(())
+        Faults::after(fault, &what)
     }
 
     async fn delete_secret(&self, namespace: &str, name: &str, write: Write) -> Result<bool> {
@@ -296,7 +304,10 @@ impl HubWrite for FakeHub {
         let found = secrets
             .iter()
             .any(|s| s.namespace == namespace && s.name == name);
-        if self.log(write, format!("delete Secret {namespace}/{name}")) {
+        let what = format!("delete Secret {namespace}/{name}");
+        let (real, fault) = self.write(write, &what)?;
+        Faults::after(fault, &what)?;
+        if real {
             secrets.retain(|s| !(s.namespace == namespace && s.name == name));
         }
         Ok(found)
@@ -309,11 +320,17 @@ impl HubWrite for FakeHub {
         value: &str,
         write: Write,
     ) -> Result<()> {
-        if self.log(write, format!("annotate {service_account} {key}={value}")) {
+        let what = format!("annotate {service_account} {key}={value}");
+        let (real, fault) = self.write(write, &what)?;
+        if real {
             let mut accounts = self.service_accounts.borrow_mut();
             let sas = accounts
                 .entry(service_account.namespace.clone())
                 .or_default();
+            let value = match fault {
+                Some(Fault::TakenBy(role)) => role,
+                _ => value,
+            };
             if let Some(sa) = sas.iter_mut().find(|sa| sa.name == service_account.name) {
                 sa.irsa_role = Some(value.to_owned());
             }
@@ -323,7 +340,7 @@ impl HubWrite for FakeHub {
                 .or_default()
                 .insert(service_account.name.clone(), vec![key.to_owned()]);
         }
-        Ok(())
+        Faults::after(fault, &what)
     }
 
     async fn remove_service_account_annotation(
@@ -332,7 +349,10 @@ impl HubWrite for FakeHub {
         key: &str,
         write: Write,
     ) -> Result<()> {
-        if self.log(write, format!("remove {service_account} {key}")) {
+        let what = format!("remove {service_account} {key}");
+        let (real, fault) = self.write(write, &what)?;
+        Faults::after(fault, &what)?;
+        if real {
             let mut accounts = self.service_accounts.borrow_mut();
             let sas = accounts
                 .entry(service_account.namespace.clone())
@@ -357,7 +377,9 @@ impl HubWrite for FakeHub {
             .iter()
             .map(|w| format!("{}/{}", w.kind.resource(), w.name))
             .collect();
-        self.log(write, format!("restart {namespace} {}", names.join(" ")));
+        let what = format!("restart {namespace} {}", names.join(" "));
+        let (_, fault) = self.write(write, &what)?;
+        Faults::after(fault, &what)?;
         Ok(names)
     }
 }
@@ -400,6 +422,74 @@ pub(crate) struct FakeAws {
     pub(crate) roles: RefCell<BTreeMap<String, FakeRole>>,
     pub(crate) oidc_providers: RefCell<Vec<String>>,
     pub(crate) writes: RefCell<Vec<String>>,
+    /// Writes that fail once, by the start of their log line (see [`Fault`]).
+    pub(crate) faults: Faults,
+}
+
+/// How a faulty write fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fault {
+    /// As a server error (exit 1).
+    Fail,
+    /// As already there: EKS's ResourceInUseException, Kubernetes' 409, after "someone else"
+    /// made the very same write just before (the creates and applies; other writes only fail).
+    InUse,
+    /// As [`Fault::InUse`], but someone else made it with this role (associations, annotations).
+    TakenBy(&'static str),
+    /// As a refusal (AccessDenied, 403).
+    Denied,
+}
+
+/// Faults of a fake's writes: each fails the next write whose log line starts with its key.
+#[derive(Default)]
+pub(crate) struct Faults(RefCell<Vec<(String, Fault)>>);
+
+impl Faults {
+    pub(crate) fn set(&self, write: &str, fault: Fault) {
+        self.0.borrow_mut().push((write.to_owned(), fault));
+    }
+
+    /// The fault set for write `what`, taken (it fails once).
+    fn take(&self, what: &str) -> Option<Fault> {
+        let mut faults = self.0.borrow_mut();
+        let index = faults.iter().position(|(key, _)| what.starts_with(key))?;
+        Some(faults.remove(index).1)
+    }
+
+    /// Err for a write that fails as a server error or a refusal; Ok(Some) for one someone
+    /// else made first (the caller makes it so, then returns [`Faults::in_use`]).
+    fn check(&self, what: &str) -> Result<Option<Fault>> {
+        match self.take(what) {
+            None => Ok(None),
+            Some(Fault::Fail) => Err(Error::Aws {
+                operation: what.to_owned(),
+                message: "InternalFailure: injected by the test".into(),
+                fix: "try again".into(),
+                source: None,
+            }),
+            Some(Fault::Denied) => Err(Error::denied(
+                format!("{what} (injected by the test)"),
+                "ask",
+            )),
+            Some(fault) => Ok(Some(fault)),
+        }
+    }
+
+    /// The error of a write someone else made first.
+    fn in_use(what: &str) -> Error {
+        Error::Conflict {
+            what: format!("{what}: ResourceInUseException (injected by the test)"),
+            fix: "run again".into(),
+        }
+    }
+
+    /// After the write: Err when it was someone else's first.
+    fn after(fault: Option<Fault>, what: &str) -> Result<()> {
+        match fault {
+            None => Ok(()),
+            Some(_) => Err(Self::in_use(what)),
+        }
+    }
 }
 
 #[derive(Default, Clone)]
@@ -424,8 +514,12 @@ impl FakeAws {
         }
     }
 
-    fn log(&self, what: String) {
+    /// Log `what`; Err when a fault was set for it (nothing is written then), except for
+    /// someone else's same write first, which the caller makes and then fails.
+    fn log(&self, what: String) -> Result<Option<Fault>> {
+        let fault = self.faults.check(&what)?;
         self.writes.borrow_mut().push(what);
+        Ok(fault)
     }
 }
 
@@ -497,23 +591,25 @@ impl EksWrite for FakeAws {
         role: &RoleArn,
         target_role: Option<&RoleArn>,
     ) -> Result<()> {
-        self.log(format!(
-            "associate {service_account} {role} on {}",
-            cluster.name
-        ));
+        let what = format!("associate {service_account} {role} on {}", cluster.name);
+        let fault = self.log(what.clone())?;
+        let role = match fault {
+            Some(Fault::TakenBy(other)) => other.to_owned(),
+            _ => role.to_string(),
+        };
         let mut associations = self.associations.borrow_mut();
         let id = format!("a-{}", associations.len());
         associations.push(PodIdentityAssociation {
             id,
             service_account: service_account.clone(),
-            role_arn: role.to_string(),
+            role_arn: role,
             managed_by_us: true,
             changed_at: None,
             target_role_arn: target_role.map(ToString::to_string),
             disable_session_tags: false,
             external_id: target_role.map(|_| "external-id".to_owned()),
         });
-        Ok(())
+        Faults::after(fault, &what)
     }
 
     async fn update_pod_identity_association(
@@ -523,7 +619,7 @@ impl EksWrite for FakeAws {
         role: &RoleArn,
         target_role: Option<&RoleArn>,
     ) -> Result<()> {
-        self.log(format!("update association {association_id} {role}"));
+        self.log(format!("update association {association_id} {role}"))?;
         for a in self.associations.borrow_mut().iter_mut() {
             if a.id == association_id {
                 a.role_arn = role.to_string();
@@ -537,19 +633,17 @@ impl EksWrite for FakeAws {
         &self,
         _cluster: &ClusterArn,
         association_id: &str,
-    ) -> Result<()> {
-        self.log(format!("delete association {association_id}"));
-        self.associations
-            .borrow_mut()
-            .retain(|a| a.id != association_id);
-        Ok(())
+    ) -> Result<bool> {
+        self.log(format!("delete association {association_id}"))?;
+        let mut associations = self.associations.borrow_mut();
+        let before = associations.len();
+        associations.retain(|a| a.id != association_id);
+        Ok(associations.len() < before)
     }
 
     async fn create_access_entry(&self, cluster: &ClusterArn, principal: &RoleArn) -> Result<()> {
-        self.log(format!(
-            "create access entry {principal} on {}",
-            cluster.name
-        ));
+        let what = format!("create access entry {principal} on {}", cluster.name);
+        let fault = self.log(what.clone())?;
         let entry = FakeEntry {
             policies: Vec::new(),
             tags: BTreeMap::from([(MANAGED_BY_LABEL.to_owned(), MANAGED_BY_VALUE.to_owned())]),
@@ -557,7 +651,7 @@ impl EksWrite for FakeAws {
         self.entries
             .borrow_mut()
             .insert((cluster.to_string(), principal.to_string()), entry);
-        Ok(())
+        Faults::after(fault, &what)
     }
 
     async fn associate_access_policy(
@@ -570,7 +664,7 @@ impl EksWrite for FakeAws {
         self.log(format!(
             "associate {policy_arn} for {principal} on {}",
             cluster.name
-        ));
+        ))?;
         let mut entries = self.entries.borrow_mut();
         let entry = entries
             .entry((cluster.to_string(), principal.to_string()))
@@ -583,15 +677,16 @@ impl EksWrite for FakeAws {
         Ok(())
     }
 
-    async fn delete_access_entry(&self, cluster: &ClusterArn, principal_arn: &str) -> Result<()> {
+    async fn delete_access_entry(&self, cluster: &ClusterArn, principal_arn: &str) -> Result<bool> {
         self.log(format!(
             "delete access entry {principal_arn} on {}",
             cluster.name
-        ));
-        self.entries
+        ))?;
+        Ok(self
+            .entries
             .borrow_mut()
-            .remove(&(cluster.to_string(), principal_arn.to_owned()));
-        Ok(())
+            .remove(&(cluster.to_string(), principal_arn.to_owned()))
+            .is_some())
     }
 }
 
@@ -646,7 +741,7 @@ impl IamRead for FakeAws {
 
 impl IamWrite for FakeAws {
     async fn create_role(&self, name: &str, trust_policy: &str, _description: &str) -> Result<()> {
-        self.log(format!("create role {name}"));
+        self.log(format!("create role {name}"))?;
         let role = FakeRole {
             arn: format!("arn:aws:iam::{}:role/{name}", self.account),
             trust: trust_policy.to_owned(),
@@ -657,7 +752,7 @@ impl IamWrite for FakeAws {
     }
 
     async fn update_trust_policy(&self, name: &str, trust_policy: &str) -> Result<()> {
-        self.log(format!("update trust of {name}"));
+        self.log(format!("update trust of {name}"))?;
         if let Some(role) = self.roles.borrow_mut().get_mut(name) {
             role.trust = trust_policy.to_owned();
         }
@@ -665,7 +760,7 @@ impl IamWrite for FakeAws {
     }
 
     async fn put_role_policy(&self, role: &str, policy_name: &str, document: &str) -> Result<()> {
-        self.log(format!("put policy {policy_name} on {role}"));
+        self.log(format!("put policy {policy_name} on {role}"))?;
         if let Some(role) = self.roles.borrow_mut().get_mut(role) {
             role.inline
                 .insert(policy_name.to_owned(), document.to_owned());
@@ -674,7 +769,7 @@ impl IamWrite for FakeAws {
     }
 
     async fn create_oidc_provider(&self, issuer_url: &str) -> Result<String> {
-        self.log(format!("create OIDC provider {issuer_url}"));
+        self.log(format!("create OIDC provider {issuer_url}"))?;
         let host = issuer_url.trim_start_matches("https://");
         let arn = format!("arn:aws:iam::{}:oidc-provider/{host}", self.account);
         self.oidc_providers.borrow_mut().push(arn.clone());

@@ -19,7 +19,7 @@ from moto.eks.models import eks_backends
 from moto.iam.models import get_account_id_from
 from werkzeug.exceptions import NotFound
 
-from . import credentials, tokenreview
+from . import credentials, faults, tokenreview
 
 CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/[^/]+/[^/]+/([^/]+)/")  # key, service
 CLUSTER_FIELDS = {  # request field -> setter on a moto Cluster
@@ -96,6 +96,7 @@ class SandboxMiddleware:
             return [payload]
         if path == "/moto-api/reset":
             credentials.clear_disabled_regions()
+            faults.reset()
         entry = describe_request(environ)
         with self.lock:
             self.requests.append(entry)
@@ -103,11 +104,19 @@ class SandboxMiddleware:
         if refused is not None:
             entry["refused"] = True
             return refused
+        fault = faults.take(entry["action"], path, environ["wsgi.input"].getvalue())
+        if fault is not None:
+            failed = faults.answer(fault, entry["service"], start_response)
+            if failed is not None:
+                # Logged as sent, and marked: the server refused it, nothing was written.
+                entry["faulted"] = fault["code"]
+                return failed
         return self.app(environ, start_response)
 
     def sandbox(self, method: str, path: str, environ: dict[str, Any]) -> tuple[str, Any]:
         """The sandbox-only routes: the request log, the cluster override, the regions an
-        account has not enabled, and the TokenReview webhook of the sandbox kube-apiserver."""
+        account has not enabled, faults (faults.py), and the TokenReview webhook of the
+        sandbox kube-apiserver. None of them is in the request log."""
         if (method, path) == ("GET", "/_sandbox/requests"):
             with self.lock:
                 return "200 OK", list(self.requests)
@@ -125,6 +134,17 @@ class SandboxMiddleware:
                 return "400 Bad Request", {"message": "give account and disabled (a list of regions)"}
             credentials.set_disabled_regions(request["account"], request["disabled"])
             return "200 OK", credentials.disabled_regions()
+        if (method, path) == ("GET", "/_sandbox/faults"):
+            return "200 OK", faults.listed()
+        if (method, path) == ("POST", "/_sandbox/faults"):
+            try:
+                request = json.loads(read_body(environ) or b"{}")
+            except ValueError:
+                return "400 Bad Request", {"message": "the body is not JSON"}
+            return faults.add(request)
+        if (method, path) == ("POST", "/_sandbox/faults/reset"):
+            faults.reset()
+            return "200 OK", []
         if (method, path) == ("POST", "/_sandbox/tokenreview"):
             return token_review(read_body(environ), self.apiserver)
         return "404 Not Found", {"message": f"No sandbox route {method} {path}"}

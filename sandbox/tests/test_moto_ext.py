@@ -16,6 +16,7 @@ import urllib.request
 from pathlib import Path
 
 import boto3
+import botocore.config
 import botocore.session
 import pytest
 from botocore.auth import SigV4Auth
@@ -949,3 +950,69 @@ def test_a_region_the_account_has_not_enabled_refuses_like_aws(server, clients):
     clients(region="us-east-1", account=OTHER_ACCOUNT).list_clusters()
     http(f"{server}/moto-api/reset", "POST")
     clients(region="ap-east-2", account=OTHER_ACCOUNT).list_clusters()
+
+
+def test_creates_that_find_the_object_there_answer_resource_in_use_as_botocore_names_it(eks):
+    """Two runs at once: the second create of an association or an access entry is refused with
+    the error EKS's model lists for that operation, which the tool reads back after."""
+    for operation in ("CreatePodIdentityAssociation", "CreateAccessEntry"):
+        errors = [shape.name for shape in MODEL.operation_model(operation).error_shapes]
+        assert "ResourceInUseException" in errors, operation
+    api_cluster(eks)
+    eks.create_access_entry(clusterName="c1", principalArn=ROLE)
+    eks.create_pod_identity_association(clusterName="c1", namespace="n", serviceAccount="sa", roleArn=ROLE)
+    assert error_of(eks.create_access_entry, clusterName="c1", principalArn=ROLE)[::2] == (
+        "ResourceInUseException",
+        409,
+    )
+    code, message, status = error_of(
+        eks.create_pod_identity_association, clusterName="c1", namespace="n", serviceAccount="sa", roleArn=ROLE
+    )
+    assert (code, status) == ("ResourceInUseException", 409)
+    assert message.startswith("Association already exists: a-")
+
+
+def test_faults_fail_the_next_matching_calls_and_stay_out_of_the_request_log(server, eks):
+    api_cluster(eks)
+    http(f"{server}/_sandbox/requests/reset", "POST")
+    status, _, faults = http(
+        f"{server}/_sandbox/faults",
+        "POST",
+        {"action": "CreateAccessEntry", "status": 500, "count": 2, "match": "role/argocd-manager"},
+    )
+    assert status == 200 and faults[0]["code"] == "ServerException"
+    # Another principal does not match; the SDK's own retries would use the count up.
+    other = f"arn:aws:iam::{ACCOUNT}:role/other"
+    eks.create_access_entry(clusterName="c1", principalArn=other)
+    no_retries = boto3.client(
+        "eks",
+        endpoint_url=server,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=botocore.config.Config(retries={"max_attempts": 0, "mode": "standard"}),
+    )
+    for _ in range(2):
+        code, message, status = error_of(no_retries.create_access_entry, clusterName="c1", principalArn=ROLE)
+        assert (code, status) == ("ServerException", 500)
+        assert "Injected by the sandbox" in message
+    assert http(f"{server}/_sandbox/faults")[2] == []
+    no_retries.create_access_entry(clusterName="c1", principalArn=ROLE)
+    log = http(f"{server}/_sandbox/requests")[2]
+    assert [(r["action"], r.get("faulted")) for r in log] == [
+        ("CreateAccessEntry", None),
+        ("CreateAccessEntry", "ServerException"),
+        ("CreateAccessEntry", "ServerException"),
+        ("CreateAccessEntry", None),
+    ], "the fault routes are not logged; a faulted call is, marked"
+    # A delay holds the call and then serves it; a bad fault is refused, saying why.
+    http(f"{server}/_sandbox/faults", "POST", {"action": "DescribeCluster", "delay": 0.3})
+    started = time.monotonic()
+    eks.describe_cluster(name="c1")
+    assert time.monotonic() - started >= 0.3
+    assert http(f"{server}/_sandbox/faults", "POST", {"action": "X"})[0] == 400
+    assert http(f"{server}/_sandbox/faults", "POST", {"action": "X", "status": 200})[0] == 400
+    http(f"{server}/_sandbox/faults", "POST", {"action": "ListClusters", "status": 403})
+    http(f"{server}/_sandbox/faults/reset", "POST")
+    assert http(f"{server}/_sandbox/faults")[2] == []
+    eks.list_clusters()

@@ -341,7 +341,7 @@ impl EksWrite for AwsApi {
         &self,
         cluster: &ClusterArn,
         association_id: &str,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         let deleted = self
             .client(&cluster.region)
             .delete_pod_identity_association()
@@ -350,15 +350,15 @@ impl EksWrite for AwsApi {
             .send()
             .await;
         // Already gone is as good as deleted.
-        found(
+        Ok(found(
             &self.endpoint(&cluster.region),
             "DeletePodIdentityAssociation",
             deleted,
-        )?;
-        Ok(())
+        )?
+        .is_some())
     }
 
-    async fn delete_access_entry(&self, cluster: &ClusterArn, principal_arn: &str) -> Result<()> {
+    async fn delete_access_entry(&self, cluster: &ClusterArn, principal_arn: &str) -> Result<bool> {
         let deleted = self
             .client(&cluster.region)
             .delete_access_entry()
@@ -367,11 +367,11 @@ impl EksWrite for AwsApi {
             .send()
             .await;
         // Already gone is as good as deleted.
-        found(
+        Ok(found(
             &self.endpoint(&cluster.region),
             "DeleteAccessEntry",
             deleted,
-        )?;
-        Ok(())
+        )?
+        .is_some())
     }
 }

@@ -48,6 +48,20 @@ fn is_account(text: &str) -> bool {
     text.len() == 12 && text.bytes().all(|b| b.is_ascii_digit())
 }
 
+/// A region's shape: `us-east-1`, `us-gov-west-1`, `eu-isoe-west-1` (lower-case parts, a
+/// number last), so it can go into names and host names as it is.
+fn is_region(text: &str) -> bool {
+    let parts: Vec<&str> = text.split('-').collect();
+    parts.len() >= 3
+        && parts[0].bytes().all(|b| b.is_ascii_lowercase())
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
+        && parts[parts.len() - 1].bytes().all(|b| b.is_ascii_digit())
+}
+
 fn is_cluster_name(text: &str) -> bool {
     let mut bytes = text.bytes();
     matches!(bytes.next(), Some(b) if b.is_ascii_alphanumeric())
@@ -85,7 +99,7 @@ impl ClusterArn {
         if *arn != "arn"
             || *service != "eks"
             || partition.is_empty()
-            || region.is_empty()
+            || !is_region(region)
             || !is_account(account)
             || !is_cluster_name(name)
         {
@@ -214,6 +228,13 @@ mod tests {
             "arn:aws:eks:us-east-1:1234:cluster/x",
             "arn:aws:eks:us-east-1:123456789012:nodegroup/x/y",
             "arn:aws:eks:us-east-1:123456789012:cluster/-x",
+            // Regions that are no region (found by core::properties: they made Secret names
+            // Kubernetes refuses).
+            "arn:aws:eks:\u{a1}:123456789012:cluster/A",
+            "arn:aws:eks:US-EAST-1:123456789012:cluster/x",
+            "arn:aws:eks:us-east:123456789012:cluster/x",
+            "arn:aws:eks:us--east-1:123456789012:cluster/x",
+            "arn:aws:eks:us.east-1:123456789012:cluster/x",
         ] {
             assert!(ClusterArn::parse(text).is_err(), "{text}");
         }

@@ -11,6 +11,9 @@ pub(crate) mod partition;
 pub(crate) mod plan;
 pub(crate) mod pod_identity;
 pub mod policy;
+pub(crate) mod progress;
+#[cfg(test)]
+mod properties;
 pub(crate) mod registration;
 pub(crate) mod removal;
 pub(crate) mod secret;

@@ -3,6 +3,8 @@
 // Each test binary uses only some of these helpers, and none is exported from a test crate.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod faults;
+
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
 

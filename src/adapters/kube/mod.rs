@@ -127,9 +127,33 @@ pub(super) fn kube_error(action: String, error: kube::Error) -> Error {
             source: Some(Box::new(error)),
         };
     }
+    if let kube::Error::Api(status) = &error
+        && status.code == 409
+    {
+        // Someone else wrote the object between this run's read and its write.
+        return Error::Conflict {
+            what: format!("the hub refused to {action}: {}", status.message),
+            fix: "Someone changed it meanwhile; run the command again to see the new plan".into(),
+        };
+    }
+    let reachable = "Check that the hub is reachable with kubectl --context and try again";
+    // The API's own words, not the client's Debug rendering of its Status (that stays the
+    // source, for -v).
+    let (message, fix) = match &error {
+        kube::Error::Api(status) if matches!(status.code, 400 | 422) => (
+            status.message.clone(),
+            "The hub refused the object: a validation or an admission policy named above did; ask the hub's admins about it, then run the same command again",
+        ),
+        kube::Error::Api(status) => (
+            format!("{} (HTTP {})", status.message, status.code),
+            reachable,
+        ),
+        other => (other.to_string(), reachable),
+    };
     Error::Kube {
         action,
-        fix: "Check that the hub is reachable with kubectl --context and try again".into(),
+        message,
+        fix: fix.into(),
         source: Box::new(error),
     }
 }

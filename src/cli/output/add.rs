@@ -6,10 +6,13 @@ use serde::Serialize;
 
 use super::doctor::findings_text;
 use super::next_steps::{RESTART_NEEDED, write_next_steps};
-use super::{Outcome, PlanLine, Text, change_summary, write_notes, write_plan_lines};
+use super::{
+    Outcome, PlanLine, Text, change_summary, write_notes, write_plan_lines, write_stopped,
+};
 use crate::core::action::{Action, Change, Step};
 use crate::core::checks::{Finding, Status};
 use crate::core::plan::Plan;
+use crate::core::progress::Progress;
 use crate::error::exit::WOULD_NOT_WORK;
 
 /// What `add` reports: the plan, and whether (and how) it was applied.
@@ -32,6 +35,9 @@ pub(crate) struct AddReport<'a> {
     pub(crate) restart_command: String,
     /// Workloads restarted by `--restart`.
     pub(crate) restarted: Vec<String>,
+    /// Each write made (or tried) and what became of it: `done`, `already-done` (made by
+    /// someone else meanwhile, as this run wanted it), `failed`, `not-done`.
+    pub(crate) steps: Progress,
 }
 
 impl PlanLine for Action {
@@ -150,7 +156,21 @@ impl Text for AddReport<'_> {
             }
             // The error that follows says why; the checks were shown above.
             Outcome::Refused => return Ok(()),
+            // The error that follows is the failed write's.
+            Outcome::Failed => return write_stopped(out, &self.steps),
         }?;
+        let by_others: Vec<String> = self
+            .steps
+            .already_done()
+            .map(|s| s.subject.clone())
+            .collect();
+        if !by_others.is_empty() {
+            writeln!(
+                out,
+                "Already done by someone else meanwhile (read back as this run wanted it): {}.",
+                by_others.join(", ")
+            )?;
+        }
         let failed = failed(self.checks);
         if failed > 0 && self.forced && self.outcome == Outcome::Applied {
             writeln!(

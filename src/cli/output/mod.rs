@@ -14,6 +14,7 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 use super::args::OutputFormat;
+use crate::core::progress::{Progress, StepStatus};
 use crate::error::Result;
 
 /// Something shown to people as text.
@@ -81,6 +82,8 @@ pub(crate) enum Outcome {
     DryRunServer,
     /// Not written: a check before writing failed (and no `--force`).
     Refused,
+    /// Stopped part way: a write failed; `steps` says what was done and what was not.
+    Failed,
 }
 
 /// One line of a plan, as `add`, `remove` and `policy` show them.
@@ -115,6 +118,42 @@ pub(crate) fn write_plan_lines<L: PlanLine>(out: &mut dyn Write, lines: &[L]) ->
 pub(crate) fn write_notes(out: &mut dyn Write, notes: &[String]) -> io::Result<()> {
     for note in notes {
         writeln!(out, "note: {note}")?;
+    }
+    Ok(())
+}
+
+/// The closing lines of a run that stopped part way: each write with what became of it, and
+/// that running the same command again finishes the job.
+pub(crate) fn write_stopped(out: &mut dyn Write, progress: &Progress) -> io::Result<()> {
+    let failed = progress.count(StepStatus::Failed);
+    let not_done = progress.count(StepStatus::NotDone);
+    let done = progress.steps.len() - failed - not_done;
+    writeln!(
+        out,
+        "Stopped part way: {done} write(s) done, {failed} failed, {not_done} not done:"
+    )?;
+    write_steps(out, progress)?;
+    writeln!(
+        out,
+        "What was done stays. Run the same command again to finish: it plans from what is there now and makes only the writes not done."
+    )
+}
+
+/// Each step of `progress`, one a line: `  done          Secret argocd/x`.
+pub(crate) fn write_steps(out: &mut dyn Write, progress: &Progress) -> io::Result<()> {
+    for step in &progress.steps {
+        let detail = step
+            .detail
+            .as_deref()
+            .map(|d| format!("  ({d})"))
+            .unwrap_or_default();
+        writeln!(
+            out,
+            "  {:<12} {} {}{detail}",
+            step.status.word(),
+            step.change,
+            step.subject
+        )?;
     }
     Ok(())
 }
@@ -221,6 +260,7 @@ mod tests {
             Outcome::DryRunClient,
             Outcome::DryRunServer,
             Outcome::Refused,
+            Outcome::Failed,
         ]
         .iter()
         .map(|o| serde_json::to_string(o).unwrap())
@@ -233,7 +273,8 @@ mod tests {
                 "\"dry-run\"",
                 "\"dry-run-client\"",
                 "\"dry-run-server\"",
-                "\"refused\""
+                "\"refused\"",
+                "\"failed\""
             ]
         );
     }

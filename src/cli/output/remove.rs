@@ -4,7 +4,10 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use super::{Outcome, PlanLine, Text, restart_command, write_notes, write_plan_lines};
+use super::{
+    Outcome, PlanLine, Text, restart_command, write_notes, write_plan_lines, write_stopped,
+};
+use crate::core::progress::Progress;
 use crate::core::removal::{Removal, RemovalAction, RemovalPlan};
 
 /// What `remove` reports: the plan, and whether (and how) it was applied.
@@ -12,8 +15,11 @@ use crate::core::removal::{Removal, RemovalAction, RemovalPlan};
 #[serde(rename_all = "camelCase")]
 pub(crate) struct RemoveReport<'a> {
     pub(crate) plan: &'a RemovalPlan,
-    /// `applied`, `dry-run-client`, `dry-run-server`.
+    /// `applied`, `dry-run-client`, `dry-run-server`, `failed`.
     pub(crate) outcome: Outcome,
+    /// Each delete made (or tried) and what became of it: `done`, `already-done` (gone
+    /// already: someone else deleted it meanwhile), `failed`, `not-done`.
+    pub(crate) steps: Progress,
 }
 
 impl PlanLine for RemovalAction {
@@ -75,8 +81,25 @@ impl Text for RemoveReport<'_> {
             ),
             // remove refuses nothing by checks.
             Outcome::Refused => Ok(()),
+            Outcome::Failed => write_stopped(out, &self.steps),
         }?;
-        if self.outcome == Outcome::Applied && plan.deletes().any(|a| a.step.changes_identity()) {
+        let gone: Vec<String> = self
+            .steps
+            .already_done()
+            .map(|s| s.subject.clone())
+            .collect();
+        if !gone.is_empty() {
+            writeln!(
+                out,
+                "Already gone (someone else deleted it meanwhile): {}.",
+                gone.join(", ")
+            )?;
+        }
+        let identity_went = plan
+            .deletes()
+            .zip(&self.steps.steps)
+            .any(|(a, s)| a.step.changes_identity() && s.status.is_in_place());
+        if matches!(self.outcome, Outcome::Applied | Outcome::Failed) && identity_went {
             writeln!(
                 out,
                 "Argo CD's running pods keep their AWS credentials until they restart:\n  {}",

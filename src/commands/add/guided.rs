@@ -1,14 +1,17 @@
 //! `add`'s guided mode: with no CLUSTER on a terminal, pick the clusters from a list and answer
 //! what the flags left out (identity, management role, target role, access policy), one
-//! question at a time; Esc goes back one question.
+//! question at a time; Esc goes back one question. Not guided, the same answers from the flags.
 
+use crate::adapters::prompt::needs_flag;
 use crate::cli::output::Spinner;
 use crate::cli::picker::{Mark, cluster_table};
 use crate::cli::settings::{AddSettings, Settings};
 use crate::commands::Ports;
 use crate::commands::targets::{Regions, discover};
 use crate::core::access::{ACCESS_POLICIES, TargetAccess};
-use crate::core::model::{AccessScope, ClusterArn, EksCluster, IdentityMode, RoleArn};
+use crate::core::model::{
+    AccessScope, ClusterArn, DEFAULT_ACCESS_POLICY, EksCluster, IdentityMode, RoleArn,
+};
 use crate::error::{Error, Result};
 use crate::ports::{EksRead, HubRead, IamRead, IamWrite, Prompt, Reply};
 
@@ -150,6 +153,46 @@ pub(super) async fn ask<H: HubRead, E: EksRead + IamRead + IamWrite, P: Prompt>(
         }
     }
     Ok(answers)
+}
+
+/// Not guided: the clusters named; the management role asked for only on a terminal (as in
+/// guided mode), else the flag is named; direct mode and the default access policy.
+pub(super) async fn answer_from_flags<H: HubRead, E: EksRead + IamRead + IamWrite, P: Prompt>(
+    ports: &Ports<'_, H, E, P>,
+    settings: &Settings,
+    add: &AddSettings,
+    start: &Start<'_>,
+    out: &mut dyn std::io::Write,
+) -> Result<Answers> {
+    let management_role = match &add.management_role {
+        Some(role) => role.clone(),
+        None if !settings.interactive => return Err(needs_flag("--management-role-arn")),
+        None => {
+            let step = RoleStep {
+                settings,
+                add,
+                start,
+                mode: start.mode,
+            };
+            match ask_management_role(ports, &step, out).await? {
+                Reply::Answer(role) => role,
+                Reply::Back => return Err(Error::Cancelled),
+            }
+        }
+    };
+    let access = (!add.skip_access).then(|| {
+        add.access.clone().unwrap_or(TargetAccess {
+            policy: DEFAULT_ACCESS_POLICY.to_owned(),
+            scope: AccessScope::Cluster,
+        })
+    });
+    Ok(Answers {
+        clusters: start.clusters.to_vec(),
+        mode: start.mode,
+        management_role: Some(management_role),
+        target_role: add.target_role.clone(),
+        access,
+    })
 }
 
 /// Which clusters are the hub and which are registered already.

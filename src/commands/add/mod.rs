@@ -9,13 +9,15 @@ use crate::commands::targets::{
     argocd_namespace, auto_identity, find_hub_cluster, find_target, search_regions,
 };
 use crate::commands::{Ports, nothing_left};
-use crate::core::access::{ObservedAccess, TargetAccess};
+use crate::core::access::ObservedAccess;
 use crate::core::checks::{Status, preflight_checks};
-use crate::core::model::{AccessScope, DEFAULT_ACCESS_POLICY, IdentityMode};
+use crate::core::model::IdentityMode;
 use crate::core::plan::{HubIdentity, Observed, PlanError, Registration, plan};
+use crate::core::progress::Progress;
+use crate::core::progress::{StepRecord, StepStatus};
 use crate::core::secret::default_secret_name;
 use crate::error::{Error, Result};
-use crate::ports::{EksRead, EksWrite, HubRead, HubWrite, IamRead, IamWrite, Prompt, Reply, Write};
+use crate::ports::{EksRead, EksWrite, HubRead, HubWrite, IamRead, IamWrite, Prompt, Write};
 
 mod apply;
 mod guided;
@@ -24,7 +26,7 @@ mod preflight;
 mod roles;
 
 use crate::adapters::prompt::needs_flag;
-use apply::apply;
+use apply::{Applied, Stopped, apply, write_all};
 use guided::{Answers, Start, discover_targets};
 use next::doctor_command;
 use preflight::{HubClues, read_facts};
@@ -92,7 +94,7 @@ pub(crate) async fn run<
     let answers = if guided {
         guided::ask(&ports, settings, add, &start, out).await?
     } else {
-        answer_from_flags(&ports, settings, add, &start, out).await?
+        guided::answer_from_flags(&ports, settings, add, &start, out).await?
     };
     let Answers {
         clusters,
@@ -178,6 +180,7 @@ pub(crate) async fn run<
         restart_needed: false,
         restart_command: restart_command(&identity.namespace),
         restarted: Vec::new(),
+        steps: Progress::default(),
     };
     if refused && settings.dry_run == DryRun::None {
         // Refused before the question: nothing is written.
@@ -186,22 +189,30 @@ pub(crate) async fn run<
         }
         return Err(Error::WouldNotWork(failed(&checks)));
     }
-    let (outcome, restarted) = if plan.is_noop() {
-        (Outcome::Unchanged, Vec::new())
+    let (outcome, applied) = if plan.is_noop() {
+        (Outcome::Unchanged, Applied::default())
     } else {
         match settings.dry_run {
-            DryRun::Client => (Outcome::DryRunClient, Vec::new()),
-            DryRun::Server => {
-                let restarted = apply(&ports, &plan, restart, Write::ServerDryRun).await?;
-                (Outcome::DryRunServer, restarted)
-            }
+            DryRun::Client => (Outcome::DryRunClient, Applied::default()),
+            DryRun::Server => match apply(&ports, &plan, restart, Write::ServerDryRun).await? {
+                Ok(applied) => (Outcome::DryRunServer, applied),
+                Err(stopped) => return Err(stopped.error),
+            },
             DryRun::None => {
                 if !settings.yes && !ports.prompt.confirm("Apply these changes?")? {
                     return Err(Error::Cancelled);
                 }
-                let restarted = apply(&ports, &plan, restart, Write::Real).await?;
-                verify(&ports, &identity, &registrations).await?;
-                (Outcome::Applied, restarted)
+                let first = apply(&ports, &plan, restart, Write::Real).await?;
+                match converge(&ports, &identity, &registrations, first).await {
+                    Ok(applied) => (Outcome::Applied, applied),
+                    Err(stopped) => {
+                        report.outcome = Outcome::Failed;
+                        report.restarted.clone_from(&stopped.applied.restarted);
+                        report.steps = stopped.applied.progress;
+                        emit(out, settings.output, &report)?;
+                        return Err(stopped.error);
+                    }
+                }
             }
         }
     };
@@ -229,52 +240,13 @@ pub(crate) async fn run<
     }
     report.outcome = outcome;
     report.restart_needed =
-        outcome == Outcome::Applied && plan.needs_restart() && restarted.is_empty();
-    report.restarted = restarted;
+        outcome == Outcome::Applied && plan.needs_restart() && applied.restarted.is_empty();
+    report.restarted = applied.restarted;
+    report.steps = applied.progress;
     if matches!(outcome, Outcome::Applied | Outcome::Unchanged) {
         report.doctor_command = Some(doctor_command(settings, &registrations, &identity));
     }
     emit(out, settings.output, &report)
-}
-
-/// Not guided: the clusters named; the management role asked for only on a terminal (as in
-/// guided mode), else the flag is named; direct mode and the default access policy.
-async fn answer_from_flags<H: HubRead, E: EksRead + IamRead + IamWrite, P: Prompt>(
-    ports: &Ports<'_, H, E, P>,
-    settings: &Settings,
-    add: &AddSettings,
-    start: &Start<'_>,
-    out: &mut dyn std::io::Write,
-) -> Result<Answers> {
-    let management_role = match &add.management_role {
-        Some(role) => role.clone(),
-        None if !settings.interactive => return Err(needs_flag("--management-role-arn")),
-        None => {
-            let step = roles::RoleStep {
-                settings,
-                add,
-                start,
-                mode: start.mode,
-            };
-            match roles::ask_management_role(ports, &step, out).await? {
-                Reply::Answer(role) => role,
-                Reply::Back => return Err(Error::Cancelled),
-            }
-        }
-    };
-    let access = (!add.skip_access).then(|| {
-        add.access.clone().unwrap_or(TargetAccess {
-            policy: DEFAULT_ACCESS_POLICY.to_owned(),
-            scope: AccessScope::Cluster,
-        })
-    });
-    Ok(Answers {
-        clusters: start.clusters.to_vec(),
-        mode: start.mode,
-        management_role: Some(management_role),
-        target_role: add.target_role.clone(),
-        access,
-    })
 }
 
 fn plan_error(error: &PlanError) -> Error {
@@ -356,23 +328,62 @@ async fn observe<H: HubRead, E: EksRead, P: Prompt>(
 }
 
 /// Read back and plan again: after a successful apply there must be nothing left to do.
-async fn verify<H: HubRead, E: EksRead, P: Prompt>(
+/// When something is (another run changed or removed it meanwhile: `remove` deleting the
+/// identity this run found in place), its writes are made once more, recorded after the first
+/// round's; if the read-back still differs, that is an error naming what.
+async fn converge<H: HubRead + HubWrite, E: EksRead + EksWrite, P: Prompt>(
     ports: &Ports<'_, H, E, P>,
     identity: &HubIdentity,
     registrations: &[Registration],
-) -> Result<()> {
-    let observed = observe(ports, identity, registrations).await?;
-    let again = plan(identity, registrations, &observed).map_err(|e| plan_error(&e))?;
-    nothing_left(
-        &again
-            .writes()
-            .map(|a| format!("{} ({})", a.step.subject(), a.detail))
-            .collect::<Vec<_>>(),
-    )
+    first: Result<Applied, Stopped>,
+) -> Result<Applied, Stopped> {
+    let mut applied = first?;
+    let stop = |applied: Applied, error: Error| Stopped { applied, error };
+    for round in 0..2 {
+        let observed = match observe(ports, identity, registrations).await {
+            Ok(observed) => observed,
+            Err(error) => return Err(stop(applied, error)),
+        };
+        let again = match plan(identity, registrations, &observed) {
+            Ok(again) => again,
+            Err(error) => return Err(stop(applied, plan_error(&error))),
+        };
+        if again.is_noop() {
+            return Ok(applied);
+        }
+        if round == 1 {
+            let left: Vec<String> = again
+                .writes()
+                .map(|a| format!("{} ({})", a.step.subject(), a.detail))
+                .collect();
+            return match nothing_left(&left) {
+                Ok(()) => Ok(applied),
+                Err(error) => Err(stop(applied, error)),
+            };
+        }
+        // Made again: after this run's write, someone else changed or removed it.
+        let (progress, error) = match write_all(ports, &again, false, Write::Real).await {
+            Ok(more) => (more.progress, None),
+            Err(stopped) => (stopped.applied.progress, Some(stopped.error)),
+        };
+        applied.progress.steps.extend(progress.steps.into_iter().map(|step| StepRecord {
+            detail: Some(match (&step.detail, step.status) {
+                (Some(detail), StepStatus::Failed) => detail.clone(),
+                _ => "made again: after this run's first write someone else changed or removed it (another run at the same time?)".to_owned(),
+            }),
+            ..step
+        }));
+        if let Some(error) = error {
+            return Err(stop(applied, error));
+        }
+    }
+    Ok(applied)
 }
 
 #[cfg(test)]
 pub(crate) mod tests;
+#[cfg(test)]
+mod tests_apply;
 #[cfg(test)]
 mod tests_checks;
 #[cfg(test)]

@@ -11,6 +11,7 @@ use crate::commands::registered::named;
 use crate::commands::targets::argocd_namespace;
 use crate::commands::{Ports, require_rbac};
 use crate::core::model::IRSA_ANNOTATION;
+use crate::core::progress::{Progress, StepStatus};
 use crate::core::registration::eks_registrations;
 use crate::core::removal::{RemovalPlan, RemovalStep, plan_removal};
 use crate::error::{Error, Result};
@@ -53,19 +54,31 @@ pub(crate) async fn run<H: HubRead + HubWrite, A: EksRead + EksWrite, P: Prompt>
     .await?;
     let plan = plan_removal(&observed, &removing);
     show(out, settings.output, &plan)?;
-    let outcome = match settings.dry_run {
-        DryRun::Client => Outcome::DryRunClient,
-        DryRun::Server => {
-            apply(&ports, &plan, Write::ServerDryRun).await?;
-            Outcome::DryRunServer
-        }
+    let (outcome, steps) = match settings.dry_run {
+        DryRun::Client => (Outcome::DryRunClient, Progress::default()),
+        DryRun::Server => match apply(&ports, &plan, Write::ServerDryRun).await? {
+            Ok(progress) => (Outcome::DryRunServer, progress),
+            Err((_, error)) => return Err(error),
+        },
         DryRun::None => {
             if !settings.yes && !ports.prompt.confirm("Remove these?")? {
                 return Err(Error::Cancelled);
             }
-            apply(&ports, &plan, Write::Real).await?;
-            verify(&ports, &plan).await?;
-            Outcome::Applied
+            match apply(&ports, &plan, Write::Real).await? {
+                Ok(progress) => {
+                    verify(&ports, &plan).await?;
+                    (Outcome::Applied, progress)
+                }
+                Err((steps, error)) => {
+                    let report = RemoveReport {
+                        plan: &plan,
+                        outcome: Outcome::Failed,
+                        steps,
+                    };
+                    emit(out, settings.output, &report)?;
+                    return Err(error);
+                }
+            }
         }
     };
     emit(
@@ -74,6 +87,7 @@ pub(crate) async fn run<H: HubRead + HubWrite, A: EksRead + EksWrite, P: Prompt>
         &RemoveReport {
             plan: &plan,
             outcome,
+            steps,
         },
     )
 }
@@ -99,52 +113,78 @@ async fn check_hub_permissions<H: HubRead>(hub: &H, plan: &RemovalPlan) -> Resul
     .await
 }
 
-/// Make the plan's deletes in its order; writes only. AWS has no dry run: on a server dry run
-/// only the Kubernetes writes are sent.
+/// The RBAC review, then the plan's deletes in its order; writes only. AWS has no dry run: on a
+/// server dry run only the Kubernetes writes are sent. Stops at the first failed delete: what
+/// was deleted stays deleted, and running the same command again deletes what is left.
 async fn apply<H: HubRead + HubWrite, A: EksWrite, P: Prompt>(
     ports: &Ports<'_, H, A, P>,
     plan: &RemovalPlan,
     write: Write,
-) -> Result<()> {
+) -> Result<Result<Progress, (Progress, Error)>> {
     check_hub_permissions(ports.hub, plan).await?;
-    for action in plan.deletes() {
-        match &action.step {
-            RemovalStep::DeleteSecret { namespace, name } => {
-                ports.hub.delete_secret(namespace, name, write).await?;
-            }
-            RemovalStep::RemoveServiceAccountAnnotation {
-                service_account, ..
-            } => {
-                ports
-                    .hub
-                    .remove_service_account_annotation(service_account, IRSA_ANNOTATION, write)
-                    .await?;
-            }
-            _ if write == Write::ServerDryRun => {}
-            RemovalStep::DeletePodIdentityAssociation {
-                hub_cluster,
-                association_id,
-                ..
-            } => {
-                ports
-                    .accounts
-                    .own()
-                    .delete_pod_identity_association(hub_cluster, association_id)
-                    .await?;
-            }
-            RemovalStep::DeleteAccessEntry {
-                cluster,
-                principal_arn,
-            } => {
-                ports
-                    .accounts
-                    .for_account(&cluster.account)
-                    .delete_access_entry(cluster, principal_arn)
-                    .await?;
+    let mut progress = Progress::planned(
+        plan.deletes()
+            .map(|a| (a.step.subject(), "delete".to_owned())),
+    );
+    for (index, action) in plan.deletes().enumerate() {
+        match delete(ports, &action.step, write).await {
+            Ok(true) => progress.mark(index, StepStatus::Done, None),
+            Ok(false) => progress.mark(
+                index,
+                StepStatus::AlreadyDone,
+                Some("already gone: someone else deleted it meanwhile".into()),
+            ),
+            Err(error) => {
+                progress.mark(index, StepStatus::Failed, Some(error.to_string()));
+                return Ok(Err((progress, error)));
             }
         }
     }
-    Ok(())
+    Ok(Ok(progress))
+}
+
+/// One delete: true when it deleted something, false when it was already gone.
+async fn delete<H: HubWrite, A: EksWrite, P: Prompt>(
+    ports: &Ports<'_, H, A, P>,
+    step: &RemovalStep,
+    write: Write,
+) -> Result<bool> {
+    match step {
+        RemovalStep::DeleteSecret { namespace, name } => {
+            ports.hub.delete_secret(namespace, name, write).await
+        }
+        RemovalStep::RemoveServiceAccountAnnotation {
+            service_account, ..
+        } => {
+            ports
+                .hub
+                .remove_service_account_annotation(service_account, IRSA_ANNOTATION, write)
+                .await?;
+            Ok(true)
+        }
+        _ if write == Write::ServerDryRun => Ok(true),
+        RemovalStep::DeletePodIdentityAssociation {
+            hub_cluster,
+            association_id,
+            ..
+        } => {
+            ports
+                .accounts
+                .own()
+                .delete_pod_identity_association(hub_cluster, association_id)
+                .await
+        }
+        RemovalStep::DeleteAccessEntry {
+            cluster,
+            principal_arn,
+        } => {
+            ports
+                .accounts
+                .for_account(&cluster.account)
+                .delete_access_entry(cluster, principal_arn)
+                .await
+        }
+    }
 }
 
 /// Read back: everything deleted must be gone (an annotation may stay only when someone else

@@ -1,0 +1,317 @@
+//! Partial failure and resume, end to end: each write step of `add` (and `remove`) is failed in
+//! turn on the real servers (the moto extension's faults for AWS, a ValidatingAdmissionPolicy
+//! for Kubernetes); the output says what was done and what was not, in text and `-o json`, the
+//! exit code is the failed write's, and the same command run again converges with no duplicate.
+//!
+//! Run through `scripts/test` (or `eval "$(scripts/sandbox env)"` first). Each test works in a
+//! namespace of its own with a target role of its own, so faults match only its calls.
+
+mod common;
+
+use common::faults::{Denial, fail_aws, reset_aws_faults};
+use common::*;
+use serde_json::Value;
+
+/// A target role ARN no other test uses (access entries are keyed by cluster and principal).
+fn role_for(namespace: &str) -> String {
+    format!("arn:aws:iam::123456789012:role/rs-{namespace}")
+}
+
+/// `add staging` (us-east-1) in `namespace` through pod identity, chained to `role`.
+fn add_staging(namespace: &str, role: &str, extra: &[&str]) -> Run {
+    let mut args = vec![
+        "staging",
+        "--region",
+        "us-east-1",
+        "--role-arn",
+        role,
+        "--yes",
+    ];
+    args.extend_from_slice(extra);
+    add(namespace, &args)
+}
+
+/// The access entries of `role` on staging, each with its policies.
+async fn entries(role: &str) -> Vec<Vec<String>> {
+    let client = eks("us-east-1").await;
+    let listed = client
+        .list_access_entries()
+        .cluster_name("staging")
+        .send()
+        .await
+        .unwrap();
+    let mut found = Vec::new();
+    for principal in listed.access_entries().iter().filter(|p| *p == role) {
+        let policies = client
+            .list_associated_access_policies()
+            .cluster_name("staging")
+            .principal_arn(principal)
+            .send()
+            .await
+            .unwrap();
+        found.push(
+            policies
+                .associated_access_policies()
+                .iter()
+                .map(|p| p.policy_arn().unwrap().to_owned())
+                .collect(),
+        );
+    }
+    found
+}
+
+/// What is in place for the registration: (associations' service accounts, access entries
+/// with their policies, cluster Secrets).
+async fn state(namespace: &str, role: &str) -> (Vec<String>, Vec<Vec<String>>, usize) {
+    let associations = association_ids(namespace)
+        .await
+        .into_iter()
+        .map(|(sa, _)| sa)
+        .collect();
+    (
+        associations,
+        entries(role).await,
+        cluster_secrets(namespace).len(),
+    )
+}
+
+/// Whole, and no duplicate: one association per service account, one access entry with one
+/// policy, one Secret.
+async fn assert_whole(namespace: &str, role: &str) {
+    let mut sas: Vec<String> = SERVICE_ACCOUNTS.iter().map(|s| (*s).to_owned()).collect();
+    sas.sort();
+    let (associations, entries, secrets) = state(namespace, role).await;
+    assert_eq!(associations, sas, "one association per service account");
+    assert_eq!(entries.len(), 1, "one access entry: {entries:?}");
+    assert_eq!(
+        entries[0],
+        ["arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"]
+    );
+    assert_eq!(secrets, 1);
+}
+
+/// The AWS writes moto served since entry `start` (IAM and STS reads are POSTs too, so by
+/// action).
+fn aws_writes_since(start: usize) -> Vec<String> {
+    moto_log()
+        .into_iter()
+        .skip(start)
+        .filter_map(|r| r["action"].as_str().map(str::to_owned))
+        .filter(|action| {
+            ["Create", "Associate", "Update", "Delete", "Put", "Tag"]
+                .iter()
+                .any(|verb| action.starts_with(verb))
+        })
+        .collect()
+}
+
+/// The steps of an `-o json` report, as "status subject".
+fn steps(run: &Run) -> Vec<String> {
+    let report: Value = serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {run}"));
+    assert_eq!(report["outcome"], "failed", "{run}");
+    report["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            format!(
+                "{} {}",
+                s["status"].as_str().unwrap(),
+                s["subject"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+fn statuses(run: &Run) -> Vec<String> {
+    steps(run)
+        .iter()
+        .map(|s| s.split(' ').next().unwrap().to_owned())
+        .collect()
+}
+
+/// Run the same command again after the fault is gone: it makes only the writes not done,
+/// then a third run has nothing to do.
+async fn assert_rerun_converges(namespace: &str, role: &str, not_done: usize) {
+    let moto = moto_log_len();
+    let audit = audit_log_len();
+    let run = add_staging(namespace, role, &[]);
+    assert_eq!(run.code, 0, "{run}");
+    assert!(run.stdout.contains("Registered as Secret"), "{run}");
+    let aws_writes = aws_writes_since(moto).len();
+    let kube_writes = kube_writes_since(namespace, audit).len();
+    assert_eq!(
+        aws_writes + kube_writes,
+        not_done,
+        "only the writes not done: {run}"
+    );
+    assert_whole(namespace, role).await;
+    let run = add_staging(namespace, role, &[]);
+    assert_eq!(run.code, 0, "{run}");
+    assert!(run.stdout.contains("Nothing to change"), "{run}");
+}
+
+#[tokio::test]
+async fn each_aws_write_that_fails_is_reported_and_the_same_command_converges() {
+    // (action, texts its call holds, status, code, exit code, writes done before it)
+    let cases: [(&str, &str, u16, &str, i32, usize); 4] = [
+        (
+            "CreatePodIdentityAssociation",
+            "argocd-application-controller",
+            500,
+            "ServerException",
+            1,
+            0,
+        ),
+        (
+            "CreatePodIdentityAssociation",
+            "\"argocd-server\"",
+            403,
+            "AccessDeniedException",
+            4,
+            1,
+        ),
+        (
+            "CreateAccessEntry",
+            "",
+            400,
+            "InvalidRequestException",
+            1,
+            3,
+        ),
+        (
+            "AssociateAccessPolicy",
+            "",
+            403,
+            "AccessDeniedException",
+            4,
+            4,
+        ),
+    ];
+    for (action, text, status, code, exit, done) in cases {
+        let ns = argocd_namespace("rs-aws");
+        let role = role_for(&ns);
+        // Matched by this test's namespace (associations) or role (access): the SDK's own
+        // retries of a 500 are failed too.
+        let mut matching = vec![if action.contains("Pod") {
+            ns.as_str()
+        } else {
+            role.as_str()
+        }];
+        if !text.is_empty() {
+            matching.push(text);
+        }
+        fail_aws(action, &matching, status, code, 10);
+        let run = add_staging(&ns, &role, &["-o", "json"]);
+        reset_aws_faults();
+        assert_eq!(run.code, exit, "{action}: {run}");
+        assert!(
+            run.stderr.contains("error: ")
+                && run.stderr.contains(code)
+                && run.stderr.contains(action),
+            "{action}: the failed write's error: {run}"
+        );
+        let statuses = statuses(&run);
+        let mut expected = vec!["done"; done];
+        expected.push("failed");
+        expected.resize(6, "not-done");
+        assert_eq!(statuses, expected, "{action}: {run}");
+
+        // What is there is what the report says was done.
+        let (associations, entries, secrets) = state(&ns, &role).await;
+        assert_eq!(associations.len(), done.min(3), "{action}");
+        assert_eq!(entries.len(), usize::from(done > 3), "{action}");
+        assert_eq!(secrets, 0, "{action}: the Secret goes last");
+
+        assert_rerun_converges(&ns, &role, 6 - done).await;
+    }
+}
+
+#[tokio::test]
+async fn a_secret_the_hub_refuses_is_reported_with_identity_and_access_in_place() {
+    let ns = argocd_namespace("rs-secret");
+    let role = role_for(&ns);
+    let probe = [
+        "-n",
+        &ns,
+        "create",
+        "secret",
+        "generic",
+        "probe",
+        "--dry-run=server",
+    ];
+    let denial = Denial::new(&ns, "", "secrets", &["CREATE", "UPDATE"], "true", &probe);
+    let run = add_staging(&ns, &role, &[]);
+    assert_eq!(run.code, 1, "admission's 422: {run}");
+    assert!(
+        run.stdout
+            .contains("Stopped part way: 5 write(s) done, 1 failed, 0 not done:"),
+        "{run}"
+    );
+    assert!(
+        run.stdout.contains("  failed       create Secret ")
+            && run.stdout.contains("the test denies this secrets write"),
+        "{run}"
+    );
+    assert!(
+        run.stdout.contains("Run the same command again to finish"),
+        "{run}"
+    );
+    assert!(
+        run.stderr.contains("error: could not apply Secret ")
+            && run
+                .stderr
+                .contains("the test denies this secrets write. The hub refused the object")
+            && !run.stderr.contains("Status {"),
+        "{run}"
+    );
+    let (associations, entries, secrets) = state(&ns, &role).await;
+    assert_eq!((associations.len(), entries.len(), secrets), (3, 1, 0));
+    drop(denial);
+    assert_rerun_converges(&ns, &role, 1).await;
+}
+
+#[tokio::test]
+async fn irsa_stops_at_the_service_account_the_hub_refuses_and_the_rerun_annotates_the_rest() {
+    let ns = argocd_namespace("rs-irsa");
+    let role = role_for(&ns);
+    let probe = [
+        "-n",
+        &ns,
+        "annotate",
+        "serviceaccount",
+        "argocd-server",
+        "probe=1",
+        "--dry-run=server",
+    ];
+    let denial = Denial::new(
+        &ns,
+        "",
+        "serviceaccounts",
+        &["UPDATE"],
+        "object.metadata.name == 'argocd-server'",
+        &probe,
+    );
+    let irsa = ["--identity", "irsa"];
+    let run = add_staging(&ns, &role, &irsa);
+    assert_eq!(run.code, 1, "{run}");
+    assert!(
+        run.stdout
+            .contains("Stopped part way: 1 write(s) done, 1 failed, 4 not done:"),
+        "{run}"
+    );
+    assert_eq!(
+        irsa_annotation(&ns, "argocd-application-controller").as_deref(),
+        Some(MANAGEMENT)
+    );
+    assert_eq!(irsa_annotation(&ns, "argocd-server"), None);
+    assert!(cluster_secrets(&ns).is_empty());
+    drop(denial);
+    let run = add_staging(&ns, &role, &irsa);
+    assert_eq!(run.code, 0, "{run}");
+    assert_irsa_annotations(&ns, Some(MANAGEMENT));
+    assert_eq!(entries(&role).await.len(), 1);
+    assert_eq!(cluster_secrets(&ns).len(), 1);
+    let run = add_staging(&ns, &role, &irsa);
+    assert!(run.stdout.contains("Nothing to change"), "{run}");
+}
