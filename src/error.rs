@@ -77,13 +77,14 @@ pub enum Error {
         source: Cause,
     },
 
-    #[error(
-        "could not reach {service} at {url}: {reason}. Check the network, any proxy (HTTPS_PROXY) and AWS_ENDPOINT_URL, then try again; -v shows more"
-    )]
+    /// No answer from a server (refused, reset, DNS, TLS, or nothing within `--timeout`).
+    #[error("could not reach {service} at {url}: {reason}. {fix}")]
     Unreachable {
+        /// Which server, as the user knows it: "EKS", "STS", "the Kubernetes API of context X".
         service: String,
         url: String,
         reason: String,
+        fix: String,
         #[source]
         source: Cause,
     },

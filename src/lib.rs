@@ -47,8 +47,13 @@ async fn run_command(settings: &Settings) -> Result<()> {
     if let CommandSettings::Completion(shell) = &settings.command {
         return commands::completion::run(*shell, &mut stdout);
     }
-    let hub = KubeHub::connect(settings.kubeconfig.as_deref(), settings.context.as_deref()).await?;
-    let config = load_config(settings.aws.profile.as_deref()).await;
+    let hub = KubeHub::connect(
+        settings.kubeconfig.as_deref(),
+        settings.context.as_deref(),
+        settings.timeouts,
+    )
+    .await?;
+    let config = load_config(settings.aws.profile.as_deref(), settings.timeouts).await;
     let default_region = config.region().map(ToString::to_string);
     let mut accounts = Accounts::new(AwsApi::new(config.clone()));
     for role in &settings.aws.assume_roles {

@@ -91,6 +91,13 @@ pub(crate) trait HubRead {
     /// SelfSubjectAccessReview: may the caller `verb` `resource` (of API `group`) in `namespace`?
     /// Whether DaemonSet `namespace/name` exists on the hub.
     async fn daemon_set_exists(&self, namespace: &str, name: &str) -> Result<bool>;
+    /// Of `workloads`, those that exist, each with when its pods were last rolled (the pod
+    /// template's `kubectl.kubernetes.io/restartedAt`, else when it was created), in seconds.
+    async fn workloads_restarted_at(
+        &self,
+        namespace: &str,
+        workloads: &[Workload],
+    ) -> Result<Vec<(String, i64)>>;
     async fn can_i(&self, namespace: &str, verb: &str, group: &str, resource: &str)
     -> Result<bool>;
 }
@@ -100,11 +107,18 @@ pub(crate) trait HubWrite {
     async fn apply_secret(&self, secret: &DesiredSecret, write: Write) -> Result<()>;
     /// Delete a Secret; false when it was already gone.
     async fn delete_secret(&self, namespace: &str, name: &str, write: Write) -> Result<bool>;
+    /// Take the `argocd.argoproj.io/secret-type` label off a Secret (Argo CD stops using it, as
+    /// after `argocd cluster rm`); false when the Secret was already gone.
+    async fn unregister_secret(&self, namespace: &str, name: &str, write: Write) -> Result<bool>;
+    /// Set annotation `key` to `value` (server-side apply, this tool's field manager) only while
+    /// it still has the value `expected` (None: absent) this run read: otherwise, or when the
+    /// service account changed between the check and the write, a Conflict.
     async fn annotate_service_account(
         &self,
         service_account: &SaRef,
         key: &str,
         value: &str,
+        expected: Option<&str>,
         write: Write,
     ) -> Result<()>;
     /// Server-side apply of the service account without annotation `key` under this tool's

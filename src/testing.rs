@@ -152,9 +152,15 @@ pub(crate) struct FakeHub {
     pub(crate) writes: RefCell<Vec<String>>,
     /// Writes that fail once, by the start of their log line (see [`Fault`]).
     pub(crate) faults: Faults,
+    /// Argo CD's workloads that exist (`statefulsets/argocd-application-controller`), with when
+    /// their pods were last rolled; a restart sets it to [`FakeHub::NOW`].
+    pub(crate) workloads: RefCell<BTreeMap<String, i64>>,
 }
 
 impl FakeHub {
+    /// The time a restart by the tool leaves on a workload: after any identity change.
+    pub(crate) const NOW: i64 = 1 << 40;
+
     /// A hub with Argo CD's three service accounts in `namespace`, none annotated.
     pub(crate) fn with_argocd(namespace: &str) -> Self {
         let hub = FakeHub::default();
@@ -215,6 +221,21 @@ impl HubRead for FakeHub {
 
     async fn daemon_set_exists(&self, _namespace: &str, _name: &str) -> Result<bool> {
         Ok(false)
+    }
+
+    async fn workloads_restarted_at(
+        &self,
+        _namespace: &str,
+        workloads: &[Workload],
+    ) -> Result<Vec<(String, i64)>> {
+        let known = self.workloads.borrow();
+        Ok(workloads
+            .iter()
+            .filter_map(|w| {
+                let name = format!("{}/{}", w.kind.resource(), w.name);
+                known.get(&name).map(|at| (name, *at))
+            })
+            .collect())
     }
 
     async fn cluster_secrets(&self, namespace: &str) -> Result<Vec<ObservedSecret>> {
@@ -313,14 +334,39 @@ impl HubWrite for FakeHub {
         Ok(found)
     }
 
+    async fn unregister_secret(&self, namespace: &str, name: &str, write: Write) -> Result<bool> {
+        let what = format!("unregister Secret {namespace}/{name}");
+        let (real, fault) = self.write(write, &what)?;
+        Faults::after(fault, &what)?;
+        let mut secrets = self.secrets.borrow_mut();
+        let found = secrets
+            .iter_mut()
+            .find(|s| s.namespace == namespace && s.name == name);
+        let there = found.is_some();
+        if let (true, Some(secret)) = (real, found) {
+            secret.labels.remove(crate::core::model::SECRET_TYPE_LABEL);
+        }
+        Ok(there)
+    }
+
     async fn annotate_service_account(
         &self,
         service_account: &SaRef,
         key: &str,
         value: &str,
+        expected: Option<&str>,
         write: Write,
     ) -> Result<()> {
         let what = format!("annotate {service_account} {key}={value}");
+        let now = self
+            .service_accounts
+            .borrow()
+            .get(&service_account.namespace)
+            .and_then(|sas| sas.iter().find(|sa| sa.name == service_account.name))
+            .and_then(|sa| sa.irsa_role.clone());
+        if now.as_deref() != expected {
+            return Err(Faults::in_use(&what));
+        }
         let (real, fault) = self.write(write, &what)?;
         if real {
             let mut accounts = self.service_accounts.borrow_mut();
@@ -378,8 +424,13 @@ impl HubWrite for FakeHub {
             .map(|w| format!("{}/{}", w.kind.resource(), w.name))
             .collect();
         let what = format!("restart {namespace} {}", names.join(" "));
-        let (_, fault) = self.write(write, &what)?;
+        let (real, fault) = self.write(write, &what)?;
         Faults::after(fault, &what)?;
+        if real {
+            for at in self.workloads.borrow_mut().values_mut() {
+                *at = Self::NOW;
+            }
+        }
         Ok(names)
     }
 }
@@ -604,7 +655,8 @@ impl EksWrite for FakeAws {
             service_account: service_account.clone(),
             role_arn: role,
             managed_by_us: true,
-            changed_at: None,
+            // When "EKS" made it: before any restart the fake hub makes (FakeHub::NOW).
+            changed_at: Some(100),
             target_role_arn: target_role.map(ToString::to_string),
             disable_session_tags: false,
             external_id: target_role.map(|_| "external-id".to_owned()),

@@ -315,3 +315,180 @@ async fn irsa_stops_at_the_service_account_the_hub_refuses_and_the_rerun_annotat
     let run = add_staging(&ns, &role, &irsa);
     assert!(run.stdout.contains("Nothing to change"), "{run}");
 }
+
+#[tokio::test]
+async fn a_remove_that_stops_part_way_is_finished_by_the_same_command() {
+    let ns = argocd_namespace("rs-remove");
+    let role = role_for(&ns);
+    let run = add_staging(&ns, &role, &[]);
+    assert_eq!(run.code, 0, "{run}");
+    let ids = association_ids(&ns).await;
+    // The second the plan deletes (controller, server, applicationset controller).
+    let second = ids
+        .iter()
+        .find(|(sa, _)| sa == "argocd-server")
+        .unwrap()
+        .1
+        .clone();
+    fail_aws(
+        "DeletePodIdentityAssociation",
+        &[&second],
+        403,
+        "AccessDeniedException",
+        1,
+    );
+    let remove = |extra: &[&str]| {
+        let mut args = vec!["remove", "--argocd-namespace", &ns, "staging", "--yes"];
+        args.extend_from_slice(extra);
+        tool(&args)
+    };
+    let run = remove(&["-o", "json"]);
+    reset_aws_faults();
+    assert_eq!(run.code, 4, "{run}");
+    let steps = steps(&run);
+    let statuses: Vec<&str> = steps.iter().map(|s| s.split(' ').next().unwrap()).collect();
+    assert_eq!(
+        statuses,
+        ["done", "done", "done", "failed", "not-done", "not-done"],
+        "{steps:?}"
+    );
+    assert!(
+        steps[0].starts_with("done Secret "),
+        "unregistered first: {steps:?}"
+    );
+    assert!(
+        steps[5].starts_with("not-done Secret "),
+        "deleted last: {steps:?}"
+    );
+    // Argo CD no longer sees it (no secret-type label), but the Secret is there to be found.
+    assert!(cluster_secrets(&ns).is_empty());
+    let left = kubectl_json(&[
+        "-n",
+        &ns,
+        "get",
+        "secrets",
+        "-l",
+        "app.kubernetes.io/managed-by=kubectl-argocd-eks",
+    ]);
+    assert_eq!(left["items"].as_array().unwrap().len(), 1);
+    assert_eq!(association_ids(&ns).await.len(), 2);
+    assert!(entries(&role).await.is_empty());
+
+    let run = remove(&[]);
+    assert_eq!(run.code, 0, "{run}");
+    assert!(
+        run.stdout.contains("- delete PodIdentityAssociation"),
+        "{run}"
+    );
+    assert!(association_ids(&ns).await.is_empty());
+    let left = kubectl_json(&[
+        "-n",
+        &ns,
+        "get",
+        "secrets",
+        "-l",
+        "app.kubernetes.io/managed-by=kubectl-argocd-eks",
+    ]);
+    assert!(left["items"].as_array().unwrap().is_empty());
+    let run = remove(&[]);
+    assert_eq!(run.code, 6, "nothing left to remove: {run}");
+}
+
+/// Argo CD's three workloads in `namespace`, as objects (no controller runs them).
+fn create_workloads(namespace: &str) {
+    let statefulset = serde_json::json!({
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {"name": "argocd-application-controller", "namespace": namespace},
+        "spec": {
+            "serviceName": "argocd-application-controller",
+            "selector": {"matchLabels": {"app": "controller"}},
+            "template": {
+                "metadata": {"labels": {"app": "controller"}},
+                "spec": {"serviceAccountName": "argocd-application-controller",
+                         "containers": [{"name": "c", "image": "example.invalid/argocd"}]},
+            },
+        },
+    });
+    let file = std::env::temp_dir().join(format!("{namespace}-sts.json"));
+    std::fs::write(&file, statefulset.to_string()).unwrap();
+    kubectl(&["apply", "-f", file.to_str().unwrap()]);
+    let _ = std::fs::remove_file(file);
+    for name in ["argocd-server", "argocd-applicationset-controller"] {
+        kubectl(&[
+            "-n",
+            namespace,
+            "create",
+            "deployment",
+            name,
+            "--image=example.invalid/argocd",
+        ]);
+    }
+    // Identity changes are compared with these times in whole seconds.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+}
+
+#[tokio::test]
+async fn a_restart_the_hub_refuses_is_reported_and_the_same_command_restarts() {
+    let ns = argocd_namespace("rs-restart");
+    let role = role_for(&ns);
+    create_workloads(&ns);
+    let probe = [
+        "-n",
+        &ns,
+        "annotate",
+        "statefulset",
+        "argocd-application-controller",
+        "probe=1",
+        "--dry-run=server",
+    ];
+    let denial = Denial::new(&ns, "apps", "statefulsets", &["UPDATE"], "true", &probe);
+    let run = add_staging(&ns, &role, &["--restart"]);
+    assert_eq!(run.code, 1, "{run}");
+    assert!(
+        run.stdout
+            .contains("Stopped part way: 6 write(s) done, 1 failed, 0 not done:"),
+        "{run}"
+    );
+    assert!(
+        run.stdout
+            .contains("  failed       restart Argo CD's workloads in namespace"),
+        "{run}"
+    );
+    assert!(
+        run.stderr
+            .contains("could not restart argocd-application-controller"),
+        "{run}"
+    );
+    assert_whole(&ns, &role).await;
+    drop(denial);
+
+    // Nothing left to write, but the workloads were last rolled before the identity was made.
+    let run = add_staging(&ns, &role, &["--restart"]);
+    assert_eq!(run.code, 0, "{run}");
+    assert!(run.stdout.contains("Nothing to change"), "{run}");
+    assert!(
+        run.stdout.contains(
+            "Restarted statefulsets/argocd-application-controller, deployments/argocd-server, deployments/argocd-applicationset-controller."
+        ),
+        "{run}"
+    );
+    let sts = kubectl_json(&[
+        "-n",
+        &ns,
+        "get",
+        "statefulset",
+        "argocd-application-controller",
+    ]);
+    assert!(
+        sts["spec"]["template"]["metadata"]["annotations"]["kubectl.kubernetes.io/restartedAt"]
+            .is_string(),
+        "{sts}"
+    );
+    let run = add_staging(&ns, &role, &["--restart"]);
+    assert_eq!(run.code, 0, "{run}");
+    assert!(
+        !run.stdout.contains("Restarted"),
+        "rolled after the identity: {run}"
+    );
+}

@@ -2,23 +2,46 @@
 //! acting as an assumed role), and AWS errors as the tool's: not-found is data, refusals and
 //! unreachable endpoints say what to do. EKS is in eks.rs, IAM and STS in iam.rs.
 
+use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_eks::Client as EksClient;
 use aws_sdk_eks::config::Region;
 use aws_sdk_eks::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
+use crate::cli::settings::Timeouts;
 use crate::core::model::{AWS_APP_NAME, RoleArn};
 use crate::core::partition::Partition;
 use crate::error::{Error, Result};
 
 /// Load the AWS configuration the way the AWS CLI does (env, profile, SSO, credential_process).
-pub(crate) async fn load_config(profile: Option<&str>) -> SdkConfig {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .app_name(aws_config::AppName::new(AWS_APP_NAME).expect("a constant, valid app name"));
-    if let Some(profile) = profile {
-        loader = loader.profile_name(profile);
+/// Retries are the SDK's: standard mode (3 attempts, exponential backoff with jitter, for
+/// throttling, 5xx, timeouts and dropped connections) unless AWS_RETRY_MODE /
+/// AWS_MAX_ATTEMPTS or the profile's retry_mode / max_attempts say otherwise. Every call, its
+/// retries included, is bounded by `timeouts` (clients made from this config inherit it, the
+/// STS AssumeRole credential providers too).
+pub(crate) async fn load_config(profile: Option<&str>, timeouts: Timeouts) -> SdkConfig {
+    loader(profile, timeouts).load().await
+}
+
+fn loader(profile: Option<&str>, timeouts: Timeouts) -> aws_config::ConfigLoader {
+    let loader = aws_config::defaults(BehaviorVersion::latest())
+        .app_name(aws_config::AppName::new(AWS_APP_NAME).expect("a constant, valid app name"))
+        .timeout_config(timeout_config(timeouts));
+    match profile {
+        Some(profile) => loader.profile_name(profile),
+        None => loader,
     }
-    loader.load().await
+}
+
+/// The SDK's timeouts for `timeouts`: connecting, each attempt, each wait for bytes, and the
+/// whole operation with its retries.
+fn timeout_config(timeouts: Timeouts) -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(timeouts.connect)
+        .read_timeout(timeouts.call)
+        .operation_attempt_timeout(timeouts.call)
+        .operation_timeout(timeouts.call)
+        .build()
 }
 
 /// The same configuration acting as `role` (sts:AssumeRole, refreshed by the SDK).
@@ -137,22 +160,28 @@ const CREDENTIALS_REFUSED_CODES: [&str; 4] = [
     "OptInRequired",
 ];
 
-/// When no answer came (connection refused, DNS, TLS, timeout): what went wrong, in a few
-/// words, from the innermost cause (the whole chain is the error's source, for -v).
+/// What to do when an AWS endpoint did not answer.
+pub(super) const UNREACHABLE_FIX: &str = "Check the network, any proxy (HTTPS_PROXY) and AWS_ENDPOINT_URL, then try again; if the endpoint is only slow, give it longer with --timeout (or ARGOCD_EKS_TIMEOUT); -v shows more";
+
+/// When no answer came (connection refused, reset, DNS, TLS, timeout): what went wrong, in a
+/// few words, from the innermost cause (the whole chain is the error's source, for -v).
 pub(super) fn unreachable_reason<E>(error: &SdkError<E>) -> Option<String>
 where
     E: std::error::Error + 'static,
 {
+    let innermost = || {
+        let mut cause: &dyn std::error::Error = error;
+        while let Some(next) = cause.source() {
+            cause = next;
+        }
+        cause.to_string()
+    };
     match error {
-        SdkError::TimeoutError(_) => Some("no answer in time".to_owned()),
+        SdkError::TimeoutError(_) => Some(timed_out(&innermost())),
         SdkError::DispatchFailure(failure) => {
-            let mut cause: &dyn std::error::Error = error;
-            while let Some(next) = cause.source() {
-                cause = next;
-            }
-            let reason = cause.to_string();
+            let reason = innermost();
             Some(if failure.is_timeout() {
-                "no answer in time".to_owned()
+                timed_out(&reason)
             } else if reason.is_empty() {
                 "the connection failed".to_owned()
             } else {
@@ -160,6 +189,14 @@ where
             })
         }
         _ => None,
+    }
+}
+
+/// A timeout as the user set it: the SDK says "<which> timeout occurred after <duration>".
+fn timed_out(sdk_says: &str) -> String {
+    match sdk_says.rsplit_once("occurred after ") {
+        Some((_, after)) => format!("no answer within {after} (--timeout)"),
+        None => format!("no answer in time ({sdk_says})"),
     }
 }
 
@@ -172,7 +209,8 @@ where
         return Error::Unreachable {
             service: "EKS".into(),
             url: endpoint.to_owned(),
-            reason,
+            reason: format!("{reason} (calling {operation})"),
+            fix: UNREACHABLE_FIX.into(),
             source: Box::new(error),
         };
     }
@@ -208,5 +246,71 @@ where
         message: with_code(code.as_deref(), message),
         fix: "Check the region, credentials and network, then try again; -v shows more".into(),
         source: Some(Box::new(error)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use aws_config::retry::RetryMode;
+    use aws_runtime::env_config::file::{EnvConfigFileKind, EnvConfigFiles};
+
+    use super::*;
+
+    async fn loaded(profile_text: &str, profile: Option<&str>) -> SdkConfig {
+        let dir = std::env::temp_dir().join(format!(
+            "argocd-eks-aws-config-{}-{}",
+            std::process::id(),
+            profile.unwrap_or("default")
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("config");
+        std::fs::write(&path, profile_text).unwrap();
+        let files = EnvConfigFiles::builder()
+            .with_file(EnvConfigFileKind::Config, &path)
+            .build();
+        loader(profile, Timeouts::for_call(Duration::from_secs(2)))
+            .profile_files(files)
+            .region(aws_config::Region::new("us-east-1"))
+            .load()
+            .await
+    }
+
+    #[tokio::test]
+    async fn every_call_is_bounded_and_retries_are_the_sdk_standard_or_the_profiles() {
+        let config = loaded("[default]\n", None).await;
+        let timeouts = config.timeout_config().unwrap();
+        assert_eq!(timeouts.connect_timeout(), Some(Duration::from_secs(2)));
+        assert_eq!(timeouts.read_timeout(), Some(Duration::from_secs(2)));
+        assert_eq!(
+            timeouts.operation_attempt_timeout(),
+            Some(Duration::from_secs(2))
+        );
+        assert_eq!(timeouts.operation_timeout(), Some(Duration::from_secs(2)));
+        if std::env::var_os("AWS_RETRY_MODE").is_none()
+            && std::env::var_os("AWS_MAX_ATTEMPTS").is_none()
+        {
+            let retries = config.retry_config().unwrap();
+            assert_eq!(retries.mode(), RetryMode::Standard);
+            assert_eq!(retries.max_attempts(), 3);
+            let config = loaded(
+                "[profile slow]\nretry_mode = adaptive\nmax_attempts = 7\n",
+                Some("slow"),
+            )
+            .await;
+            let retries = config.retry_config().unwrap();
+            assert_eq!(retries.mode(), RetryMode::Adaptive);
+            assert_eq!(retries.max_attempts(), 7);
+        }
+    }
+
+    #[test]
+    fn a_timeout_says_how_long_it_waited() {
+        assert_eq!(
+            timed_out("operation timeout (all attempts including retries) occurred after 2s"),
+            "no answer within 2s (--timeout)"
+        );
+        assert_eq!(timed_out("timeout"), "no answer in time (timeout)");
     }
 }

@@ -3,7 +3,7 @@
 use aws_sdk_iam::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_iam::types::Tag;
 
-use super::aws::{AwsApi, error_message, status, unreachable_reason, with_code};
+use super::aws::{AwsApi, UNREACHABLE_FIX, error_message, status, unreachable_reason, with_code};
 use crate::core::model::{MANAGED_BY_LABEL, MANAGED_BY_VALUE, RoleArn};
 use crate::core::partition::Partition;
 use crate::error::{Error, Result};
@@ -25,7 +25,8 @@ where
         return Error::Unreachable {
             service: service.into(),
             url,
-            reason,
+            reason: format!("{reason} (calling {operation})"),
+            fix: UNREACHABLE_FIX.into(),
             source: Box::new(error),
         };
     }
@@ -282,7 +283,16 @@ impl AwsApi {
         provider
             .provide_credentials()
             .await
-            .map_err(|e| Error::PermissionDenied {
+            .map_err(|e| {
+                match sts_unreachable(&e) {
+                Some(reason) => Error::Unreachable {
+                    service: "STS".into(),
+                    url: sts_url(self.config()),
+                    reason: format!("{reason} (calling AssumeRole)"),
+                    fix: UNREACHABLE_FIX.into(),
+                    source: Box::new(e),
+                },
+                None => Error::PermissionDenied {
                 what: format!(
                     "could not assume {}: {}",
                     chain
@@ -295,6 +305,8 @@ impl AwsApi {
                 fix: "Run doctor with credentials that may assume the roles to test the connection"
                     .into(),
                 source: Some(Box::new(e)),
+                },
+            }
             })
     }
 
@@ -353,11 +365,64 @@ impl AwsApi {
     }
 }
 
+/// Why STS did not answer an AssumeRole the credential provider made, if that is what failed.
+fn sts_unreachable(
+    error: &aws_credential_types::provider::error::CredentialsError,
+) -> Option<String> {
+    use aws_credential_types::provider::error::CredentialsError;
+    use aws_sdk_sts::operation::assume_role::AssumeRoleError;
+    if let CredentialsError::ProviderTimedOut(_) = error {
+        return Some("no answer in time".into());
+    }
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(error);
+    while let Some(current) = cause {
+        if let Some(sdk) = current.downcast_ref::<SdkError<AssumeRoleError>>() {
+            return unreachable_reason(sdk);
+        }
+        cause = current.source();
+    }
+    None
+}
+
+/// Where STS calls go, for messages: the override, else the regional endpoint.
+fn sts_url(config: &aws_config::SdkConfig) -> String {
+    std::env::var("AWS_ENDPOINT_URL_STS")
+        .ok()
+        .filter(|url| !url.is_empty())
+        .or_else(|| config.endpoint_url().map(str::to_owned))
+        .unwrap_or_else(|| {
+            let region = config.region().map_or("us-east-1", |r| r.as_ref());
+            format!("https://{}", Partition::of_region(region).sts_host(region))
+        })
+}
+
 fn token_error(message: String) -> Error {
     Error::Aws {
         operation: "presign GetCallerIdentity".into(),
         message,
         fix: "This is unexpected; report it with -vv output".into(),
         source: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_credential_types::provider::error::CredentialsError;
+
+    use super::*;
+
+    #[test]
+    fn an_assume_role_that_got_no_answer_is_unreachable_not_a_denial() {
+        let timed_out = CredentialsError::provider_timed_out(std::time::Duration::from_secs(2));
+        assert_eq!(
+            sts_unreachable(&timed_out).as_deref(),
+            Some("no answer in time")
+        );
+        let refused = CredentialsError::provider_error("AccessDenied: not allowed");
+        assert_eq!(sts_unreachable(&refused), None);
+        assert_eq!(
+            sts_unreachable(&CredentialsError::not_loaded("no profile")),
+            None
+        );
     }
 }

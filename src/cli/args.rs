@@ -28,6 +28,8 @@ pub struct Cli {
     pub aws: AwsArgs,
     #[command(flatten)]
     pub run: RunArgs,
+    #[command(flatten)]
+    pub network: NetworkArgs,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -119,6 +121,22 @@ pub struct AwsArgs {
     /// Also look for clusters in another account through this role; repeatable
     #[arg(long = "assume-role", global = true, value_name = "ARN")]
     pub assume_roles: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Network")]
+pub struct NetworkArgs {
+    /// How long one call to a server (AWS, the hub) may take, its retries included: seconds
+    /// or a duration like 10s, 500ms, 2m [default: 30s; connecting: at most 10s]. Throttling,
+    /// 5xx answers and dropped connections are retried with backoff (Kubernetes: reads and
+    /// server-side applies only); AWS follows the profile's retry_mode and max_attempts
+    #[arg(
+        long,
+        global = true,
+        value_name = "DURATION",
+        env = "ARGOCD_EKS_TIMEOUT"
+    )]
+    pub timeout: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -10,6 +10,7 @@ use clap_complete::engine::CompletionCandidate;
 use crate::adapters::kube::KubeHub;
 use crate::adapters::local;
 use crate::cli::completion::{CompletionShell, write_script};
+use crate::cli::settings::Timeouts;
 use crate::core::access::ACCESS_POLICIES;
 use crate::core::model::ClusterArn;
 use crate::core::partition::PARTITIONS;
@@ -122,7 +123,7 @@ where
     };
     runtime.block_on(async {
         let read = async {
-            let hub = KubeHub::connect(None, None).await?;
+            let hub = KubeHub::connect(None, None, Timeouts::for_call(HUB_TIMEOUT)).await?;
             read(hub).await
         };
         match tokio::time::timeout(HUB_TIMEOUT, read).await {

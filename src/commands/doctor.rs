@@ -151,10 +151,10 @@ async fn hub_facts<H: HubRead, A: EksRead + IamRead, P: Prompt>(
             .flatten();
         let described = facts.hub_cluster.as_ref().map(Some);
         facts.pod_identity_agent = pod_identity_agent(ports.hub, hub_aws, arn, described).await;
-        facts.associations = hub_aws
-            .pod_identity_associations(arn, namespace)
-            .await
-            .unwrap_or_default();
+        match hub_aws.pod_identity_associations(arn, namespace).await {
+            Ok(associations) => facts.associations = associations,
+            Err(e) => facts.associations_unread = Some(e.to_string()),
+        }
     }
     let names: Vec<&str> = ARGOCD_SERVICE_ACCOUNTS.iter().map(|(n, _)| *n).collect();
     facts.pods = ports

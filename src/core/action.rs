@@ -36,6 +36,10 @@ pub(crate) enum Step {
     AnnotateServiceAccount {
         service_account: SaRef,
         role_arn: RoleArn,
+        /// The annotation's value when the plan was made (None: there was none); written only
+        /// while it still is, so a change by someone else meanwhile is never written over.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        previous: Option<String>,
     },
     CreatePodIdentityAssociation {
         hub_cluster: ClusterArn,

@@ -94,6 +94,24 @@ impl Plan {
     }
 }
 
+/// When Argo CD's identity in its namespace last changed, as observed: the newest of this
+/// tool's IRSA annotations or of the pod identity associations; None when unknown.
+pub(crate) fn identity_changed_at(identity: &HubIdentity, observed: &Observed) -> Option<i64> {
+    match identity.mode {
+        IdentityMode::Irsa => observed
+            .service_accounts
+            .iter()
+            .filter_map(|sa| sa.irsa_changed_at)
+            .max(),
+        IdentityMode::PodIdentity => observed
+            .associations
+            .iter()
+            .filter_map(|a| a.changed_at)
+            .max(),
+        IdentityMode::Capability => None,
+    }
+}
+
 /// Why no plan can be made; each names the fix.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub(crate) enum PlanError {
@@ -318,6 +336,7 @@ fn irsa_action(
         step: Step::AnnotateServiceAccount {
             service_account,
             role_arn: identity.management_role.clone(),
+            previous: sa.irsa_role.clone(),
         },
     })
 }
@@ -481,6 +500,7 @@ mod tests {
                 Step::AnnotateServiceAccount {
                     service_account,
                     role_arn,
+                    ..
                 } => {
                     let sa = observed
                         .service_accounts

@@ -47,6 +47,10 @@ pub(crate) struct StepRecord {
     /// Why it failed, or who did it instead.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) detail: Option<String>,
+    /// Made a second time in this run: after the first round of writes, reading back found it
+    /// changed or removed by someone else (a `remove` at the same time).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) redone: bool,
 }
 
 /// The writes of one run, in the plan's order, each with what became of it.
@@ -67,6 +71,7 @@ impl Progress {
                     change,
                     status: StepStatus::NotDone,
                     detail: None,
+                    redone: false,
                 })
                 .collect(),
         }
@@ -87,6 +92,7 @@ impl Progress {
             change: change.to_owned(),
             status,
             detail: None,
+            redone: false,
         });
     }
 
@@ -98,6 +104,13 @@ impl Progress {
         self.steps
             .iter()
             .filter(|s| s.status == StepStatus::AlreadyDone)
+    }
+
+    /// The writes made a second time (see [`StepRecord::redone`]).
+    pub(crate) fn redone(&self) -> impl Iterator<Item = &StepRecord> {
+        self.steps
+            .iter()
+            .filter(|s| s.redone && s.status == StepStatus::Done)
     }
 }
 

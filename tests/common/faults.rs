@@ -47,6 +47,29 @@ pub fn delay_aws(action: &str, matching: &[&str], seconds: f64) {
     assert!(answer.is_array(), "the fault was refused: {answer}");
 }
 
+/// Wait until every fault was used up (a held call has arrived and is being held).
+pub fn wait_until_faults_taken() {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let output = Command::new("curl")
+            .args([
+                "-sS",
+                &format!("{}/_sandbox/faults", env("ARGOCD_EKS_SANDBOX_MOTO_URL")),
+            ])
+            .output()
+            .unwrap();
+        let left: Value = serde_json::from_slice(&output.stdout).unwrap();
+        if left.as_array().is_some_and(Vec::is_empty) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no call took the fault in 30 s: {left}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// Take every fault away.
 pub fn reset_aws_faults() {
     post("/_sandbox/faults/reset", &json!({}));

@@ -4,6 +4,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod faults;
+pub mod toxiproxy;
 
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};

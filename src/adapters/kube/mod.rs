@@ -4,13 +4,17 @@
 pub(crate) mod objects;
 mod read;
 mod targets;
+mod transport;
 mod write;
+
+use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, ListParams, PatchParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 
+use crate::cli::settings::Timeouts;
 use crate::core::model::{FIELD_MANAGER, SECRET_TYPE_CLUSTER, SECRET_TYPE_LABEL, USER_AGENT};
 use crate::core::secret::ObservedSecret;
 use crate::error::{Error, Result};
@@ -22,6 +26,8 @@ pub(crate) struct KubeHub {
     context: HubContext,
     /// The kubeconfig as read, to reach other clusters it has contexts for.
     kubeconfig: Kubeconfig,
+    /// `--timeout`, for the clients of other clusters too.
+    timeouts: Timeouts,
 }
 
 impl KubeHub {
@@ -30,6 +36,7 @@ impl KubeHub {
     pub(crate) async fn connect(
         kubeconfig: Option<&std::path::Path>,
         context: Option<&str>,
+        timeouts: Timeouts,
     ) -> Result<Self> {
         let file = match kubeconfig {
             Some(path) => Kubeconfig::read_from(path),
@@ -40,17 +47,22 @@ impl KubeHub {
             source: Some(Box::new(e)),
         })?;
         let hub_context = describe_context(&file, context)?;
-        let client = client_for(file.clone(), &hub_context.context).await?;
+        let client = client_for(file.clone(), &hub_context.context, timeouts).await?;
         Ok(KubeHub {
             client,
             context: hub_context,
             kubeconfig: file,
+            timeouts,
         })
     }
 }
 
 /// A client for context `context` of kubeconfig `file`.
-pub(super) async fn client_for(file: Kubeconfig, context: &str) -> Result<Client> {
+pub(super) async fn client_for(
+    file: Kubeconfig,
+    context: &str,
+    timeouts: Timeouts,
+) -> Result<Client> {
     let to_error = |source: crate::error::Cause| Error::Kubeconfig {
         message: source.to_string(),
         source: Some(source),
@@ -66,7 +78,40 @@ pub(super) async fn client_for(file: Kubeconfig, context: &str) -> Result<Client
         http::header::USER_AGENT,
         http::HeaderValue::from_static(USER_AGENT),
     ));
-    Client::try_from(config).map_err(|e| to_error(Box::new(e)))
+    client_with(config, context, timeouts).map_err(|e| to_error(Box::new(e)))
+}
+
+/// A client for `config` under `--timeout` (connect, each read and write, the whole call),
+/// retrying idempotent requests on transient failures, its transport errors naming the server
+/// (context `context`). kube's own retry is off: it would also resend creates.
+pub(super) fn client_with(
+    mut config: Config,
+    context: &str,
+    timeouts: Timeouts,
+) -> kube::Result<Client> {
+    config.connect_timeout = Some(timeouts.connect);
+    config.read_timeout = Some(timeouts.call);
+    config.write_timeout = Some(timeouts.call);
+    // A pooled connection's idle time must not count against the next answer's read timeout.
+    config.reset_reader_on_write = true;
+    config.default_retry = false;
+    let server = Arc::new(transport::Server {
+        context: context.to_owned(),
+        url: config
+            .cluster_url
+            .to_string()
+            .trim_end_matches('/')
+            .to_owned(),
+        call: timeouts.call,
+    });
+    Ok(kube::client::ClientBuilder::try_from(config)?
+        // Retry needs a service it can clone; kube's stack is boxed, the buffer makes it so.
+        .with_layer(&tower::buffer::BufferLayer::new(64))
+        .with_layer(&tower::retry::RetryLayer::new(
+            transport::RetryIdempotent::new(),
+        ))
+        .with_layer(&transport::NameServerLayer(server))
+        .build())
 }
 
 /// The context's name, cluster, server and exec arguments, as the kubeconfig states them.
@@ -116,8 +161,25 @@ fn describe_context(file: &Kubeconfig, wanted: Option<&str>) -> Result<HubContex
     })
 }
 
-/// Turn a kube error into one that says what to do; 403 is a permission problem.
+/// The pod template annotation `kubectl rollout restart` sets (and so does `--restart`).
+pub(super) const RESTARTED_AT: &str = "kubectl.kubernetes.io/restartedAt";
+
+/// Turn a kube error into one that says what to do; 403 is a permission problem, a server
+/// that did not answer is named with what to try.
 pub(super) fn kube_error(action: String, error: kube::Error) -> Error {
+    if let Some(unanswered) = transport::unanswered(&error) {
+        let server = &unanswered.server;
+        return Error::Unreachable {
+            service: format!("the Kubernetes API of context {}", server.context),
+            url: server.url.clone(),
+            reason: format!("{} (trying to {action})", unanswered.reason),
+            fix: format!(
+                "Check that it answers (kubectl --context {} get --raw /readyz), the network and any proxy (HTTPS_PROXY), then run the command again; if it is only slow, give it longer with --timeout (or ARGOCD_EKS_TIMEOUT); -v shows more",
+                server.context
+            ),
+            source: Box::new(error),
+        };
+    }
     if let kube::Error::Api(status) = &error
         && status.code == 403
     {

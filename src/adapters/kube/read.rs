@@ -7,14 +7,14 @@ use k8s_openapi::api::core::v1::{Pod, Secret, ServiceAccount};
 use kube::api::{Api, ListParams, PostParams};
 
 use super::objects::{annotation_written_at, observed_secret, owned_keys};
-use super::{KubeHub, cluster_secrets, found, kube_error, list};
+use super::{KubeHub, RESTARTED_AT, cluster_secrets, found, kube_error, list};
 use crate::core::model::{
     IRSA_ANNOTATION, MANAGED_BY_LABEL, MANAGED_BY_VALUE, ObservedServiceAccount, PodFacts,
     SECRET_TYPE_LABEL,
 };
 use crate::core::secret::ObservedSecret;
 use crate::error::Result;
-use crate::ports::{HubContext, HubRead};
+use crate::ports::{HubContext, HubRead, Workload, WorkloadKind};
 
 impl KubeHub {
     /// The names of the hub's namespaces (for completion).
@@ -119,6 +119,43 @@ impl HubRead for KubeHub {
             format!("read DaemonSet {namespace}/{name}")
         })?;
         Ok(found.is_some())
+    }
+
+    async fn workloads_restarted_at(
+        &self,
+        namespace: &str,
+        workloads: &[Workload],
+    ) -> Result<Vec<(String, i64)>> {
+        use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+        let mut found_at = Vec::new();
+        for workload in workloads {
+            let name = workload.name;
+            let action = || format!("read {} {namespace}/{name}", workload.kind.resource());
+            let (meta, template) = match workload.kind {
+                WorkloadKind::StatefulSet => {
+                    let api: Api<StatefulSet> = Api::namespaced(self.client.clone(), namespace);
+                    found(api.get(name).await, action)?
+                        .map(|s| (s.metadata, s.spec.and_then(|spec| spec.template.metadata)))
+                }
+                WorkloadKind::Deployment => {
+                    let api: Api<Deployment> = Api::namespaced(self.client.clone(), namespace);
+                    found(api.get(name).await, action)?
+                        .map(|d| (d.metadata, d.spec.and_then(|spec| spec.template.metadata)))
+                }
+            }
+            .map_or((None, None), |(meta, template)| (Some(meta), template));
+            let Some(meta) = meta else { continue };
+            let restarted = template
+                .and_then(|t| t.annotations)
+                .and_then(|a| a.get(RESTARTED_AT).cloned())
+                .and_then(|text| text.parse::<k8s_openapi::jiff::Timestamp>().ok())
+                .map(|time| time.as_second());
+            let created = meta.creation_timestamp.map(|time| time.0.as_second());
+            if let Some(at) = restarted.or(created) {
+                found_at.push((format!("{}/{name}", workload.kind.resource()), at));
+            }
+        }
+        Ok(found_at)
     }
 
     async fn can_i(

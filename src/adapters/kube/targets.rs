@@ -5,7 +5,7 @@ use kube::api::{Api, ListParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 
-use super::{KubeHub, client_for, kube_error, list};
+use super::{KubeHub, client_for, client_with, kube_error, list};
 use crate::core::model::GroupBinding;
 use crate::error::{Error, Result};
 use crate::ports::{AwsAuth, Targets, TokenReview};
@@ -37,7 +37,7 @@ impl KubeHub {
         let Some(context) = context else {
             return Ok(None);
         };
-        let client = client_for(self.kubeconfig.clone(), &context.name).await?;
+        let client = client_for(self.kubeconfig.clone(), &context.name, self.timeouts).await?;
         Ok(Some((client, context.name.clone())))
     }
 }
@@ -135,7 +135,8 @@ impl Targets for KubeHub {
         let config = Config::from_custom_kubeconfig(file, &KubeConfigOptions::default())
             .await
             .map_err(|e| connect_error(Box::new(e)))?;
-        let client = Client::try_from(config).map_err(|e| connect_error(Box::new(e)))?;
+        let client =
+            client_with(config, "target", self.timeouts).map_err(|e| connect_error(Box::new(e)))?;
         let api: Api<SelfSubjectReview> = Api::all(client);
         match api
             .create(&PostParams::default(), &SelfSubjectReview::default())

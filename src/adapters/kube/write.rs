@@ -6,10 +6,10 @@ use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
 use kube::api::{Api, ListParams, Patch, PatchParams};
 
 use super::objects::{manifest, owned_keys};
-use super::{KubeHub, apply_params, found, kube_error, list};
-use crate::core::model::SaRef;
+use super::{KubeHub, RESTARTED_AT, apply_params, found, kube_error, list};
+use crate::core::model::{SECRET_TYPE_LABEL, SaRef};
 use crate::core::secret::DesiredSecret;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::ports::{HubWrite, Workload, WorkloadKind, Write};
 
 impl HubWrite for KubeHub {
@@ -35,14 +35,36 @@ impl HubWrite for KubeHub {
         service_account: &SaRef,
         key: &str,
         value: &str,
+        expected: Option<&str>,
         write: Write,
     ) -> Result<()> {
-        // Only this one annotation: server-side apply keeps every other field and annotation.
+        let action = || format!("annotate ServiceAccount {service_account}");
+        let api: Api<ServiceAccount> =
+            Api::namespaced(self.client.clone(), &service_account.namespace);
+        let current = found(api.get(&service_account.name).await, action)?;
+        let metadata = current.map(|sa| sa.metadata).unwrap_or_default();
+        let now = metadata.annotations.as_ref().and_then(|a| a.get(key));
+        if now.map(String::as_str) != expected {
+            return Err(Error::Conflict {
+                what: format!(
+                    "ServiceAccount {service_account} annotation {key} changed since this run read it (now {})",
+                    now.map_or("absent", String::as_str)
+                ),
+                fix: "It was left as it is. Run the same command again to see the plan against it"
+                    .into(),
+            });
+        }
+        // Only this one annotation: server-side apply keeps every other field and annotation;
+        // the resourceVersion read makes it a compare-and-swap (409 if it changed since).
         let mut annotations = serde_json::Map::new();
         annotations.insert(key.to_owned(), value.into());
-        self.apply_annotations(service_account, annotations, write, || {
-            format!("annotate ServiceAccount {service_account}")
-        })
+        self.apply_annotations_at(
+            service_account,
+            annotations,
+            metadata.resource_version.as_deref(),
+            write,
+            action,
+        )
         .await
     }
 
@@ -81,6 +103,24 @@ impl HubWrite for KubeHub {
             format!("delete Secret {namespace}/{name}")
         })?;
         Ok(deleted.is_some())
+    }
+
+    async fn unregister_secret(&self, namespace: &str, name: &str, write: Write) -> Result<bool> {
+        let api: Api<Secret> = Api::namespaced(self.client.clone(), namespace);
+        let patch = serde_json::json!({"metadata": {"labels": {SECRET_TYPE_LABEL: null}}});
+        let params = PatchParams {
+            dry_run: write == Write::ServerDryRun,
+            ..PatchParams::default()
+        };
+        let patched = found(
+            api.patch(name, &params, &Patch::Merge(&patch)).await,
+            || {
+                format!(
+                    "unregister Secret {namespace}/{name} (remove its {SECRET_TYPE_LABEL} label)"
+                )
+            },
+        )?;
+        Ok(patched.is_some())
     }
 
     async fn remove_service_account_annotation(
@@ -134,6 +174,19 @@ impl KubeHub {
         write: Write,
         action: impl FnOnce() -> String,
     ) -> Result<()> {
+        self.apply_annotations_at(service_account, annotations, None, write, action)
+            .await
+    }
+
+    /// [`Self::apply_annotations`], only while the object is at `resource_version` (when given).
+    async fn apply_annotations_at(
+        &self,
+        service_account: &SaRef,
+        annotations: serde_json::Map<String, serde_json::Value>,
+        resource_version: Option<&str>,
+        write: Write,
+        action: impl FnOnce() -> String,
+    ) -> Result<()> {
         let api: Api<ServiceAccount> =
             Api::namespaced(self.client.clone(), &service_account.namespace);
         let mut metadata = serde_json::json!({
@@ -142,6 +195,9 @@ impl KubeHub {
         });
         if !annotations.is_empty() {
             metadata["annotations"] = serde_json::Value::Object(annotations);
+        }
+        if let Some(version) = resource_version {
+            metadata["resourceVersion"] = version.into();
         }
         let patch = serde_json::json!({
             "apiVersion": "v1",
@@ -170,7 +226,7 @@ impl KubeHub {
         let api: Api<K> = Api::namespaced(self.client.clone(), namespace);
         let now = k8s_openapi::jiff::Timestamp::now().to_string();
         let patch = serde_json::json!({"spec": {"template": {"metadata": {"annotations": {
-            "kubectl.kubernetes.io/restartedAt": now
+            RESTARTED_AT: now
         }}}}});
         let params = PatchParams {
             dry_run: write == Write::ServerDryRun,

@@ -171,6 +171,14 @@ impl Text for AddReport<'_> {
                 by_others.join(", ")
             )?;
         }
+        let redone: Vec<String> = self.steps.redone().map(|s| s.subject.clone()).collect();
+        if !redone.is_empty() {
+            writeln!(
+                out,
+                "Made again, as someone else removed them after this run planned: {}.",
+                redone.join(", ")
+            )?;
+        }
         let failed = failed(self.checks);
         if failed > 0 && self.forced && self.outcome == Outcome::Applied {
             writeln!(

@@ -20,6 +20,7 @@ pub(crate) fn manifests(plan: &Plan) -> (Value, Vec<String>) {
             Step::AnnotateServiceAccount {
                 service_account,
                 role_arn,
+                ..
             } => items.push(json!({
                 "apiVersion": "v1",
                 "kind": "ServiceAccount",

@@ -8,9 +8,11 @@ use crate::core::secret::valid_secret_name;
 use crate::error::{Error, Result};
 
 mod add;
+mod timeout;
 
 pub(crate) use add::{AddSettings, IdentityChoice};
 use add::{add_settings, identity_choice};
+pub(crate) use timeout::{Timeouts, show as show_duration};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Settings {
@@ -27,12 +29,15 @@ pub(crate) struct Settings {
     pub(crate) interactive: bool,
     pub(crate) verbose: u8,
     pub(crate) color: bool,
+    /// `--timeout`: how long any one call to a server may take.
+    pub(crate) timeouts: Timeouts,
     pub(crate) command: CommandSettings,
 }
 
 /// How to reach AWS, from `AwsArgs`: the profile, the regions to look in, and the roles that
 /// reach other accounts. Endpoints and retries come from the AWS SDK's own configuration
-/// (`AWS_ENDPOINT_URL*`, the profile's `retry_mode`), as for the AWS CLI.
+/// (`AWS_ENDPOINT_URL*`, the profile's `retry_mode`), as for the AWS CLI; timeouts from
+/// `--timeout` ([`Timeouts`]).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub(crate) struct AwsSettings {
     pub(crate) profile: Option<String>,
@@ -87,6 +92,7 @@ pub(crate) struct Environment {
 impl Settings {
     pub(crate) fn from_cli(cli: Cli, environment: Environment) -> Result<Settings> {
         let interactive = environment.stdin_is_terminal && !cli.run.no_interactive;
+        let timeouts = Timeouts::from_flag(cli.network.timeout.as_deref())?;
         let argocd_namespace_given = cli.kube.argocd_namespace.is_some();
         let argocd_namespace = cli
             .kube
@@ -149,6 +155,7 @@ impl Settings {
             interactive,
             verbose: cli.run.verbose,
             color: !cli.run.no_color && !environment.no_color_env,
+            timeouts,
             command,
         })
     }

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeSet;
 
+use super::read_back::read_back;
 use crate::commands::{Ports, require_rbac};
 use crate::core::action::{Change, Step};
 use crate::core::model::IRSA_ANNOTATION;
@@ -83,7 +84,7 @@ pub(super) struct Stopped {
 }
 
 /// How one write ended when it did not fail.
-enum Wrote {
+pub(super) enum Wrote {
     Done,
     /// Refused as already made, and read back as this run wanted it: who made it, for the report.
     AlreadyDone(String),
@@ -150,9 +151,18 @@ pub(super) async fn write_all<H: HubRead + HubWrite, E: EksRead + EksWrite, P: P
             _ => None,
         })
         .unwrap_or_default();
-    match ports
-        .hub
-        .restart_workloads(&namespace, &ARGOCD_WORKLOADS, write)
+    restart_workloads(ports.hub, &namespace, applied, write).await
+}
+
+/// `kubectl rollout restart` of Argo CD's workloads, recorded after the writes.
+async fn restart_workloads<H: HubWrite>(
+    hub: &H,
+    namespace: &str,
+    mut applied: Applied,
+    write: Write,
+) -> Result<Applied, Stopped> {
+    match hub
+        .restart_workloads(namespace, &ARGOCD_WORKLOADS, write)
         .await
     {
         Ok(restarted) => {
@@ -179,6 +189,39 @@ pub(super) async fn write_all<H: HubRead + HubWrite, E: EksRead + EksWrite, P: P
     }
 }
 
+/// `--restart` on a run with nothing to write: restart Argo CD's workloads when their pods were
+/// last rolled before the identity last changed (`identity_changed_at`), as after a run whose
+/// restart failed or was not asked for; else nothing.
+pub(super) async fn restart_if_stale<H: HubRead + HubWrite>(
+    hub: &H,
+    namespace: &str,
+    identity_changed_at: Option<i64>,
+) -> Result<Result<Applied, Stopped>> {
+    let Some(changed) = identity_changed_at else {
+        return Ok(Ok(Applied::default()));
+    };
+    let rolled = hub
+        .workloads_restarted_at(namespace, &ARGOCD_WORKLOADS)
+        .await?;
+    if rolled.iter().all(|(_, at)| *at >= changed) {
+        return Ok(Ok(Applied::default()));
+    }
+    require_rbac(
+        hub,
+        namespace,
+        [
+            ("patch", "apps", "statefulsets"),
+            ("patch", "apps", "deployments"),
+        ],
+        format!(
+            "Nothing was changed. Ask a cluster admin for that RBAC, or restart them yourself: {}",
+            crate::cli::output::restart_command(namespace)
+        ),
+    )
+    .await?;
+    Ok(restart_workloads(hub, namespace, Applied::default(), Write::Real).await)
+}
+
 /// One write. A create refused because the object is there already (EKS ResourceInUse,
 /// Kubernetes 409) is read back: as this run wants it, it is already done (by another run at
 /// the same time); otherwise it is a conflict that names what is there.
@@ -193,6 +236,7 @@ async fn write_step<H: HubRead + HubWrite, E: EksRead + EksWrite, P: Prompt>(
         Step::AnnotateServiceAccount {
             service_account,
             role_arn,
+            previous,
         } => {
             ports
                 .hub
@@ -200,6 +244,7 @@ async fn write_step<H: HubRead + HubWrite, E: EksRead + EksWrite, P: Prompt>(
                     service_account,
                     IRSA_ANNOTATION,
                     &role_arn.to_string(),
+                    previous.as_deref(),
                     write,
                 )
                 .await
@@ -264,122 +309,5 @@ async fn write_step<H: HubRead + HubWrite, E: EksRead + EksWrite, P: Prompt>(
         Ok(()) => Ok(Wrote::Done),
         Err(error @ Error::Conflict { .. }) => read_back(ports, step, error).await,
         Err(error) => Err(error),
-    }
-}
-
-/// After a write refused as conflicting: what is there now, compared with what `step` wants.
-async fn read_back<H: HubRead, E: EksRead, P: Prompt>(
-    ports: &Ports<'_, H, E, P>,
-    step: &Step,
-    refused: Error,
-) -> Result<Wrote> {
-    const BY_ANOTHER: &str = "made meanwhile by someone else (another run?), as this run wanted it";
-    let subject = step.subject();
-    let conflict = |there: String, fix: String| Error::Conflict {
-        what: format!("{subject} was changed meanwhile by someone else: {there}"),
-        fix: format!("It was left as it is. {fix}"),
-    };
-    match step {
-        Step::CreatePodIdentityAssociation {
-            hub_cluster,
-            service_account,
-            role_arn,
-            target_role_arn,
-        } => {
-            let there = ports
-                .accounts
-                .own()
-                .pod_identity_associations(hub_cluster, &service_account.namespace)
-                .await?;
-            let Some(found) = there.iter().find(|a| a.service_account == *service_account) else {
-                return Err(refused);
-            };
-            let wanted_target = target_role_arn.as_ref().map(ToString::to_string);
-            if found.role_arn == role_arn.to_string() && found.target_role_arn == wanted_target {
-                return Ok(Wrote::AlreadyDone(format!(
-                    "association {} {BY_ANOTHER}",
-                    found.id
-                )));
-            }
-            Err(conflict(
-                format!(
-                    "association {} has role {}{}, this run wanted {role_arn}{}",
-                    found.id,
-                    found.role_arn,
-                    found
-                        .target_role_arn
-                        .as_deref()
-                        .map(|t| format!(" (target role {t})"))
-                        .unwrap_or_default(),
-                    wanted_target
-                        .map(|t| format!(" (target role {t})"))
-                        .unwrap_or_default(),
-                ),
-                "Run the same command again to see the plan against it, and pass --replace-identity to switch it to this run's role".into(),
-            ))
-        }
-        Step::CreateAccessEntry {
-            cluster,
-            principal_arn,
-        } => {
-            let there = ports
-                .accounts
-                .for_account(&cluster.account)
-                .access_entry(cluster, &principal_arn.to_string())
-                .await?;
-            match there {
-                // An entry is the principal alone: its policies are the next step's.
-                Some(_) => Ok(Wrote::AlreadyDone(format!("the entry was {BY_ANOTHER}"))),
-                None => Err(refused),
-            }
-        }
-        Step::ApplySecret { secret } => {
-            let Some(there) = ports.hub.secret(&secret.namespace, &secret.name).await? else {
-                return Err(refused);
-            };
-            let same = there.data == secret.data
-                && secret
-                    .labels
-                    .iter()
-                    .all(|(k, v)| there.labels.get(k) == Some(v))
-                && secret
-                    .annotations
-                    .iter()
-                    .all(|(k, v)| there.annotations.get(k) == Some(v));
-            if same {
-                Ok(Wrote::AlreadyDone(format!("the Secret was {BY_ANOTHER}")))
-            } else {
-                Err(conflict(
-                    "its data or labels differ from this run's".into(),
-                    "Run the same command again to see the plan against it".into(),
-                ))
-            }
-        }
-        Step::AnnotateServiceAccount {
-            service_account,
-            role_arn,
-        } => {
-            let there = ports
-                .hub
-                .service_accounts(&service_account.namespace)
-                .await?;
-            let role = there
-                .iter()
-                .find(|sa| sa.name == service_account.name)
-                .and_then(|sa| sa.irsa_role.clone());
-            match role {
-                Some(role) if role == role_arn.to_string() => {
-                    Ok(Wrote::AlreadyDone(format!("the annotation was {BY_ANOTHER}")))
-                }
-                Some(role) => Err(conflict(
-                    format!("it names role {role}, this run wanted {role_arn}"),
-                    "Run the same command again to see the plan against it, and pass --replace-identity to switch it to this run's role".into(),
-                )),
-                None => Err(refused),
-            }
-        }
-        Step::UpdatePodIdentityAssociation { .. } | Step::AssociateAccessPolicy { .. } => {
-            Err(refused)
-        }
     }
 }

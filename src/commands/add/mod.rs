@@ -5,28 +5,32 @@ use crate::cli::output::add::{AddReport, Checks, failed};
 use crate::cli::output::manifests::manifests;
 use crate::cli::output::{Outcome, emit, restart_command, show, write_document};
 use crate::cli::settings::{AddSettings, IdentityChoice, Settings};
+use crate::commands::Ports;
 use crate::commands::targets::{
     argocd_namespace, auto_identity, find_hub_cluster, find_target, search_regions,
 };
-use crate::commands::{Ports, nothing_left};
 use crate::core::access::ObservedAccess;
 use crate::core::checks::{Status, preflight_checks};
 use crate::core::model::IdentityMode;
-use crate::core::plan::{HubIdentity, Observed, PlanError, Registration, plan};
+use crate::core::plan::{
+    HubIdentity, Observed, PlanError, Registration, identity_changed_at, plan,
+};
 use crate::core::progress::Progress;
-use crate::core::progress::{StepRecord, StepStatus};
 use crate::core::secret::default_secret_name;
 use crate::error::{Error, Result};
 use crate::ports::{EksRead, EksWrite, HubRead, HubWrite, IamRead, IamWrite, Prompt, Write};
 
 mod apply;
+mod converge;
 mod guided;
 mod next;
 mod preflight;
+mod read_back;
 mod roles;
 
 use crate::adapters::prompt::needs_flag;
-use apply::{Applied, Stopped, apply, write_all};
+use apply::{Applied, apply, restart_if_stale};
+use converge::converge;
 use guided::{Answers, Start, discover_targets};
 use next::doctor_command;
 use preflight::{HubClues, read_facts};
@@ -190,7 +194,21 @@ pub(crate) async fn run<
         return Err(Error::WouldNotWork(failed(&checks)));
     }
     let (outcome, applied) = if plan.is_noop() {
-        (Outcome::Unchanged, Applied::default())
+        let stale = if add.restart && settings.dry_run == DryRun::None {
+            let changed = identity_changed_at(&identity, &observed);
+            restart_if_stale(ports.hub, &identity.namespace, changed).await?
+        } else {
+            Ok(Applied::default())
+        };
+        match stale {
+            Ok(applied) => (Outcome::Unchanged, applied),
+            Err(stopped) => {
+                report.outcome = Outcome::Failed;
+                report.steps = stopped.applied.progress;
+                emit(out, settings.output, &report)?;
+                return Err(stopped.error);
+            }
+        }
     } else {
         match settings.dry_run {
             DryRun::Client => (Outcome::DryRunClient, Applied::default()),
@@ -325,59 +343,6 @@ async fn observe<H: HubRead, E: EksRead, P: Prompt>(
         associations,
         access,
     })
-}
-
-/// Read back and plan again: after a successful apply there must be nothing left to do.
-/// When something is (another run changed or removed it meanwhile: `remove` deleting the
-/// identity this run found in place), its writes are made once more, recorded after the first
-/// round's; if the read-back still differs, that is an error naming what.
-async fn converge<H: HubRead + HubWrite, E: EksRead + EksWrite, P: Prompt>(
-    ports: &Ports<'_, H, E, P>,
-    identity: &HubIdentity,
-    registrations: &[Registration],
-    first: Result<Applied, Stopped>,
-) -> Result<Applied, Stopped> {
-    let mut applied = first?;
-    let stop = |applied: Applied, error: Error| Stopped { applied, error };
-    for round in 0..2 {
-        let observed = match observe(ports, identity, registrations).await {
-            Ok(observed) => observed,
-            Err(error) => return Err(stop(applied, error)),
-        };
-        let again = match plan(identity, registrations, &observed) {
-            Ok(again) => again,
-            Err(error) => return Err(stop(applied, plan_error(&error))),
-        };
-        if again.is_noop() {
-            return Ok(applied);
-        }
-        if round == 1 {
-            let left: Vec<String> = again
-                .writes()
-                .map(|a| format!("{} ({})", a.step.subject(), a.detail))
-                .collect();
-            return match nothing_left(&left) {
-                Ok(()) => Ok(applied),
-                Err(error) => Err(stop(applied, error)),
-            };
-        }
-        // Made again: after this run's write, someone else changed or removed it.
-        let (progress, error) = match write_all(ports, &again, false, Write::Real).await {
-            Ok(more) => (more.progress, None),
-            Err(stopped) => (stopped.applied.progress, Some(stopped.error)),
-        };
-        applied.progress.steps.extend(progress.steps.into_iter().map(|step| StepRecord {
-            detail: Some(match (&step.detail, step.status) {
-                (Some(detail), StepStatus::Failed) => detail.clone(),
-                _ => "made again: after this run's first write someone else changed or removed it (another run at the same time?)".to_owned(),
-            }),
-            ..step
-        }));
-        if let Some(error) = error {
-            return Err(stop(applied, error));
-        }
-    }
-    Ok(applied)
 }
 
 #[cfg(test)]

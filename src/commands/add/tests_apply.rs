@@ -216,6 +216,10 @@ async fn irsa_stops_after_one_annotation_and_the_rerun_annotates_the_rest() {
 #[tokio::test]
 async fn a_failed_restart_is_reported_after_every_write_was_done() {
     let (hub, accounts) = hub_and_aws();
+    // The workloads' pods were last rolled before the identity is made (at 100).
+    hub.workloads
+        .borrow_mut()
+        .insert("statefulsets/argocd-application-controller".into(), 0);
     hub.faults.set("restart argocd", Fault::Denied);
     let (result, out) = run(&hub, &accounts, &POD_IDENTITY, &["--restart"]).await;
     assert_eq!(result.unwrap_err().exit_code(), 4);
@@ -228,6 +232,20 @@ async fn a_failed_restart_is_reported_after_every_write_was_done() {
         "{out}"
     );
     assert_whole(&hub, &accounts);
+    // Nothing left to write, but the pods predate the identity: the same command restarts.
+    let (result, out) = run(&hub, &accounts, &POD_IDENTITY, &["--restart"]).await;
+    result.unwrap();
+    assert!(out.contains("Nothing to change"), "{out}");
+    assert!(
+        out.contains("Restarted statefulsets/argocd-application-controller"),
+        "{out}"
+    );
+    let (result, out) = run(&hub, &accounts, &POD_IDENTITY, &["--restart"]).await;
+    result.unwrap();
+    assert!(
+        !out.contains("Restarted"),
+        "rolled after the identity changed: {out}"
+    );
 }
 
 #[tokio::test]

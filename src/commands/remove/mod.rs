@@ -97,7 +97,11 @@ async fn check_hub_permissions<H: HubRead>(hub: &H, plan: &RemovalPlan) -> Resul
     let mut needed = BTreeSet::new();
     for action in plan.deletes() {
         match &action.step {
-            RemovalStep::DeleteSecret { .. } => needed.insert(("delete", "secrets")),
+            RemovalStep::DeleteSecret { .. } => {
+                // Unregistered first (a patch) when anything else goes too: see `writes`.
+                needed.insert(("patch", "secrets"));
+                needed.insert(("delete", "secrets"))
+            }
             RemovalStep::RemoveServiceAccountAnnotation { .. } => {
                 needed.insert(("patch", "serviceaccounts"))
             }
@@ -113,8 +117,53 @@ async fn check_hub_permissions<H: HubRead>(hub: &H, plan: &RemovalPlan) -> Resul
     .await
 }
 
-/// The RBAC review, then the plan's deletes in its order; writes only. AWS has no dry run: on a
-/// server dry run only the Kubernetes writes are sent. Stops at the first failed delete: what
+/// One write of a removal as it is made.
+enum RemovalWrite<'a> {
+    /// Take the Secret's `argocd.argoproj.io/secret-type` label off: Argo CD stops using it
+    /// (as `argocd cluster rm` does) while the Secret stays, so that a run that stops before
+    /// the end can be found and finished by the same command (remove finds such Secrets).
+    Unregister {
+        namespace: &'a str,
+        name: &'a str,
+    },
+    Delete(&'a RemovalStep),
+}
+
+/// The plan's deletes in the order they are made: when anything goes besides the Secrets,
+/// the Secrets are unregistered first, the rest is deleted, and the Secrets go last.
+fn writes(plan: &RemovalPlan) -> Vec<(String, &'static str, RemovalWrite<'_>)> {
+    let deletes: Vec<&RemovalStep> = plan.deletes().map(|a| &a.step).collect();
+    let secrets = || {
+        deletes
+            .iter()
+            .copied()
+            .filter(|s| matches!(s, RemovalStep::DeleteSecret { .. }))
+    };
+    let others = || {
+        deletes
+            .iter()
+            .copied()
+            .filter(|s| !matches!(s, RemovalStep::DeleteSecret { .. }))
+    };
+    let mut order = Vec::with_capacity(deletes.len() * 2);
+    if others().next().is_some() {
+        for step in secrets() {
+            if let RemovalStep::DeleteSecret { namespace, name } = step {
+                order.push((
+                    step.subject(),
+                    "unregister",
+                    RemovalWrite::Unregister { namespace, name },
+                ));
+            }
+        }
+    }
+    order.extend(others().map(|step| (step.subject(), "delete", RemovalWrite::Delete(step))));
+    order.extend(secrets().map(|step| (step.subject(), "delete", RemovalWrite::Delete(step))));
+    order
+}
+
+/// The RBAC review, then the plan's deletes ([`writes`]); writes only. AWS has no dry run: on
+/// a server dry run only the Kubernetes writes are sent. Stops at the first failed write: what
 /// was deleted stays deleted, and running the same command again deletes what is left.
 async fn apply<H: HubRead + HubWrite, A: EksWrite, P: Prompt>(
     ports: &Ports<'_, H, A, P>,
@@ -122,12 +171,20 @@ async fn apply<H: HubRead + HubWrite, A: EksWrite, P: Prompt>(
     write: Write,
 ) -> Result<Result<Progress, (Progress, Error)>> {
     check_hub_permissions(ports.hub, plan).await?;
+    let order = writes(plan);
     let mut progress = Progress::planned(
-        plan.deletes()
-            .map(|a| (a.step.subject(), "delete".to_owned())),
+        order
+            .iter()
+            .map(|(subject, change, _)| (subject.clone(), (*change).to_owned())),
     );
-    for (index, action) in plan.deletes().enumerate() {
-        match delete(ports, &action.step, write).await {
+    for (index, (_, _, step)) in order.iter().enumerate() {
+        let result = match step {
+            RemovalWrite::Unregister { namespace, name } => {
+                ports.hub.unregister_secret(namespace, name, write).await
+            }
+            RemovalWrite::Delete(step) => delete(ports, step, write).await,
+        };
+        match result {
             Ok(true) => progress.mark(index, StepStatus::Done, None),
             Ok(false) => progress.mark(
                 index,

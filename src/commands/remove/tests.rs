@@ -44,8 +44,10 @@ async fn identity_and_access_stay_while_another_registration_needs_them() {
     );
     assert!(out.contains("Removed: 2 deleted, 3 kept."), "{out}");
     let hub_writes = hub.writes.borrow();
-    assert_eq!(hub_writes.len(), 1);
-    assert!(hub_writes[0].starts_with("delete Secret argocd/eks-prod-"));
+    assert_eq!(hub_writes.len(), 2);
+    // Argo CD stops using it first; the Secret itself goes after the access entry.
+    assert!(hub_writes[0].starts_with("unregister Secret argocd/eks-prod-"));
+    assert!(hub_writes[1].starts_with("delete Secret argocd/eks-prod-"));
     assert_eq!(
         *accounts.own().writes.borrow(),
         [format!("delete access entry {MANAGEMENT} on prod")]
@@ -79,7 +81,45 @@ async fn an_annotation_someone_else_set_is_kept() {
         hub.writes
             .borrow()
             .iter()
-            .all(|w| w.starts_with("delete Secret"))
+            .all(|w| w.starts_with("delete Secret") || w.starts_with("unregister Secret"))
+    );
+}
+
+#[tokio::test]
+async fn a_remove_that_stops_part_way_is_finished_by_the_same_command() {
+    let (hub, accounts) = registered().await;
+    accounts
+        .own()
+        .faults
+        .set("delete access entry", crate::testing::Fault::Denied);
+    let (result, out) = remove(&hub, &accounts, &["prod", "--yes"]).await;
+    assert_eq!(result.unwrap_err().exit_code(), 4);
+    assert!(
+        out.contains("Stopped part way: 1 write(s) done, 1 failed, 1 not done:"),
+        "{out}"
+    );
+    assert!(
+        out.contains("  done         unregister Secret argocd/eks-prod-"),
+        "{out}"
+    );
+    assert!(
+        out.contains("  not done     delete Secret argocd/eks-prod-"),
+        "{out}"
+    );
+    // The Secret stays, unlabelled (Argo CD no longer uses it), so the same command finds it.
+    assert_eq!(hub.secrets.borrow().len(), 2);
+    let (result, out) = remove(&hub, &accounts, &["prod", "--yes"]).await;
+    result.unwrap();
+    assert!(out.contains("Removed: 2 deleted"), "{out}");
+    assert_eq!(hub.secrets.borrow().len(), 1);
+    assert_eq!(
+        accounts.own().writes.borrow().last().unwrap(),
+        &format!("delete access entry {MANAGEMENT} on prod")
+    );
+    let (result, _) = remove(&hub, &accounts, &["prod", "--yes"]).await;
+    assert!(
+        matches!(result, Err(Error::NotFound { .. })),
+        "gone: {result:?}"
     );
 }
 

@@ -30,13 +30,24 @@ pub(crate) fn identity_checks(hub: &HubFacts) -> Section {
         };
     }
     let Some((mode, role)) = detect_identity(hub) else {
-        return Section {
-            title: "Argo CD's AWS identity".into(),
-            findings: vec![Finding::fail(
-                "Argo CD's pods have an AWS identity",
+        let check = "Argo CD's pods have an AWS identity";
+        let finding = match &hub.associations_unread {
+            // No annotation, and the associations could not be read: they may be there.
+            Some(why) => Finding::cannot_tell(
+                check,
+                format!(
+                    "argocd-application-controller has no IRSA annotation, and its pod identity associations could not be read ({why})"
+                ),
+            ),
+            None => Finding::fail(
+                check,
                 "argocd-application-controller has neither a pod identity association nor the IRSA annotation",
                 "kubectl argocd-eks add CLUSTER --management-role-arn ARN (it sets up the identity)",
-            )],
+            ),
+        };
+        return Section {
+            title: "Argo CD's AWS identity".into(),
+            findings: vec![finding],
         };
     };
     let mut findings = Vec::new();

@@ -115,6 +115,8 @@ pub(crate) struct HubFacts {
     /// None: cannot tell.
     pub(crate) pod_identity_agent: Option<PodIdentityAgent>,
     pub(crate) associations: Vec<PodIdentityAssociation>,
+    /// Why the pod identity associations could not be read (then `associations` is empty).
+    pub(crate) associations_unread: Option<String>,
     pub(crate) oidc_providers: Option<Vec<String>>,
     pub(crate) management_role: Option<RoleFacts>,
     /// The association's target role (pod identity's native chaining), when it has one.

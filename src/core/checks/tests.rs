@@ -123,6 +123,16 @@ fn identity_is_the_annotation_first_then_the_association() {
 }
 
 #[test]
+fn associations_that_could_not_be_read_are_cannot_tell_not_missing() {
+    let mut facts = hub(None);
+    facts.associations_unread = Some("could not reach EKS at http://127.0.0.1:9".into());
+    let section = identity_checks(&facts);
+    assert!(!section.failed(), "{section:?}");
+    assert_eq!(section.findings[0].status, Status::CannotTell);
+    assert!(section.findings[0].detail.contains("could not reach EKS"));
+}
+
+#[test]
 fn a_direct_registration_that_matches_passes() {
     let section = target_checks(&hub(Some(MANAGEMENT)), &target(None));
     assert!(!section.failed(), "{:?}", statuses(&section));
