@@ -42,8 +42,19 @@ pub enum Error {
     )]
     WouldNotWork(usize),
 
+    /// The target cannot be registered in its state (CREATING, DELETING, FAILED); `--force`
+    /// does not change that.
+    #[error("{what}. Nothing was changed")]
+    NotReady { what: String },
+
     #[error("cancelled: nothing was changed")]
     Cancelled,
+
+    /// Ctrl-C while writing: the run stopped before its next write.
+    #[error(
+        "interrupted (Ctrl-C) before the next write: the steps above say what was written and what was not. Run the same command again to finish: its plan shows only what is left"
+    )]
+    Interrupted,
 
     #[error("doctor found {0} problem(s); each has its fix above")]
     ProblemsFound(usize),
@@ -100,10 +111,28 @@ pub enum Error {
     },
 
     #[error(
-        "could not load the kubeconfig: {message}. Check --kubeconfig / KUBECONFIG and --context"
+        "{at} says the AWS credentials have expired ({message}). Get new ones (aws sso login for an SSO profile, or fresh session credentials for AWS_SESSION_TOKEN or the profile) and run the same command again"
     )]
+    CredentialsExpired {
+        at: String,
+        message: String,
+        #[source]
+        source: Cause,
+    },
+
+    #[error(
+        "found no AWS credentials: {message}. Pass --profile with a profile of your AWS config (aws configure list-profiles), run aws configure or aws sso login, or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+    )]
+    NoCredentials {
+        message: String,
+        #[source]
+        source: Cause,
+    },
+
+    #[error("could not load the kubeconfig: {message}. {fix}")]
     Kubeconfig {
         message: String,
+        fix: String,
         #[source]
         source: Option<Cause>,
     },
@@ -127,13 +156,14 @@ impl Error {
         match self {
             Error::Usage(_) | Error::Kubeconfig { .. } | Error::Prompt(_) => exit::USAGE,
             Error::NotFound { .. } => exit::NOT_FOUND,
-            Error::PermissionDenied { .. } | Error::CredentialsRefused { .. } => {
-                exit::PERMISSION_DENIED
-            }
+            Error::PermissionDenied { .. }
+            | Error::CredentialsRefused { .. }
+            | Error::CredentialsExpired { .. }
+            | Error::NoCredentials { .. } => exit::PERMISSION_DENIED,
             Error::Conflict { .. } => exit::CONFLICT,
-            Error::Cancelled => exit::CANCELLED,
+            Error::Cancelled | Error::Interrupted => exit::CANCELLED,
             Error::ProblemsFound(_) => exit::DOCTOR_FOUND_PROBLEMS,
-            Error::WouldNotWork(_) => exit::WOULD_NOT_WORK,
+            Error::WouldNotWork(_) | Error::NotReady { .. } => exit::WOULD_NOT_WORK,
             Error::Kube { .. }
             | Error::Connect { .. }
             | Error::Unreachable { .. }

@@ -44,15 +44,24 @@ pub async fn run(cli: Cli) -> Result<()> {
 /// Build the real adapters the command needs and dispatch to it.
 async fn run_command(settings: &Settings) -> Result<()> {
     let mut stdout = std::io::stdout().lock();
-    if let CommandSettings::Completion(shell) = &settings.command {
-        return commands::completion::run(*shell, &mut stdout);
+    match &settings.command {
+        CommandSettings::Completion(shell) => {
+            return commands::completion::run(*shell, &mut stdout);
+        }
+        CommandSettings::Permissions(permissions) => {
+            return commands::permissions::run(settings, permissions, &mut stdout);
+        }
+        _ => {}
     }
+    // Ctrl-C ends the run at once before writes, and between writes once they began.
+    adapters::interrupt::install();
     let hub = KubeHub::connect(
         settings.kubeconfig.as_deref(),
         settings.context.as_deref(),
         settings.timeouts,
     )
     .await?;
+    adapters::local::require_profile(settings.aws.profile.as_deref())?;
     let config = load_config(settings.aws.profile.as_deref(), settings.timeouts).await;
     let default_region = config.region().map(ToString::to_string);
     let mut accounts = Accounts::new(AwsApi::new(config.clone()));
@@ -102,6 +111,9 @@ pub(crate) async fn dispatch<
             commands::policy::run(settings, policy, ports, region, out).await
         }
         CommandSettings::Completion(shell) => commands::completion::run(*shell, out),
+        CommandSettings::Permissions(permissions) => {
+            commands::permissions::run(settings, permissions, out)
+        }
     }
 }
 
@@ -109,7 +121,9 @@ pub(crate) async fn dispatch<
 fn init_tracing(verbose: u8, color: bool) {
     let filter = match verbose {
         // kube logs unreachable endpoints as errors; doctor reports those itself.
-        0 => "warn,kube_client=off",
+        // The AWS SDK's warnings (a refused AssumeRole, a missing config file) are in Rust's
+        // Debug format; the error the tool prints says the same in words.
+        0 => "warn,kube_client=off,aws_config=error,aws_runtime=error",
         1 => "warn,kubectl_argocd_eks=info",
         2 => "info,kubectl_argocd_eks=debug",
         _ => "debug",

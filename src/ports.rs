@@ -337,4 +337,11 @@ pub(crate) trait Prompt {
         default: Option<&str>,
         validate: &dyn Fn(&str) -> std::result::Result<(), String>,
     ) -> Result<Reply<String>>;
+    /// Writes begin: from now on Ctrl-C asks the command to stop after the write in flight
+    /// (then `interrupted` is true) instead of ending the run.
+    fn writes_begin(&self) {}
+    /// Whether the user pressed Ctrl-C since the writes began.
+    fn interrupted(&self) -> bool {
+        false
+    }
 }

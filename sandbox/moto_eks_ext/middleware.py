@@ -24,6 +24,8 @@ from . import credentials, faults, tokenreview
 CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/[^/]+/[^/]+/([^/]+)/")  # key, service
 CLUSTER_FIELDS = {  # request field -> setter on a moto Cluster
     "endpoint": lambda cluster, value: setattr(cluster, "endpoint", value),
+    # CREATING, ACTIVE, DELETING, FAILED, UPDATING, PENDING: a cluster that is not ready.
+    "status": lambda cluster, value: setattr(cluster, "status", value),
     "caData": lambda cluster, value: setattr(cluster, "certificate_authority", {"data": value}),
     "oidcIssuer": lambda cluster, value: setattr(cluster, "identity", {"oidc": {"issuer": value}}),
 }
@@ -100,23 +102,32 @@ class SandboxMiddleware:
         entry = describe_request(environ)
         with self.lock:
             self.requests.append(entry)
-        refused = credentials.refusal(environ, start_response)
+
+        def logged_start_response(status: str, headers: Any, *rest: Any) -> Any:
+            # The answer's status code, so tests can tell a refused write from a done one.
+            entry["status"] = int(status.split(" ", 1)[0])
+            return start_response(status, headers, *rest)
+
+        refused = credentials.refusal(environ, logged_start_response)
         if refused is not None:
             entry["refused"] = True
             return refused
         fault = faults.take(entry["action"], path, environ["wsgi.input"].getvalue())
         if fault is not None:
-            failed = faults.answer(fault, entry["service"], start_response)
+            failed = faults.answer(fault, entry["service"], logged_start_response)
             if failed is not None:
                 # Logged as sent, and marked: the server refused it, nothing was written.
                 entry["faulted"] = fault["code"]
                 return failed
-        return self.app(environ, start_response)
+        if entry["service"] in credentials.QUERY_SERVICES:
+            return query_error_as_aws_writes_it(self.app, environ, logged_start_response)
+        return self.app(environ, logged_start_response)
 
     def sandbox(self, method: str, path: str, environ: dict[str, Any]) -> tuple[str, Any]:
         """The sandbox-only routes: the request log, the cluster override, the regions an
-        account has not enabled, faults (faults.py), and the TokenReview webhook of the
-        sandbox kube-apiserver. None of them is in the request log."""
+        account has not enabled, expiring a role session's credentials now, faults
+        (faults.py), and the TokenReview webhook of the sandbox kube-apiserver. None of them
+        is in the request log."""
         if (method, path) == ("GET", "/_sandbox/requests"):
             with self.lock:
                 return "200 OK", list(self.requests)
@@ -134,6 +145,11 @@ class SandboxMiddleware:
                 return "400 Bad Request", {"message": "give account and disabled (a list of regions)"}
             credentials.set_disabled_regions(request["account"], request["disabled"])
             return "200 OK", credentials.disabled_regions()
+        if (method, path) == ("POST", "/_sandbox/credentials/expire"):
+            request = json.loads(read_body(environ) or b"{}")
+            if not credentials.expire_session(str(request.get("accessKeyId", ""))):
+                return "404 Not Found", {"message": "no role session has that accessKeyId"}
+            return "200 OK", {}
         if (method, path) == ("GET", "/_sandbox/faults"):
             return "200 OK", faults.listed()
         if (method, path) == ("POST", "/_sandbox/faults"):
@@ -148,6 +164,28 @@ class SandboxMiddleware:
         if (method, path) == ("POST", "/_sandbox/tokenreview"):
             return token_review(read_body(environ), self.apiserver)
         return "404 Not Found", {"message": f"No sandbox route {method} {path}"}
+
+
+def query_error_as_aws_writes_it(app: Callable[..., Any], environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+    """moto writes its IAM-enforcement refusals of query-protocol calls (STS, IAM) as
+    `<ErrorResponse><Errors><Error>` in text/html, which the Rust SDK cannot parse; AWS writes
+    `<ErrorResponse><Error>...</Error><RequestId>` in text/xml. Other answers pass untouched."""
+    captured: dict[str, Any] = {}
+
+    def capture(status: str, headers: Any, *rest: Any) -> Any:
+        captured.update(status=status, headers=headers, rest=rest)
+        return lambda _data: None
+
+    body = b"".join(app(environ, capture))
+    status, headers = captured["status"], list(captured["headers"])
+    if status.startswith("4") and b"<Errors><Error>" in body:
+        body = body.replace(b"<Errors><Error>", b"<Error>").replace(
+            b"</Error></Errors>", b"</Error><RequestId>" + os.urandom(8).hex().encode() + b"</RequestId>"
+        )
+        headers = [(k, v) for k, v in headers if k.lower() not in ("content-type", "content-length")]
+        headers += [("Content-Type", "text/xml"), ("Content-Length", str(len(body)))]
+    start_response(status, headers, *captured["rest"])
+    return [body]
 
 
 def token_review(body: bytes, apiserver: str | None) -> tuple[str, Any]:
@@ -201,7 +239,8 @@ def many_clusters(request: dict[str, Any]) -> tuple[str, Any]:
 
 
 def override_cluster(request: dict[str, Any]) -> tuple[str, Any]:
-    """Points an existing moto cluster at other endpoint, CA and OIDC issuer values."""
+    """Points an existing moto cluster at other endpoint, CA and OIDC issuer values, or puts
+    it in another status (CREATING, DELETING, FAILED, ...)."""
     missing = [key for key in ("account", "region", "name") if not request.get(key)]
     if missing:
         return "400 Bad Request", {"message": f"Missing fields: {', '.join(missing)}"}
@@ -216,4 +255,5 @@ def override_cluster(request: dict[str, Any]) -> tuple[str, Any]:
         "endpoint": cluster.endpoint,
         "caData": cluster.certificate_authority["data"],
         "oidcIssuer": cluster.identity["oidc"]["issuer"],
+        "status": cluster.status,
     }

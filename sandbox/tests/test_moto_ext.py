@@ -729,7 +729,7 @@ def test_cluster_override(server, eks):
         "POST",
         {"account": ACCOUNT, "region": "us-east-1", "name": "c1", **fields},
     )
-    assert (status, body) == (200, {"name": "c1", **fields})
+    assert (status, body) == (200, {"name": "c1", **fields, "status": "ACTIVE"})
     after = eks.describe_cluster(name="c1")["cluster"]
     assert after["endpoint"] == fields["endpoint"]
     assert after["certificateAuthority"]["data"] == fields["caData"]
@@ -748,6 +748,15 @@ def test_cluster_override(server, eks):
     assert http(f"{server}/_sandbox/eks/cluster", "POST", {"name": "c1"})[0] == 400
 
 
+@pytest.mark.parametrize("status", ["CREATING", "DELETING", "FAILED", "ACTIVE"])
+def test_cluster_override_sets_the_status(server, eks, status):
+    eks.create_cluster(name="c1", roleArn=ROLE, resourcesVpcConfig=VPC)
+    where = {"account": ACCOUNT, "region": "us-east-1", "name": "c1"}
+    assert http(f"{server}/_sandbox/eks/cluster", "POST", {**where, "status": status})[2]["status"] == status
+    assert eks.describe_cluster(name="c1")["cluster"]["status"] == status
+    assert "c1" in eks.list_clusters()["clusters"]
+
+
 def test_request_log(server, clients):
     eks, other = clients(), clients(account=OTHER_ACCOUNT)
     sts = clients(service="sts")
@@ -759,6 +768,8 @@ def test_request_log(server, clients):
     http(f"{server}/_sandbox/eks/cluster", "POST", {"account": ACCOUNT, "region": "us-east-1", "name": "c1"})
     status, _, log = http(f"{server}/_sandbox/requests")
     assert status == 200
+    # Each entry has the answer's status code: a refused or failed call is told apart.
+    assert [entry.pop("status") for entry in log] == [200, 404, 404, 200, 200]
     agents = [entry.pop("user_agent") for entry in log]
     assert all(agent.startswith("Boto3/") for agent in agents), agents
     assert log == [
@@ -910,6 +921,37 @@ def test_an_access_key_nobody_issued_is_refused(server, service, call, code):
         aws_secret_access_key="testing",
     )
     call(known)
+
+
+def test_a_role_session_past_its_expiration_is_refused_like_aws(server, clients):
+    iam = clients(service="iam")
+    iam.create_role(RoleName="temp", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}))
+    session = clients(service="sts").assume_role(RoleArn=f"arn:aws:iam::{ACCOUNT}:role/temp", RoleSessionName="ses")
+    creds = session["Credentials"]
+
+    def client(service):
+        return boto3.client(
+            service,
+            endpoint_url=server,
+            region_name="us-east-1",
+            aws_access_key_id=creds["AccessKeyId"],
+            aws_secret_access_key=creds["SecretAccessKey"],
+            aws_session_token=creds["SessionToken"],
+        )
+
+    assert client("sts").get_caller_identity()["Arn"].endswith(":assumed-role/temp/ses")
+    status, _, _ = http(f"{server}/_sandbox/credentials/expire", "POST", {"accessKeyId": creds["AccessKeyId"]})
+    assert status == 200
+    for service, call, code in [
+        ("sts", lambda c: c.get_caller_identity(), "ExpiredToken"),
+        ("eks", lambda c: c.list_clusters(), "ExpiredTokenException"),
+    ]:
+        with pytest.raises(ClientError) as caught:
+            call(client(service))
+        assert caught.value.response["Error"]["Code"] == code
+        assert caught.value.response["Error"]["Message"] == "The security token included in the request is expired"
+        assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    assert http(f"{server}/_sandbox/credentials/expire", "POST", {"accessKeyId": "AKIANOSUCHKEY"})[0] == 404
 
 
 def test_keys_moto_issued_are_accepted(server):

@@ -101,12 +101,90 @@ impl AwsApi {
     }
 }
 
-const DENIED_CODES: [&str; 4] = [
+const DENIED_CODES: [&str; 3] = [
     "AccessDeniedException",
     "AccessDenied",
     "UnauthorizedOperation",
-    "ExpiredTokenException",
 ];
+
+/// Codes AWS answers with when session credentials are past their expiration.
+pub(super) const EXPIRED_CODES: [&str; 3] =
+    ["ExpiredTokenException", "ExpiredToken", "RequestExpired"];
+
+/// Why the SDK had no credentials to sign with, when that is why a call failed.
+pub(super) enum CredentialsTrouble {
+    /// No provider gave any (no env keys, no profile, no role): what was tried.
+    Missing(String),
+    /// A provider failed: an `--assume-role` STS refused, an SSO session ended, ...
+    Failed(String),
+}
+
+impl CredentialsTrouble {
+    /// The tool's error for it, with the SDK's error kept for -v.
+    pub(super) fn into_error(self, source: crate::error::Cause) -> Error {
+        match self {
+            CredentialsTrouble::Missing(message) => Error::NoCredentials { message, source },
+            CredentialsTrouble::Failed(reason) => Error::PermissionDenied {
+                what: format!("could not get AWS credentials: {reason}"),
+                fix: "With --assume-role, check that you may sts:AssumeRole that role and that its trust policy lets you in (aws sts assume-role --role-arn ARN --role-session-name test); with an SSO profile, run aws sso login".into(),
+                source: Some(source),
+            },
+        }
+    }
+}
+
+/// Whether `error` is the credentials provider's, and how.
+pub(super) fn credentials_trouble<E>(error: &SdkError<E>) -> Option<CredentialsTrouble>
+where
+    E: std::error::Error + 'static,
+{
+    use aws_credential_types::provider::error::CredentialsError;
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(current) = cause {
+        if let Some(credentials) = current.downcast_ref::<CredentialsError>() {
+            return Some(match credentials {
+                CredentialsError::CredentialsNotLoaded(_) => CredentialsTrouble::Missing(
+                    "none of the environment, the AWS config's profiles, web identity, the container or instance metadata gave any".to_owned(),
+                ),
+                CredentialsError::InvalidConfiguration(_) => CredentialsTrouble::Missing(format!(
+                    "the AWS configuration is not usable: {}",
+                    innermost(current)
+                )),
+                _ => CredentialsTrouble::Failed(sts_refusal(current).unwrap_or_else(|| innermost(current))),
+            });
+        }
+        cause = current.source();
+    }
+    None
+}
+
+/// STS's own words when it refused an AssumeRole somewhere down `error`'s causes.
+fn sts_refusal(error: &(dyn std::error::Error + 'static)) -> Option<String> {
+    use aws_sdk_sts::operation::assume_role::AssumeRoleError;
+    let mut cause = Some(error);
+    while let Some(current) = cause {
+        if let Some(refusal) = current.downcast_ref::<AssumeRoleError>() {
+            return Some(format!(
+                "STS refused AssumeRole: {}",
+                with_code(
+                    refusal.code(),
+                    refusal.message().unwrap_or("no reason given").to_owned()
+                )
+            ));
+        }
+        cause = current.source();
+    }
+    None
+}
+
+/// The deepest cause's words.
+fn innermost(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = error;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
+}
 
 pub(super) fn status<E>(error: &SdkError<E>) -> Option<u16> {
     error.raw_response().map(|r| r.status().as_u16())
@@ -205,6 +283,9 @@ pub(super) fn aws_error<E>(endpoint: &str, operation: &str, error: SdkError<E>) 
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
+    if let Some(trouble) = credentials_trouble(&error) {
+        return trouble.into_error(Box::new(error));
+    }
     if let Some(reason) = unreachable_reason(&error) {
         return Error::Unreachable {
             service: "EKS".into(),
@@ -221,6 +302,13 @@ where
         .is_some_and(|c| CREDENTIALS_REFUSED_CODES.contains(&c))
     {
         return Error::CredentialsRefused {
+            at: format!("EKS at {endpoint}"),
+            message: with_code(code.as_deref(), message),
+            source: Box::new(error),
+        };
+    }
+    if code.as_deref().is_some_and(|c| EXPIRED_CODES.contains(&c)) {
+        return Error::CredentialsExpired {
             at: format!("EKS at {endpoint}"),
             message: with_code(code.as_deref(), message),
             source: Box::new(error),

@@ -3,7 +3,10 @@
 use aws_sdk_iam::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_iam::types::Tag;
 
-use super::aws::{AwsApi, UNREACHABLE_FIX, error_message, status, unreachable_reason, with_code};
+use super::aws::{
+    AwsApi, EXPIRED_CODES, UNREACHABLE_FIX, credentials_trouble, error_message, status,
+    unreachable_reason, with_code,
+};
 use crate::core::model::{MANAGED_BY_LABEL, MANAGED_BY_VALUE, RoleArn};
 use crate::core::partition::Partition;
 use crate::error::{Error, Result};
@@ -13,12 +16,15 @@ fn iam_error<E>(operation: &str, error: SdkError<E>) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
+    if let Some(trouble) = credentials_trouble(&error) {
+        return trouble.into_error(Box::new(error));
+    }
+    let service = if operation == "GetCallerIdentity" {
+        "STS"
+    } else {
+        "IAM"
+    };
     if let Some(reason) = unreachable_reason(&error) {
-        let service = if operation == "GetCallerIdentity" {
-            "STS"
-        } else {
-            "IAM"
-        };
         let url = std::env::var(format!("AWS_ENDPOINT_URL_{service}"))
             .or_else(|_| std::env::var("AWS_ENDPOINT_URL"))
             .unwrap_or_else(|_| format!("the {service} endpoint of the credentials' partition"));
@@ -32,16 +38,16 @@ where
     }
     let code = error.code().filter(|code| !code.is_empty());
     let message = error_message(&error);
-    if code.is_some_and(|c| c == "InvalidClientTokenId" || c == "ExpiredToken") {
+    if code.is_some_and(|c| EXPIRED_CODES.contains(&c)) {
+        return Error::CredentialsExpired {
+            at: format!("AWS {service} ({operation})"),
+            message: with_code(code, message),
+            source: Box::new(error),
+        };
+    }
+    if code.is_some_and(|c| c == "InvalidClientTokenId") {
         return Error::CredentialsRefused {
-            at: format!(
-                "AWS {} ({operation})",
-                if operation == "GetCallerIdentity" {
-                    "STS"
-                } else {
-                    "IAM"
-                }
-            ),
+            at: format!("AWS {service} ({operation})"),
             message: with_code(code, message),
             source: Box::new(error),
         };
@@ -49,7 +55,10 @@ where
     if code.is_some_and(|c| c.starts_with("AccessDenied")) || status(&error) == Some(403) {
         return Error::PermissionDenied {
             what: format!("AWS refused {operation}: {message}"),
-            fix: format!("Give the caller iam:{operation}, or pick another --profile"),
+            fix: format!(
+                "Give the caller {}:{operation} (check who you are with aws sts get-caller-identity), or pick another --profile",
+                service.to_lowercase()
+            ),
             source: Some(Box::new(error)),
         };
     }

@@ -8,6 +8,7 @@ use kube::config::Kubeconfig;
 use serde::{Deserialize, Serialize};
 
 use crate::core::model::EksCluster;
+use crate::error::{Error, Result};
 
 /// How long the last discovery's cluster list stays good for completion.
 pub(crate) const DISCOVERY_CACHE_TTL: Duration = Duration::from_secs(15 * 60);
@@ -50,6 +51,29 @@ pub(crate) fn aws_profiles() -> Vec<String> {
     names.sort();
     names.dedup();
     names
+}
+
+/// A profile named with --profile or AWS_PROFILE must exist, as the AWS CLI requires (the
+/// SDK would quietly fall back to other credentials). `default` may be absent.
+pub(crate) fn require_profile(flag: Option<&str>) -> Result<()> {
+    let env = std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty());
+    let (name, source) = match (flag, env.as_deref()) {
+        (Some(name), _) => (name, "--profile"),
+        (None, Some(name)) => (name, "AWS_PROFILE"),
+        (None, None) => return Ok(()),
+    };
+    let known = aws_profiles();
+    if name == "default" || known.iter().any(|p| p == name) {
+        return Ok(());
+    }
+    let have = if known.is_empty() {
+        "there are none: run aws configure --profile NAME (or aws configure sso)".to_owned()
+    } else {
+        format!("there are: {}", known.join(", "))
+    };
+    Err(Error::usage(format!(
+        "{source} {name}: the AWS config (AWS_CONFIG_FILE, ~/.aws/config) and credentials files have no profile {name}; {have}. Pass one of them, or leave {source} out to use the default credentials"
+    )))
 }
 
 /// Section names that are profiles: `[default]` and `[profile NAME]` in the config file,

@@ -3,6 +3,7 @@
 pub(crate) mod aws;
 mod eks;
 pub(crate) mod iam;
+pub(crate) mod interrupt;
 pub(crate) mod kube;
 pub(crate) mod local;
 pub(crate) mod prompt;

@@ -17,6 +17,7 @@ use inquire::ui::{RenderConfig, Styled};
 use inquire::validator::Validation;
 use inquire::{Confirm, MultiSelect, Select, Text};
 
+use super::interrupt;
 use crate::cli::picker::{ROW_PREFIX, cut};
 use crate::error::{Error, Result};
 use crate::ports::{PickList, Prompt, Reply};
@@ -27,15 +28,10 @@ pub(crate) struct TerminalPrompt {
 }
 
 impl TerminalPrompt {
-    /// Ctrl-C outside a prompt (during discovery, say) would leave a hidden cursor: show it again
-    /// and exit 130. At a prompt, the key reaches the prompt as an interruption instead.
+    /// Ctrl-C outside a prompt (during discovery, say) is the handler's (adapters/interrupt.rs:
+    /// cursor shown, exit 130); at a prompt the key reaches the prompt as an interruption.
     pub(crate) fn new(color: bool) -> Self {
-        // Fails only when a handler is already set, which then does the job.
-        let _ = ctrlc::set_handler(|| {
-            let _ = console::Term::stderr().show_cursor();
-            eprintln!("\ninterrupted");
-            std::process::exit(i32::from(crate::error::exit::CANCELLED));
-        });
+        interrupt::install();
         TerminalPrompt { color }
     }
 
@@ -227,6 +223,14 @@ impl Prompt for TerminalPrompt {
         }
         Ok(reply(input.prompt_skippable().map_err(prompt_error)?))
     }
+
+    fn writes_begin(&self) {
+        interrupt::writes_begin();
+    }
+
+    fn interrupted(&self) -> bool {
+        interrupt::interrupted()
+    }
 }
 
 /// For scripts and CI: never asks; a needed answer is a usage error naming the flag.
@@ -272,6 +276,14 @@ impl Prompt for NoPrompt {
         _validate: &dyn Fn(&str) -> std::result::Result<(), String>,
     ) -> Result<Reply<String>> {
         Err(needs_flag(flag))
+    }
+
+    fn writes_begin(&self) {
+        interrupt::writes_begin();
+    }
+
+    fn interrupted(&self) -> bool {
+        interrupt::interrupted()
     }
 }
 

@@ -90,6 +90,21 @@ pub struct PolicyArgs {
     /// Create or update the roles (and the hub's IAM OIDC provider for IRSA) instead of printing
     #[arg(long)]
     pub create: bool,
+    /// Print what this tool itself needs instead: your IAM policy (iam), the hub's RBAC
+    /// (rbac), or both (all); --management-role-arn and --role-arn narrow the role statements
+    #[arg(long, value_enum, value_name = "WHAT", num_args = 0..=1, default_missing_value = "all",
+          require_equals = true, conflicts_with_all = ["create", "identity", "hub_cluster"])]
+    pub permissions: Option<PermissionsArg>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PermissionsArg {
+    /// The IAM policy and the RBAC
+    All,
+    /// The IAM policy document of the caller (JSON), for aws iam create-policy
+    Iam,
+    /// The hub's Role and ClusterRole, for kubectl apply -f -
+    Rbac,
 }
 
 #[derive(Debug, Args)]

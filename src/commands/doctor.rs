@@ -340,6 +340,9 @@ async fn connect<H: HubRead + Targets, A: EksRead + IamRead + TokenMinter, P: Pr
                 Connection::Authenticated { username, groups }
             }
             Ok(TokenReview::Rejected) => Connection::Rejected,
+            Err(Error::Connect { message, .. }) if message.contains("certificate") => {
+                Connection::UntrustedCertificate(message)
+            }
             Err(e) => Connection::Unreachable(e.to_string()),
         },
     )

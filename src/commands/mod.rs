@@ -5,6 +5,7 @@ pub(crate) mod add;
 pub(crate) mod completion;
 pub(crate) mod doctor;
 pub(crate) mod list;
+pub(crate) mod permissions;
 pub(crate) mod policy;
 pub(crate) mod registered;
 pub(crate) mod remove;

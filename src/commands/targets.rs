@@ -306,6 +306,17 @@ pub(crate) async fn pod_identity_agent<H: HubRead, E: EksRead>(
     described: Option<Option<&EksCluster>>,
 ) -> Option<PodIdentityAgent> {
     let addon = eks.has_addon(cluster, POD_IDENTITY_AGENT_ADDON).await.ok();
+    agent_after_addon(hub, eks, cluster, described, addon).await
+}
+
+/// The rest of [`pod_identity_agent`] once the add-on was asked about (None: cannot tell).
+async fn agent_after_addon<H: HubRead, E: EksRead>(
+    hub: &H,
+    eks: &E,
+    cluster: &ClusterArn,
+    described: Option<Option<&EksCluster>>,
+    addon: Option<bool>,
+) -> Option<PodIdentityAgent> {
     if addon == Some(true) {
         return Some(PodIdentityAgent::AddOn);
     }
@@ -337,7 +348,21 @@ pub(crate) async fn auto_identity<H: HubRead, E: EksRead>(
     let Some(cluster) = hub_cluster else {
         return Ok((IdentityMode::Irsa, None));
     };
-    let agent = pod_identity_agent(hub, eks, cluster, None).await;
+    // Refused the add-on read: auto cannot choose, and must not quietly pick IRSA instead.
+    let addon = match eks.has_addon(cluster, POD_IDENTITY_AGENT_ADDON).await {
+        Ok(found) => Some(found),
+        Err(Error::PermissionDenied { what, source, .. }) => {
+            return Err(Error::PermissionDenied {
+                what: format!(
+                    "{what} (--identity auto reads it to tell whether the hub runs the EKS Pod Identity agent)"
+                ),
+                fix: "Give the caller eks:DescribeAddon, or choose the mode yourself with --identity pod-identity or --identity irsa".into(),
+                source,
+            });
+        }
+        Err(_) => None,
+    };
+    let agent = agent_after_addon(hub, eks, cluster, None, addon).await;
     Ok(match agent {
         Some(seen) if seen.present() => (IdentityMode::PodIdentity, agent),
         _ => (IdentityMode::Irsa, agent),

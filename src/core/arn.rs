@@ -19,6 +19,14 @@ pub(crate) enum ArnError {
     #[error("{0:?} is not an IAM role ARN (expected arn:aws:iam::<account>:role/<name>)")]
     NotRoleArn(String),
     #[error(
+        "{0:?} is an IAM role ARN, not an EKS cluster ARN: name the target cluster (its name with --region, or arn:aws:eks:<region>:<account>:cluster/<name>); roles go in --role-arn or --management-role-arn"
+    )]
+    RoleNotCluster(String),
+    #[error(
+        "{0:?} is an EKS cluster ARN, not an IAM role ARN: give the role's ARN (arn:aws:iam::<account>:role/<name>); the cluster itself is the CLUSTER argument"
+    )]
+    ClusterNotRole(String),
+    #[error(
         "{arn:?} names partition {partition:?}, which AWS does not have (aws, aws-cn, aws-us-gov, ...)"
     )]
     UnknownPartition { arn: String, partition: String },
@@ -42,6 +50,13 @@ fn known_partition(text: &str, partition: &str) -> Result<(), ArnError> {
             partition: partition.to_owned(),
         }),
     }
+}
+
+/// Whether `text` is an ARN of `service` whose resource starts with `prefix`, whatever else
+/// is wrong with it (to name the kind of ARN given where another kind goes).
+fn is_kind(text: &str, service: &str, prefix: &str) -> bool {
+    let parts: Vec<&str> = text.splitn(6, ':').collect();
+    matches!(parts.as_slice(), ["arn", _, s, _, _, resource] if *s == service && resource.starts_with(prefix))
 }
 
 fn is_account(text: &str) -> bool {
@@ -90,7 +105,13 @@ impl ClusterArn {
     }
 
     pub(crate) fn parse(text: &str) -> Result<Self, ArnError> {
-        let bad = || ArnError::NotClusterArn(text.to_owned());
+        let bad = || {
+            if is_kind(text, "iam", "role/") {
+                ArnError::RoleNotCluster(text.to_owned())
+            } else {
+                ArnError::NotClusterArn(text.to_owned())
+            }
+        };
         let parts: Vec<&str> = text.splitn(6, ':').collect();
         let [arn, partition, service, region, account, resource] = parts.as_slice() else {
             return Err(bad());
@@ -177,6 +198,7 @@ impl RoleArn {
                     path_and_name: path_and_name.to_owned(),
                 })
             }
+            _ if is_kind(text, "eks", "cluster/") => Err(ArnError::ClusterNotRole(text.to_owned())),
             _ => Err(ArnError::NotRoleArn(text.to_owned())),
         }
     }
@@ -273,6 +295,25 @@ mod tests {
             RoleArn::parse("arn:amazon:iam::123456789012:role/argocd"),
             Err(ArnError::UnknownPartition { .. })
         ));
+    }
+
+    #[test]
+    fn an_arn_of_the_other_kind_is_named_as_such() {
+        let role = "arn:aws:iam::123456789012:role/argocd";
+        let cluster = "arn:aws:eks:us-east-1:123456789012:cluster/prod";
+        assert_eq!(
+            ClusterArn::parse(role),
+            Err(ArnError::RoleNotCluster(role.into()))
+        );
+        assert_eq!(
+            RoleArn::parse(cluster),
+            Err(ArnError::ClusterNotRole(cluster.into()))
+        );
+        assert!(
+            ArnError::RoleNotCluster(role.into())
+                .to_string()
+                .contains("--role-arn")
+        );
     }
 
     #[test]

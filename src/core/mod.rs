@@ -8,6 +8,7 @@ pub(crate) mod aws_auth;
 pub(crate) mod checks;
 pub(crate) mod model;
 pub(crate) mod partition;
+pub(crate) mod permissions;
 pub(crate) mod plan;
 pub(crate) mod pod_identity;
 pub mod policy;

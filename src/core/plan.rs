@@ -178,6 +178,39 @@ pub(crate) enum PlanError {
         role: String,
         role_partition: String,
     },
+    #[error("EKS cluster {cluster} is {status}, not ACTIVE: {advice}")]
+    NotActive {
+        cluster: String,
+        status: String,
+        advice: String,
+    },
+}
+
+/// A target must be ACTIVE (or UPDATING, which serves as before) to be registered: a CREATING
+/// one has no endpoint or CA to put in the Secret yet, a DELETING or FAILED one never will.
+pub(crate) fn check_ready(cluster: &EksCluster) -> Result<(), PlanError> {
+    let arn = &cluster.arn;
+    let wait = format!(
+        "aws eks wait cluster-active --name {} --region {}",
+        arn.name, arn.region
+    );
+    let advice = match cluster.status.as_str() {
+        "ACTIVE" | "UPDATING" => return Ok(()),
+        "CREATING" | "PENDING" => format!(
+            "it has no endpoint to register yet; wait until it is ACTIVE ({wait}) and run the same command again"
+        ),
+        "DELETING" => "it is being deleted; register another cluster".to_owned(),
+        "FAILED" => format!(
+            "its creation failed; see why with aws eks describe-cluster --name {} --region {}, recreate it, then register it",
+            arn.name, arn.region
+        ),
+        _ => format!("wait until it is ACTIVE ({wait}) and run the same command again"),
+    };
+    Err(PlanError::NotActive {
+        cluster: arn.to_string(),
+        status: cluster.status.clone(),
+        advice,
+    })
 }
 
 /// The roles on the way to a target must be in its partition: STS in one partition cannot
@@ -204,6 +237,9 @@ pub(crate) fn plan(
     registrations: &[Registration],
     observed: &Observed,
 ) -> Result<Plan, PlanError> {
+    for registration in registrations {
+        check_ready(&registration.cluster)?;
+    }
     let namespace = &identity.namespace;
     let mut actions = Vec::new();
     let mut notes = Vec::new();

@@ -231,13 +231,14 @@ proptest! {
 
     #[test]
     fn an_arn_of_the_other_kind_is_refused(cluster in cluster_arn(), role in role_arn()) {
+        // Refused, and named as the other kind (bad_input's messages depend on it).
         prop_assert!(matches!(
             RoleArn::parse(&cluster.to_string()),
-            Err(ArnError::NotRoleArn(_))
+            Err(ArnError::ClusterNotRole(_))
         ));
         prop_assert!(matches!(
             ClusterArn::parse(&role.to_string()),
-            Err(ArnError::NotClusterArn(_))
+            Err(ArnError::RoleNotCluster(_))
         ));
     }
 

@@ -120,8 +120,17 @@ pub fn tool(args: &[&str]) -> Run {
 
 /// The tool with these environment variables set on top of the sandbox's.
 pub fn tool_with_env(args: &[&str], vars: &[(&str, &str)]) -> Run {
+    tool_env(args, vars, &[])
+}
+
+/// The tool with `vars` set on top of the sandbox's environment and `unset` removed from it.
+pub fn tool_env(args: &[&str], vars: &[(&str, &str)], unset: &[&str]) -> Run {
     require_sandbox();
-    let output = Command::new(env!("CARGO_BIN_EXE_kubectl-argocd_eks"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_kubectl-argocd_eks"));
+    for name in unset {
+        command.env_remove(name);
+    }
+    let output = command
         .args(args)
         .envs(vars.iter().copied())
         .stdin(std::process::Stdio::null())
@@ -487,4 +496,162 @@ pub fn audit_log_len() -> u64 {
     std::fs::metadata(format!("{}/audit.log", env("ARGOCD_EKS_SANDBOX_DIR")))
         .unwrap()
         .len()
+}
+
+/// Where the servers' logs stood when a case began: what they hold after it is the case's.
+pub struct Marks {
+    moto: usize,
+    audit: u64,
+}
+
+/// Marks both logs now (the audit log once the apiserver has stopped writing to it).
+pub fn marks() -> Marks {
+    Marks {
+        moto: moto_log_len(),
+        audit: settled_audit_log_len(),
+    }
+}
+
+/// The audit log's length once it has not grown for 100 ms (at most 3 s): the apiserver
+/// writes an event just after it answers.
+pub fn settled_audit_log_len() -> u64 {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    let mut size = audit_log_len();
+    let mut stable_since = std::time::Instant::now();
+    while std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let now = audit_log_len();
+        if now != size {
+            size = now;
+            stable_since = std::time::Instant::now();
+        } else if stable_since.elapsed() >= std::time::Duration::from_millis(100) {
+            break;
+        }
+    }
+    size
+}
+
+/// AWS actions that change nothing: reads, and the STS calls that only hand out credentials.
+fn changes_nothing(action: &str) -> bool {
+    ["Get", "List", "Describe"]
+        .iter()
+        .any(|verb| action.starts_with(verb))
+        || matches!(
+            action,
+            "AssumeRole" | "AssumeRoleWithWebIdentity" | "AssumeRoleForPodIdentity"
+        )
+}
+
+/// Kubernetes resources whose create writes nothing (access and token reviews).
+const REVIEWS: [&str; 6] = [
+    "selfsubjectaccessreviews",
+    "selfsubjectrulesreviews",
+    "selfsubjectreviews",
+    "localsubjectaccessreviews",
+    "subjectaccessreviews",
+    "tokenreviews",
+];
+
+/// Nothing was written since `marks`: moto's request log has no call that changes anything
+/// (whatever its answer, except the calls named in `refused` when AWS refused them: the
+/// refusal a case is about), and the apiserver's audit log has no create, update, patch or
+/// delete (access reviews aside) by anyone but the apiserver itself and Argo CD's own
+/// processes, not even one that was refused. Panics with what was written.
+pub fn assert_nothing_written(marks: &Marks, refused: &[&str]) {
+    let aws: Vec<String> = moto_log()
+        .into_iter()
+        .skip(marks.moto)
+        .filter(|r| {
+            r["path"]
+                .as_str()
+                .is_none_or(|p| !p.starts_with("/moto-api"))
+        })
+        .filter(|r| {
+            let action = r["action"].as_str().unwrap_or("");
+            let named_refusal =
+                refused.contains(&action) && r["status"].as_u64().is_some_and(|s| s >= 400);
+            if action.is_empty() {
+                r["method"] != "GET"
+            } else {
+                !changes_nothing(action) && !named_refusal
+            }
+        })
+        .map(|r| format!("{} {} -> {}", r["method"], r["action"], r["status"]))
+        .collect();
+    let path = format!("{}/audit.log", env("ARGOCD_EKS_SANDBOX_DIR"));
+    let text = std::fs::read(&path).unwrap();
+    let end = settled_audit_log_len() as usize;
+    let kube: Vec<String> =
+        String::from_utf8_lossy(&text[marks.audit as usize..end.min(text.len())])
+            .lines()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .filter(|event| {
+                event["stage"] == "ResponseComplete"
+                    && matches!(
+                        event["verb"].as_str(),
+                        Some("create" | "update" | "patch" | "delete" | "deletecollection")
+                    )
+                    && !event["user"]["username"]
+                        .as_str()
+                        .unwrap_or("")
+                        .starts_with("system:")
+                    && !event["userAgent"]
+                        .as_str()
+                        .unwrap_or("")
+                        .starts_with("argocd-")
+                    && !REVIEWS.contains(&event["objectRef"]["resource"].as_str().unwrap_or(""))
+            })
+            .map(|event| {
+                format!(
+                    "{} {} -> {}",
+                    event["verb"], event["requestURI"], event["responseStatus"]["code"]
+                )
+            })
+            .collect();
+    assert!(
+        aws.is_empty() && kube.is_empty(),
+        "something was written: AWS {aws:?}, Kubernetes {kube:?}"
+    );
+}
+
+/// Runs `future` to its end on a runtime of its own (for set-up in plain #[test]s).
+pub fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(future)
+}
+
+/// What Rust's Debug formatting leaves in a message, and kube's quoting of a path.
+pub const DEBUG_MARKS: [&str; 9] = [
+    "Error {",
+    "Some(",
+    "kind:",
+    "Status {",
+    "ErrorResponse",
+    "DispatchFailure",
+    "ConnectorError",
+    "source:",
+    "'\"",
+];
+
+/// A bad-input case's (a) and (b): the exit code, every fragment of `says` in what the user
+/// saw (the problem and the fix), an `error:` line, and no Rust Debug output.
+pub fn assert_refusal(run: &Run, code: i32, says: &[&str]) {
+    assert_eq!(run.code, code, "exit code\n{run}");
+    let seen = format!("{}{}", run.stdout, run.stderr);
+    for fragment in says {
+        assert!(
+            seen.contains(fragment),
+            "the output lacks {fragment:?}\n{run}"
+        );
+    }
+    for mark in DEBUG_MARKS {
+        assert!(!seen.contains(mark), "Debug output ({mark:?})\n{run}");
+    }
+    assert!(
+        run.stderr.contains("error: "),
+        "no error line on stderr\n{run}"
+    );
 }

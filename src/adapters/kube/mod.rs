@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, ListParams, PatchParams};
-use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::config::{KubeConfigOptions, Kubeconfig, KubeconfigError};
 use kube::{Client, Config};
 
 use crate::cli::settings::Timeouts;
@@ -42,10 +42,7 @@ impl KubeHub {
             Some(path) => Kubeconfig::read_from(path),
             None => Kubeconfig::read(),
         }
-        .map_err(|e| Error::Kubeconfig {
-            message: e.to_string(),
-            source: Some(Box::new(e)),
-        })?;
+        .map_err(kubeconfig_error)?;
         let hub_context = describe_context(&file, context)?;
         let client = client_for(file.clone(), &hub_context.context, timeouts).await?;
         Ok(KubeHub {
@@ -57,15 +54,43 @@ impl KubeHub {
     }
 }
 
-/// A client for context `context` of kubeconfig `file`.
+/// The kubeconfig that could not be read or parsed, said without Rust's quoting of paths.
+fn kubeconfig_error(error: KubeconfigError) -> Error {
+    const FIX: &str = "Point --kubeconfig (or KUBECONFIG) at a kubeconfig file, e.g. the one aws eks update-kubeconfig writes";
+    let (message, fix) = match &error {
+        KubeconfigError::ReadConfig(io, path) => (
+            format!("could not read {}: {io}", path.display()),
+            FIX.to_owned(),
+        ),
+        KubeconfigError::Parse(parse) => (
+            format!("it is not valid YAML: {parse}"),
+            "Fix the file (kubectl config view shows what kubectl makes of it), or point --kubeconfig at another".to_owned(),
+        ),
+        KubeconfigError::FindPath => (
+            "there is no KUBECONFIG and no ~/.kube/config".to_owned(),
+            FIX.to_owned(),
+        ),
+        other => (other.to_string(), FIX.to_owned()),
+    };
+    Error::Kubeconfig {
+        message,
+        fix,
+        source: Some(Box::new(error)),
+    }
+}
+
+/// A client for context `context` of kubeconfig `file`; TLS is always verified.
 pub(super) async fn client_for(
     file: Kubeconfig,
     context: &str,
     timeouts: Timeouts,
 ) -> Result<Client> {
-    let to_error = |source: crate::error::Cause| Error::Kubeconfig {
-        message: source.to_string(),
+    let to_error = |source: crate::error::Cause| {
+        Error::Kubeconfig {
+        message: format!("context {context}: {source}"),
+        fix: "Fix that context's cluster and user in the kubeconfig (kubectl config view), or pick another with --context".into(),
         source: Some(source),
+    }
     };
     let options = KubeConfigOptions {
         context: Some(context.to_owned()),
@@ -74,6 +99,15 @@ pub(super) async fn client_for(
     let mut config = Config::from_custom_kubeconfig(file, &options)
         .await
         .map_err(|e| to_error(Box::new(e)))?;
+    if config.accept_invalid_certs {
+        return Err(Error::Kubeconfig {
+            message: format!(
+                "context {context}'s cluster sets insecure-skip-tls-verify, and this tool never turns TLS verification off"
+            ),
+            fix: "Remove insecure-skip-tls-verify from that cluster in the kubeconfig and give its CA instead (certificate-authority-data; aws eks update-kubeconfig writes it)".into(),
+            source: None,
+        });
+    }
     config.headers.push((
         http::header::USER_AGENT,
         http::HeaderValue::from_static(USER_AGENT),
@@ -116,11 +150,21 @@ pub(super) fn client_with(
 
 /// The context's name, cluster, server and exec arguments, as the kubeconfig states them.
 fn describe_context(file: &Kubeconfig, wanted: Option<&str>) -> Result<HubContext> {
+    let contexts: Vec<&str> = file.contexts.iter().map(|c| c.name.as_str()).collect();
+    let choose = if contexts.is_empty() {
+        "The kubeconfig has no contexts: add one (aws eks update-kubeconfig --name CLUSTER --region REGION) or point --kubeconfig at another file".to_owned()
+    } else {
+        format!(
+            "Pass --context with one of its contexts ({}), or set one with kubectl config use-context",
+            contexts.join(", ")
+        )
+    };
     let name = wanted
         .map(str::to_owned)
-        .or_else(|| file.current_context.clone())
+        .or_else(|| file.current_context.clone().filter(|c| !c.is_empty()))
         .ok_or_else(|| Error::Kubeconfig {
-            message: "there is no current context".into(),
+            message: "it has no current context".into(),
+            fix: choose.clone(),
             source: None,
         })?;
     let context = file
@@ -129,7 +173,8 @@ fn describe_context(file: &Kubeconfig, wanted: Option<&str>) -> Result<HubContex
         .find(|c| c.name == name)
         .and_then(|c| c.context.as_ref())
         .ok_or_else(|| Error::Kubeconfig {
-            message: format!("context {name:?} is not in the kubeconfig"),
+            message: format!("it has no context named {name}"),
+            fix: choose.clone(),
             source: None,
         })?;
     let server = file
@@ -165,7 +210,9 @@ fn describe_context(file: &Kubeconfig, wanted: Option<&str>) -> Result<HubContex
 pub(super) const RESTARTED_AT: &str = "kubectl.kubernetes.io/restartedAt";
 
 /// Turn a kube error into one that says what to do; 403 is a permission problem, a server
-/// that did not answer is named with what to try.
+/// that did not answer is named with what to try. Otherwise the message is the API server's
+/// own words, or for no answer the innermost cause (connection refused, the certificate, a
+/// timeout); the whole error stays the source, for -v.
 pub(super) fn kube_error(action: String, error: kube::Error) -> Error {
     if let Some(unanswered) = transport::unanswered(&error) {
         let server = &unanswered.server;
@@ -198,9 +245,10 @@ pub(super) fn kube_error(action: String, error: kube::Error) -> Error {
             fix: "Someone changed it meanwhile; run the command again to see the new plan".into(),
         };
     }
-    let reachable = "Check that the hub is reachable with kubectl --context and try again";
+    let reachable = "Check that the hub's API server is reachable from here (kubectl --context CONTEXT cluster-info), then try again";
     // The API's own words, not the client's Debug rendering of its Status (that stays the
-    // source, for -v).
+    // source, for -v); without an answer, the innermost cause (connection refused, the
+    // certificate, a timeout).
     let (message, fix) = match &error {
         kube::Error::Api(status) if matches!(status.code, 400 | 422) => (
             status.message.clone(),
@@ -210,13 +258,39 @@ pub(super) fn kube_error(action: String, error: kube::Error) -> Error {
             format!("{} (HTTP {})", status.message, status.code),
             reachable,
         ),
-        other => (other.to_string(), reachable),
+        other => {
+            let reason = innermost_cause(other);
+            if reason.contains("certificate") {
+                (
+                    format!(
+                        "the hub's TLS certificate does not verify against the kubeconfig's CA ({reason})"
+                    ),
+                    "Put the hub's own CA in the kubeconfig (certificate-authority-data; aws eks update-kubeconfig writes it); this tool never turns TLS verification off",
+                )
+            } else {
+                (reason, reachable)
+            }
+        }
     };
     Error::Kube {
         action,
         message,
         fix: fix.into(),
         source: Box::new(error),
+    }
+}
+
+/// The deepest cause's words (e.g. "Connection refused (os error 111)"), else the error's.
+pub(super) fn innermost_cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = error;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    let text = cause.to_string();
+    if text.is_empty() {
+        error.to_string()
+    } else {
+        text
     }
 }
 

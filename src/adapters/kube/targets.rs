@@ -5,7 +5,7 @@ use kube::api::{Api, ListParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 
-use super::{KubeHub, client_for, client_with, kube_error, list};
+use super::{KubeHub, client_for, client_with, innermost_cause, kube_error, list};
 use crate::core::model::GroupBinding;
 use crate::error::{Error, Result};
 use crate::ports::{AwsAuth, Targets, TokenReview};
@@ -117,9 +117,10 @@ impl Targets for KubeHub {
 
     async fn review_token(&self, server: &str, ca_data: &str, token: &str) -> Result<TokenReview> {
         use k8s_openapi::api::authentication::v1::SelfSubjectReview;
+        // The innermost cause says what failed (connection refused, the certificate).
         let connect_error = |source: crate::error::Cause| Error::Connect {
             server: server.to_owned(),
-            message: source.to_string(),
+            message: innermost_cause(source.as_ref()),
             source,
         };
         let file = Kubeconfig::from_yaml(&serde_json::json!({

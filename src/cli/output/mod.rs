@@ -6,6 +6,7 @@ pub(crate) mod doctor;
 pub(crate) mod list;
 pub(crate) mod manifests;
 pub(crate) mod next_steps;
+pub(crate) mod permissions;
 pub(crate) mod policy;
 pub(crate) mod remove;
 

@@ -1,9 +1,8 @@
 //! `add`'s flags -> validated settings: targets, roles, identity, the Secret's fields and
 //! target access; pure, every rejection names the flag.
 
-use std::collections::BTreeMap;
-
-use super::{TargetRef, role_flag, valid_label_value};
+use super::names::{Kind, dns_label_problem, key_values, subdomain_problem};
+use super::{TargetRef, role_flag};
 use crate::cli::args::{AddArgs, IdentityArg};
 use crate::core::access::{ACCESS_POLICIES, TargetAccess};
 use crate::core::model::{
@@ -79,9 +78,14 @@ pub(super) fn add_settings(
             TargetRef::Arn(ClusterArn::parse(text).map_err(|e| Error::usage(e.to_string()))?)
         } else if ClusterArn::valid_name(text) {
             TargetRef::Name(text.clone())
+        } else if text.len() > 100 {
+            return Err(Error::usage(format!(
+                "{text:?} is {} characters long, and EKS cluster names have at most 100: check the name (or give the cluster's ARN)",
+                text.len()
+            )));
         } else {
             return Err(Error::usage(format!(
-                "{text:?} is neither an EKS cluster name nor a cluster ARN"
+                "{text:?} is neither an EKS cluster name (letters, digits, '-' and '_', starting with a letter or digit) nor a cluster ARN (arn:aws:eks:<region>:<account>:cluster/<name>)"
             )));
         };
         if !targets.contains(&target) {
@@ -124,8 +128,18 @@ pub(super) fn add_settings(
     if let Some(name) = &add.secret_name
         && !valid_secret_name(name)
     {
+        let problem = subdomain_problem(name).unwrap_or_else(|| {
+            "use lower-case letters, digits, '-' and '.', starting and ending with a letter or digit".into()
+        });
         return Err(Error::usage(format!(
-            "--secret-name {name:?} is not a valid Secret name (lower-case letters, digits, '-' and '.', starting and ending with a letter or digit)"
+            "--secret-name {name:?} is not a valid Secret name: {problem}"
+        )));
+    }
+    if let Some(project) = &add.project
+        && let Some(problem) = subdomain_problem(project)
+    {
+        return Err(Error::usage(format!(
+            "--project {project:?} is not an Argo CD project name (an AppProject's name): {problem}"
         )));
     }
     if let Some(hub) = &add.hub_cluster
@@ -141,13 +155,13 @@ pub(super) fn add_settings(
         ));
     }
     for ns in &add.namespaces {
-        if ns.is_empty() || !valid_label_value(ns) {
+        if let Some(problem) = dns_label_problem(ns) {
             return Err(Error::usage(format!(
-                "--namespaces: {ns:?} is not a valid namespace name"
+                "--namespaces: {ns:?} is not a valid namespace name: {problem}"
             )));
         }
     }
-    let labels = key_values("--label", &add.labels)?;
+    let labels = key_values("--label", Kind::Label, &add.labels)?;
     for reserved in [SECRET_TYPE_LABEL, MANAGED_BY_LABEL] {
         if labels.contains_key(reserved) {
             return Err(Error::usage(format!(
@@ -172,9 +186,9 @@ pub(super) fn add_settings(
         ));
     }
     for ns in &add.access_namespaces {
-        if ns.is_empty() || !valid_label_value(ns) {
+        if let Some(problem) = dns_label_problem(ns) {
             return Err(Error::usage(format!(
-                "--access-namespaces: {ns:?} is not a valid namespace name"
+                "--access-namespaces: {ns:?} is not a valid namespace name: {problem}"
             )));
         }
     }
@@ -200,7 +214,7 @@ pub(super) fn add_settings(
             secret_name: add.secret_name,
             display_name: add.name,
             labels,
-            annotations: key_values("--annotation", &add.annotations)?,
+            annotations: key_values("--annotation", Kind::Annotation, &add.annotations)?,
             project: add.project,
             namespaces: add.namespaces,
             cluster_resources: add.cluster_resources,
@@ -212,31 +226,4 @@ pub(super) fn add_settings(
         restart: add.restart,
         force: add.force,
     })
-}
-
-/// `KEY=VALUE` pairs; keys follow Kubernetes' qualified-name rules closely enough to fail early.
-fn key_values(flag: &str, pairs: &[String]) -> Result<BTreeMap<String, String>> {
-    let mut map = BTreeMap::new();
-    for pair in pairs {
-        let Some((key, value)) = pair.split_once('=') else {
-            return Err(Error::usage(format!(
-                "{flag} {pair:?}: write it as KEY=VALUE"
-            )));
-        };
-        let name = key.rsplit('/').next().unwrap_or(key);
-        let valid_name = !name.is_empty()
-            && name.len() <= 63
-            && name.starts_with(|c: char| c.is_ascii_alphanumeric())
-            && name.ends_with(|c: char| c.is_ascii_alphanumeric())
-            && name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-        if !valid_name || key.matches('/').count() > 1 {
-            return Err(Error::usage(format!(
-                "{flag} {pair:?}: {key:?} is not a valid key (name or prefix/name)"
-            )));
-        }
-        map.insert(key.to_owned(), value.to_owned());
-    }
-    Ok(map)
 }

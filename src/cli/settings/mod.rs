@@ -8,6 +8,7 @@ use crate::core::secret::valid_secret_name;
 use crate::error::{Error, Result};
 
 mod add;
+mod names;
 mod timeout;
 
 pub(crate) use add::{AddSettings, IdentityChoice};
@@ -56,6 +57,8 @@ pub(crate) enum CommandSettings {
     Remove(Vec<TargetRef>),
     Doctor(DoctorSettings),
     Policy(PolicySettings),
+    /// `policy --permissions`: what the tool needs, printed; no cluster or AWS call.
+    Permissions(PermissionSettings),
     Completion(crate::cli::completion::CompletionShell),
 }
 
@@ -73,6 +76,13 @@ pub(crate) struct PolicySettings {
     pub(crate) target_roles: Vec<RoleArn>,
     pub(crate) hub_cluster: Option<String>,
     pub(crate) create: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PermissionSettings {
+    pub(crate) what: super::args::PermissionsArg,
+    /// The roles the role statements are narrowed to (none: any role).
+    pub(crate) roles: Vec<RoleArn>,
 }
 
 /// A target as the user named it.
@@ -114,7 +124,20 @@ impl Settings {
                     .map(|text| role_flag("--capability-role", text))
                     .transpose()?,
             }),
-            Command::Policy(policy) => CommandSettings::Policy(policy_settings(policy)?),
+            Command::Policy(policy) => match policy.permissions {
+                Some(what) => {
+                    let policy = policy_settings(policy)?;
+                    CommandSettings::Permissions(PermissionSettings {
+                        what,
+                        roles: policy
+                            .management_role
+                            .into_iter()
+                            .chain(policy.target_roles)
+                            .collect(),
+                    })
+                }
+                None => CommandSettings::Policy(policy_settings(policy)?),
+            },
             Command::Completion(completion) => CommandSettings::Completion(completion.shell),
         };
         let assume_roles = cli
@@ -133,9 +156,9 @@ impl Settings {
                 )));
             }
         }
-        if !valid_label_value(&argocd_namespace) || argocd_namespace.is_empty() {
+        if let Some(problem) = names::dns_label_problem(&argocd_namespace) {
             return Err(Error::usage(format!(
-                "--argocd-namespace {argocd_namespace:?} is not a valid namespace name"
+                "--argocd-namespace {argocd_namespace:?} is not a valid namespace name: {problem}"
             )));
         }
         Ok(Settings {
@@ -165,13 +188,6 @@ fn valid_region(region: &str) -> bool {
     !region.is_empty()
         && region.len() <= 30
         && region
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-}
-
-fn valid_label_value(value: &str) -> bool {
-    value.len() <= 63
-        && value
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }

@@ -124,7 +124,15 @@ pub(super) async fn write_all<H: HubRead + HubWrite, E: EksRead + EksWrite, P: P
         progress: planned(plan),
         restarted: Vec::new(),
     };
+    ports.prompt.writes_begin();
     for (index, action) in plan.writes().enumerate() {
+        // Ctrl-C: stop before the next write; the progress says what was and was not written.
+        if ports.prompt.interrupted() {
+            return Err(Stopped {
+                applied,
+                error: Error::Interrupted,
+            });
+        }
         match write_step(ports, &action.step, write).await {
             Ok(Wrote::Done) => applied.progress.mark(index, StepStatus::Done, None),
             Ok(Wrote::AlreadyDone(who)) => {
@@ -142,6 +150,17 @@ pub(super) async fn write_all<H: HubRead + HubWrite, E: EksRead + EksWrite, P: P
     }
     if !restart {
         return Ok(applied);
+    }
+    if ports.prompt.interrupted() {
+        applied.progress.push(
+            "Argo CD's workloads".to_owned(),
+            "restart",
+            StepStatus::NotDone,
+        );
+        return Err(Stopped {
+            applied,
+            error: Error::Interrupted,
+        });
     }
     let namespace = plan
         .actions

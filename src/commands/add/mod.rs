@@ -13,7 +13,7 @@ use crate::core::access::ObservedAccess;
 use crate::core::checks::{Status, preflight_checks};
 use crate::core::model::IdentityMode;
 use crate::core::plan::{
-    HubIdentity, Observed, PlanError, Registration, identity_changed_at, plan,
+    HubIdentity, Observed, PlanError, Registration, check_ready, identity_changed_at, plan,
 };
 use crate::core::progress::Progress;
 use crate::core::secret::default_secret_name;
@@ -65,6 +65,13 @@ pub(crate) async fn run<
         }
         clusters
     };
+    // Before any question: a cluster that is not ACTIVE cannot be registered (guided: the
+    // picked ones, once picked).
+    if !guided {
+        for cluster in &found {
+            check_ready(cluster).map_err(|e| plan_error(&e))?;
+        }
+    }
 
     let choice = add.identity.unwrap_or(IdentityChoice::Auto);
     let needs_hub = !matches!(
@@ -110,6 +117,11 @@ pub(crate) async fn run<
     let Some(management_role) = answers.management_role else {
         return Err(needs_flag("--management-role-arn"));
     };
+    if guided {
+        for cluster in &clusters {
+            check_ready(cluster).map_err(|e| plan_error(&e))?;
+        }
+    }
 
     // Native chaining: EKS assumes the target role for the pods, so no Secret names it.
     let native_target = if add.native_chaining {
@@ -289,6 +301,7 @@ fn plan_error(error: &PlanError) -> Error {
             ),
         },
         PlanError::HubClusterUnknown | PlanError::CrossPartition { .. } => Error::Usage(message),
+        PlanError::NotActive { .. } => Error::NotReady { what: message },
     }
 }
 

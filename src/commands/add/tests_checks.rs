@@ -197,7 +197,7 @@ async fn a_role_these_credentials_cannot_read_only_warns_and_is_applied() {
     let (result, out) = add(&hub, &accounts, &FakePrompt::default(), &args, false).await;
     result.unwrap();
     assert!(
-        out.contains("  ??   the management role trusts each service account's web identity: the role or the hub's issuer could not be read (reach account 999999999999 with --assume-role)"),
+        out.contains("  ??   the management role trusts each service account's web identity: the role or the hub's issuer could not be read (give the caller iam:GetRole, or reach account 999999999999 with --assume-role)"),
         "{out}"
     );
     assert!(out.contains(", 0 failed, "), "{out}");

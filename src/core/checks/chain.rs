@@ -208,7 +208,7 @@ fn target_trust_check(
             return Finding::cannot_tell(
                 check,
                 format!(
-                    "the target role could not be read (reach account {} with --assume-role)",
+                    "the target role could not be read (give the caller iam:GetRole, or reach account {} with --assume-role)",
                     target_role.account
                 ),
             );

@@ -114,7 +114,7 @@ pub(super) fn irsa_checks(hub: &HubFacts, role: &str) -> Vec<Finding> {
         (Some(_), None) => Finding::cannot_tell(
             check,
             format!(
-                "IAM's OIDC providers in account {} could not be read (reach it with --assume-role)",
+                "IAM's OIDC providers in account {} could not be read (give the caller iam:ListOpenIDConnectProviders, or reach it with --assume-role)",
                 management.as_ref().map_or("", |m| m.account.as_str())
             ),
         ),
@@ -148,7 +148,7 @@ pub(super) fn irsa_checks(hub: &HubFacts, role: &str) -> Vec<Finding> {
             check,
             match &management {
                 Some(m) => format!(
-                    "the role or the hub's issuer could not be read (reach account {} with --assume-role)",
+                    "the role or the hub's issuer could not be read (give the caller iam:GetRole, or reach account {} with --assume-role)",
                     m.account
                 ),
                 None => "the role or the hub's issuer could not be read".to_owned(),
@@ -303,7 +303,7 @@ pub(super) fn pod_identity_checks(hub: &HubFacts, role: &str) -> Vec<Finding> {
         (_, Some(management)) => findings.push(Finding::cannot_tell(
             check,
             format!(
-                "the role could not be read (reach account {} with --assume-role)",
+                "the role could not be read (give the caller iam:GetRole, or reach account {} with --assume-role)",
                 management.account
             ),
         )),

@@ -166,6 +166,9 @@ pub(crate) enum Connection {
     /// The roles could not be assumed from here (the caller is not Argo CD).
     CannotAssume(String),
     Unreachable(String),
+    /// The endpoint answered with a TLS certificate the Secret's CA does not verify (as Argo
+    /// CD verifies it): Argo CD cannot connect either.
+    UntrustedCertificate(String),
 }
 
 /// The identity Argo CD's application controller has. AWS SDKs look for IRSA's web identity

@@ -268,6 +268,13 @@ fn connection_finding(target: &TargetFacts, principal: Option<&RoleArn>) -> Find
             "give the role an access entry with a policy (see the access check above), or map it in aws-auth",
         ),
         Some(Connection::CannotAssume(why)) => Finding::cannot_tell(check, why.clone()),
+        Some(Connection::UntrustedCertificate(why)) => Finding::fail(
+            check,
+            format!(
+                "the endpoint's TLS certificate does not verify against the Secret's caData, as Argo CD verifies it: {why}"
+            ),
+            "make the Secret's server the cluster's own endpoint and its caData the CA DescribeCluster reports (kubectl argocd-eks add CLUSTER again writes both); if they are, something between here and the cluster (a proxy, a load balancer) shows another certificate. TLS verification is never turned off",
+        ),
         Some(Connection::Unreachable(why)) => Finding::cannot_tell(
             check,
             format!("the endpoint is not reachable from here: {why}"),
