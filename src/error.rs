@@ -148,7 +148,7 @@ pub enum Error {
     #[error(
         "could not read the answer: {0}. Pass the values as flags and --yes to run without prompts"
     )]
-    Prompt(#[source] dialoguer::Error),
+    Prompt(#[source] inquire::InquireError),
 }
 
 impl Error {

@@ -271,6 +271,8 @@ pub(crate) trait IamRead {
     async fn caller(&self) -> Result<CallerIdentity>;
     /// GetRole by name; None when there is no such role.
     async fn role(&self, name: &str) -> Result<Option<IamRole>>;
+    /// Every role of the account with its trust policy (ListRoles, all pages).
+    async fn list_roles(&self) -> Result<Vec<IamRole>>;
     /// Inline and attached managed policies of a role, with their current documents.
     async fn role_policies(&self, name: &str) -> Result<Vec<RolePolicy>>;
     /// ARNs of the account's IAM OIDC providers.
@@ -297,28 +299,47 @@ pub(crate) trait TokenMinter {
     ) -> Result<String>;
 }
 
+/// A question's answer, or Esc: go back to the question before it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Reply<T> {
+    Answer(T),
+    Back,
+}
+
+/// The rows of a multi-select: each row as shown (fitted to the terminal), the header over them,
+/// and per row the text that typing filters on (it may hold more than is shown, e.g. tags).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct PickList {
+    pub(crate) header: String,
+    pub(crate) rows: Vec<String>,
+    pub(crate) search: Vec<String>,
+    /// The rows picked when it opens (an earlier answer, after Esc came back to it).
+    pub(crate) picked: Vec<usize>,
+}
+
 /// Questions for the user; the non-interactive implementation answers none and names `flag`.
 pub(crate) trait Prompt {
     /// Ask to go ahead with `question`; Err(Usage) when nobody can answer.
     fn confirm(&self, question: &str) -> Result<bool>;
-    /// Pick any number of `items`.
-    fn pick_many(&self, question: &str, flag: &str, items: &[String]) -> Result<Vec<usize>>;
-    /// Pick one of `items`.
+    /// Pick any number of rows of `list` (typing filters them).
+    fn pick_many(&self, question: &str, flag: &str, list: &PickList) -> Result<Reply<Vec<usize>>>;
+    /// Pick one of `items` (typing filters them).
     fn pick_one(
         &self,
         question: &str,
         flag: &str,
         items: &[String],
         default: usize,
-    ) -> Result<usize>;
-    /// A line of text; `validate` returns the reason an answer is refused.
+    ) -> Result<Reply<usize>>;
+    /// A line of text; `validate` returns the reason an answer is refused (it is asked again,
+    /// the text kept for editing).
     fn text(
         &self,
         question: &str,
         flag: &str,
         default: Option<&str>,
         validate: &dyn Fn(&str) -> std::result::Result<(), String>,
-    ) -> Result<String>;
+    ) -> Result<Reply<String>>;
     /// Writes begin: from now on Ctrl-C asks the command to stop after the write in flight
     /// (then `interrupted` is true) instead of ending the run.
     fn writes_begin(&self) {}

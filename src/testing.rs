@@ -79,6 +79,7 @@ pub(crate) fn described(name: &str, region: &str) -> EksCluster {
         oidc_issuer: None,
         authentication_mode: None,
         auto_mode: false,
+        tags: std::collections::BTreeMap::new(),
     }
 }
 
@@ -100,7 +101,8 @@ use crate::core::secret::{DesiredSecret, OwnedFields};
 use crate::error::{Error, Result};
 use crate::ports::{
     AwsAuth, CallerIdentity, EksRead, EksWrite, HubContext, HubRead, HubWrite, IamRead, IamRole,
-    IamWrite, Prompt, RolePolicy, Targets, TokenMinter, TokenReview, Workload, Write,
+    IamWrite, PickList, Prompt, Reply, RolePolicy, Targets, TokenMinter, TokenReview, Workload,
+    Write,
 };
 
 /// The Secret as the hub has it after this tool applied `secret`: its fields, all owned.
@@ -800,6 +802,18 @@ impl IamRead for FakeAws {
         }))
     }
 
+    async fn list_roles(&self) -> Result<Vec<IamRole>> {
+        Ok(self
+            .roles
+            .borrow()
+            .values()
+            .map(|r| IamRole {
+                arn: r.arn.clone(),
+                trust_policy: r.trust.clone(),
+            })
+            .collect())
+    }
+
     async fn role_policies(&self, name: &str) -> Result<Vec<RolePolicy>> {
         Ok(self
             .roles
@@ -883,6 +897,10 @@ pub(crate) enum Answer {
     Pick(Vec<usize>),
     One(usize),
     Text(&'static str),
+    /// Enter at the default (of a select or a text question).
+    Default,
+    /// Esc: back one question.
+    Back,
 }
 
 /// The user, answering from a script; with no answer left it refuses as `NoPrompt` does.
@@ -891,6 +909,8 @@ pub(crate) struct FakePrompt {
     answers: RefCell<VecDeque<Answer>>,
     /// The questions asked, in order.
     pub(crate) asked: RefCell<Vec<String>>,
+    /// The items of each select and multi-select shown, in order.
+    pub(crate) shown: RefCell<Vec<Vec<String>>>,
 }
 
 impl FakePrompt {
@@ -898,6 +918,7 @@ impl FakePrompt {
         FakePrompt {
             answers: RefCell::new(answers.iter().cloned().collect()),
             asked: RefCell::default(),
+            shown: RefCell::default(),
         }
     }
 
@@ -919,16 +940,27 @@ impl Prompt for FakePrompt {
         }
     }
 
-    fn pick_many(&self, question: &str, flag: &str, _items: &[String]) -> Result<Vec<usize>> {
+    fn pick_many(&self, question: &str, flag: &str, list: &PickList) -> Result<Reply<Vec<usize>>> {
+        self.shown.borrow_mut().push(list.rows.clone());
         match self.next(question, flag)? {
-            Answer::Pick(picked) => Ok(picked),
+            Answer::Pick(picked) => Ok(Reply::Answer(picked)),
+            Answer::Back => Ok(Reply::Back),
             other => panic!("{question}: a multi-select got {other:?}"),
         }
     }
 
-    fn pick_one(&self, question: &str, flag: &str, _items: &[String], _d: usize) -> Result<usize> {
+    fn pick_one(
+        &self,
+        question: &str,
+        flag: &str,
+        items: &[String],
+        default: usize,
+    ) -> Result<Reply<usize>> {
+        self.shown.borrow_mut().push(items.to_vec());
         match self.next(question, flag)? {
-            Answer::One(picked) => Ok(picked),
+            Answer::One(picked) => Ok(Reply::Answer(picked)),
+            Answer::Default => Ok(Reply::Answer(default)),
+            Answer::Back => Ok(Reply::Back),
             other => panic!("{question}: a select got {other:?}"),
         }
     }
@@ -937,14 +969,16 @@ impl Prompt for FakePrompt {
         &self,
         question: &str,
         flag: &str,
-        _default: Option<&str>,
+        default: Option<&str>,
         validate: &dyn Fn(&str) -> std::result::Result<(), String>,
-    ) -> Result<String> {
+    ) -> Result<Reply<String>> {
         match self.next(question, flag)? {
             Answer::Text(text) => {
                 validate(text).map_err(Error::usage)?;
-                Ok(text.to_owned())
+                Ok(Reply::Answer(text.to_owned()))
             }
+            Answer::Default => Ok(Reply::Answer(default.unwrap_or_default().to_owned())),
+            Answer::Back => Ok(Reply::Back),
             other => panic!("{question}: a text question got {other:?}"),
         }
     }
@@ -989,5 +1023,6 @@ pub(crate) fn eks_cluster(account: &str, region: &str, name: &str) -> EksCluster
         oidc_issuer: None,
         authentication_mode: Some(crate::core::model::AuthenticationMode::ApiAndConfigMap),
         auto_mode: false,
+        tags: std::collections::BTreeMap::new(),
     }
 }

@@ -1,6 +1,7 @@
 """WSGI middleware around moto: a request log for tests and the sandbox-only routes."""
 
 import contextlib
+import functools
 import io
 import json
 import os
@@ -13,6 +14,7 @@ from urllib.parse import parse_qs
 from botocore.exceptions import DataNotFoundError, UnknownServiceError
 from moto.core.request import Request
 from moto.core.routing import get_service_router
+from moto.eks import models as moto_eks_models
 from moto.eks.models import eks_backends
 from moto.iam.models import get_account_id_from
 from werkzeug.exceptions import NotFound
@@ -135,6 +137,8 @@ class SandboxMiddleware:
             return "200 OK", {}
         if (method, path) == ("POST", "/_sandbox/eks/cluster"):
             return override_cluster(json.loads(read_body(environ) or b"{}"))
+        if (method, path) == ("POST", "/_sandbox/eks/clusters"):
+            return many_clusters(json.loads(read_body(environ) or b"{}"))
         if (method, path) == ("POST", "/_sandbox/regions"):
             request = json.loads(read_body(environ) or b"{}")
             if not request.get("account") or not isinstance(request.get("disabled"), list):
@@ -194,6 +198,44 @@ def token_review(body: bytes, apiserver: str | None) -> tuple[str, Any]:
     if not isinstance(request, dict) or request.get("kind") != "TokenReview":
         return "400 Bad Request", {"message": "the body is not a TokenReview"}
     return "200 OK", tokenreview.review(request, apiserver)
+
+
+def many_clusters(request: dict[str, Any]) -> tuple[str, Any]:
+    """Creates (or with "delete": true deletes) the clusters `names` of an account and region
+    at once, as CreateCluster would with authentication mode API: for tests that need hundreds,
+    which one CreateCluster call each would take a minute to make."""
+    missing = [key for key in ("account", "region", "names") if not request.get(key)]
+    if missing:
+        return "400 Bad Request", {"message": f"Missing fields: {', '.join(missing)}"}
+    backend = eks_backends[request["account"]][request["region"]]
+    # moto checks a role ARN by loading botocore's endpoint data each time (~0.1 s a cluster):
+    # remember the ARNs it accepted (a refusal raises, so it is not remembered).
+    if not hasattr(moto_eks_models.validate_role_arn, "cache_info"):
+        moto_eks_models.validate_role_arn = functools.lru_cache(maxsize=64)(
+            moto_eks_models.validate_role_arn
+        )
+    partition = "aws" if not request["region"].startswith(("cn-", "us-gov-")) else (
+        "aws-cn" if request["region"].startswith("cn-") else "aws-us-gov"
+    )
+    done = []
+    for name in request["names"]:
+        if request.get("delete"):
+            if name in backend.clusters:
+                backend.delete_cluster(name)
+                done.append(name)
+            continue
+        if name in backend.clusters:
+            continue
+        cluster = backend.create_cluster(
+            name=name,
+            role_arn=f"arn:{partition}:iam::{request['account']}:role/eks-cluster-role",
+            resources_vpc_config={"subnetIds": [], "endpointPublicAccess": True},
+            version=request.get("version", "1.35"),
+            tags=request.get("tags") or {},
+        )
+        cluster.access_config.update({"authenticationMode": "API"})
+        done.append(name)
+    return "200 OK", {"done": done}
 
 
 def override_cluster(request: dict[str, Any]) -> tuple[str, Any]:

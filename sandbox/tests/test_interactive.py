@@ -22,12 +22,14 @@ import re
 import shlex
 import shutil
 import subprocess
+import termios
 import time
 import uuid
 from pathlib import Path
 
 import boto3
 import pexpect
+import pyte
 import pytest
 from conftest import UNSET
 
@@ -47,23 +49,22 @@ PLUGIN = "kubectl-argocd_eks"
 
 TIMEOUT = 30  # seconds, for every wait on the screen and for the program's exit
 ROWS, COLS = 40, 160
-# Pause after a prompt has drawn before pressing a key. dialoguer puts the terminal in raw
-# mode only while it reads a key; a key that arrives before that is echoed by the tty and
-# garbles the screen (it is still read correctly).
+# Pause after a prompt has drawn before pressing a key, so a key is not read before the
+# prompt that should get it is drawn.
 SETTLE = 0.1
 
-# dialoguer's ColorfulTheme: "✔" marks a picked item and an answered prompt, whose answer
-# follows "·".
+# The prompts (inquire): "✔" marks an answered question, followed by its answer; a list row
+# is "> [x] ..." at the cursor, "  [ ] ..." elsewhere.
 CHECK = "\u2714"
-DOT = "\u00b7"
 KEY_DOWN = "\x1b[B"
 KEY_ESC = "\x1b"
 KEY_CTRL_C = "\x03"
 
 ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
-# One row of the cluster picker: mark, name, region, account, version, status.
+# One row of the cluster picker: cursor (or ^ v: more above, below), checkbox, name, region, account, version, status.
 PICKER_ROW = re.compile(
-    r"^\S (?P<name>\S+) +(?P<region>[a-z]{2}(?:-[a-z]+)+-\d) +(?P<account>\d{12}) +\S+ +\S+"
+    r"^(?P<cursor>[> ^v]) \[(?P<box>[ x])\] (?P<name>\S+) +(?P<region>[a-z]{2}(?:-[a-z]+)+-\d) "
+    r"+(?P<account>\d{12}) +\S+ +\S+"
 )
 
 
@@ -73,8 +74,6 @@ def plain(raw: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", text)
 
 
-# The picker's cursor row is told apart by colour alone (cyan); the transcript says so in words.
-CURSOR_ROW = re.compile("([\u2b1a\u2714]\x1b\\[0m )\x1b\\[36m([^\x1b\r\n]*)\x1b\\[0m(?=\r\n)")
 KEY_NAMES = {KEY_DOWN: "Down", " ": "Space", "\r": "Enter", KEY_ESC: "Esc", KEY_CTRL_C: "Ctrl-C"}
 
 
@@ -86,16 +85,13 @@ def key_label(keys: str) -> str:
     return f'types "{keys}"'
 
 
-def transcript(command: str, raw: str, keys: list) -> str:
-    """The plain screen output with the keys pressed, `[key: ...]`, where they were pressed."""
-    pieces, last = [], 0
-    for at, label in keys:
-        pieces += [raw[last:at], f"\r\n[key: {label}]\r\n"]
-        last = at
-    pieces.append(raw[last:])
-    marked = CURSOR_ROW.sub(r"\1\2   <- cursor (cyan)", "".join(pieces))
-    text = re.sub(r"[ \t]+\n", "\n", plain(marked)).strip("\n")
-    return f"$ {command}\n{text}\n"
+def transcript(command: str, screens: list, last: str) -> str:
+    """What the terminal showed before each key, the key as `[key: ...]`, then the last screen."""
+    pieces = [f"$ {command}"]
+    for label, screen in screens:
+        pieces += [screen, f"[key: {label}]"]
+    pieces.append(last)
+    return "\n".join(pieces) + "\n"
 
 
 # ---------------------------------------------------------------------- fixtures
@@ -223,7 +219,7 @@ def save_transcript(sandbox, capsys, name: str, term: "Terminal", ok: bool) -> P
     name = f"{name}.txt" if ok else f"{name}.failed.txt"
     path = sandbox["dir"] / name
     partial = path.with_name(f".{name}.{os.getpid()}")
-    partial.write_text(transcript(term.command, term.raw, term.keys))
+    partial.write_text(transcript(term.command, term.screens, term.screen_text()))
     partial.replace(path)
     with capsys.disabled():
         print(f"\ntranscript: {path}")
@@ -233,30 +229,35 @@ def save_transcript(sandbox, capsys, name: str, term: "Terminal", ok: bool) -> P
 class Terminal:
     """The plugin run through `kubectl argocd-eks ...` in a pseudo-terminal.
 
-    `raw` accumulates everything the program wrote; `expect` searches the plain text of it
-    (escapes stripped) from where the last match ended, reading more until the pattern shows
-    up, so every wait is on something the user would see.
+    `raw` accumulates everything the program wrote, and a VT100 screen (pyte) of the pty's
+    size shows what the user sees: the prompts redraw only what changed, so list rows are read
+    from the screen. `expect` searches the plain text of `raw` (escapes stripped) from where the
+    last match ended, for what is printed once (answers, the plan, the outcome).
     """
 
-    def __init__(self, plugin_dir: Path, args: list):
+    def __init__(self, plugin_dir: Path, args: list, rows: int = ROWS, cols: int = COLS):
         env = dict(os.environ)
         for name in ("NO_COLOR", "CLICOLOR", "CLICOLOR_FORCE", "COLUMNS", "LINES"):
             env.pop(name, None)
         env["TERM"] = "xterm-256color"
         env["PATH"] = f"{plugin_dir}{os.pathsep}{env['PATH']}"
         self.command = "kubectl " + shlex.join(args)
+        self.rows, self.cols = rows, cols
         self.child = pexpect.spawn(
             "kubectl",
             args,
             env=env,
-            dimensions=(ROWS, COLS),
+            dimensions=(rows, cols),
             timeout=TIMEOUT,
             encoding="utf-8",
             codec_errors="replace",
         )
+        self.screen = pyte.Screen(cols, rows)
+        self.stream = pyte.Stream(self.screen)
         self.raw = ""
         self.pos = 0
         self.keys = []  # (offset in raw, label) of every key pressed
+        self.screens = []  # (label, screen text) before every key pressed
         self.eof = False
         self.status = None
 
@@ -274,15 +275,27 @@ class Terminal:
 
     def _read(self, timeout: float) -> None:
         try:
-            self.raw += self.child.read_nonblocking(65536, timeout=timeout)
+            chunk = self.child.read_nonblocking(65536, timeout=timeout)
         except pexpect.TIMEOUT:
-            pass
+            return
         except pexpect.EOF:
             self.eof = True
+            return
+        self.raw += chunk
+        self.stream.feed(chunk)
+
+    def lines(self) -> list:
+        """The screen's lines as the user sees them, trailing blanks cut."""
+        return [line.rstrip() for line in self.screen.display]
+
+    def screen_text(self) -> str:
+        lines = self.lines()
+        while lines and not lines[-1]:
+            lines.pop()
+        return "\n".join(lines)
 
     def _screen(self) -> str:
-        tail = self.text[-4000:]
-        return f"$ {self.command}\n...\n{tail}"
+        return f"$ {self.command}\n--- screen ---\n{self.screen_text()}\n--- end ---"
 
     def expect(self, pattern, what: str) -> re.Match:
         rx = re.compile(pattern, re.MULTILINE) if isinstance(pattern, str) else pattern
@@ -303,12 +316,28 @@ class Terminal:
                 raise AssertionError(f"no {what} on the screen after {TIMEOUT}s\n{self._screen()}")
             self._read(min(left, 0.5))
 
+    def until(self, check, what: str):
+        """Reads until `check(lines)` gives something true (the screen shows it); returns it."""
+        deadline = time.monotonic() + TIMEOUT
+        while True:
+            found = check(self.lines())
+            if found:
+                return found
+            if self.eof:
+                raise AssertionError(f"the program ended before the screen showed {what}\n{self._screen()}")
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"the screen did not show {what} in {TIMEOUT}s\n{self._screen()}")
+            self._read(min(left, 0.2))
+
     def press(self, keys: str) -> None:
         """Lets the prompt finish drawing (reading what it writes), then sends `keys`."""
         deadline = time.monotonic() + SETTLE
         while not self.eof and (left := deadline - time.monotonic()) > 0:
             self._read(left)
-        self.keys.append((len(self.raw), key_label(keys)))
+        label = key_label(keys)
+        self.screens.append((label, self.screen_text()))
+        self.keys.append((len(self.raw), label))
         self.child.send(keys)
 
     def wait(self) -> int:
@@ -330,67 +359,106 @@ class Terminal:
 
     # ------------------------------------------------------------------ the prompts
 
+    def prompt_lines(self) -> list:
+        """The screen from the open question ("? ...") down."""
+        lines = self.lines()
+        starts = [i for i, line in enumerate(lines) if line.startswith("? ")]
+        return lines[starts[-1] :] if starts else []
+
+    def assert_no_wrap(self) -> None:
+        """No line of the open prompt reaches the last column: nothing of it wrapped."""
+        for line in self.prompt_lines():
+            assert len(line) < self.cols, f"a prompt line fills the width (wraps):\n{self._screen()}"
+
     def answered(self, question: str, what: str) -> str:
-        """The answer dialoguer prints once a prompt is done: `✔ <question> · <answer>`."""
-        match = self.expect(rf"^{CHECK} {re.escape(question)} {DOT} ?(?P<answer>[^\n]*)\n", what)
+        """The answer printed once a prompt is done: `✔ <question> <answer>`."""
+        match = self.expect(rf"^{CHECK} {re.escape(question)} ?(?P<answer>[^\n]*)\n", what)
         return match["answer"].strip()
 
-    def picker_frame(self, rows: int) -> list:
-        """The next complete drawing of the cluster picker's `rows` rows, parsed."""
-        frame = self.expect(
-            rf"(?:^\S [^\n]* \d{{12}} [^\n]*\n){{{rows}}}", f"the cluster picker's {rows} rows"
-        )
-        parsed = []
-        for line in frame.group(0).splitlines():
-            row = PICKER_ROW.match(line)
-            assert row, f"not a picker row: {line!r}"
-            parsed.append({**row.groupdict(), "checked": line.startswith(CHECK)})
-        return parsed
+    def picker_rows(self, lines: list) -> list:
+        return [
+            {**row.groupdict(), "checked": row["box"] == "x", "line": line}
+            for line in lines
+            if (row := PICKER_ROW.match(line))
+        ]
 
-    def pick_clusters(self, name: str) -> list:
-        """Moves to cluster `name`, picks it (and nothing else) and accepts; the rows shown."""
-        question = "Which clusters should Argo CD manage? (space to pick, enter to accept)"
-        self.expect(rf"^\? {re.escape(question)}", "the cluster picker")
-        expected = discoverable_clusters()
-        rows = self.picker_frame(len(expected))
-        assert {(r["name"], r["region"]) for r in rows} == expected, rows
-        assert {r["account"] for r in rows} == {HUB}, rows
-        assert not any(r["checked"] for r in rows), rows
-        index = [r["name"] for r in rows].index(name)
-        for _ in range(index):
-            self.press(KEY_DOWN)
-            self.picker_frame(len(rows))
-        self.press(" ")
-        checked = [r["name"] for r in self.picker_frame(len(rows)) if r["checked"]]
-        assert checked == [name], f"space picked {checked}, not [{name!r}]"
-        self.press("\r")
-        answer = self.answered(question, "the picker's answer")
-        assert answer.split() and answer.split()[0] == name, answer
-        assert not any(r["name"] in answer.split() for r in rows if r["name"] != name), answer
+    def picker(self, check, what: str) -> list:
+        """The picker's rows once `check(rows)` holds for them."""
+        def shown(lines):
+            rows = self.picker_rows(lines)
+            return rows if rows and check(rows) else None
+
+        return self.until(shown, what)
+
+    def filter_to(self, typed: str, name: str) -> list:
+        """Types `typed` into the picker key by key; the one row left must be `name`."""
+        for key in typed:
+            self.press(key)
+        rows = self.picker(lambda rows: [r["name"] for r in rows] == [name], f"only {name} after typing {typed!r}")
+        self.assert_no_wrap()
         return rows
 
+    def pick_clusters(self, name: str, expected: set = None) -> list:
+        """Filters the picker to cluster `name` by typing it, picks it and accepts; the rows
+        first shown (all of them, or a screenful)."""
+        question = "Which clusters should Argo CD manage?"
+        self.until(lambda lines: any(l.startswith(f"? {question}") for l in lines), "the cluster picker")
+        expected = discoverable_clusters() if expected is None else expected
+        page = min(len(expected), self.rows - 5)
+        rows = self.picker(lambda rows: len(rows) == page, f"{page} picker rows")
+        # A name too long for the terminal is cut with "…".
+        def known(row):
+            name, region = row["name"], row["region"]
+            if name.endswith("\u2026"):
+                return any(n.startswith(name[:-1]) and r == region for n, r in expected)
+            return (name, region) in expected
+
+        assert all(known(r) for r in rows), rows
+        assert {r["account"] for r in rows} == {HUB}, rows
+        assert not any(r["checked"] for r in rows), rows
+        self.assert_no_wrap()
+        self.filter_to(name, name)
+        self.press(" ")
+        self.picker(lambda rows: [(r["name"], r["checked"]) for r in rows] == [(name, True)], f"{name} picked")
+        self.press("\r")
+        answer = self.answered(question, "the picker's answer")
+        assert answer == name, answer
+        # Nothing of the list is left on the screen.
+        self.until(lambda lines: not self.picker_rows(lines), "the picker gone")
+        return rows
+
+    def _question(self, question: str) -> None:
+        self.until(
+            lambda lines: any(l.startswith(f"? {question}") for l in lines), f"the prompt {question!r}"
+        )
+        self.assert_no_wrap()
+
     def choose(self, question: str, search: str) -> str:
-        """Types `search` into a fuzzy-select prompt key by key, and accepts the top match."""
-        self.expect(rf"^\? {re.escape(question)}", f"the prompt {question!r}")
-        typed = ""
+        """Types `search` into a select prompt, and accepts the top match."""
+        self._question(question)
         for key in search:
-            typed += key
             self.press(key)
-            self.expect(
-                rf"^\? {re.escape(question)} \S {re.escape(typed)}",
-                f"{typed!r} typed into {question!r}",
-            )
+        self.until(
+            lambda lines: any(l.startswith(f"? {question} {search}") for l in lines),
+            f"{search!r} typed into {question!r}",
+        )
         self.press("\r")
         return self.answered(question, f"the answer to {question!r}")
 
     def accept_default(self, question: str) -> str:
-        self.expect(rf"^\? {re.escape(question)}", f"the prompt {question!r}")
+        self._question(question)
         self.press("\r")
         return self.answered(question, f"the answer to {question!r}")
 
     def type_text(self, question: str, text: str) -> str:
-        self.expect(rf"^\? {re.escape(question)}", f"the prompt {question!r}")
+        self._question(question)
         self.press(text + "\r")  # at once, as a paste would
+        return self.answered(question, f"the answer to {question!r}")
+
+    def confirm(self, key: str, question: str = "Apply these changes?") -> str:
+        """Answers a yes/no question with `key` (y or n) and Enter."""
+        self._question(question)
+        self.press(key + "\r")
         return self.answered(question, f"the answer to {question!r}")
 
     def plan(self, cluster_arn: str, identity: str) -> str:
@@ -400,14 +468,21 @@ class Terminal:
             "the plan",
         )
         start = heading.start()
-        confirm = self.expect(r"^\? Apply these changes\? \(y/n\)", "'Apply these changes?'")
+        confirm = self.expect(r"^\? Apply these changes\? \(y/N\)", "'Apply these changes?'")
         return self.text[start : confirm.start()]
 
 
-MANAGEMENT_QUESTION = "Management role ARN (the role Argo CD's pods run as)"
-TARGET_ROLE_QUESTION = "Target role ARN to assume (empty: direct mode)"
+MANAGEMENT_QUESTION = "Management role (the role Argo CD's pods run as)"
+TARGET_ROLE_QUESTION = "Target role to assume in the cluster's account (chained mode)"
+ROLE_ARN_QUESTION = "Role ARN"
 IDENTITY_QUESTION = "How do Argo CD's pods get their AWS identity?"
 ACCESS_QUESTION = "Access policy for Argo CD on the target (cluster scope)"
+
+
+def enter_role(term: Terminal, arn: str) -> None:
+    """At the management role question: "enter a role ARN", then the ARN."""
+    assert term.choose(MANAGEMENT_QUESTION, "enter") == "enter a role ARN"
+    assert term.type_text(ROLE_ARN_QUESTION, arn) == arn
 
 
 def add(plugin_dir: Path, namespace: str, *extra: str) -> Terminal:
@@ -456,13 +531,25 @@ def test_guided_add_with_irsa_registers_the_one_picked_cluster(
     with add(plugin_dir, namespace, "--identity", "irsa", "--force") as term:
         try:
             rows = term.pick_clusters("prod-eu")
-            regions = {r["region"] for r in rows}
-            assert regions == set(REGIONS), rows
-            assert ("staging", "us-east-1") in {(r["name"], r["region"]) for r in rows}
+            assert {r["region"] for r in rows} <= set(REGIONS), rows
 
-            # The hub's service accounts have no role yet, so there is no default to offer.
-            assert term.type_text(MANAGEMENT_QUESTION, MANAGEMENT) == MANAGEMENT
-            assert term.accept_default(TARGET_ROLE_QUESTION) == ""
+            # No role's trust names this namespace's service accounts for IRSA: type one in.
+            assert term.choose(MANAGEMENT_QUESTION, "enter") == "enter a role ARN"
+            # A mistyped ARN is asked again, the reason shown and the text kept for editing.
+            typo = MANAGEMENT[: MANAGEMENT.index(":role/") + 4]
+            term._question(ROLE_ARN_QUESTION)
+            term.press(typo + "\r")
+            term.until(
+                lambda lines: any(l.startswith("# ") and "e.g. arn:aws:iam::" in l for l in lines),
+                "the reason the ARN was refused",
+            )
+            term.until(
+                lambda lines: any(l.startswith(f"? {ROLE_ARN_QUESTION} {typo}") for l in lines),
+                "the typed text kept",
+            )
+            term.press(MANAGEMENT[len(typo) :] + "\r")
+            assert term.answered(ROLE_ARN_QUESTION, "the ARN") == MANAGEMENT
+            assert term.accept_default(TARGET_ROLE_QUESTION).startswith("none: direct mode")
             assert term.accept_default(ACCESS_QUESTION) == DEFAULT_ACCESS_POLICY
 
             plan = term.plan(cluster["arn"], "irsa")
@@ -477,8 +564,7 @@ def test_guided_add_with_irsa_registers_the_one_picked_cluster(
             assert f"AccessPolicy {DEFAULT_ACCESS_POLICY} on EKS cluster prod-eu" in plan, plan
             assert resource_versions(namespace) == before, "written before the confirmation"
 
-            term.press("y")
-            assert term.answered("Apply these changes?", "the confirmation") == "yes"
+            assert term.confirm("y") == "Yes"
             done = term.expect(
                 rf"^Registered as Secret {re.escape(namespace)}/(?P<secret>[^:\s]+): ",
                 "the outcome",
@@ -503,8 +589,8 @@ def test_guided_add_asks_the_identity_and_sets_up_pod_identity(
             term.pick_clusters("staging")
             answer = term.choose(IDENTITY_QUESTION, "pod-id")
             assert answer.startswith("pod-identity"), answer
-            assert term.type_text(MANAGEMENT_QUESTION, MANAGEMENT) == MANAGEMENT
-            assert term.accept_default(TARGET_ROLE_QUESTION) == ""
+            enter_role(term, MANAGEMENT)
+            assert term.accept_default(TARGET_ROLE_QUESTION).startswith("none: direct mode")
             assert term.accept_default(ACCESS_QUESTION) == DEFAULT_ACCESS_POLICY
 
             plan = term.plan(cluster["arn"], "pod-identity")
@@ -518,8 +604,7 @@ def test_guided_add_asks_the_identity_and_sets_up_pod_identity(
                 ), plan
             assert "ServiceAccount" not in plan, plan
 
-            term.press("y")
-            assert term.answered("Apply these changes?", "the confirmation") == "yes"
+            assert term.confirm("y") == "Yes"
             done = term.expect(
                 rf"^Registered as Secret {re.escape(namespace)}/(?P<secret>[^:\s]+): ",
                 "the outcome",
@@ -542,13 +627,16 @@ def test_answering_no_at_the_confirmation_exits_130_and_writes_nothing(plugin_di
         # No --identity: take whatever the prompt proposes (pod identity: the hub has the agent).
         identity = term.accept_default(IDENTITY_QUESTION).split()[0]
         assert identity in ("pod-identity", "irsa")
-        term.type_text(MANAGEMENT_QUESTION, MANAGEMENT)
+        enter_role(term, MANAGEMENT)
+        # Esc goes back one question: from the target role to the management role.
+        term._question(TARGET_ROLE_QUESTION)
+        term.press(KEY_ESC)
+        enter_role(term, MANAGEMENT)
         term.accept_default(TARGET_ROLE_QUESTION)
         term.accept_default(ACCESS_QUESTION)
         plan = term.plan(cluster["arn"], identity)
         assert "+ create" in plan, plan
-        term.press("n")
-        assert term.answered("Apply these changes?", "the confirmation") == "no"
+        assert term.confirm("n") == "No"
         term.expect(r"^error: cancelled: nothing was changed", "the cancellation message")
         assert term.wait() == 130, term.text
 
@@ -562,7 +650,6 @@ def test_answering_no_at_the_confirmation_exits_130_and_writes_nothing(plugin_di
     "key",
     [
         pytest.param(KEY_ESC, id="esc"),
-        pytest.param("q", id="q"),
         pytest.param(KEY_CTRL_C, id="ctrl-c"),
     ],
 )
@@ -570,9 +657,12 @@ def test_leaving_the_picker_exits_130_and_writes_nothing(plugin_dir, namespace, 
     before = resource_versions(namespace)
     with add(plugin_dir, namespace, "--identity", "irsa") as term:
         term.expect(r"^\? Which clusters should Argo CD manage\?", "the cluster picker")
-        term.picker_frame(len(discoverable_clusters()))
+        term.picker(lambda rows: True, "the picker's rows")
         term.press(key)
         status = term.wait()
+        # The terminal is as it was: echo and line editing back on (no raw mode left).
+        lflag = termios.tcgetattr(term.child.child_fd)[3]
+        assert lflag & termios.ECHO and lflag & termios.ICANON, "the terminal was left in raw mode"
         if key == KEY_CTRL_C:
             # The tool catches it: the cursor the prompt hid is shown again, exit 130.
             # The handler or the interrupted read, whichever comes first, ends it.

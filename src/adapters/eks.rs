@@ -71,6 +71,10 @@ impl EksRead for AwsApi {
                 .compute_config()
                 .and_then(|c| c.enabled())
                 .unwrap_or(false),
+            tags: cluster
+                .tags()
+                .map(|tags| tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                .unwrap_or_default(),
         }))
     }
 

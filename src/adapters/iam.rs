@@ -107,6 +107,24 @@ impl IamRead for AwsApi {
         }
     }
 
+    async fn list_roles(&self) -> Result<Vec<IamRole>> {
+        let mut roles = Vec::new();
+        let mut pages = self.iam.list_roles().into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| iam_error("ListRoles", e))?;
+            roles.extend(page.roles().iter().map(|role| {
+                IamRole {
+                    arn: role.arn().to_owned(),
+                    trust_policy: role
+                        .assume_role_policy_document()
+                        .unwrap_or_default()
+                        .to_owned(),
+                }
+            }));
+        }
+        Ok(roles)
+    }
+
     async fn role_policies(&self, name: &str) -> Result<Vec<RolePolicy>> {
         let mut policies = Vec::new();
         let inline = self

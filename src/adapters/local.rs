@@ -206,6 +206,7 @@ mod tests {
             oidc_issuer: None,
             authentication_mode: None,
             auto_mode: false,
+            tags: std::collections::BTreeMap::new(),
         };
         assert!(read_discovery(&dir, DISCOVERY_CACHE_TTL, 1000).is_empty());
         write_discovery(&dir, &[cluster], 1000).unwrap();

@@ -1,60 +1,173 @@
-//! Asking the user: dialoguer on a terminal, or a refusal that names the flag when there is none.
+//! Asking the user: inquire on a terminal, or a refusal that names the flag when there is none.
+//!
+//! Why inquire and not dialoguer (0.12): dialoguer's `MultiSelect` cannot filter (only its
+//! single-choice `FuzzySelect` can), its `Input` clears a refused answer instead of keeping it
+//! for editing, and Esc is ignored by `Input`, so no question could go back. inquire's
+//! `MultiSelect` filters as one types and keeps what was picked while the filter changes, its
+//! `Text` shows a validator's refusal under the answer and keeps the text, and every prompt
+//! returns "skipped" on Esc, which this tool reads as "back one question". It runs here on its
+//! console backend (the `console` crate this tool already has), not crossterm. Its options are
+//! fixed once a prompt is drawn: rows whose version or status arrive later cannot be updated in
+//! place, so the picker is shown after discovery has finished.
 
-use dialoguer::theme::{ColorfulTheme, SimpleTheme, Theme};
-use dialoguer::{Confirm, FuzzySelect, Input, MultiSelect};
+use std::fmt;
+
+use inquire::error::InquireError;
+use inquire::ui::{RenderConfig, Styled};
+use inquire::validator::Validation;
+use inquire::{Confirm, MultiSelect, Select, Text};
 
 use super::interrupt;
+use crate::cli::picker::{ROW_PREFIX, cut};
 use crate::error::{Error, Result};
-use crate::ports::Prompt;
+use crate::ports::{PickList, Prompt, Reply};
 
 /// Prompts on stderr, so stdout stays clean for output.
 pub(crate) struct TerminalPrompt {
-    theme: Box<dyn Theme>,
+    color: bool,
 }
 
 impl TerminalPrompt {
-    /// Without colour, the plain theme marks the cursor with `>` and picks with `[x]`.
-    /// Ctrl-C at a prompt would leave the terminal's cursor hidden: the handler
-    /// (adapters/interrupt.rs) shows it again and exits 130.
+    /// Ctrl-C outside a prompt (during discovery, say) is the handler's (adapters/interrupt.rs:
+    /// cursor shown, exit 130); at a prompt the key reaches the prompt as an interruption.
     pub(crate) fn new(color: bool) -> Self {
         interrupt::install();
-        let theme: Box<dyn Theme> = if color {
-            Box::new(ColorfulTheme::default())
+        TerminalPrompt { color }
+    }
+
+    /// `✔` marks an answered question, as before; Esc shows `<back>`.
+    fn render(&self) -> RenderConfig<'static> {
+        let base = if self.color {
+            RenderConfig::default_colored()
         } else {
-            Box::new(SimpleTheme)
+            RenderConfig::empty()
         };
-        TerminalPrompt { theme }
+        base.with_answered_prompt_prefix(Styled::new("\u{2714}"))
+            .with_canceled_prompt_indicator(Styled::new("<back>"))
     }
 }
 
-fn prompt_error(error: dialoguer::Error) -> Error {
+/// The terminal's (rows, columns).
+pub(crate) fn terminal_size() -> (usize, usize) {
+    let (rows, cols) = console::Term::stderr().size();
+    (usize::from(rows), usize::from(cols))
+}
+
+/// Rows a list may take: the terminal's height less the lines around it (question, header,
+/// help, and one spare so nothing scrolls).
+fn page_size(rows: usize) -> usize {
+    let (height, _) = terminal_size();
+    height.saturating_sub(5).clamp(3, rows.max(3))
+}
+
+/// Every word typed must be in the row's text (any case); rows keep their order. Words are
+/// apart by spaces or commas (in a multi-select, space picks a row, so a comma is the way).
+pub(crate) fn matches(typed: &str, text: &str) -> bool {
+    let text = text.to_lowercase();
+    typed
+        .to_lowercase()
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|word| !word.is_empty())
+        .all(|word| text.contains(word))
+}
+
+fn prompt_error(error: InquireError) -> Error {
     match error {
-        // Ctrl-C interrupts the read before the handler exits: the same cancellation.
-        dialoguer::Error::IO(e) if e.kind() == std::io::ErrorKind::Interrupted => {
-            let _ = console::Term::stderr().show_cursor();
-            Error::Cancelled
-        }
+        // Ctrl-C at a prompt: the console backend reads it as an interrupted read.
+        InquireError::OperationInterrupted => interrupted(),
+        InquireError::IO(e) if e.kind() == std::io::ErrorKind::Interrupted => interrupted(),
         error => Error::Prompt(error),
     }
 }
 
+fn interrupted() -> Error {
+    let _ = console::Term::stderr().show_cursor();
+    Error::Cancelled
+}
+
+fn reply<T>(answer: Option<T>) -> Reply<T> {
+    answer.map_or(Reply::Back, Reply::Answer)
+}
+
+/// A row of a list, remembering where it was in the list; shown cut to the terminal's width
+/// (a wrapped row would leave its second line behind when the list is drawn again).
+#[derive(Clone)]
+struct Row<'a> {
+    index: usize,
+    text: &'a str,
+    shown: String,
+}
+
+impl fmt::Display for Row<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.shown)
+    }
+}
+
+/// Columns a row may take after the cursor (and checkbox) before it.
+fn rows(items: &[String], prefix: usize) -> Vec<Row<'_>> {
+    let (_, width) = terminal_size();
+    let room = width.saturating_sub(prefix + 1);
+    items
+        .iter()
+        .enumerate()
+        .map(|(index, text)| Row {
+            index,
+            text,
+            shown: cut(text, room),
+        })
+        .collect()
+}
+
+/// An answer as printed after `question`, cut to stay on one line.
+fn answer_line(question: &str, answer: &str) -> String {
+    let (_, width) = terminal_size();
+    cut(answer, width.saturating_sub(question.chars().count() + 3))
+}
+
+/// Order kept: a later row scores lower.
+fn score(index: usize) -> i64 {
+    -i64::try_from(index).unwrap_or(i64::MAX)
+}
+
 impl Prompt for TerminalPrompt {
     fn confirm(&self, question: &str) -> Result<bool> {
-        Confirm::with_theme(self.theme.as_ref())
-            .with_prompt(question)
-            .default(false)
-            .interact_opt()
+        Confirm::new(question)
+            .with_default(false)
+            .with_render_config(self.render())
+            .prompt_skippable()
             .map_err(prompt_error)?
             .ok_or(Error::Cancelled)
     }
 
-    fn pick_many(&self, question: &str, _flag: &str, items: &[String]) -> Result<Vec<usize>> {
-        MultiSelect::with_theme(self.theme.as_ref())
-            .with_prompt(format!("{question} (space to pick, enter to accept)"))
-            .items(items)
-            .interact_opt()
-            .map_err(prompt_error)?
-            .ok_or(Error::Cancelled)
+    fn pick_many(&self, question: &str, _flag: &str, list: &PickList) -> Result<Reply<Vec<usize>>> {
+        let search = &list.search;
+        let scorer = |typed: &str, row: &Row<'_>, _: &str, _: usize| {
+            let text = search.get(row.index).map_or(row.text, String::as_str);
+            matches(typed, text).then(|| score(row.index))
+        };
+        let formatter = |picked: &[inquire::list_option::ListOption<&Row<'_>>]| {
+            let names: Vec<&str> = picked
+                .iter()
+                .filter_map(|o| o.value.text.split_whitespace().next())
+                .collect();
+            answer_line(question, &names.join(", "))
+        };
+        let help =
+            "type to filter, space pick, \u{2192} all, \u{2190} none, enter accept, esc back";
+        eprintln!("{}", list.header);
+        let picked = MultiSelect::new(question, rows(&list.rows, ROW_PREFIX))
+            .with_default(&list.picked)
+            .with_scorer(&scorer)
+            .with_formatter(&formatter)
+            .with_page_size(page_size(list.rows.len()))
+            .with_help_message(help)
+            .with_render_config(self.render())
+            .prompt_skippable()
+            .map_err(prompt_error)?;
+        Ok(reply(
+            picked.map(|rows| rows.into_iter().map(|r| r.index).collect()),
+        ))
     }
 
     fn pick_one(
@@ -63,14 +176,23 @@ impl Prompt for TerminalPrompt {
         _flag: &str,
         items: &[String],
         default: usize,
-    ) -> Result<usize> {
-        FuzzySelect::with_theme(self.theme.as_ref())
-            .with_prompt(question)
-            .items(items)
-            .default(default)
-            .interact_opt()
-            .map_err(prompt_error)?
-            .ok_or(Error::Cancelled)
+    ) -> Result<Reply<usize>> {
+        let scorer = |typed: &str, row: &Row<'_>, _: &str, _: usize| {
+            matches(typed, row.text).then(|| score(row.index))
+        };
+        let formatter = |picked: inquire::list_option::ListOption<&Row<'_>>| {
+            answer_line(question, picked.value.text)
+        };
+        let picked = Select::new(question, rows(items, 2))
+            .with_scorer(&scorer)
+            .with_formatter(&formatter)
+            .with_starting_cursor(default.min(items.len().saturating_sub(1)))
+            .with_page_size(page_size(items.len()))
+            .with_help_message("\u{2191}\u{2193} move, type to filter, enter to accept, esc back")
+            .with_render_config(self.render())
+            .prompt_skippable()
+            .map_err(prompt_error)?;
+        Ok(reply(picked.map(|row| row.index)))
     }
 
     fn text(
@@ -79,15 +201,27 @@ impl Prompt for TerminalPrompt {
         _flag: &str,
         default: Option<&str>,
         validate: &dyn Fn(&str) -> std::result::Result<(), String>,
-    ) -> Result<String> {
-        let mut input = Input::<String>::with_theme(self.theme.as_ref())
-            .with_prompt(question)
-            .allow_empty(true)
-            .validate_with(|answer: &String| validate(answer));
+    ) -> Result<Reply<String>> {
+        // A refused answer stays on the line for editing, the reason under it.
+        let validator = move |answer: &str| {
+            let answer = if answer.is_empty() {
+                default.unwrap_or_default()
+            } else {
+                answer
+            };
+            Ok(match validate(answer) {
+                Ok(()) => Validation::Valid,
+                Err(reason) => Validation::Invalid(reason.into()),
+            })
+        };
+        let mut input = Text::new(question)
+            .with_validator(validator)
+            .with_help_message("enter to accept, esc back")
+            .with_render_config(self.render());
         if let Some(default) = default {
-            input = input.default(default.to_owned());
+            input = input.with_default(default);
         }
-        input.interact_text().map_err(prompt_error)
+        Ok(reply(input.prompt_skippable().map_err(prompt_error)?))
     }
 
     fn writes_begin(&self) {
@@ -102,7 +236,7 @@ impl Prompt for TerminalPrompt {
 /// For scripts and CI: never asks; a needed answer is a usage error naming the flag.
 pub(crate) struct NoPrompt;
 
-fn needs_flag(flag: &str) -> Error {
+pub(crate) fn needs_flag(flag: &str) -> Error {
     Error::usage(format!(
         "{flag} is needed and there is no terminal to ask on (or --no-interactive was given); pass {flag}"
     ))
@@ -115,11 +249,22 @@ impl Prompt for NoPrompt {
         ))
     }
 
-    fn pick_many(&self, _question: &str, flag: &str, _items: &[String]) -> Result<Vec<usize>> {
+    fn pick_many(
+        &self,
+        _question: &str,
+        flag: &str,
+        _list: &PickList,
+    ) -> Result<Reply<Vec<usize>>> {
         Err(needs_flag(flag))
     }
 
-    fn pick_one(&self, _q: &str, flag: &str, _items: &[String], _default: usize) -> Result<usize> {
+    fn pick_one(
+        &self,
+        _q: &str,
+        flag: &str,
+        _items: &[String],
+        _default: usize,
+    ) -> Result<Reply<usize>> {
         Err(needs_flag(flag))
     }
 
@@ -129,7 +274,7 @@ impl Prompt for NoPrompt {
         flag: &str,
         _default: Option<&str>,
         _validate: &dyn Fn(&str) -> std::result::Result<(), String>,
-    ) -> Result<String> {
+    ) -> Result<Reply<String>> {
         Err(needs_flag(flag))
     }
 
@@ -139,5 +284,22 @@ impl Prompt for NoPrompt {
 
     fn interrupted(&self) -> bool {
         interrupt::interrupted()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::matches;
+
+    #[test]
+    fn every_word_typed_must_be_in_the_row() {
+        let row = "prod-eu-0421 eu-west-1 123456789012 1.35 ACTIVE team=payments";
+        assert!(matches("", row));
+        assert!(matches("0421", row));
+        assert!(matches("EU 0421 payments", row));
+        assert!(matches("0421,team=payments", row));
+        assert!(!matches("0421,team=billing", row));
+        assert!(matches("123456789012", row));
+        assert!(!matches("0421 us-east", row));
     }
 }

@@ -218,7 +218,8 @@ pub enum IdentityArg {
 
 #[derive(Debug, Args)]
 pub struct AddArgs {
-    /// Target EKS clusters, by name (found in --region) or by ARN
+    /// Target EKS clusters, by name (found in --region) or by ARN; none on a terminal: pick them
+    /// from a list (type to filter by name, region, account or tag)
     #[arg(value_name = "CLUSTER")]
     pub clusters: Vec<String>,
     /// Target EKS cluster (same as the positional CLUSTER); repeatable
@@ -232,7 +233,8 @@ pub struct AddArgs {
     /// targetRoleArn, native chaining), so the Secret has no roleARN
     #[arg(long, requires = "role_arn")]
     pub native_chaining: bool,
-    /// IAM role Argo CD's pods run as (hub account)
+    /// IAM role Argo CD's pods run as (hub account); left out on a terminal: pick a role whose
+    /// trust fits, or create one (policy --create's plan and question first)
     #[arg(long, value_name = "ARN", help_heading = IDENTITY)]
     pub management_role_arn: Option<String>,
     /// How Argo CD's pods get the management role [default: auto]

@@ -15,7 +15,9 @@ Use \"kubectl argocd-eks <command> --help\" for more about a command.";
 
 pub(crate) const ADD: &str = "\
 Examples:
-  # Guided: pick clusters from a list, answer a few questions (on a terminal)
+  # Guided (on a terminal): pick clusters from a list (type to filter; a,b: both), then
+  # the identity and the roles: roles whose trust fits are offered, or a new one is made
+  # after its plan; Esc goes back one question
   kubectl argocd-eks add --region eu-west-1 --region us-east-1
 
   # IRSA: Argo CD's service accounts get the eks.amazonaws.com/role-arn annotation

@@ -4,4 +4,5 @@ pub mod args;
 pub mod completion;
 pub(crate) mod examples;
 pub(crate) mod output;
+pub(crate) mod picker;
 pub(crate) mod settings;

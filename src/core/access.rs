@@ -134,6 +134,7 @@ mod tests {
             oidc_issuer: None,
             authentication_mode: mode,
             auto_mode: false,
+            tags: std::collections::BTreeMap::new(),
         }
     }
 

@@ -112,6 +112,9 @@ pub(crate) struct EksCluster {
     pub(crate) authentication_mode: Option<AuthenticationMode>,
     /// EKS Auto Mode (`computeConfig.enabled`): the pod identity agent is built in.
     pub(crate) auto_mode: bool,
+    /// The cluster's tags (the guided picker filters on them too).
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub(crate) tags: std::collections::BTreeMap<String, String>,
 }
 
 /// An EKS pod identity association, as the hub's cluster has it.

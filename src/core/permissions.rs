@@ -36,9 +36,10 @@ pub(crate) const GRANTS: [Grant; 8] = [
     },
     Grant {
         sid: "ReadRoles",
-        used_by: "add (its checks before writing), doctor, policy: read the roles' trust and permission policies and the IAM OIDC providers",
+        used_by: "add (its checks before writing; guided, the roles whose trust fits), doctor, policy: read the roles' trust and permission policies and the IAM OIDC providers",
         actions: &[
             "iam:GetRole",
+            "iam:ListRoles",
             "iam:ListRolePolicies",
             "iam:GetRolePolicy",
             "iam:ListAttachedRolePolicies",

@@ -470,6 +470,7 @@ mod tests {
             oidc_issuer: None,
             authentication_mode: Some(AuthenticationMode::Api),
             auto_mode: false,
+            tags: std::collections::BTreeMap::new(),
         }
     }
 

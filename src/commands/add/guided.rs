@@ -1,22 +1,27 @@
 //! `add`'s guided mode: with no CLUSTER on a terminal, pick the clusters from a list and answer
-//! what the flags left out (identity, management role, target role, access policy).
+//! what the flags left out (identity, management role, target role, access policy), one
+//! question at a time; Esc goes back one question. Not guided, the same answers from the flags.
 
-use std::collections::BTreeSet;
-
+use crate::adapters::prompt::needs_flag;
 use crate::cli::output::Spinner;
+use crate::cli::picker::{Mark, cluster_table};
+use crate::cli::settings::{AddSettings, Settings};
 use crate::commands::Ports;
 use crate::commands::discovery::{Discovered, discover};
 use crate::commands::targets::Regions;
 use crate::core::access::{ACCESS_POLICIES, TargetAccess};
-use crate::core::model::{AccessScope, ClusterArn, EksCluster, IdentityMode, RoleArn};
+use crate::core::model::{
+    AccessScope, ClusterArn, DEFAULT_ACCESS_POLICY, EksCluster, IdentityMode, RoleArn,
+};
 use crate::error::{Error, Result};
-use crate::ports::{EksRead, HubRead, Prompt};
+use crate::ports::{EksRead, HubRead, IamRead, IamWrite, Prompt, Reply};
 
-/// Guided mode: list every cluster the accounts can see and let the user pick.
-pub(super) async fn pick_targets<H: HubRead, E: EksRead, P: Prompt>(
+use super::roles::{RoleStep, ask_management_role, ask_target_role};
+
+/// Every cluster the accounts can see, for the picker.
+pub(super) async fn discover_targets<H: HubRead, E: EksRead, P: Prompt>(
     ports: &Ports<'_, H, E, P>,
     regions: &Regions,
-    namespace: &str,
 ) -> Result<Vec<EksCluster>> {
     let spinner = Spinner::start(&format!(
         "Looking for EKS clusters in {} region(s), {} account(s)",
@@ -40,12 +45,9 @@ pub(super) async fn pick_targets<H: HubRead, E: EksRead, P: Prompt>(
             tracing::trace!(cluster = %cluster.arn, "discovery: described");
         }
     };
-    let (found, secrets) = futures::join!(
-        discover(ports.accounts, regions, &progress),
-        ports.hub.cluster_secrets(namespace)
-    );
+    let found = discover(ports.accounts, regions, &progress).await;
     spinner.finish();
-    let mut clusters = found?;
+    let clusters = found?;
     // What TAB offers for `add CLUSTER` for a while.
     crate::adapters::local::remember_discovery(&clusters);
     if clusters.is_empty() {
@@ -55,117 +57,256 @@ pub(super) async fn pick_targets<H: HubRead, E: EksRead, P: Prompt>(
                 .into(),
         });
     }
-    let registered: Vec<String> = secrets?
+    Ok(clusters)
+}
+
+/// What guided mode starts from: the clusters found, and what was detected about the hub.
+pub(super) struct Start<'a> {
+    pub(super) clusters: &'a [EksCluster],
+    pub(super) namespace: &'a str,
+    pub(super) mode: IdentityMode,
+    pub(super) hub_cluster: Option<&'a ClusterArn>,
+    pub(super) regions: &'a Regions,
+    pub(super) default_region: Option<&'a str>,
+}
+
+/// The answers, with what the flags gave filled in.
+pub(super) struct Answers {
+    pub(super) clusters: Vec<EksCluster>,
+    pub(super) mode: IdentityMode,
+    /// Some once the question is answered (or the flag gave it).
+    pub(super) management_role: Option<RoleArn>,
+    pub(super) target_role: Option<RoleArn>,
+    pub(super) access: Option<TargetAccess>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Step {
+    Clusters,
+    Identity,
+    Management,
+    Target,
+    Access,
+}
+
+const STEPS: [Step; 5] = [
+    Step::Clusters,
+    Step::Identity,
+    Step::Management,
+    Step::Target,
+    Step::Access,
+];
+
+/// Ask each question the flags left out, in order; Esc at one goes back to the one before
+/// (at the first it cancels).
+pub(super) async fn ask<H: HubRead, E: EksRead + IamRead + IamWrite, P: Prompt>(
+    ports: &Ports<'_, H, E, P>,
+    settings: &Settings,
+    add: &AddSettings,
+    start: &Start<'_>,
+    out: &mut dyn std::io::Write,
+) -> Result<Answers> {
+    let asked = |step: Step| match step {
+        Step::Clusters => true,
+        Step::Identity => add.identity.is_none(),
+        Step::Management => add.management_role.is_none(),
+        Step::Target => add.target_role.is_none(),
+        Step::Access => !add.skip_access && add.access.is_none(),
+    };
+    let steps: Vec<Step> = STEPS.into_iter().filter(|s| asked(*s)).collect();
+    let marks = marks(ports, start).await?;
+    let mut answers = Answers {
+        clusters: Vec::new(),
+        mode: start.mode,
+        management_role: add.management_role.clone(),
+        target_role: add.target_role.clone(),
+        access: if add.skip_access {
+            None
+        } else {
+            add.access.clone().or(Some(TargetAccess {
+                policy: ACCESS_POLICIES[0].to_owned(),
+                scope: AccessScope::Cluster,
+            }))
+        },
+    };
+    let mut at = 0;
+    while let Some(step) = steps.get(at) {
+        let reply = match step {
+            Step::Clusters => {
+                pick_clusters(ports.prompt, start.clusters, &marks, &answers.clusters)?
+                    .map(|picked| answers.clusters = picked)
+            }
+            Step::Identity => ask_identity(ports.prompt, answers.mode)?.map(|m| answers.mode = m),
+            Step::Management => {
+                let step = RoleStep {
+                    settings,
+                    add,
+                    start,
+                    mode: answers.mode,
+                };
+                ask_management_role(ports, &step, out)
+                    .await?
+                    .map(|role| answers.management_role = Some(role))
+            }
+            Step::Target => {
+                let Some(management) = answers.management_role.clone() else {
+                    return Err(Error::usage("pass --management-role-arn"));
+                };
+                let step = RoleStep {
+                    settings,
+                    add,
+                    start,
+                    mode: answers.mode,
+                };
+                ask_target_role(ports, &step, &management, &answers.clusters, out)
+                    .await?
+                    .map(|role| answers.target_role = role)
+            }
+            Step::Access => ask_access(ports.prompt)?.map(|a| answers.access = Some(a)),
+        };
+        match reply {
+            Reply::Answer(()) => at += 1,
+            Reply::Back if at == 0 => return Err(Error::Cancelled),
+            Reply::Back => at -= 1,
+        }
+    }
+    Ok(answers)
+}
+
+/// Not guided: the clusters named; the management role asked for only on a terminal (as in
+/// guided mode), else the flag is named; direct mode and the default access policy.
+pub(super) async fn answer_from_flags<H: HubRead, E: EksRead + IamRead + IamWrite, P: Prompt>(
+    ports: &Ports<'_, H, E, P>,
+    settings: &Settings,
+    add: &AddSettings,
+    start: &Start<'_>,
+    out: &mut dyn std::io::Write,
+) -> Result<Answers> {
+    let management_role = match &add.management_role {
+        Some(role) => role.clone(),
+        None if !settings.interactive => return Err(needs_flag("--management-role-arn")),
+        None => {
+            let step = RoleStep {
+                settings,
+                add,
+                start,
+                mode: start.mode,
+            };
+            match ask_management_role(ports, &step, out).await? {
+                Reply::Answer(role) => role,
+                Reply::Back => return Err(Error::Cancelled),
+            }
+        }
+    };
+    let access = (!add.skip_access).then(|| {
+        add.access.clone().unwrap_or(TargetAccess {
+            policy: DEFAULT_ACCESS_POLICY.to_owned(),
+            scope: AccessScope::Cluster,
+        })
+    });
+    Ok(Answers {
+        clusters: start.clusters.to_vec(),
+        mode: start.mode,
+        management_role: Some(management_role),
+        target_role: add.target_role.clone(),
+        access,
+    })
+}
+
+/// Which clusters are the hub and which are registered already.
+async fn marks<H: HubRead, E: EksRead, P: Prompt>(
+    ports: &Ports<'_, H, E, P>,
+    start: &Start<'_>,
+) -> Result<Vec<Mark>> {
+    let registered: Vec<String> = ports
+        .hub
+        .cluster_secrets(start.namespace)
+        .await?
         .iter()
-        .filter_map(|secret| secret.server().map(str::to_owned))
+        .filter_map(|secret| secret.server().map(|s| s.trim_end_matches('/').to_owned()))
         .collect();
     let hub_server = ports.hub.context().server.trim_end_matches('/').to_owned();
-    let items: Vec<String> = clusters
+    Ok(start
+        .clusters
         .iter()
         .map(|c| {
-            let endpoint = c.endpoint.trim_end_matches('/').to_owned();
-            let mark = match (registered.contains(&endpoint), endpoint == hub_server) {
-                (true, _) => "  (registered)",
-                (false, true) => "  (the hub itself)",
-                (false, false) => "",
+            let endpoint = c.endpoint.trim_end_matches('/');
+            // The hub by its ARN when known: other clusters may share its endpoint (a proxy).
+            let hub = match start.hub_cluster {
+                Some(arn) => c.arn == *arn,
+                None => endpoint == hub_server,
             };
-            format!(
-                "{:<24} {:<14} {:<13} {:<7} {}{mark}",
-                c.arn.name,
-                c.arn.region,
-                c.arn.account,
-                c.version.as_deref().unwrap_or("-"),
-                c.status
-            )
+            if registered.iter().any(|r| r == endpoint) {
+                Mark::Registered
+            } else if hub {
+                Mark::Hub
+            } else {
+                Mark::None
+            }
         })
+        .collect())
+}
+
+fn pick_clusters<P: Prompt>(
+    prompt: &P,
+    clusters: &[EksCluster],
+    marks: &[Mark],
+    before: &[EksCluster],
+) -> Result<Reply<Vec<EksCluster>>> {
+    let (_, width) = crate::adapters::prompt::terminal_size();
+    let rows: Vec<(&EksCluster, Mark)> = clusters.iter().zip(marks.iter().copied()).collect();
+    let mut list = cluster_table(&rows, width);
+    list.picked = clusters
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| before.iter().any(|b| b.arn == c.arn))
+        .map(|(i, _)| i)
         .collect();
-    eprintln!(
-        "  {:<24} {:<14} {:<13} {:<7} STATUS",
-        "NAME", "REGION", "ACCOUNT", "VERSION"
-    );
-    tracing::info!(
-        rows = items.len(),
-        ms = started.elapsed().as_millis(),
-        "discovery: picker shown"
-    );
-    let picked = loop {
+    tracing::info!(rows = clusters.len(), "discovery: picker shown");
+    loop {
         let picked =
-            ports
-                .prompt
-                .pick_many("Which clusters should Argo CD manage?", "CLUSTER", &items)?;
+            match prompt.pick_many("Which clusters should Argo CD manage?", "CLUSTER", &list)? {
+                Reply::Back => return Ok(Reply::Back),
+                Reply::Answer(picked) => picked,
+            };
         if !picked.is_empty() {
-            break picked;
+            let mut picked = picked;
+            picked.sort_unstable();
+            picked.dedup();
+            return Ok(Reply::Answer(
+                picked
+                    .into_iter()
+                    .filter_map(|i| clusters.get(i).cloned())
+                    .collect(),
+            ));
         }
         eprintln!(
             "Nothing picked: press space on each cluster to pick it, then enter (esc cancels)."
         );
-    };
-    let picked: BTreeSet<usize> = picked.into_iter().collect();
-    let mut index = 0;
-    clusters.retain(|_| {
-        index += 1;
-        picked.contains(&(index - 1))
-    });
-    Ok(clusters)
-}
-
-fn validate_role(answer: &str, optional: bool) -> std::result::Result<(), String> {
-    if optional && answer.is_empty() {
-        return Ok(());
     }
-    RoleArn::parse(answer)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 
-/// Ask for the management role, offering the one the hub's service accounts already use.
-pub(super) async fn ask_management_role<H: HubRead, E: EksRead, P: Prompt>(
-    ports: &Ports<'_, H, E, P>,
-    namespace: &str,
-    mode: IdentityMode,
-    hub_cluster: Option<&ClusterArn>,
-) -> Result<RoleArn> {
-    let current = match (mode, hub_cluster) {
-        (IdentityMode::PodIdentity, Some(cluster)) => ports
-            .accounts
-            .own()
-            .pod_identity_associations(cluster, namespace)
-            .await?
-            .into_iter()
-            .map(|a| a.role_arn)
-            .next(),
-        _ => ports
-            .hub
-            .service_accounts(namespace)
-            .await?
-            .into_iter()
-            .find_map(|sa| sa.irsa_role),
-    };
-    let answer = ports.prompt.text(
-        "Management role ARN (the role Argo CD's pods run as)",
-        "--management-role-arn",
-        current.as_deref(),
-        &|answer| validate_role(answer, false),
-    )?;
-    RoleArn::parse(&answer).map_err(|e| Error::usage(e.to_string()))
+fn ask_identity<P: Prompt>(prompt: &P, detected: IdentityMode) -> Result<Reply<IdentityMode>> {
+    let modes = [IdentityMode::PodIdentity, IdentityMode::Irsa];
+    let items = [
+        "pod-identity (EKS Pod Identity associations)".to_owned(),
+        "irsa (service account annotation, needs the hub's OIDC provider)".to_owned(),
+    ];
+    let default = modes.iter().position(|m| *m == detected).unwrap_or(0);
+    Ok(
+        match prompt.pick_one(
+            "How do Argo CD's pods get their AWS identity?",
+            "--identity",
+            &items,
+            default,
+        )? {
+            Reply::Answer(i) => Reply::Answer(modes[i.min(modes.len() - 1)]),
+            Reply::Back => Reply::Back,
+        },
+    )
 }
 
-pub(super) fn ask_target_role<P: Prompt>(prompt: &P) -> Result<Option<RoleArn>> {
-    let answer = prompt.text(
-        "Target role ARN to assume (empty: direct mode)",
-        "--role-arn",
-        None,
-        &|answer| validate_role(answer, true),
-    )?;
-    if answer.is_empty() {
-        return Ok(None);
-    }
-    RoleArn::parse(&answer)
-        .map(Some)
-        .map_err(|e| Error::usage(e.to_string()))
-}
-
-pub(super) fn ask_access<P: Prompt>(prompt: &P) -> Result<TargetAccess> {
+fn ask_access<P: Prompt>(prompt: &P) -> Result<Reply<TargetAccess>> {
     let items: Vec<String> = ACCESS_POLICIES.iter().map(|p| (*p).to_owned()).collect();
     let picked = prompt.pick_one(
         "Access policy for Argo CD on the target (cluster scope)",
@@ -173,8 +314,28 @@ pub(super) fn ask_access<P: Prompt>(prompt: &P) -> Result<TargetAccess> {
         &items,
         0,
     )?;
-    Ok(TargetAccess {
-        policy: ACCESS_POLICIES[picked].to_owned(),
-        scope: AccessScope::Cluster,
+    Ok(match picked {
+        Reply::Answer(i) => Reply::Answer(TargetAccess {
+            policy: ACCESS_POLICIES[i.min(items.len() - 1)].to_owned(),
+            scope: AccessScope::Cluster,
+        }),
+        Reply::Back => Reply::Back,
     })
+}
+
+/// Map an answer to `()` after storing it, keeping Back.
+trait Store<T> {
+    fn map(self, store: impl FnOnce(T)) -> Reply<()>;
+}
+
+impl<T> Store<T> for Reply<T> {
+    fn map(self, store: impl FnOnce(T)) -> Reply<()> {
+        match self {
+            Reply::Answer(value) => {
+                store(value);
+                Reply::Answer(())
+            }
+            Reply::Back => Reply::Back,
+        }
+    }
 }

@@ -9,16 +9,16 @@ use crate::commands::Ports;
 use crate::commands::targets::{
     argocd_namespace, auto_identity, find_hub_cluster, find_targets, search_regions,
 };
-use crate::core::access::{ObservedAccess, TargetAccess};
+use crate::core::access::ObservedAccess;
 use crate::core::checks::{Status, preflight_checks};
-use crate::core::model::{AccessScope, DEFAULT_ACCESS_POLICY, IdentityMode};
+use crate::core::model::IdentityMode;
 use crate::core::plan::{
     HubIdentity, Observed, PlanError, Registration, check_ready, identity_changed_at, plan,
 };
 use crate::core::progress::Progress;
 use crate::core::secret::default_secret_name;
 use crate::error::{Error, Result};
-use crate::ports::{EksRead, EksWrite, HubRead, HubWrite, IamRead, Prompt, Write};
+use crate::ports::{EksRead, EksWrite, HubRead, HubWrite, IamRead, IamWrite, Prompt, Write};
 
 mod apply;
 mod converge;
@@ -26,14 +26,20 @@ mod guided;
 mod next;
 mod preflight;
 mod read_back;
+mod roles;
 
+use crate::adapters::prompt::needs_flag;
 use apply::{Applied, apply, restart_if_stale};
 use converge::converge;
-use guided::{ask_access, ask_management_role, ask_target_role, pick_targets};
+use guided::{Answers, Start, discover_targets};
 use next::doctor_command;
 use preflight::{HubClues, read_facts};
 
-pub(crate) async fn run<H: HubRead + HubWrite, E: EksRead + EksWrite + IamRead, P: Prompt>(
+pub(crate) async fn run<
+    H: HubRead + HubWrite,
+    E: EksRead + EksWrite + IamRead + IamWrite,
+    P: Prompt,
+>(
     settings: &Settings,
     add: &AddSettings,
     ports: Ports<'_, H, E, P>,
@@ -55,12 +61,8 @@ pub(crate) async fn run<H: HubRead + HubWrite, E: EksRead + EksWrite + IamRead, 
     // once also leave the three connections the service accounts' writes go out on open: a
     // request right behind a new connection's TLS handshake can wait out the server's delayed
     // ACK (~40 ms), as the kube client leaves Nagle's algorithm on.
-    let (clusters, lists, review) = if guided {
-        (
-            pick_targets(&ports, &regions, &namespace).await?,
-            None,
-            None,
-        )
+    let (found, lists, review) = if guided {
+        (discover_targets(&ports, &regions).await?, None, None)
     } else {
         let review = async {
             if settings.dry_run == DryRun::Client {
@@ -76,9 +78,12 @@ pub(crate) async fn run<H: HubRead + HubWrite, E: EksRead + EksWrite + IamRead, 
         )?;
         (clusters, Some(lists), review)
     };
-    // Before any question: a cluster that is not ACTIVE cannot be registered.
-    for cluster in &clusters {
-        check_ready(cluster).map_err(|e| plan_error(&e))?;
+    // Before any question: a cluster that is not ACTIVE cannot be registered (guided: the
+    // picked ones, once picked).
+    if !guided {
+        for cluster in &found {
+            check_ready(cluster).map_err(|e| plan_error(&e))?;
+        }
     }
 
     let choice = add.identity.unwrap_or(IdentityChoice::Auto);
@@ -98,45 +103,38 @@ pub(crate) async fn run<H: HubRead + HubWrite, E: EksRead + EksWrite + IamRead, 
         .await?
     };
     // Auto looks for the pod identity agent; the check before writing uses what it saw.
-    let (mut mode, agent_seen) = match choice {
+    let (detected, agent_seen) = match choice {
         IdentityChoice::Fixed(mode) => (mode, None),
         IdentityChoice::Auto => auto_identity(ports.hub, hub_eks, hub_cluster.as_ref()).await?,
     };
-    if guided && add.identity.is_none() {
-        let modes = [IdentityMode::PodIdentity, IdentityMode::Irsa];
-        let items = [
-            "pod-identity (EKS Pod Identity associations)".to_owned(),
-            "irsa (service account annotation, needs the hub's OIDC provider)".to_owned(),
-        ];
-        let default = modes.iter().position(|m| *m == mode).unwrap_or(0);
-        mode = modes[ports.prompt.pick_one(
-            "How do Argo CD's pods get their AWS identity?",
-            "--identity",
-            &items,
-            default,
-        )?];
-    }
-    let management_role = match &add.management_role {
-        Some(role) => role.clone(),
-        None => ask_management_role(&ports, &namespace, mode, hub_cluster.as_ref()).await?,
+    let start = Start {
+        clusters: &found,
+        namespace: &namespace,
+        mode: detected,
+        hub_cluster: hub_cluster.as_ref(),
+        regions: &regions,
+        default_region,
     };
-    let target_role = match &add.target_role {
-        Some(role) => Some(role.clone()),
-        None if guided => ask_target_role(ports.prompt)?,
-        None => None,
-    };
-    let access = if add.skip_access {
-        None
+    let answers = if guided {
+        guided::ask(&ports, settings, add, &start, out).await?
     } else {
-        Some(match &add.access {
-            Some(access) => access.clone(),
-            None if guided => ask_access(ports.prompt)?,
-            None => TargetAccess {
-                policy: DEFAULT_ACCESS_POLICY.to_owned(),
-                scope: AccessScope::Cluster,
-            },
-        })
+        guided::answer_from_flags(&ports, settings, add, &start, out).await?
     };
+    let Answers {
+        clusters,
+        mode,
+        target_role,
+        access,
+        ..
+    } = answers;
+    let Some(management_role) = answers.management_role else {
+        return Err(needs_flag("--management-role-arn"));
+    };
+    if guided {
+        for cluster in &clusters {
+            check_ready(cluster).map_err(|e| plan_error(&e))?;
+        }
+    }
 
     // Native chaining: EKS assumes the target role for the pods, so no Secret names it.
     let native_target = if add.native_chaining {
@@ -435,3 +433,5 @@ pub(crate) mod tests;
 mod tests_apply;
 #[cfg(test)]
 mod tests_checks;
+#[cfg(test)]
+mod tests_roles;

@@ -306,8 +306,9 @@ async fn guided_answers_pick_the_cluster_identity_roles_and_access() {
     let prompt = FakePrompt::answering(&[
         Answer::Pick(vec![1]),
         Answer::One(1),
+        Answer::One(1), // "enter a role ARN"
         Answer::Text(MANAGEMENT),
-        Answer::Text(""),
+        Answer::Default, // direct mode
         Answer::One(3),
         Answer::Yes,
     ]);
@@ -318,8 +319,9 @@ async fn guided_answers_pick_the_cluster_identity_roles_and_access() {
         [
             "Which clusters should Argo CD manage?",
             "How do Argo CD's pods get their AWS identity?",
-            "Management role ARN (the role Argo CD's pods run as)",
-            "Target role ARN to assume (empty: direct mode)",
+            "Management role (the role Argo CD's pods run as)",
+            "Role ARN",
+            "Target role to assume in the cluster's account (chained mode)",
             "Access policy for Argo CD on the target (cluster scope)",
             "Apply these changes?",
         ]
@@ -344,6 +346,7 @@ async fn a_refused_guided_answer_is_an_error_that_names_the_flag() {
     let (hub, accounts) = (FakeHub::with_argocd("argocd"), aws());
     let prompt = FakePrompt::answering(&[
         Answer::Pick(vec![0]),
+        Answer::One(1),
         Answer::One(1),
         Answer::Text("not-an-arn"),
     ]);

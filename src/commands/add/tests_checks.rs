@@ -17,7 +17,7 @@ const DEPLOYER: &str = "arn:aws:iam::210987654321:role/argocd-deployer";
 
 /// A hub on EKS (its kube context named by the cluster's ARN) with the pod identity agent, an
 /// OIDC issuer and its IAM provider, and a target `prod`.
-fn hub_and_aws() -> (FakeHub, Accounts<FakeAws>) {
+pub(super) fn hub_and_aws() -> (FakeHub, Accounts<FakeAws>) {
     let mut hub = FakeHub::with_argocd("argocd");
     hub.context.context = format!("arn:aws:eks:eu-west-1:{ACCOUNT}:cluster/hub");
     let mut hub_cluster = eks_cluster(ACCOUNT, "eu-west-1", "hub");
@@ -36,7 +36,7 @@ fn hub_and_aws() -> (FakeHub, Accounts<FakeAws>) {
     (hub, Accounts::new(aws))
 }
 
-fn put_role(aws: &FakeAws, arn: &str, trust: &serde_json::Value) {
+pub(super) fn put_role(aws: &FakeAws, arn: &str, trust: &serde_json::Value) {
     let name = arn.rsplit('/').next().unwrap();
     aws.roles.borrow_mut().insert(
         name.into(),
@@ -49,7 +49,7 @@ fn put_role(aws: &FakeAws, arn: &str, trust: &serde_json::Value) {
 }
 
 /// IRSA trust for these service accounts of namespace argocd.
-fn irsa_trust(service_accounts: &[&str]) -> serde_json::Value {
+pub(super) fn irsa_trust(service_accounts: &[&str]) -> serde_json::Value {
     let subjects: Vec<String> = service_accounts
         .iter()
         .map(|sa| format!("system:serviceaccount:argocd:{sa}"))
@@ -65,7 +65,7 @@ fn irsa_trust(service_accounts: &[&str]) -> serde_json::Value {
     }]})
 }
 
-fn pod_identity_trust(actions: &[&str]) -> serde_json::Value {
+pub(super) fn pod_identity_trust(actions: &[&str]) -> serde_json::Value {
     json!({"Version": "2012-10-17", "Statement": [{
         "Effect": "Allow",
         "Principal": {"Service": "pods.eks.amazonaws.com"},
@@ -73,7 +73,7 @@ fn pod_identity_trust(actions: &[&str]) -> serde_json::Value {
     }]})
 }
 
-const ALL_SAS: [&str; 3] = [
+pub(super) const ALL_SAS: [&str; 3] = [
     "argocd-application-controller",
     "argocd-server",
     "argocd-applicationset-controller",

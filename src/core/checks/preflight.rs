@@ -81,6 +81,7 @@ fn planned_hub(
                 oidc_issuer: None,
                 authentication_mode: None,
                 auto_mode: false,
+                tags: std::collections::BTreeMap::new(),
             })
         }),
         pod_identity_agent: facts.pod_identity_agent,

@@ -35,6 +35,7 @@ pub(super) fn cluster() -> EksCluster {
         oidc_issuer: None,
         authentication_mode: Some(AuthenticationMode::Api),
         auto_mode: false,
+        tags: std::collections::BTreeMap::new(),
     }
 }
 

@@ -5,6 +5,7 @@ pub(crate) mod conditions;
 pub(crate) mod diagnose;
 pub mod document;
 pub(crate) mod evaluate;
+pub(crate) mod fit;
 pub(crate) mod generate;
 pub(crate) mod plan;
 pub(crate) mod repair;
