@@ -26,6 +26,7 @@ from test_interactive import (  # noqa: F401 - fixtures, used by name
     TARGET_ROLE_QUESTION,
     add,
     cluster_secrets,
+    enter_role,
     irsa_annotations,
     namespace,
     plugin_dir,
@@ -73,7 +74,7 @@ def walk_to(term, prompt: str) -> None:
     term.pick_clusters("prod-eu")
     steps = [
         (IDENTITY_QUESTION, lambda: term.accept_default(IDENTITY_QUESTION)),
-        (MANAGEMENT_QUESTION, lambda: term.type_text(MANAGEMENT_QUESTION, MANAGEMENT)),
+        (MANAGEMENT_QUESTION, lambda: enter_role(term, MANAGEMENT)),
         (TARGET_ROLE_QUESTION, lambda: term.accept_default(TARGET_ROLE_QUESTION)),
         (ACCESS_QUESTION, lambda: term.accept_default(ACCESS_QUESTION)),
     ]
@@ -83,7 +84,7 @@ def walk_to(term, prompt: str) -> None:
             return
         answer()
     assert prompt == "confirm", prompt
-    term.expect(r"^\? Apply these changes\? \(y/n\)", "'Apply these changes?'")
+    term.expect(r"^\? Apply these changes\? \(y/N\)", "'Apply these changes?'")
 
 
 @pytest.mark.parametrize(
@@ -116,12 +117,10 @@ def test_ctrl_c_while_writing_stops_after_the_write_in_flight_and_a_rerun_finish
     try:
         with add(plugin_dir, namespace, "--identity", "pod-identity") as term:
             term.pick_clusters("prod-eu")
-            term.type_text(MANAGEMENT_QUESTION, MANAGEMENT)
+            enter_role(term, MANAGEMENT)
             term.accept_default(TARGET_ROLE_QUESTION)
             term.accept_default(ACCESS_QUESTION)
-            term.expect(r"^\? Apply these changes\? \(y/n\)", "'Apply these changes?'")
-            term.press("y")
-            term.answered("Apply these changes?", "the confirmation")
+            term.confirm("y")
             # Until the first association call has reached moto (and is being held).
             deadline = time.monotonic() + 20
             while not any(
