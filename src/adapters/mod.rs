@@ -7,3 +7,4 @@ pub(crate) mod interrupt;
 pub(crate) mod kube;
 pub(crate) mod local;
 pub(crate) mod prompt;
+mod token;

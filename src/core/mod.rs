@@ -10,6 +10,7 @@ pub(crate) mod model;
 pub(crate) mod partition;
 pub(crate) mod permissions;
 pub(crate) mod plan;
+mod plan_error;
 pub(crate) mod pod_identity;
 pub mod policy;
 pub(crate) mod progress;

@@ -3,7 +3,8 @@
 //! they made it; anything else left is an error naming it.
 
 use super::apply::{Applied, Stopped, write_all};
-use super::{observe, plan_error};
+use super::observe::observe;
+use super::plan_error;
 use crate::commands::{Ports, nothing_left};
 use crate::core::action::Change;
 use crate::core::plan::{HubIdentity, Registration, plan};
