@@ -124,14 +124,22 @@ impl Toxiproxy {
 
     /// A proxy named `name` listening on loopback port `listen`, forwarding to `upstream`
     /// (host:port). Returns its URL's authority (127.0.0.1:port).
+    /// The sandbox's ports lie in Linux's ephemeral range, so a client socket of any process
+    /// may hold `listen` for a while: then the proxy takes a port the kernel picks, and the
+    /// address it listens on is what toxiproxy answers.
     pub fn proxy(&self, name: &str, listen: u16, upstream: &str) -> String {
-        let listen = format!("127.0.0.1:{listen}");
-        self.must(
-            "POST",
-            "/proxies",
-            Some(&json!({"name": name, "listen": listen, "upstream": upstream, "enabled": true})),
-        );
-        listen
+        let create = |listen: String| {
+            let body =
+                json!({"name": name, "listen": listen, "upstream": upstream, "enabled": true});
+            self.call("POST", "/proxies", Some(&body))
+        };
+        let created = create(format!("127.0.0.1:{listen}"))
+            .or_else(|| create("127.0.0.1:0".to_owned()))
+            .unwrap_or_else(|| panic!("toxiproxy could not make proxy {name} to {upstream}"));
+        created["listen"]
+            .as_str()
+            .unwrap_or_else(|| panic!("toxiproxy's answer names no listen address: {created}"))
+            .to_owned()
     }
 
     /// Add toxic `kind` (latency, reset_peer, timeout, slow_close, bandwidth, ...) to proxy
