@@ -315,6 +315,21 @@ pub(crate) struct PickList {
     pub(crate) search: Vec<String>,
     /// The rows picked when it opens (an earlier answer, after Esc came back to it).
     pub(crate) picked: Vec<usize>,
+    /// Rows that cannot be picked (a cluster that no longer exists).
+    pub(crate) locked: Vec<usize>,
+    /// A line under the help (e.g. how many rows are still being filled in); empty: none.
+    pub(crate) note: String,
+}
+
+/// The rows of a multi-select that change while it is open (rows filled in as answers
+/// arrive); the number and order of the rows stay as they are.
+pub(crate) trait LiveRows {
+    /// The rows as they stand, fitted to a terminal `width` columns wide.
+    fn rows(&self, width: usize) -> PickList;
+    /// Whether the rows may still change.
+    fn changing(&self) -> bool;
+    /// Resolves once the rows changed since the last call (at once if they did meanwhile).
+    async fn changed(&self);
 }
 
 /// Questions for the user; the non-interactive implementation answers none and names `flag`.
@@ -323,6 +338,15 @@ pub(crate) trait Prompt {
     fn confirm(&self, question: &str) -> Result<bool>;
     /// Pick any number of rows of `list` (typing filters them).
     fn pick_many(&self, question: &str, flag: &str, list: &PickList) -> Result<Reply<Vec<usize>>>;
+    /// [`Prompt::pick_many`] over rows that change while it is open: the list is drawn again
+    /// when they do, without a key press. Its future must be polled beside whatever changes
+    /// the rows.
+    async fn pick_many_live(
+        &self,
+        question: &str,
+        flag: &str,
+        rows: &impl LiveRows,
+    ) -> Result<Reply<Vec<usize>>>;
     /// Pick one of `items` (typing filters them).
     fn pick_one(
         &self,

@@ -101,7 +101,7 @@ use crate::core::secret::{DesiredSecret, OwnedFields};
 use crate::error::{Error, Result};
 use crate::ports::{
     AwsAuth, CallerIdentity, EksRead, EksWrite, HubContext, HubRead, HubWrite, IamRead, IamRole,
-    IamWrite, PickList, Prompt, Reply, RolePolicy, Targets, TokenMinter, TokenReview, Workload,
+    IamWrite, LiveRows, PickList, Prompt, Reply, RolePolicy, Targets, TokenMinter, TokenReview, Workload,
     Write,
 };
 
@@ -911,6 +911,8 @@ pub(crate) struct FakePrompt {
     pub(crate) asked: RefCell<Vec<String>>,
     /// The items of each select and multi-select shown, in order.
     pub(crate) shown: RefCell<Vec<Vec<String>>>,
+    /// The rows of each live multi-select as it opened.
+    pub(crate) first_live: RefCell<Vec<Vec<String>>>,
 }
 
 impl FakePrompt {
@@ -919,6 +921,7 @@ impl FakePrompt {
             answers: RefCell::new(answers.iter().cloned().collect()),
             asked: RefCell::default(),
             shown: RefCell::default(),
+            first_live: RefCell::default(),
         }
     }
 
@@ -947,6 +950,21 @@ impl Prompt for FakePrompt {
             Answer::Back => Ok(Reply::Back),
             other => panic!("{question}: a multi-select got {other:?}"),
         }
+    }
+
+    /// Answers once the rows stopped changing (every cluster described), so a test sees
+    /// them whole; the rows seen first are kept in `first_live`.
+    async fn pick_many_live(
+        &self,
+        question: &str,
+        flag: &str,
+        rows: &impl LiveRows,
+    ) -> Result<Reply<Vec<usize>>> {
+        self.first_live.borrow_mut().push(rows.rows(160).rows);
+        while rows.changing() {
+            rows.changed().await;
+        }
+        self.pick_many(question, flag, &rows.rows(160))
     }
 
     fn pick_one(

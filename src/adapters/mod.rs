@@ -5,6 +5,7 @@ mod eks;
 pub(crate) mod iam;
 pub(crate) mod interrupt;
 pub(crate) mod kube;
+pub(crate) mod live_prompt;
 pub(crate) mod local;
 pub(crate) mod prompt;
 mod token;

@@ -7,8 +7,8 @@
 //! `Text` shows a validator's refusal under the answer and keeps the text, and every prompt
 //! returns "skipped" on Esc, which this tool reads as "back one question". It runs here on its
 //! console backend (the `console` crate this tool already has), not crossterm. Its options are
-//! fixed once a prompt is drawn: rows whose version or status arrive later cannot be updated in
-//! place, so the picker is shown after discovery has finished.
+//! fixed once a prompt is drawn, so the cluster picker, whose rows are filled in while it is
+//! open, is this tool's own (adapters/live_prompt.rs), with the same keys and look.
 
 use std::fmt;
 
@@ -20,7 +20,7 @@ use inquire::{Confirm, MultiSelect, Select, Text};
 use super::interrupt;
 use crate::cli::picker::{ROW_PREFIX, cut};
 use crate::error::{Error, Result};
-use crate::ports::{PickList, Prompt, Reply};
+use crate::ports::{LiveRows, PickList, Prompt, Reply};
 
 /// Prompts on stderr, so stdout stays clean for output.
 pub(crate) struct TerminalPrompt {
@@ -55,7 +55,7 @@ pub(crate) fn terminal_size() -> (usize, usize) {
 
 /// Rows a list may take: the terminal's height less the lines around it (question, header,
 /// help, and one spare so nothing scrolls).
-fn page_size(rows: usize) -> usize {
+pub(crate) fn page_size(rows: usize) -> usize {
     let (height, _) = terminal_size();
     height.saturating_sub(5).clamp(3, rows.max(3))
 }
@@ -153,8 +153,7 @@ impl Prompt for TerminalPrompt {
                 .collect();
             answer_line(question, &names.join(", "))
         };
-        let help =
-            "type to filter, space pick, \u{2192} all, \u{2190} none, enter accept, esc back";
+        let help = crate::cli::multi_pick::HELP;
         eprintln!("{}", list.header);
         let picked = MultiSelect::new(question, rows(&list.rows, ROW_PREFIX))
             .with_default(&list.picked)
@@ -168,6 +167,18 @@ impl Prompt for TerminalPrompt {
         Ok(reply(
             picked.map(|rows| rows.into_iter().map(|r| r.index).collect()),
         ))
+    }
+
+    async fn pick_many_live(
+        &self,
+        question: &str,
+        flag: &str,
+        rows: &impl LiveRows,
+    ) -> Result<Reply<Vec<usize>>> {
+        if !console::Term::stderr().is_term() {
+            return Err(needs_flag(flag));
+        }
+        super::live_prompt::pick_live(question, rows, self.color).await
     }
 
     fn pick_one(
@@ -254,6 +265,15 @@ impl Prompt for NoPrompt {
         _question: &str,
         flag: &str,
         _list: &PickList,
+    ) -> Result<Reply<Vec<usize>>> {
+        Err(needs_flag(flag))
+    }
+
+    async fn pick_many_live(
+        &self,
+        _question: &str,
+        flag: &str,
+        _rows: &impl LiveRows,
     ) -> Result<Reply<Vec<usize>>> {
         Err(needs_flag(flag))
     }

@@ -14,6 +14,8 @@ pub(crate) enum Mark {
     None,
     Hub,
     Registered,
+    /// DescribeCluster says it no longer exists: it cannot be picked.
+    Gone,
 }
 
 impl Mark {
@@ -22,6 +24,7 @@ impl Mark {
             Mark::None => "",
             Mark::Hub => "(the hub)",
             Mark::Registered => "(registered)",
+            Mark::Gone => "(no longer exists)",
         }
     }
 }
@@ -65,6 +68,13 @@ pub(crate) fn cluster_table(clusters: &[(&EksCluster, Mark)], width: usize) -> P
         rows,
         search,
         picked: Vec::new(),
+        locked: clusters
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, mark))| *mark == Mark::Gone)
+            .map(|(i, _)| i)
+            .collect(),
+        note: String::new(),
     }
 }
 
