@@ -336,11 +336,9 @@ pub(crate) trait LiveRows {
 pub(crate) trait Prompt {
     /// Ask to go ahead with `question`; Err(Usage) when nobody can answer.
     fn confirm(&self, question: &str) -> Result<bool>;
-    /// Pick any number of rows of `list` (typing filters them).
-    fn pick_many(&self, question: &str, flag: &str, list: &PickList) -> Result<Reply<Vec<usize>>>;
-    /// [`Prompt::pick_many`] over rows that change while it is open: the list is drawn again
-    /// when they do, without a key press. Its future must be polled beside whatever changes
-    /// the rows.
+    /// Pick any number of rows (typing filters them); the rows change while it is open and
+    /// are drawn again when they do, without a key press. Its future must be polled beside
+    /// whatever changes the rows.
     async fn pick_many_live(
         &self,
         question: &str,

@@ -101,8 +101,8 @@ use crate::core::secret::{DesiredSecret, OwnedFields};
 use crate::error::{Error, Result};
 use crate::ports::{
     AwsAuth, CallerIdentity, EksRead, EksWrite, HubContext, HubRead, HubWrite, IamRead, IamRole,
-    IamWrite, LiveRows, PickList, Prompt, Reply, RolePolicy, Targets, TokenMinter, TokenReview, Workload,
-    Write,
+    IamWrite, LiveRows, PickList, Prompt, Reply, RolePolicy, Targets, TokenMinter, TokenReview,
+    Workload, Write,
 };
 
 /// The Secret as the hub has it after this tool applied `secret`: its fields, all owned.
@@ -518,8 +518,14 @@ pub(crate) struct FakeAws {
     pub(crate) roles: RefCell<BTreeMap<String, FakeRole>>,
     pub(crate) oidc_providers: RefCell<Vec<String>>,
     pub(crate) writes: RefCell<Vec<String>>,
-    /// Writes that fail once, by the start of their log line (see [`Fault`]).
+    /// Writes that fail once, by the start of their log line (see [`Fault`]); also
+    /// `describe cluster NAME`, a DescribeCluster that fails.
     pub(crate) faults: Faults,
+    /// Names ListClusters gives whose DescribeCluster answers after this long (a paused
+    /// clock's time).
+    pub(crate) slow_describe: Vec<(String, std::time::Duration)>,
+    /// Names ListClusters gives in every region that no longer exist when described.
+    pub(crate) deleted: Vec<String>,
 }
 
 /// How a faulty write fails.
@@ -626,10 +632,15 @@ impl EksRead for FakeAws {
             .iter()
             .filter(|c| c.arn.region == region)
             .map(|c| c.arn.name.clone())
+            .chain(self.deleted.iter().cloned())
             .collect())
     }
 
     async fn describe_cluster(&self, region: &str, name: &str) -> Result<Option<EksCluster>> {
+        if let Some((_, wait)) = self.slow_describe.iter().find(|(n, _)| n == name) {
+            tokio::time::sleep(*wait).await;
+        }
+        self.faults.check(&format!("describe cluster {name}"))?;
         Ok(self
             .clusters
             .iter()
@@ -934,21 +945,23 @@ impl FakePrompt {
     }
 }
 
-impl Prompt for FakePrompt {
-    fn confirm(&self, question: &str) -> Result<bool> {
-        match self.next(question, "--yes")? {
-            Answer::Yes => Ok(true),
-            Answer::No => Ok(false),
-            other => panic!("{question}: a yes/no question got {other:?}"),
-        }
-    }
-
+impl FakePrompt {
     fn pick_many(&self, question: &str, flag: &str, list: &PickList) -> Result<Reply<Vec<usize>>> {
         self.shown.borrow_mut().push(list.rows.clone());
         match self.next(question, flag)? {
             Answer::Pick(picked) => Ok(Reply::Answer(picked)),
             Answer::Back => Ok(Reply::Back),
             other => panic!("{question}: a multi-select got {other:?}"),
+        }
+    }
+}
+
+impl Prompt for FakePrompt {
+    fn confirm(&self, question: &str) -> Result<bool> {
+        match self.next(question, "--yes")? {
+            Answer::Yes => Ok(true),
+            Answer::No => Ok(false),
+            other => panic!("{question}: a yes/no question got {other:?}"),
         }
     }
 

@@ -31,12 +31,11 @@ pub(crate) async fn pick_live(
     let list = rows.rows(width);
     let page = page_size(list.rows.len());
     let mut pick = MultiPick::new(list, page, color);
-    let mut screen = Screen {
-        term,
-        drawn: false,
-    };
+    let mut screen = Screen { term, drawn: false };
     let mut keys = KeyReader::start().map_err(io_error)?;
-    screen.draw(&pick.frame(question, width)).map_err(io_error)?;
+    screen
+        .draw(&pick.frame(question, width))
+        .map_err(io_error)?;
     keys.ask();
     let mut changing = rows.changing();
     // When rows changed and are not drawn yet.

@@ -15,12 +15,12 @@ use std::fmt;
 use inquire::error::InquireError;
 use inquire::ui::{RenderConfig, Styled};
 use inquire::validator::Validation;
-use inquire::{Confirm, MultiSelect, Select, Text};
+use inquire::{Confirm, Select, Text};
 
 use super::interrupt;
-use crate::cli::picker::{ROW_PREFIX, cut};
+use crate::cli::picker::cut;
 use crate::error::{Error, Result};
-use crate::ports::{LiveRows, PickList, Prompt, Reply};
+use crate::ports::{LiveRows, Prompt, Reply};
 
 /// Prompts on stderr, so stdout stays clean for output.
 pub(crate) struct TerminalPrompt {
@@ -140,35 +140,6 @@ impl Prompt for TerminalPrompt {
             .ok_or(Error::Cancelled)
     }
 
-    fn pick_many(&self, question: &str, _flag: &str, list: &PickList) -> Result<Reply<Vec<usize>>> {
-        let search = &list.search;
-        let scorer = |typed: &str, row: &Row<'_>, _: &str, _: usize| {
-            let text = search.get(row.index).map_or(row.text, String::as_str);
-            matches(typed, text).then(|| score(row.index))
-        };
-        let formatter = |picked: &[inquire::list_option::ListOption<&Row<'_>>]| {
-            let names: Vec<&str> = picked
-                .iter()
-                .filter_map(|o| o.value.text.split_whitespace().next())
-                .collect();
-            answer_line(question, &names.join(", "))
-        };
-        let help = crate::cli::multi_pick::HELP;
-        eprintln!("{}", list.header);
-        let picked = MultiSelect::new(question, rows(&list.rows, ROW_PREFIX))
-            .with_default(&list.picked)
-            .with_scorer(&scorer)
-            .with_formatter(&formatter)
-            .with_page_size(page_size(list.rows.len()))
-            .with_help_message(help)
-            .with_render_config(self.render())
-            .prompt_skippable()
-            .map_err(prompt_error)?;
-        Ok(reply(
-            picked.map(|rows| rows.into_iter().map(|r| r.index).collect()),
-        ))
-    }
-
     async fn pick_many_live(
         &self,
         question: &str,
@@ -258,15 +229,6 @@ impl Prompt for NoPrompt {
         Err(Error::usage(
             "this would change things and there is no terminal to confirm on: pass --yes to apply, or --dry-run to only see the plan",
         ))
-    }
-
-    fn pick_many(
-        &self,
-        _question: &str,
-        flag: &str,
-        _list: &PickList,
-    ) -> Result<Reply<Vec<usize>>> {
-        Err(needs_flag(flag))
     }
 
     async fn pick_many_live(

@@ -3,7 +3,7 @@
 pub mod args;
 pub mod completion;
 pub(crate) mod examples;
-pub(crate) mod output;
 pub(crate) mod multi_pick;
+pub(crate) mod output;
 pub(crate) mod picker;
 pub(crate) mod settings;

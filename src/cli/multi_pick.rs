@@ -152,11 +152,7 @@ impl MultiPick {
                     .collect();
             }
             Key::ArrowLeft => self.checked.clear(),
-            Key::Backspace => {
-                if self.filter.pop().is_some() {
-                    self.refilter(true);
-                }
-            }
+            Key::Backspace if self.filter.pop().is_some() => self.refilter(true),
             Key::Char(c) if !c.is_control() => {
                 self.filter.push(*c);
                 self.refilter(true);

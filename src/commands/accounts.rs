@@ -33,6 +33,11 @@ impl<A> Accounts<A> {
         std::iter::once(&self.own).chain(self.assumed.iter().map(|(_, api)| api))
     }
 
+    /// The assumed roles' account ids, in [`Accounts::iter`]'s order after the caller's own.
+    pub(crate) fn assumed_ids(&self) -> impl Iterator<Item = &str> {
+        self.assumed.iter().map(|(id, _)| id.as_str())
+    }
+
     pub(crate) fn count(&self) -> usize {
         1 + self.assumed.len()
     }

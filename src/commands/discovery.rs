@@ -13,6 +13,7 @@ use std::cell::Cell;
 use futures::future::join_all;
 use futures::stream::{self, StreamExt, TryStreamExt};
 
+#[cfg(test)]
 use super::accounts::Accounts;
 use super::targets::Regions;
 use crate::core::model::EksCluster;
@@ -24,17 +25,34 @@ pub(crate) const DESCRIBE_PER_REGION: usize = 10;
 
 /// What discovery has found so far, in the order the answers arrive: what a picker can show
 /// before everything is described.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 pub(crate) enum Discovered<'a> {
-    /// One account's ListClusters in `region` answered (all pages) with these names.
+    /// One account's ListClusters in `region` answered (all pages) with these names;
+    /// `account`: which of the accounts searched (their order).
     Listed {
+        account: usize,
         region: &'a str,
         names: &'a [String],
     },
     /// Every region of every account has answered ListClusters (or refused).
     AllListed { clusters: usize },
     /// One cluster, described.
-    Described(&'a EksCluster),
+    Described {
+        account: usize,
+        cluster: &'a EksCluster,
+    },
+    /// DescribeCluster says a listed cluster no longer exists.
+    Gone {
+        account: usize,
+        region: &'a str,
+        name: &'a str,
+    },
+}
+
+/// What discovery found: the clusters, and the regions skipped for refusing the credentials.
+pub(crate) struct Found {
+    pub(crate) clusters: Vec<EksCluster>,
+    pub(crate) skipped: Vec<String>,
 }
 
 /// Says which regions were left out because they refused the credentials.
@@ -51,7 +69,7 @@ pub(crate) fn note_skipped(skipped: &[String]) {
 /// One account's one region: ListClusters, then each name described as the list answers;
 /// Err(refusal) stays apart from the other errors so the caller may skip the region.
 async fn region_clusters<E: EksRead>(
-    eks: &E,
+    (account, eks): (usize, &E),
     region: &str,
     lists_left: &Cell<usize>,
     listed: &Cell<usize>,
@@ -61,7 +79,11 @@ async fn region_clusters<E: EksRead>(
     lists_left.set(lists_left.get() - 1);
     if let Ok(names) = &names {
         listed.set(listed.get() + names.len());
-        progress(Discovered::Listed { region, names });
+        progress(Discovered::Listed {
+            account,
+            region,
+            names,
+        });
     }
     if lists_left.get() == 0 {
         progress(Discovered::AllListed {
@@ -72,8 +94,13 @@ async fn region_clusters<E: EksRead>(
     stream::iter(&names)
         .map(|name| async move {
             let cluster = eks.describe_cluster(region, name).await?;
-            if let Some(cluster) = &cluster {
-                progress(Discovered::Described(cluster));
+            match &cluster {
+                Some(cluster) => progress(Discovered::Described { account, cluster }),
+                None => progress(Discovered::Gone {
+                    account,
+                    region,
+                    name,
+                }),
             }
             Ok::<_, Error>(cluster)
         })
@@ -86,6 +113,7 @@ async fn region_clusters<E: EksRead>(
 /// Every cluster `accounts` can see in `regions`, sorted by ARN, with no ARN twice. A region
 /// `--all-regions` added that refuses an account's credentials is skipped with a note, unless
 /// every region refuses that account (then its credentials are the problem).
+#[cfg(test)]
 pub(crate) async fn discover<E: EksRead>(
     accounts: &Accounts<E>,
     regions: &Regions,
@@ -100,16 +128,31 @@ pub(crate) async fn discover_in<E: EksRead>(
     regions: &Regions,
     progress: &dyn Fn(Discovered<'_>),
 ) -> Result<Vec<EksCluster>> {
+    let found = discover_quietly(accounts, regions, progress).await?;
+    note_skipped(&found.skipped);
+    Ok(found.clusters)
+}
+
+/// [`discover_in`], the regions skipped returned instead of noted (a picker may be open).
+pub(crate) async fn discover_quietly<E: EksRead>(
+    accounts: &[&E],
+    regions: &Regions,
+    progress: &dyn Fn(Discovered<'_>),
+) -> Result<Found> {
     let lists_left = Cell::new(accounts.len() * regions.len());
     let listed = Cell::new(0);
     let (lists_left, listed) = (&lists_left, &listed);
-    let per_account = accounts.iter().map(|&eks| async move {
-        join_all(regions.iter().map(|region| async move {
-            let found = region_clusters(eks, region, lists_left, listed, progress).await;
-            (region.as_str(), found)
-        }))
-        .await
-    });
+    let per_account = accounts
+        .iter()
+        .enumerate()
+        .map(|(account, &eks)| async move {
+            join_all(regions.iter().map(|region| async move {
+                let found =
+                    region_clusters((account, eks), region, lists_left, listed, progress).await;
+                (region.as_str(), found)
+            }))
+            .await
+        });
     let mut clusters = Vec::new();
     let mut skipped = Vec::new();
     for answers in join_all(per_account).await {
@@ -134,10 +177,9 @@ pub(crate) async fn discover_in<E: EksRead>(
     }
     skipped.sort();
     skipped.dedup();
-    note_skipped(&skipped);
     clusters.sort_by(|a, b| a.arn.cmp(&b.arn));
     clusters.dedup_by(|a, b| a.arn == b.arn);
-    Ok(clusters)
+    Ok(Found { clusters, skipped })
 }
 
 #[cfg(test)]

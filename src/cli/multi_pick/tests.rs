@@ -1,7 +1,9 @@
 use super::*;
 
 fn list(n: usize) -> PickList {
-    let rows: Vec<String> = (0..n).map(|i| format!("c{i:02} us-east-1 ACTIVE")).collect();
+    let rows: Vec<String> = (0..n)
+        .map(|i| format!("c{i:02} us-east-1 ACTIVE"))
+        .collect();
     PickList {
         header: "      NAME REGION STATUS".into(),
         search: rows.iter().map(|r| format!("{r} team=t{}", 0)).collect(),
@@ -57,14 +59,31 @@ fn the_cursor_wraps_with_the_arrows_and_stops_with_page_keys() {
     let mut pick = MultiPick::new(list(30), 10, false);
     keys(&mut pick, &[Key::ArrowUp, Key::Char(' ')]);
     assert_eq!(pick.key(&Key::Enter), Outcome::Accept(vec![29]));
-    keys(&mut pick, &[Key::ArrowLeft, Key::ArrowDown, Key::PageDown, Key::Char(' ')]);
+    keys(
+        &mut pick,
+        &[
+            Key::ArrowLeft,
+            Key::ArrowDown,
+            Key::PageDown,
+            Key::Char(' '),
+        ],
+    );
     assert_eq!(pick.key(&Key::Enter), Outcome::Accept(vec![10]));
     keys(
         &mut pick,
-        &[Key::ArrowLeft, Key::PageDown, Key::PageDown, Key::PageDown, Key::Char(' ')],
+        &[
+            Key::ArrowLeft,
+            Key::PageDown,
+            Key::PageDown,
+            Key::PageDown,
+            Key::Char(' '),
+        ],
     );
     assert_eq!(pick.key(&Key::Enter), Outcome::Accept(vec![29]));
-    keys(&mut pick, &[Key::ArrowLeft, Key::Home, Key::PageUp, Key::Char(' ')]);
+    keys(
+        &mut pick,
+        &[Key::ArrowLeft, Key::Home, Key::PageUp, Key::Char(' ')],
+    );
     assert_eq!(pick.key(&Key::Enter), Outcome::Accept(vec![0]));
     keys(&mut pick, &[Key::ArrowLeft, Key::End, Key::Char(' ')]);
     assert_eq!(pick.key(&Key::Enter), Outcome::Accept(vec![29]));
@@ -81,7 +100,10 @@ fn typing_filters_every_word_and_right_picks_what_is_shown() {
     assert!(rows(&frame)[0].starts_with("> [ ] c10"), "{frame:?}");
     // A comma parts words (space picks); the tag is in the search text, not the row.
     keys(&mut pick, &typed("5,team=t0"));
-    assert_eq!(rows(&pick.frame("Which?", 80)), ["> [ ] c15 us-east-1 ACTIVE"]);
+    assert_eq!(
+        rows(&pick.frame("Which?", 80)),
+        ["> [ ] c15 us-east-1 ACTIVE"]
+    );
     keys(&mut pick, &typed("x"));
     assert!(rows(&pick.frame("Which?", 80)).is_empty());
     for _ in 0.."5,team=t0x".len() {
@@ -139,7 +161,10 @@ fn no_line_is_as_wide_as_the_terminal() {
     let mut pick = MultiPick::new(wide, 10, false);
     keys(&mut pick, &typed(""));
     let frame = pick.frame(&"q".repeat(100), 40);
-    assert!(frame.lines.iter().all(|l| l.chars().count() < 40), "{frame:?}");
+    assert!(
+        frame.lines.iter().all(|l| l.chars().count() < 40),
+        "{frame:?}"
+    );
     assert!(frame.column < 40);
     assert!(rows(&frame)[1].ends_with('\u{2026}'));
 }
@@ -153,7 +178,12 @@ fn rows_filled_in_while_open_keep_the_filter_the_picks_and_the_cursor() {
     let mut pick = MultiPick::new(before, 10, false);
     keys(
         &mut pick,
-        &[Key::Char(' '), Key::ArrowDown, Key::ArrowDown, Key::ArrowDown],
+        &[
+            Key::Char(' '),
+            Key::ArrowDown,
+            Key::ArrowDown,
+            Key::ArrowDown,
+        ],
     );
     let frame = pick.frame("Q", 80);
     assert_eq!(rows(&frame)[2], "  [ ] c02 us-east-1 \u{2026}");
@@ -163,7 +193,10 @@ fn rows_filled_in_while_open_keep_the_filter_the_picks_and_the_cursor() {
     assert_eq!(rows(&frame)[0], "  [x] c00 us-east-1 ACTIVE");
     assert_eq!(rows(&frame)[2], "  [ ] c02 us-east-1 ACTIVE");
     assert_eq!(rows(&frame)[3], "> [ ] c03 us-east-1 ACTIVE");
-    assert!(frame.lines.last().unwrap().starts_with('['), "no note: {frame:?}");
+    assert!(
+        frame.lines.last().unwrap().starts_with('['),
+        "no note: {frame:?}"
+    );
 }
 
 #[test]

@@ -3,11 +3,8 @@
 //! question at a time; Esc goes back one question. Not guided, the same answers from the flags.
 
 use crate::adapters::prompt::needs_flag;
-use crate::cli::output::Spinner;
-use crate::cli::picker::{Mark, cluster_table};
 use crate::cli::settings::{AddSettings, Settings};
 use crate::commands::Ports;
-use crate::commands::discovery::{Discovered, discover};
 use crate::commands::targets::Regions;
 use crate::core::access::{ACCESS_POLICIES, TargetAccess};
 use crate::core::model::{
@@ -16,49 +13,8 @@ use crate::core::model::{
 use crate::error::{Error, Result};
 use crate::ports::{EksRead, HubRead, IamRead, IamWrite, Prompt, Reply};
 
+use super::live::Live;
 use super::roles::{RoleStep, ask_management_role, ask_target_role};
-
-/// Every cluster the accounts can see, for the picker.
-pub(super) async fn discover_targets<H: HubRead, E: EksRead, P: Prompt>(
-    ports: &Ports<'_, H, E, P>,
-    regions: &Regions,
-) -> Result<Vec<EksCluster>> {
-    let spinner = Spinner::start(&format!(
-        "Looking for EKS clusters in {} region(s), {} account(s)",
-        regions.len(),
-        ports.accounts.count()
-    ));
-    let started = std::time::Instant::now();
-    // The hub's Secrets (for the "(registered)" marks) are read while AWS answers.
-    // At -v, when the names are all known (what a picker could show first) and when the
-    // picker is shown; at -vv each region's list, at -vvv each cluster described.
-    let progress = |progress: Discovered<'_>| match progress {
-        Discovered::Listed { region, names } => {
-            tracing::debug!(region, clusters = names.len(), "discovery: listed");
-        }
-        Discovered::AllListed { clusters } => tracing::info!(
-            clusters,
-            ms = started.elapsed().as_millis(),
-            "discovery: every region listed"
-        ),
-        Discovered::Described(cluster) => {
-            tracing::trace!(cluster = %cluster.arn, "discovery: described");
-        }
-    };
-    let found = discover(ports.accounts, regions, &progress).await;
-    spinner.finish();
-    let clusters = found?;
-    // What TAB offers for `add CLUSTER` for a while.
-    crate::adapters::local::remember_discovery(&clusters);
-    if clusters.is_empty() {
-        return Err(Error::NotFound {
-            what: format!("any EKS cluster in {}", regions.join(", ")),
-            fix: "Pass --region (or --all-regions), --profile or --assume-role to look elsewhere"
-                .into(),
-        });
-    }
-    Ok(clusters)
-}
 
 /// What guided mode starts from: the clusters found, and what was detected about the hub.
 pub(super) struct Start<'a> {
@@ -104,6 +60,7 @@ pub(super) async fn ask<H: HubRead, E: EksRead + IamRead + IamWrite, P: Prompt>(
     settings: &Settings,
     add: &AddSettings,
     start: &Start<'_>,
+    live: &mut Live<'_>,
     out: &mut dyn std::io::Write,
 ) -> Result<Answers> {
     let asked = |step: Step| match step {
@@ -114,7 +71,6 @@ pub(super) async fn ask<H: HubRead, E: EksRead + IamRead + IamWrite, P: Prompt>(
         Step::Access => !add.skip_access && add.access.is_none(),
     };
     let steps: Vec<Step> = STEPS.into_iter().filter(|s| asked(*s)).collect();
-    let marks = marks(ports, start).await?;
     let mut answers = Answers {
         clusters: Vec::new(),
         mode: start.mode,
@@ -132,10 +88,9 @@ pub(super) async fn ask<H: HubRead, E: EksRead + IamRead + IamWrite, P: Prompt>(
     let mut at = 0;
     while let Some(step) = steps.get(at) {
         let reply = match step {
-            Step::Clusters => {
-                pick_clusters(ports.prompt, start.clusters, &marks, &answers.clusters)?
-                    .map(|picked| answers.clusters = picked)
-            }
+            Step::Clusters => pick_clusters(ports, start, live, &answers.clusters)
+                .await?
+                .map(|picked| answers.clusters = picked),
             Step::Identity => ask_identity(ports.prompt, answers.mode)?.map(|m| answers.mode = m),
             Step::Management => {
                 let step = RoleStep {
@@ -213,76 +168,63 @@ pub(super) async fn answer_from_flags<H: HubRead, E: EksRead + IamRead + IamWrit
     })
 }
 
-/// Which clusters are the hub and which are registered already.
-async fn marks<H: HubRead, E: EksRead, P: Prompt>(
+/// The hub's facts the picker's marks need (read beside discovery), then the picker, open
+/// as soon as every region has listed its clusters; the picked clusters, described.
+async fn pick_clusters<H: HubRead, E: EksRead + IamRead, P: Prompt>(
     ports: &Ports<'_, H, E, P>,
     start: &Start<'_>,
-) -> Result<Vec<Mark>> {
-    let registered: Vec<String> = ports
-        .hub
-        .cluster_secrets(start.namespace)
-        .await?
+    live: &mut Live<'_>,
+    before: &[EksCluster],
+) -> Result<Reply<Vec<EksCluster>>> {
+    let fleet = live.fleet;
+    let hub = ports.hub;
+    let (caller, secrets) = live
+        .beside(async {
+            futures::try_join!(
+                ports.accounts.own().caller(),
+                hub.cluster_secrets(start.namespace)
+            )
+        })
+        .await?;
+    fleet.set_caller(&caller.account, caller.partition());
+    let registered = secrets
         .iter()
         .filter_map(|secret| secret.server().map(|s| s.trim_end_matches('/').to_owned()))
         .collect();
-    let hub_server = ports.hub.context().server.trim_end_matches('/').to_owned();
-    Ok(start
-        .clusters
-        .iter()
-        .map(|c| {
-            let endpoint = c.endpoint.trim_end_matches('/');
-            // The hub by its ARN when known: other clusters may share its endpoint (a proxy).
-            let hub = match start.hub_cluster {
-                Some(arn) => c.arn == *arn,
-                None => endpoint == hub_server,
-            };
-            if registered.iter().any(|r| r == endpoint) {
-                Mark::Registered
-            } else if hub {
-                Mark::Hub
-            } else {
-                Mark::None
-            }
-        })
-        .collect())
-}
-
-fn pick_clusters<P: Prompt>(
-    prompt: &P,
-    clusters: &[EksCluster],
-    marks: &[Mark],
-    before: &[EksCluster],
-) -> Result<Reply<Vec<EksCluster>>> {
-    let (_, width) = crate::adapters::prompt::terminal_size();
-    let rows: Vec<(&EksCluster, Mark)> = clusters.iter().zip(marks.iter().copied()).collect();
-    let mut list = cluster_table(&rows, width);
-    list.picked = clusters
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| before.iter().any(|b| b.arn == c.arn))
-        .map(|(i, _)| i)
-        .collect();
-    tracing::info!(rows = clusters.len(), "discovery: picker shown");
+    fleet.set_marks(start.hub_cluster, registered);
+    fleet.set_picked(before);
+    live.listed().await?;
     loop {
-        let picked =
-            match prompt.pick_many("Which clusters should Argo CD manage?", "CLUSTER", &list)? {
-                Reply::Back => return Ok(Reply::Back),
-                Reply::Answer(picked) => picked,
-            };
-        if !picked.is_empty() {
-            let mut picked = picked;
-            picked.sort_unstable();
-            picked.dedup();
-            return Ok(Reply::Answer(
-                picked
-                    .into_iter()
-                    .filter_map(|i| clusters.get(i).cloned())
-                    .collect(),
-            ));
-        }
-        eprintln!(
-            "Nothing picked: press space on each cluster to pick it, then enter (esc cancels)."
+        tracing::info!(
+            rows = fleet.len(),
+            ms = fleet.ms(),
+            "discovery: picker shown"
         );
+        let question = "Which clusters should Argo CD manage?";
+        let reply = live
+            .beside(ports.prompt.pick_many_live(question, "CLUSTER", fleet))
+            .await;
+        live.note_skipped();
+        let picked = match reply? {
+            Reply::Back => return Ok(Reply::Back),
+            Reply::Answer(picked) if picked.is_empty() => {
+                eprintln!(
+                    "Nothing picked: press space on each cluster to pick it, then enter (esc cancels)."
+                );
+                continue;
+            }
+            Reply::Answer(picked) => picked,
+        };
+        let mut clusters = Vec::new();
+        for (arn, cluster) in live.described(ports.accounts, &picked).await? {
+            match cluster {
+                Some(cluster) => clusters.push(cluster),
+                None => eprintln!("{arn} no longer exists: it is left out."),
+            }
+        }
+        if !clusters.is_empty() {
+            return Ok(Reply::Answer(clusters));
+        }
     }
 }
 

@@ -21,6 +21,7 @@ use crate::ports::{EksRead, EksWrite, HubRead, HubWrite, IamRead, IamWrite, Prom
 mod apply;
 mod converge;
 mod guided;
+mod live;
 mod next;
 mod observe;
 mod preflight;
@@ -30,10 +31,22 @@ mod roles;
 use crate::adapters::prompt::needs_flag;
 use apply::{Applied, apply, restart_if_stale};
 use converge::converge;
-use guided::{Answers, Start, discover_targets};
+use guided::{Answers, Start};
+use live::{Fleet, Live};
 use next::doctor_command;
 use observe::{hub_lists, observe};
 use preflight::{HubClues, read_facts};
+
+/// `work`, with guided discovery going on beside it when there is one.
+async fn beside<T>(
+    live: &mut Option<Live<'_>>,
+    work: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
+    match live {
+        Some(live) => live.beside(work).await,
+        None => work.await,
+    }
+}
 
 pub(crate) async fn run<
     H: HubRead + HubWrite,
@@ -54,7 +67,10 @@ pub(crate) async fn run<
     )?;
     // Guided: no cluster on the command line, so pick one and ask for what flags left out.
     let guided = add.targets.is_empty();
-    let namespace = argocd_namespace(ports.hub, settings).await?;
+    // Guided: discovery runs behind the hub's reads and the picker (commands/add/live.rs).
+    let fleet = Fleet::new(ports.accounts.assumed_ids(), &ports.hub.context().server);
+    let mut live = guided.then(|| Live::start(ports.accounts, &regions, &fleet));
+    let namespace = beside(&mut live, argocd_namespace(ports.hub, settings)).await?;
 
     // Named clusters are described while the hub's lists and the rules review (for the RBAC
     // check before writing; none for a client-side dry run) are read. Three hub requests at
@@ -62,7 +78,7 @@ pub(crate) async fn run<
     // request right behind a new connection's TLS handshake can wait out the server's delayed
     // ACK (~40 ms), as the kube client leaves Nagle's algorithm on.
     let (found, lists, review) = if guided {
-        (discover_targets(&ports, &regions).await?, None, None)
+        (Vec::new(), None, None)
     } else {
         let review = async {
             if settings.dry_run == DryRun::Client {
@@ -94,18 +110,21 @@ pub(crate) async fn run<
     let hub_cluster = if !needs_hub {
         None
     } else {
-        find_hub_cluster(
+        let find = find_hub_cluster(
             ports.hub.context(),
             hub_eks,
             add.hub_cluster.as_deref(),
             &regions,
-        )
-        .await?
+        );
+        beside(&mut live, find).await?
     };
     // Auto looks for the pod identity agent; the check before writing uses what it saw.
     let (detected, agent_seen) = match choice {
         IdentityChoice::Fixed(mode) => (mode, None),
-        IdentityChoice::Auto => auto_identity(ports.hub, hub_eks, hub_cluster.as_ref()).await?,
+        IdentityChoice::Auto => {
+            let auto = auto_identity(ports.hub, hub_eks, hub_cluster.as_ref());
+            beside(&mut live, auto).await?
+        }
     };
     let start = Start {
         clusters: &found,
@@ -115,11 +134,12 @@ pub(crate) async fn run<
         regions: &regions,
         default_region,
     };
-    let answers = if guided {
-        guided::ask(&ports, settings, add, &start, out).await?
-    } else {
-        guided::answer_from_flags(&ports, settings, add, &start, out).await?
+    let answers = match live.as_mut() {
+        Some(live) => guided::ask(&ports, settings, add, &start, live, out).await?,
+        None => guided::answer_from_flags(&ports, settings, add, &start, out).await?,
     };
+    // Discovery's describes not waited for are dropped.
+    drop(live);
     let Answers {
         clusters,
         mode,
@@ -326,5 +346,7 @@ pub(crate) mod tests;
 mod tests_apply;
 #[cfg(test)]
 mod tests_checks;
+#[cfg(test)]
+mod tests_live;
 #[cfg(test)]
 mod tests_roles;

@@ -192,9 +192,12 @@ async fn a_region_is_described_while_a_slower_region_still_lists() {
     let started = tokio::time::Instant::now();
     discover(&accounts, &regions(&REGIONS[..2]), &|progress| {
         events.borrow_mut().push(match progress {
-            Discovered::Listed { region, names } => format!("listed {region} {}", names.len()),
+            Discovered::Listed { region, names, .. } => {
+                format!("listed {region} {}", names.len())
+            }
             Discovered::AllListed { clusters } => format!("all listed {clusters}"),
-            Discovered::Described(c) => format!("described {}", c.arn.region),
+            Discovered::Described { cluster, .. } => format!("described {}", cluster.arn.region),
+            Discovered::Gone { name, .. } => format!("gone {name}"),
         });
     })
     .await
