@@ -5,6 +5,9 @@
    doctor command the next steps print passes.
 2. With 500 clusters: typing part of a name (and a tag) narrows the picker to one, which is
    registered; no prompt line fills the 80 columns (nothing wraps).
+3. The picker is drawn before every cluster is described: with one DescribeCluster held back
+   (the sandbox's fault route), its row shows `…` and fills in without a key press; it is then
+   picked.
 
 Needs the sandbox and ARGOCD_EKS_BIN, as test_interactive.py (whose helpers these use).
 Transcripts (the screen before each key) go to $ARGOCD_EKS_SANDBOX_DIR/guided-*.txt.
@@ -22,6 +25,7 @@ import boto3
 import pytest
 from test_interactive import (  # noqa: F401 (fixtures)
     ACCESS_QUESTION,
+    KEY_CTRL_C,
     DEFAULT_ACCESS_POLICY,
     HUB,
     IDENTITY_QUESTION,
@@ -243,3 +247,64 @@ def test_with_500_clusters_typing_narrows_the_picker_to_the_one_registered(
     with capsys.disabled():
         print(f"\n500 clusters: picker shown after {shown:.1f}s, run {time.monotonic() - started:.1f}s")
     assert_registered(namespace, cluster, done["secret"])
+
+
+def test_the_picker_is_drawn_before_every_cluster_is_described_and_a_row_fills_in_by_itself(
+    sandbox, plugin_dir, namespace, capsys
+):
+    held = 4  # seconds DescribeCluster of staging is held back
+    sandbox_post("/_sandbox/faults/reset", {})
+    sandbox_post(
+        "/_sandbox/faults",
+        {"action": "DescribeCluster", "match": "/clusters/staging", "delay": held},
+    )
+    args = ["argocd-eks", "add", "--region", "us-east-1", "--region", "eu-west-1"]
+    args += ["--argocd-namespace", namespace, "--identity", "irsa", "--management-role-arn", MANAGEMENT]
+    question = "Which clusters should Argo CD manage?"
+    ok = False
+    try:
+        with Terminal(plugin_dir, args, rows=24, cols=80) as term:
+            try:
+                started = time.monotonic()
+                waiting = term.picker(
+                    lambda rows: any(r["name"] == "staging" for r in rows), "the picker with staging"
+                )
+                drawn = time.monotonic() - started
+                staging = next(r for r in waiting if r["name"] == "staging")
+                assert "\u2026" in staging["line"], staging
+                assert drawn < held, f"the picker was drawn after {drawn:.1f}s, not before the describe"
+                assert any("still being described" in line for line in term.lines()), term.screen_text()
+                # The others fill in (no key pressed) while staging's describe is held.
+                term.picker(
+                    lambda rows: all(
+                        ("\u2026" in r["line"]) == (r["name"] == "staging") for r in rows
+                    ),
+                    "every row but staging's filled in",
+                )
+                filled = term.picker(
+                    lambda rows: any(
+                        r["name"] == "staging" and "\u2026" not in r["line"] and "ACTIVE" in r["line"]
+                        for r in rows
+                    ),
+                    "staging filled in",
+                )
+                assert term.keys == [], "a key was pressed before the row filled in"
+                assert not any("still being described" in line for line in term.lines()), term.screen_text()
+                assert time.monotonic() - started >= held - 0.5
+                assert len(filled) == len(waiting)
+                term.filter_to("staging", "staging")
+                term.press(" ")
+                term.picker(lambda rows: [(r["name"], r["checked"]) for r in rows] == [("staging", True)], "staging picked")
+                term.press("\r")
+                assert term.answered(question, "the picker's answer") == "staging"
+                term.until(lambda lines: not term.picker_rows(lines), "the picker gone")
+                assert_no_prompt_wrapped(term)
+                # Enough: the rest of the questions are test_interactive's.
+                term._question(TARGET_ROLE_QUESTION)
+                term.press(KEY_CTRL_C)
+                assert term.wait() == 130, term.text
+                ok = True
+            finally:
+                save_transcript(sandbox, capsys, "guided-live-rows", term, ok)
+    finally:
+        sandbox_post("/_sandbox/faults/reset", {})
