@@ -308,3 +308,34 @@ def test_the_picker_is_drawn_before_every_cluster_is_described_and_a_row_fills_i
                 save_transcript(sandbox, capsys, "guided-live-rows", term, ok)
     finally:
         sandbox_post("/_sandbox/faults/reset", {})
+
+
+def test_an_error_of_discovery_while_the_picker_is_open_ends_it_and_the_terminal_is_restored(
+    sandbox, plugin_dir, namespace, capsys
+):
+    import termios
+
+    sandbox_post("/_sandbox/faults/reset", {})
+    sandbox_post(
+        "/_sandbox/faults",
+        {"action": "DescribeCluster", "match": "/clusters/staging", "delay": 2, "status": 400},
+    )
+    args = ["argocd-eks", "add", "--region", "us-east-1", "--region", "eu-west-1"]
+    args += ["--argocd-namespace", namespace, "--identity", "irsa", "--management-role-arn", MANAGEMENT]
+    ok = False
+    try:
+        with Terminal(plugin_dir, args, rows=24, cols=80) as term:
+            try:
+                term.picker(lambda rows: any(r["name"] == "staging" for r in rows), "the picker")
+                term.expect(r"^error: .*DescribeCluster", "discovery's error")
+                status = term.wait()
+                assert status not in (0, 130), term.text
+                # The picker is gone, and the key thread's raw mode with it.
+                assert not term.picker_rows(term.lines()), term.screen_text()
+                lflag = termios.tcgetattr(term.child.child_fd)[3]
+                assert lflag & termios.ECHO and lflag & termios.ICANON, "the terminal was left in raw mode"
+                ok = True
+            finally:
+                save_transcript(sandbox, capsys, "guided-live-error", term, ok)
+    finally:
+        sandbox_post("/_sandbox/faults/reset", {})

@@ -31,7 +31,11 @@ pub(crate) async fn pick_live(
     let list = rows.rows(width);
     let page = page_size(list.rows.len());
     let mut pick = MultiPick::new(list, page, color);
-    let mut screen = Screen { term, drawn: false };
+    let mut screen = Screen {
+        term,
+        drawn: false,
+        mode: TtyMode::save(),
+    };
     let mut keys = KeyReader::start().map_err(io_error)?;
     screen
         .draw(&pick.frame(question, width))
@@ -101,6 +105,7 @@ fn io_error(error: io::Error) -> Error {
 struct Screen {
     term: Term,
     drawn: bool,
+    mode: Option<TtyMode>,
 }
 
 impl Screen {
@@ -145,14 +150,50 @@ impl Screen {
 }
 
 impl Drop for Screen {
-    /// Left open (an error elsewhere ended the picker): the frame goes, the cursor shows.
+    /// Left open (an error elsewhere ended the picker): the frame goes, the cursor shows, and
+    /// the terminal's mode is put back (the key thread's read, still waiting, set it raw).
     fn drop(&mut self) {
         if self.drawn {
             let mut out = String::new();
             self.home(&mut out);
             out.push_str("\x1b[?25h");
             let _ = self.term.write_str(&out);
+            if let Some(mode) = &self.mode {
+                mode.restore();
+            }
         }
+    }
+}
+
+/// The terminal's mode as the picker found it, on the descriptor console reads keys from
+/// (stdin when it is a terminal, else /dev/tty).
+struct TtyMode {
+    tty: Option<std::fs::File>,
+    termios: rustix::termios::Termios,
+}
+
+impl TtyMode {
+    fn save() -> Option<Self> {
+        use std::io::IsTerminal;
+        let tty = if io::stdin().is_terminal() {
+            None
+        } else {
+            Some(std::fs::File::open("/dev/tty").ok()?)
+        };
+        let termios = match &tty {
+            Some(file) => rustix::termios::tcgetattr(file),
+            None => rustix::termios::tcgetattr(io::stdin()),
+        }
+        .ok()?;
+        Some(TtyMode { tty, termios })
+    }
+
+    fn restore(&self) {
+        let now = rustix::termios::OptionalActions::Now;
+        let _ = match &self.tty {
+            Some(file) => rustix::termios::tcsetattr(file, now, &self.termios),
+            None => rustix::termios::tcsetattr(io::stdin(), now, &self.termios),
+        };
     }
 }
 
