@@ -298,6 +298,15 @@ pub(super) struct Live<'a> {
     skipped: Vec<String>,
 }
 
+impl Drop for Live<'_> {
+    /// An error before the picker opened: the spinner goes.
+    fn drop(&mut self) {
+        if let Some(spinner) = self.spinner.take() {
+            spinner.finish();
+        }
+    }
+}
+
 impl<'a> Live<'a> {
     /// Discovery starts (it runs only while something is awaited through [`Live::beside`]).
     pub(super) fn start<E: EksRead>(
