@@ -1,14 +1,20 @@
 //! Discovery: every cluster the run's accounts can see in the search regions, all accounts and
-//! regions at once, each cluster described as soon as its region's list names it.
+//! regions at once: every region's ListClusters first, then each cluster described.
 //!
 //! The longest chain of dependent calls is what a user waits for: the assumed role's
 //! credentials (the SDK fetches them on an account's first call, once for all its regions),
-//! the pages of ListClusters, then one DescribeCluster per cluster. Every (account, region)
-//! runs on its own; within one, at most [`DESCRIBE_PER_REGION`] DescribeCluster calls are in
-//! flight, since EKS throttles per account and region (a throttled call is retried by the
-//! SDK's retry mode, with back-off).
+//! the pages of ListClusters (then the guided picker opens, with every name), then one
+//! DescribeCluster per cluster (its rows fill in). The describes wait for the last region's
+//! list: they would otherwise go out beside the lists still running and, on a server that
+//! answers one request at a time (the sandbox's moto), hold them back and the picker with
+//! them; on EKS it costs the rows at most the lists' spread between regions. Within one
+//! account and region at most [`DESCRIBE_PER_REGION`] DescribeCluster calls are in flight,
+//! since EKS throttles per account and region (a throttled call is retried by the SDK's retry
+//! mode, with back-off).
 
 use std::cell::Cell;
+
+use tokio::sync::Notify;
 
 use futures::future::join_all;
 use futures::stream::{self, StreamExt, TryStreamExt};
@@ -66,31 +72,53 @@ pub(crate) fn note_skipped(skipped: &[String]) {
     }
 }
 
-/// One account's one region: ListClusters, then each name described as the list answers;
-/// Err(refusal) stays apart from the other errors so the caller may skip the region.
+/// The lists still out, the names they gave, and the moment the last one answers.
+struct Lists {
+    left: Cell<usize>,
+    names: Cell<usize>,
+    all_in: Notify,
+}
+
+impl Lists {
+    /// Resolves once every region has listed (a `Notified` hears `notify_waiters` from the
+    /// moment it is made).
+    async fn all_in(&self) {
+        loop {
+            let all_in = self.all_in.notified();
+            if self.left.get() == 0 {
+                return;
+            }
+            all_in.await;
+        }
+    }
+}
+
+/// One account's one region: ListClusters, then, once every region has listed, each name
+/// described; Err(refusal) stays apart from the other errors so the caller may skip the region.
 async fn region_clusters<E: EksRead>(
     (account, eks): (usize, &E),
     region: &str,
-    lists_left: &Cell<usize>,
-    listed: &Cell<usize>,
+    lists: &Lists,
     progress: &dyn Fn(Discovered<'_>),
 ) -> Result<Vec<EksCluster>> {
     let names = eks.list_clusters(region).await;
-    lists_left.set(lists_left.get() - 1);
+    lists.left.set(lists.left.get() - 1);
     if let Ok(names) = &names {
-        listed.set(listed.get() + names.len());
+        lists.names.set(lists.names.get() + names.len());
         progress(Discovered::Listed {
             account,
             region,
             names,
         });
     }
-    if lists_left.get() == 0 {
+    if lists.left.get() == 0 {
         progress(Discovered::AllListed {
-            clusters: listed.get(),
+            clusters: lists.names.get(),
         });
+        lists.all_in.notify_waiters();
     }
     let names = names?;
+    lists.all_in().await;
     stream::iter(&names)
         .map(|name| async move {
             let cluster = eks.describe_cluster(region, name).await?;
@@ -139,16 +167,17 @@ pub(crate) async fn discover_quietly<E: EksRead>(
     regions: &Regions,
     progress: &dyn Fn(Discovered<'_>),
 ) -> Result<Found> {
-    let lists_left = Cell::new(accounts.len() * regions.len());
-    let listed = Cell::new(0);
-    let (lists_left, listed) = (&lists_left, &listed);
+    let lists = &Lists {
+        left: Cell::new(accounts.len() * regions.len()),
+        names: Cell::new(0),
+        all_in: Notify::new(),
+    };
     let per_account = accounts
         .iter()
         .enumerate()
         .map(|(account, &eks)| async move {
             join_all(regions.iter().map(|region| async move {
-                let found =
-                    region_clusters((account, eks), region, lists_left, listed, progress).await;
+                let found = region_clusters((account, eks), region, lists, progress).await;
                 (region.as_str(), found)
             }))
             .await

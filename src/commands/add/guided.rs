@@ -178,15 +178,7 @@ async fn pick_clusters<H: HubRead, E: EksRead + IamRead, P: Prompt>(
 ) -> Result<Reply<Vec<EksCluster>>> {
     let fleet = live.fleet;
     let hub = ports.hub;
-    let (caller, secrets) = live
-        .beside(async {
-            futures::try_join!(
-                ports.accounts.own().caller(),
-                hub.cluster_secrets(start.namespace)
-            )
-        })
-        .await?;
-    fleet.set_caller(&caller.account, caller.partition());
+    let secrets = live.beside(hub.cluster_secrets(start.namespace)).await?;
     let registered = secrets
         .iter()
         .filter_map(|secret| secret.server().map(|s| s.trim_end_matches('/').to_owned()))

@@ -22,7 +22,7 @@ use crate::commands::discovery::{
 use crate::commands::targets::Regions;
 use crate::core::model::{ClusterArn, EksCluster};
 use crate::error::{Error, Result};
-use crate::ports::{EksRead, LiveRows, PickList};
+use crate::ports::{EksRead, IamRead, LiveRows, PickList};
 
 /// A listed cluster: which account (discovery's index), region, name.
 type Key = (usize, String, String);
@@ -149,11 +149,16 @@ impl Fleet {
     }
 
     /// Who the caller is (its account id and partition, for the caller's own rows).
-    pub(super) fn set_caller(&self, account: &str, partition: &str) {
+    fn set_caller(&self, account: &str, partition: &str) {
         if let Some(own) = self.ids.borrow_mut().first_mut() {
             *own = Some(account.to_owned());
         }
         partition.clone_into(&mut self.partition.borrow_mut());
+        self.changed.notify_one();
+    }
+
+    fn caller_known(&self) -> bool {
+        self.ids.borrow().first().is_some_and(Option::is_some)
     }
 
     /// The hub's EKS cluster if known, and the servers of the hub's cluster Secrets.
@@ -212,9 +217,9 @@ impl Fleet {
         self.rows.borrow().len()
     }
 
-    /// Resolves once every region has listed its clusters.
+    /// Resolves once every region has listed its clusters and the caller's account is known.
     async fn listed(&self) -> Result<()> {
-        while !self.all_listed.get() {
+        while !(self.all_listed.get() && self.caller_known()) {
             self.changed.notified().await;
         }
         Ok(())
@@ -309,7 +314,7 @@ impl Drop for Live<'_> {
 
 impl<'a> Live<'a> {
     /// Discovery starts (it runs only while something is awaited through [`Live::beside`]).
-    pub(super) fn start<E: EksRead>(
+    pub(super) fn start<E: EksRead + IamRead>(
         accounts: &'a Accounts<E>,
         regions: &'a Regions,
         fleet: &'a Fleet,
@@ -319,9 +324,17 @@ impl<'a> Live<'a> {
             regions.len(),
             accounts.count()
         ));
+        // Who the caller is (the account of its own rows) is asked beside the lists.
         let discovery = Box::pin(async move {
             let clients: Vec<&E> = accounts.iter().collect();
-            discover_quietly(&clients, regions, &|event| fleet.record(event)).await
+            let caller = async {
+                let caller = accounts.own().caller().await?;
+                fleet.set_caller(&caller.account, caller.partition());
+                Ok(())
+            };
+            let progress = |event: Discovered<'_>| fleet.record(event);
+            let discovery = discover_quietly(&clients, regions, &progress);
+            futures::try_join!(caller, discovery).map(|((), found)| found)
         });
         Live {
             fleet,
