@@ -119,6 +119,8 @@ async fn region_clusters<E: EksRead>(
     }
     let names = names?;
     lists.all_in().await;
+    // Whatever waited for the names (the picker) goes first.
+    tokio::task::yield_now().await;
     stream::iter(&names)
         .map(|name| async move {
             let cluster = eks.describe_cluster(region, name).await?;

@@ -345,14 +345,16 @@ impl<'a> Live<'a> {
         }
     }
 
-    /// `work`, while discovery goes on beside it; an error of discovery ends `work`.
+    /// `work`, while discovery goes on beside it; an error of discovery ends `work`. `work`
+    /// is polled first: the picker is drawn before discovery sends what comes next.
     pub(super) async fn beside<T>(&mut self, work: impl Future<Output = Result<T>>) -> Result<T> {
         let work = std::pin::pin!(work);
         let Some(discovery) = self.discovery.as_mut() else {
             return work.await;
         };
-        match select(discovery, work).await {
-            Either::Left((found, work)) => {
+        match select(work, discovery).await {
+            Either::Left((result, _)) => result,
+            Either::Right((found, work)) => {
                 self.discovery = None;
                 self.fleet.ended();
                 let found = found?;
@@ -361,7 +363,6 @@ impl<'a> Live<'a> {
                 self.skipped = found.skipped;
                 work.await
             }
-            Either::Right((result, _)) => result,
         }
     }
 
