@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use super::read_back::read_back;
 use crate::commands::{Ports, require_rbac};
-use crate::core::action::{Change, Step};
+use crate::core::action::{Action, Change, Step};
 use crate::core::model::IRSA_ANNOTATION;
 use crate::core::model::ObservedServiceAccount;
 use crate::core::plan::Plan;
@@ -153,10 +153,33 @@ pub(super) async fn apply<H: HubRead + HubWrite, E: EksRead + EksWrite, P: Promp
     Ok(write_all(ports, plan, restart, write).await)
 }
 
-/// Make the plan's writes in its order (identity, target access, Secrets), then restart
-/// Argo CD's workloads when asked; writes only (and read-backs of a write refused as already
-/// made). Stops at the first failed write: what was done stays, the rest is `not done`, and
-/// running the same command again plans from what is there and makes only what is missing.
+/// The plan's writes in the groups they are sent in: each a run of consecutive writes that
+/// depend on none of each other (the annotations of Argo CD's service accounts), else one.
+fn groups(writes: &[&Action]) -> Vec<std::ops::Range<usize>> {
+    let together = |a: &Action, b: &Action| {
+        matches!(
+            (&a.step, &b.step),
+            (
+                Step::AnnotateServiceAccount { .. },
+                Step::AnnotateServiceAccount { .. }
+            )
+        )
+    };
+    let mut groups: Vec<std::ops::Range<usize>> = Vec::new();
+    for (index, action) in writes.iter().enumerate() {
+        match groups.last_mut() {
+            Some(group) if together(writes[group.start], action) => group.end = index + 1,
+            _ => groups.push(index..index + 1),
+        }
+    }
+    groups
+}
+
+/// Make the plan's writes in its order (identity, target access, Secrets), the independent
+/// ones of a group at once, then restart Argo CD's workloads when asked; writes only (and
+/// read-backs of a write refused as already made). Stops after the group with the first
+/// failed write: what was done stays, the rest is `not done`, and running the same command
+/// again plans from what is there and makes only what is missing.
 pub(super) async fn write_all<H: HubRead + HubWrite, E: EksRead + EksWrite, P: Prompt>(
     ports: &Ports<'_, H, E, P>,
     plan: &Plan,
@@ -168,31 +191,44 @@ pub(super) async fn write_all<H: HubRead + HubWrite, E: EksRead + EksWrite, P: P
         ..Applied::default()
     };
     ports.prompt.writes_begin();
-    for (index, action) in plan.writes().enumerate() {
-        // Ctrl-C: stop before the next write; the progress says what was and was not written.
+    let writes: Vec<&Action> = plan.writes().collect();
+    for group in groups(&writes) {
+        // Ctrl-C: stop before the next group; the progress says what was and was not written.
         if ports.prompt.interrupted() {
             return Err(Stopped {
                 applied,
                 error: Error::Interrupted,
             });
         }
-        match write_step(ports, &action.step, write).await {
-            Ok(Wrote::Done(answer)) => {
-                applied.answers.record(answer);
-                applied.progress.mark(index, StepStatus::Done, None);
+        let results = futures::future::join_all(
+            group
+                .clone()
+                .map(|index| write_step(ports, &writes[index].step, write)),
+        )
+        .await;
+        let mut failed = None;
+        for (index, result) in group.zip(results) {
+            match result {
+                Ok(Wrote::Done(answer)) => {
+                    applied.answers.record(answer);
+                    applied.progress.mark(index, StepStatus::Done, None);
+                }
+                Ok(Wrote::AlreadyDone(who)) => {
+                    applied.answers.partial |= writes[index].step.is_hub_write();
+                    applied
+                        .progress
+                        .mark(index, StepStatus::AlreadyDone, Some(who));
+                }
+                Err(error) => {
+                    applied
+                        .progress
+                        .mark(index, StepStatus::Failed, Some(error.to_string()));
+                    failed.get_or_insert(error);
+                }
             }
-            Ok(Wrote::AlreadyDone(who)) => {
-                applied.answers.partial |= action.step.is_hub_write();
-                applied
-                    .progress
-                    .mark(index, StepStatus::AlreadyDone, Some(who));
-            }
-            Err(error) => {
-                applied
-                    .progress
-                    .mark(index, StepStatus::Failed, Some(error.to_string()));
-                return Err(Stopped { applied, error });
-            }
+        }
+        if let Some(error) = failed {
+            return Err(Stopped { applied, error });
         }
     }
     if !restart {
