@@ -26,16 +26,18 @@ mod next;
 mod observe;
 mod preflight;
 mod read_back;
+mod restart;
 mod roles;
 
 use crate::adapters::prompt::needs_flag;
-use apply::{Applied, apply, restart_if_stale};
+use apply::{Applied, apply};
 use converge::converge;
 use guided::{Answers, Start};
 use live::{Fleet, Live};
 use next::doctor_command;
 use observe::{hub_lists, observe};
 use preflight::{HubClues, read_facts};
+use restart::restart_if_stale;
 
 /// `work`, with guided discovery going on beside it when there is one.
 async fn beside<T>(
@@ -268,7 +270,7 @@ pub(crate) async fn run<
                     return Err(Error::Cancelled);
                 }
                 let first = apply(&ports, &plan, restart, Write::Real, review).await?;
-                match converge(&ports, &identity, &registrations, first).await {
+                match converge(&ports, &identity, &registrations, &observed, first).await {
                     Ok(applied) => (Outcome::Applied, applied),
                     Err(stopped) => {
                         report.outcome = Outcome::Failed;
