@@ -389,6 +389,17 @@ impl<'a> Live<'a> {
         if let Some(spinner) = self.spinner.take() {
             spinner.finish();
         }
+        // What TAB offers for `add CLUSTER` for a while: every name, described or not.
+        let listed: Vec<EksCluster> = fleet
+            .order()
+            .into_iter()
+            .filter_map(|(arn, _, row)| match row {
+                Row::Described(cluster) => Some(*cluster),
+                Row::Listed => Some(placeholder(arn, false)),
+                Row::Gone => None,
+            })
+            .collect();
+        crate::adapters::local::remember_discovery(&listed);
         Ok(())
     }
 
