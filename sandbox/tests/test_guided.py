@@ -7,7 +7,8 @@
    registered; no prompt line fills the 80 columns (nothing wraps).
 3. The picker is drawn before every cluster is described: with one DescribeCluster held back
    (the sandbox's fault route), its row shows `…` and fills in without a key press; it is then
-   picked.
+   picked. An error of that DescribeCluster while the picker is open ends the run with the
+   error, the terminal out of raw mode.
 
 Needs the sandbox and ARGOCD_EKS_BIN, as test_interactive.py (whose helpers these use).
 Transcripts (the screen before each key) go to $ARGOCD_EKS_SANDBOX_DIR/guided-*.txt.
@@ -20,6 +21,7 @@ import subprocess
 import time
 import urllib.parse
 import urllib.request
+import uuid
 
 import boto3
 import pytest
@@ -249,93 +251,93 @@ def test_with_500_clusters_typing_narrows_the_picker_to_the_one_registered(
     assert_registered(namespace, cluster, done["secret"])
 
 
-def test_the_picker_is_drawn_before_every_cluster_is_described_and_a_row_fills_in_by_itself(
-    sandbox, plugin_dir, namespace, capsys
-):
-    held = 4  # seconds DescribeCluster of staging is held back
+LIVE_REGION = "sa-east-1"  # no other test has clusters there
+
+
+@pytest.fixture
+def held(sandbox):
+    """Two clusters of their own in LIVE_REGION: (the one whose DescribeCluster a test holds
+    back, the other); deleted after, with any fault left."""
+    suffix = uuid.uuid4().hex[:8]
+    names = [f"held-{suffix}", f"quick-{suffix}"]
     sandbox_post("/_sandbox/faults/reset", {})
-    sandbox_post(
-        "/_sandbox/faults",
-        {"action": "DescribeCluster", "match": "/clusters/staging", "delay": held},
-    )
-    args = ["argocd-eks", "add", "--region", "us-east-1", "--region", "eu-west-1"]
-    args += ["--argocd-namespace", namespace, "--identity", "irsa", "--management-role-arn", MANAGEMENT]
+    made = sandbox_post("/_sandbox/eks/clusters", {"account": HUB, "region": LIVE_REGION, "names": names})
+    assert len(made["done"]) == 2, made
+    yield names
+    sandbox_post("/_sandbox/faults/reset", {})
+    sandbox_post("/_sandbox/eks/clusters", {"account": HUB, "region": LIVE_REGION, "names": names, "delete": True})
+
+
+def live_args(namespace: str) -> list:
+    return ["argocd-eks", "add", "--region", LIVE_REGION, "--argocd-namespace", namespace,
+            "--identity", "irsa", "--management-role-arn", MANAGEMENT]
+
+
+def test_the_picker_is_drawn_before_every_cluster_is_described_and_a_row_fills_in_by_itself(
+    sandbox, plugin_dir, namespace, held, capsys
+):
+    name, other = held
+    hold = 4  # seconds DescribeCluster of `name` is held back
+    sandbox_post("/_sandbox/faults", {"action": "DescribeCluster", "match": f"/clusters/{name}", "delay": hold})
     question = "Which clusters should Argo CD manage?"
     ok = False
-    try:
-        with Terminal(plugin_dir, args, rows=24, cols=80) as term:
-            try:
-                started = time.monotonic()
-                waiting = term.picker(
-                    lambda rows: any(r["name"] == "staging" for r in rows), "the picker with staging"
-                )
-                drawn = time.monotonic() - started
-                staging = next(r for r in waiting if r["name"] == "staging")
-                assert "\u2026" in staging["line"], staging
-                assert drawn < held, f"the picker was drawn after {drawn:.1f}s, not before the describe"
-                assert any("still being described" in line for line in term.lines()), term.screen_text()
-                # The others fill in (no key pressed) while staging's describe is held.
-                term.picker(
-                    lambda rows: all(
-                        ("\u2026" in r["line"]) == (r["name"] == "staging") for r in rows
-                    ),
-                    "every row but staging's filled in",
-                )
-                filled = term.picker(
-                    lambda rows: any(
-                        r["name"] == "staging" and "\u2026" not in r["line"] and "ACTIVE" in r["line"]
-                        for r in rows
-                    ),
-                    "staging filled in",
-                )
-                assert term.keys == [], "a key was pressed before the row filled in"
-                assert not any("still being described" in line for line in term.lines()), term.screen_text()
-                assert time.monotonic() - started >= held - 0.5
-                assert len(filled) == len(waiting)
-                term.filter_to("staging", "staging")
-                term.press(" ")
-                term.picker(lambda rows: [(r["name"], r["checked"]) for r in rows] == [("staging", True)], "staging picked")
-                term.press("\r")
-                assert term.answered(question, "the picker's answer") == "staging"
-                term.until(lambda lines: not term.picker_rows(lines), "the picker gone")
-                assert_no_prompt_wrapped(term)
-                # Enough: the rest of the questions are test_interactive's.
-                term._question(TARGET_ROLE_QUESTION)
-                term.press(KEY_CTRL_C)
-                assert term.wait() == 130, term.text
-                ok = True
-            finally:
-                save_transcript(sandbox, capsys, "guided-live-rows", term, ok)
-    finally:
-        sandbox_post("/_sandbox/faults/reset", {})
+    with Terminal(plugin_dir, live_args(namespace), rows=24, cols=80) as term:
+        try:
+            started = time.monotonic()
+            first = term.picker(lambda rows: {r["name"] for r in rows} == {name, other}, "the picker")
+            drawn = time.monotonic() - started
+            assert "\u2026" in next(r for r in first if r["name"] == name)["line"], first
+            assert drawn < hold, f"the picker was drawn after {drawn:.1f}s, not before the describe"
+            assert any("still being described" in line for line in term.lines()), term.screen_text()
+            # The other fills in (no key pressed) while the held describe waits.
+            term.picker(
+                lambda rows: all(("\u2026" in r["line"]) == (r["name"] == name) for r in rows),
+                "every row but the held one's filled in",
+            )
+            term.picker(
+                lambda rows: all("\u2026" not in r["line"] and "ACTIVE" in r["line"] for r in rows),
+                f"{name} filled in",
+            )
+            assert term.keys == [], "a key was pressed before the row filled in"
+            assert not any("still being described" in line for line in term.lines()), term.screen_text()
+            assert time.monotonic() - started >= hold - 0.5
+            term.filter_to(name, name)
+            term.press(" ")
+            term.picker(lambda rows: [(r["name"], r["checked"]) for r in rows] == [(name, True)], f"{name} picked")
+            term.press("\r")
+            assert term.answered(question, "the picker's answer") == name
+            term.until(lambda lines: not term.picker_rows(lines), "the picker gone")
+            assert_no_prompt_wrapped(term)
+            # Enough: the rest of the questions are test_interactive's.
+            term._question(TARGET_ROLE_QUESTION)
+            term.press(KEY_CTRL_C)
+            assert term.wait() == 130, term.text
+            ok = True
+        finally:
+            save_transcript(sandbox, capsys, "guided-live-rows", term, ok)
 
 
 def test_an_error_of_discovery_while_the_picker_is_open_ends_it_and_the_terminal_is_restored(
-    sandbox, plugin_dir, namespace, capsys
+    sandbox, plugin_dir, namespace, held, capsys
 ):
     import termios
 
-    sandbox_post("/_sandbox/faults/reset", {})
+    name, other = held
     sandbox_post(
         "/_sandbox/faults",
-        {"action": "DescribeCluster", "match": "/clusters/staging", "delay": 2, "status": 400},
+        {"action": "DescribeCluster", "match": f"/clusters/{name}", "delay": 2, "status": 400},
     )
-    args = ["argocd-eks", "add", "--region", "us-east-1", "--region", "eu-west-1"]
-    args += ["--argocd-namespace", namespace, "--identity", "irsa", "--management-role-arn", MANAGEMENT]
     ok = False
-    try:
-        with Terminal(plugin_dir, args, rows=24, cols=80) as term:
-            try:
-                term.picker(lambda rows: any(r["name"] == "staging" for r in rows), "the picker")
-                term.expect(r"^error: .*DescribeCluster", "discovery's error")
-                status = term.wait()
-                assert status not in (0, 130), term.text
-                # The picker is gone, and the key thread's raw mode with it.
-                assert not term.picker_rows(term.lines()), term.screen_text()
-                lflag = termios.tcgetattr(term.child.child_fd)[3]
-                assert lflag & termios.ECHO and lflag & termios.ICANON, "the terminal was left in raw mode"
-                ok = True
-            finally:
-                save_transcript(sandbox, capsys, "guided-live-error", term, ok)
-    finally:
-        sandbox_post("/_sandbox/faults/reset", {})
+    with Terminal(plugin_dir, live_args(namespace), rows=24, cols=80) as term:
+        try:
+            term.picker(lambda rows: {r["name"] for r in rows} == {name, other}, "the picker")
+            term.expect(r"^error: .*DescribeCluster", "discovery's error")
+            status = term.wait()
+            assert status not in (0, 130), term.text
+            # The picker is gone, and the key thread's raw mode with it.
+            assert not term.picker_rows(term.lines()), term.screen_text()
+            lflag = termios.tcgetattr(term.child.child_fd)[3]
+            assert lflag & termios.ECHO and lflag & termios.ICANON, "the terminal was left in raw mode"
+            ok = True
+        finally:
+            save_transcript(sandbox, capsys, "guided-live-error", term, ok)
