@@ -11,6 +11,7 @@ from werkzeug.serving import run_simple
 from . import install
 from .eks_auth import EksAuthApp
 from .middleware import SandboxMiddleware
+from .serving import KeepAliveRequestHandler
 
 
 def main() -> None:
@@ -24,10 +25,13 @@ def main() -> None:
     )
     args = parser.parse_args()
     os.environ.setdefault("MOTO_PORT", str(args.port))  # as moto_server: moto may call itself
-    install()
+    # MOTO_EKS_EXT_PLAIN=1: moto as it comes (werkzeug's server, no speed-ups), to compare.
+    plain = os.environ.get("MOTO_EKS_EXT_PLAIN") == "1"
+    install(speedups=not plain)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     app = SandboxMiddleware(EksAuthApp(DomainDispatcherApplication(create_backend_app)), apiserver=args.apiserver)
-    run_simple(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
+    handler = MotoRequestHandler if plain else KeepAliveRequestHandler
+    run_simple(args.host, args.port, app, threaded=True, request_handler=handler)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from moto.eks.models import eks_backends
 from moto.iam.models import get_account_id_from
 from werkzeug.exceptions import NotFound
 
-from . import credentials, faults, tokenreview
+from . import credentials, faults, speedups, tokenreview
 
 CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/[^/]+/[^/]+/([^/]+)/")  # key, service
 CLUSTER_FIELDS = {  # request field -> setter on a moto Cluster
@@ -57,7 +57,10 @@ def describe_request(environ: dict[str, Any]) -> dict[str, Any]:
     if not action and service:
         environ["wsgi.input"] = io.BytesIO(body)
         with contextlib.suppress(NotFound, NotImplementedError, UnknownServiceError, DataNotFoundError):
-            action = get_service_router(service).match(Request(environ))[0].name
+            operation, params = get_service_router(service).match(Request(environ))
+            action = operation.name
+            # moto routes the same request again; speedups.route_once lets it use this one.
+            environ[speedups.ROUTED] = {service: (operation, params)}
     environ["wsgi.input"] = io.BytesIO(body)
     account = (
         os.environ.get("MOTO_ACCOUNT_ID")
