@@ -10,6 +10,7 @@ from werkzeug.serving import run_simple
 
 from . import install
 from .eks_auth import EksAuthApp
+from .fastpath import FastPath
 from .middleware import SandboxMiddleware
 from .serving import KeepAliveRequestHandler
 
@@ -29,7 +30,9 @@ def main() -> None:
     plain = os.environ.get("MOTO_EKS_EXT_PLAIN") == "1"
     install(speedups=not plain)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    app = SandboxMiddleware(EksAuthApp(DomainDispatcherApplication(create_backend_app)), apiserver=args.apiserver)
+    dispatcher = DomainDispatcherApplication(create_backend_app)
+    fast_path = None if plain else FastPath(dispatcher)
+    app = SandboxMiddleware(EksAuthApp(dispatcher), apiserver=args.apiserver, fast_path=fast_path)
     handler = MotoRequestHandler if plain else KeepAliveRequestHandler
     run_simple(args.host, args.port, app, threaded=True, request_handler=handler)
 
