@@ -22,6 +22,8 @@ from werkzeug.exceptions import NotFound
 from . import credentials, faults, speedups, tokenreview
 
 CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/[^/]+/[^/]+/([^/]+)/")  # key, service
+# Services whose requests the fast path may serve (EKS Auth: eks_auth.py serves it).
+FAST_SERVICES = {"eks", "sts", "iam"}
 CLUSTER_FIELDS = {  # request field -> setter on a moto Cluster
     "endpoint": lambda cluster, value: setattr(cluster, "endpoint", value),
     # CREATING, ACTIVE, DELETING, FAILED, UPDATING, PENDING: a cluster that is not ready.
@@ -123,13 +125,16 @@ class SandboxMiddleware:
                 # Logged as sent, and marked: the server refused it, nothing was written.
                 entry["faulted"] = fault["code"]
                 return failed
+        app = self.app
+        if self.fast_path is not None and entry["service"] in FAST_SERVICES:
+            app = self.fast_or_moto
         if entry["service"] in credentials.QUERY_SERVICES:
-            return query_error_as_aws_writes_it(self.app, environ, logged_start_response)
-        if self.fast_path is not None and entry["service"] == "eks":
-            answered = self.fast_path.answer(environ, logged_start_response)
-            if answered is not None:
-                return answered
-        return self.app(environ, logged_start_response)
+            return query_error_as_aws_writes_it(app, environ, logged_start_response)
+        return app(environ, logged_start_response)
+
+    def fast_or_moto(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        answered = self.fast_path.answer(environ, start_response)
+        return self.app(environ, start_response) if answered is None else answered
 
     def sandbox(self, method: str, path: str, environ: dict[str, Any]) -> tuple[str, Any]:
         """The sandbox-only routes: the request log, the cluster override, the regions an

@@ -12,6 +12,7 @@ from enum import Enum
 from typing import Any
 
 from moto.core import responses as moto_responses
+from moto.core import routing
 from moto.core import serialize
 from moto.core.responses import BaseResponse
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
@@ -29,6 +30,7 @@ def install() -> None:
     memo_possible_keys()
     fast_json_structures()
     route_once()
+    memo_rest_rules()
     memo_method_names()
     memo_backend_for_host()
 
@@ -216,13 +218,61 @@ def fast_json_structures() -> None:
         else:
             out[name] = value
 
-    def structure(self: Any, value: Any, shape: Any) -> dict[str, Any]:
-        wrapper: dict[str, Any] = {}
+    plans: dict[tuple[int, str], tuple[Any, list[tuple[str, Any, tuple[str, ...]]]]] = {}
+
+    def plan(self: Any, value: Any, shape: Any) -> list[tuple[str, Any, tuple[str, ...]]] | None:
+        """The members of a structure with the names the picker tries for each, for objects
+        of this class without explicit aliases (the picker's memo, read once per structure)."""
+        if type(value) is not dict:
+            meta = getattr(value, "Meta", _ABSENT)
+            if meta is not _ABSENT and getattr(meta, "serialization_aliases", _ABSENT) is not _ABSENT:
+                return None  # explicit aliases: member by member through get_value
+        memo_key = (id(shape), value.__class__.__name__)
+        known = plans.get(memo_key)
+        if known is not None and known[0] is shape:
+            return known[1]
+        members = []
+        picker = self._value_picker
         for member_key, member_shape in shape.members.items():
             member_shape.parent = shape
-            if "location" in member_shape.serialization or "body" in wrapper:
+            if "location" in member_shape.serialization:
                 raise _Fallback
-            member_value = self.get_value(value, member_key, member_shape)
+            context = serialize.AttributePickerContext(
+                obj=value, key=member_key, shape=member_shape,
+                operation_model=self.operation_model, service_model=self.service_model,
+            )
+            members.append((member_key, member_shape, tuple(picker.get_possible_keys(context))))
+        plans[memo_key] = (shape, members)
+        return members
+
+    def structure(self: Any, value: Any, shape: Any) -> dict[str, Any]:
+        wrapper: dict[str, Any] = {}
+        members = plan(self, value, shape)
+        if members is None:
+            for member_key, member_shape in shape.members.items():
+                member_shape.parent = shape
+                if "location" in member_shape.serialization or "body" in wrapper:
+                    raise _Fallback
+                member_value = self.get_value(value, member_key, member_shape)
+                if member_value is not None:
+                    write(self, wrapper, member_value, member_shape, member_key)
+            return wrapper
+        is_dict = type(value) is dict
+        for member_key, member_shape, keys in members:
+            member_shape.parent = shape  # as moto does, each time
+            if "body" in wrapper:
+                raise _Fallback
+            member_value = None
+            for possible_key in keys:  # the picker: the first name the object has
+                if is_dict and "." not in possible_key:
+                    if possible_key in value:
+                        member_value = value[possible_key]
+                        break
+                else:
+                    found = serialize.get_value(value, possible_key, serialize.MISSING)
+                    if found is not serialize.MISSING:
+                        member_value = found
+                        break
             if member_value is not None:
                 write(self, wrapper, member_value, member_shape, member_key)
         return wrapper
@@ -275,6 +325,46 @@ def route_once() -> None:
         return name
 
     _patch(BaseResponse, "_get_action_from_method_and_request_uri", _get_action_from_method_and_request_uri)
+
+
+def memo_rest_rules() -> None:
+    """moto's REST router binds its werkzeug URL map to the request's host and matches the
+    path and method (a state machine over every URI of the service) for each request; the
+    rule and path arguments are a function of host, path and method (the map is fixed), so
+    they are remembered. The rule's own check of the query and headers (which of the
+    operations sharing a URI) still runs for each request."""
+    original = routing.RestRouter._match
+    limit = 20000
+
+    def _match(self: Any, request: Any) -> Any:
+        path = self._get_path(request)
+        memo = self.__dict__.setdefault("_moto_eks_ext_rules", {})  # this router's own map
+        key = (request.host, path, request.method)
+        known = memo.get(key)
+        if known is None:
+            matcher = self._map.bind(request.host)
+            path_info = routing._get_path_info_for_matching(path)
+            try:
+                known = routing._match_path(matcher, path_info, request.method)
+            except routing.MethodNotAllowed as e:
+                raise routing.NotFound() from e
+            if len(memo) >= limit:
+                memo.clear()
+            memo[key] = known
+        rule, arguments = known
+        assert isinstance(rule, routing.SmithyRule)
+        return rule.match_request(request), routing.to_uri_params(arguments)
+
+    if routing.RestRouter.__dict__["_match"].__code__.co_names != _RULES_MATCH_NAMES:
+        return  # not moto 5.2's _match: leave it
+    _patch(routing.RestRouter, "_match", _match)
+
+
+# The names moto 5.2's RestRouter._match uses: memo_rest_rules follows that code.
+_RULES_MATCH_NAMES = (
+    "_map", "bind", "host", "_get_path_info_for_matching", "_get_path", "_match_path", "method",
+    "MethodNotAllowed", "NotFound", "isinstance", "SmithyRule", "match_request", "to_uri_params",
+)
 
 
 def memo_method_names() -> None:
