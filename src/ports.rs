@@ -105,25 +105,37 @@ pub(crate) trait HubRead {
     async fn rules_review(&self, namespace: &str) -> Result<RulesReview>;
 }
 
+/// One annotation to set: its key, the value wanted, and the value the plan read (None: absent).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Annotation<'a> {
+    pub(crate) key: &'a str,
+    pub(crate) value: &'a str,
+    pub(crate) expected: Option<&'a str>,
+}
+
 /// Writes to the cluster where Argo CD runs, all server-side apply or delete.
 pub(crate) trait HubWrite {
-    async fn apply_secret(&self, secret: &DesiredSecret, write: Write) -> Result<()>;
+    /// Server-side apply of the Secret; the answer is the Secret as the server now has it
+    /// (the read-back: no list after the writes).
+    async fn apply_secret(&self, secret: &DesiredSecret, write: Write) -> Result<ObservedSecret>;
     /// Delete a Secret; false when it was already gone.
     async fn delete_secret(&self, namespace: &str, name: &str, write: Write) -> Result<bool>;
     /// Take the `argocd.argoproj.io/secret-type` label off a Secret (Argo CD stops using it, as
     /// after `argocd cluster rm`); false when the Secret was already gone.
     async fn unregister_secret(&self, namespace: &str, name: &str, write: Write) -> Result<bool>;
     /// Set annotation `key` to `value` (server-side apply, this tool's field manager) only while
-    /// it still has the value `expected` (None: absent) this run read: otherwise, or when the
-    /// service account changed between the check and the write, a Conflict.
+    /// it still has the value `expected` (None: absent) this run read: otherwise a Conflict.
+    /// `resource_version` (as the plan read it) makes the write a compare-and-swap with no read
+    /// before it; when the object changed since, it is read once and written only if the
+    /// annotation is still `expected`. The answer is the service account as the server now
+    /// has it.
     async fn annotate_service_account(
         &self,
         service_account: &SaRef,
-        key: &str,
-        value: &str,
-        expected: Option<&str>,
+        annotation: Annotation<'_>,
+        resource_version: Option<&str>,
         write: Write,
-    ) -> Result<()>;
+    ) -> Result<ObservedServiceAccount>;
     /// Server-side apply of the service account without annotation `key` under this tool's
     /// field manager: the annotation goes only when no other manager also owns it.
     async fn remove_service_account_annotation(

@@ -100,9 +100,9 @@ use crate::core::rbac::{ResourceRule, RulesReview};
 use crate::core::secret::{DesiredSecret, OwnedFields};
 use crate::error::{Error, Result};
 use crate::ports::{
-    AwsAuth, CallerIdentity, EksRead, EksWrite, HubContext, HubRead, HubWrite, IamRead, IamRole,
-    IamWrite, PickList, Prompt, Reply, RolePolicy, Targets, TokenMinter, TokenReview, Workload,
-    Write,
+    Annotation, AwsAuth, CallerIdentity, EksRead, EksWrite, HubContext, HubRead, HubWrite, IamRead,
+    IamRole, IamWrite, PickList, Prompt, Reply, RolePolicy, Targets, TokenMinter, TokenReview,
+    Workload, Write,
 };
 
 /// The Secret as the hub has it after this tool applied `secret`: its fields, all owned.
@@ -178,6 +178,7 @@ impl FakeHub {
                     name: (*name).to_owned(),
                     irsa_role: None,
                     irsa_changed_at: None,
+                    resource_version: None,
                 })
                 .collect(),
         );
@@ -354,7 +355,7 @@ impl HubRead for FakeHub {
 }
 
 impl HubWrite for FakeHub {
-    async fn apply_secret(&self, secret: &DesiredSecret, write: Write) -> Result<()> {
+    async fn apply_secret(&self, secret: &DesiredSecret, write: Write) -> Result<ObservedSecret> {
         let what = format!("apply Secret {}/{}", secret.namespace, secret.name);
         let (real, fault) = self.write(write, &what)?;
         if real {
@@ -362,7 +363,7 @@ impl HubWrite for FakeHub {
             secrets.retain(|s| !(s.namespace == secret.namespace && s.name == secret.name));
             secrets.push(written(secret));
         }
-        Faults::after(fault, &what)
+        Faults::after(fault, &what).map(|()| written(secret))
     }
 
     async fn delete_secret(&self, namespace: &str, name: &str, write: Write) -> Result<bool> {
@@ -397,11 +398,15 @@ impl HubWrite for FakeHub {
     async fn annotate_service_account(
         &self,
         service_account: &SaRef,
-        key: &str,
-        value: &str,
-        expected: Option<&str>,
+        annotation: Annotation<'_>,
+        _resource_version: Option<&str>,
         write: Write,
-    ) -> Result<()> {
+    ) -> Result<ObservedServiceAccount> {
+        let Annotation {
+            key,
+            value,
+            expected,
+        } = annotation;
         let what = format!("annotate {service_account} {key}={value}");
         let now = self
             .service_accounts
@@ -431,7 +436,22 @@ impl HubWrite for FakeHub {
                 .or_default()
                 .insert(service_account.name.clone(), vec![key.to_owned()]);
         }
-        Faults::after(fault, &what)
+        Faults::after(fault, &what)?;
+        let stored = self
+            .service_accounts
+            .borrow()
+            .get(&service_account.namespace)
+            .and_then(|sas| {
+                sas.iter()
+                    .find(|sa| sa.name == service_account.name)
+                    .cloned()
+            });
+        Ok(stored.filter(|_| real).unwrap_or(ObservedServiceAccount {
+            name: service_account.name.clone(),
+            irsa_role: Some(value.to_owned()),
+            irsa_changed_at: None,
+            resource_version: None,
+        }))
     }
 
     async fn remove_service_account_annotation(

@@ -5,26 +5,8 @@
 mod common;
 
 use common::*;
-use serde_json::Value;
 
 const USER_AGENT: &str = concat!("kubectl-argocd-eks/", env!("CARGO_PKG_VERSION"));
-
-/// The audit events logged after byte `start` for requests the tool's user made (the
-/// sandbox kubeconfig's admin; the apiserver's own `system:` requests left out).
-fn audit_events_since(start: u64) -> Vec<Value> {
-    let path = format!("{}/audit.log", env("ARGOCD_EKS_SANDBOX_DIR"));
-    let text = std::fs::read(path).unwrap();
-    String::from_utf8_lossy(&text[start as usize..])
-        .lines()
-        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .filter(|event| {
-            !event["user"]["username"]
-                .as_str()
-                .unwrap_or_default()
-                .starts_with("system:")
-        })
-        .collect()
-}
 
 #[test]
 fn kubernetes_and_aws_requests_carry_the_tools_name() {

@@ -316,3 +316,56 @@ async fn irsa_two_adds_with_different_roles_the_later_never_writes_over_the_anno
     assert_eq!(secrets.len(), 1, "only b's: {secrets:?}");
     assert_eq!(entry_count("us-east-1", "staging", &staging_role).await, 0);
 }
+
+#[tokio::test]
+async fn irsa_service_accounts_changed_elsewhere_after_the_plan_are_still_annotated() {
+    // The annotation is written as a compare-and-swap on the resourceVersion the plan read,
+    // with no read before it: a service account another tool changed meanwhile (a label
+    // here) answers 409, is read once, and is written since its annotation is as planned.
+    let ns = argocd_namespace("rc-cas");
+    let (a, labelled) = race(
+        "GetRole",
+        &["RoleName=argocd-management"],
+        || {
+            Command::new(env!("CARGO_BIN_EXE_kubectl-argocd_eks"))
+                .args(["add", "prod-eu", "--region", "eu-west-1", "--skip-access"])
+                .args([
+                    "--argocd-namespace",
+                    &ns,
+                    "--management-role-arn",
+                    MANAGEMENT,
+                ])
+                .args(["--identity", "irsa", "--force", "--yes"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        },
+        || {
+            Command::new("kubectl")
+                .args([
+                    "-n",
+                    &ns,
+                    "label",
+                    "serviceaccount",
+                    "--all",
+                    "team=platform",
+                ])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        },
+    );
+    assert_eq!(labelled.code, 0, "{labelled}");
+    assert_eq!(a.code, 0, "{a}");
+    assert_irsa_annotations(&ns, Some(MANAGEMENT));
+    for sa in SERVICE_ACCOUNTS {
+        let labels = kubectl_json(&["-n", &ns, "get", "serviceaccount", sa, "-o", "json"]);
+        assert_eq!(
+            labels["metadata"]["labels"]["team"], "platform",
+            "{sa}: {labels}"
+        );
+    }
+}

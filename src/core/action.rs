@@ -40,6 +40,10 @@ pub(crate) enum Step {
         /// while it still is, so a change by someone else meanwhile is never written over.
         #[serde(skip_serializing_if = "Option::is_none")]
         previous: Option<String>,
+        /// The service account's resourceVersion when the plan was read (the write's
+        /// compare-and-swap); not part of what the plan shows.
+        #[serde(skip)]
+        resource_version: Option<String>,
     },
     CreatePodIdentityAssociation {
         hub_cluster: ClusterArn,
@@ -113,6 +117,14 @@ impl Step {
                 cluster.name
             ),
         }
+    }
+
+    /// Whether this is a write to the hub (Kubernetes), not to AWS.
+    pub(crate) fn is_hub_write(&self) -> bool {
+        matches!(
+            self,
+            Step::ApplySecret { .. } | Step::AnnotateServiceAccount { .. }
+        )
     }
 
     /// Whether Argo CD's pods must restart to see this change.

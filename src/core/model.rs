@@ -223,6 +223,9 @@ pub(crate) struct ObservedServiceAccount {
     pub(crate) irsa_role: Option<String>,
     /// When the IRSA annotation was last written (Unix seconds, from managedFields), if known.
     pub(crate) irsa_changed_at: Option<i64>,
+    /// The object's resourceVersion as read: an annotation is written only while it still is
+    /// (compare-and-swap), with no read just before the write.
+    pub(crate) resource_version: Option<String>,
 }
 
 /// A pod of one of Argo CD's service accounts, with when it was created (Unix seconds).

@@ -257,6 +257,7 @@ fn irsa_action(
             service_account,
             role_arn: identity.management_role.clone(),
             previous: sa.irsa_role.clone(),
+            resource_version: sa.resource_version.clone(),
         },
     })
 }
@@ -429,6 +430,7 @@ mod tests {
                     name: (*name).into(),
                     irsa_role: None,
                     irsa_changed_at: None,
+                    resource_version: None,
                 })
                 .collect(),
             ..Observed::default()

@@ -492,6 +492,23 @@ pub fn kube_writes_since(namespace: &str, start: u64) -> Vec<String> {
         .collect()
 }
 
+/// The audit events logged after byte `start` for requests the tool's user made (the
+/// sandbox kubeconfig's admin; the apiserver's own `system:` requests left out).
+pub fn audit_events_since(start: u64) -> Vec<Value> {
+    let path = format!("{}/audit.log", env("ARGOCD_EKS_SANDBOX_DIR"));
+    let text = std::fs::read(path).unwrap();
+    String::from_utf8_lossy(&text[start as usize..])
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|event| {
+            !event["user"]["username"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("system:")
+        })
+        .collect()
+}
+
 pub fn audit_log_len() -> u64 {
     std::fs::metadata(format!("{}/audit.log", env("ARGOCD_EKS_SANDBOX_DIR")))
         .unwrap()

@@ -5,10 +5,10 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::ByteString;
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
 use kube::api::ObjectMeta;
 
-use crate::core::model::FIELD_MANAGER;
+use crate::core::model::{FIELD_MANAGER, IRSA_ANNOTATION, ObservedServiceAccount};
 use crate::core::secret::{DesiredSecret, ObservedSecret, OwnedFields};
 
 /// The object sent with server-side apply: only the fields the tool owns.
@@ -30,6 +30,21 @@ pub(crate) fn manifest(desired: &DesiredSecret) -> Secret {
                 .collect(),
         ),
         ..Secret::default()
+    }
+}
+
+/// A service account read from the API server (or answered by a write): its IRSA annotation,
+/// when that was last written, and its resourceVersion.
+pub(super) fn observed_service_account(sa: ServiceAccount) -> ObservedServiceAccount {
+    ObservedServiceAccount {
+        irsa_role: sa
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(IRSA_ANNOTATION).cloned()),
+        irsa_changed_at: annotation_written_at(&sa.metadata, IRSA_ANNOTATION),
+        resource_version: sa.metadata.resource_version,
+        name: sa.metadata.name.unwrap_or_default(),
     }
 }
 

@@ -7,11 +7,10 @@ use k8s_openapi::api::authorization::v1::{
 use k8s_openapi::api::core::v1::{Pod, Secret, ServiceAccount};
 use kube::api::{Api, ListParams, PostParams};
 
-use super::objects::{annotation_written_at, observed_secret, owned_keys};
+use super::objects::{observed_secret, observed_service_account, owned_keys};
 use super::{KubeHub, RESTARTED_AT, cluster_secrets, found, kube_error, list};
 use crate::core::model::{
-    IRSA_ANNOTATION, MANAGED_BY_LABEL, MANAGED_BY_VALUE, ObservedServiceAccount, PodFacts,
-    SECRET_TYPE_LABEL,
+    MANAGED_BY_LABEL, MANAGED_BY_VALUE, ObservedServiceAccount, PodFacts, SECRET_TYPE_LABEL,
 };
 use crate::core::rbac::{ResourceRule, RulesReview};
 use crate::core::secret::ObservedSecret;
@@ -55,15 +54,7 @@ impl HubRead for KubeHub {
             .namespaced_service_accounts(namespace)
             .await?
             .into_iter()
-            .map(|sa| ObservedServiceAccount {
-                irsa_role: sa
-                    .metadata
-                    .annotations
-                    .as_ref()
-                    .and_then(|a| a.get(IRSA_ANNOTATION).cloned()),
-                irsa_changed_at: annotation_written_at(&sa.metadata, IRSA_ANNOTATION),
-                name: sa.metadata.name.unwrap_or_default(),
-            })
+            .map(observed_service_account)
             .collect())
     }
 

@@ -5,67 +5,83 @@ use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
 use kube::api::{Api, ListParams, Patch, PatchParams};
 
-use super::objects::{manifest, owned_keys};
+use super::objects::{manifest, observed_secret, observed_service_account, owned_keys};
 use super::{KubeHub, RESTARTED_AT, apply_params, found, kube_error, list};
-use crate::core::model::{SECRET_TYPE_LABEL, SaRef};
-use crate::core::secret::DesiredSecret;
+use crate::core::model::{ObservedServiceAccount, SECRET_TYPE_LABEL, SaRef};
+use crate::core::secret::{DesiredSecret, ObservedSecret};
 use crate::error::{Error, Result};
-use crate::ports::{HubWrite, Workload, WorkloadKind, Write};
+use crate::ports::{Annotation, HubWrite, Workload, WorkloadKind, Write};
 
 impl HubWrite for KubeHub {
-    async fn apply_secret(&self, secret: &DesiredSecret, write: Write) -> Result<()> {
+    async fn apply_secret(&self, secret: &DesiredSecret, write: Write) -> Result<ObservedSecret> {
         let api: Api<Secret> = Api::namespaced(self.client.clone(), &secret.namespace);
-        api.patch(
-            &secret.name,
-            &apply_params(write),
-            &Patch::Apply(&manifest(secret)),
-        )
-        .await
-        .map_err(|e| {
-            kube_error(
-                format!("apply Secret {}/{}", secret.namespace, secret.name),
-                e,
+        let applied = api
+            .patch(
+                &secret.name,
+                &apply_params(write),
+                &Patch::Apply(&manifest(secret)),
             )
-        })?;
-        Ok(())
+            .await
+            .map_err(|e| {
+                kube_error(
+                    format!("apply Secret {}/{}", secret.namespace, secret.name),
+                    e,
+                )
+            })?;
+        Ok(observed_secret(&applied))
     }
 
     async fn annotate_service_account(
         &self,
         service_account: &SaRef,
-        key: &str,
-        value: &str,
-        expected: Option<&str>,
+        annotation: Annotation<'_>,
+        resource_version: Option<&str>,
         write: Write,
-    ) -> Result<()> {
+    ) -> Result<ObservedServiceAccount> {
         let action = || format!("annotate ServiceAccount {service_account}");
+        // Only this one annotation: server-side apply keeps every other field and annotation;
+        // the resourceVersion makes it a compare-and-swap (409 when the object changed since).
+        let mut annotations = serde_json::Map::new();
+        annotations.insert(annotation.key.to_owned(), annotation.value.into());
+        if let Some(version) = resource_version {
+            match self
+                .apply_annotations_at(service_account, annotations.clone(), Some(version), write)
+                .await
+            {
+                Err(kube::Error::Api(status)) if status.code == 409 => {
+                    // Changed since the plan read it (a label, a token, another tool): read
+                    // once and write only if the annotation is still what the plan saw.
+                }
+                answer => return answer.map_err(|e| kube_error(action(), e)),
+            }
+        }
         let api: Api<ServiceAccount> =
             Api::namespaced(self.client.clone(), &service_account.namespace);
         let current = found(api.get(&service_account.name).await, action)?;
         let metadata = current.map(|sa| sa.metadata).unwrap_or_default();
-        let now = metadata.annotations.as_ref().and_then(|a| a.get(key));
-        if now.map(String::as_str) != expected {
+        let now = metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(annotation.key));
+        if now.map(String::as_str) != annotation.expected {
             return Err(Error::Conflict {
                 what: format!(
-                    "ServiceAccount {service_account} annotation {key} changed since this run read it (now {})",
+                    "ServiceAccount {service_account} annotation {} changed since this run read it (now {})",
+                    annotation.key,
                     now.map_or("absent", String::as_str)
                 ),
                 fix: "It was left as it is. Run the same command again to see the plan against it"
                     .into(),
             });
         }
-        // Only this one annotation: server-side apply keeps every other field and annotation;
-        // the resourceVersion read makes it a compare-and-swap (409 if it changed since).
-        let mut annotations = serde_json::Map::new();
-        annotations.insert(key.to_owned(), value.into());
         self.apply_annotations_at(
             service_account,
             annotations,
             metadata.resource_version.as_deref(),
             write,
-            action,
         )
         .await
+        .map_err(|e| kube_error(action(), e))
     }
 
     async fn restart_workloads(
@@ -174,8 +190,10 @@ impl KubeHub {
         write: Write,
         action: impl FnOnce() -> String,
     ) -> Result<()> {
-        self.apply_annotations_at(service_account, annotations, None, write, action)
+        self.apply_annotations_at(service_account, annotations, None, write)
             .await
+            .map(drop)
+            .map_err(|e| kube_error(action(), e))
     }
 
     /// [`Self::apply_annotations`], only while the object is at `resource_version` (when given).
@@ -185,8 +203,7 @@ impl KubeHub {
         annotations: serde_json::Map<String, serde_json::Value>,
         resource_version: Option<&str>,
         write: Write,
-        action: impl FnOnce() -> String,
-    ) -> Result<()> {
+    ) -> kube::Result<ObservedServiceAccount> {
         let api: Api<ServiceAccount> =
             Api::namespaced(self.client.clone(), &service_account.namespace);
         let mut metadata = serde_json::json!({
@@ -204,14 +221,14 @@ impl KubeHub {
             "kind": "ServiceAccount",
             "metadata": metadata,
         });
-        api.patch(
-            &service_account.name,
-            &apply_params(write),
-            &Patch::Apply(&patch),
-        )
-        .await
-        .map_err(|e| kube_error(action(), e))?;
-        Ok(())
+        let applied = api
+            .patch(
+                &service_account.name,
+                &apply_params(write),
+                &Patch::Apply(&patch),
+            )
+            .await?;
+        Ok(observed_service_account(applied))
     }
 
     /// Patch the pod template's restartedAt annotation, as `kubectl rollout restart` does.

@@ -8,11 +8,15 @@ use super::read_back::read_back;
 use crate::commands::{Ports, require_rbac};
 use crate::core::action::{Change, Step};
 use crate::core::model::IRSA_ANNOTATION;
+use crate::core::model::ObservedServiceAccount;
 use crate::core::plan::Plan;
 use crate::core::progress::{Progress, StepStatus};
 use crate::core::rbac::RulesReview;
+use crate::core::secret::ObservedSecret;
 use crate::error::{Error, Result};
-use crate::ports::{EksRead, EksWrite, HubRead, HubWrite, Prompt, Workload, WorkloadKind, Write};
+use crate::ports::{
+    Annotation, EksRead, EksWrite, HubRead, HubWrite, Prompt, Workload, WorkloadKind, Write,
+};
 
 /// Argo CD's workloads whose pods carry the identity, restarted with `--restart`.
 const ARGOCD_WORKLOADS: [Workload; 3] = [
@@ -77,11 +81,40 @@ async fn check_hub_permissions<H: HubRead>(
     .await
 }
 
-/// What the writes did: each step's record, and the workloads restarted.
+/// What the writes did: each step's record, the workloads restarted, and what the hub
+/// answered to its writes.
 #[derive(Debug, Default)]
 pub(super) struct Applied {
     pub(super) progress: Progress,
     pub(super) restarted: Vec<String>,
+    pub(super) answers: HubAnswers,
+}
+
+/// The hub's objects as its answers to this run's server-side applies show them: the
+/// read-back of what was written, with no list after the writes.
+#[derive(Debug, Default)]
+pub(super) struct HubAnswers {
+    pub(super) secrets: Vec<ObservedSecret>,
+    pub(super) service_accounts: Vec<ObservedServiceAccount>,
+    /// A hub write ended without an answer of its own (refused as there already, then read
+    /// back): the read-back lists the hub again.
+    pub(super) partial: bool,
+}
+
+impl HubAnswers {
+    fn record(&mut self, answer: Option<HubAnswer>) {
+        match answer {
+            Some(HubAnswer::Secret(secret)) => self.secrets.push(secret),
+            Some(HubAnswer::ServiceAccount(sa)) => self.service_accounts.push(sa),
+            None => {}
+        }
+    }
+}
+
+/// One hub write's answer: the object as the server has it after the write.
+pub(super) enum HubAnswer {
+    Secret(ObservedSecret),
+    ServiceAccount(ObservedServiceAccount),
 }
 
 /// A run that stopped at a failed write: what was done before it, and the write's error.
@@ -93,7 +126,8 @@ pub(super) struct Stopped {
 
 /// How one write ended when it did not fail.
 pub(super) enum Wrote {
-    Done,
+    /// Written; a hub write carries the server's answer.
+    Done(Option<HubAnswer>),
     /// Refused as already made, and read back as this run wanted it: who made it, for the report.
     AlreadyDone(String),
 }
@@ -131,7 +165,7 @@ pub(super) async fn write_all<H: HubRead + HubWrite, E: EksRead + EksWrite, P: P
 ) -> Result<Applied, Stopped> {
     let mut applied = Applied {
         progress: planned(plan),
-        restarted: Vec::new(),
+        ..Applied::default()
     };
     ports.prompt.writes_begin();
     for (index, action) in plan.writes().enumerate() {
@@ -143,8 +177,12 @@ pub(super) async fn write_all<H: HubRead + HubWrite, E: EksRead + EksWrite, P: P
             });
         }
         match write_step(ports, &action.step, write).await {
-            Ok(Wrote::Done) => applied.progress.mark(index, StepStatus::Done, None),
+            Ok(Wrote::Done(answer)) => {
+                applied.answers.record(answer);
+                applied.progress.mark(index, StepStatus::Done, None);
+            }
             Ok(Wrote::AlreadyDone(who)) => {
+                applied.answers.partial |= action.step.is_hub_write();
                 applied
                     .progress
                     .mark(index, StepStatus::AlreadyDone, Some(who));
@@ -261,81 +299,88 @@ async fn write_step<H: HubRead + HubWrite, E: EksRead + EksWrite, P: Prompt>(
 ) -> Result<Wrote> {
     let hub_eks = ports.accounts.own();
     let result = match step {
-        Step::ApplySecret { secret } => ports.hub.apply_secret(secret, write).await,
+        Step::ApplySecret { secret } => ports
+            .hub
+            .apply_secret(secret, write)
+            .await
+            .map(|answer| Some(HubAnswer::Secret(answer))),
         Step::AnnotateServiceAccount {
             service_account,
             role_arn,
             previous,
+            resource_version,
         } => {
+            let role = role_arn.to_string();
+            let annotation = Annotation {
+                key: IRSA_ANNOTATION,
+                value: &role,
+                expected: previous.as_deref(),
+            };
             ports
                 .hub
                 .annotate_service_account(
                     service_account,
-                    IRSA_ANNOTATION,
-                    &role_arn.to_string(),
-                    previous.as_deref(),
+                    annotation,
+                    resource_version.as_deref(),
                     write,
                 )
                 .await
+                .map(|answer| Some(HubAnswer::ServiceAccount(answer)))
         }
         // AWS has no dry run: on a server dry run only Kubernetes writes are sent.
-        _ if write == Write::ServerDryRun => Ok(()),
+        _ if write == Write::ServerDryRun => Ok(None),
         Step::CreatePodIdentityAssociation {
             hub_cluster,
             service_account,
             role_arn,
             target_role_arn,
-        } => {
-            hub_eks
-                .create_pod_identity_association(
-                    hub_cluster,
-                    service_account,
-                    role_arn,
-                    target_role_arn.as_ref(),
-                )
-                .await
-        }
+        } => hub_eks
+            .create_pod_identity_association(
+                hub_cluster,
+                service_account,
+                role_arn,
+                target_role_arn.as_ref(),
+            )
+            .await
+            .map(|()| None),
         Step::UpdatePodIdentityAssociation {
             hub_cluster,
             association_id,
             role_arn,
             target_role_arn,
             ..
-        } => {
-            hub_eks
-                .update_pod_identity_association(
-                    hub_cluster,
-                    association_id,
-                    role_arn,
-                    target_role_arn.as_ref(),
-                )
-                .await
-        }
+        } => hub_eks
+            .update_pod_identity_association(
+                hub_cluster,
+                association_id,
+                role_arn,
+                target_role_arn.as_ref(),
+            )
+            .await
+            .map(|()| None),
         Step::CreateAccessEntry {
             cluster,
             principal_arn,
-        } => {
-            ports
-                .accounts
-                .for_account(&cluster.account)
-                .create_access_entry(cluster, principal_arn)
-                .await
-        }
+        } => ports
+            .accounts
+            .for_account(&cluster.account)
+            .create_access_entry(cluster, principal_arn)
+            .await
+            .map(|()| None),
         Step::AssociateAccessPolicy {
             cluster,
             principal_arn,
             policy_arn,
             scope,
-        } => {
-            ports
-                .accounts
-                .for_account(&cluster.account)
-                .associate_access_policy(cluster, principal_arn, policy_arn, scope)
-                .await
-        }
+        } => ports
+            .accounts
+            .for_account(&cluster.account)
+            .associate_access_policy(cluster, principal_arn, policy_arn, scope)
+            .await
+            .map(|()| None),
     };
     match result {
-        Ok(()) => Ok(Wrote::Done),
+        Ok(answer) => Ok(Wrote::Done(answer)),
         Err(error @ Error::Conflict { .. }) => read_back(ports, step, error).await,
         Err(error) => Err(error),
     }

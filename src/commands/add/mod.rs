@@ -248,7 +248,7 @@ pub(crate) async fn run<
                     return Err(Error::Cancelled);
                 }
                 let first = apply(&ports, &plan, restart, Write::Real, review).await?;
-                match converge(&ports, &identity, &registrations, first).await {
+                match converge(&ports, &identity, &registrations, &observed, first).await {
                     Ok(applied) => (Outcome::Applied, applied),
                     Err(stopped) => {
                         report.outcome = Outcome::Failed;

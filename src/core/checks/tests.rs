@@ -18,6 +18,7 @@ pub(super) fn hub(irsa_role: Option<&str>) -> HubFacts {
                 name: (*name).into(),
                 irsa_role: irsa_role.map(str::to_owned),
                 irsa_changed_at: Some(100),
+                resource_version: None,
             })
             .collect(),
         may_create_secrets: Some(true),
