@@ -8,6 +8,7 @@ on everything the function reads; tests/test_speedups.py checks the answers are 
 moto without these patches.
 """
 
+import functools
 from enum import Enum
 from typing import Any
 
@@ -16,6 +17,8 @@ from moto.core import routing
 from moto.core import serialize
 from moto.core.responses import BaseResponse
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+from moto.utilities.aws_headers import gen_amzn_requestid_long
+from werkzeug.sansio import request as werkzeug_request
 
 # environ key: describe_request's routing of a REST request, {service: (operation, params)}.
 ROUTED = "moto_eks_ext.routed"
@@ -33,6 +36,8 @@ def install() -> None:
     memo_rest_rules()
     memo_method_names()
     memo_backend_for_host()
+    memo_current_url()
+    request_id_where_it_is()
 
 
 def uninstall() -> None:
@@ -401,3 +406,36 @@ def memo_backend_for_host() -> None:
         return backend
 
     _patch(DomainDispatcherApplication, "get_backend_for_host", get_backend_for_host)
+
+
+def memo_current_url() -> None:
+    """werkzeug builds a request's root URL (moto's raw_url starts with it) from scheme, host
+    and root path by quoting and IRI conversion each time; it is a function of its arguments
+    (strings), remembered here."""
+    original = werkzeug_request.get_current_url
+    cached = functools.lru_cache(maxsize=4096)(original)
+
+    def get_current_url(*args: Any, **kwargs: Any) -> str:
+        try:
+            return cached(*args, **kwargs)
+        except TypeError:  # an argument that cannot be a key
+            return original(*args, **kwargs)
+
+    _patch(werkzeug_request, "get_current_url", get_current_url)
+
+
+def request_id_where_it_is() -> None:
+    """moto writes the request id into the body with a regular expression over all of it,
+    `(?<=<RequestId>).*(?=</RequestId>)`; a body without "<RequestId>" (every JSON answer)
+    has nothing it can match."""
+    original = BaseResponse.__dict__["_enrich_response"].__func__
+
+    def _enrich_response(headers: dict[str, Any], body: Any) -> tuple[dict[str, Any], Any]:
+        if type(body) is str and "<RequestId>" not in body:
+            if "status" in headers:
+                headers["status"] = str(headers["status"])
+            gen_amzn_requestid_long(headers)
+            return headers, body
+        return original(headers, body)
+
+    _patch(BaseResponse, "_enrich_response", staticmethod(_enrich_response))
