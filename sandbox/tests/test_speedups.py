@@ -283,7 +283,7 @@ def test_uninstall_puts_moto_back():
         assert "moto_eks_ext" not in BaseResponse._get_action_from_method_and_request_uri.__module__
     finally:
         speedups.install()
-    assert serialize.BaseJSONSerializer.__dict__["_serialize_type_structure"].__module__ == speedups.__name__
+    assert serialize.BaseJSONSerializer.__dict__["_serialize_type_structure"].__module__ == "moto_eks_ext.serializer"
 
 
 # The keep-alive server
