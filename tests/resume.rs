@@ -272,7 +272,8 @@ async fn a_secret_the_hub_refuses_is_reported_with_identity_and_access_in_place(
 }
 
 #[tokio::test]
-async fn irsa_stops_at_the_service_account_the_hub_refuses_and_the_rerun_annotates_the_rest() {
+async fn irsa_annotations_go_together_the_one_the_hub_refuses_stops_the_run_and_the_rerun_finishes()
+{
     let ns = argocd_namespace("rs-irsa");
     let role = role_for(&ns);
     let probe = [
@@ -297,13 +298,19 @@ async fn irsa_stops_at_the_service_account_the_hub_refuses_and_the_rerun_annotat
     assert_eq!(run.code, 1, "{run}");
     assert!(
         run.stdout
-            .contains("Stopped part way: 1 write(s) done, 1 failed, 4 not done:"),
-        "{run}"
+            .contains("Stopped part way: 2 write(s) done, 1 failed, 3 not done:"),
+        "the three annotations go at once, the access entry and Secret after them: {run}"
     );
-    assert_eq!(
-        irsa_annotation(&ns, "argocd-application-controller").as_deref(),
-        Some(MANAGEMENT)
-    );
+    for sa in [
+        "argocd-application-controller",
+        "argocd-applicationset-controller",
+    ] {
+        assert_eq!(
+            irsa_annotation(&ns, sa).as_deref(),
+            Some(MANAGEMENT),
+            "{sa}"
+        );
+    }
     assert_eq!(irsa_annotation(&ns, "argocd-server"), None);
     assert!(cluster_secrets(&ns).is_empty());
     drop(denial);

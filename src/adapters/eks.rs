@@ -114,24 +114,26 @@ impl EksRead for AwsApi {
                     e,
                 )
             })?;
-        let mut associations = Vec::with_capacity(summaries.len());
-        for summary in summaries {
+        // Each association described at once: they depend on nothing but the list.
+        let endpoint = self.endpoint(&cluster.region);
+        let described = futures::future::try_join_all(summaries.iter().map(|summary| {
             let id = summary.association_id().unwrap_or_default();
-            let described = client
-                .describe_pod_identity_association()
-                .cluster_name(&cluster.name)
-                .association_id(id)
-                .send()
-                .await;
-            // None: deleted between the list and the describe.
-            let Some(described) = found(
-                &self.endpoint(&cluster.region),
-                "DescribePodIdentityAssociation",
-                described,
-            )?
-            else {
-                continue;
-            };
+            let (client, endpoint) = (&client, &endpoint);
+            async move {
+                let described = client
+                    .describe_pod_identity_association()
+                    .cluster_name(&cluster.name)
+                    .association_id(id)
+                    .send()
+                    .await;
+                // None: deleted between the list and the describe.
+                found(endpoint, "DescribePodIdentityAssociation", described)
+                    .map(|found| found.map(|described| (id, described)))
+            }
+        }))
+        .await?;
+        let mut associations = Vec::with_capacity(described.len());
+        for (id, described) in described.into_iter().flatten() {
             if let Some(association) = described.association() {
                 let managed_by_us = association
                     .tags()
@@ -167,40 +169,33 @@ impl EksRead for AwsApi {
         principal_arn: &str,
     ) -> Result<Option<AccessEntry>> {
         let client = self.client(&cluster.region);
-        let described = client
-            .describe_access_entry()
-            .cluster_name(&cluster.name)
-            .principal_arn(principal_arn)
-            .send()
-            .await;
-        let Some(described) = found(
-            &self.endpoint(&cluster.region),
-            "DescribeAccessEntry",
-            described,
-        )?
-        else {
+        let endpoint = self.endpoint(&cluster.region);
+        // The entry and its policies at once: the list depends only on the entry being there
+        // (when it is not, the list's answer is not looked at).
+        let (described, policies) = futures::join!(
+            client
+                .describe_access_entry()
+                .cluster_name(&cluster.name)
+                .principal_arn(principal_arn)
+                .send(),
+            client
+                .list_associated_access_policies()
+                .cluster_name(&cluster.name)
+                .principal_arn(principal_arn)
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+        );
+        let Some(described) = found(&endpoint, "DescribeAccessEntry", described)? else {
             return Ok(None);
         };
         let kubernetes_groups = described
             .access_entry()
             .map(|entry| entry.kubernetes_groups().to_vec())
             .unwrap_or_default();
-        let policies = client
-            .list_associated_access_policies()
-            .cluster_name(&cluster.name)
-            .principal_arn(principal_arn)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| {
-                aws_error(
-                    &self.endpoint(&cluster.region),
-                    "ListAssociatedAccessPolicies",
-                    e,
-                )
-            })?;
+        let policies =
+            policies.map_err(|e| aws_error(&endpoint, "ListAssociatedAccessPolicies", e))?;
         Ok(Some(AccessEntry {
             kubernetes_groups,
             policies: policies

@@ -5,8 +5,9 @@
 use std::collections::BTreeSet;
 
 use super::read_back::read_back;
+use super::restart::restart_workloads;
 use crate::commands::{Ports, require_rbac};
-use crate::core::action::{Change, Step};
+use crate::core::action::{Action, Change, Step};
 use crate::core::model::IRSA_ANNOTATION;
 use crate::core::model::ObservedServiceAccount;
 use crate::core::plan::Plan;
@@ -14,25 +15,7 @@ use crate::core::progress::{Progress, StepStatus};
 use crate::core::rbac::RulesReview;
 use crate::core::secret::ObservedSecret;
 use crate::error::{Error, Result};
-use crate::ports::{
-    Annotation, EksRead, EksWrite, HubRead, HubWrite, Prompt, Workload, WorkloadKind, Write,
-};
-
-/// Argo CD's workloads whose pods carry the identity, restarted with `--restart`.
-const ARGOCD_WORKLOADS: [Workload; 3] = [
-    Workload {
-        kind: WorkloadKind::StatefulSet,
-        name: "argocd-application-controller",
-    },
-    Workload {
-        kind: WorkloadKind::Deployment,
-        name: "argocd-server",
-    },
-    Workload {
-        kind: WorkloadKind::Deployment,
-        name: "argocd-applicationset-controller",
-    },
-];
+use crate::ports::{Annotation, EksRead, EksWrite, HubRead, HubWrite, Prompt, Write};
 
 /// The RBAC the plan's Kubernetes writes need, checked before anything is written.
 /// (`review`: the rules review of Argo CD's namespace when already read).
@@ -153,10 +136,33 @@ pub(super) async fn apply<H: HubRead + HubWrite, E: EksRead + EksWrite, P: Promp
     Ok(write_all(ports, plan, restart, write).await)
 }
 
-/// Make the plan's writes in its order (identity, target access, Secrets), then restart
-/// Argo CD's workloads when asked; writes only (and read-backs of a write refused as already
-/// made). Stops at the first failed write: what was done stays, the rest is `not done`, and
-/// running the same command again plans from what is there and makes only what is missing.
+/// The plan's writes in the groups they are sent in: each a run of consecutive writes that
+/// depend on none of each other (the annotations of Argo CD's service accounts), else one.
+fn groups(writes: &[&Action]) -> Vec<std::ops::Range<usize>> {
+    let together = |a: &Action, b: &Action| {
+        matches!(
+            (&a.step, &b.step),
+            (
+                Step::AnnotateServiceAccount { .. },
+                Step::AnnotateServiceAccount { .. }
+            )
+        )
+    };
+    let mut groups: Vec<std::ops::Range<usize>> = Vec::new();
+    for (index, action) in writes.iter().enumerate() {
+        match groups.last_mut() {
+            Some(group) if together(writes[group.start], action) => group.end = index + 1,
+            _ => groups.push(index..index + 1),
+        }
+    }
+    groups
+}
+
+/// Make the plan's writes in its order (identity, target access, Secrets), the independent
+/// ones of a group at once, then restart Argo CD's workloads when asked; writes only (and
+/// read-backs of a write refused as already made). Stops after the group with the first
+/// failed write: what was done stays, the rest is `not done`, and running the same command
+/// again plans from what is there and makes only what is missing.
 pub(super) async fn write_all<H: HubRead + HubWrite, E: EksRead + EksWrite, P: Prompt>(
     ports: &Ports<'_, H, E, P>,
     plan: &Plan,
@@ -168,31 +174,44 @@ pub(super) async fn write_all<H: HubRead + HubWrite, E: EksRead + EksWrite, P: P
         ..Applied::default()
     };
     ports.prompt.writes_begin();
-    for (index, action) in plan.writes().enumerate() {
-        // Ctrl-C: stop before the next write; the progress says what was and was not written.
+    let writes: Vec<&Action> = plan.writes().collect();
+    for group in groups(&writes) {
+        // Ctrl-C: stop before the next group; the progress says what was and was not written.
         if ports.prompt.interrupted() {
             return Err(Stopped {
                 applied,
                 error: Error::Interrupted,
             });
         }
-        match write_step(ports, &action.step, write).await {
-            Ok(Wrote::Done(answer)) => {
-                applied.answers.record(answer);
-                applied.progress.mark(index, StepStatus::Done, None);
+        let results = futures::future::join_all(
+            group
+                .clone()
+                .map(|index| write_step(ports, &writes[index].step, write)),
+        )
+        .await;
+        let mut failed = None;
+        for (index, result) in group.zip(results) {
+            match result {
+                Ok(Wrote::Done(answer)) => {
+                    applied.answers.record(answer);
+                    applied.progress.mark(index, StepStatus::Done, None);
+                }
+                Ok(Wrote::AlreadyDone(who)) => {
+                    applied.answers.partial |= writes[index].step.is_hub_write();
+                    applied
+                        .progress
+                        .mark(index, StepStatus::AlreadyDone, Some(who));
+                }
+                Err(error) => {
+                    applied
+                        .progress
+                        .mark(index, StepStatus::Failed, Some(error.to_string()));
+                    failed.get_or_insert(error);
+                }
             }
-            Ok(Wrote::AlreadyDone(who)) => {
-                applied.answers.partial |= action.step.is_hub_write();
-                applied
-                    .progress
-                    .mark(index, StepStatus::AlreadyDone, Some(who));
-            }
-            Err(error) => {
-                applied
-                    .progress
-                    .mark(index, StepStatus::Failed, Some(error.to_string()));
-                return Err(Stopped { applied, error });
-            }
+        }
+        if let Some(error) = failed {
+            return Err(Stopped { applied, error });
         }
     }
     if !restart {
@@ -218,75 +237,6 @@ pub(super) async fn write_all<H: HubRead + HubWrite, E: EksRead + EksWrite, P: P
         })
         .unwrap_or_default();
     restart_workloads(ports.hub, &namespace, applied, write).await
-}
-
-/// `kubectl rollout restart` of Argo CD's workloads, recorded after the writes.
-async fn restart_workloads<H: HubWrite>(
-    hub: &H,
-    namespace: &str,
-    mut applied: Applied,
-    write: Write,
-) -> Result<Applied, Stopped> {
-    match hub
-        .restart_workloads(namespace, &ARGOCD_WORKLOADS, write)
-        .await
-    {
-        Ok(restarted) => {
-            for workload in &restarted {
-                applied
-                    .progress
-                    .push(workload.clone(), "restart", StepStatus::Done);
-            }
-            applied.restarted = restarted;
-            Ok(applied)
-        }
-        Err(error) => {
-            applied.progress.push(
-                format!("Argo CD's workloads in namespace {namespace}"),
-                "restart",
-                StepStatus::Failed,
-            );
-            let last = applied.progress.steps.len() - 1;
-            applied
-                .progress
-                .mark(last, StepStatus::Failed, Some(error.to_string()));
-            Err(Stopped { applied, error })
-        }
-    }
-}
-
-/// `--restart` on a run with nothing to write: restart Argo CD's workloads when their pods were
-/// last rolled before the identity last changed (`identity_changed_at`), as after a run whose
-/// restart failed or was not asked for; else nothing.
-pub(super) async fn restart_if_stale<H: HubRead + HubWrite>(
-    hub: &H,
-    namespace: &str,
-    identity_changed_at: Option<i64>,
-) -> Result<Result<Applied, Stopped>> {
-    let Some(changed) = identity_changed_at else {
-        return Ok(Ok(Applied::default()));
-    };
-    let rolled = hub
-        .workloads_restarted_at(namespace, &ARGOCD_WORKLOADS)
-        .await?;
-    if rolled.iter().all(|(_, at)| *at >= changed) {
-        return Ok(Ok(Applied::default()));
-    }
-    require_rbac(
-        hub,
-        namespace,
-        [
-            ("patch", "apps", "statefulsets"),
-            ("patch", "apps", "deployments"),
-        ],
-        format!(
-            "Nothing was changed. Ask a cluster admin for that RBAC, or restart them yourself: {}",
-            crate::cli::output::restart_command(namespace)
-        ),
-        None,
-    )
-    .await?;
-    Ok(restart_workloads(hub, namespace, Applied::default(), Write::Real).await)
 }
 
 /// One write. A create refused because the object is there already (EKS ResourceInUse,

@@ -25,15 +25,17 @@ mod next;
 mod observe;
 mod preflight;
 mod read_back;
+mod restart;
 mod roles;
 
 use crate::adapters::prompt::needs_flag;
-use apply::{Applied, apply, restart_if_stale};
+use apply::{Applied, apply};
 use converge::converge;
 use guided::{Answers, Start, discover_targets};
 use next::doctor_command;
 use observe::{hub_lists, observe};
 use preflight::{HubClues, read_facts};
+use restart::restart_if_stale;
 
 pub(crate) async fn run<
     H: HubRead + HubWrite,

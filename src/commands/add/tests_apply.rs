@@ -184,7 +184,7 @@ async fn a_stopped_run_says_each_steps_status_in_json() {
 }
 
 #[tokio::test]
-async fn irsa_stops_after_one_annotation_and_the_rerun_annotates_the_rest() {
+async fn irsa_annotations_go_together_one_refused_stops_before_the_secret_and_the_rerun_finishes() {
     let (hub, accounts) = hub_and_aws();
     hub.faults.set("annotate argocd/argocd-server", Fault::Fail);
     let irsa = [
@@ -199,8 +199,8 @@ async fn irsa_stops_after_one_annotation_and_the_rerun_annotates_the_rest() {
     let (result, out) = run(&hub, &accounts, &irsa, &[]).await;
     assert!(result.is_err());
     assert!(
-        out.contains("Stopped part way: 1 write(s) done, 1 failed, 4 not done:"),
-        "{out}"
+        out.contains("Stopped part way: 2 write(s) done, 1 failed, 3 not done:"),
+        "the three annotations are sent at once, the Secret after them: {out}"
     );
     assert!(hub.secrets.borrow().is_empty(), "the Secret goes last");
     let (result, _) = run(&hub, &accounts, &irsa, &[]).await;

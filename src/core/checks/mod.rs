@@ -11,6 +11,8 @@ mod target;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_access;
+#[cfg(test)]
 mod tests_policy;
 
 pub(crate) use hub::hub_checks;

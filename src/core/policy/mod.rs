@@ -15,3 +15,5 @@ pub(crate) mod request;
 mod tests;
 #[cfg(test)]
 mod tests_evaluate;
+#[cfg(test)]
+mod tests_match;

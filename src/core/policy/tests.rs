@@ -1,6 +1,5 @@
-//! Unit tests of the policy documents: generation, parsing, evaluation and diagnostics.
-
-use std::collections::BTreeMap;
+//! Unit tests of the policy documents: generation and parsing (the fixtures here serve
+//! tests_match.rs too).
 
 use super::diagnose::*;
 use super::document::*;
@@ -8,57 +7,57 @@ use super::evaluate::*;
 use super::generate::*;
 use crate::core::model::{ClusterArn, RoleArn, SaRef};
 
-const ISSUER: &str = "oidc.eks.eu-west-1.amazonaws.com/id/ABC123";
-const PROVIDER: &str =
+pub(super) const ISSUER: &str = "oidc.eks.eu-west-1.amazonaws.com/id/ABC123";
+pub(super) const PROVIDER: &str =
     "arn:aws:iam::111122223333:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/ABC123";
-const MGMT: &str = "arn:aws:iam::111122223333:role/argocd-management";
+pub(super) const MGMT: &str = "arn:aws:iam::111122223333:role/argocd-management";
 /// Seed 000's trust policy: neither its principal nor its condition key exists for IRSA.
-const SEED_000: &str = r#"{ "Version": "2012-10-17", "Statement": [ { "Effect": "Allow", "Principal": { "Service": "eks.amazonaws.com" }, "Action": "sts:AssumeRoleWithWebIdentity", "Condition": { "StringLike": { "eks:awsserviceaccount.name": "argoCD:argoCD-controller" } } } ] }"#;
-const BOTH: &[&str] = &[ASSUME_ROLE, TAG_SESSION];
+pub(super) const SEED_000: &str = r#"{ "Version": "2012-10-17", "Statement": [ { "Effect": "Allow", "Principal": { "Service": "eks.amazonaws.com" }, "Action": "sts:AssumeRoleWithWebIdentity", "Condition": { "StringLike": { "eks:awsserviceaccount.name": "argoCD:argoCD-controller" } } } ] }"#;
+pub(super) const BOTH: &[&str] = &[ASSUME_ROLE, TAG_SESSION];
 
-type Context<'a> = &'a [(&'a str, &'a [&'a str])];
+pub(super) type Context<'a> = &'a [(&'a str, &'a [&'a str])];
 
-fn sa(namespace: &str, name: &str) -> SaRef {
+pub(super) fn sa(namespace: &str, name: &str) -> SaRef {
     SaRef::new(namespace, name)
 }
 
-fn sas() -> Vec<SaRef> {
+pub(super) fn sas() -> Vec<SaRef> {
     vec![
         sa("argocd", "argocd-server"),
         sa("argocd", "argocd-application-controller"),
     ]
 }
 
-fn role(text: &str) -> RoleArn {
+pub(super) fn role(text: &str) -> RoleArn {
     RoleArn::parse(text).unwrap()
 }
 
-fn hub(name: &str) -> ClusterArn {
+pub(super) fn hub(name: &str) -> ClusterArn {
     ClusterArn::new("aws", "eu-west-1", "111122223333", name)
 }
 
-fn web(namespace: &str, name: &str) -> Request {
+pub(super) fn web(namespace: &str, name: &str) -> Request {
     Request::web_identity(PROVIDER, ISSUER, &sa(namespace, name))
 }
 
-fn aws(action: &str, arn: &str) -> Request {
+pub(super) fn aws(action: &str, arn: &str) -> Request {
     Request::new(action, RequestPrincipal::Aws(arn.into()))
 }
 
-fn pods(cluster: &str, namespace: &str, name: &str) -> Request {
+pub(super) fn pods(cluster: &str, namespace: &str, name: &str) -> Request {
     Request::pod_identity(Some(&hub(cluster)), &sa(namespace, name))
 }
 
-fn doc(json: &str) -> PolicyDocument {
+pub(super) fn doc(json: &str) -> PolicyDocument {
     parse_policy(json).unwrap()
 }
 
-fn allowed(doc: &PolicyDocument, request: &Request) -> bool {
+pub(super) fn allowed(doc: &PolicyDocument, request: &Request) -> bool {
     allows(doc, request).is_allowed()
 }
 
 /// One statement allowing sts:AssumeRole to anyone under `{operator: {key: values}}`.
-fn keyed(operator: &str, key: &str, values: &str) -> PolicyDocument {
+pub(super) fn keyed(operator: &str, key: &str, values: &str) -> PolicyDocument {
     doc(&format!(
         r#"{{"Statement":[{{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole",
             "Condition":{{"{operator}":{{"{key}":{values}}}}}}}]}}"#
@@ -66,7 +65,7 @@ fn keyed(operator: &str, key: &str, values: &str) -> PolicyDocument {
 }
 
 /// A request carrying exactly `context`: every other key is absent.
-fn with(context: Context) -> Request {
+pub(super) fn with(context: Context) -> Request {
     let request = aws(ASSUME_ROLE, MGMT).with_complete("");
     context
         .iter()
@@ -74,7 +73,7 @@ fn with(context: Context) -> Request {
 }
 
 #[test]
-fn irsa_trust_exact_json_round_trips() {
+pub(super) fn irsa_trust_exact_json_round_trips() {
     let issuer_url = format!("https://{ISSUER}/");
     assert_eq!(
         oidc_provider_arn("aws", "111122223333", &issuer_url),
@@ -88,7 +87,7 @@ fn irsa_trust_exact_json_round_trips() {
 }
 
 #[test]
-fn pod_identity_trust_exact_json_round_trips() {
+pub(super) fn pod_identity_trust_exact_json_round_trips() {
     let plain = pod_identity_trust(None, &[]);
     let json = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"pods.eks.amazonaws.com"},"Action":["sts:AssumeRole","sts:TagSession"]}]}"#;
     assert_eq!((plain.to_string(), doc(json)), (json.to_owned(), plain));
@@ -98,7 +97,7 @@ fn pod_identity_trust_exact_json_round_trips() {
 }
 
 #[test]
-fn scoped_pod_identity_trust_allows_only_its_hub_and_service_accounts() {
+pub(super) fn scoped_pod_identity_trust_allows_only_its_hub_and_service_accounts() {
     let policy = pod_identity_trust(Some(&hub("hub")), &[sa("argocd", "argocd-server")]);
     let ok = pods("hub", "argocd", "argocd-server");
     assert!(missing_actions(&policy, &ok, BOTH).is_empty());
@@ -117,7 +116,7 @@ fn scoped_pod_identity_trust_allows_only_its_hub_and_service_accounts() {
 }
 
 #[test]
-fn target_trust_and_permissions_are_exact() {
+pub(super) fn target_trust_and_permissions_are_exact() {
     let mgmt = role(MGMT);
     let trust = target_role_trust(&mgmt, false);
     let json = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:role/argocd-management"},"Action":"sts:AssumeRole"}]}"#;
@@ -148,7 +147,7 @@ fn target_trust_and_permissions_are_exact() {
 }
 
 #[test]
-fn self_assume_statement_lets_the_role_assume_itself() {
+pub(super) fn self_assume_statement_lets_the_role_assume_itself() {
     let mgmt = role(MGMT);
     let mut policy = irsa_trust(PROVIDER, ISSUER, &sas());
     let itself = aws(
@@ -168,14 +167,14 @@ fn self_assume_statement_lets_the_role_assume_itself() {
 }
 
 #[test]
-fn parses_the_url_encoded_form_get_role_returns() {
+pub(super) fn parses_the_url_encoded_form_get_role_returns() {
     let encoded = "%7B%0A%20%20%22Version%22%3A%20%222012-10-17%22%2C%0A%20%20%22Statement%22%3A%20%7B%0A%20%20%20%20%22Effect%22%3A%20%22Allow%22%2C%0A%20%20%20%20%22Principal%22%3A%20%7B%22Service%22%3A%20%22pods.eks.amazonaws.com%22%7D%2C%0A%20%20%20%20%22Action%22%3A%20%5B%22sts%3AAssumeRole%22%2C%20%22sts%3ATagSession%22%5D%0A%20%20%7D%0A%7D";
     assert_eq!(parse_policy(encoded), Ok(pod_identity_trust(None, &[])));
     assert_eq!(parse_policy("%7B%ff%7D"), Err(PolicyError::Encoding));
 }
 
 #[test]
-fn single_and_array_forms_are_the_same_policy() {
+pub(super) fn single_and_array_forms_are_the_same_policy() {
     let single = doc(r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow",
             "Principal":{"AWS":"111122223333"},"Action":"sts:AssumeRole"}}"#);
     let arrays = doc(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow",
@@ -185,7 +184,7 @@ fn single_and_array_forms_are_the_same_policy() {
 }
 
 #[test]
-fn parses_star_principal_bool_values_and_missing_version() {
+pub(super) fn parses_star_principal_bool_values_and_missing_version() {
     let policy = doc(
         r#"{"Statement":[{"Sid":"x","Effect":"Deny","Principal":"*","NotAction":"sts:*",
             "Condition":{"Bool":{"aws:SecureTransport":false}}}]}"#,
@@ -207,297 +206,4 @@ fn parses_star_principal_bool_values_and_missing_version() {
             "{bad}"
         );
     }
-}
-
-#[test]
-fn irsa_allows_exact_service_accounts_only() {
-    let policy = irsa_trust(PROVIDER, ISSUER, &sas());
-    assert!(allowed(&policy, &web("argocd", "argocd-server")));
-    assert!(
-        !allowed(&policy, &web("default", "argocd-server")),
-        "wrong namespace"
-    );
-    assert!(
-        !allowed(&policy, &web("argocd", "argocd-repo-server")),
-        "unlisted SA"
-    );
-    assert!(
-        !allowed(&policy, &web("argocd", "argocd-*")),
-        "StringEquals is literal"
-    );
-    let aud = format!("{ISSUER}:aud");
-    assert!(!allowed(
-        &policy,
-        &web("argocd", "argocd-server").with_context(&aud, &["x"])
-    ));
-    let other = RequestPrincipal::Federated(PROVIDER.replace("ABC123", "OTHER"));
-    let other = Request {
-        principal: other,
-        ..web("argocd", "argocd-server")
-    };
-    assert!(!allowed(&policy, &other), "another cluster's provider");
-    let assume = Request {
-        action: ASSUME_ROLE.into(),
-        ..web("argocd", "argocd-server")
-    };
-    assert!(!allowed(&policy, &assume));
-    let subjects = irsa_subjects(&policy, &format!("https://{ISSUER}"));
-    assert_eq!(
-        subjects,
-        [
-            "system:serviceaccount:argocd:argocd-application-controller",
-            "system:serviceaccount:argocd:argocd-server"
-        ]
-    );
-}
-
-#[test]
-fn missing_aud_still_allows_but_is_detectable() {
-    let key = format!("{ISSUER}:sub");
-    let mut policy = keyed(
-        "StringEquals",
-        &key,
-        r#""system:serviceaccount:argocd:argocd-server""#,
-    );
-    policy.statements[0].principal = Some(Principal::of("Federated", PROVIDER));
-    policy.statements[0].action = Some(Values::of([ASSUME_ROLE_WITH_WEB_IDENTITY]));
-    assert!(allowed(&policy, &web("argocd", "argocd-server")));
-    assert!(!has_condition_key(&policy, &format!("{ISSUER}:aud")));
-    let generated = irsa_trust(PROVIDER, ISSUER, &sas());
-    assert!(has_condition_key(
-        &generated,
-        &format!("{}:AUD", ISSUER.to_uppercase())
-    ));
-}
-
-#[test]
-fn string_like_namespace_wildcard_allows_any_sa_of_that_namespace() {
-    let key = format!("{ISSUER}:sub");
-    let mut policy = keyed("StringLike", &key, r#""system:serviceaccount:argocd:*""#);
-    policy.statements[0].principal = Some(Principal::of("Federated", PROVIDER));
-    policy.statements[0].action = Some(Values::of([ASSUME_ROLE_WITH_WEB_IDENTITY]));
-    assert!(allowed(&policy, &web("argocd", "anything")));
-    assert!(!allowed(&policy, &web("argocd-dev", "argocd-server")));
-    assert_eq!(
-        irsa_subjects(&policy, ISSUER),
-        ["system:serviceaccount:argocd:*"]
-    );
-}
-
-#[test]
-fn pod_identity_trust_without_tag_session_denies_it() {
-    let policy = doc(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow",
-            "Principal":{"Service":"pods.eks.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#);
-    let request = pods("hub", "argocd", "argocd-server");
-    assert_eq!(missing_actions(&policy, &request, BOTH), [TAG_SESSION]);
-}
-
-#[test]
-fn explicit_deny_wins_over_any_allow() {
-    let policy = doc(&format!(
-        r#"{{"Statement":[{{"Effect":"Allow","Principal":{{"AWS":"{MGMT}"}},"Action":"sts:*"}},
-            {{"Sid":"NoTags","Effect":"Deny","Principal":"*","Action":"sts:tagsession"}}]}}"#
-    ));
-    assert_eq!(
-        allows(&policy, &aws(ASSUME_ROLE, MGMT)).statement(),
-        Some(0)
-    );
-    let decision = allows(&policy, &aws(TAG_SESSION, MGMT));
-    assert_eq!(
-        (decision.outcome, decision.statement()),
-        (Outcome::ExplicitDeny, Some(1))
-    );
-    assert!(decision.is_certain());
-}
-
-#[test]
-fn account_root_and_bare_account_allow_any_principal_of_that_account() {
-    for principal in ["arn:aws:iam::111122223333:root", "111122223333"] {
-        let policy = PolicyDocument::new(vec![allow(
-            Some(Principal::of("AWS", principal)),
-            &[ASSUME_ROLE],
-        )]);
-        assert!(allowed(&policy, &aws(ASSUME_ROLE, MGMT)), "{principal}");
-        let session = "arn:aws:sts::111122223333:assumed-role/x/y";
-        assert!(allowed(&policy, &aws(ASSUME_ROLE, session)), "{principal}");
-        let foreign = "arn:aws:iam::999988887777:role/argocd-management";
-        assert!(!allowed(&policy, &aws(ASSUME_ROLE, foreign)), "{principal}");
-        let service = RequestPrincipal::Service("111122223333".into());
-        assert!(!allowed(&policy, &Request::new(ASSUME_ROLE, service)));
-    }
-}
-
-#[test]
-fn role_principal_matches_its_sessions_not_other_roles() {
-    let policy = target_role_trust(&role("arn:aws:iam::111122223333:role/teams/argocd"), false);
-    for (caller, ok) in [
-        ("arn:aws:iam::111122223333:role/teams/argocd", true),
-        (
-            "arn:aws:sts::111122223333:assumed-role/argocd/botocore-session-1",
-            true,
-        ),
-        ("arn:aws:sts::111122223333:assumed-role/argocd-2/s", false),
-        ("arn:aws:sts::999988887777:assumed-role/argocd/s", false),
-        ("arn:aws:iam::111122223333:role/argocd", false),
-    ] {
-        assert_eq!(allowed(&policy, &aws(ASSUME_ROLE, caller)), ok, "{caller}");
-    }
-}
-
-#[test]
-fn seed_000_policy_allows_neither_pod_identity_nor_web_identity() {
-    let wrong = doc(SEED_000);
-    let request = pods("hub", "argocd", "argocd-server");
-    assert_eq!(missing_actions(&wrong, &request, BOTH), BOTH);
-    assert!(!allowed(&wrong, &web("argoCD", "argoCD-controller")));
-    assert!(irsa_subjects(&wrong, ISSUER).is_empty());
-    // No generator ever writes that principal or condition key.
-    let mgmt = role(MGMT);
-    for policy in [
-        irsa_trust(PROVIDER, ISSUER, &sas()),
-        pod_identity_trust(Some(&hub("hub")), &sas()),
-        target_role_trust(&mgmt, true),
-        management_permissions(std::slice::from_ref(&mgmt), true).unwrap(),
-    ] {
-        let json = policy.to_string();
-        assert!(!json.contains("\"eks.amazonaws.com\"") && !json.contains("awsservice"));
-    }
-}
-
-#[test]
-fn actions_match_with_wildcards_case_insensitively() {
-    let policy = doc(&format!(
-        r#"{{"Statement":[
-            {{"Effect":"Allow","Principal":{{"AWS":"{MGMT}"}},"Action":["STS:assume?ole","sts:Tag*"]}},
-            {{"Effect":"Allow","Principal":{{"AWS":"{MGMT}"}},"NotAction":"sts:*"}}]}}"#
-    ));
-    assert!(allowed(&policy, &aws("sts:AssumeRole", MGMT)));
-    assert!(allowed(&policy, &aws("sts:TagSession", MGMT)));
-    assert!(
-        allowed(&policy, &aws("eks:DescribeCluster", MGMT)),
-        "via NotAction"
-    );
-    assert!(!allowed(&policy, &aws(ASSUME_ROLE_WITH_WEB_IDENTITY, MGMT)));
-    assert!(!allowed(&policy, &aws("sts:AssumeRoles", MGMT)));
-}
-
-#[test]
-fn glob_and_arn_matching() {
-    assert!(glob("a*b?d", "aXXbcd") && glob("*", "") && glob("a**", "a"));
-    assert!(!glob("a*b", "ab-") && !glob("a?", "a") && !glob("A", "a"));
-    assert!(arn_like(
-        "arn:aws:iam::*:role/*",
-        "arn:aws:iam::111122223333:role/x/y"
-    ));
-    assert!(
-        !arn_like("arn:aws:*", "arn:aws:iam::1:role/x"),
-        "* stays in its field"
-    );
-    assert!(!arn_like("arn:aws:iam::*:role/x", "arn:aws:iam::1:role/y"));
-}
-
-#[test]
-fn condition_operators() {
-    let cases: &[(&str, &str, Context, bool)] = &[
-        // operator, policy values, request context, allowed
-        ("StringEquals", r#"["a","b"]"#, &[("K", &["b"])], true), // OR; keys ignore case
-        ("StringEquals", r#""a""#, &[("k", &["A"])], false),      // values do not
-        ("StringEquals", r#""a""#, &[], false),                   // missing key
-        ("StringEqualsIgnoreCase", r#""a""#, &[("k", &["A"])], true),
-        ("StringNotEquals", r#""a""#, &[("k", &["b"])], true),
-        ("StringNotEquals", r#""a""#, &[("k", &["a"])], false),
-        ("StringNotEquals", r#""a""#, &[], true), // negated: a missing key holds
-        ("StringLike", r#""a?c*""#, &[("k", &["abcde"])], true),
-        ("StringNotLike", r#""a*""#, &[("k", &["abc"])], false),
-        ("StringEqualsIfExists", r#""a""#, &[], true),
-        ("StringEqualsIfExists", r#""a""#, &[("k", &["b"])], false),
-        (
-            "ArnLike",
-            r#""arn:aws:eks:*:1:cluster/*""#,
-            &[("k", &["arn:aws:eks:r:1:cluster/c"])],
-            true,
-        ),
-        (
-            "ArnEquals",
-            r#""arn:aws:eks:r:1:cluster/c""#,
-            &[("k", &["arn:aws:eks:r:2:cluster/c"])],
-            false,
-        ),
-        ("Bool", "true", &[("k", &["true"])], true),
-        ("Bool", r#""true""#, &[("k", &["false"])], false),
-        ("Null", "true", &[], true),
-        ("Null", "false", &[], false),
-        (
-            "ForAnyValue:StringEquals",
-            r#"["a","b"]"#,
-            &[("k", &["x", "b"])],
-            true,
-        ),
-        ("ForAnyValue:StringEquals", r#""a""#, &[], false),
-        (
-            "ForAllValues:StringEquals",
-            r#"["a","b"]"#,
-            &[("k", &["a", "b"])],
-            true,
-        ),
-        (
-            "ForAllValues:StringEquals",
-            r#"["a","b"]"#,
-            &[("k", &["a", "x"])],
-            false,
-        ),
-        ("ForAllValues:StringEquals", r#""a""#, &[], true), // vacuously
-        (
-            "forallvalues:stringlikeifexists",
-            r#""a*""#,
-            &[("k", &["ab"])],
-            true,
-        ),
-    ];
-    for (operator, values, context, ok) in cases {
-        let decision = allows(&keyed(operator, "k", values), &with(context));
-        assert_eq!(
-            decision.is_allowed(),
-            *ok,
-            "{operator} {values} {context:?}"
-        );
-        assert!(decision.is_certain());
-    }
-}
-
-#[test]
-fn several_keys_and_operators_must_all_hold() {
-    let policy = doc(
-        r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole",
-            "Condition":{"StringEquals":{"a":"1","b":"2"},"StringLike":{"c":"3*"}}}]}"#,
-    );
-    let all: Context = &[("a", &["1"]), ("b", &["2"]), ("c", &["33"])];
-    assert!(allowed(&policy, &with(all)));
-    assert!(!allowed(&policy, &with(&all[..2])));
-    assert!(!allowed(
-        &policy,
-        &with(&[("a", &["1"]), ("b", &["9"]), ("c", &["3"])])
-    ));
-}
-
-#[test]
-fn unknown_operators_do_not_match_and_are_reported() {
-    let policy = keyed(
-        "DateGreaterThan",
-        "aws:CurrentTime",
-        r#""2020-01-01T00:00:00Z""#,
-    );
-    let decision = allows(&policy, &with(&[]));
-    assert_eq!(decision.outcome, Outcome::Unknown);
-    assert_eq!(decision.unknown, ["operator DateGreaterThan"]);
-    assert!(!decision.is_certain() && !decision.is_allowed() && !decision.is_denied());
-    assert_eq!(unknown_operators(&policy), ["DateGreaterThan"]);
-    // A known condition that fails decides on its own.
-    let mut both = keyed("StringEquals", "k", r#""a""#);
-    let numeric = BTreeMap::from([("n".to_owned(), Values::of(["1"]))]);
-    both.statements[0]
-        .condition
-        .insert("NumericLessThan".into(), numeric);
-    assert!(allows(&both, &with(&[("k", &["b"])])).is_certain());
-    assert!(!allows(&both, &with(&[("k", &["a"])])).is_certain());
 }
