@@ -7,13 +7,15 @@ Without --url it starts its own moto_eks_ext (this interpreter, a free loopback 
 stops it at the end; --url uses a running one (give --pid for its CPU). It seeds one account
 and region (clusters, an add-on, a pod identity association, an access entry with a policy,
 an IAM role and OIDC provider), then sends each action N times over keep-alive connections
-(one, then 20 at once), and prints moto's CPU (user + system, from /proc) per request and
+(one, then 20 at once; "DescribeCluster (each new)" a cluster not described before each
+time, 3000 seeded), and prints moto's CPU (user + system, from /proc) per request and
 the requests per second. Signatures are not checked by moto: the Authorization header only
 names the access key, region and service, and x-moto-account-id the account.
 """
 
 import argparse
 import http.client
+import itertools
 import json
 import os
 import socket
@@ -23,6 +25,7 @@ import threading
 import time
 import urllib.parse
 from pathlib import Path
+from typing import Any
 
 SANDBOX = Path(__file__).resolve().parent
 ACCOUNT = "123456789012"
@@ -31,6 +34,10 @@ KEY = "AKIAIOSFODNN7EXAMPLE"
 ROLE_NAME = "moto-load-role"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/{ROLE_NAME}"
 CLUSTERS = [f"load-{i:03d}" for i in range(50)]
+# "DescribeCluster (each new)": a cluster not described before in the run, as discovery's are
+# (moto's routing sees a path it has not seen).
+FRESH = [f"fresh-{i:04d}" for i in range(3000)]
+_fresh = itertools.count()
 TRUST = json.dumps(
     {
         "Version": "2012-10-17",
@@ -68,6 +75,7 @@ def actions() -> dict[str, tuple[str, str, bytes, dict[str, str]]]:
     return {
         "ListClusters": rest("GET", "/clusters?maxResults=100"),
         "DescribeCluster": rest("GET", f"/clusters/{CLUSTERS[0]}"),
+        "DescribeCluster (each new)": lambda: rest("GET", f"/clusters/{FRESH[next(_fresh) % len(FRESH)]}"),
         "DescribeAddon": rest("GET", f"/clusters/{CLUSTERS[0]}/addons/eks-pod-identity-agent"),
         "ListPodIdentityAssociations": rest(
             "GET", f"/clusters/{CLUSTERS[0]}/pod-identity-associations?namespace=argocd&serviceAccount=argocd-server"
@@ -88,8 +96,9 @@ def actions() -> dict[str, tuple[str, str, bytes, dict[str, str]]]:
     }
 
 
-def send(conn: http.client.HTTPConnection, request: tuple[str, str, bytes, dict[str, str]]) -> tuple[int, bytes]:
-    method, path, body, hdrs = request
+def send(conn: http.client.HTTPConnection, request: Any) -> tuple[int, bytes]:
+    """Sends a request (method, path, body, headers), or the one a function makes each time."""
+    method, path, body, hdrs = request() if callable(request) else request
     conn.request(method, path, body=body or None, headers=hdrs)
     response = conn.getresponse()
     return response.status, response.read()
@@ -104,7 +113,7 @@ def seed(host: str, port: int) -> None:
             sys.exit(f"moto_load: seeding {request[0]} {request[1]} answered {status}: {body[:300]!r}")
         return body
 
-    must(("POST", "/_sandbox/eks/clusters", json.dumps({"account": ACCOUNT, "region": REGION, "names": CLUSTERS}).encode(), {}))
+    must(("POST", "/_sandbox/eks/clusters", json.dumps({"account": ACCOUNT, "region": REGION, "names": CLUSTERS + FRESH}).encode(), {}))
     must(query("iam", {"Action": "CreateRole", "Version": "2010-05-08", "RoleName": ROLE_NAME, "AssumeRolePolicyDocument": TRUST}), (200, 409))
     must(
         query(
