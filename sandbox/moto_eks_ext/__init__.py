@@ -6,13 +6,18 @@ from .routes import add_routes
 from .trust import patch_sts
 
 
-def install() -> None:
-    """Patch moto's EKS routes, handlers and backend; call once, before serving."""
+def install(speedups: bool = True) -> None:
+    """Patch moto's EKS routes, handlers and backend; call once, before serving. `speedups`:
+    moto's per-request work cut where its answers cannot change (speedups.py)."""
     add_routes()
     patch_backend()
     patch_responses()
     patch_sts()
     cache_module_list()
+    if speedups:
+        from . import speedups as fast
+
+        fast.install()
 
 
 def cache_module_list() -> None:

@@ -10,7 +10,9 @@ from werkzeug.serving import run_simple
 
 from . import install
 from .eks_auth import EksAuthApp
+from .fastpath import FastPath
 from .middleware import SandboxMiddleware
+from .serving import KeepAliveRequestHandler
 
 
 def main() -> None:
@@ -24,10 +26,15 @@ def main() -> None:
     )
     args = parser.parse_args()
     os.environ.setdefault("MOTO_PORT", str(args.port))  # as moto_server: moto may call itself
-    install()
+    # MOTO_EKS_EXT_PLAIN=1: moto as it comes (werkzeug's server, no speed-ups), to compare.
+    plain = os.environ.get("MOTO_EKS_EXT_PLAIN") == "1"
+    install(speedups=not plain)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    app = SandboxMiddleware(EksAuthApp(DomainDispatcherApplication(create_backend_app)), apiserver=args.apiserver)
-    run_simple(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
+    dispatcher = DomainDispatcherApplication(create_backend_app)
+    fast_path = None if plain else FastPath(dispatcher)
+    app = SandboxMiddleware(EksAuthApp(dispatcher), apiserver=args.apiserver, fast_path=fast_path)
+    handler = MotoRequestHandler if plain else KeepAliveRequestHandler
+    run_simple(args.host, args.port, app, threaded=True, request_handler=handler)
 
 
 if __name__ == "__main__":

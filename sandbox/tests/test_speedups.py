@@ -1,0 +1,368 @@
+"""The speed-ups change no answer: moto_eks_ext's fast path and memos (speedups.py, fastpath.py)
+against moto's own code on the same objects, and the keep-alive server (serving.py).
+
+In this process: one moto, served through the middleware three ways on the same backend
+state -- the fast path, moto's Flask app with the speed-ups, and moto's Flask app with them
+removed -- each request's status, headers and body must agree (request ids aside), after each
+change of state too (the cluster override, tags, access config), so no memo can answer stale.
+"""
+
+import http.client
+import io
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+SANDBOX = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(SANDBOX))
+
+from moto_eks_ext import install, speedups  # noqa: E402
+
+install()
+
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app  # noqa: E402
+
+from moto_eks_ext.eks_auth import EksAuthApp  # noqa: E402
+from moto_eks_ext.fastpath import FastPath  # noqa: E402
+from moto_eks_ext.middleware import SandboxMiddleware  # noqa: E402
+
+ACCOUNT, REGION = "444455556666", "eu-west-3"
+ROLE = f"arn:aws:iam::{ACCOUNT}:role/speedups-role"
+POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+AUTH = "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20261202/{region}/{service}/aws4_request, SignedHeaders=host, Signature=0"
+TRUST = json.dumps(
+    {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "sts:AssumeRole"}]}
+)
+REQUEST_ID = re.compile(rb"<RequestId>[^<]*</RequestId>")
+
+DISPATCHER = DomainDispatcherApplication(create_backend_app)
+FAST = SandboxMiddleware(EksAuthApp(DISPATCHER), fast_path=FastPath(DISPATCHER))
+SLOW = SandboxMiddleware(EksAuthApp(DISPATCHER))
+
+
+def environ(method: str, path: str, service: str = "eks", body: bytes = b"", query: str = "", ctype: str | None = None) -> dict:
+    env = {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "QUERY_STRING": query,
+        "REQUEST_URI": path + (f"?{query}" if query else ""),
+        "RAW_URI": path + (f"?{query}" if query else ""),
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "5000",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_HOST": "127.0.0.1:5000",
+        "REMOTE_ADDR": "127.0.0.1",
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.errors": sys.stderr,
+        "wsgi.version": (1, 0),
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
+        "HTTP_AUTHORIZATION": AUTH.format(region=REGION, service=service),
+        "HTTP_X_MOTO_ACCOUNT_ID": ACCOUNT,
+        "HTTP_USER_AGENT": "test_speedups",
+    }
+    if body:
+        env["CONTENT_LENGTH"] = str(len(body))
+    if ctype:
+        env["CONTENT_TYPE"] = ctype
+    return env
+
+
+def call(app, *args, **kwargs) -> tuple[str, list, bytes]:
+    started = {}
+
+    def start_response(status, headers, exc_info=None):
+        started.update(status=status, headers=headers)
+
+    body = b"".join(app(environ(*args, **kwargs), start_response))
+    return started["status"], started["headers"], body
+
+
+def normalized(answer: tuple[str, list, bytes]) -> tuple[str, list, bytes]:
+    status, headers, body = answer
+    headers = [(k, "<id>" if k.lower() == "x-amzn-requestid" else v) for k, v in headers]
+    return status, headers, REQUEST_ID.sub(b"<RequestId>-</RequestId>", body)
+
+
+def three_ways(*args, **kwargs) -> tuple[str, list, bytes]:
+    """The answer of the fast path, of Flask with the speed-ups and of moto as it comes;
+    asserts they agree, returns it."""
+    fast = normalized(call(FAST, *args, **kwargs))
+    slow = normalized(call(SLOW, *args, **kwargs))
+    speedups.uninstall()
+    try:
+        plain = normalized(call(SLOW, *args, **kwargs))
+    finally:
+        speedups.install()
+    assert fast == slow == plain, (args, kwargs)
+    return fast
+
+
+def write(method: str, path: str, body: dict | None = None, service: str = "eks", **kwargs) -> tuple[str, list, bytes]:
+    data = json.dumps(body).encode() if body is not None else b""
+    answer = call(SLOW, method, path, service=service, body=data, ctype="application/json" if body is not None else None, **kwargs)
+    assert answer[0].startswith("200"), answer
+    return answer
+
+
+def query(service: str, **params: str) -> tuple:
+    body = "&".join(f"{k}={quote(v, safe='')}" for k, v in params.items()).encode()
+    return ("POST", "/"), {"service": service, "body": body, "ctype": "application/x-www-form-urlencoded"}
+
+
+@pytest.fixture(scope="module")
+def seeded():
+    """Clusters in several states, with an add-on, a pod identity association, an access
+    entry and policy, an IAM role and OIDC provider."""
+    names = ["fast-a", "fast-b", "fast-c"]
+    call(SLOW, "POST", "/_sandbox/eks/clusters", body=json.dumps({"account": ACCOUNT, "region": REGION, "names": names, "tags": {"team": "x"}}).encode())
+    write(
+        "POST",
+        "/clusters",
+        {
+            "name": "fast-full",
+            "version": "1.34",
+            "roleArn": ROLE,
+            "resourcesVpcConfig": {"subnetIds": ["subnet-1", "subnet-2"], "securityGroupIds": ["sg-1"], "endpointPrivateAccess": True},
+            "kubernetesNetworkConfig": {"serviceIpv4Cidr": "10.100.0.0/16", "elasticLoadBalancing": {"enabled": True}},
+            "logging": {"clusterLogging": [{"types": ["api", "audit"], "enabled": True}]},
+            "encryptionConfig": [{"resources": ["secrets"], "provider": {"keyArn": f"arn:aws:kms:{REGION}:{ACCOUNT}:key/k"}}],
+            "accessConfig": {"authenticationMode": "API_AND_CONFIG_MAP", "bootstrapClusterCreatorAdminPermissions": False},
+            "computeConfig": {"enabled": True, "nodePools": ["general-purpose", "system"], "nodeRoleArn": ROLE},
+            "storageConfig": {"blockStorage": {"enabled": True}},
+            "tags": {"env": "prod", "owner": "platform"},
+        },
+    )
+    cluster = names[0]
+    write("POST", f"/clusters/{cluster}/addons", {"addonName": "eks-pod-identity-agent", "tags": {"a": "b"}})
+    association = json.loads(
+        write(
+            "POST",
+            f"/clusters/{cluster}/pod-identity-associations",
+            {"namespace": "argocd", "serviceAccount": "argocd-server", "roleArn": ROLE, "tags": {"k": "v"}},
+        )[2]
+    )["association"]
+    write("POST", f"/clusters/{cluster}/access-entries", {"principalArn": ROLE, "kubernetesGroups": ["g1"]})
+    write(
+        "POST",
+        f"/clusters/{cluster}/access-entries/{quote(ROLE, safe='')}/access-policies",
+        {"policyArn": POLICY, "accessScope": {"type": "namespace", "namespaces": ["argocd"]}},
+    )
+    args, kwargs = query("iam", Action="CreateRole", Version="2010-05-08", RoleName="speedups-role", AssumeRolePolicyDocument=TRUST)
+    assert call(SLOW, *args, **kwargs)[0].startswith("200")
+    args, kwargs = query(
+        "iam",
+        Action="CreateOpenIDConnectProvider",
+        Version="2010-05-08",
+        Url="https://oidc.eks.eu-west-3.amazonaws.com/id/SPEEDUPS",
+        **{"ClientIDList.member.1": "sts.amazonaws.com", "ThumbprintList.member.1": "9e99a48a9960b14926bb7f3b02e22da2b0ab7280"},
+    )
+    assert call(SLOW, *args, **kwargs)[0].startswith("200")
+    return {"cluster": cluster, "association": association["associationId"]}
+
+
+def reads(seeded) -> list[tuple[tuple, dict]]:
+    cluster, principal = seeded["cluster"], quote(ROLE, safe="")
+    return [
+        (("GET", "/clusters"), {}),
+        (("GET", "/clusters"), {"query": "maxResults=2"}),
+        (("GET", "/clusters"), {"query": "maxResults=2&nextToken=fast-c"}),
+        (("GET", f"/clusters/{cluster}"), {}),
+        (("GET", "/clusters/fast-full"), {}),
+        (("GET", "/clusters/no-such-cluster"), {}),
+        (("GET", f"/clusters/{cluster}/addons/eks-pod-identity-agent"), {}),
+        (("GET", f"/clusters/{cluster}/addons/no-such-addon"), {}),
+        (("GET", f"/clusters/{cluster}/addons"), {}),
+        (("GET", f"/clusters/{cluster}/pod-identity-associations"), {"query": "namespace=argocd&serviceAccount=argocd-server"}),
+        (("GET", f"/clusters/{cluster}/pod-identity-associations/{seeded['association']}"), {}),
+        (("GET", f"/clusters/{cluster}/pod-identity-associations/a-nope"), {}),
+        (("GET", f"/clusters/{cluster}/access-entries"), {}),
+        (("GET", f"/clusters/{cluster}/access-entries/{principal}"), {}),
+        (("GET", f"/clusters/{cluster}/access-entries/{principal}/access-policies"), {}),
+        (("GET", "/access-policies"), {}),
+        (("GET", "/clusters/fast-full/node-groups"), {}),
+        (("GET", f"/clusters/{cluster}/updates"), {}),  # ListUpdates: not in moto's URL map, Flask's 404
+        (("GET", "/no/such/path"), {}),
+        query("sts", Action="GetCallerIdentity", Version="2011-06-15"),
+        query("iam", Action="GetRole", Version="2010-05-08", RoleName="speedups-role"),
+        query("iam", Action="GetRole", Version="2010-05-08", RoleName="no-such-role"),
+        query("iam", Action="ListOpenIDConnectProviders", Version="2010-05-08"),
+    ]
+
+
+def test_every_read_answers_as_moto_does(seeded):
+    for args, kwargs in reads(seeded):
+        three_ways(*args, **kwargs)
+
+
+def test_the_fast_path_serves_the_reads(seeded, monkeypatch):
+    """The comparison above compares the fast path, not Flask twice; what is not in moto's URL
+    map is left to Flask."""
+    served = []
+    original = FastPath.answer
+
+    def spy(self, environ, start_response):
+        answered = original(self, environ, start_response)
+        served.append((environ["PATH_INFO"], answered is not None))
+        return answered
+
+    monkeypatch.setattr(FastPath, "answer", spy)
+    for args, kwargs in reads(seeded):
+        call(FAST, *args, **kwargs)
+    left = [path for path, fast in served if not fast]
+    assert left == [f"/clusters/{seeded['cluster']}/updates", "/no/such/path"], served
+    assert len(served) == len(reads(seeded))
+
+
+def describe(name: str) -> dict:
+    return json.loads(three_ways("GET", f"/clusters/{name}")[2])["cluster"]
+
+
+def test_answers_follow_every_change_of_a_cluster(seeded):
+    """No memo answers stale: each change shows in the next DescribeCluster, the same three ways."""
+    name = "fast-b"
+    before = describe(name)
+    status, _, _ = call(
+        SLOW,
+        "POST",
+        "/_sandbox/eks/cluster",
+        body=json.dumps(
+            {"account": ACCOUNT, "region": REGION, "name": name, "status": "FAILED", "endpoint": "https://127.0.0.1:6443",
+             "caData": "Q0E=", "oidcIssuer": "https://127.0.0.1:6443/oidc"}
+        ).encode(),
+    )
+    assert status.startswith("200")
+    after = describe(name)
+    assert (after["status"], after["endpoint"], after["certificateAuthority"], after["identity"]) == (
+        "FAILED", "https://127.0.0.1:6443", {"data": "Q0E="}, {"oidc": {"issuer": "https://127.0.0.1:6443/oidc"}}
+    ), before
+    call(SLOW, "POST", "/_sandbox/eks/cluster", body=json.dumps({"account": ACCOUNT, "region": REGION, "name": name, "status": "CREATING"}).encode())
+    assert describe(name)["status"] == "CREATING"
+
+    write("POST", f"/tags/{quote(before['arn'], safe='')}", {"tags": {"new": "tag", "team": "y"}})
+    assert describe(name)["tags"] == {"team": "y", "new": "tag"}
+    call(SLOW, "DELETE", f"/tags/{quote(before['arn'], safe='')}", query="tagKeys=new")
+    assert describe(name)["tags"] == {"team": "y"}
+
+    write("POST", "/clusters/fast-full/update-config", {"accessConfig": {"authenticationMode": "API"}})
+    assert describe("fast-full")["accessConfig"]["authenticationMode"] == "API"
+    names = json.loads(three_ways("GET", "/clusters")[2])["clusters"]
+    call(SLOW, "POST", "/_sandbox/eks/clusters", body=json.dumps({"account": ACCOUNT, "region": REGION, "names": ["fast-new"]}).encode())
+    assert json.loads(three_ways("GET", "/clusters")[2])["clusters"] == names + ["fast-new"]
+
+
+def test_the_fast_path_keeps_the_request_log_and_faults(seeded):
+    FAST.requests.clear()
+    call(FAST, "POST", "/_sandbox/faults", body=json.dumps({"action": "DescribeCluster", "status": 503, "match": "fast-c"}).encode())
+    status, headers, body = call(FAST, "GET", "/clusters/fast-c")
+    assert status.startswith("503") and dict(headers)["x-amzn-ErrorType"] == "ServiceUnavailableException"
+    assert call(FAST, "GET", "/clusters/fast-c")[0].startswith("200")
+    logged = [(e["action"], e["status"], e.get("faulted")) for e in FAST.requests]
+    assert logged == [("DescribeCluster", 503, "ServiceUnavailableException"), ("DescribeCluster", 200, None)]
+    assert FAST.requests[-1]["account"] == ACCOUNT and FAST.requests[-1]["user_agent"] == "test_speedups"
+
+
+def test_uninstall_puts_moto_back():
+    from moto.core import serialize
+    from moto.core.responses import BaseResponse
+
+    patched = serialize.BaseJSONSerializer.__dict__["_serialize_type_structure"]
+    speedups.uninstall()
+    try:
+        assert serialize.BaseJSONSerializer.__dict__["_serialize_type_structure"] is not patched
+        assert "moto_eks_ext" not in BaseResponse._get_action_from_method_and_request_uri.__module__
+    finally:
+        speedups.install()
+    assert serialize.BaseJSONSerializer.__dict__["_serialize_type_structure"].__module__ == "moto_eks_ext.serializer"
+
+
+# The keep-alive server
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    port = free_port()
+    log = (tmp_path_factory.mktemp("moto") / "server.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto_eks_ext", "--host", "127.0.0.1", "--port", str(port)],
+        env={**os.environ, "PYTHONPATH": str(SANDBOX)},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail("moto_eks_ext did not start: " + Path(log.name).read_text())
+            time.sleep(0.05)
+    yield port, Path(log.name)
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def test_requests_share_one_connection(server):
+    port, log = server
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request("POST", "/_sandbox/faults", body=json.dumps({"action": "X", "delay": 0.01}))
+    first = conn.getresponse()
+    assert (first.status, json.loads(first.read())[0]["action"]) == (200, "X")
+    sock = conn.sock
+    assert first.getheader("Connection") is None and first.getheader("Content-Length")
+    assert first.getheader("Server").startswith("Werkzeug/") and first.getheader("Date")
+    conn.request("GET", "/_sandbox/faults")  # the body above was read to its end
+    assert json.loads(conn.getresponse().read())[0]["action"] == "X"
+    conn.request("POST", "/_sandbox/faults/reset")
+    assert conn.getresponse().read() == b"[]"
+    assert conn.sock is sock
+    headers = {
+        "Authorization": AUTH.format(region=REGION, service="eks"),
+        "x-moto-account-id": ACCOUNT,
+    }
+    conn.request("GET", "/clusters/none-here", headers=headers)
+    missing = conn.getresponse()
+    assert missing.status == 404 and json.loads(missing.read())["__type"] == "ResourceNotFoundException"
+    conn.request("HEAD", "/_sandbox/faults")
+    head = conn.getresponse()
+    assert head.status == 404 and head.read() == b""  # no body after a HEAD: the connection stays usable
+    conn.request("GET", "/_sandbox/faults", headers={"Connection": "close"})
+    last = conn.getresponse()
+    assert last.getheader("Connection") == "close" and last.read() == b"[]"
+    assert conn.sock is None or conn.sock is sock
+    assert re.search(r'"GET /_sandbox/faults HTTP/1.1" 200', log.read_text())
+
+
+def test_a_chunked_body_is_read_to_its_end(server):
+    port, _ = server
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        body = json.dumps({"action": "Chunked", "delay": 0.01}).encode()
+        chunks = b"".join(f"{len(part):x}\r\n".encode() + part + b"\r\n" for part in (body[:10], body[10:])) + b"0\r\n\r\n"
+        sock.sendall(
+            b"POST /_sandbox/faults HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + chunks
+            + b"POST /_sandbox/faults/reset HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        )
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    answers = received.split(b"HTTP/1.1 ")[1:]
+    assert len(answers) == 2 and all(a.startswith(b"200") for a in answers)
+    assert b'"Chunked"' in answers[0] and answers[1].endswith(b"[]")
