@@ -783,22 +783,11 @@ fn doctor_fails_a_target_whose_certificate_its_ca_does_not_verify() {
     // A target served by the sandbox apiserver whose CA (in EKS, hence in the Secret) is
     // another one: Argo CD could not connect.
     let name = format!("badin-tls-{}", std::process::id());
-    block_on(async {
-        eks("ca-central-1")
-            .await
-            .create_cluster()
-            .name(&name)
-            .role_arn("arn:aws:iam::123456789012:role/eks-cluster-role")
-            .resources_vpc_config(aws_sdk_eks::types::VpcConfigRequest::builder().build())
-            .access_config(
-                aws_sdk_eks::types::CreateAccessConfigRequest::builder()
-                    .authentication_mode(aws_sdk_eks::types::AuthenticationMode::Api)
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap();
-    });
+    block_on(create_cluster(
+        "ca-central-1",
+        &name,
+        aws_sdk_eks::types::AuthenticationMode::Api,
+    ));
     let body = format!(
         r#"{{"account":"123456789012","region":"ca-central-1","name":"{name}","endpoint":"{}","caData":"{}"}}"#,
         env("ARGOCD_EKS_SANDBOX_APISERVER"),

@@ -94,22 +94,11 @@ fn target() -> &'static str {
     static TARGET: OnceLock<String> = OnceLock::new();
     TARGET.get_or_init(|| {
         let name = format!("badin-target-{}", std::process::id());
-        block_on(async {
-            eks(REGION)
-                .await
-                .create_cluster()
-                .name(&name)
-                .role_arn("arn:aws:iam::123456789012:role/eks-cluster-role")
-                .resources_vpc_config(aws_sdk_eks::types::VpcConfigRequest::builder().build())
-                .access_config(
-                    aws_sdk_eks::types::CreateAccessConfigRequest::builder()
-                        .authentication_mode(aws_sdk_eks::types::AuthenticationMode::Api)
-                        .build(),
-                )
-                .send()
-                .await
-                .unwrap();
-        });
+        block_on(create_cluster(
+            REGION,
+            &name,
+            aws_sdk_eks::types::AuthenticationMode::Api,
+        ));
         name
     })
 }

@@ -427,20 +427,7 @@ async fn cluster_with_mode(name: &str, mode: aws_sdk_eks::types::AuthenticationM
         .data()
         .unwrap()
         .to_owned();
-    eks("us-east-1")
-        .await
-        .create_cluster()
-        .name(name)
-        .role_arn("arn:aws:iam::123456789012:role/eks-cluster-role")
-        .resources_vpc_config(aws_sdk_eks::types::VpcConfigRequest::builder().build())
-        .access_config(
-            aws_sdk_eks::types::CreateAccessConfigRequest::builder()
-                .authentication_mode(mode)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    create_cluster("us-east-1", name, mode).await;
     let body = json!({"account": "123456789012", "region": "us-east-1", "name": name,
         "endpoint": env("ARGOCD_EKS_SANDBOX_APISERVER"), "caData": ca});
     let url = format!(

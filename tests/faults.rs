@@ -56,6 +56,22 @@ impl Faulty {
         }
     }
 
+    /// How an error names the hub behind the proxy.
+    fn hub_server(&self) -> String {
+        format!(
+            "the Kubernetes API of context arn:aws:eks:us-east-1:123456789012:cluster/argocd-hub at {}",
+            self.kube_url
+        )
+    }
+
+    /// Each proxy, and how an error names the server behind it.
+    fn servers(&self) -> [(&'static str, String); 2] {
+        [
+            (KUBE, self.hub_server()),
+            (MOTO, format!("EKS at {}", self.moto_url)),
+        ]
+    }
+
     fn env(&self) -> [(&str, &str); 2] {
         [
             ("AWS_ENDPOINT_URL", self.moto_url.as_str()),
@@ -298,10 +314,8 @@ async fn latency_of_2s_passes_under_the_default_timeout_and_a_shorter_one_names_
     assert_eq!(short.run.code, 1, "{}", short.run);
     let said = error_line(&short.run);
     assert!(
-        said.contains(&format!(
-            "could not reach the Kubernetes API of context arn:aws:eks:us-east-1:123456789012:cluster/argocd-hub at {}",
-            faulty.kube_url
-        )) && said.contains("no answer within 1s (--timeout)")
+        said.contains(&format!("could not reach {}", faulty.hub_server()))
+            && said.contains("no answer within 1s (--timeout)")
             && said.contains("--timeout"),
         "{said}"
     );
@@ -346,16 +360,7 @@ async fn latency_of_2s_passes_under_the_default_timeout_and_a_shorter_one_names_
 async fn a_peer_that_resets_every_connection_is_retried_then_named() {
     let faulty = Faulty::new();
     let scene = Scene::new("f-reset");
-    for (proxy, server) in [
-        (
-            KUBE,
-            format!(
-                "the Kubernetes API of context arn:aws:eks:us-east-1:123456789012:cluster/argocd-hub at {}",
-                faulty.kube_url
-            ),
-        ),
-        (MOTO, format!("EKS at {}", faulty.moto_url)),
-    ] {
+    for (proxy, server) in faulty.servers() {
         faulty.toxiproxy.heal();
         faulty
             .toxiproxy
@@ -435,16 +440,7 @@ async fn a_connection_reset_once_is_retried_and_add_succeeds() {
 async fn a_black_hole_fails_within_the_timeout_naming_the_server() {
     let faulty = Faulty::new();
     let scene = Scene::new("f-hole");
-    for (proxy, server) in [
-        (
-            KUBE,
-            format!(
-                "the Kubernetes API of context arn:aws:eks:us-east-1:123456789012:cluster/argocd-hub at {}",
-                faulty.kube_url
-            ),
-        ),
-        (MOTO, format!("EKS at {}", faulty.moto_url)),
-    ] {
+    for (proxy, server) in faulty.servers() {
         faulty.toxiproxy.heal();
         // Data goes in and nothing comes back, and the connection is never closed.
         faulty
@@ -626,10 +622,8 @@ async fn the_hub_going_away_before_the_secret_leaves_aws_done_and_no_secret() {
     assert_eq!(killed.run.code, 1, "{}", killed.run);
     let said = error_line(&killed.run);
     assert!(
-        said.contains(&format!(
-            "could not reach the Kubernetes API of context arn:aws:eks:us-east-1:123456789012:cluster/argocd-hub at {}",
-            faulty.kube_url
-        )) && said.contains("Secret"),
+        said.contains(&format!("could not reach {}", faulty.hub_server()))
+            && said.contains("Secret"),
         "{said}"
     );
     assert!(

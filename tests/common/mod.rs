@@ -388,6 +388,29 @@ pub async fn association_ids(namespace: &str) -> Vec<(String, String)> {
     found
 }
 
+/// Creates EKS cluster `name` in `region` of the sandbox's hub account with authentication
+/// mode `mode` (API or API_AND_CONFIG_MAP: it takes access entries).
+pub async fn create_cluster(
+    region: &str,
+    name: &str,
+    mode: aws_sdk_eks::types::AuthenticationMode,
+) {
+    eks(region)
+        .await
+        .create_cluster()
+        .name(name)
+        .role_arn("arn:aws:iam::123456789012:role/eks-cluster-role")
+        .resources_vpc_config(aws_sdk_eks::types::VpcConfigRequest::builder().build())
+        .access_config(
+            aws_sdk_eks::types::CreateAccessConfigRequest::builder()
+                .authentication_mode(mode)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
 /// Pod identity associations in `namespace` on the sandbox hub, described.
 pub async fn described_associations(
     namespace: &str,
