@@ -1,14 +1,13 @@
-//! The in-memory hub: FakeHub, the Kubernetes side's ports (HubRead, HubWrite, Targets).
+//! The in-memory hub: FakeHub, the Kubernetes ports of the cluster Argo CD runs in (HubRead,
+//! HubWrite); the target clusters' reads it also answers are in targets.rs.
 
 use std::cell::RefCell;
 
-use crate::core::model::{GroupBinding, IRSA_ANNOTATION, ObservedServiceAccount, PodFacts, SaRef};
+use crate::core::model::{IRSA_ANNOTATION, ObservedServiceAccount, PodFacts, SaRef};
 use crate::core::rbac::{ResourceRule, RulesReview};
 use crate::core::secret::DesiredSecret;
 use crate::error::Result;
-use crate::ports::{
-    Annotation, AwsAuth, HubContext, HubRead, HubWrite, Targets, TokenReview, Workload, Write,
-};
+use crate::ports::{Annotation, HubContext, HubRead, HubWrite, Workload, Write};
 
 use super::*;
 
@@ -375,28 +374,5 @@ impl HubWrite for FakeHub {
             }
         }
         Ok(names)
-    }
-}
-
-impl Targets for FakeHub {
-    async fn aws_auth(&self, _server: &str) -> Result<AwsAuth> {
-        Ok(match &self.aws_auth {
-            Some(text) => AwsAuth::MapRoles(text.clone()),
-            None => AwsAuth::NoContext,
-        })
-    }
-
-    async fn group_bindings(&self, _server: &str) -> Result<Option<Vec<GroupBinding>>> {
-        Ok(None)
-    }
-
-    async fn review_token(&self, _server: &str, _ca: &str, _token: &str) -> Result<TokenReview> {
-        Ok(match &self.token_user {
-            Some((username, groups)) => TokenReview::Authenticated {
-                username: username.clone(),
-                groups: groups.clone(),
-            },
-            None => TokenReview::Rejected,
-        })
     }
 }

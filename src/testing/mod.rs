@@ -1,5 +1,6 @@
-//! Test helpers shared by the unit tests: fixtures of the core's types, and (in hub.rs, aws.rs,
-//! prompt.rs) in-memory fakes of the ports, so commands are tested without any server.
+//! Test helpers shared by the unit tests: fixtures of the core's types here, and in-memory
+//! fakes of the ports (hub.rs, targets.rs, aws.rs, prompt.rs; the faults they inject in
+//! faults.rs), so commands are tested without any server.
 
 use std::collections::BTreeMap;
 
@@ -163,9 +164,12 @@ pub(crate) fn eks_cluster(account: &str, region: &str, name: &str) -> EksCluster
 }
 
 mod aws;
+mod faults;
 mod hub;
 mod prompt;
+mod targets;
 
 pub(crate) use aws::*;
+pub(crate) use faults::*;
 pub(crate) use hub::*;
 pub(crate) use prompt::*;
