@@ -31,19 +31,6 @@ fn secret_names(namespace: &str) -> Vec<String> {
     names
 }
 
-/// ListAccessEntries on a sandbox cluster.
-async fn access_entries(region: &str, cluster: &str) -> Vec<String> {
-    eks(region)
-        .await
-        .list_access_entries()
-        .cluster_name(cluster)
-        .send()
-        .await
-        .unwrap()
-        .access_entries()
-        .to_vec()
-}
-
 /// Write requests to moto since `start` whose path mentions any of `needles` (other tests run
 /// at the same time, so only this test's objects are looked at).
 fn moto_writes_mentioning(start: usize, needles: &[String]) -> Vec<String> {

@@ -93,14 +93,8 @@ fn all_with(role: &str) -> Vec<(String, String)> {
 }
 
 async fn entry_count(region: &str, cluster: &str, role: &str) -> usize {
-    eks(region)
+    access_entries(region, cluster)
         .await
-        .list_access_entries()
-        .cluster_name(cluster)
-        .send()
-        .await
-        .unwrap()
-        .access_entries()
         .iter()
         .filter(|p| *p == role)
         .count()

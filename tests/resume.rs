@@ -323,6 +323,19 @@ async fn irsa_annotations_go_together_the_one_the_hub_refuses_stops_the_run_and_
     assert!(run.stdout.contains("Nothing to change"), "{run}");
 }
 
+/// The Secrets in `namespace` this tool manages, labelled for Argo CD or not.
+fn managed_secrets(namespace: &str) -> Vec<serde_json::Value> {
+    let listed = kubectl_json(&[
+        "-n",
+        namespace,
+        "get",
+        "secrets",
+        "-l",
+        "app.kubernetes.io/managed-by=kubectl-argocd-eks",
+    ]);
+    listed["items"].as_array().unwrap().clone()
+}
+
 #[tokio::test]
 async fn a_remove_that_stops_part_way_is_finished_by_the_same_command() {
     let ns = argocd_namespace("rs-remove");
@@ -369,15 +382,7 @@ async fn a_remove_that_stops_part_way_is_finished_by_the_same_command() {
     );
     // Argo CD no longer sees it (no secret-type label), but the Secret is there to be found.
     assert!(cluster_secrets(&ns).is_empty());
-    let left = kubectl_json(&[
-        "-n",
-        &ns,
-        "get",
-        "secrets",
-        "-l",
-        "app.kubernetes.io/managed-by=kubectl-argocd-eks",
-    ]);
-    assert_eq!(left["items"].as_array().unwrap().len(), 1);
+    assert_eq!(managed_secrets(&ns).len(), 1);
     assert_eq!(association_ids(&ns).await.len(), 2);
     assert!(entries(&role).await.is_empty());
 
@@ -388,15 +393,7 @@ async fn a_remove_that_stops_part_way_is_finished_by_the_same_command() {
         "{run}"
     );
     assert!(association_ids(&ns).await.is_empty());
-    let left = kubectl_json(&[
-        "-n",
-        &ns,
-        "get",
-        "secrets",
-        "-l",
-        "app.kubernetes.io/managed-by=kubectl-argocd-eks",
-    ]);
-    assert!(left["items"].as_array().unwrap().is_empty());
+    assert!(managed_secrets(&ns).is_empty());
     let run = remove(&[]);
     assert_eq!(run.code, 6, "nothing left to remove: {run}");
 }

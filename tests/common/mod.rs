@@ -411,6 +411,19 @@ pub async fn create_cluster(
         .unwrap();
 }
 
+/// ListAccessEntries on a sandbox cluster.
+pub async fn access_entries(region: &str, cluster: &str) -> Vec<String> {
+    eks(region)
+        .await
+        .list_access_entries()
+        .cluster_name(cluster)
+        .send()
+        .await
+        .unwrap()
+        .access_entries()
+        .to_vec()
+}
+
 /// Pod identity associations in `namespace` on the sandbox hub, described.
 pub async fn described_associations(
     namespace: &str,
