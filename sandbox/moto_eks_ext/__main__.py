@@ -12,7 +12,7 @@ from . import install
 from .eks_auth import EksAuthApp
 from .fastpath import FastPath
 from .middleware import SandboxMiddleware
-from .serving import KeepAliveRequestHandler
+from .serving import KeepAliveRequestHandler, ThreadKeepingWSGIServer
 
 
 def main() -> None:
@@ -33,8 +33,12 @@ def main() -> None:
     dispatcher = DomainDispatcherApplication(create_backend_app)
     fast_path = None if plain else FastPath(dispatcher)
     app = SandboxMiddleware(EksAuthApp(dispatcher), apiserver=args.apiserver, fast_path=fast_path)
-    handler = MotoRequestHandler if plain else KeepAliveRequestHandler
-    run_simple(args.host, args.port, app, threaded=True, request_handler=handler)
+    if plain:
+        run_simple(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
+        return
+    server = ThreadKeepingWSGIServer(args.host, args.port, app, KeepAliveRequestHandler)
+    print(f" * Running on http://{args.host}:{server.port}", file=sys.stderr, flush=True)
+    server.serve_forever()
 
 
 if __name__ == "__main__":

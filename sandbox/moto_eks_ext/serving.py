@@ -1,5 +1,6 @@
 """moto's HTTP server loop, with keep-alive: werkzeug's request handler (moto's subclass of it),
-answering each request in one write and keeping the connection open.
+answering each request in one write and keeping the connection open, in werkzeug's threaded
+server whose threads are kept for the next connection.
 
 werkzeug 3's development server closes the connection after every answer ("Connection:
 close"), so each request costs a TCP connection, a thread and a drain of the socket, and it
@@ -13,7 +14,10 @@ werkzeug adds (Server, Date) and the status line are werkzeug's own: `make_envir
 """
 
 import io
+import queue
+import socket
 import sys
+import threading
 import time
 import traceback
 from typing import Any
@@ -21,7 +25,7 @@ from typing import Any
 from moto.moto_server.werkzeug_app import MotoRequestHandler
 from werkzeug.exceptions import InternalServerError
 from werkzeug.http import parse_set_header
-from werkzeug.serving import DechunkedInput
+from werkzeug.serving import DechunkedInput, ThreadedWSGIServer
 
 # Werkzeug's: a dropped connection is not an error of the application.
 DROPPED = (ConnectionError, TimeoutError)
@@ -141,3 +145,39 @@ class KeepAliveRequestHandler(MotoRequestHandler):
         if cached[0] != now:
             cached = KeepAliveRequestHandler._date_cache = (now, super().date_time_string(now))
         return cached[1]
+
+
+class ThreadKeepingWSGIServer(ThreadedWSGIServer):
+    """werkzeug's threaded server, its threads kept: a thread that has served a connection to
+    its end waits for the next connection instead of ending, so a new connection costs a hand-
+    over, not a thread's start (werkzeug starts one per connection: with a client opening fifty
+    at once, as discovery's ListClusters burst does, those starts were a fifth of moto's time).
+    There are as many threads as connections were ever open at once; none is ever joined
+    (werkzeug's are daemons too)."""
+
+    # werkzeug's backlog is 128: a client opening more connections at once (discovery's
+    # DescribeCluster calls, 10 per account and region, ~500 at once) had the rest of its SYNs
+    # dropped and retried by the kernel a second later, then three.
+    request_queue_size = 1024
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._idle = 0  # threads waiting in _serve for a connection
+        self._idle_lock = threading.Lock()
+        self._connections: queue.SimpleQueue[tuple[socket.socket, Any]] = queue.SimpleQueue()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        # Each connection put on the queue was counted off an idle thread, which takes one.
+        with self._idle_lock:
+            if self._idle:
+                self._idle -= 1
+                self._connections.put((request, client_address))
+                return
+        threading.Thread(target=self._serve, args=(request, client_address), daemon=True).start()
+
+    def _serve(self, request: Any, client_address: Any) -> None:
+        while True:
+            self.process_request_thread(request, client_address)  # closes the connection
+            with self._idle_lock:
+                self._idle += 1
+            request, client_address = self._connections.get()

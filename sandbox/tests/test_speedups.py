@@ -272,6 +272,22 @@ def test_the_fast_path_keeps_the_request_log_and_faults(seeded):
     assert FAST.requests[-1]["account"] == ACCOUNT and FAST.requests[-1]["user_agent"] == "test_speedups"
 
 
+def test_the_request_logs_routing_is_remembered_as_moto_routes(seeded):
+    from moto_eks_ext import middleware
+    from moto_eks_ext.middleware import Request  # moto's, as the log routes it
+
+    paths = [("GET", "/clusters", ""), ("GET", "/clusters/one", ""), ("GET", "/clusters/two", ""),
+             ("GET", "/clusters/one/access-entries", "maxResults=5"), ("POST", "/clusters/one/access-entries", ""),
+             ("GET", f"/clusters/one/access-entries/{quote(ROLE, safe='')}", ""), ("GET", "/clusters/one/addons/vpc-cni", "")]
+    for method, path, query in paths:
+        for _ in range(2):  # the second answer comes from the memo
+            env = environ(method, path, query=query)
+            operation, params = middleware.route("eks", env)
+            expected_operation, expected_params = middleware.get_service_router("eks").match(Request(environ(method, path, query=query)))
+            assert (operation.name, dict(params)) == (expected_operation.name, dict(expected_params))
+    assert ("eks", "GET", "/clusters/two", "") in middleware._ROUTES
+
+
 def test_uninstall_puts_moto_back():
     from moto.core import serialize
     from moto.core.responses import BaseResponse
@@ -315,13 +331,13 @@ def server(tmp_path_factory):
                 proc.kill()
                 pytest.fail("moto_eks_ext did not start: " + Path(log.name).read_text())
             time.sleep(0.05)
-    yield port, Path(log.name)
+    yield port, Path(log.name), proc.pid
     proc.terminate()
     proc.wait(timeout=10)
 
 
 def test_requests_share_one_connection(server):
-    port, log = server
+    port, log, _ = server
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     conn.request("POST", "/_sandbox/faults", body=json.dumps({"action": "X", "delay": 0.01}))
     first = conn.getresponse()
@@ -352,7 +368,7 @@ def test_requests_share_one_connection(server):
 
 
 def test_a_chunked_body_is_read_to_its_end(server):
-    port, _ = server
+    port, _, _ = server
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         body = json.dumps({"action": "Chunked", "delay": 0.01}).encode()
         chunks = b"".join(f"{len(part):x}\r\n".encode() + part + b"\r\n" for part in (body[:10], body[10:])) + b"0\r\n\r\n"
@@ -366,3 +382,52 @@ def test_a_chunked_body_is_read_to_its_end(server):
     answers = received.split(b"HTTP/1.1 ")[1:]
     assert len(answers) == 2 and all(a.startswith(b"200") for a in answers)
     assert b'"Chunked"' in answers[0] and answers[1].endswith(b"[]")
+
+
+def burst(port: int, connections: int) -> float:
+    """`connections` opened at once, one GET on each, every answer read: the slowest's seconds."""
+    import selectors
+
+    started = time.monotonic()
+    selector = selectors.DefaultSelector()
+    socks = []
+    for _ in range(connections):
+        sock = socket.socket()
+        sock.setblocking(False)
+        sock.connect_ex(("127.0.0.1", port))
+        selector.register(sock, selectors.EVENT_WRITE)
+        socks.append(sock)
+    received: dict[socket.socket, bytes] = {}
+    while len(received) < connections or not all(r.endswith(b"[]") for r in received.values()):
+        assert time.monotonic() - started < 20, f"{sum(r.endswith(b'[]') for r in received.values())} of {connections} answered"
+        for key, events in selector.select(timeout=1):
+            sock = key.fileobj
+            if events & selectors.EVENT_WRITE:
+                sock.sendall(b"GET /_sandbox/faults HTTP/1.1\r\nHost: x\r\n\r\n")
+                selector.modify(sock, selectors.EVENT_READ)
+                received[sock] = b""
+            else:
+                received[sock] += sock.recv(65536)
+    took = time.monotonic() - started
+    assert all(r.startswith(b"HTTP/1.1 200") for r in received.values())
+    for sock in socks:
+        selector.unregister(sock)
+        sock.close()
+    return took
+
+
+def threads(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"^Threads:\s+(\d+)", status, re.M)[1])
+
+
+def test_a_burst_of_connections_is_served_by_kept_threads(server):
+    port, _, pid = server
+    # Past werkzeug's backlog of 128: none of them waits for the kernel's SYN retry (1 s).
+    assert burst(port, 300) < 1.0
+    time.sleep(0.2)  # every connection closed: its thread waits for the next
+    kept = threads(pid)
+    assert kept > 50
+    burst(port, 100)
+    time.sleep(0.2)
+    assert threads(pid) == kept  # the same threads served the second burst

@@ -2,11 +2,19 @@
 //! acting as an assumed role), and AWS errors as the tool's: not-found is data, refusals and
 //! unreachable endpoints say what to do. EKS is in eks.rs, IAM and STS in iam.rs.
 
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_eks::Client as EksClient;
 use aws_sdk_eks::config::Region;
 use aws_sdk_eks::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 
 use crate::cli::settings::Timeouts;
 use crate::core::model::{AWS_APP_NAME, RoleArn};
@@ -26,10 +34,75 @@ pub(crate) async fn load_config(profile: Option<&str>, timeouts: Timeouts) -> Sd
 fn loader(profile: Option<&str>, timeouts: Timeouts) -> aws_config::ConfigLoader {
     let loader = aws_config::defaults(BehaviorVersion::latest())
         .app_name(aws_config::AppName::new(AWS_APP_NAME).expect("a constant, valid app name"))
+        .http_client(shared_https_client())
         .timeout_config(timeout_config(timeouts));
     match profile {
         Some(profile) => loader.profile_name(profile),
         None => loader,
+    }
+}
+
+/// The SDK's default HTTPS client (rustls on aws-lc with the platform's root certificates,
+/// HTTPS_PROXY / NO_PROXY from the environment), made once and set on the configuration, so
+/// every client made from it (each region's EKS, IAM, STS, the AssumeRole credential
+/// providers) shares one connection pool and one TLS set-up: a call reuses a connection an
+/// earlier call to the same endpoint left open. A client made without one gets an HTTP client,
+/// pool and TLS connector of its own.
+fn shared_https_client() -> SharedHttpClient {
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    use aws_smithy_http_client::{Builder, ConnectorBuilder, proxy::ProxyConfig};
+    let client = Builder::new().build_with_connector_fn(|settings, components| {
+        let mut connector =
+            ConnectorBuilder::default().tls_provider(Provider::Rustls(CryptoMode::AwsLc));
+        connector.set_connector_settings(settings.cloned());
+        if let Some(components) = components {
+            connector.set_sleep_impl(components.sleep_impl());
+        }
+        connector.set_proxy_config(Some(ProxyConfig::from_env()));
+        connector.build()
+    });
+    SharedHttpClient::new(ConnectorOnFirstCall(client))
+}
+
+/// Loads the platform's root certificates on a thread of their own, while the run reads its
+/// kubeconfig and AWS configuration: the SDK keeps them for the process (read once, on the
+/// first AWS call otherwise, a few milliseconds of file reads and parsing in its way). A
+/// connector is made and dropped for that (the certificates are the SDK's to load).
+pub(crate) fn load_root_certificates_early() {
+    use aws_smithy_http_client::ConnectorBuilder;
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    let loading = std::thread::Builder::new()
+        .name("root-certificates".into())
+        .spawn(|| {
+            drop(
+                ConnectorBuilder::default()
+                    .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
+                    .build(),
+            );
+        });
+    // No thread: the first AWS call loads them, as without this.
+    drop(loading);
+}
+
+/// An HTTP client whose connector is made when the first call needs it (then kept, one per
+/// timeout settings). The SDK's own client also builds a whole TLS connector, the root
+/// certificates parsed again, at each client's construction, to throw it away (it loads the
+/// platform's certificates early); with a client per region and account that was most of a
+/// discovery's CPU.
+#[derive(Debug)]
+struct ConnectorOnFirstCall(SharedHttpClient);
+
+impl HttpClient for ConnectorOnFirstCall {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        self.0.http_connector(settings, components)
+    }
+
+    fn connector_metadata(&self) -> Option<ConnectorMetadata> {
+        self.0.connector_metadata()
     }
 }
 
@@ -63,6 +136,8 @@ pub(crate) struct AwsApi {
     config: SdkConfig,
     pub(crate) iam: aws_sdk_iam::Client,
     pub(crate) sts: aws_sdk_sts::Client,
+    /// Each region's EKS client, made on its first call (a client is a handle: clones share it).
+    eks: Mutex<HashMap<String, EksClient>>,
 }
 
 impl AwsApi {
@@ -70,6 +145,7 @@ impl AwsApi {
         AwsApi {
             iam: aws_sdk_iam::Client::new(&config),
             sts: aws_sdk_sts::Client::new(&config),
+            eks: Mutex::new(HashMap::new()),
             config,
         }
     }
@@ -94,10 +170,17 @@ impl AwsApi {
     }
 
     pub(super) fn client(&self, region: &str) -> EksClient {
-        let config = aws_sdk_eks::config::Builder::from(&self.config)
-            .region(Region::new(region.to_owned()))
-            .build();
-        EksClient::from_conf(config)
+        // A poisoned lock only means another call panicked while inserting: the map is whole.
+        let mut clients = self.eks.lock().unwrap_or_else(PoisonError::into_inner);
+        clients
+            .entry(region.to_owned())
+            .or_insert_with(|| {
+                let config = aws_sdk_eks::config::Builder::from(&self.config)
+                    .region(Region::new(region.to_owned()))
+                    .build();
+                EksClient::from_conf(config)
+            })
+            .clone()
     }
 }
 

@@ -174,19 +174,26 @@ pub(crate) async fn discover_quietly<E: EksRead>(
         names: Cell::new(0),
         all_in: Notify::new(),
     };
-    let per_account = accounts
-        .iter()
-        .enumerate()
-        .map(|(account, &eks)| async move {
-            join_all(regions.iter().map(|region| async move {
+    // The caller's own account (the first) goes out last: the other accounts' lists wait for
+    // STS's AssumeRole, the longest chain, so that is sent before anything else (a server that
+    // answers in arrival order, as the sandbox's moto does, would put it behind them all).
+    let assumed_first = (1..accounts.len()).chain((!accounts.is_empty()).then_some(0));
+    let per_account = assumed_first.map(|account| {
+        let eks = accounts[account];
+        async move {
+            let answers = join_all(regions.iter().map(|region| async move {
                 let found = region_clusters((account, eks), region, lists, progress).await;
                 (region.as_str(), found)
             }))
-            .await
-        });
+            .await;
+            (account, answers)
+        }
+    });
+    let mut per_account = join_all(per_account).await;
+    per_account.sort_by_key(|(account, _)| *account);
     let mut clusters = Vec::new();
     let mut skipped = Vec::new();
-    for answers in join_all(per_account).await {
+    for (_, answers) in per_account {
         let mut refused: Vec<(&str, Error)> = Vec::new();
         let mut answered = false;
         for (region, found) in answers {

@@ -17,6 +17,7 @@ const RTT: Duration = Duration::from_millis(50);
 /// An account whose calls each take one round trip (tokio's paused clock), counting what is in
 /// flight per region.
 struct Slow {
+    account: String,
     aws: FakeAws,
     /// Regions whose ListClusters refuses the credentials (an opt-in region not enabled).
     refusing: Vec<String>,
@@ -36,6 +37,7 @@ impl Slow {
             })
             .collect();
         Slow {
+            account: account.to_owned(),
             aws: FakeAws::in_account(account, clusters),
             refusing: Vec::new(),
             pages: BTreeMap::new(),
@@ -65,6 +67,7 @@ impl Slow {
 
 impl EksRead for Slow {
     async fn list_clusters(&self, region: &str) -> Result<Vec<String>> {
+        LISTS_SENT.with(|sent| sent.borrow_mut().push(self.account.clone()));
         for _ in 0..*self.pages.get(region).unwrap_or(&1) {
             self.round_trip(&format!("{region} list")).await;
         }
@@ -110,6 +113,11 @@ impl EksRead for Slow {
     ) -> Result<Option<BTreeMap<String, String>>> {
         self.aws.access_entry_tags(cluster, principal_arn).await
     }
+}
+
+thread_local! {
+    /// The account of each ListClusters, in the order discovery sent them (this thread's).
+    static LISTS_SENT: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
 }
 
 const REGIONS: [&str; 17] = [
@@ -163,6 +171,33 @@ async fn every_account_and_region_at_once_so_the_wait_is_one_list_and_one_descri
     assert!(
         clusters.windows(2).all(|w| w[0].arn < w[1].arn),
         "sorted, no ARN twice"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_assumed_accounts_lists_go_out_before_the_callers_own() {
+    // Theirs wait for STS's AssumeRole first (the longest chain): sent first, it is not
+    // answered behind the caller's own lists by a server answering in arrival order.
+    LISTS_SENT.with(|sent| sent.borrow_mut().clear());
+    let accounts = fleet(1);
+    discover(&accounts, &regions(&REGIONS[..3]), &|_| {})
+        .await
+        .unwrap();
+    let sent = LISTS_SENT.with(|sent| sent.borrow().clone());
+    let order: Vec<&str> = sent.iter().map(String::as_str).collect();
+    assert_eq!(
+        order,
+        [
+            "222222222222",
+            "222222222222",
+            "222222222222",
+            "333333333333",
+            "333333333333",
+            "333333333333",
+            "111111111111",
+            "111111111111",
+            "111111111111"
+        ]
     );
 }
 
