@@ -2,7 +2,9 @@
 //! writes need and nothing more (the sandbox apiserver's audit log): the three reads at once,
 //! the one name lookup the labelled list cannot answer, the writes as compare-and-swaps with
 //! no read before each, and no list after them (the server-side apply answers are the
-//! read-back). A second run reads and writes nothing more than the plan's reads.
+//! read-back). A second run reads and writes nothing more than the plan's reads. AWS (moto's
+//! request log): the target's DescribeCluster, then, since the plan writes, the check's four
+//! reads; the no-op re-run sends only the DescribeCluster.
 
 mod common;
 
@@ -31,6 +33,22 @@ fn hub_requests_since(start: u64) -> Vec<String> {
     requests
 }
 
+/// The actions the tool asked moto for after entry `start`, sorted.
+fn aws_requests_since(start: usize) -> Vec<String> {
+    let mut actions: Vec<String> = moto_log()
+        .into_iter()
+        .skip(start)
+        .filter(|r| {
+            r["user_agent"]
+                .as_str()
+                .is_some_and(|agent| agent.contains("app/kubectl-argocd-eks"))
+        })
+        .map(|r| r["action"].as_str().unwrap_or("?").to_owned())
+        .collect();
+    actions.sort();
+    actions
+}
+
 #[test]
 fn a_fresh_irsa_add_sends_the_hub_its_floor_and_reads_nothing_after_its_writes() {
     let ns = argocd_namespace("floor");
@@ -43,8 +61,21 @@ fn a_fresh_irsa_add_sends_the_hub_its_floor_and_reads_nothing_after_its_writes()
         "--skip-access",
     ];
     let start = settled_audit_log_len();
+    let aws_start = moto_log_len();
     add_yes(&ns, &args);
     let first = hub_requests_since(start);
+    assert_eq!(
+        aws_requests_since(aws_start),
+        [
+            // The target's, and the hub's (its OIDC issuer, for the check).
+            "DescribeCluster",
+            "DescribeCluster",
+            "GetCallerIdentity",
+            "GetRole",
+            "ListOpenIDConnectProviders"
+        ],
+        "a fresh add's requests to AWS"
+    );
     assert_eq!(
         first,
         [
@@ -63,7 +94,13 @@ fn a_fresh_irsa_add_sends_the_hub_its_floor_and_reads_nothing_after_its_writes()
     assert_irsa_annotations(&ns, Some(MANAGEMENT));
 
     let start = settled_audit_log_len();
+    let aws_start = moto_log_len();
     let again = add_yes(&ns, &args);
+    assert_eq!(
+        aws_requests_since(aws_start),
+        ["DescribeCluster"],
+        "a no-op re-run sends the check's reads neither early nor late"
+    );
     assert!(again.stdout.contains("Nothing to change"), "{again}");
     assert_eq!(
         hub_requests_since(start),

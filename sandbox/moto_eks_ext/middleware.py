@@ -129,7 +129,7 @@ class SandboxMiddleware:
             credentials.clear_disabled_regions()
             faults.reset()
         entry = describe_request(environ)
-        entry["at"] = round(time.monotonic(), 6)
+        entry["at"] = round(time.monotonic(), 6)  # when moto took it; "ms": until it answered
         with self.lock:
             self.requests.append(entry)
 

@@ -772,6 +772,10 @@ def test_request_log(server, clients):
     assert [entry.pop("status") for entry in log] == [200, 404, 404, 200, 200]
     agents = [entry.pop("user_agent") for entry in log]
     assert all(agent.startswith("Boto3/") for agent in agents), agents
+    # When moto took each (its monotonic clock) and for how long, in order.
+    received = [entry.pop("at") for entry in log]
+    assert received == sorted(received)
+    assert all(0 < entry.pop("ms") < 10_000 for entry in log)
     assert log == [
         {
             "method": "POST",

@@ -107,12 +107,12 @@ pub(crate) async fn find_hub_cluster<E: EksRead>(
     flag: Option<&str>,
     regions: &Regions,
 ) -> Result<Option<ClusterArn>> {
-    let from_context = context.cluster_arn();
-    let (name, region) = match (flag, &from_context) {
-        (None, Some(arn)) => return Ok(Some(arn.clone())),
-        (Some(name), Some(arn)) if arn.name == name => return Ok(Some(arn.clone())),
-        (Some(name), _) => (name.to_owned(), regions[0].clone()),
-        (None, None) => match flag_value(&context.exec_args, "--cluster-name") {
+    if let Some(arn) = hub_named_by_context(context, flag) {
+        return Ok(Some(arn));
+    }
+    let (name, region) = match flag {
+        Some(name) => (name.to_owned(), regions[0].clone()),
+        None => match flag_value(&context.exec_args, "--cluster-name") {
             Some(name) => {
                 let region = flag_value(&context.exec_args, "--region").unwrap_or(&regions[0]);
                 (name.to_owned(), region.to_owned())
@@ -126,6 +126,17 @@ pub(crate) async fn find_hub_cluster<E: EksRead>(
             what: format!("the hub's EKS cluster {name} (region {region})"),
             fix: "Pass --hub-cluster with the name of the EKS cluster Argo CD runs on, and --region with its region".into(),
         }),
+    }
+}
+
+/// The hub's cluster when the kube context names it by ARN (as `aws eks update-kubeconfig`
+/// writes it) and `--hub-cluster` does not name another: [`find_hub_cluster`]'s answer
+/// without a request.
+pub(crate) fn hub_named_by_context(context: &HubContext, flag: Option<&str>) -> Option<ClusterArn> {
+    let arn = context.cluster_arn()?;
+    match flag {
+        Some(name) if arn.name != name => None,
+        _ => Some(arn),
     }
 }
 

@@ -53,7 +53,8 @@ impl<'a> Live<'a> {
             regions.len(),
             accounts.count()
         ));
-        // Who the caller is (the account of its own rows) is asked beside the lists.
+        // Who the caller is (the account of its own rows) is asked beside the lists, after
+        // them: AssumeRole, the longest chain, goes out first (discovery.rs).
         let discovery = Box::pin(async move {
             let clients: Vec<&E> = accounts.iter().collect();
             let caller = async {
@@ -63,7 +64,7 @@ impl<'a> Live<'a> {
             };
             let progress = |event: Discovered<'_>| fleet.record(event);
             let discovery = discover_quietly(&clients, regions, &progress);
-            futures::try_join!(caller, discovery).map(|((), found)| found)
+            futures::try_join!(discovery, caller).map(|(found, ())| found)
         });
         Live {
             fleet,

@@ -45,19 +45,7 @@ pub(super) async fn observe<H: HubRead, E: EksRead, P: Prompt>(
         access_entries(ports, identity, registrations)
     )?;
     let (mut secrets, service_accounts) = lists;
-    let mut missing: Vec<String> = registrations
-        .iter()
-        .map(|registration| {
-            registration
-                .secret
-                .secret_name
-                .clone()
-                .unwrap_or_else(|| default_secret_name(&registration.cluster.arn))
-        })
-        .filter(|name| !secrets.iter().any(|s| s.name == *name))
-        .collect();
-    missing.sort();
-    missing.dedup();
+    let missing = unlisted_secrets(registrations, &secrets);
     let unlabelled =
         futures::future::try_join_all(missing.iter().map(|name| ports.hub.secret(namespace, name)))
             .await?;
@@ -68,6 +56,28 @@ pub(super) async fn observe<H: HubRead, E: EksRead, P: Prompt>(
         associations,
         access,
     })
+}
+
+/// The registrations' Secret names the labelled list lacks, once each: Secrets `add` creates
+/// or takes over (so its plan writes), asked for by name.
+pub(super) fn unlisted_secrets(
+    registrations: &[Registration],
+    listed: &[crate::core::secret::ObservedSecret],
+) -> Vec<String> {
+    let mut missing: Vec<String> = registrations
+        .iter()
+        .map(|registration| {
+            registration
+                .secret
+                .secret_name
+                .clone()
+                .unwrap_or_else(|| default_secret_name(&registration.cluster.arn))
+        })
+        .filter(|name| !listed.iter().any(|s| s.name == *name))
+        .collect();
+    missing.sort();
+    missing.dedup();
+    missing
 }
 
 /// The hub's pod identity associations in Argo CD's namespace (pod identity mode only).
