@@ -296,8 +296,9 @@ async fn latency_of_200ms_on_both_servers_slows_add_and_it_succeeds() {
     let slow = faulty.add(&scene, &[]);
     report("latency 200 ms, AWS and hub", &slow);
     assert_eq!(slow.run.code, 0, "{}", slow.run);
-    // About 25 round trips, each waiting 200 ms more.
-    assert!(slow.took > Duration::from_secs(3), "{:?}", slow.took);
+    // Over ten dependent round trips, each waiting 200 ms more: connections and the hub's TLS
+    // handshakes, the reads, the writes in their order, the read-back (~14 in all).
+    assert!(slow.took > Duration::from_secs(2), "{:?}", slow.took);
     scene.assert_registered().await;
     faulty.rerun_converges(&scene).await;
 }
