@@ -501,11 +501,16 @@ async fn slow_closes_and_a_narrow_bandwidth_slow_add_and_it_succeeds() {
     faulty.rerun_converges(&scene).await;
 }
 
-/// Wait until moto has logged `action` after entry `start`; false when `child` ended first.
+/// Wait until moto has answered `action` after entry `start` (its log entry has the answer's
+/// status: the answer is on its way, not still being made); false when `child` ended first.
 fn wait_for_moto(action: &str, start: usize, child: &mut std::process::Child) -> bool {
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
-        if moto_log().iter().skip(start).any(|r| r["action"] == action) {
+        if moto_log()
+            .iter()
+            .skip(start)
+            .any(|r| r["action"] == action && r.get("status").is_some())
+        {
             return true;
         }
         if child.try_wait().unwrap().is_some() {
