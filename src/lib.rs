@@ -55,7 +55,7 @@ async fn run_command(settings: &Settings) -> Result<()> {
     }
     // Ctrl-C ends the run at once before writes, and between writes once they began.
     adapters::interrupt::install();
-    adapters::aws::load_root_certificates_early();
+    adapters::aws_http::load_root_certificates_early();
     let hub = KubeHub::connect(
         settings.kubeconfig.as_deref(),
         settings.context.as_deref(),

@@ -1,6 +1,7 @@
 //! The ports' real implementations: kube, AWS, and the terminal.
 
 pub(crate) mod aws;
+pub(crate) mod aws_http;
 mod eks;
 pub(crate) mod iam;
 pub(crate) mod interrupt;

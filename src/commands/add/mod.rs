@@ -366,6 +366,8 @@ mod tests_apply;
 #[cfg(test)]
 mod tests_checks;
 #[cfg(test)]
+mod tests_early_facts;
+#[cfg(test)]
 mod tests_live;
 #[cfg(test)]
 mod tests_roles;
