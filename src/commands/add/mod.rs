@@ -81,14 +81,6 @@ pub(crate) async fn run<
     // once also leave the three connections the service accounts' writes go out on open: a
     // request right behind a new connection's TLS handshake can wait out the server's delayed
     // ACK (~40 ms), as the kube client leaves Nagle's algorithm on.
-    // Not guided, with the identity fixed by flags, the check's reads depend on nothing the
-    // plan finds: once the lists show a Secret to create or take over (the plan writes), they
-    // go out beside the rest of the plan's reads instead of after the plan, a round trip less
-    // before writing; a re-run with nothing to write does not send them.
-    let early_inputs = (!guided)
-        .then(|| early_facts_inputs(add, ports.hub.context()))
-        .flatten();
-    let mut early_facts = EarlyFacts::start(&ports, early_inputs);
     let (found, lists, review) = if guided {
         (Vec::new(), None, None)
     } else {
@@ -199,11 +191,17 @@ pub(crate) async fn run<
         native_target,
     };
 
-    if let Some((secrets, _)) = &lists
-        && !unlisted_secrets(&registrations, secrets).is_empty()
-    {
-        early_facts.send();
-    }
+    // Not guided, with the identity fixed by flags, the check's reads depend on nothing the
+    // plan finds: once the lists show a Secret to create or take over (the plan writes), they
+    // go out beside the rest of the plan's reads instead of after the plan, a round trip less
+    // before writing; a re-run with nothing to write does not send them.
+    let plan_writes = lists
+        .as_ref()
+        .is_some_and(|(secrets, _)| !unlisted_secrets(&registrations, secrets).is_empty());
+    let early_inputs = plan_writes
+        .then(|| early_facts_inputs(add, ports.hub.context()))
+        .flatten();
+    let mut early_facts = EarlyFacts::start(&ports, early_inputs);
     let observed = early_facts
         .beside(observe(&ports, &identity, &registrations, lists))
         .await?;

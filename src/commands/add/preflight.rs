@@ -73,14 +73,11 @@ pub(super) fn early_facts_inputs(add: &AddSettings, context: &HubContext) -> Opt
 
 type FactsReads<'a> = Pin<Box<dyn Future<Output = PreflightFacts> + 'a>>;
 
-/// The check's reads, made before the plan when the flags give all they depend on
-/// ([`early_facts_inputs`]) and sent once [`EarlyFacts::send`] says the plan writes: polled
-/// beside whatever `add` awaits until the check asks for them, and their answer used only
-/// when the inputs came out the same.
+/// The check's reads, sent before the plan when the flags give all they depend on
+/// ([`early_facts_inputs`]): polled beside whatever `add` awaits until the check asks for
+/// them, and their answer used only when the inputs came out the same.
 pub(super) struct EarlyFacts<'a> {
     reads: Option<(FactsInputs, Pin<Box<MaybeDone<FactsReads<'a>>>>)>,
-    /// Whether `beside` polls the reads (a future sends nothing until polled).
-    sent: bool,
 }
 
 impl<'a> EarlyFacts<'a> {
@@ -94,12 +91,7 @@ impl<'a> EarlyFacts<'a> {
                 Box::pin(async move { read_facts(ports, &for_reads, None).await });
             (inputs, Box::pin(maybe_done(reads)))
         });
-        EarlyFacts { reads, sent: false }
-    }
-
-    /// The reads go out with whatever `add` awaits next (its plan is sure to write).
-    pub(super) fn send(&mut self) {
-        self.sent = true;
+        EarlyFacts { reads }
     }
 
     /// `work`, the reads going on beside it (polled after it: they wait for nothing it sends).
@@ -108,7 +100,6 @@ impl<'a> EarlyFacts<'a> {
         poll_fn(|cx| {
             let done = work.as_mut().poll(cx);
             if done.is_pending()
-                && self.sent
                 && let Some((_, reads)) = &mut self.reads
             {
                 let _ = reads.as_mut().poll(cx);
