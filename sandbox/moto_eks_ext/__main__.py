@@ -8,11 +8,11 @@ import sys
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import run_simple
 
-from . import install
+from . import faults, install
 from .eks_auth import EksAuthApp
 from .fastpath import FastPath
 from .middleware import SandboxMiddleware
-from .serving import KeepAliveRequestHandler, ThreadKeepingWSGIServer
+from .serving import EventLoopWSGIServer
 
 
 def main() -> None:
@@ -36,7 +36,7 @@ def main() -> None:
     if plain:
         run_simple(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
         return
-    server = ThreadKeepingWSGIServer(args.host, args.port, app, KeepAliveRequestHandler)
+    server = EventLoopWSGIServer(args.host, args.port, app, hold=faults.holding)
     print(f" * Running on http://{args.host}:{server.port}", file=sys.stderr, flush=True)
     server.serve_forever()
 

@@ -78,6 +78,11 @@ def listed() -> list[dict[str, Any]]:
         return [dict(f) for f in _faults]
 
 
+def holding() -> bool:
+    """Whether a fault that holds its call (a delay) is armed."""
+    return any(fault["delay"] for fault in _faults)  # a read of a list: no lock needed
+
+
 def reset() -> None:
     with _lock:
         _faults.clear()
