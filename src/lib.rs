@@ -11,7 +11,8 @@ mod testing;
 
 use std::io::IsTerminal;
 
-use adapters::aws::{AwsApi, assume_role_config, load_config};
+use adapters::assumed_role::assume_role_config;
+use adapters::aws::{AwsApi, load_config};
 use adapters::kube::KubeHub;
 use adapters::prompt::{NoPrompt, TerminalPrompt};
 use cli::args::Cli;

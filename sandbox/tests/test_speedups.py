@@ -90,6 +90,8 @@ def call(app, *args, **kwargs) -> tuple[str, list, bytes]:
 
 def normalized(answer: tuple[str, list, bytes]) -> tuple[str, list, bytes]:
     status, headers, body = answer
+    ids = [v for k, v in headers if k.lower() == "x-amzn-requestid"]
+    assert all(re.fullmatch(r"[A-Za-z0-9]{52}", v) for v in ids), ids  # moto's shape, either way
     headers = [(k, "<id>" if k.lower() == "x-amzn-requestid" else v) for k, v in headers]
     return status, headers, REQUEST_ID.sub(b"<RequestId>-</RequestId>", body)
 

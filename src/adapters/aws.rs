@@ -13,7 +13,7 @@ use aws_sdk_eks::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
 use super::aws_http::shared_https_client;
 use crate::cli::settings::Timeouts;
-use crate::core::model::{AWS_APP_NAME, RoleArn};
+use crate::core::model::AWS_APP_NAME;
 use crate::core::partition::Partition;
 use crate::error::{Error, Result};
 
@@ -46,20 +46,6 @@ fn timeout_config(timeouts: Timeouts) -> TimeoutConfig {
         .read_timeout(timeouts.call)
         .operation_attempt_timeout(timeouts.call)
         .operation_timeout(timeouts.call)
-        .build()
-}
-
-/// The same configuration acting as `role` (sts:AssumeRole, refreshed by the SDK).
-pub(crate) async fn assume_role_config(base: &SdkConfig, role: &RoleArn) -> SdkConfig {
-    let provider = aws_config::sts::AssumeRoleProvider::builder(role.to_string())
-        .session_name("kubectl-argocd-eks")
-        .configure(base)
-        .build()
-        .await;
-    base.to_builder()
-        .credentials_provider(aws_sdk_eks::config::SharedCredentialsProvider::new(
-            provider,
-        ))
         .build()
 }
 

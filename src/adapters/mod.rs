@@ -1,5 +1,6 @@
 //! The ports' real implementations: kube, AWS, and the terminal.
 
+pub(crate) mod assumed_role;
 pub(crate) mod aws;
 pub(crate) mod aws_http;
 mod eks;

@@ -34,7 +34,7 @@ impl AwsApi {
         use aws_credential_types::provider::ProvideCredentials;
         let mut config = self.config().clone();
         for role in chain {
-            config = super::aws::assume_role_config(&config, role).await;
+            config = super::assumed_role::assume_role_config(&config, role).await;
         }
         let provider = config.credentials_provider().ok_or_else(|| Error::Aws {
             operation: "AssumeRole".into(),
