@@ -356,6 +356,13 @@ async fn cross_account_target_gets_its_access_entry_and_a_second_run_makes_zero_
     );
     assert_eq!(moto_writes_since(moto_start), Vec::<String>::new());
     assert_eq!(kube_writes_since(&ns, kube_start), Vec::<String>::new());
+    // The role's first credentials are asked for at start-up, and that answer is the one the
+    // SDK uses: one AssumeRole a run, not the early one and the SDK's own.
+    let assumed = moto_log()[moto_start..]
+        .iter()
+        .filter(|entry| entry["action"] == "AssumeRole")
+        .count();
+    assert_eq!(assumed, 1);
 }
 
 #[tokio::test]

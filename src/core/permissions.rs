@@ -213,10 +213,11 @@ mod tests {
     use super::*;
 
     /// The adapters' sources, where every AWS call is made.
-    const ADAPTERS: [&str; 3] = [
+    const ADAPTERS: [&str; 4] = [
         include_str!("../adapters/eks.rs"),
         include_str!("../adapters/iam.rs"),
         include_str!("../adapters/aws.rs"),
+        include_str!("../adapters/assumed_role.rs"),
     ];
     /// Actions no SDK method stands for: implied by a call's parameters (tags, a role passed).
     const IMPLIED: [&str; 4] = [
