@@ -100,7 +100,7 @@ class Connection(asyncio.Protocol):
         self.parser = httptools.HttpRequestParser(self)
         self.transport: asyncio.Transport | None = None
         self.peer: tuple[str, int] = ("<local>", 0)
-        self.pending: deque[dict[str, Any]] = deque()  # parsed, not answered yet
+        self.pending: deque[tuple[dict[str, Any], bool]] = deque()  # parsed (environ, keep-alive), not answered yet
         self.busy = False  # a request is on a thread
         self.closing = False
         self._url = b""
@@ -152,9 +152,7 @@ class Connection(asyncio.Protocol):
         self._body.append(body)
 
     def on_message_complete(self) -> None:
-        environ = self.environ()
-        environ["keep_alive"] = self.parser.should_keep_alive()
-        self.pending.append(environ)
+        self.pending.append((self.environ(), self.parser.should_keep_alive()))
         self.serve()
 
     # serving
@@ -206,24 +204,26 @@ class Connection(asyncio.Protocol):
         """Answers the parsed requests in order: on this thread, or on one of the held-request
         threads when the server says a request may be held (then the rest wait for it)."""
         while self.pending and not self.busy and not self.closing:
-            environ = self.pending.popleft()
+            environ, keep_alive = self.pending.popleft()
             if not self.server.hold():
-                self.send(environ, *answer_or_error(self.server.app, environ))
+                self.send(environ, keep_alive, *answer_or_error(self.server.app, environ))
                 continue
             self.busy = True
             held = self.server.loop.run_in_executor(self.server.held, answer_or_error, self.server.app, environ)
-            held.add_done_callback(lambda done, environ=environ: self.held_answered(environ, done))
+            held.add_done_callback(lambda done, environ=environ, keep_alive=keep_alive: self.held_answered(environ, keep_alive, done))
 
-    def held_answered(self, environ: dict[str, Any], done: "asyncio.Future[Any]") -> None:
+    def held_answered(self, environ: dict[str, Any], keep_alive: bool, done: "asyncio.Future[Any]") -> None:
         self.busy = False
         if not self.closing:
-            self.send(environ, *done.result())
+            self.send(environ, keep_alive, *done.result())
             self.serve()
 
-    def send(self, environ: dict[str, Any], status: str, headers: list[tuple[str, str]], body: bytes, close: bool) -> None:
+    def send(
+        self, environ: dict[str, Any], keep_alive: bool, status: str, headers: list[tuple[str, str]], body: bytes, close: bool
+    ) -> None:
         """Status line, Date, the application's headers and the body, in one write."""
         assert self.transport is not None  # requests are parsed on an open connection
-        close = close or not environ["keep_alive"]
+        close = close or not keep_alive
         code = int(status.split(None, 1)[0])
         lines = [f"HTTP/1.1 {status}", f"Date: {date_header()}"]
         has_length = False

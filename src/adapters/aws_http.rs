@@ -26,20 +26,19 @@ use tokio::sync::OnceCell;
 pub(super) fn shared_https_client() -> SharedHttpClient {
     use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
     use aws_smithy_http_client::{Builder, ConnectorBuilder, proxy::ProxyConfig};
-    let client = Builder::new().build_with_connector_fn(|settings, components| {
+    let proxy = ProxyConfig::from_env();
+    // A proxy (maybe itself behind TLS) is the TLS connector's to reach.
+    let plain = proxy.is_disabled().then(|| Builder::new().build_http());
+    let client = Builder::new().build_with_connector_fn(move |settings, components| {
         let mut connector =
             ConnectorBuilder::default().tls_provider(Provider::Rustls(CryptoMode::AwsLc));
         connector.set_connector_settings(settings.cloned());
         if let Some(components) = components {
             connector.set_sleep_impl(components.sleep_impl());
         }
-        connector.set_proxy_config(Some(ProxyConfig::from_env()));
+        connector.set_proxy_config(Some(proxy.clone()));
         connector.build()
     });
-    // A proxy (maybe itself behind TLS) is the TLS connector's to reach.
-    let plain = ProxyConfig::from_env()
-        .is_disabled()
-        .then(|| Builder::new().build_http());
     SharedHttpClient::new(ConnectorOnFirstCall {
         client,
         plain,
@@ -130,6 +129,9 @@ impl HttpConnector for MadeAside {
             return plain
                 .http_connector(&self.settings, &self.components)
                 .call(request);
+        }
+        if let Some(connector) = self.made.get() {
+            return connector.call(request);
         }
         let (client, settings, components) = (
             self.client.clone(),
