@@ -21,6 +21,7 @@ from moto.iam.models import get_account_id_from
 from werkzeug.exceptions import NotFound
 
 from . import credentials, faults, speedups, tokenreview
+from .read_cache import EKS_READS
 
 CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/[^/]+/[^/]+/([^/]+)/")  # key, service
 # Services whose requests the fast path may serve (EKS Auth: eks_auth.py serves it).
@@ -119,6 +120,7 @@ class SandboxMiddleware:
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         path = environ.get("PATH_INFO", "")
         if path.startswith("/_sandbox/"):
+            EKS_READS.note(None, environ)
             status, body = self.sandbox(environ["REQUEST_METHOD"], path, environ)
             payload = json.dumps(body).encode()
             start_response(
@@ -153,6 +155,14 @@ class SandboxMiddleware:
         app = self.app
         if self.fast_path is not None and entry["service"] in FAST_SERVICES:
             app = self.fast_or_moto
+        EKS_READS.note(entry["service"], environ)
+        # With the fast path, EKS's cluster reads are answered again until a write (read_cache.py).
+        key = EKS_READS.key(entry, environ) if self.fast_path is not None else None
+        if key is not None:
+            replayed = EKS_READS.replay(key, environ, logged_start_response)
+            if replayed is not None:
+                return replayed
+            return EKS_READS.remembering(key, app, environ, logged_start_response)
         if entry["service"] in credentials.QUERY_SERVICES:
             return query_error_as_aws_writes_it(app, environ, logged_start_response)
         return app(environ, logged_start_response)

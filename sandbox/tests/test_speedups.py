@@ -33,6 +33,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_ba
 from moto_eks_ext.eks_auth import EksAuthApp  # noqa: E402
 from moto_eks_ext.fastpath import FastPath  # noqa: E402
 from moto_eks_ext.middleware import SandboxMiddleware  # noqa: E402
+from moto_eks_ext.read_cache import EKS_READS  # noqa: E402
 
 ACCOUNT, REGION = "444455556666", "eu-west-3"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/speedups-role"
@@ -219,6 +220,7 @@ def test_the_fast_path_serves_the_reads(seeded, monkeypatch):
         return answered
 
     monkeypatch.setattr(FastPath, "answer", spy)
+    EKS_READS.forget()  # (else the cluster reads the test above made are answered again)
     for args, kwargs in reads(seeded):
         call(FAST, *args, **kwargs)
     left = [path for path, fast in served if not fast]
@@ -261,6 +263,52 @@ def test_answers_follow_every_change_of_a_cluster(seeded):
     names = json.loads(three_ways("GET", "/clusters")[2])["clusters"]
     call(SLOW, "POST", "/_sandbox/eks/clusters", body=json.dumps({"account": ACCOUNT, "region": REGION, "names": ["fast-new"]}).encode())
     assert json.loads(three_ways("GET", "/clusters")[2])["clusters"] == names + ["fast-new"]
+
+
+def test_a_cluster_read_is_answered_again_until_something_changes(seeded, monkeypatch):
+    """ListClusters and DescribeCluster are answered from moto's last answer (a request id of
+    their own) until a request that may change EKS's state; a refusal is never remembered."""
+    handled = []
+    original = FastPath.answer
+    monkeypatch.setattr(FastPath, "answer", lambda self, env, start: handled.append(env["PATH_INFO"]) or original(self, env, start))
+    EKS_READS.forget()
+    first, again = call(FAST, "GET", "/clusters"), call(FAST, "GET", "/clusters", query="")
+    assert normalized(first) == normalized(again) == normalized(call(SLOW, "GET", "/clusters"))
+    assert dict(first[1])["x-amzn-requestid"] != dict(again[1])["x-amzn-requestid"]
+    call(FAST, "GET", "/clusters/fast-a"), call(FAST, "GET", "/clusters/fast-a")
+    call(FAST, "GET", "/clusters", query="maxResults=1"), call(FAST, "GET", "/clusters", query="maxResults=1")
+    assert handled == ["/clusters", "/clusters/fast-a", "/clusters"]  # each query answered once
+
+    # STS and IAM change nothing EKS answers; their calls keep the answers.
+    args, kwargs = query("sts", Action="GetCallerIdentity", Version="2011-06-15")
+    call(FAST, *args, **kwargs)
+    call(FAST, "GET", "/clusters")
+    assert handled[-1] == "/"  # GetCallerIdentity went to moto, the list did not
+
+    # Any EKS write (through another middleware too) and the sandbox's routes forget them all.
+    arn = json.loads(call(FAST, "GET", "/clusters/fast-a")[2])["cluster"]["arn"]
+    write("POST", f"/tags/{quote(arn, safe='')}", {"tags": {"cached": "no"}})
+    assert json.loads(call(FAST, "GET", "/clusters/fast-a")[2])["cluster"]["tags"]["cached"] == "no"
+    assert handled[-1] == "/clusters/fast-a"
+    call(FAST, "GET", "/clusters")
+    del handled[:]
+    call(SLOW, "POST", "/_sandbox/eks/clusters", body=json.dumps({"account": ACCOUNT, "region": REGION, "names": ["fast-cached"]}).encode())
+    assert "fast-cached" in json.loads(call(FAST, "GET", "/clusters")[2])["clusters"]
+    assert handled == ["/clusters"]
+
+    # Not found is asked again: the cluster may be created without a write through here.
+    del handled[:]
+    call(FAST, "GET", "/clusters/fast-later"), call(FAST, "GET", "/clusters/fast-later")
+    assert handled == ["/clusters/fast-later"] * 2
+
+    # Another account's read is its own; with moto's IAM enforcement on nothing is remembered.
+    other = call(FAST, "GET", "/clusters")
+    env = environ("GET", "/clusters")
+    env["HTTP_X_MOTO_ACCOUNT_ID"] = "999988887777"
+    assert EKS_READS.key({"service": "eks", "account": "999988887777"}, env) != EKS_READS.key({"service": "eks", "account": ACCOUNT}, environ("GET", "/clusters"))
+    monkeypatch.setattr("moto.settings.INITIAL_NO_AUTH_ACTION_COUNT", 0)
+    assert EKS_READS.key({"service": "eks", "account": ACCOUNT}, environ("GET", "/clusters")) is None
+    assert other[0].startswith("200")
 
 
 def test_the_fast_path_keeps_the_request_log_and_faults(seeded):
