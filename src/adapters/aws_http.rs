@@ -28,7 +28,8 @@ pub(super) fn shared_https_client() -> SharedHttpClient {
     use aws_smithy_http_client::{Builder, ConnectorBuilder, proxy::ProxyConfig};
     let proxy = ProxyConfig::from_env();
     // A proxy (maybe itself behind TLS) is the TLS connector's to reach.
-    let plain = proxy.is_disabled().then(|| Builder::new().build_http());
+    let plain =
+        (!http_proxy_set(|name| std::env::var_os(name))).then(|| Builder::new().build_http());
     let client = Builder::new().build_with_connector_fn(move |settings, components| {
         let mut connector =
             ConnectorBuilder::default().tls_provider(Provider::Rustls(CryptoMode::AwsLc));
@@ -46,13 +47,39 @@ pub(super) fn shared_https_client() -> SharedHttpClient {
     })
 }
 
+/// Whether every AWS call goes to a plain-HTTP endpoint without a proxy (AWS_ENDPOINT_URL of a
+/// local emulator): then no call needs the root certificates. A service's own endpoint
+/// variable (AWS_ENDPOINT_URL_STS, ...) or a profile's endpoint_url may still ask for TLS; its
+/// first call loads them then.
+fn plain_endpoint(var: impl Fn(&str) -> Option<std::ffi::OsString>) -> bool {
+    let http = var("AWS_ENDPOINT_URL").is_some_and(|url| {
+        url.to_string_lossy()
+            .to_ascii_lowercase()
+            .starts_with("http://")
+    });
+    http && !http_proxy_set(var)
+}
+
+/// Whether the environment names a proxy for http:// URIs: the variables hyper-util's
+/// environment matcher reads for them (`ProxyConfig::from_env` is never "disabled", even with
+/// none set, so it cannot tell).
+fn http_proxy_set(var: impl Fn(&str) -> Option<std::ffi::OsString>) -> bool {
+    ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"]
+        .iter()
+        .any(|name| var(name).is_some_and(|value| !value.is_empty()))
+}
+
 /// Loads the platform's root certificates on a thread of their own, while the run reads its
 /// kubeconfig and AWS configuration: the SDK keeps them for the process (read once, on the
 /// first AWS call otherwise, a few milliseconds of file reads and parsing in its way). A
 /// connector is made and dropped for that (the certificates are the SDK's to load).
+/// Not for a plain endpoint (see [`plain_endpoint`]).
 pub(crate) fn load_root_certificates_early() {
     use aws_smithy_http_client::ConnectorBuilder;
     use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    if plain_endpoint(|name| std::env::var_os(name)) {
+        return; // the calls need no TLS: the CPU goes to the run's start instead
+    }
     let loading = std::thread::Builder::new()
         .name("root-certificates".into())
         .spawn(|| {
@@ -216,6 +243,45 @@ mod tests {
         let made = client.made.lock().expect("not poisoned");
         assert_eq!(made.len(), 2, "one connector per timeout settings");
         assert!(made.values().all(|cell| cell.initialized()));
+    }
+
+    /// An environment holding only `set`.
+    fn only<'a>(set: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<std::ffi::OsString> + 'a {
+        move |name| {
+            set.iter()
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| (*value).into())
+        }
+    }
+
+    #[test]
+    fn a_proxy_for_http_uris_is_one_of_the_variables_hyper_util_reads() {
+        assert!(!http_proxy_set(only(&[])));
+        assert!(!http_proxy_set(only(&[("HTTP_PROXY", "")])));
+        assert!(!http_proxy_set(only(&[("HTTPS_PROXY", "http://p:3128")])));
+        assert!(!http_proxy_set(only(&[("NO_PROXY", "*")])));
+        for name in ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"] {
+            assert!(http_proxy_set(only(&[(name, "http://p:3128")])), "{name}");
+        }
+    }
+
+    #[test]
+    fn root_certificates_are_left_unloaded_only_for_a_plain_endpoint_without_a_proxy() {
+        let local = ("AWS_ENDPOINT_URL", "http://127.0.0.1:5000");
+        assert!(plain_endpoint(only(&[local])));
+        assert!(plain_endpoint(only(&[(
+            "AWS_ENDPOINT_URL",
+            "HTTP://localhost:5000"
+        )])));
+        assert!(!plain_endpoint(only(&[])));
+        assert!(!plain_endpoint(only(&[(
+            "AWS_ENDPOINT_URL",
+            "https://vpce.example"
+        )])));
+        assert!(!plain_endpoint(only(&[
+            local,
+            ("http_proxy", "http://p:3128")
+        ])));
     }
 
     /// A client no call may reach.
