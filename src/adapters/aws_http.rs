@@ -28,8 +28,11 @@ pub(super) fn shared_https_client() -> SharedHttpClient {
     use aws_smithy_http_client::{Builder, ConnectorBuilder, proxy::ProxyConfig};
     let proxy = ProxyConfig::from_env();
     // A proxy (maybe itself behind TLS) is the TLS connector's to reach.
-    let plain =
-        (!http_proxy_set(|name| std::env::var_os(name))).then(|| Builder::new().build_http());
+    let plain = if http_proxy_set(|name| std::env::var_os(name)) {
+        None
+    } else {
+        without_root_certificates()
+    };
     let client = Builder::new().build_with_connector_fn(move |settings, components| {
         let mut connector =
             ConnectorBuilder::default().tls_provider(Provider::Rustls(CryptoMode::AwsLc));
@@ -45,6 +48,27 @@ pub(super) fn shared_https_client() -> SharedHttpClient {
         plain,
         made: Arc::default(),
     })
+}
+
+/// The SDK's client with rustls and no root certificate at all, for http:// URIs only: it
+/// connects without TLS and loads nothing (an https:// URI could not be verified, so it
+/// fails). The same connector type as the TLS client's, so the binary carries one HTTP stack;
+/// None: no TLS context could be made (the TLS client serves every URI).
+fn without_root_certificates() -> Option<SharedHttpClient> {
+    use aws_smithy_http_client::Builder;
+    use aws_smithy_http_client::tls::{
+        Provider, TlsContext, TrustStore, rustls_provider::CryptoMode,
+    };
+    let context = TlsContext::builder()
+        .with_trust_store(TrustStore::empty().with_native_roots(false))
+        .build()
+        .ok()?;
+    Some(
+        Builder::new()
+            .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
+            .tls_context(context)
+            .build_https(),
+    )
 }
 
 /// Whether every AWS call goes to a plain-HTTP endpoint without a proxy (AWS_ENDPOINT_URL of a
@@ -303,7 +327,7 @@ mod tests {
         let url = answering(1);
         let client = ConnectorOnFirstCall {
             client: SharedHttpClient::new(Unreachable),
-            plain: Some(Builder::new().build_http()),
+            plain: without_root_certificates(),
             made: Arc::default(),
         };
         let components = components();
